@@ -1,0 +1,26 @@
+// Runs every test/**/*.test.ts file with Node's own test runner (TypeScript loaded by tsx).
+// Node 20's --test takes no globs, hence this list. Arguments narrow the run:
+//   node scripts/run-tests.mjs test/core          (a folder)
+//   node scripts/run-tests.mjs lwa                (file names containing "lwa")
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const filters = process.argv.slice(2);
+const files = readdirSync(join(root, 'test'), { recursive: true })
+  .map((f) => join('test', String(f)))
+  .filter((f) => f.endsWith('.test.ts'))
+  .filter((f) => filters.length === 0 || filters.some((p) => f.includes(p)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(' ') || 'test/**/*.test.ts'}`);
+  process.exit(1);
+}
+const result = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],
+  { cwd: root, stdio: 'inherit' },
+);
+process.exit(result.status ?? 1);

@@ -1,0 +1,5 @@
+/**
+ * spapi-auth core: the zero-dependency library. No `node:` imports, no environment reads;
+ * `fetch` and `now` are injected where time or the network matter.
+ */
+export * from './marketplaces.js';

@@ -1,0 +1,266 @@
+/**
+ * Every SP-API marketplace as data: one row per country, the only place in the code that knows
+ * Amazon's hosts. Facts from ../shared/spec/amazon.md §3 (sources named there).
+ *
+ * Choices where amazon.md marks a host UNCONFIRMED or conflicting:
+ * - UK, DE, FR, IT, ES Seller Central: `sellercentral-europe.amazon.com`, the host every official
+ *   table found lists. Country hosts (`sellercentral.amazon.co.uk`, `.de`, …) exist and are used by
+ *   many integrations, so they are in {@link AMAZON_CONSENT_HOSTS} (accepted as Appstore callback hosts,
+ *   and answered by the emulator) but not used to build consent URLs.
+ * - Ireland Seller Central: `sellercentral.amazon.ie` (Apideck) over `sellercentral-europe.amazon.com`
+ *   (bizon). Every marketplace Amazon opened after the unified EU account (NL, SE, PL, BE, TR, EG, SA)
+ *   got its own Seller Central host, and IE (2025) is the newest; both hosts are in the allow-list.
+ * - South Africa Seller Central `sellercentral.amazon.co.za`, Ireland and South Africa Vendor Central
+ *   (`vendorcentral.amazon.ie`, `vendorcentral.amazon.co.za`): the only candidates any source gives.
+ * - India Vendor Central: `vendorcentral.amazon.in`, the official table after its 2021 fix, over the
+ *   2025 sample's pre-fix `www.vendorcentral.in`; the latter stays in the allow-list.
+ * - The United Kingdom's code is `UK` as on Amazon's current page; `GB` (the 2021 guide) is an alias.
+ */
+
+/** An SP-API region. Each has its own endpoint, and a seller authorizes each region separately. */
+export type Region = 'na' | 'eu' | 'fe';
+
+/** Whether the partner is a seller (Seller Central) or a vendor (Vendor Central). */
+export type PartnerKind = 'seller' | 'vendor';
+
+/** One Amazon marketplace and the hosts that serve it. */
+export interface Marketplace {
+  /** Country code as on Amazon's marketplace-ids page (`UK`, not `GB`). */
+  readonly countryCode: string;
+  readonly country: string;
+  /** Amazon's marketplace id, e.g. `ATVPDKIKX0DER`. */
+  readonly marketplaceId: string;
+  readonly region: Region;
+  /** Origin of the Seller Central host that shows the consent page. */
+  readonly sellerCentral: string;
+  /** Origin of the Vendor Central host that shows the consent page. */
+  readonly vendorCentral: string;
+}
+
+/** SP-API production endpoints per region (amazon.md §3.1). */
+export const SPAPI_ENDPOINTS: Readonly<Record<Region, string>> = Object.freeze({
+  na: 'https://sellingpartnerapi-na.amazon.com',
+  eu: 'https://sellingpartnerapi-eu.amazon.com',
+  fe: 'https://sellingpartnerapi-fe.amazon.com',
+});
+
+/** SP-API sandbox endpoints per region (amazon.md §3.2). */
+export const SPAPI_SANDBOX_ENDPOINTS: Readonly<Record<Region, string>> = Object.freeze({
+  na: 'https://sandbox.sellingpartnerapi-na.amazon.com',
+  eu: 'https://sandbox.sellingpartnerapi-eu.amazon.com',
+  fe: 'https://sandbox.sellingpartnerapi-fe.amazon.com',
+});
+
+/** The Login with Amazon token endpoint (amazon.md §4); one host for every region. */
+export const LWA_TOKEN_URL = 'https://api.amazon.com/auth/o2/token';
+
+/** All regions, in a stable order. */
+export const REGIONS: readonly Region[] = Object.freeze(['na', 'eu', 'fe'] as const);
+
+const SC_EUROPE = 'https://sellercentral-europe.amazon.com';
+const VC_ME = 'https://vendorcentral.amazon.me';
+
+const row = (
+  countryCode: string,
+  country: string,
+  marketplaceId: string,
+  region: Region,
+  sellerCentral: string,
+  vendorCentral: string,
+): Marketplace =>
+  Object.freeze({ countryCode, country, marketplaceId, region, sellerCentral, vendorCentral });
+
+/** Every marketplace of amazon.md §3.3, in Amazon's order. */
+export const MARKETPLACES: readonly Marketplace[] = Object.freeze([
+  row(
+    'CA',
+    'Canada',
+    'A2EUQ1WTGCTBG2',
+    'na',
+    'https://sellercentral.amazon.ca',
+    'https://vendorcentral.amazon.ca',
+  ),
+  row(
+    'US',
+    'United States',
+    'ATVPDKIKX0DER',
+    'na',
+    'https://sellercentral.amazon.com',
+    'https://vendorcentral.amazon.com',
+  ),
+  row(
+    'MX',
+    'Mexico',
+    'A1AM78C64UM0Y8',
+    'na',
+    'https://sellercentral.amazon.com.mx',
+    'https://vendorcentral.amazon.com.mx',
+  ),
+  row(
+    'BR',
+    'Brazil',
+    'A2Q3Y263D00KWC',
+    'na',
+    'https://sellercentral.amazon.com.br',
+    'https://vendorcentral.amazon.com.br',
+  ),
+  row(
+    'IE',
+    'Ireland',
+    'A28R8C7NBKEWEA',
+    'eu',
+    'https://sellercentral.amazon.ie',
+    'https://vendorcentral.amazon.ie',
+  ),
+  row('ES', 'Spain', 'A1RKKUPIHCS9HS', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.es'),
+  row('UK', 'United Kingdom', 'A1F83G8C2ARO7P', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.co.uk'),
+  row('FR', 'France', 'A13V1IB3VIYZZH', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.fr'),
+  row(
+    'BE',
+    'Belgium',
+    'AMEN7PMS3EDWL',
+    'eu',
+    'https://sellercentral.amazon.com.be',
+    'https://vendorcentral.amazon.com.be',
+  ),
+  row(
+    'NL',
+    'Netherlands',
+    'A1805IZSGTT6HS',
+    'eu',
+    'https://sellercentral.amazon.nl',
+    'https://vendorcentral.amazon.nl',
+  ),
+  row('DE', 'Germany', 'A1PA6795UKMFR9', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.de'),
+  row('IT', 'Italy', 'APJ6JRA9NG5V4', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.it'),
+  row(
+    'SE',
+    'Sweden',
+    'A2NODRKZP88ZB9',
+    'eu',
+    'https://sellercentral.amazon.se',
+    'https://vendorcentral.amazon.se',
+  ),
+  row(
+    'ZA',
+    'South Africa',
+    'AE08WJ6YKNBMC',
+    'eu',
+    'https://sellercentral.amazon.co.za',
+    'https://vendorcentral.amazon.co.za',
+  ),
+  row(
+    'PL',
+    'Poland',
+    'A1C3SOZRARQ6R3',
+    'eu',
+    'https://sellercentral.amazon.pl',
+    'https://vendorcentral.amazon.pl',
+  ),
+  row('EG', 'Egypt', 'ARBP9OOSHTCHU', 'eu', 'https://sellercentral.amazon.eg', VC_ME),
+  row(
+    'TR',
+    'Turkey',
+    'A33AVAJ2PDY3EV',
+    'eu',
+    'https://sellercentral.amazon.com.tr',
+    'https://vendorcentral.amazon.com.tr',
+  ),
+  row('SA', 'Saudi Arabia', 'A17E79C6D8DWNP', 'eu', 'https://sellercentral.amazon.sa', VC_ME),
+  row('AE', 'United Arab Emirates', 'A2VIGQ35RCS4UG', 'eu', 'https://sellercentral.amazon.ae', VC_ME),
+  row(
+    'IN',
+    'India',
+    'A21TJRUUN4KGV',
+    'eu',
+    'https://sellercentral.amazon.in',
+    'https://vendorcentral.amazon.in',
+  ),
+  row(
+    'SG',
+    'Singapore',
+    'A19VAU5U5O7RUS',
+    'fe',
+    'https://sellercentral.amazon.sg',
+    'https://vendorcentral.amazon.com.sg',
+  ),
+  row(
+    'AU',
+    'Australia',
+    'A39IBJ37TRP1C6',
+    'fe',
+    'https://sellercentral.amazon.com.au',
+    'https://vendorcentral.amazon.com.au',
+  ),
+  row(
+    'JP',
+    'Japan',
+    'A1VC38T7YXB528',
+    'fe',
+    'https://sellercentral.amazon.co.jp',
+    'https://vendorcentral.amazon.co.jp',
+  ),
+]);
+
+const COUNTRY_ALIASES: Readonly<Record<string, string>> = Object.freeze({ GB: 'UK' });
+
+const byCountry = new Map(MARKETPLACES.map((m) => [m.countryCode, m]));
+const byId = new Map(MARKETPLACES.map((m) => [m.marketplaceId, m]));
+
+/**
+ * Finds a marketplace by country code (case-insensitive, `GB` accepted for `UK`) or marketplace id.
+ *
+ * @example
+ * findMarketplace('DE')?.sellerCentral; // 'https://sellercentral-europe.amazon.com'
+ * findMarketplace('ATVPDKIKX0DER')?.region; // 'na'
+ */
+export function findMarketplace(codeOrId: string): Marketplace | undefined {
+  const upper = codeOrId.toUpperCase();
+  return byCountry.get(COUNTRY_ALIASES[upper] ?? upper) ?? byId.get(codeOrId);
+}
+
+/**
+ * Like {@link findMarketplace} but throws a `TypeError` naming the accepted values.
+ *
+ * @example
+ * getMarketplace('JP').marketplaceId; // 'A1VC38T7YXB528'
+ */
+export function getMarketplace(codeOrId: string): Marketplace {
+  const m = findMarketplace(codeOrId);
+  if (!m) {
+    throw new TypeError(
+      `unknown marketplace: expected a country code (${MARKETPLACES.map((x) => x.countryCode).join(', ')}) or a marketplace id`,
+    );
+  }
+  return m;
+}
+
+/** The consent-page origin for a marketplace and partner kind. */
+export function consentOrigin(marketplace: Marketplace, kind: PartnerKind): string {
+  return kind === 'vendor' ? marketplace.vendorCentral : marketplace.sellerCentral;
+}
+
+/** The SP-API base URL of a region, production or sandbox. */
+export function spapiEndpoint(region: Region, sandbox = false): string {
+  return (sandbox ? SPAPI_SANDBOX_ENDPOINTS : SPAPI_ENDPOINTS)[region];
+}
+
+/** True for `na`, `eu` and `fe`. */
+export function isRegion(value: unknown): value is Region {
+  return value === 'na' || value === 'eu' || value === 'fe';
+}
+
+/**
+ * Every host Amazon may show a consent page or an Appstore confirm page on: the table's Seller and
+ * Vendor Central hosts plus the known alternatives (see the choices above). This is the allow-list
+ * for an Appstore `amazon_callback_uri`.
+ */
+export const AMAZON_CONSENT_HOSTS: ReadonlySet<string> = new Set([
+  ...MARKETPLACES.flatMap((m) => [new URL(m.sellerCentral).host, new URL(m.vendorCentral).host]),
+  'sellercentral.amazon.co.uk',
+  'sellercentral.amazon.de',
+  'sellercentral.amazon.fr',
+  'sellercentral.amazon.it',
+  'sellercentral.amazon.es',
+  'www.vendorcentral.in',
+]);

@@ -3,3 +3,4 @@
  * `fetch` and `now` are injected where time or the network matter.
  */
 export * from './marketplaces.js';
+export * from './token-vault.js';

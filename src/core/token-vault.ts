@@ -1,0 +1,77 @@
+/**
+ * The seam between the token manager (core) and wherever refresh tokens live (the storage layer in
+ * the service; memory for library users). The manager owns the policy — caching, margins,
+ * single-flight, retries, what an LWA error means — and the vault owns durability and the
+ * cluster-wide refresh lease. Every method is one atomic step in the vault.
+ *
+ * The protocol for one refresh of a (seller, region):
+ * 1. `load` — if the shared access token is still fresh, use it (another instance refreshed it).
+ * 2. `acquireLease(ttl)` — if another owner holds an unexpired lease, wait (re-`load` with backoff)
+ *    until a fresher token appears or the lease expires, then start again.
+ * 3. Call LWA outside any database transaction.
+ * 4. `commitRefresh` — compare-and-set on the lease and row version: a holder whose lease expired
+ *    and was taken over (a paused process) cannot overwrite a newer token; it gets `false` and
+ *    re-`load`s. Or `releaseLease` after a transient failure, or `markReauthorizationRequired`
+ *    after `invalid_grant`.
+ */
+import type { Region } from './marketplaces.js';
+
+/** Identifies one authorization: a selling partner in one region (each region has its own refresh token). */
+export interface SellerTokenKey {
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+}
+
+/** An LWA access token and Amazon's expiry for it. */
+export interface AccessToken {
+  readonly accessToken: string;
+  /** Epoch milliseconds at which Amazon considers the token expired, computed from the time *before* the request was sent. */
+  readonly expiresAt: number;
+}
+
+export type SellerTokenStatus = 'active' | 'reauthorization_required' | 'revoked';
+
+/** What the vault knows of one authorization, secrets decrypted. */
+export interface SellerTokenState {
+  readonly status: SellerTokenStatus;
+  readonly refreshToken: string;
+  /** The access token shared by every instance, or null when none was stored. */
+  readonly accessToken: AccessToken | null;
+  /** Row version; bumped by every write. */
+  readonly version: number;
+}
+
+/** A held refresh lease. Opaque to the manager except for logging. */
+export interface RefreshLease {
+  readonly owner: string;
+  /** The row version at the moment the lease was taken; commits compare against it. */
+  readonly version: number;
+  /** Epoch milliseconds. */
+  readonly expiresAt: number;
+}
+
+/** A refresh failure as recorded on the seller (never a token or a body). */
+export interface RefreshFailure {
+  /** A stable error code (see docs/errors.md). */
+  readonly code: string;
+  readonly message?: string;
+}
+
+export interface TokenVault {
+  /** The current state, or null when the vault has no such authorization. */
+  load(key: SellerTokenKey): Promise<SellerTokenState | null>;
+  /** Takes the refresh lease for `ttlMs`, or returns null when another owner holds an unexpired one. */
+  acquireLease(key: SellerTokenKey, ttlMs: number): Promise<RefreshLease | null>;
+  /** Stores the new access token and releases the lease, only if the lease is still ours (compare-and-set). */
+  commitRefresh(key: SellerTokenKey, lease: RefreshLease, token: AccessToken): Promise<boolean>;
+  /** Releases the lease without a new token, recording the failure. Idempotent; a lost lease is ignored. */
+  releaseLease(key: SellerTokenKey, lease: RefreshLease, failure?: RefreshFailure): Promise<void>;
+  /** Marks the authorization `reauthorization_required` (after `invalid_grant`) and releases the lease. */
+  markReauthorizationRequired(
+    key: SellerTokenKey,
+    lease: RefreshLease,
+    failure: RefreshFailure,
+  ): Promise<void>;
+  /** Drops a shared access token that SP-API rejected early (403), if it is still the stored one. */
+  discardAccessToken?(key: SellerTokenKey, accessToken: string): Promise<void>;
+}

@@ -1,0 +1,93 @@
+/**
+ * The storage layer's errors: a small closed set, each with a stable snake_case `code`. Messages
+ * never contain a token, a secret, a key or a key-ring value.
+ */
+
+/** Every code a storage error can carry. */
+export type StorageErrorCode =
+  | 'credential_integrity_error'
+  | 'seller_owned_by_other_user'
+  | 'invalid_encryption_keys'
+  | 'store_unavailable'
+  | 'invalid_database_url'
+  | 'migration_failed';
+
+/**
+ * Base class of the storage errors; `switch (err.code)` narrows.
+ *
+ * @example
+ * ```ts
+ * try { await store.loadTokens(key); } catch (err) {
+ *   if (err instanceof StorageError && err.code === 'credential_integrity_error') alarm();
+ * }
+ * ```
+ */
+export class StorageError extends Error {
+  override name = 'StorageError';
+  readonly code: StorageErrorCode;
+  constructor(code: StorageErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+/**
+ * A sealed value failed authentication (tampered, copied from another row, truncated, or sealed
+ * with a key id the ring does not have). The value is never returned nor sent to Amazon.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof StorageIntegrityError) return errorResponse(500, err.code);
+ * ```
+ */
+export class StorageIntegrityError extends StorageError {
+  override name = 'StorageIntegrityError';
+  constructor(message: string) {
+    super('credential_integrity_error', message);
+  }
+}
+
+/**
+ * The seller is already linked to another user_ref and re-linking is not allowed (HTTP 409).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof SellerOwnershipError) return errorResponse(409, err.code);
+ * ```
+ */
+export class SellerOwnershipError extends StorageError {
+  override name = 'SellerOwnershipError';
+  constructor() {
+    super('seller_owned_by_other_user', 'This selling partner is already linked to another user.');
+  }
+}
+
+/**
+ * The key ring setting is malformed. The message names the variable, never its value.
+ *
+ * @example
+ * ```ts
+ * try { parseKeyRing(value); } catch (err) { if (err instanceof KeyRingError) exit(err.message); }
+ * ```
+ */
+export class KeyRingError extends StorageError {
+  override name = 'KeyRingError';
+  constructor(message: string) {
+    super('invalid_encryption_keys', message);
+  }
+}
+
+/**
+ * The database could not be reached, or a database URL is not understood.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof StorageUnavailableError) return errorResponse(503, err.code);
+ * ```
+ */
+export class StorageUnavailableError extends StorageError {
+  override name = 'StorageUnavailableError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('store_unavailable', message, options);
+  }
+}

@@ -1,0 +1,344 @@
+/**
+ * The only module that reads the environment. It maps the variables of product.md's table to one
+ * frozen, validated {@link Config}. A missing or malformed value throws a {@link ConfigError} whose
+ * message names the variable and never its value; the config object itself redacts its secrets
+ * when inspected or serialised, so a crash report or a debug dump cannot leak them.
+ */
+import { readFileSync } from 'node:fs';
+import { inspect } from 'node:util';
+
+/** `dev` runs with the embedded emulator and generated defaults; `serve` is production. */
+export type Mode = 'dev' | 'serve';
+
+/** A configuration problem; `variable` names the environment variable at fault. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  readonly code = 'invalid_config';
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable}: ${problem}`);
+  }
+}
+
+/** The validated configuration. Every field is read-only and the object is frozen. */
+export interface Config {
+  readonly mode: Mode;
+  readonly lwaClientId: string;
+  readonly lwaClientSecret: string;
+  readonly lwaClientSecretNext: string | undefined;
+  readonly applicationId: string;
+  /** The service's public origin, without a trailing slash. */
+  readonly publicUrl: string;
+  /** `<publicUrl>/oauth/callback`: one constant used in the consent URL, the Appstore hop and the exchange. */
+  readonly redirectUri: string;
+  /** `<publicUrl>/oauth/login`. */
+  readonly loginUri: string;
+  /** True when the public URL is https: the binding cookie is then `__Host-spapi_tx` with `Secure`. */
+  readonly secureCookies: boolean;
+  readonly draftApp: boolean;
+  readonly databaseUrl: string;
+  /** The raw key ring (`kid:<base64 32 bytes>,…`), shape-checked here, parsed by the storage layer; undefined in dev when none is set. */
+  readonly encryptionKeys: string | undefined;
+  /** One origin for every Amazon call (the emulator), or undefined for Amazon itself. */
+  readonly amazonUrl: string | undefined;
+  readonly sandbox: boolean;
+  readonly pkce: boolean;
+  /** Allowed origins for `return_to` (exact `scheme://host[:port]` strings). */
+  readonly returnOrigins: readonly string[];
+  readonly signinUrl: string | undefined;
+  readonly webhookUrl: string | undefined;
+  readonly webhookSecret: string | undefined;
+  readonly adminPassword: string | undefined;
+  readonly allowRelink: boolean;
+  /** Requests per second per API key; 0 turns the limit off. The burst is twice this. */
+  readonly keyRateLimit: number;
+  readonly port: number;
+  readonly host: string;
+  /** Non-fatal remarks to print at start-up (never containing a value). */
+  readonly warnings: readonly string[];
+}
+
+/** Credentials used in dev when the environment sets none: the emulator's built-in application. */
+export interface DevDefaults {
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly applicationId: string;
+}
+
+/** Options of {@link loadConfig}. */
+export interface LoadConfigOptions {
+  readonly mode: Mode;
+  /** Required in dev: the emulator's dev application. */
+  readonly devDefaults?: DevDefaults;
+  /** Reads `NAME_FILE` secrets; injectable for tests. */
+  readonly readFile?: (path: string) => string;
+}
+
+const SECRET_FIELDS = new Set<keyof Config>([
+  'lwaClientSecret',
+  'lwaClientSecretNext',
+  'encryptionKeys',
+  'webhookSecret',
+  'adminPassword',
+  'databaseUrl',
+]);
+
+/** Variables that hold secrets; {@link scrubSecretsFromEnv} deletes them after start-up. */
+export const SECRET_VARIABLES: readonly string[] = Object.freeze([
+  'LWA_CLIENT_SECRET',
+  'LWA_CLIENT_SECRET_NEXT',
+  'SPAPI_AUTH_ENCRYPTION_KEYS',
+  'SPAPI_AUTH_WEBHOOK_SECRET',
+  'SPAPI_AUTH_ADMIN_PASSWORD',
+  'DATABASE_URL',
+]);
+
+// Shape only (kid:base64 of 32 bytes, standard or url alphabet); the storage layer decodes it.
+const KEY_RING = /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]{43}=?(?:,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]{43}=?)*$/;
+const APPLICATION_ID = /^amzn1\.(?:sp\.solution|sellerapps\.app)\.[A-Za-z0-9-]{1,100}$/;
+const PRINTABLE = /^[\x21-\x7e]+$/;
+
+/**
+ * Reads and validates the configuration from an environment object.
+ *
+ * @example
+ * const config = loadConfig(process.env, { mode: 'serve' });
+ * console.log(config.redirectUri); // 'https://auth.example.com/oauth/callback'
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  options: LoadConfigOptions,
+): Config {
+  const { mode } = options;
+  const dev = mode === 'dev';
+  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
+  const warnings: string[] = [];
+
+  if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' && !dev) {
+    throw new ConfigError(
+      'NODE_TLS_REJECT_UNAUTHORIZED',
+      'TLS certificate checks are disabled; refusing to start outside dev',
+    );
+  }
+
+  // A secret may come from NAME_FILE (an orchestrator-mounted file), which is preferred over NAME.
+  const raw = (name: string): string | undefined => {
+    const file = env[`${name}_FILE`];
+    if (file !== undefined && file !== '') {
+      let text: string;
+      try {
+        text = readFile(file);
+      } catch {
+        throw new ConfigError(`${name}_FILE`, 'cannot read the file it names');
+      }
+      return text.trim();
+    }
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const bool = (name: string, fallback: boolean): boolean => {
+    const v = raw(name);
+    if (v === undefined) return fallback;
+    if (/^(true|1|yes)$/i.test(v)) return true;
+    if (/^(false|0|no)$/i.test(v)) return false;
+    throw new ConfigError(name, 'must be true or false');
+  };
+  const required = (name: string, fallback: string | undefined): string => {
+    const v = raw(name) ?? fallback;
+    if (v === undefined) throw new ConfigError(name, `is required${dev ? '' : ' (serve)'}`);
+    return v;
+  };
+  const origin = (name: string, value: string): URL => {
+    let u: URL;
+    try {
+      u = new URL(value);
+    } catch {
+      throw new ConfigError(name, 'must be an absolute URL');
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(name, 'must be http(s)');
+    if (u.username || u.password) throw new ConfigError(name, 'must not contain credentials');
+    if (u.search || u.hash) throw new ConfigError(name, 'must not contain a query or fragment');
+    return u;
+  };
+
+  const devApp = dev ? options.devDefaults : undefined;
+  if (dev && !devApp) throw new TypeError('loadConfig: devDefaults is required in dev mode');
+
+  const lwaClientId = required('LWA_CLIENT_ID', devApp?.clientId);
+  if (!PRINTABLE.test(lwaClientId) || lwaClientId.length > 256) {
+    throw new ConfigError('LWA_CLIENT_ID', 'must be printable ASCII without spaces');
+  }
+  const lwaClientSecret = required('LWA_CLIENT_SECRET', devApp?.clientSecret);
+  if (!PRINTABLE.test(lwaClientSecret) || lwaClientSecret.length > 512) {
+    throw new ConfigError('LWA_CLIENT_SECRET', 'must be printable ASCII without spaces');
+  }
+  const lwaClientSecretNext = raw('LWA_CLIENT_SECRET_NEXT');
+  if (
+    lwaClientSecretNext !== undefined &&
+    (!PRINTABLE.test(lwaClientSecretNext) || lwaClientSecretNext.length > 512)
+  ) {
+    throw new ConfigError('LWA_CLIENT_SECRET_NEXT', 'must be printable ASCII without spaces');
+  }
+  const applicationId = required('SPAPI_APPLICATION_ID', devApp?.applicationId);
+  if (!APPLICATION_ID.test(applicationId)) {
+    throw new ConfigError(
+      'SPAPI_APPLICATION_ID',
+      'must be an SP-API application id (amzn1.sp.solution.… or amzn1.sellerapps.app.…), not the LWA client id',
+    );
+  }
+
+  const port = integer(raw('PORT'), 'PORT', 3000, 0, 65535);
+  const host = raw('HOST') ?? '127.0.0.1';
+  if (!/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host))
+    throw new ConfigError('HOST', 'must be a host name or address');
+
+  const publicUrlRaw =
+    raw('SPAPI_AUTH_PUBLIC_URL') ?? (dev ? `http://localhost:${port === 0 ? 3000 : port}` : undefined);
+  if (publicUrlRaw === undefined) throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'is required (serve)');
+  const pub = origin('SPAPI_AUTH_PUBLIC_URL', publicUrlRaw);
+  if (pub.pathname !== '/')
+    throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'must be an origin without a path');
+  const local = pub.hostname === 'localhost' || pub.hostname === '127.0.0.1';
+  if (pub.protocol === 'http:') {
+    if (!local)
+      throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'must be https (http only for localhost and 127.0.0.1)');
+    if (!dev)
+      warnings.push(
+        'SPAPI_AUTH_PUBLIC_URL is plain http: for local testing only (the binding cookie is not Secure)',
+      );
+  }
+  const publicUrl = pub.origin;
+
+  const amazonRaw = raw('SPAPI_AUTH_AMAZON_URL');
+  let amazonUrl: string | undefined;
+  if (amazonRaw !== undefined) {
+    const a = origin('SPAPI_AUTH_AMAZON_URL', amazonRaw);
+    if (a.pathname !== '/')
+      throw new ConfigError('SPAPI_AUTH_AMAZON_URL', 'must be an origin without a path');
+    amazonUrl = a.origin;
+    warnings.push(
+      'SPAPI_AUTH_AMAZON_URL is set: every Amazon call goes to that origin (an emulator), not to Amazon',
+    );
+  }
+
+  const databaseUrl = raw('DATABASE_URL') ?? 'sqlite:./data/spapi-auth.db';
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be sqlite:<path> or postgres://…');
+  }
+
+  const encryptionKeys = raw('SPAPI_AUTH_ENCRYPTION_KEYS');
+  if (encryptionKeys === undefined) {
+    if (!dev) throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'is required (serve)');
+  } else if (!KEY_RING.test(encryptionKeys.replace(/\s+/g, ''))) {
+    throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'must be kid1:<base64 of 32 bytes>[,kid2:…]');
+  }
+
+  const returnOrigins = (raw('SPAPI_AUTH_RETURN_ORIGINS') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      const u = origin('SPAPI_AUTH_RETURN_ORIGINS', s);
+      if (u.pathname !== '/')
+        throw new ConfigError('SPAPI_AUTH_RETURN_ORIGINS', 'must list origins without paths');
+      return u.origin;
+    });
+
+  const signinRaw = raw('SPAPI_AUTH_SIGNIN_URL');
+  const signinUrl = signinRaw === undefined ? undefined : origin('SPAPI_AUTH_SIGNIN_URL', signinRaw).href;
+  const webhookRaw = raw('SPAPI_AUTH_WEBHOOK_URL');
+  const webhookUrl = webhookRaw === undefined ? undefined : origin('SPAPI_AUTH_WEBHOOK_URL', webhookRaw).href;
+  const webhookSecret = raw('SPAPI_AUTH_WEBHOOK_SECRET');
+  if (webhookUrl !== undefined && webhookSecret === undefined) {
+    throw new ConfigError('SPAPI_AUTH_WEBHOOK_SECRET', 'is required when SPAPI_AUTH_WEBHOOK_URL is set');
+  }
+  const adminPassword = raw('SPAPI_AUTH_ADMIN_PASSWORD');
+  if (adminPassword !== undefined && adminPassword.length < 12) {
+    throw new ConfigError('SPAPI_AUTH_ADMIN_PASSWORD', 'must be at least 12 characters');
+  }
+
+  const keyRateLimit = integer(
+    raw('SPAPI_AUTH_KEY_RATE_LIMIT'),
+    'SPAPI_AUTH_KEY_RATE_LIMIT',
+    100,
+    0,
+    1_000_000,
+  );
+
+  const config: Config = {
+    mode,
+    lwaClientId,
+    lwaClientSecret,
+    lwaClientSecretNext,
+    applicationId,
+    publicUrl,
+    redirectUri: `${publicUrl}/oauth/callback`,
+    loginUri: `${publicUrl}/oauth/login`,
+    secureCookies: pub.protocol === 'https:',
+    draftApp: bool('SPAPI_AUTH_DRAFT_APP', false),
+    databaseUrl,
+    encryptionKeys: encryptionKeys?.replace(/\s+/g, ''),
+    amazonUrl,
+    sandbox: bool('SPAPI_AUTH_SANDBOX', false),
+    pkce: bool('SPAPI_AUTH_PKCE', false),
+    returnOrigins: Object.freeze(returnOrigins),
+    signinUrl,
+    webhookUrl,
+    webhookSecret,
+    adminPassword,
+    allowRelink: bool('SPAPI_AUTH_ALLOW_RELINK', false),
+    keyRateLimit,
+    port,
+    host,
+    warnings: Object.freeze(warnings),
+  };
+  return freezeRedacted(config);
+}
+
+/**
+ * A copy of the config with every secret replaced by `[redacted]` (or `undefined` kept as is).
+ *
+ * @example
+ * JSON.stringify(redactConfig(config)); // no secret in it
+ */
+export function redactConfig(config: Config): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) {
+    out[k] = SECRET_FIELDS.has(k as keyof Config) && v !== undefined ? '[redacted]' : v;
+  }
+  return out;
+}
+
+/**
+ * Deletes the secret variables from an environment object after start-up, so that child processes
+ * and error reporters do not inherit them. (`/proc/<pid>/environ` still shows the initial values.)
+ *
+ * @example
+ * const config = loadConfig(process.env, { mode: 'serve' });
+ * scrubSecretsFromEnv(process.env);
+ */
+export function scrubSecretsFromEnv(env: Record<string, string | undefined>): void {
+  for (const name of SECRET_VARIABLES) {
+    delete env[name];
+    delete env[`${name}_FILE`];
+  }
+}
+
+function integer(v: string | undefined, name: string, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  if (!/^\d{1,9}$/.test(v)) throw new ConfigError(name, `must be a whole number from ${min} to ${max}`);
+  const n = Number(v);
+  if (n < min || n > max) throw new ConfigError(name, `must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+function freezeRedacted(config: Config): Config {
+  Object.defineProperty(config, 'toJSON', { value: () => redactConfig(config), enumerable: false });
+  Object.defineProperty(config, inspect.custom, {
+    value: () => `Config ${inspect(redactConfig(config))}`,
+    enumerable: false,
+  });
+  return Object.freeze(config);
+}

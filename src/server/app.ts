@@ -1,0 +1,180 @@
+/**
+ * The service as a function from a request to a response: `createApp(deps).handle` for the
+ * `node:http` adapter (`node.ts`) and `.fetch` (`Request → Response`) for in-process tests. It
+ * adds request ids, size limits, security headers, JSON errors and access logs around the routes
+ * of `flows.ts` and `token-api.ts`; in dev, requests no route claims go to the embedded emulator.
+ */
+import type { Config } from '../config.js';
+import type { Store } from '../storage/store.js';
+import { ApiKeyAuthenticator } from './api-keys.js';
+import { AuditBuffer } from './audit.js';
+import type { AmazonGateway, ServiceContext } from './context.js';
+import { registerDevRoutes } from './dev-page.js';
+import { registerFlowRoutes } from './flows.js';
+import {
+  BASE_HEADERS,
+  HttpError,
+  MAX_BODY_BYTES,
+  MAX_URL_LENGTH,
+  errorResponse,
+  json,
+  toFetchHandler,
+  type Handler,
+  type ServerRequest,
+  type ServerResponse,
+} from './http.js';
+import type { Logger } from './log.js';
+import { errorPage } from './pages.js';
+import { Router } from './router.js';
+import { registerTokenRoutes } from './token-api.js';
+import { PARAM_RULES } from './validate.js';
+
+/** What {@link createApp} needs. */
+export interface AppDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly amazon: AmazonGateway;
+  readonly log: Logger;
+  readonly now?: () => number;
+  /** Dev only: the embedded emulator, answering every path no route of the service claims. */
+  readonly fallback?: Handler;
+  /** How often buffered audit records are written (ms). */
+  readonly auditIntervalMs?: number;
+}
+
+/** The service. */
+export interface App {
+  readonly handle: Handler;
+  readonly fetch: (req: Request) => Promise<Response>;
+  readonly context: ServiceContext;
+  /** Writes buffered audit records; call after the server stopped accepting requests. */
+  close(): Promise<void>;
+}
+
+// The most frequent route logs at debug: one line per cached token would cost more than the token.
+const QUIET_ROUTE = '/v1/sellers/:id/access-token';
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const ID_PREFIX = Math.random().toString(36).slice(2, 8);
+let idCounter = 0;
+
+/**
+ * Builds the service.
+ *
+ * @example
+ * const app = createApp({ config, store, amazon, log });
+ * const res = await app.fetch(new Request('http://localhost/healthz'));
+ */
+export function createApp(deps: AppDeps): App {
+  const { config, store, log } = deps;
+  const now = deps.now ?? Date.now;
+  const audit = new AuditBuffer(store, log, deps.auditIntervalMs ?? 1000, now);
+  const keys = new ApiKeyAuthenticator(store, {
+    ratePerSecond: config.keyRateLimit,
+    now,
+    onFirstUse: (k) => audit.add({ action: 'api_key.used', actor: k.id, outcome: 'ok' }),
+  });
+  const context: ServiceContext = { config, store, amazon: deps.amazon, keys, audit, log, now };
+  const router = new Router(PARAM_RULES);
+
+  router.add('GET', '/healthz', () => json(200, { status: 'ok' }));
+  router.add('GET', '/readyz', async () => {
+    try {
+      const pending = await store.pendingMigrations();
+      if (pending.length > 0) return errorResponse(503, 'migrations_pending', 'Run spapi-auth migrate.');
+      return json(200, { status: 'ready' });
+    } catch {
+      return errorResponse(503, 'store_unavailable', 'The store is unreachable.');
+    }
+  });
+  registerFlowRoutes(router, context);
+  registerTokenRoutes(router, context);
+  if (config.mode === 'dev') registerDevRoutes(router, context);
+
+  const isApi = (path: string): boolean => path.startsWith('/v1/') || path === '/v1';
+  const toResponse = (req: ServerRequest, err: HttpError): ServerResponse => {
+    const extra = Object.keys(err.headers).length > 0 ? err.headers : undefined;
+    if (isApi(req.path) || /\bapplication\/json\b/i.test(req.header('accept') ?? '')) {
+      return errorResponse(err.status, err.code, err.message, extra);
+    }
+    return errorPage(err.status, err.code, err.message, extra as Record<string, string> | undefined);
+  };
+
+  const dispatch = async (req: ServerRequest): Promise<{ res: ServerResponse; route: string }> => {
+    if (req.path.length + req.rawQuery.length > MAX_URL_LENGTH) {
+      return { res: errorResponse(414, 'uri_too_long', 'The request URL is too long.'), route: '(limit)' };
+    }
+    const length = req.header('content-length');
+    if (length !== undefined && !(Number(length) <= MAX_BODY_BYTES)) {
+      return { res: errorResponse(413, 'payload_too_large', 'The body is too large.'), route: '(limit)' };
+    }
+    const match = router.match(req.method, req.path);
+    if (match.kind === 'found') {
+      if (isApi(req.path) && /(?:^|&)(?:api_key|apikey|key|access_token)=/i.test(req.rawQuery)) {
+        return {
+          res: errorResponse(
+            400,
+            'credentials_in_url',
+            'Send the API key in the Authorization header, never in the URL.',
+          ),
+          route: match.ctx.route,
+        };
+      }
+      return { res: await match.handler(req, match.ctx), route: match.ctx.route };
+    }
+    if (match.kind === 'invalid') return { res: toResponse(req, match.error), route: match.route };
+    if (match.kind === 'method_not_allowed') {
+      return {
+        res: errorResponse(405, 'method_not_allowed', 'This method is not allowed here.', {
+          allow: match.allow,
+        }),
+        route: '(method)',
+      };
+    }
+    if (deps.fallback) return { res: await deps.fallback(req), route: '(emulator)' };
+    return { res: errorResponse(404, 'not_found', 'No such route.'), route: '(none)' };
+  };
+
+  const handle: Handler = async (req) => {
+    const started = performance.now();
+    const incoming = req.header('x-request-id');
+    const requestId =
+      incoming !== undefined && REQUEST_ID.test(incoming)
+        ? incoming
+        : `${ID_PREFIX}-${(++idCounter).toString(36)}`;
+    let res: ServerResponse;
+    let route = '(none)';
+    try {
+      ({ res, route } = await dispatch(req));
+    } catch (err) {
+      if (err instanceof HttpError) {
+        res = toResponse(req, err);
+      } else {
+        log.error('request failed', { request_id: requestId, error_name: (err as Error)?.name ?? 'Error' });
+        res = toResponse(req, new HttpError(500, 'internal_error', 'An internal error occurred.'));
+      }
+    }
+    res.headers['x-request-id'] = requestId;
+    if (!('referrer-policy' in res.headers)) Object.assign(res.headers, BASE_HEADERS, res.headers);
+    if (isApi(req.path)) res.headers['cache-control'] = 'no-store';
+    if (route === QUIET_ROUTE && res.status === 200) {
+      if (log.debugEnabled)
+        log.debug('request', { request_id: requestId, method: req.method, route, status: res.status });
+    } else {
+      log.info('request', {
+        request_id: requestId,
+        method: req.method,
+        route,
+        status: res.status,
+        duration_ms: Math.round((performance.now() - started) * 10) / 10,
+      });
+    }
+    return res;
+  };
+
+  return {
+    handle,
+    fetch: toFetchHandler(handle),
+    context,
+    close: () => audit.close(),
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * Buffers audit records off the request path and writes them in batches. Token releases are the
+ * most frequent record; under load a window's releases past {@link MAX_RECORDS_PER_FLUSH} are folded
+ * into one record per (actor, seller, region, outcome) with a `count`, so auditing can never slow
+ * the token API down or grow memory without bound.
+ */
+import type { AuditInput, Store } from '../storage/store.js';
+import type { Logger } from './log.js';
+
+const MAX_RECORDS_PER_FLUSH = 1000;
+
+/**
+ * An in-memory audit buffer flushed every `intervalMs`.
+ *
+ * @example
+ * const audit = new AuditBuffer(store, log);
+ * audit.add({ action: 'token.released', actor: key.id, sellingPartnerId, region, outcome: 'ok' });
+ * await audit.close();
+ */
+export class AuditBuffer {
+  private records: AuditInput[] = [];
+  private folded = new Map<string, { rec: AuditInput; count: number }>();
+  private readonly timer: NodeJS.Timeout;
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly store: Pick<Store, 'appendAudit'>,
+    private readonly log: Logger,
+    intervalMs = 1000,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.timer = setInterval(() => void this.flush(), intervalMs);
+    this.timer.unref();
+  }
+
+  add(rec: AuditInput): void {
+    if (this.records.length < MAX_RECORDS_PER_FLUSH) {
+      this.records.push(rec.at === undefined ? { ...rec, at: this.now() } : rec);
+      return;
+    }
+    const k = `${rec.action}|${rec.actor ?? ''}|${rec.sellingPartnerId ?? ''}|${rec.region ?? ''}|${rec.outcome ?? ''}`;
+    const f = this.folded.get(k);
+    if (f) f.count++;
+    else this.folded.set(k, { rec: { ...rec, at: this.now() }, count: 1 });
+  }
+
+  /** Writes what is buffered; resolves when written (errors are logged, records dropped). */
+  flush(): Promise<void> {
+    this.flushing = this.flushing.then(async () => {
+      if (this.records.length === 0 && this.folded.size === 0) return;
+      const batch = this.records;
+      for (const { rec, count } of this.folded.values()) {
+        batch.push({ ...rec, details: { ...rec.details, count } });
+      }
+      this.records = [];
+      this.folded = new Map();
+      try {
+        await this.store.appendAudit(batch);
+      } catch (err) {
+        this.log.error('audit write failed', { count: batch.length, error_name: (err as Error).name });
+      }
+    });
+    return this.flushing;
+  }
+
+  /** Stops the timer and writes what is left. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flush();
+  }
+}

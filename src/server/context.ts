@@ -1,0 +1,67 @@
+/**
+ * What every route module receives: the configuration, the store, the gateway to Amazon (core), the
+ * API-key authenticator, the audit buffer, the logger and the clock. Built once by `createApp`.
+ */
+import type { AccessToken, Marketplace, PartnerKind, SellerTokenKey } from '../core/index.js';
+import type { Config } from '../config.js';
+import type { Store } from '../storage/store.js';
+import type { ApiKeyAuthenticator } from './api-keys.js';
+import type { AuditBuffer } from './audit.js';
+import type { Logger } from './log.js';
+
+/** The refresh and access token returned by a code exchange. */
+export interface ExchangedTokens {
+  readonly refreshToken: string;
+  readonly accessToken: AccessToken;
+}
+
+/** A restricted data token and its expiry (epoch ms). */
+export interface RestrictedDataToken {
+  readonly restrictedDataToken: string;
+  readonly expiresAt: number;
+}
+
+/** The body of a restricted data token request, as the Tokens API takes it. */
+export interface RdtRequest {
+  readonly restrictedResources: readonly {
+    readonly method: string;
+    readonly path: string;
+    readonly dataElements?: readonly string[];
+  }[];
+  readonly targetApplication?: string;
+}
+
+/**
+ * Everything the service asks of Amazon, implemented over the core library (`amazon.ts`). Errors
+ * are the core's typed errors (`LwaError`, `AuthorizationError`, `SpApiError`).
+ */
+export interface AmazonGateway {
+  /** The consent page URL (Seller or Vendor Central of the marketplace, or the emulator). */
+  consentUrl(input: {
+    readonly marketplace: Marketplace;
+    readonly kind: PartnerKind;
+    readonly state: string;
+    readonly codeChallenge?: string;
+  }): string;
+  /** Exchanges an authorization code once, with the configured redirect URI. */
+  exchangeCode(input: { readonly code: string; readonly codeVerifier?: string }): Promise<ExchangedTokens>;
+  /** An access token for a seller: memory, then the store, then one refresh cluster-wide. */
+  getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
+  getGrantlessToken(scope: string): Promise<AccessToken>;
+  getRestrictedDataToken(key: SellerTokenKey, request: RdtRequest): Promise<RestrictedDataToken>;
+  /** Drops whatever is cached in memory for a seller (after deletion or re-authorization). */
+  forget(key: SellerTokenKey): void;
+  /** The SP-API base URL of a region as callers should use it. */
+  endpoint(region: SellerTokenKey['region']): string;
+}
+
+/** Shared dependencies of the route modules. */
+export interface ServiceContext {
+  readonly config: Config;
+  readonly store: Store;
+  readonly amazon: AmazonGateway;
+  readonly keys: ApiKeyAuthenticator;
+  readonly audit: AuditBuffer;
+  readonly log: Logger;
+  readonly now: () => number;
+}

@@ -1,0 +1,102 @@
+/**
+ * Server-rendered pages of the browser flows: escaped by default (every interpolated value goes
+ * through {@link escapeHtml} unless wrapped by {@link raw}), inline CSS allowed only by a per-page
+ * nonce, no third-party resource and no link carrying a code or a state.
+ */
+import { randomBytes } from 'node:crypto';
+import { pageHeaders, type ServerResponse } from './http.js';
+
+/** Markup that is already safe. Only {@link html} and {@link raw} make one. */
+export class SafeHtml {
+  constructor(readonly value: string) {}
+  toString(): string {
+    return this.value;
+  }
+}
+
+/**
+ * Escapes text for HTML element content and quoted attribute values.
+ *
+ * @example
+ * escapeHtml('<b>'); // '&lt;b&gt;'
+ */
+export function escapeHtml(s: string): string {
+  return s.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Trusted markup, for constants written in the code only. */
+export function raw(markup: string): SafeHtml {
+  return new SafeHtml(markup);
+}
+
+/**
+ * A template tag that escapes every interpolated value (arrays are joined; {@link SafeHtml} kept).
+ *
+ * @example
+ * html`<p>${userInput}</p>`; // user input escaped
+ */
+export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeHtml {
+  let out = strings[0]!;
+  for (let i = 0; i < values.length; i++) out += render(values[i]) + strings[i + 1]!;
+  return new SafeHtml(out);
+}
+
+function render(v: unknown): string {
+  if (v instanceof SafeHtml) return v.value;
+  if (Array.isArray(v)) return v.map(render).join('');
+  if (v === null || v === undefined || v === false) return '';
+  return escapeHtml(String(v));
+}
+
+const CSS = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.5rem}.ok{color:#075e1c}.err{color:#a11}code{background:#f3f3f3;padding:0 .25rem}
+button{font-size:1rem;padding:.5rem 1rem;cursor:pointer}table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left}select{font-size:1rem}`;
+
+/**
+ * A complete page with the security headers and a strict CSP.
+ *
+ * @example
+ * return page(200, 'Connected', html`<p class="ok">Done.</p>`);
+ */
+export function page(
+  status: number,
+  title: string,
+  body: SafeHtml,
+  extraHeaders?: Record<string, string | readonly string[]>,
+): ServerResponse {
+  const nonce = randomBytes(16).toString('base64');
+  const doc = html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width,initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>${title} · spapi-auth</title>
+        <style nonce="${nonce}">
+          ${raw(CSS)}
+        </style>
+      </head>
+      <body>
+        <h1>${title}</h1>
+        ${body}
+      </body>
+    </html>`;
+  return { status, headers: { ...pageHeaders(nonce), ...extraHeaders }, body: doc.value };
+}
+
+/** The page for a failed flow step: the stable code and a human message. */
+export function errorPage(
+  status: number,
+  code: string,
+  message: string,
+  extraHeaders?: Record<string, string | readonly string[]>,
+): ServerResponse {
+  return page(
+    status,
+    'Authorization not completed',
+    html`<p class="err">${message}</p>
+      <p>Error code: <code>${code}</code></p>`,
+    extraHeaders,
+  );
+}

@@ -1,0 +1,372 @@
+/**
+ * The token API for the app's own services: access tokens, grantless tokens, restricted data
+ * tokens and the sellers list. `GET /v1/sellers/:id/access-token` is the service's most frequent
+ * request: with a cached token it does no database work (the API key, the seller's region and the
+ * token all come from memory) and reuses the serialised body while the token is unchanged.
+ */
+import { isSpapiAuthError } from '../core/errors.js';
+import type { AccessToken, Region } from '../core/index.js';
+import { isRegion } from '../core/marketplaces.js';
+import { randomToken } from '../core/state.js';
+import { StorageError } from '../storage/errors.js';
+import type { SellerRecord, SellerStatus } from '../storage/store.js';
+import type { RdtRequest, ServiceContext } from './context.js';
+import { HttpError, json, parseQuery, readJsonObject, type ServerResponse } from './http.js';
+import type { Router } from './router.js';
+
+const REAUTHORIZE_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
+const REGION_CACHE_TTL_MS = 30_000;
+const CACHE_MAX = 50_000;
+
+/** The grantless scopes the API hands out (product.md). */
+export const GRANTLESS_SCOPES: readonly string[] = Object.freeze([
+  'sellingpartnerapi::notifications',
+  'sellingpartnerapi::client_credential:rotation',
+]);
+
+const TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+});
+
+/**
+ * Maps a core or storage error to the API's status and stable code.
+ *
+ * @example
+ * throw tokenApiError(err); // HttpError(409, 'seller_reauthorization_required', …)
+ */
+export function tokenApiError(err: unknown): HttpError {
+  if (err instanceof HttpError) return err;
+  if (isSpapiAuthError(err)) {
+    const retryAfter = String(Math.max(1, Math.ceil((err.retryAfterMs ?? 30_000) / 1000)));
+    switch (err.code) {
+      case 'reauthorization_required':
+        return new HttpError(
+          409,
+          'seller_reauthorization_required',
+          'The seller must authorize the app again.',
+        );
+      case 'seller_revoked':
+        return new HttpError(409, 'seller_revoked', 'The seller revoked the authorization.');
+      case 'seller_not_found':
+        return new HttpError(404, 'seller_not_found', 'No such seller in that region.');
+      case 'invalid_client':
+        return new HttpError(
+          503,
+          'upstream_credentials_invalid',
+          "Login with Amazon refused the app's client credentials.",
+        );
+      case 'invalid_scope':
+        return new HttpError(400, 'invalid_scope', 'Login with Amazon refused the scope.');
+      case 'spapi_request_failed':
+      case 'invalid_spapi_response':
+        return new HttpError(
+          502,
+          'upstream_request_failed',
+          'The Selling Partner API refused or failed the request.',
+        );
+      default:
+        return new HttpError(
+          503,
+          'upstream_unavailable',
+          'Login with Amazon is unavailable; try again later.',
+          {
+            'retry-after': retryAfter,
+          },
+        );
+    }
+  }
+  if (err instanceof StorageError) {
+    if (err.code === 'credential_integrity_error') {
+      return new HttpError(
+        500,
+        'credential_integrity_error',
+        'A stored credential failed its integrity check.',
+      );
+    }
+    return new HttpError(503, 'store_unavailable', 'The store is unavailable; try again later.', {
+      'retry-after': '5',
+    });
+  }
+  throw err;
+}
+
+/** The JSON shape of one authorization (seller in one region). */
+export function sellerJson(s: SellerRecord): Record<string, unknown> {
+  return {
+    selling_partner_id: s.sellingPartnerId,
+    region: s.region,
+    status: s.status,
+    kind: s.kind,
+    user_ref: s.userRef,
+    marketplace: s.marketplace,
+    authorized_at: iso(s.authorizedAt),
+    reauthorize_by: iso(s.authorizedAt + REAUTHORIZE_AFTER_MS),
+    last_refresh_at: s.lastRefreshAt === null ? null : iso(s.lastRefreshAt),
+    last_error:
+      s.lastError === null
+        ? null
+        : { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) },
+  };
+}
+
+/** Registers the token API routes on `router`. */
+export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forgetSeller(id: string): void } {
+  const { store, amazon, keys, audit } = ctx;
+  const regionCache = new Map<string, { regions: readonly Region[]; until: number }>();
+  const bodyCache = new Map<string, { token: string; expiresAt: number; body: string }>();
+
+  const regionsOf = async (id: string): Promise<readonly Region[]> => {
+    const now = ctx.now();
+    const hit = regionCache.get(id);
+    if (hit !== undefined && hit.until > now) return hit.regions;
+    const regions = (await store.findSellers(id)).map((s) => s.region);
+    if (regionCache.size >= CACHE_MAX) regionCache.clear();
+    if (regions.length > 0) regionCache.set(id, { regions, until: now + REGION_CACHE_TTL_MS });
+    return regions;
+  };
+
+  const regionOf = async (id: string, rawQuery: string): Promise<Region> => {
+    if (rawQuery !== '') {
+      const q = parseQuery(rawQuery);
+      if (q instanceof HttpError) throw q;
+      const r = q.get('region');
+      if (r !== undefined) {
+        if (!isRegion(r)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+        return r;
+      }
+    }
+    const regions = await regionsOf(id);
+    if (regions.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    if (regions.length > 1) {
+      throw new HttpError(
+        400,
+        'region_required',
+        'The seller is authorized in several regions: pass ?region=na|eu|fe.',
+      );
+    }
+    return regions[0]!;
+  };
+
+  const tokenBody = (id: string, region: Region, t: AccessToken): string => {
+    const k = `${region}|${id}`;
+    const hit = bodyCache.get(k);
+    if (hit !== undefined && hit.token === t.accessToken && hit.expiresAt === t.expiresAt) return hit.body;
+    const body = JSON.stringify({
+      access_token: t.accessToken,
+      expires_at: iso(t.expiresAt),
+      region,
+      endpoint: amazon.endpoint(region),
+    });
+    if (bodyCache.size >= CACHE_MAX) bodyCache.clear();
+    bodyCache.set(k, { token: t.accessToken, expiresAt: t.expiresAt, body });
+    return body;
+  };
+
+  const forgetSeller = (id: string): void => {
+    regionCache.delete(id);
+    for (const r of ['na', 'eu', 'fe'] as const) bodyCache.delete(`${r}|${id}`);
+  };
+
+  router.add('GET', '/v1/sellers/:id/access-token', async (req, { params }) => {
+    const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
+    const id = params.id!;
+    let region: Region | undefined;
+    try {
+      region = await regionOf(id, req.rawQuery);
+      const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
+      audit.add({ action: 'token.released', actor: key.id, sellingPartnerId: id, region, outcome: 'ok' });
+      return {
+        status: 200,
+        headers: { ...TOKEN_HEADERS },
+        body: tokenBody(id, region, token),
+      } satisfies ServerResponse;
+    } catch (err) {
+      const e = tokenApiError(err);
+      audit.add({
+        action: 'token.released',
+        actor: key.id,
+        sellingPartnerId: id,
+        region: region ?? null,
+        outcome: e.code,
+      });
+      if (e.code === 'seller_not_found' || e.code === 'seller_reauthorization_required') forgetSeller(id);
+      throw e;
+    }
+  });
+
+  router.add('POST', '/v1/grantless-tokens', async (req) => {
+    const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
+    const body = await readJsonObject(req);
+    const scope = body.scope;
+    if (typeof scope !== 'string' || !GRANTLESS_SCOPES.includes(scope)) {
+      throw new HttpError(400, 'invalid_scope', `scope must be one of ${GRANTLESS_SCOPES.join(', ')}.`);
+    }
+    try {
+      const t = await amazon.getGrantlessToken(scope);
+      audit.add({ action: 'grantless_token.released', actor: key.id, outcome: 'ok', details: { scope } });
+      return json(200, { access_token: t.accessToken, expires_at: iso(t.expiresAt) });
+    } catch (err) {
+      const e = tokenApiError(err);
+      audit.add({ action: 'grantless_token.released', actor: key.id, outcome: e.code, details: { scope } });
+      throw e;
+    }
+  });
+
+  router.add('POST', '/v1/sellers/:id/restricted-data-tokens', async (req, { params }) => {
+    const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
+    const body = await readJsonObject(req);
+    const request = parseRdtRequest(body);
+    const id = params.id!;
+    let region: Region;
+    if (body.region !== undefined) {
+      if (!isRegion(body.region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+      region = body.region;
+    } else {
+      region = await regionOf(id, '');
+    }
+    try {
+      const t = await amazon.getRestrictedDataToken({ sellingPartnerId: id, region }, request);
+      audit.add({ action: 'rdt.released', actor: key.id, sellingPartnerId: id, region, outcome: 'ok' });
+      return json(200, { restricted_data_token: t.restrictedDataToken, expires_at: iso(t.expiresAt) });
+    } catch (err) {
+      const e = tokenApiError(err);
+      audit.add({ action: 'rdt.released', actor: key.id, sellingPartnerId: id, region, outcome: e.code });
+      throw e;
+    }
+  });
+
+  router.add('GET', '/v1/sellers', async (req) => {
+    await keys.authenticate(req.header('authorization'), 'sellers:read');
+    const q = parseQuery(req.rawQuery);
+    if (q instanceof HttpError) throw q;
+    const limitRaw = q.get('limit');
+    let limit = 50;
+    if (limitRaw !== undefined) {
+      if (!/^\d{1,3}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 500) {
+        throw new HttpError(400, 'invalid_limit', 'limit must be a whole number from 1 to 500.');
+      }
+      limit = Number(limitRaw);
+    }
+    const status = q.get('status');
+    if (status !== undefined && !STATUSES.has(status)) {
+      throw new HttpError(
+        400,
+        'invalid_status',
+        'status must be active, reauthorization_required or revoked.',
+      );
+    }
+    const cursor = q.get('cursor');
+    if (cursor !== undefined && !/^[\x21-\x7e]{1,512}$/.test(cursor)) {
+      throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
+    }
+    const search = q.get('search');
+    if (search !== undefined && !/^[\x20-\x7e]{1,256}$/.test(search)) {
+      throw new HttpError(400, 'invalid_search', 'search must be printable text of up to 256 characters.');
+    }
+    const pageResult = await store
+      .listSellers({ limit, cursor: cursor ?? null, status: status as SellerStatus | undefined, search })
+      .catch((err: unknown) => {
+        throw tokenApiError(err);
+      });
+    return json(200, { items: pageResult.items.map(sellerJson), next_cursor: pageResult.nextCursor });
+  });
+
+  router.add('GET', '/v1/sellers/:id', async (req, { params }) => {
+    await keys.authenticate(req.header('authorization'), 'sellers:read');
+    const records = await store.findSellers(params.id!).catch((err: unknown) => {
+      throw tokenApiError(err);
+    });
+    if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    const first = records[0]!;
+    const worst = records.find((r) => r.status !== 'active') ?? first;
+    return json(200, {
+      selling_partner_id: first.sellingPartnerId,
+      status: worst.status,
+      kind: first.kind,
+      user_ref: first.userRef,
+      regions: records.map((r) => r.region),
+      authorizations: records.map(sellerJson),
+    });
+  });
+
+  router.add('DELETE', '/v1/sellers/:id', async (req, { params }) => {
+    const key = await keys.authenticate(req.header('authorization'), 'sellers:write');
+    const id = params.id!;
+    const q = parseQuery(req.rawQuery);
+    if (q instanceof HttpError) throw q;
+    const only = q.get('region');
+    if (only !== undefined && !isRegion(only))
+      throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+    const records = (await store.findSellers(id)).filter((r) => only === undefined || r.region === only);
+    if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    const deleted: Region[] = [];
+    for (const r of records) {
+      const k = { sellingPartnerId: id, region: r.region };
+      const ok = await store.deleteSeller(k, {
+        events: [
+          {
+            id: randomToken(16),
+            type: 'seller.deleted',
+            createdAt: ctx.now(),
+            data: { selling_partner_id: id, region: r.region, user_ref: r.userRef },
+          },
+        ],
+        audit: [
+          { action: 'seller.deleted', actor: key.id, sellingPartnerId: id, region: r.region, outcome: 'ok' },
+        ],
+      });
+      amazon.forget(k);
+      if (ok) deleted.push(r.region);
+    }
+    forgetSeller(id);
+    ctx.log.info('seller deleted', { seller_id: id, key_id: key.id, count: deleted.length });
+    return json(200, { selling_partner_id: id, deleted_regions: deleted });
+  });
+
+  return { forgetSeller };
+}
+
+const STATUSES = new Set(['active', 'reauthorization_required', 'revoked']);
+const RDT_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE']);
+const DATA_ELEMENTS = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']);
+
+/** Validates a restricted data token request body (Tokens API 2021-03-01 shape). */
+export function parseRdtRequest(body: Record<string, unknown>): RdtRequest {
+  const bad = (msg: string): HttpError => new HttpError(400, 'invalid_restricted_resources', msg);
+  const list = body.restrictedResources;
+  if (!Array.isArray(list) || list.length === 0 || list.length > 50) {
+    throw bad('restrictedResources must be an array of 1 to 50 resources.');
+  }
+  const restrictedResources = list.map((r: unknown) => {
+    if (r === null || typeof r !== 'object') throw bad('Each restricted resource must be an object.');
+    const { method, path, dataElements } = r as Record<string, unknown>;
+    if (typeof method !== 'string' || !RDT_METHODS.has(method))
+      throw bad('method must be GET, PUT, POST or DELETE.');
+    if (typeof path !== 'string' || !/^\/[A-Za-z0-9/_{}.-]{1,511}$/.test(path) || path.includes('..')) {
+      throw bad('path must be an SP-API path such as /orders/v0/orders.');
+    }
+    if (dataElements === undefined) return { method, path };
+    if (
+      !Array.isArray(dataElements) ||
+      !dataElements.every((d) => typeof d === 'string' && DATA_ELEMENTS.has(d))
+    ) {
+      throw bad('dataElements must list buyerInfo, shippingAddress or buyerTaxInformation.');
+    }
+    return { method, path, dataElements: dataElements as string[] };
+  });
+  const target = body.targetApplication;
+  if (target !== undefined && (typeof target !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(target))) {
+    throw new HttpError(400, 'invalid_target_application', 'targetApplication must be an application id.');
+  }
+  return target === undefined ? { restrictedResources } : { restrictedResources, targetApplication: target };
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}

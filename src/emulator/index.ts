@@ -1,0 +1,26 @@
+/**
+ * spapi-auth's offline Amazon: Seller Central consent pages, the Appstore hop, the Login with Amazon
+ * token endpoint, a slice of SP-API, and a control API to count calls and to break things.
+ * See src/emulator/README.md.
+ */
+export { createEmulator, type Emulator, type FetchLike } from './emulator.js';
+export { startEmulator, type RunningEmulator } from './node.js';
+export {
+  createControlClient,
+  parseApplication,
+  EmulatorControlError,
+  CONTROL_PREFIX,
+  type EmulatorControl,
+} from './control.js';
+export { DEV_APPLICATION, DEV_CLIENT_SECRET, TEST_SELLERS, devApplication } from './dev-app.js';
+export { GRANTLESS_SCOPES } from './lwa.js';
+export { DEFAULT_RATES, type EmulatorStats, type EmulatorNotification } from './state.js';
+export type { FaultSpec, FaultTarget } from './faults.js';
+export type {
+  EmulatorApplication,
+  EmulatorSeller,
+  EmulatorOptions,
+  BucketRate,
+  SpapiOperation,
+  ConsentMode,
+} from './types.js';

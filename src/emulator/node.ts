@@ -1,0 +1,151 @@
+// Serves an emulator on a TCP port with node:http. Thin: it turns the socket into a Request, and
+// the outcome back into bytes — performing socket faults (reset, hang, trickle) for real.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import { createEmulator, type Emulator } from './emulator.js';
+import type { EmulatorOptions } from './types.js';
+
+/** A running emulator server. */
+export interface RunningEmulator {
+  /** Its origin, e.g. `http://127.0.0.1:4010`. */
+  readonly url: string;
+  readonly port: number;
+  readonly emulator: Emulator;
+  /** Stops listening and drops every connection (hung ones included). */
+  close(): Promise<void>;
+}
+
+function toRequest(req: IncomingMessage, fallbackHost: string, signal: AbortSignal): Request {
+  const host = req.headers.host ?? fallbackHost;
+  let url: URL;
+  try {
+    url = new URL(req.url ?? '/', `http://${host}`);
+  } catch {
+    url = new URL(req.url ?? '/', `http://${fallbackHost}`);
+  }
+  const headers = new Headers();
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    try {
+      headers.append(req.rawHeaders[i]!, req.rawHeaders[i + 1]!);
+    } catch {
+      // A header undici will not carry; node already accepted it, so drop it rather than fail.
+    }
+  }
+  const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+  return new Request(url, {
+    method: req.method ?? 'GET',
+    headers,
+    signal,
+    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+  } as RequestInit);
+}
+
+async function respond(
+  emulator: Emulator,
+  req: IncomingMessage,
+  res: ServerResponse,
+  fallbackHost: string,
+): Promise<void> {
+  const aborter = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) aborter.abort(new Error('client closed the connection'));
+  });
+  let request: Request;
+  try {
+    request = toRequest(req, fallbackHost, aborter.signal);
+  } catch {
+    res
+      .writeHead(400, { 'content-type': 'application/json' })
+      .end('{"errors":[{"code":"InvalidInput","message":"Malformed request","details":""}]}');
+    return;
+  }
+  const outcome = await emulator.handle(request);
+  if (outcome.kind === 'reset') {
+    req.socket.destroy();
+    return;
+  }
+  if (outcome.kind === 'hang') return; // never answer; close() or the client ends it
+  const { response, trickleMs } = outcome;
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, key) => (headers[key] = value));
+  const body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
+  if (trickleMs === undefined) {
+    if (body !== null && !('content-length' in headers)) headers['content-length'] = String(body.byteLength);
+    res.writeHead(response.status, headers);
+    res.end(body ?? undefined);
+    return;
+  }
+  res.writeHead(response.status, headers);
+  res.flushHeaders();
+  let offset = 0;
+  const timer = setInterval(() => {
+    if (body === null || offset >= body.byteLength) {
+      clearInterval(timer);
+      res.end();
+      return;
+    }
+    res.write(body.subarray(offset, offset + 1));
+    offset += 1;
+  }, trickleMs);
+  res.on('close', () => clearInterval(timer));
+}
+
+/**
+ * Serves an emulator with node:http, on 127.0.0.1 and a free port by default.
+ *
+ * @example
+ * ```ts
+ * const { url, emulator, close } = await startEmulator({ port: 0, latencyMs: 50 });
+ * await emulator.control.consentMode('auto');
+ * // … point the code under test at `url` …
+ * await close();
+ * ```
+ */
+export async function startEmulator(
+  options: EmulatorOptions & { port?: number; host?: string; emulator?: Emulator } = {},
+): Promise<RunningEmulator> {
+  const emulator = options.emulator ?? createEmulator(options);
+  const host = options.host ?? '127.0.0.1';
+  const sockets = new Set<Socket>();
+  let fallbackHost = host;
+  const server = createServer((req, res) => {
+    respond(emulator, req, res, fallbackHost).catch(() => {
+      // Only a caller that went away (abort during a delay) lands here: drop the connection.
+      if (!res.headersSent) req.socket.destroy();
+      else res.end();
+    });
+  });
+  server.requestTimeout = 0; // hang faults must outlive the client, not the server
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) {
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"errors":[{"code":"InvalidInput","message":"Malformed request","details":""}]}',
+      );
+    } else socket.destroy();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const shown = host.includes(':') ? `[${host}]` : host;
+  fallbackHost = `${shown}:${port}`;
+  return {
+    url: `http://${shown}:${port}`,
+    port,
+    emulator,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
+}

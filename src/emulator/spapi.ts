@@ -1,0 +1,303 @@
+// The SP-API slice (amazon.md §6, §7, §8, §11): access-token checks, Amazon's error list, token
+// buckets, and four operations.
+import { findMarketplace, type Region } from '../core/marketplaces.js';
+import { BadRequest, json, parseJsonObject, readText, requestId } from './http.js';
+import type { AccessRecord, EmulatorState } from './state.js';
+import { NEW_SECRET_LIFE_MS, OLD_SECRET_GRACE_MS, RDT_TTL_S } from './state.js';
+import type { SpapiOperation } from './types.js';
+import { opaqueToken } from './http.js';
+
+/** The SP-API routes, by path: method → operation. */
+export const SPAPI_ROUTES: Readonly<Record<string, { method: string; operation: SpapiOperation }>> =
+  Object.freeze({
+    '/sellers/v1/marketplaceParticipations': { method: 'GET', operation: 'getMarketplaceParticipations' },
+    '/tokens/2021-03-01/restrictedDataToken': { method: 'POST', operation: 'createRestrictedDataToken' },
+    '/orders/v0/orders': { method: 'GET', operation: 'getOrders' },
+    '/applications/2023-11-30/clientSecret': { method: 'POST', operation: 'rotateApplicationClientSecret' },
+  });
+
+const ERROR_TYPES: Record<number, string> = {
+  400: 'ValidationException',
+  403: 'AccessDeniedException',
+  404: 'ResourceNotFoundException',
+  405: 'MethodNotAllowedException',
+  413: 'RequestEntityTooLargeException',
+  415: 'UnsupportedMediaTypeException',
+  429: 'ThrottlingException',
+  500: 'InternalFailure',
+};
+
+/** Amazon's error list `{ "errors": [ { code, message, details } ] }` with its headers (amazon.md §11). */
+export function spapiError(
+  status: number,
+  code: string,
+  message: string,
+  details = '',
+  headers: Record<string, string> = {},
+): Response {
+  return json(
+    status,
+    { errors: [{ code, message, details }] },
+    {
+      'x-amzn-requestid': requestId(),
+      'x-amzn-errortype': ERROR_TYPES[status] ?? 'InternalFailure',
+      ...headers,
+    },
+  );
+}
+
+const denied = (details: string) =>
+  spapiError(403, 'Unauthorized', 'Access to requested resource is denied.', details);
+
+function ok(body: unknown, rate: number): Response {
+  return json(200, body, { 'x-amzn-requestid': requestId(), 'x-amzn-ratelimit-limit': String(rate) });
+}
+
+/** The region a request's host names (`sellingpartnerapi-eu.amazon.com` → eu), if any. */
+function hostRegion(url: URL): Region | undefined {
+  const m = /^(?:sandbox\.)?sellingpartnerapi-(na|eu|fe)\.amazon\.com$/i.exec(url.hostname);
+  return m ? (m[1]!.toLowerCase() as Region) : undefined;
+}
+
+type Auth = { ok: true; token: AccessRecord } | { ok: false; response: Response };
+
+function authenticate(request: Request, url: URL, state: EmulatorState): Auth {
+  const value = request.headers.get('x-amz-access-token');
+  if (value === null || value === '')
+    return { ok: false, response: denied('Access token is missing in the request header.') };
+  const token = state.accessTokens.get(value);
+  if (!token)
+    return { ok: false, response: denied('The access token you provided is revoked, malformed or invalid.') };
+  if (token.expiresAt <= state.now())
+    return { ok: false, response: denied('The access token you provided has expired.') };
+  const app = state.appByClientId(token.clientId);
+  if (!app)
+    return { ok: false, response: denied('The access token you provided is revoked, malformed or invalid.') };
+  // A token is regional: calling another region's endpoint is refused (amazon.md §3.1, §13 pitfall 8).
+  const region = hostRegion(url);
+  if (region !== undefined && token.region !== undefined && token.region !== region) {
+    return { ok: false, response: denied('The access token you provided is not valid for this region.') };
+  }
+  return { ok: true, token };
+}
+
+function marketplaceParticipations(token: AccessRecord, state: EmulatorState, rate: number): Response {
+  if (token.kind !== 'seller')
+    return denied('The access token you provided is not a selling partner access token.');
+  const seller = state.sellers.get(token.sellingPartnerId!);
+  const payload = (seller?.marketplaces ?? [])
+    .map((code) => findMarketplace(code))
+    .filter((m) => m !== undefined && m.region === token.region)
+    .map((m) => ({
+      marketplace: {
+        id: m!.marketplaceId,
+        countryCode: m!.countryCode === 'UK' ? 'GB' : m!.countryCode,
+        name: `Amazon.${m!.countryCode.toLowerCase()}`,
+        defaultCurrencyCode: 'USD',
+        defaultLanguageCode: 'en_US',
+        domainName: new URL(m!.sellerCentral).hostname.replace(/^sellercentral[.-]/, 'www.'),
+      },
+      participation: { isParticipating: true, hasSuspendedListings: false },
+    }));
+  return ok({ payload }, rate);
+}
+
+const METHODS: ReadonlySet<string> = new Set(['GET', 'PUT', 'POST', 'DELETE']);
+const DATA_ELEMENTS: ReadonlySet<string> = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']);
+
+async function restrictedDataToken(
+  request: Request,
+  token: AccessRecord,
+  state: EmulatorState,
+  rate: number,
+): Promise<Response> {
+  if (token.kind !== 'seller')
+    return denied('The access token you provided is not a selling partner access token.');
+  const invalid = (details: string) =>
+    spapiError(400, 'InvalidInput', 'Request is missing or has invalid parameters', details);
+  const body = parseJsonObject(await readText(request, state.maxBodyBytes));
+  const resources = body.restrictedResources;
+  if (!Array.isArray(resources) || resources.length === 0) return invalid('Resource not provided.');
+  if (resources.length > 50) return invalid('At most 50 restricted resources are allowed.');
+  const parsed: { method: string; path: string; dataElements: string[] }[] = [];
+  for (const r of resources as unknown[]) {
+    if (r === null || typeof r !== 'object') return invalid('Each restricted resource must be an object.');
+    const { method, path, dataElements } = r as Record<string, unknown>;
+    if (typeof method !== 'string' || !METHODS.has(method)) return invalid('Invalid or missing method.');
+    if (typeof path !== 'string' || !path.startsWith('/') || path.length > 1024)
+      return invalid('Invalid or missing path.');
+    if (
+      dataElements !== undefined &&
+      (!Array.isArray(dataElements) ||
+        !dataElements.every((d) => typeof d === 'string' && DATA_ELEMENTS.has(d)))
+    ) {
+      return invalid('Invalid dataElements.');
+    }
+    parsed.push({ method, path, dataElements: (dataElements as string[] | undefined) ?? [] });
+  }
+  if (body.targetApplication !== undefined && typeof body.targetApplication !== 'string')
+    return invalid('Invalid targetApplication.');
+  const rdt = opaqueToken('Atz.sprdt|', 200);
+  state.rememberAccess(rdt, {
+    kind: 'rdt',
+    clientId: token.clientId,
+    sellingPartnerId: token.sellingPartnerId,
+    region: token.region,
+    scopes: [],
+    refreshToken: token.refreshToken,
+    expiresAt: state.now() + RDT_TTL_S * 1000,
+    resources: parsed,
+  });
+  return ok({ restrictedDataToken: rdt, expiresIn: RDT_TTL_S }, rate);
+}
+
+/** Whether an RDT resource path (which may use `{orderId}`-style placeholders) covers `path`. */
+function pathMatches(pattern: string, path: string): boolean {
+  const a = pattern.split('/');
+  const b = path.split('/');
+  return a.length === b.length && a.every((seg, i) => seg === b[i] || /^\{[^}]+\}$/.test(seg));
+}
+
+function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: number): Response {
+  if (token.kind === 'grantless')
+    return denied('The access token you provided is not a selling partner access token.');
+  let elements: ReadonlySet<string> = new Set();
+  if (token.kind === 'rdt') {
+    const resource = token.resources?.find((r) => r.method === 'GET' && pathMatches(r.path, url.pathname));
+    if (!resource) return denied('The restricted data token does not cover this operation.');
+    elements = new Set(resource.dataElements);
+  }
+  const ids = (url.searchParams.get('MarketplaceIds') ?? '').split(',').filter((s) => s !== '');
+  if (ids.length === 0)
+    return spapiError(400, 'InvalidInput', 'Missing required parameter MarketplaceIds', '');
+  if (ids.length > 50) return spapiError(400, 'InvalidInput', 'At most 50 MarketplaceIds are allowed', '');
+  const seller = state.sellers.get(token.sellingPartnerId!);
+  const mine = new Set((seller?.marketplaces ?? []).map((c) => findMarketplace(c)?.marketplaceId));
+  for (const id of ids) {
+    if (!mine.has(id))
+      return spapiError(
+        400,
+        'InvalidInput',
+        'Invalid MarketplaceIds',
+        `${id} is not a marketplace of the seller`,
+      );
+  }
+  const base = Date.UTC(2026, 0, 1);
+  const list = ids.flatMap((marketplaceId, m) =>
+    [0, 1].map((n) => {
+      const order: Record<string, unknown> = {
+        AmazonOrderId: `902-${String(1000000 + m * 10 + n).padStart(7, '0')}-${String(5550000 + n).padStart(7, '0')}`,
+        PurchaseDate: new Date(base + (m * 2 + n) * 3_600_000).toISOString(),
+        LastUpdateDate: new Date(base + (m * 2 + n) * 3_600_000 + 60_000).toISOString(),
+        OrderStatus: n === 0 ? 'Shipped' : 'Unshipped',
+        FulfillmentChannel: 'MFN',
+        MarketplaceId: marketplaceId,
+        OrderTotal: { CurrencyCode: 'USD', Amount: n === 0 ? '19.99' : '5.00' },
+        NumberOfItemsShipped: n === 0 ? 1 : 0,
+        NumberOfItemsUnshipped: n === 0 ? 0 : 1,
+      };
+      // Buyer data only under an RDT that asked for it (amazon.md §7).
+      if (elements.has('buyerInfo')) {
+        order.BuyerInfo = {
+          BuyerEmail: `buyer${m}${n}@marketplace.amazon.example`,
+          BuyerName: `Test Buyer ${m}${n}`,
+        };
+      }
+      if (elements.has('shippingAddress')) {
+        order.ShippingAddress = {
+          Name: `Test Buyer ${m}${n}`,
+          AddressLine1: '1 Emulator Way',
+          City: 'Seattle',
+          PostalCode: '98109',
+          CountryCode: 'US',
+        };
+      }
+      return order;
+    }),
+  );
+  return ok({ payload: { Orders: list, CreatedBefore: new Date(state.now()).toISOString() } }, rate);
+}
+
+function rotateClientSecret(token: AccessRecord, state: EmulatorState): Response {
+  if (token.kind !== 'grantless' || !token.scopes.includes('sellingpartnerapi::client_credential:rotation')) {
+    return denied(
+      'The access token you provided does not have the sellingpartnerapi::client_credential:rotation scope.',
+    );
+  }
+  const app = state.appByClientId(token.clientId)!;
+  const now = state.now();
+  const newSecret = `amzn1.oa2-cs.v1.${state.randomId(32).replace(/[-_]/g, '0')}`;
+  const oldExpiry = now + OLD_SECRET_GRACE_MS;
+  const newExpiry = now + NEW_SECRET_LIFE_MS;
+  for (const s of app.secrets) if (s.expiresAt === null || s.expiresAt > oldExpiry) s.expiresAt = oldExpiry;
+  app.secrets.push({ secret: newSecret, expiresAt: newExpiry });
+  state.queueNotification('APPLICATION_OAUTH_CLIENT_NEW_SECRET', app.id, {
+    applicationOAuthClientNewSecret: {
+      clientId: app.clientId,
+      newClientSecret: newSecret,
+      newClientSecretExpiryTime: new Date(newExpiry).toISOString(),
+      oldClientSecretExpiryTime: new Date(oldExpiry).toISOString(),
+    },
+  });
+  // amazon.md §8: 204, and the secret is not in the response.
+  return new Response(null, {
+    status: 204,
+    headers: { 'x-amzn-requestid': requestId(), 'x-amzn-ratelimit-limit': '0.0167' },
+  });
+}
+
+/** The path a request is counted under: the route, or `<unknown>` so garbage paths cannot grow the table. */
+export function spapiStatsPath(pathname: string): string {
+  return pathname in SPAPI_ROUTES ? pathname : '<unknown>';
+}
+
+/** Answers one SP-API request. */
+export async function handleSpapi(request: Request, url: URL, state: EmulatorState): Promise<Response> {
+  const route = SPAPI_ROUTES[url.pathname];
+  if (!route) return spapiError(404, 'NotFound', 'Resource not found', '');
+  if (request.method !== route.method) {
+    return spapiError(
+      405,
+      'MethodNotAllowed',
+      `Method ${request.method} is not allowed on this resource`,
+      '',
+      { allow: route.method },
+    );
+  }
+  const auth = authenticate(request, url, state);
+  if (!auth.ok) return auth.response;
+  const token = auth.token;
+  const caller =
+    token.sellingPartnerId === undefined
+      ? `app:${token.clientId}`
+      : `${token.clientId}:${token.sellingPartnerId}:${token.region}`;
+  const rate = state.rates[route.operation];
+  if (!state.takeBucket(route.operation, caller)) {
+    // Whether Amazon sends Retry-After on 429 is UNCONFIRMED (amazon.md §11): it does not here.
+    return spapiError(429, 'QuotaExceeded', 'You exceeded your quota for the requested resource.', '', {
+      'x-amzn-ratelimit-limit': String(rate.rate),
+    });
+  }
+  try {
+    switch (route.operation) {
+      case 'getMarketplaceParticipations':
+        return marketplaceParticipations(token, state, rate.rate);
+      case 'createRestrictedDataToken':
+        return await restrictedDataToken(request, token, state, rate.rate);
+      case 'getOrders':
+        return orders(url, token, state, rate.rate);
+      case 'rotateApplicationClientSecret':
+        return rotateClientSecret(token, state);
+    }
+  } catch (err) {
+    if (err instanceof BadRequest) {
+      return spapiError(
+        err.status,
+        err.status === 413 ? 'RequestEntityTooLarge' : 'InvalidInput',
+        err.message,
+        '',
+      );
+    }
+    throw err;
+  }
+}

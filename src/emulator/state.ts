@@ -1,0 +1,364 @@
+// The emulator's memory: registered apps and sellers, issued codes and tokens, counters, faults,
+// notifications and the clock. Everything resets to the construction options on `reset()`.
+import { randomBytes } from 'node:crypto';
+import type { Region } from '../core/marketplaces.js';
+import { DEV_APPLICATION, TEST_SELLERS } from './dev-app.js';
+import type { Fault, FaultTarget } from './faults.js';
+import { bump, opaqueToken, safeEqual } from './http.js';
+import type {
+  BucketRate,
+  ConsentMode,
+  EmulatorApplication,
+  EmulatorOptions,
+  EmulatorSeller,
+  SpapiOperation,
+} from './types.js';
+
+export const CODE_TTL_MS = 300_000; // amazon.md §1.2: the code expires after five minutes
+export const OLD_SECRET_GRACE_MS = 7 * 86_400_000; // amazon.md §8: old secret valid seven days
+export const NEW_SECRET_LIFE_MS = 180 * 86_400_000; // amazon.md §8: rotate every 180 days
+export const AUTHORIZATION_LIFE_MS = 365 * 86_400_000; // amazon.md §4.3: re-authorize every 365 days
+export const PENDING_TTL_MS = 600_000; // consent pages and amazon_state: 10 minutes (UNCONFIRMED)
+export const RDT_TTL_S = 3600; // amazon.md §7
+const MAX_ISSUED = 200_000; // bound on remembered tokens so long load runs cannot exhaust memory
+
+/** Default usage plans (amazon.md §7, §8; Sellers and Orders from Amazon's published rate tables). */
+export const DEFAULT_RATES: Readonly<Record<SpapiOperation, BucketRate>> = Object.freeze({
+  getMarketplaceParticipations: { rate: 0.016, burst: 15 },
+  createRestrictedDataToken: { rate: 1, burst: 10 },
+  getOrders: { rate: 0.0167, burst: 20 },
+  rotateApplicationClientSecret: { rate: 0.0167, burst: 1 },
+});
+
+export interface AppState {
+  readonly id: string;
+  name: string;
+  readonly clientId: string;
+  /** Valid secrets; `expiresAt` null = no expiry. */
+  secrets: { secret: string; expiresAt: number | null }[];
+  redirectUris: string[];
+  loginUri: string | undefined;
+  draft: boolean;
+}
+
+export interface CodeRecord {
+  readonly clientId: string;
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+  /** The redirect URI the code was sent to. */
+  readonly redirectUri: string;
+  /** Whether the consent request named the redirect URI (then the exchange must repeat it). */
+  readonly redirectUriExplicit: boolean;
+  readonly expiresAt: number;
+  readonly codeChallenge: string | undefined;
+  readonly codeChallengeMethod: 'S256' | 'plain' | undefined;
+  used: boolean;
+}
+
+export interface RefreshRecord {
+  readonly clientId: string;
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+  readonly authorizedAt: number;
+  revoked: boolean;
+}
+
+export interface AccessRecord {
+  readonly kind: 'seller' | 'grantless' | 'rdt';
+  readonly clientId: string;
+  readonly sellingPartnerId: string | undefined;
+  readonly region: Region | undefined;
+  readonly scopes: readonly string[];
+  readonly expiresAt: number;
+  /** The refresh token it came from (revocation kills it too). */
+  readonly refreshToken: string | undefined;
+  /** RDT only: the restricted resources it covers. */
+  readonly resources?: readonly { method: string; path: string; dataElements: readonly string[] }[];
+}
+
+/** A consent page or Appstore hop waiting for the seller. */
+export interface PendingConsent {
+  readonly appId: string;
+  readonly redirectUri: string;
+  readonly redirectUriExplicit: boolean;
+  readonly state: string | undefined;
+  readonly region: Region;
+  /** Fixed seller (the Appstore flow names it); otherwise chosen on the page. */
+  readonly sellingPartnerId: string | undefined;
+  readonly codeChallenge: string | undefined;
+  readonly codeChallengeMethod: 'S256' | 'plain' | undefined;
+  readonly expiresAt: number;
+}
+
+export interface AmazonStateRecord {
+  readonly appId: string;
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+  readonly beta: boolean;
+  readonly expiresAt: number;
+  used: boolean;
+}
+
+/** The counters `GET /__emulator/stats` returns. */
+export interface EmulatorStats {
+  /** Token calls by grant type, then outcome (`ok`, an LWA error code, or `fault:<status|reset|hang>`). */
+  token: Record<string, Record<string, number>>;
+  /** SP-API calls by path, then HTTP status (or `reset` / `hang`). */
+  spapi: Record<string, Record<string, number>>;
+  /** Consent traffic by outcome (`page`, `auto`, `confirm`, `cancel`, `appstore_hop`, an MD error code, …). */
+  consent: Record<string, number>;
+  /** Successful refreshes per selling partner id. */
+  refresh_by_seller: Record<string, number>;
+  /** Authorization codes issued per selling partner id. */
+  consent_by_seller: Record<string, number>;
+  /** Every request except the control API's. */
+  requests: number;
+}
+
+/** Amazon's notification envelope (amazon.md §8). */
+export interface EmulatorNotification {
+  readonly notificationVersion: string;
+  readonly notificationType: string;
+  readonly payloadVersion: string;
+  readonly eventTime: string;
+  readonly payload: Record<string, unknown>;
+  readonly notificationMetadata: {
+    readonly applicationId: string;
+    readonly subscriptionId: string;
+    readonly publishTime: string;
+    readonly notificationId: string;
+  };
+}
+
+function emptyStats(): EmulatorStats {
+  return { token: {}, spapi: {}, consent: {}, refresh_by_seller: {}, consent_by_seller: {}, requests: 0 };
+}
+
+function toAppState(app: EmulatorApplication): AppState {
+  const secrets = [
+    ...(app.clientSecret === undefined ? [] : [app.clientSecret]),
+    ...(app.clientSecrets ?? []),
+  ];
+  return {
+    id: app.id,
+    name: app.name,
+    clientId: app.clientId,
+    secrets: secrets.map((secret) => ({ secret, expiresAt: null })),
+    redirectUris: [...app.redirectUris],
+    loginUri: app.loginUri,
+    draft: app.draft ?? false,
+  };
+}
+
+export class EmulatorState {
+  readonly latencyMs: number;
+  readonly tokenTtlS: number;
+  readonly rotateRefreshTokens: boolean;
+  readonly maxBodyBytes: number;
+  readonly rates: Readonly<Record<SpapiOperation, BucketRate>>;
+  private readonly baseNow: () => number;
+  private readonly seedApps: readonly EmulatorApplication[];
+  private readonly seedSellers: readonly EmulatorSeller[];
+  private readonly seedConsentMode: ConsentMode;
+
+  offsetMs = 0;
+  apps = new Map<string, AppState>();
+  sellers = new Map<string, EmulatorSeller>();
+  codes = new Map<string, CodeRecord>();
+  refreshTokens = new Map<string, RefreshRecord>();
+  accessTokens = new Map<string, AccessRecord>();
+  pending = new Map<string, PendingConsent>();
+  amazonStates = new Map<string, AmazonStateRecord>();
+  buckets = new Map<string, { tokens: number; at: number }>();
+  faults: Fault[] = [];
+  notifications: EmulatorNotification[] = [];
+  stats: EmulatorStats = emptyStats();
+  consentMode: ConsentMode = 'page';
+  consentSeller: string | undefined;
+  private nextFaultId = 1;
+
+  constructor(options: EmulatorOptions = {}) {
+    this.latencyMs = options.latencyMs ?? 0;
+    this.tokenTtlS = options.tokenTtlS ?? 3600;
+    this.rotateRefreshTokens = options.rotateRefreshTokens ?? false;
+    this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
+    this.rates = { ...DEFAULT_RATES, ...options.rates };
+    this.baseNow = options.now ?? Date.now;
+    this.seedApps = options.applications ?? [DEV_APPLICATION];
+    this.seedSellers = options.sellers ?? TEST_SELLERS;
+    this.seedConsentMode = options.consentMode ?? 'page';
+    this.reset();
+  }
+
+  /** The emulator's clock: the injected one plus the control API's offset. */
+  now(): number {
+    return this.baseNow() + this.offsetMs;
+  }
+
+  reset(): void {
+    this.offsetMs = 0;
+    this.apps = new Map();
+    for (const app of this.seedApps) this.upsertApp(app);
+    this.sellers = new Map(this.seedSellers.map((s) => [s.sellingPartnerId, s]));
+    this.codes.clear();
+    this.refreshTokens.clear();
+    this.accessTokens.clear();
+    this.pending.clear();
+    this.amazonStates.clear();
+    this.buckets.clear();
+    this.faults = [];
+    this.notifications = [];
+    this.stats = emptyStats();
+    this.consentMode = this.seedConsentMode;
+    this.consentSeller = undefined;
+  }
+
+  upsertApp(app: EmulatorApplication): AppState {
+    const state = toAppState(app);
+    for (const [id, other] of this.apps) {
+      if (other.clientId === state.clientId && id !== state.id) this.apps.delete(id);
+    }
+    this.apps.set(state.id, state);
+    return state;
+  }
+
+  appByClientId(clientId: string): AppState | undefined {
+    for (const app of this.apps.values()) if (app.clientId === clientId) return app;
+    return undefined;
+  }
+
+  /** Whether `secret` is one of the app's unexpired secrets. Checks all, so timing says nothing. */
+  secretMatches(app: AppState, secret: string): boolean {
+    const now = this.now();
+    let ok = false;
+    for (const s of app.secrets) {
+      if (safeEqual(s.secret, secret) && (s.expiresAt === null || now < s.expiresAt)) ok = true;
+    }
+    return ok;
+  }
+
+  /** The default test seller for a region and kind (first seeded match), if any. */
+  defaultSeller(region: Region, kind: 'seller' | 'vendor'): EmulatorSeller | undefined {
+    const all = [...this.sellers.values()];
+    return (
+      all.find((s) => s.kind === kind && s.regions.includes(region)) ??
+      all.find((s) => s.regions.includes(region)) ??
+      all[0]
+    );
+  }
+
+  randomId(bytes = 24): string {
+    return randomBytes(bytes).toString('base64url');
+  }
+
+  /** Remembers an issued token, dropping expired ones when the table grows large. */
+  rememberAccess(token: string, record: AccessRecord): void {
+    if (this.accessTokens.size >= MAX_ISSUED) {
+      const now = this.now();
+      for (const [k, v] of this.accessTokens) if (v.expiresAt <= now) this.accessTokens.delete(k);
+      if (this.accessTokens.size >= MAX_ISSUED) {
+        const oldest = this.accessTokens.keys().next();
+        if (!oldest.done) this.accessTokens.delete(oldest.value);
+      }
+    }
+    this.accessTokens.set(token, record);
+  }
+
+  issueAccessToken(
+    record: Omit<AccessRecord, 'expiresAt'>,
+    prefix: string,
+  ): { token: string; expiresIn: number } {
+    const token = opaqueToken(prefix);
+    this.rememberAccess(token, { ...record, expiresAt: this.now() + this.tokenTtlS * 1000 });
+    return { token, expiresIn: this.tokenTtlS };
+  }
+
+  issueRefreshToken(record: RefreshRecord): string {
+    const token = opaqueToken('Atzr|');
+    this.refreshTokens.set(token, record);
+    return token;
+  }
+
+  /** Marks every refresh token (and the access tokens made from it) of a partner as revoked. */
+  revoke(sellingPartnerId: string, clientId?: string): number {
+    let n = 0;
+    for (const [token, r] of this.refreshTokens) {
+      if (r.sellingPartnerId !== sellingPartnerId || r.revoked) continue;
+      if (clientId !== undefined && r.clientId !== clientId) continue;
+      r.revoked = true;
+      n++;
+      for (const [at, a] of this.accessTokens) if (a.refreshToken === token) this.accessTokens.delete(at);
+    }
+    return n;
+  }
+
+  addFault(make: (id: number) => Fault): Fault {
+    const fault = make(this.nextFaultId++);
+    this.faults.push(fault);
+    return fault;
+  }
+
+  /** Takes the first queued fault matching the request, consuming one of its uses. */
+  takeFault(target: FaultTarget, match: { grantType?: string; path: string }): Fault | undefined {
+    const index = this.faults.findIndex(
+      (f) =>
+        f.target === target &&
+        (f.grant_type === undefined || f.grant_type === match.grantType) &&
+        (f.path === undefined || match.path.startsWith(f.path)),
+    );
+    if (index < 0) return undefined;
+    const fault = this.faults[index]!;
+    fault.remaining -= 1;
+    if (fault.remaining <= 0) this.faults.splice(index, 1);
+    return fault;
+  }
+
+  /** Takes one token from the bucket of (operation, caller); false when it is empty. */
+  takeBucket(operation: SpapiOperation, caller: string): boolean {
+    const { rate, burst } = this.rates[operation];
+    const key = `${operation} ${caller}`;
+    const now = this.now();
+    const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };
+    bucket.tokens = Math.min(burst, bucket.tokens + (Math.max(0, now - bucket.at) / 1000) * rate);
+    bucket.at = now;
+    this.buckets.set(key, bucket);
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+
+  countToken(grantType: string, outcome: string): void {
+    bump(this.stats.token, grantType, outcome);
+  }
+
+  countSpapi(path: string, status: string): void {
+    bump(this.stats.spapi, path, status);
+  }
+
+  countConsent(outcome: string): void {
+    this.stats.consent[outcome] = (this.stats.consent[outcome] ?? 0) + 1;
+  }
+
+  queueNotification(
+    type: string,
+    applicationId: string,
+    payload: Record<string, unknown>,
+  ): EmulatorNotification {
+    const time = new Date(this.now()).toISOString();
+    const notification: EmulatorNotification = {
+      notificationVersion: '1.0',
+      notificationType: type,
+      payloadVersion: '1.0',
+      eventTime: time,
+      payload,
+      notificationMetadata: {
+        applicationId,
+        subscriptionId: `emulator-subscription-${type.toLowerCase()}`,
+        publishTime: time,
+        notificationId: crypto.randomUUID(),
+      },
+    };
+    this.notifications.push(notification);
+    return notification;
+  }
+}

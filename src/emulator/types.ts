@@ -1,0 +1,75 @@
+// Option and data types of the emulator, shared by its modules.
+import type { PartnerKind, Region } from '../core/marketplaces.js';
+
+/** An SP-API application registered with the emulator (what Amazon's Developer Console holds). */
+export interface EmulatorApplication {
+  /** SP-API application id (`amzn1.sp.solution.…` / `amzn1.sellerapps.app.…`), used in consent URLs. */
+  readonly id: string;
+  /** Shown on the consent page. */
+  readonly name: string;
+  /** LWA client id (`amzn1.application-oa2-client.…`), used at the token endpoint. */
+  readonly clientId: string;
+  /** The current client secret. */
+  readonly clientSecret?: string;
+  /** Several valid secrets (e.g. mid-rotation); merged with `clientSecret`. */
+  readonly clientSecrets?: readonly string[];
+  /** Registered OAuth redirect URIs; the first is the default. */
+  readonly redirectUris: readonly string[];
+  /** The OAuth Login URI, needed by the Appstore workflow. */
+  readonly loginUri?: string;
+  /** A Draft app: consent requires `version=beta` (MD1000 otherwise). */
+  readonly draft?: boolean;
+}
+
+/** A test seller or vendor that can authorize applications. */
+export interface EmulatorSeller {
+  /** Uppercase alphanumeric merchant id, e.g. `A1EMUSELLERNA01`. */
+  readonly sellingPartnerId: string;
+  readonly name: string;
+  readonly kind: PartnerKind;
+  /** Regions the partner sells in; it authorizes (and gets a refresh token) per region. */
+  readonly regions: readonly Region[];
+  /** Country codes of the marketplaces it participates in (`US`, `DE`, …). */
+  readonly marketplaces: readonly string[];
+}
+
+/** A token-bucket rate: `rate` tokens per second refilled, at most `burst` in the bucket. */
+export interface BucketRate {
+  readonly rate: number;
+  readonly burst: number;
+}
+
+/** The SP-API operations the emulator serves (keys of {@link EmulatorOptions.rates}). */
+export type SpapiOperation =
+  | 'getMarketplaceParticipations'
+  | 'createRestrictedDataToken'
+  | 'getOrders'
+  | 'rotateApplicationClientSecret';
+
+/** Options of {@link createEmulator}. Every field is optional. */
+export interface EmulatorOptions {
+  /** Registered applications; default: the built-in dev application only. */
+  readonly applications?: readonly EmulatorApplication[];
+  /** Test sellers; default: the built-in NA, EU, FE, NA+EU sellers and the NA vendor. */
+  readonly sellers?: readonly EmulatorSeller[];
+  /** Added before every LWA token response (milliseconds); default 0. */
+  readonly latencyMs?: number;
+  /** `expires_in` of access tokens (seconds); default 3600. */
+  readonly tokenTtlS?: number;
+  /** The clock (milliseconds since the epoch); default `Date.now`. `POST /__emulator/clock` offsets it. */
+  readonly now?: () => number;
+  /** Per-operation token-bucket rates; default Amazon's published usage plans. */
+  readonly rates?: Partial<Record<SpapiOperation, BucketRate>>;
+  /** Consent mode at start: `auto` answers consent with a redirect at once; default `page`. */
+  readonly consentMode?: ConsentMode;
+  /**
+   * Rotate the refresh token on every refresh and reject the old one (Amazon does not; this exists to
+   * test a client's compare-and-set of rotated tokens, security.md T-B17). Default false.
+   */
+  readonly rotateRefreshTokens?: boolean;
+  /** Cap on request bodies (bytes) of the Amazon endpoints; default 64 KiB. */
+  readonly maxBodyBytes?: number;
+}
+
+/** How the consent page answers. */
+export type ConsentMode = 'auto' | 'page';

@@ -1,0 +1,211 @@
+// PostgreSQL through `pg` — the engine for several instances behind a load balancer. Statements are
+// written with `?` and numbered here ($1, $2, …); values are always bound.
+import pg from 'pg';
+import type { Pool, PoolClient } from 'pg';
+import { StorageError, StorageUnavailableError } from './errors.js';
+import { loadMigrations } from './migrations.js';
+import { createSqlStore } from './sql-store.js';
+import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql-store.js';
+import type { MigrationProgress, Store, StoreOptions } from './store.js';
+
+/** Options of {@link createPostgresStore}: a connection URL or a pool of your own. */
+export interface PostgresStoreOptions extends StoreOptions {
+  readonly url?: string;
+  readonly pool?: Pool;
+  /** Keep the tables in this schema (created if missing); tests use a fresh one per run. */
+  readonly schema?: string;
+  /** Pool size when the store creates the pool (default 10). */
+  readonly maxConnections?: number;
+}
+
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+const UNAVAILABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+
+function translate(err: unknown): unknown {
+  const code = (err as { code?: unknown })?.code;
+  const message = err instanceof Error ? err.message : '';
+  if (
+    (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
+    /Connection terminated|timeout exceeded/i.test(message)
+  ) {
+    return new StorageUnavailableError('The PostgreSQL database is unreachable.', { cause: err });
+  }
+  return err;
+}
+
+function numbered(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+function executor(target: Pool | PoolClient): SqlExecutor {
+  return {
+    async all(sql, params = []) {
+      try {
+        return (await target.query(numbered(sql), params as SqlValue[])).rows as Row[];
+      } catch (err) {
+        throw translate(err);
+      }
+    },
+    async run(sql, params = []) {
+      try {
+        return (await target.query(numbered(sql), params as SqlValue[])).rowCount ?? 0;
+      } catch (err) {
+        throw translate(err);
+      }
+    },
+  };
+}
+
+/**
+ * Opens (and by default migrates) a PostgreSQL store. Migrations take an advisory lock, so several
+ * instances starting at once apply each migration exactly once.
+ *
+ * @example
+ * ```ts
+ * const store = await createPostgresStore({ url: 'postgres://app@db/spapi_auth', keyRing });
+ * ```
+ */
+export async function createPostgresStore(options: PostgresStoreOptions): Promise<Store> {
+  if (!options?.url && !options?.pool) throw new TypeError('url or pool is required');
+  const schema = options.schema;
+  if (schema !== undefined && !SCHEMA_PATTERN.test(schema)) {
+    throw new TypeError('schema must be a lower-case SQL identifier');
+  }
+  const ownsPool = !options.pool;
+  const pool: Pool =
+    options.pool ??
+    new pg.Pool({
+      connectionString: options.url,
+      max: options.maxConnections ?? 10,
+      ...(schema ? { options: `-c search_path=${schema}` } : {}),
+    });
+  if (!ownsPool && schema) {
+    pool.on('connect', (client) => void client.query(`SET search_path TO "${schema}"`));
+  }
+  // An idle client's connection error must not crash the process; the next query reports it.
+  pool.on('error', () => undefined);
+  const driver = createPostgresDriver(pool, schema ?? null, ownsPool);
+  const store = createSqlStore(driver, options);
+  if (options.migrate !== false) {
+    try {
+      await store.migrate();
+    } catch (err) {
+      if (ownsPool) await pool.end().catch(() => undefined);
+      throw err;
+    }
+  }
+  return store;
+}
+
+function createPostgresDriver(pool: Pool, schema: string | null, ownsPool: boolean): SqlDriver {
+  const lockName = `spapi-auth:migrate:${schema ?? 'default'}`;
+
+  async function connect(): Promise<PoolClient> {
+    try {
+      return await pool.connect();
+    } catch (err) {
+      throw translate(err);
+    }
+  }
+
+  async function applied(client: PoolClient): Promise<Set<string>> {
+    const exists = await client.query("SELECT to_regclass('schema_migrations') AS t");
+    if (exists.rows[0]?.t === null) return new Set();
+    const rows = await client.query<{ name: string }>('SELECT name FROM schema_migrations');
+    return new Set(rows.rows.map((r) => r.name));
+  }
+
+  return {
+    engine: 'postgres',
+    forUpdate: ' FOR UPDATE',
+    skipLocked: ' SKIP LOCKED',
+    ...executor(pool),
+    async transaction(fn) {
+      const client = await connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(executor(client));
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw translate(err);
+      } finally {
+        client.release();
+      }
+    },
+    async pendingMigrations() {
+      const client = await connect();
+      try {
+        const done = await applied(client);
+        return loadMigrations('postgres')
+          .map((m) => m.name)
+          .filter((name) => !done.has(name));
+      } catch (err) {
+        throw translate(err);
+      } finally {
+        client.release();
+      }
+    },
+    async migrate(onProgress?: (progress: MigrationProgress) => void) {
+      const migrations = loadMigrations('postgres');
+      const client = await connect();
+      const done: string[] = [];
+      try {
+        // Session-level lock on this dedicated connection (not through PgBouncer transaction pooling).
+        await client.query('SELECT pg_advisory_lock(hashtext($1))', [lockName]);
+        try {
+          if (schema) await client.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+          await client.query(
+            'CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at BIGINT NOT NULL)',
+          );
+          const already = await applied(client);
+          for (const [index, migration] of migrations.entries()) {
+            if (already.has(migration.name)) continue;
+            await client.query('BEGIN');
+            try {
+              await client.query(migration.sql);
+              await client.query('INSERT INTO schema_migrations (name, applied_at) VALUES ($1, $2)', [
+                migration.name,
+                Date.now(),
+              ]);
+              await client.query('COMMIT');
+            } catch (err) {
+              await client.query('ROLLBACK').catch(() => undefined);
+              throw new StorageError('migration_failed', `Migration ${migration.name} failed.`, {
+                cause: err,
+              });
+            }
+            done.push(migration.name);
+            onProgress?.({ name: migration.name, index, total: migrations.length });
+          }
+        } finally {
+          await client.query('SELECT pg_advisory_unlock(hashtext($1))', [lockName]).catch(() => undefined);
+        }
+      } catch (err) {
+        throw translate(err);
+      } finally {
+        client.release();
+      }
+      return done;
+    },
+    async close() {
+      if (ownsPool) await pool.end();
+    },
+  };
+}

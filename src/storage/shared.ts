@@ -1,0 +1,177 @@
+// What every adapter shares: sealing with the right additional data, cursors, argument checks.
+// Internal to src/storage (not exported from the package).
+import { isRegion } from '../core/index.js';
+import type { Region, SellerTokenKey } from '../core/index.js';
+import { openValue, sealValue } from './crypto.js';
+import type { KeyRing } from './crypto.js';
+import { KeyRingError } from './errors.js';
+import type {
+  AuditInput,
+  EncryptedTable,
+  ListSellersQuery,
+  SellerRecord,
+  SellerStatus,
+  StoreOptions,
+} from './store.js';
+
+export const SELLER_STATUSES: readonly SellerStatus[] = ['active', 'reauthorization_required', 'revoked'];
+export const DEFAULT_PURGE_GRACE_MS = 60 * 60 * 1000;
+/** Delivered webhook events are kept this long for inspection, then purged. */
+export const DELIVERED_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** The encrypted columns, by table, in rewrap order; `column` is the logical name used in the AAD. */
+export const ENCRYPTED_COLUMNS: Readonly<Record<EncryptedTable, readonly string[]>> = {
+  sellers: ['refresh_token', 'access_token'],
+  oauth_transactions: ['pkce_verifier'],
+  connect_sessions: ['payload'],
+  app_secrets: ['secret'],
+};
+export const ENCRYPTED_TABLES = Object.keys(ENCRYPTED_COLUMNS) as EncryptedTable[];
+
+/** The AAD row key of a seller: the region first, so that the split is unambiguous. */
+export function sellerRowKey(key: SellerTokenKey): string {
+  return `${key.region}|${key.sellingPartnerId}`;
+}
+
+/** Inverse of {@link sellerRowKey}. */
+export function parseSellerRowKey(rowKey: string): SellerTokenKey {
+  const bar = rowKey.indexOf('|');
+  const region = rowKey.slice(0, bar);
+  if (bar < 0 || !isRegion(region)) throw new TypeError('invalid seller row key');
+  return { region, sellingPartnerId: rowKey.slice(bar + 1) };
+}
+
+/** Seals and opens values with the store's key ring, if it has one. */
+export interface Sealer {
+  seal(table: EncryptedTable, column: string, rowKey: string, plaintext: string): string;
+  open(table: EncryptedTable, column: string, rowKey: string, sealed: string): string;
+}
+
+export function createSealer(keyRing: KeyRing | null | undefined): Sealer {
+  const ring = (): KeyRing => {
+    if (!keyRing)
+      throw new KeyRingError('No encryption key ring is configured (SPAPI_AUTH_ENCRYPTION_KEYS).');
+    return keyRing;
+  };
+  return {
+    seal: (table, column, rowKey, plaintext) => sealValue(ring(), { table, column, rowKey }, plaintext),
+    open: (table, column, rowKey, sealed) => openValue(ring(), { table, column, rowKey }, sealed),
+  };
+}
+
+export function clockOf(options: StoreOptions): () => number {
+  return options.now ?? Date.now;
+}
+
+export function assertSellerKey(key: SellerTokenKey): void {
+  if (typeof key?.sellingPartnerId !== 'string' || key.sellingPartnerId === '') {
+    throw new TypeError('sellingPartnerId must be a non-empty string');
+  }
+  assertRegion(key.region);
+}
+
+export function assertRegion(region: unknown): asserts region is Region {
+  if (!isRegion(region)) throw new TypeError('region must be one of na, eu, fe');
+}
+
+export function assertStatus(status: unknown): asserts status is SellerStatus {
+  if (!SELLER_STATUSES.includes(status as SellerStatus)) {
+    throw new TypeError(`status must be one of ${SELLER_STATUSES.join(', ')}`);
+  }
+}
+
+export function boundedLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw new TypeError(`limit must be 1-${max}`);
+  return limit;
+}
+
+/** The normalized seller listing query: `after` is the cursor position, `search` a prefix range. */
+export interface SellerListPlan {
+  readonly status: SellerStatus | null;
+  readonly search: string | null;
+  /** Every string starting with `search` is ≥ search and < searchEnd in byte (and code point) order. */
+  readonly searchEnd: string | null;
+  readonly after: SellerTokenKey | null;
+  readonly limit: number;
+}
+
+export function planSellerList(query: ListSellersQuery = {}): SellerListPlan {
+  if (query.status !== undefined) assertStatus(query.status);
+  const search = query.search ? String(query.search) : null;
+  return {
+    status: query.status ?? null,
+    search,
+    searchEnd: search === null ? null : `${search}\u{10FFFF}`,
+    after: query.cursor ? decodeCursor(query.cursor) : null,
+    limit: boundedLimit(query.limit, 50, 500),
+  };
+}
+
+export function encodeCursor(seller: Pick<SellerRecord, 'sellingPartnerId' | 'region'>): string {
+  return Buffer.from(JSON.stringify([seller.sellingPartnerId, seller.region])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): SellerTokenKey {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && typeof value[0] === 'string' && isRegion(value[1])) {
+      return { sellingPartnerId: value[0], region: value[1] };
+    }
+  } catch {
+    // fall through to the error below
+  }
+  throw new TypeError('invalid cursor');
+}
+
+/** An opaque cursor over (table index, primary key values), for the rewrap listing. */
+export function encodeTableCursor(table: number, key: readonly string[] | null): string {
+  return Buffer.from(JSON.stringify([table, key])).toString('base64url');
+}
+
+export function decodeTableCursor(cursor: string | null | undefined): {
+  table: number;
+  key: string[] | null;
+} {
+  if (!cursor) return { table: 0, key: null };
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      Array.isArray(value) &&
+      Number.isInteger(value[0]) &&
+      (value[1] === null ||
+        (Array.isArray(value[1]) && value[1].every((v: unknown) => typeof v === 'string')))
+    ) {
+      return { table: value[0] as number, key: value[1] as string[] | null };
+    }
+  } catch {
+    // fall through
+  }
+  throw new TypeError('invalid cursor');
+}
+
+// Audit records are for people; a token in one would defeat the vault. Refuse anything token-shaped.
+const TOKEN_SHAPED = /Atz[ar]\||Atzr\||amzn1\.oa2-cs\./;
+
+export function assertAuditSafe(records: readonly AuditInput[]): void {
+  for (const record of records) {
+    if (typeof record.action !== 'string' || record.action === '')
+      throw new TypeError('audit action is required');
+    const strings = [record.action, record.actor, record.outcome, record.sellingPartnerId];
+    for (const value of Object.values(record.details ?? {}))
+      strings.push(typeof value === 'string' ? value : null);
+    if (strings.some((s) => typeof s === 'string' && TOKEN_SHAPED.test(s))) {
+      throw new TypeError('audit records must not contain tokens or secrets');
+    }
+  }
+}
+
+/** Milliseconds must be finite integers (they become BIGINT / INTEGER columns). */
+export function assertTime(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value))
+    throw new TypeError(`${name} must be epoch ms`);
+}
+
+export function toJson(value: unknown): string {
+  return JSON.stringify(value ?? {});
+}

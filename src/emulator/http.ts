@@ -86,7 +86,9 @@ export async function readText(request: Request, maxBytes: number): Promise<stri
       if (done) break;
       size += value.byteLength;
       if (size > maxBytes) {
-        await reader.cancel().catch(() => undefined);
+        // Not awaited: a cancelled branch of a tee (the in-process fetch keeps a copy) settles only
+        // when the other branch is cancelled too.
+        reader.cancel().catch(() => undefined);
         throw new BadRequest(413, 'request_too_large', `The request body exceeds ${maxBytes} bytes`);
       }
       chunks.push(value);

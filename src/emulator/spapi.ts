@@ -82,8 +82,6 @@ function authenticate(request: Request, url: URL, state: EmulatorState): Auth {
 }
 
 function marketplaceParticipations(token: AccessRecord, state: EmulatorState, rate: number): Response {
-  if (token.kind !== 'seller')
-    return denied('The access token you provided is not a selling partner access token.');
   const seller = state.sellers.get(token.sellingPartnerId!);
   const payload = (seller?.marketplaces ?? [])
     .map((code) => findMarketplace(code))
@@ -111,8 +109,6 @@ async function restrictedDataToken(
   state: EmulatorState,
   rate: number,
 ): Promise<Response> {
-  if (token.kind !== 'seller')
-    return denied('The access token you provided is not a selling partner access token.');
   const invalid = (details: string) =>
     spapiError(400, 'InvalidInput', 'Request is missing or has invalid parameters', details);
   const body = parseJsonObject(await readText(request, state.maxBodyBytes));
@@ -159,8 +155,6 @@ function pathMatches(pattern: string, path: string): boolean {
 }
 
 function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: number): Response {
-  if (token.kind === 'grantless')
-    return denied('The access token you provided is not a selling partner access token.');
   let elements: ReadonlySet<string> = new Set();
   if (token.kind === 'rdt') {
     const resource = token.resources?.find((r) => r.method === 'GET' && pathMatches(r.path, url.pathname));
@@ -219,11 +213,6 @@ function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: numbe
 }
 
 function rotateClientSecret(token: AccessRecord, state: EmulatorState): Response {
-  if (token.kind !== 'grantless' || !token.scopes.includes('sellingpartnerapi::client_credential:rotation')) {
-    return denied(
-      'The access token you provided does not have the sellingpartnerapi::client_credential:rotation scope.',
-    );
-  }
   const app = state.appByClientId(token.clientId)!;
   const now = state.now();
   const newSecret = `amzn1.oa2-cs.v1.${state.randomId(32).replace(/[-_]/g, '0')}`;
@@ -251,6 +240,26 @@ export function spapiStatsPath(pathname: string): string {
   return pathname in SPAPI_ROUTES ? pathname : '<unknown>';
 }
 
+const NOT_SELLER = 'The access token you provided is not a selling partner access token.';
+
+/** Whether the kind of token may call the operation: a denial, or undefined. */
+function permitted(operation: SpapiOperation, token: AccessRecord): Response | undefined {
+  switch (operation) {
+    case 'getMarketplaceParticipations':
+    case 'createRestrictedDataToken':
+      return token.kind === 'seller' ? undefined : denied(NOT_SELLER);
+    case 'getOrders':
+      return token.kind === 'grantless' ? denied(NOT_SELLER) : undefined;
+    case 'rotateApplicationClientSecret':
+      return token.kind === 'grantless' &&
+        token.scopes.includes('sellingpartnerapi::client_credential:rotation')
+        ? undefined
+        : denied(
+            'The access token you provided does not have the sellingpartnerapi::client_credential:rotation scope.',
+          );
+  }
+}
+
 /** Answers one SP-API request. */
 export async function handleSpapi(request: Request, url: URL, state: EmulatorState): Promise<Response> {
   const route = SPAPI_ROUTES[url.pathname];
@@ -267,6 +276,8 @@ export async function handleSpapi(request: Request, url: URL, state: EmulatorSta
   const auth = authenticate(request, url, state);
   if (!auth.ok) return auth.response;
   const token = auth.token;
+  const refused = permitted(route.operation, token);
+  if (refused) return refused; // authorization comes before throttling, so a refused call costs no quota
   const caller =
     token.sellingPartnerId === undefined
       ? `app:${token.clientId}`

@@ -64,8 +64,13 @@ export function clockOf(options: StoreOptions): () => number {
 }
 
 export function assertSellerKey(key: SellerTokenKey): void {
-  if (typeof key?.sellingPartnerId !== 'string' || key.sellingPartnerId === '') {
-    throw new TypeError('sellingPartnerId must be a non-empty string');
+  // PostgreSQL text cannot hold NUL; refuse it on every engine alike.
+  if (
+    typeof key?.sellingPartnerId !== 'string' ||
+    key.sellingPartnerId === '' ||
+    key.sellingPartnerId.includes('\0')
+  ) {
+    throw new TypeError('sellingPartnerId must be a non-empty string without NUL');
   }
   assertRegion(key.region);
 }

@@ -279,7 +279,12 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
       [at, key, ...extraParams, at],
     );
     if (rows[0]) return { ok: true, value: map(rows[0]) };
-    const [row] = await db.all(`SELECT * FROM ${table} WHERE ${keyColumn} = ?`, [key]);
+    // A session of another type is as good as absent; a transaction with another binding is a mismatch.
+    const scoped = table === 'connect_sessions';
+    const [row] = await db.all(`SELECT * FROM ${table} WHERE ${keyColumn} = ?${scoped ? extraWhere : ''}`, [
+      key,
+      ...(scoped ? extraParams : []),
+    ]);
     if (!row) return { ok: false, reason: 'not_found' };
     if (mismatch(row)) return { ok: false, reason: 'binding_mismatch' };
     if (row.consumed_at !== null) return { ok: false, reason: 'consumed' };
@@ -628,9 +633,8 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
           expiresAt: num(row.expires_at),
           consumedAt: numOrNull(row.consumed_at),
         }),
-        // A session of another type is as good as absent.
         () => false,
-      ).then((result) => result);
+      );
     },
 
     async purgeExpired(graceMs = DEFAULT_PURGE_GRACE_MS) {

@@ -1,0 +1,917 @@
+// The one contract every Store adapter passes (Auth.js adapter-suite style): memory.test.ts,
+// sqlite.test.ts and postgres.test.ts call storeContract with their own database factory.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { SellerTokenKey } from '../../src/core/index.js';
+import {
+  KeyRingError,
+  SellerOwnershipError,
+  StorageIntegrityError,
+  createKeyRing,
+  createStoreTokenVault,
+  generateKey,
+  parseKeyRing,
+  rewrap,
+  sealedKeyId,
+} from '../../src/storage/index.js';
+import type { AuthorizationInput, Store, StoreOptions } from '../../src/storage/index.js';
+
+/** A fresh, empty database; `open` connects a store (several for "other instances"). */
+export interface TestDatabase {
+  open(options?: StoreOptions): Promise<Store>;
+  /** Whether a second `open` shares the data (false for memory: each open is a new store). */
+  readonly shared: boolean;
+}
+
+export interface ContractHarness {
+  readonly name: string;
+  fresh(): Promise<TestDatabase>;
+}
+
+/** A clock the tests move by hand. */
+export function fakeClock(start = 1_800_000_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms) };
+}
+
+export const SQL_INJECTION_IDS = [
+  "A1'; DROP TABLE sellers; --",
+  'A2" OR "1"="1',
+  "A3\\'); DELETE FROM api_keys; --",
+  'A4%_*?[]',
+  'A5 UNION SELECT refresh_token_enc FROM sellers',
+  'A7 ☃ émoji 🚀',
+  '$1 $2 ? ?',
+];
+
+const RING_KEY = generateKey();
+const RING = parseKeyRing(`k1:${RING_KEY}`);
+
+export function authorization(over: Partial<AuthorizationInput> = {}): AuthorizationInput {
+  return {
+    sellingPartnerId: 'A3FHEXAMPLEYWS',
+    region: 'na',
+    kind: 'seller',
+    userRef: 'user-1',
+    marketplace: 'US',
+    refreshToken: `Atzr|refresh-${randomUUID()}`,
+    ...over,
+  };
+}
+
+function event(type = 'seller.authorized', at = 1) {
+  return { id: randomUUID(), type, createdAt: at, data: { selling_partner_id: 'A3FHEXAMPLEYWS' } };
+}
+
+export function storeContract(harness: ContractHarness): void {
+  const KEY: SellerTokenKey = { sellingPartnerId: 'A3FHEXAMPLEYWS', region: 'na' };
+
+  async function withStore(
+    fn: (store: Store, clock: ReturnType<typeof fakeClock>, db: TestDatabase) => Promise<void>,
+    options: StoreOptions = {},
+  ): Promise<void> {
+    const clock = fakeClock();
+    const db = await harness.fresh();
+    const store = await db.open({ keyRing: RING, now: clock.now, ...options });
+    try {
+      await fn(store, clock, db);
+    } finally {
+      await store.close();
+    }
+  }
+
+  describe(`Store contract: ${harness.name}`, () => {
+    describe('sellers and authorizations', () => {
+      it('stores an authorization and reads it back without secrets', () =>
+        withStore(async (store, clock) => {
+          const input = authorization({
+            accessToken: { accessToken: 'Atza|a1', expiresAt: clock.now() + 3_600_000 },
+          });
+          const result = await store.saveAuthorization(input);
+          assert.equal(result.created, true);
+          assert.equal(result.relinkedFrom, null);
+          const seller = await store.getSeller(KEY);
+          assert.deepEqual(seller, result.seller);
+          assert.equal(seller?.status, 'active');
+          assert.equal(seller?.userRef, 'user-1');
+          assert.equal(seller?.kind, 'seller');
+          assert.equal(seller?.marketplace, 'US');
+          assert.equal(seller?.authorizedAt, clock.now());
+          assert.equal(seller?.accessTokenExpiresAt, clock.now() + 3_600_000);
+          assert.equal(seller?.version, 1);
+          assert.ok(!JSON.stringify(seller).includes('Atz'), 'a seller record carries no token');
+          const tokens = await store.loadTokens(KEY);
+          assert.equal(tokens?.refreshToken, input.refreshToken);
+          assert.deepEqual(tokens?.accessToken, {
+            accessToken: 'Atza|a1',
+            expiresAt: clock.now() + 3_600_000,
+          });
+          assert.equal(await store.getSeller({ ...KEY, region: 'eu' }), null);
+          assert.equal(await store.loadTokens({ ...KEY, region: 'eu' }), null);
+        }));
+
+      it('keeps one authorization per region', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization({ region: 'eu', marketplace: 'DE' }));
+          await store.saveAuthorization(authorization({ region: 'na' }));
+          const both = await store.findSellers(KEY.sellingPartnerId);
+          assert.deepEqual(
+            both.map((s) => s.region),
+            ['eu', 'na'],
+          );
+        }));
+
+      it('re-authorization replaces the token, reactivates, bumps the version and keeps the owner', () =>
+        withStore(async (store, clock) => {
+          await store.saveAuthorization(authorization({ refreshToken: 'Atzr|old' }));
+          const lease = await store.acquireRefreshLease(KEY, 'o1', 10_000);
+          assert.ok(lease);
+          assert.equal(await store.markReauthorizationRequired(KEY, lease, { code: 'invalid_grant' }), true);
+          clock.advance(1000);
+          const result = await store.saveAuthorization(
+            authorization({ refreshToken: 'Atzr|new', userRef: null, marketplace: null }),
+          );
+          assert.equal(result.created, false);
+          assert.equal(result.seller.status, 'active');
+          assert.equal(result.seller.userRef, 'user-1', 'a null userRef keeps the stored owner');
+          assert.equal(result.seller.marketplace, 'US');
+          assert.equal(result.seller.authorizedAt, clock.now());
+          assert.equal(result.seller.lastError, null);
+          assert.equal(result.seller.version, 3);
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|new');
+        }));
+
+      it('refuses to re-link a seller owned by another user, leaving the old token and writing nothing', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization({ refreshToken: 'Atzr|old' }));
+          const depth = await store.webhookOutboxDepth();
+          await assert.rejects(
+            store.saveAuthorization(
+              authorization({
+                userRef: 'intruder',
+                refreshToken: 'Atzr|new',
+                events: [event()],
+                audit: [{ action: 'x' }],
+              }),
+            ),
+            (err: unknown) =>
+              err instanceof SellerOwnershipError && err.code === 'seller_owned_by_other_user',
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|old');
+          assert.equal((await store.getSeller(KEY))?.userRef, 'user-1');
+          assert.deepEqual(await store.webhookOutboxDepth(), depth);
+          assert.equal((await store.listAudit()).length, 0);
+        }));
+
+      it('re-links when allowed and says from whom', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization());
+          const result = await store.saveAuthorization(
+            authorization({ userRef: 'user-2', allowRelink: true }),
+          );
+          assert.equal(result.relinkedFrom, 'user-1');
+          assert.equal(result.seller.userRef, 'user-2');
+        }));
+
+      it('writes the event and audit with the authorization, and a failing write leaves the old token', () =>
+        withStore(async (store) => {
+          const first = event();
+          await store.saveAuthorization(
+            authorization({
+              refreshToken: 'Atzr|old',
+              events: [first],
+              audit: [{ action: 'seller.authorized' }],
+            }),
+          );
+          assert.deepEqual(await store.webhookOutboxDepth(), { pending: 1, dead: 0 });
+          // The same event id again makes the write fail inside the transaction.
+          await assert.rejects(
+            store.saveAuthorization(authorization({ refreshToken: 'Atzr|new', events: [first] })),
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|old');
+          assert.equal((await store.getSeller(KEY))?.version, 1);
+          assert.deepEqual(await store.webhookOutboxDepth(), { pending: 1, dead: 0 });
+          // A token-shaped audit record is refused, and with it the whole change.
+          await assert.rejects(
+            store.saveAuthorization(
+              authorization({
+                refreshToken: 'Atzr|new',
+                audit: [{ action: 'x', details: { t: 'Atzr|leak' } }],
+              }),
+            ),
+            TypeError,
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|old');
+          assert.equal((await store.listAudit()).length, 1);
+        }));
+
+      it('sets the status and deletes a seller with its tokens, with events', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization());
+          assert.equal(
+            await store.setSellerStatus(KEY, 'revoked', { events: [event('seller.revoked')] }),
+            true,
+          );
+          assert.equal((await store.getSeller(KEY))?.status, 'revoked');
+          assert.equal((await store.getSeller(KEY))?.version, 2);
+          assert.equal(await store.deleteSeller(KEY, { events: [event('seller.deleted')] }), true);
+          assert.equal(await store.getSeller(KEY), null);
+          assert.equal(await store.loadTokens(KEY), null);
+          assert.equal(await store.deleteSeller(KEY), false);
+          assert.equal(await store.setSellerStatus(KEY, 'active'), false);
+          assert.deepEqual(await store.webhookOutboxDepth(), { pending: 2, dead: 0 });
+          assert.equal((await store.listEncryptedValues({ limit: 100 })).items.length, 0);
+        }));
+
+      it('pages, filters, searches and counts sellers', () =>
+        withStore(async (store) => {
+          for (let i = 0; i < 25; i++) {
+            const id = `A${String(i).padStart(3, '0')}`;
+            await store.saveAuthorization(authorization({ sellingPartnerId: id, userRef: `team-${i % 3}` }));
+            if (i % 5 === 0) await store.setSellerStatus({ sellingPartnerId: id, region: 'na' }, 'revoked');
+          }
+          await store.saveAuthorization(
+            authorization({ sellingPartnerId: 'A001', region: 'eu', userRef: 'team-1' }),
+          );
+          const seen: string[] = [];
+          let cursor: string | null = null;
+          do {
+            const page: Awaited<ReturnType<Store['listSellers']>> = await store.listSellers({
+              cursor,
+              limit: 7,
+            });
+            assert.ok(page.items.length <= 7);
+            seen.push(...page.items.map((s) => `${s.sellingPartnerId}/${s.region}`));
+            cursor = page.nextCursor;
+          } while (cursor);
+          assert.equal(seen.length, 26);
+          assert.deepEqual(seen, [...seen].sort());
+          assert.equal(seen[1], 'A001/eu');
+          assert.equal(seen[2], 'A001/na');
+          const revoked = await store.listSellers({ status: 'revoked' });
+          assert.deepEqual(
+            revoked.items.map((s) => s.sellingPartnerId),
+            ['A000', 'A005', 'A010', 'A015', 'A020'],
+          );
+          const byId = await store.listSellers({ search: 'A01' });
+          assert.equal(byId.items.length, 10);
+          const byUser = await store.listSellers({ search: 'team-2', limit: 500 });
+          assert.equal(byUser.items.length, 8);
+          assert.ok(byUser.items.every((s) => s.userRef === 'team-2'));
+          const combined = await store.listSellers({ search: 'team-0', status: 'active' });
+          assert.ok(combined.items.every((s) => s.userRef === 'team-0' && s.status === 'active'));
+          assert.equal(combined.items.length, 7);
+          assert.equal((await store.listSellers({ search: 'zzz' })).items.length, 0);
+          assert.deepEqual(await store.countSellersByStatus(), {
+            active: 21,
+            reauthorization_required: 0,
+            revoked: 5,
+          });
+          await assert.rejects(store.listSellers({ cursor: 'not-a-cursor' }), TypeError);
+          await assert.rejects(store.listSellers({ limit: 0 }), TypeError);
+          await assert.rejects(store.listSellers({ status: 'gone' as 'active' }), TypeError);
+        }));
+
+      it('stores SQL-injection strings as seller ids verbatim, with the tables intact', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization({ sellingPartnerId: 'ZZ-CONTROL' }));
+          await store.createApiKey({ id: 'k1', name: 'ci', hash: 'h1', scopes: ['tokens:read'] });
+          for (const id of SQL_INJECTION_IDS) {
+            const token = `Atzr|${id}`;
+            await store.saveAuthorization(
+              authorization({ sellingPartnerId: id, userRef: id, refreshToken: token }),
+            );
+            const key = { sellingPartnerId: id, region: 'na' as const };
+            assert.equal((await store.getSeller(key))?.sellingPartnerId, id);
+            assert.equal((await store.loadTokens(key))?.refreshToken, token);
+            assert.equal((await store.findSellers(id)).length, 1);
+            const found = await store.listSellers({ search: id });
+            assert.deepEqual(
+              found.items.map((s) => s.sellingPartnerId),
+              [id],
+            );
+          }
+          await assert.rejects(
+            store.saveAuthorization(authorization({ sellingPartnerId: 'A6\u0000nul' })),
+            TypeError,
+          );
+          assert.equal((await store.listSellers({ limit: 500 })).items.length, SQL_INJECTION_IDS.length + 1);
+          assert.equal((await store.listSellers({ search: 'A4%' })).items.length, 1, 'a % is not a wildcard');
+          assert.equal((await store.listSellers({ search: 'A_' })).items.length, 0, 'an _ is not a wildcard');
+          assert.equal((await store.listApiKeys()).length, 1);
+          assert.equal(
+            (await store.getSeller({ sellingPartnerId: 'ZZ-CONTROL', region: 'na' }))?.status,
+            'active',
+          );
+        }));
+    });
+
+    describe('the refresh lease', () => {
+      it('gives the lease to one owner until it expires, then to another', () =>
+        withStore(async (store, clock) => {
+          await store.saveAuthorization(authorization());
+          const a = await store.acquireRefreshLease(KEY, 'a', 15_000);
+          assert.deepEqual(a, { owner: 'a', version: 1, expiresAt: clock.now() + 15_000 });
+          assert.equal(await store.acquireRefreshLease(KEY, 'b', 15_000), null);
+          clock.advance(14_999);
+          assert.equal(await store.acquireRefreshLease(KEY, 'b', 15_000), null);
+          clock.advance(1);
+          const b = await store.acquireRefreshLease(KEY, 'b', 15_000);
+          assert.equal(b?.owner, 'b');
+          const seller = await store.getSeller(KEY);
+          assert.equal(seller?.leaseOwner, 'b');
+          assert.equal(seller?.leaseExpiresAt, clock.now() + 15_000);
+          assert.equal(await store.acquireRefreshLease({ ...KEY, region: 'fe' }, 'a', 1000), null);
+        }));
+
+      it('commits a refresh by compare-and-set; a paused holder cannot overwrite a newer token', () =>
+        withStore(async (store, clock) => {
+          await store.saveAuthorization(authorization());
+          const paused = await store.acquireRefreshLease(KEY, 'paused', 1000);
+          assert.ok(paused);
+          clock.advance(1000);
+          const fresh = await store.acquireRefreshLease(KEY, 'fresh', 1000);
+          assert.ok(fresh);
+          const token = { accessToken: 'Atza|new', expiresAt: clock.now() + 3_600_000 };
+          assert.equal(await store.commitRefresh(KEY, fresh, token), true);
+          assert.equal(
+            await store.commitRefresh(KEY, paused, { accessToken: 'Atza|stale', expiresAt: clock.now() + 1 }),
+            false,
+          );
+          const state = await store.loadTokens(KEY);
+          assert.deepEqual(state?.accessToken, token);
+          assert.equal(state?.version, 2);
+          const seller = await store.getSeller(KEY);
+          assert.equal(seller?.leaseOwner, null);
+          assert.equal(seller?.lastRefreshAt, clock.now());
+          // A commit with a lease whose version is stale fails even for the same owner.
+          const again = await store.acquireRefreshLease(KEY, 'paused', 1000);
+          assert.equal(again?.version, 2);
+          assert.equal(await store.commitRefresh(KEY, paused, token), false);
+        }));
+
+      it('releases a lease with a recorded failure, ignoring a lost lease', () =>
+        withStore(async (store, clock) => {
+          await store.saveAuthorization(authorization());
+          const lease = await store.acquireRefreshLease(KEY, 'a', 1000);
+          assert.ok(lease);
+          await store.releaseRefreshLease(KEY, { ...lease, owner: 'someone-else' });
+          assert.equal((await store.getSeller(KEY))?.leaseOwner, 'a');
+          await store.releaseRefreshLease(KEY, lease, { code: 'upstream_unavailable', message: 'LWA 503' });
+          const seller = await store.getSeller(KEY);
+          assert.equal(seller?.leaseOwner, null);
+          assert.deepEqual(seller?.lastError, {
+            code: 'upstream_unavailable',
+            message: 'LWA 503',
+            at: clock.now(),
+          });
+          assert.equal(seller?.version, 1);
+          await store.releaseRefreshLease(KEY, lease);
+          assert.ok(await store.acquireRefreshLease(KEY, 'b', 1000));
+        }));
+
+      it('marks re-authorization required only for the lease holder, with its events', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(
+            authorization({ accessToken: { accessToken: 'Atza|x', expiresAt: Number.MAX_SAFE_INTEGER } }),
+          );
+          const lease = await store.acquireRefreshLease(KEY, 'a', 1000);
+          assert.ok(lease);
+          assert.equal(
+            await store.markReauthorizationRequired(KEY, { ...lease, owner: 'b' }, { code: 'invalid_grant' }),
+            false,
+          );
+          assert.equal(
+            await store.markReauthorizationRequired(
+              KEY,
+              lease,
+              { code: 'invalid_grant', message: 'refresh token revoked' },
+              {
+                events: [event('seller.reauthorization_required')],
+                audit: [{ action: 'seller.reauthorization_required' }],
+              },
+            ),
+            true,
+          );
+          const state = await store.loadTokens(KEY);
+          assert.equal(state?.status, 'reauthorization_required');
+          assert.equal(state?.accessToken, null);
+          assert.equal((await store.getSeller(KEY))?.lastError?.code, 'invalid_grant');
+          assert.equal(
+            (await store.claimWebhookEvents('w', { limit: 10, leaseMs: 1000 }))[0]?.type,
+            'seller.reauthorization_required',
+          );
+        }));
+
+      it('discards a cached access token only while it is the stored one', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(
+            authorization({
+              accessToken: { accessToken: 'Atza|cached', expiresAt: Number.MAX_SAFE_INTEGER },
+            }),
+          );
+          await store.discardAccessToken(KEY, 'Atza|other');
+          assert.equal((await store.loadTokens(KEY))?.accessToken?.accessToken, 'Atza|cached');
+          await store.discardAccessToken(KEY, 'Atza|cached');
+          assert.equal((await store.loadTokens(KEY))?.accessToken, null);
+          assert.equal((await store.getSeller(KEY))?.accessTokenExpiresAt, null);
+        }));
+
+      it('gives one lease to exactly one of 20 concurrent owners', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization());
+          const results = await Promise.all(
+            Array.from({ length: 20 }, (_, i) => store.acquireRefreshLease(KEY, `owner-${i}`, 60_000)),
+          );
+          assert.equal(results.filter(Boolean).length, 1);
+        }));
+
+      it('implements the core TokenVault over the store', () =>
+        withStore(async (store, clock) => {
+          await store.saveAuthorization(authorization({ refreshToken: 'Atzr|vault' }));
+          const a = createStoreTokenVault(store, { owner: 'instance-a', now: clock.now });
+          const b = createStoreTokenVault(store, { owner: 'instance-b', now: clock.now });
+          assert.equal((await a.load(KEY))?.refreshToken, 'Atzr|vault');
+          const lease = await a.acquireLease(KEY, 15_000);
+          assert.equal(lease?.owner, 'instance-a');
+          assert.equal(await b.acquireLease(KEY, 15_000), null);
+          assert.ok(lease);
+          assert.equal(
+            await a.commitRefresh(KEY, lease, { accessToken: 'Atza|v', expiresAt: clock.now() + 1000 }),
+            true,
+          );
+          assert.equal((await b.load(KEY))?.accessToken?.accessToken, 'Atza|v');
+          const lease2 = await b.acquireLease(KEY, 15_000);
+          assert.ok(lease2);
+          await b.markReauthorizationRequired(KEY, lease2, { code: 'invalid_grant' });
+          assert.equal((await a.load(KEY))?.status, 'reauthorization_required');
+          const [sent] = await store.claimWebhookEvents('w', { limit: 5, leaseMs: 1000 });
+          assert.equal(sent?.type, 'seller.reauthorization_required');
+          assert.deepEqual(sent?.data, {
+            selling_partner_id: KEY.sellingPartnerId,
+            region: 'na',
+            kind: 'seller',
+            user_ref: 'user-1',
+            reason: 'invalid_grant',
+          });
+          await b.discardAccessToken?.(KEY, 'nothing');
+        }));
+    });
+
+    describe('OAuth transactions and sessions', () => {
+      const tx = (over = {}) => ({
+        stateHash: `state-${randomUUID()}`,
+        bindingHash: 'binding',
+        flow: 'website' as const,
+        kind: 'seller' as const,
+        marketplace: 'US',
+        region: 'na' as const,
+        userRef: 'user-1',
+        returnTo: 'https://app.example/done',
+        expectedSellingPartnerId: null,
+        pkceVerifier: 'verifier-secret-0123456789',
+        expiresAt: 1_800_000_600_000,
+        ...over,
+      });
+
+      it('consumes a transaction once, after checking the binding, and returns its data', () =>
+        withStore(async (store, clock) => {
+          const input = tx();
+          await store.createOAuthTransaction(input);
+          assert.deepEqual(await store.consumeOAuthTransaction(input.stateHash, 'wrong'), {
+            ok: false,
+            reason: 'binding_mismatch',
+          });
+          const first = await store.consumeOAuthTransaction(input.stateHash, 'binding');
+          assert.ok(first.ok);
+          assert.deepEqual(first.value, { ...input, createdAt: clock.now(), consumedAt: clock.now() });
+          assert.deepEqual(await store.consumeOAuthTransaction(input.stateHash, 'binding'), {
+            ok: false,
+            reason: 'consumed',
+          });
+          assert.deepEqual(await store.consumeOAuthTransaction('unknown', 'binding'), {
+            ok: false,
+            reason: 'not_found',
+          });
+          const noPkce = tx({
+            pkceVerifier: null,
+            expectedSellingPartnerId: 'A1',
+            flow: 'appstore',
+            userRef: null,
+          });
+          await store.createOAuthTransaction(noPkce);
+          const second = await store.consumeOAuthTransaction(noPkce.stateHash, 'binding');
+          assert.ok(
+            second.ok && second.value.pkceVerifier === null && second.value.expectedSellingPartnerId === 'A1',
+          );
+        }));
+
+      it('refuses an expired transaction', () =>
+        withStore(async (store, clock) => {
+          const input = tx({ expiresAt: clock.now() + 1000 });
+          await store.createOAuthTransaction(input);
+          clock.advance(1000);
+          assert.deepEqual(await store.consumeOAuthTransaction(input.stateHash, 'binding'), {
+            ok: false,
+            reason: 'expired',
+          });
+        }));
+
+      it('lets exactly one of 20 concurrent consumers win', () =>
+        withStore(async (store, _clock, db) => {
+          const input = tx();
+          await store.createOAuthTransaction(input);
+          // On a shared database, half the consumers go through a second instance.
+          const other = db.shared ? await db.open({ keyRing: RING, now: _clock.now }) : store;
+          try {
+            const results = await Promise.all(
+              Array.from({ length: 20 }, (_, i) =>
+                (i % 2 ? other : store).consumeOAuthTransaction(input.stateHash, 'binding'),
+              ),
+            );
+            assert.equal(results.filter((r) => r.ok).length, 1);
+            assert.ok(results.every((r) => r.ok || r.reason === 'consumed'));
+          } finally {
+            if (other !== store) await other.close();
+          }
+        }));
+
+      it('consumes connect and Appstore sessions once, by type', () =>
+        withStore(async (store, clock) => {
+          const payload = { user_ref: 'u1', marketplace: 'DE', kind: 'seller', return_to: null };
+          await store.createSession({
+            tokenHash: 'c1',
+            type: 'connect',
+            expiresAt: clock.now() + 600_000,
+            payload,
+          });
+          await store.createSession({
+            tokenHash: 'p1',
+            type: 'appstore',
+            expiresAt: clock.now() + 10,
+            payload: {},
+          });
+          assert.deepEqual(await store.consumeSession('c1', 'appstore'), { ok: false, reason: 'not_found' });
+          const results = await Promise.all(
+            Array.from({ length: 20 }, () => store.consumeSession('c1', 'connect')),
+          );
+          const winners = results.filter((r) => r.ok);
+          assert.equal(winners.length, 1);
+          assert.deepEqual(winners[0]?.ok && winners[0].value.payload, payload);
+          clock.advance(10);
+          assert.deepEqual(await store.consumeSession('p1', 'appstore'), { ok: false, reason: 'expired' });
+        }));
+
+      it('purges expired transactions and sessions after the grace period', () =>
+        withStore(async (store, clock) => {
+          await store.createOAuthTransaction(tx({ stateHash: 'old', expiresAt: clock.now() + 1000 }));
+          await store.createOAuthTransaction(tx({ stateHash: 'new', expiresAt: clock.now() + 7_200_000 }));
+          await store.createSession({
+            tokenHash: 's',
+            type: 'connect',
+            expiresAt: clock.now() + 1000,
+            payload: {},
+          });
+          clock.advance(1000 + 3_600_000);
+          assert.equal(await store.purgeExpired(), 0);
+          clock.advance(1);
+          assert.equal(await store.purgeExpired(), 2);
+          assert.deepEqual(await store.consumeOAuthTransaction('old', 'binding'), {
+            ok: false,
+            reason: 'not_found',
+          });
+          assert.equal((await store.consumeOAuthTransaction('new', 'binding')).ok, true);
+        }));
+    });
+
+    describe('API keys, client secrets, audit', () => {
+      it('creates, finds, touches, lists and revokes API keys', () =>
+        withStore(async (store, clock) => {
+          const created = await store.createApiKey(
+            { id: 'key1', name: 'orders', hash: 'a'.repeat(64), scopes: ['tokens:read', 'sellers:read'] },
+            { audit: [{ action: 'api_key.created', actor: 'cli' }] },
+          );
+          assert.deepEqual(created, {
+            id: 'key1',
+            name: 'orders',
+            hash: 'a'.repeat(64),
+            scopes: ['tokens:read', 'sellers:read'],
+            createdAt: clock.now(),
+            lastUsedAt: null,
+            revokedAt: null,
+          });
+          assert.deepEqual(await store.findApiKeyByHash('a'.repeat(64)), created);
+          assert.equal(await store.findApiKeyByHash('b'.repeat(64)), null);
+          await assert.rejects(
+            store.createApiKey({ id: 'key2', name: null, hash: 'a'.repeat(64), scopes: [] }),
+          );
+          clock.advance(5);
+          await store.touchApiKey('key1');
+          assert.equal((await store.findApiKeyByHash('a'.repeat(64)))?.lastUsedAt, clock.now());
+          assert.equal(await store.revokeApiKey('key1'), true);
+          assert.equal(await store.revokeApiKey('key1'), false);
+          assert.equal((await store.listApiKeys())[0]?.revokedAt, clock.now());
+          assert.equal((await store.listAudit())[0]?.action, 'api_key.created');
+        }));
+
+      it('keeps client secrets encrypted, newest first, with expiry', () =>
+        withStore(async (store, clock) => {
+          await store.saveAppSecret({
+            id: 's1',
+            clientId: 'amzn1.application-oa2-client.x',
+            secret: 'old-secret',
+            expiresAt: null,
+          });
+          clock.advance(1);
+          await store.saveAppSecret({
+            id: 's2',
+            clientId: 'amzn1.application-oa2-client.x',
+            secret: 'new-secret',
+            expiresAt: clock.now() + 1000,
+            audit: [{ action: 'client_secret.accepted' }],
+          });
+          const list = await store.listAppSecrets('amzn1.application-oa2-client.x');
+          assert.deepEqual(
+            list.map((s) => s.secret),
+            ['new-secret', 'old-secret'],
+          );
+          assert.equal(await store.setAppSecretExpiry('s1', clock.now() + 5), true);
+          assert.equal(
+            (await store.listAppSecrets('amzn1.application-oa2-client.x'))[1]?.expiresAt,
+            clock.now() + 5,
+          );
+          assert.equal(await store.deleteAppSecret('s1'), true);
+          assert.equal(await store.deleteAppSecret('s1'), false);
+          assert.equal((await store.listAppSecrets('other')).length, 0);
+        }));
+
+      it('appends audit records and lists them by seller, newest first, paged', () =>
+        withStore(async (store, clock) => {
+          for (let i = 0; i < 5; i++) {
+            await store.appendAudit([
+              {
+                action: 'token.released',
+                actor: 'key1',
+                sellingPartnerId: 'S1',
+                region: 'na',
+                outcome: 'cache_hit',
+                details: { i },
+              },
+              {
+                action: 'token.released',
+                actor: 'key1',
+                sellingPartnerId: 'S2',
+                region: 'eu',
+                outcome: 'ok',
+              },
+            ]);
+          }
+          const s1 = await store.listAudit({ sellingPartnerId: 'S1' });
+          assert.equal(s1.length, 5);
+          assert.deepEqual(
+            s1.map((r) => r.details.i),
+            [4, 3, 2, 1, 0],
+          );
+          assert.equal(s1[0]?.at, clock.now());
+          const page = await store.listAudit({ limit: 3 });
+          assert.equal(page.length, 3);
+          const next = await store.listAudit({ before: page[2]!.id, limit: 100 });
+          assert.equal(next.length, 7);
+          assert.equal((await store.listAudit({ region: 'eu' })).length, 5);
+          await assert.rejects(store.appendAudit([{ action: 'oops', actor: 'Atza|leaked' }]), TypeError);
+          assert.equal((await store.listAudit({ limit: 1000 })).length, 10);
+        }));
+    });
+
+    describe('the webhook outbox', () => {
+      it('claims due events with a lease, delivers, retries and gives up', () =>
+        withStore(async (store, clock) => {
+          const e1 = event('seller.authorized', clock.now());
+          const e2 = event('seller.deleted', clock.now() + 1);
+          await store.enqueueWebhookEvents([e1, e2]);
+          assert.deepEqual(await store.webhookOutboxDepth(), { pending: 2, dead: 0 });
+          const first = await store.claimWebhookEvents('w1', { limit: 10, leaseMs: 30_000 });
+          assert.deepEqual(
+            first.map((e) => e.id),
+            [e1.id],
+            'e2 is not due yet',
+          );
+          assert.equal(first[0]?.attempts, 1);
+          assert.deepEqual(first[0]?.data, e1.data);
+          clock.advance(1);
+          const second = await store.claimWebhookEvents('w2', { limit: 10, leaseMs: 30_000 });
+          assert.deepEqual(
+            second.map((e) => e.id),
+            [e2.id],
+            'a claimed event is not claimed twice',
+          );
+          assert.equal(await store.markWebhookDelivered(e1.id, 'w2'), false);
+          assert.equal(await store.markWebhookDelivered(e1.id, 'w1'), true);
+          assert.equal(
+            await store.markWebhookFailed(e2.id, 'w2', {
+              error: 'HTTP 500',
+              nextAttemptAt: clock.now() + 1000,
+            }),
+            true,
+          );
+          assert.deepEqual(await store.claimWebhookEvents('w3', { limit: 10, leaseMs: 30_000 }), []);
+          clock.advance(1000);
+          const retry = await store.claimWebhookEvents('w3', { limit: 10, leaseMs: 30_000 });
+          assert.equal(retry[0]?.attempts, 2);
+          assert.equal(retry[0]?.lastError, 'HTTP 500');
+          // A crashed deliverer's lease expires and the event is claimable again.
+          clock.advance(30_000);
+          const reclaimed = await store.claimWebhookEvents('w4', { limit: 10, leaseMs: 30_000 });
+          assert.equal(reclaimed[0]?.id, e2.id);
+          assert.equal(
+            await store.markWebhookFailed(e2.id, 'w3', { error: 'late', nextAttemptAt: null }),
+            false,
+          );
+          assert.equal(
+            await store.markWebhookFailed(e2.id, 'w4', { error: 'gave up', nextAttemptAt: null }),
+            true,
+          );
+          assert.deepEqual(await store.webhookOutboxDepth(), { pending: 0, dead: 1 });
+        }));
+
+      it('hands each due event to exactly one of several concurrent claimers', () =>
+        withStore(async (store, clock) => {
+          await store.enqueueWebhookEvents(Array.from({ length: 30 }, () => event('x', clock.now())));
+          const claims = await Promise.all(
+            Array.from({ length: 6 }, (_, i) =>
+              store.claimWebhookEvents(`w${i}`, { limit: 10, leaseMs: 60_000 }),
+            ),
+          );
+          const ids = claims.flat().map((e) => e.id);
+          assert.equal(ids.length, 30);
+          assert.equal(new Set(ids).size, 30);
+        }));
+    });
+
+    describe('encryption at rest', () => {
+      it('fails with an integrity error when a ciphertext is copied to another seller, leaving the source intact', () =>
+        withStore(async (store) => {
+          const b = { sellingPartnerId: 'BSELLER', region: 'na' as const };
+          await store.saveAuthorization(authorization({ refreshToken: 'Atzr|A' }));
+          await store.saveAuthorization(authorization({ ...b, refreshToken: 'Atzr|B' }));
+          const { items } = await store.listEncryptedValues({ limit: 100 });
+          const fromA = items.find((r) => r.rowKey === 'na|A3FHEXAMPLEYWS' && r.column === 'refresh_token');
+          const ofB = items.find((r) => r.rowKey === 'na|BSELLER' && r.column === 'refresh_token');
+          assert.ok(fromA && ofB);
+          assert.equal(await store.replaceEncryptedValue(ofB, fromA.ciphertext), true);
+          await assert.rejects(
+            store.loadTokens(b),
+            (err: unknown) =>
+              err instanceof StorageIntegrityError && err.code === 'credential_integrity_error',
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|A');
+          // Listing sellers never decrypts, so one bad row does not break the admin page.
+          assert.equal((await store.listSellers()).items.length, 2);
+        }));
+
+      it('fails with an integrity error on a flipped bit and on an unknown key id', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization({ refreshToken: 'Atzr|A' }));
+          const [ref] = (await store.listEncryptedValues({ limit: 100 })).items;
+          assert.ok(ref);
+          const parts = ref.ciphertext.split('.');
+          const flipped = [...parts];
+          flipped[3] = (flipped[3]![0] === 'A' ? 'B' : 'A') + flipped[3]!.slice(1);
+          assert.equal(await store.replaceEncryptedValue(ref, flipped.join('.')), true);
+          await assert.rejects(store.loadTokens(KEY), StorageIntegrityError);
+          const relabelled = { ...ref, ciphertext: flipped.join('.') };
+          const otherKid = [...parts];
+          otherKid[1] = 'k9';
+          assert.equal(await store.replaceEncryptedValue(relabelled, otherKid.join('.')), true);
+          await assert.rejects(store.loadTokens(KEY), StorageIntegrityError);
+        }));
+
+      it('needs a key ring to write or read a secret', async () => {
+        const db = await harness.fresh();
+        const store = await db.open({ keyRing: null });
+        try {
+          if (store.engine === 'memory') return; // the memory store makes its own key
+          await assert.rejects(store.saveAuthorization(authorization()), KeyRingError);
+          assert.equal(await store.getSeller(KEY), null);
+        } finally {
+          await store.close();
+        }
+      });
+
+      it('rewraps every value to the active key, resumably, while a second instance keeps reading', async (t) => {
+        const db = await harness.fresh();
+        if (!db.shared) {
+          t.skip('needs two instances on one database');
+          return;
+        }
+        const k1 = generateKey();
+        const k2 = generateKey();
+        const ring1 = parseKeyRing(`k1:${k1}`);
+        const ring2 = parseKeyRing(`k2:${k2},k1:${k1}`);
+        const ring2only = parseKeyRing(`k2:${k2}`);
+        const old = await db.open({ keyRing: ring1 });
+        const next = await db.open({ keyRing: ring2 });
+        try {
+          for (let i = 0; i < 12; i++) {
+            await old.saveAuthorization(
+              authorization({
+                sellingPartnerId: `R${i}`,
+                refreshToken: `Atzr|r${i}`,
+                accessToken: { accessToken: `Atza|a${i}`, expiresAt: 1 },
+              }),
+            );
+          }
+          await old.saveAppSecret({ id: 's1', clientId: 'c', secret: 'client-secret', expiresAt: null });
+          await old.createSession({
+            tokenHash: 't1',
+            type: 'connect',
+            expiresAt: Date.now() + 60_000,
+            payload: { a: 1 },
+          });
+          await old.createOAuthTransaction({
+            stateHash: 'st',
+            bindingHash: 'b',
+            flow: 'website',
+            kind: 'seller',
+            marketplace: 'US',
+            region: 'na',
+            userRef: null,
+            returnTo: null,
+            expectedSellingPartnerId: null,
+            pkceVerifier: 'v',
+            expiresAt: Date.now() + 60_000,
+          });
+          // A write through the new ring meanwhile is already on the active key.
+          await next.saveAuthorization(
+            authorization({ sellingPartnerId: 'R0', refreshToken: 'Atzr|r0-new' }),
+          );
+          const progress: number[] = [];
+          const result = await rewrap(next, ring2, {
+            batchSize: 5,
+            onProgress: (p) => progress.push(p.scanned),
+          });
+          assert.equal(result.scanned, 12 * 2 - 1 + 3);
+          assert.equal(result.current, 1);
+          assert.equal(result.rewrapped, 12 * 2 - 2 + 3);
+          assert.ok(progress.length > 3, 'progress is reported per batch');
+          const again = await rewrap(next, ring2);
+          assert.equal(again.rewrapped, 0);
+          assert.equal(again.current, result.scanned);
+          const { items } = await next.listEncryptedValues({ limit: 1000 });
+          assert.ok(items.length > 0);
+          // listEncryptedValues pages by table; walk all pages for the kid check.
+          let cursor: string | null = null;
+          do {
+            const page: Awaited<ReturnType<Store['listEncryptedValues']>> = await next.listEncryptedValues({
+              cursor,
+              limit: 1000,
+            });
+            for (const ref of page.items) assert.equal(sealedKeyId(ref.ciphertext), 'k2');
+            cursor = page.nextCursor;
+          } while (cursor);
+          const onlyNew = await db.open({ keyRing: ring2only });
+          try {
+            assert.equal(
+              (await onlyNew.loadTokens({ sellingPartnerId: 'R5', region: 'na' }))?.refreshToken,
+              'Atzr|r5',
+            );
+            assert.equal(
+              (await onlyNew.loadTokens({ sellingPartnerId: 'R0', region: 'na' }))?.refreshToken,
+              'Atzr|r0-new',
+            );
+            assert.equal((await onlyNew.listAppSecrets('c'))[0]?.secret, 'client-secret');
+            const s = await onlyNew.consumeSession('t1', 'connect');
+            assert.ok(s.ok && s.value.payload.a === 1);
+            const tx = await onlyNew.consumeOAuthTransaction('st', 'b');
+            assert.ok(tx.ok && tx.value.pkceVerifier === 'v');
+          } finally {
+            await onlyNew.close();
+          }
+          await assert.rejects(
+            old.loadTokens({ sellingPartnerId: 'R5', region: 'na' }),
+            StorageIntegrityError,
+          );
+        } finally {
+          await old.close();
+          await next.close();
+        }
+      });
+
+      it('refuses to rewrap a value that does not authenticate', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization());
+          const [ref] = (await store.listEncryptedValues({ limit: 10 })).items;
+          assert.ok(ref);
+          const bad = ref.ciphertext.slice(0, -4) + (ref.ciphertext.endsWith('AAAA') ? 'BBBB' : 'AAAA');
+          await store.replaceEncryptedValue(ref, bad);
+          // The new ring still holds k1: only the tampering can make this fail.
+          const ring = createKeyRing([
+            ['k-new', Buffer.alloc(32, 7)],
+            ['k1', Buffer.from(RING_KEY, 'base64')],
+          ]);
+          await assert.rejects(rewrap(store, ring), StorageIntegrityError);
+        }));
+    });
+  });
+}

@@ -297,6 +297,31 @@ export function loadConfig(
   return freezeRedacted(config);
 }
 
+/** What the store-only commands (`migrate`, `keys`) need: where the database is and, optionally, the key ring. */
+export interface StoreConfig {
+  readonly databaseUrl: string;
+  readonly encryptionKeys: string | undefined;
+}
+
+/**
+ * Reads only `DATABASE_URL` and `SPAPI_AUTH_ENCRYPTION_KEYS` (neither required), for commands that
+ * touch the store but not Amazon.
+ *
+ * @example
+ * const { databaseUrl } = loadStoreConfig(process.env);
+ */
+export function loadStoreConfig(env: Readonly<Record<string, string | undefined>>): StoreConfig {
+  const databaseUrl = env.DATABASE_URL?.trim() || 'sqlite:./data/spapi-auth.db';
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/.test(databaseUrl)) {
+    throw new ConfigError('DATABASE_URL', 'must be sqlite:<path> or postgres://…');
+  }
+  const keys = env.SPAPI_AUTH_ENCRYPTION_KEYS?.replace(/\s+/g, '') || undefined;
+  if (keys !== undefined && !KEY_RING.test(keys)) {
+    throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'must be kid1:<base64 of 32 bytes>[,kid2:…]');
+  }
+  return Object.freeze({ databaseUrl, encryptionKeys: keys });
+}
+
 /**
  * A copy of the config with every secret replaced by `[redacted]` (or `undefined` kept as is).
  *

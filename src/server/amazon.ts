@@ -1,0 +1,88 @@
+/**
+ * The service's {@link AmazonGateway} over the core library: consent URLs, the one-time code
+ * exchange, and access / grantless / restricted data tokens through the core's token manager (which
+ * owns caching, single-flight, the store lease and retries). Every Amazon call goes through the
+ * injected `fetch` and, when configured, to `SPAPI_AUTH_AMAZON_URL` (the emulator).
+ */
+import { exchangeAuthorizationCode, type LwaCredentials } from '../core/lwa.js';
+import type { FetchLike } from '../core/http.js';
+import { consentOrigin, spapiEndpoint, type Region } from '../core/marketplaces.js';
+import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
+import type { Config } from '../config.js';
+import type { AmazonGateway, RdtRequest, RestrictedDataToken } from './context.js';
+
+/** What the gateway needs of the core's token manager. */
+export interface TokenSource {
+  getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
+  getGrantlessToken(scope: string): Promise<AccessToken>;
+  getRestrictedDataToken(key: SellerTokenKey, request: RdtRequest): Promise<RestrictedDataToken>;
+  forget(key: SellerTokenKey): void;
+}
+
+/** The LWA credentials of a config. */
+export function credentialsOf(config: Config): LwaCredentials {
+  return config.lwaClientSecretNext === undefined
+    ? { clientId: config.lwaClientId, clientSecret: config.lwaClientSecret }
+    : {
+        clientId: config.lwaClientId,
+        clientSecret: config.lwaClientSecret,
+        clientSecretNext: config.lwaClientSecretNext,
+      };
+}
+
+/**
+ * Builds the gateway.
+ *
+ * @example
+ * const amazon = createAmazonGateway({ config, tokens, fetch: emulator.fetch });
+ */
+export function createAmazonGateway(opts: {
+  readonly config: Config;
+  readonly tokens: TokenSource;
+  readonly fetch?: FetchLike;
+  readonly now?: () => number;
+}): AmazonGateway {
+  const { config, tokens } = opts;
+  const credentials = credentialsOf(config);
+  const transport = {
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(config.amazonUrl ? { amazonUrl: config.amazonUrl } : {}),
+  };
+  const endpoints: Record<Region, string> = {
+    na: config.amazonUrl ?? spapiEndpoint('na', config.sandbox),
+    eu: config.amazonUrl ?? spapiEndpoint('eu', config.sandbox),
+    fe: config.amazonUrl ?? spapiEndpoint('fe', config.sandbox),
+  };
+
+  return {
+    consentUrl({ marketplace, kind, state, codeChallenge }) {
+      const u = new URL('/apps/authorize/consent', config.amazonUrl ?? consentOrigin(marketplace, kind));
+      u.searchParams.set('application_id', config.applicationId);
+      u.searchParams.set('state', state);
+      u.searchParams.set('redirect_uri', config.redirectUri);
+      if (config.draftApp) u.searchParams.set('version', 'beta');
+      if (codeChallenge !== undefined) {
+        u.searchParams.set('code_challenge', codeChallenge);
+        u.searchParams.set('code_challenge_method', 'S256');
+      }
+      return u.href;
+    },
+    async exchangeCode({ code, codeVerifier }) {
+      const r = await exchangeAuthorizationCode(
+        credentials,
+        { code, redirectUri: config.redirectUri, ...(codeVerifier !== undefined ? { codeVerifier } : {}) },
+        transport,
+      );
+      return {
+        refreshToken: r.refreshToken,
+        accessToken: { accessToken: r.accessToken, expiresAt: r.expiresAt },
+      };
+    },
+    getAccessToken: (key) => tokens.getAccessToken(key),
+    getGrantlessToken: (scope) => tokens.getGrantlessToken(scope),
+    getRestrictedDataToken: (key, request) => tokens.getRestrictedDataToken(key, request),
+    forget: (key) => tokens.forget(key),
+    endpoint: (region) => endpoints[region],
+  };
+}

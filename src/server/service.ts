@@ -1,0 +1,160 @@
+/**
+ * Wiring: from a validated config to a running service (store, token source over the core's token
+ * manager and the store-backed vault, gateway, app, `node:http` server) and back down again in the
+ * right order on shutdown. The CLI's `serve` and `dev` are thin layers over {@link startService}.
+ */
+import { randomUUID } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import type { Config } from '../config.js';
+import type { FetchLike } from '../core/http.js';
+import { generateKey, parseKeyRing, type KeyRing } from '../storage/crypto.js';
+import { openStore } from '../storage/open.js';
+import type { Store } from '../storage/store.js';
+import { createAmazonGateway, type TokenSource } from './amazon.js';
+import { generateApiKey, hashApiKey, type Scope } from './api-keys.js';
+import { createApp, type App } from './app.js';
+import type { Handler } from './http.js';
+import type { Logger } from './log.js';
+import { listen, type RunningServer } from './node.js';
+import { createCoreTokenSource } from './token-source.js';
+
+/**
+ * Opens the store of a database URL; a relative `sqlite:` path is taken from `cwd`.
+ *
+ * @example
+ * const store = await openServiceStore('sqlite:./data/spapi-auth.db', process.cwd(), keyRing);
+ */
+export async function openServiceStore(
+  databaseUrl: string,
+  cwd: string,
+  keyRing: KeyRing | null,
+  options: { migrate?: boolean } = {},
+): Promise<Store> {
+  let url = databaseUrl;
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path !== ':memory:' && !isAbsolute(path)) url = `sqlite:${resolve(cwd, path)}`;
+  }
+  return openStore(url, { keyRing, ...(options.migrate === false ? { migrate: false } : {}) });
+}
+
+/**
+ * The dev key ring: read from `<dataDir>/encryption-keys`, or generated there (mode 0600) on first
+ * run. `generated` tells the caller to warn.
+ *
+ * @example
+ * const { value, generated } = devKeyRing('./data');
+ */
+export function devKeyRing(dataDir: string): { value: string; generated: boolean; path: string } {
+  const path = resolve(dataDir, 'encryption-keys');
+  if (existsSync(path)) return { value: readFileSync(path, 'utf8').trim(), generated: false, path };
+  const value = `dev1:${generateKey()}`;
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, value + '\n', { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return { value, generated: true, path };
+}
+
+/**
+ * The dev API key: kept in `<dataDir>/dev-api-key` (mode 0600) and re-created when the store no
+ * longer knows it (a fresh database).
+ */
+export async function devApiKey(store: Store, dataDir: string): Promise<{ id: string; key: string }> {
+  const path = resolve(dataDir, 'dev-api-key');
+  if (existsSync(path)) {
+    const key = readFileSync(path, 'utf8').trim();
+    const record = await store.findApiKeyByHash(hashApiKey(key));
+    if (record !== null && record.revokedAt === null) return { id: record.id, key };
+  }
+  const k = generateApiKey();
+  const scopes: Scope[] = ['tokens:read', 'sellers:read', 'sellers:write', 'connect'];
+  await store.createApiKey(
+    { id: k.id, name: 'dev', hash: k.hash, scopes },
+    { audit: [{ action: 'api_key.created', actor: 'dev', outcome: 'ok', details: { key_id: k.id } }] },
+  );
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, k.key + '\n', { mode: 0o600 });
+  return { id: k.id, key: k.key };
+}
+
+/** Parses the config's key ring (null when none is configured). */
+export function keyRingOf(config: Pick<Config, 'encryptionKeys'>): KeyRing | null {
+  return config.encryptionKeys === undefined ? null : parseKeyRing(config.encryptionKeys);
+}
+
+/** Options of {@link createTokenSource}. */
+export interface TokenSourceOptions {
+  readonly config: Config;
+  readonly store: Store;
+  readonly log: Logger;
+  readonly fetch?: FetchLike;
+  readonly now?: () => number;
+  /** This process's lease owner id (default host:pid:random). */
+  readonly owner?: string;
+}
+
+/**
+ * The token source the gateway uses: the core's token manager over the store-backed vault.
+ *
+ * @example
+ * const tokens = createTokenSource({ config, store, log });
+ */
+export function createTokenSource(opts: TokenSourceOptions): TokenSource & { close?(): void } {
+  return createCoreTokenSource({
+    ...opts,
+    owner: opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+  });
+}
+
+/** A running service. */
+export interface Service {
+  readonly app: App;
+  readonly server: RunningServer;
+  readonly store: Store;
+  /** Stops accepting requests, lets in-flight ones finish, flushes the audit, closes the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the service on `config.host:config.port` over an open store.
+ *
+ * @example
+ * const service = await startService({ config, store, log });
+ * process.once('SIGTERM', () => void service.close());
+ */
+export async function startService(opts: {
+  readonly config: Config;
+  readonly store: Store;
+  readonly log: Logger;
+  readonly fetch?: FetchLike;
+  /** Dev: the embedded emulator's handler. */
+  readonly fallback?: Handler;
+  readonly port?: number;
+}): Promise<Service> {
+  const { config, store, log } = opts;
+  const tokens = createTokenSource({ config, store, log, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+  const amazon = createAmazonGateway({ config, tokens, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+  const app = createApp({
+    config,
+    store,
+    amazon,
+    log,
+    ...(opts.fallback ? { fallback: opts.fallback } : {}),
+  });
+  const server = await listen(app.handle, { port: opts.port ?? config.port, host: config.host });
+  let closing: Promise<void> | undefined;
+  return {
+    app,
+    server,
+    store,
+    close: () =>
+      (closing ??= (async () => {
+        await server.close();
+        await app.close();
+        tokens.close?.();
+        await store.close();
+      })()),
+  };
+}

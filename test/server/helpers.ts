@@ -1,0 +1,178 @@
+// Builds the service in-process over the memory store and the in-process emulator, with canary
+// secrets, a captured log, and a tiny browser (cookie jar + redirect following across origins).
+import { randomBytes } from 'node:crypto';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createEmulator, type Emulator } from '../../src/emulator/index.js';
+import { devApplication } from '../../src/emulator/dev-app.js';
+import { createKeyRing } from '../../src/storage/crypto.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import type { Store } from '../../src/storage/store.js';
+import { generateApiKey, type Scope } from '../../src/server/api-keys.js';
+import { createApp, type App } from '../../src/server/app.js';
+import { createLogger } from '../../src/server/log.js';
+import { createTokenSource } from '../../src/server/service.js';
+import { createAmazonGateway } from '../../src/server/amazon.js';
+
+export const PUBLIC_URL = 'http://localhost:3000';
+export const AMAZON_URL = 'http://emulator.test';
+/** Marker secrets: none may ever appear in a log line, an error body or the store in clear. */
+export const CANARY_SECRET = 'CANARYsecret0ClientSecretValue0000000000000000';
+
+export interface TestService {
+  readonly app: App;
+  readonly emulator: Emulator;
+  readonly store: Store;
+  readonly config: Config;
+  readonly logs: string[];
+  /** An API key with every scope. */
+  readonly apiKey: string;
+  key(scopes: readonly Scope[]): Promise<string>;
+  /** Token-endpoint calls at the emulator, by grant. */
+  lwaCalls(grant?: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function makeService(
+  env: Record<string, string> = {},
+  opts: { now?: () => number } = {},
+): Promise<TestService> {
+  const app0 = devApplication(PUBLIC_URL);
+  const emulatorApp = { ...app0, clientSecret: CANARY_SECRET };
+  const emulator = createEmulator({ applications: [emulatorApp], ...(opts.now ? { now: opts.now } : {}) });
+  await emulator.control.consentMode('auto');
+  const config = loadConfig(
+    {
+      LWA_CLIENT_ID: emulatorApp.clientId,
+      LWA_CLIENT_SECRET: CANARY_SECRET,
+      SPAPI_APPLICATION_ID: emulatorApp.id,
+      SPAPI_AUTH_PUBLIC_URL: PUBLIC_URL,
+      SPAPI_AUTH_AMAZON_URL: AMAZON_URL,
+      SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+      SPAPI_AUTH_RETURN_ORIGINS: 'https://app.example.com',
+      DATABASE_URL: 'memory:',
+      ...env,
+    },
+    { mode: 'serve' },
+  );
+  const store = createMemoryStore({
+    keyRing: createKeyRing([['k1', randomBytes(32)]]),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  const logs: string[] = [];
+  const log = createLogger({ sink: (l) => logs.push(l), level: 'debug' });
+  const fetch = (req: Request): Promise<Response> => emulator.fetch(req);
+  const tokens = createTokenSource({ config, store, fetch, log, ...(opts.now ? { now: opts.now } : {}) });
+  const amazon = createAmazonGateway({ config, tokens, fetch, ...(opts.now ? { now: opts.now } : {}) });
+  const app = createApp({
+    config,
+    store,
+    amazon,
+    log,
+    ...(opts.now ? { now: opts.now } : {}),
+    auditIntervalMs: 50,
+  });
+  const key = async (scopes: readonly Scope[]): Promise<string> => {
+    const k = generateApiKey();
+    await store.createApiKey({ id: k.id, name: 'test', hash: k.hash, scopes: [...scopes] });
+    return k.key;
+  };
+  const apiKey = await key(['tokens:read', 'sellers:read', 'sellers:write', 'connect']);
+  return {
+    app,
+    emulator,
+    store,
+    config,
+    logs,
+    apiKey,
+    key,
+    async lwaCalls(grant) {
+      const stats = await emulator.control.stats();
+      const sum = (g: Record<string, number> | undefined): number =>
+        Object.values(g ?? {}).reduce((a, b) => a + b, 0);
+      if (grant !== undefined) return sum(stats.token[grant]);
+      return Object.values(stats.token).reduce((a, g) => a + sum(g), 0);
+    },
+    async close() {
+      await app.close();
+      tokens.close?.();
+      await store.close();
+    },
+  };
+}
+
+/** Calls the service's API in-process. */
+export function api(
+  svc: TestService,
+  method: string,
+  path: string,
+  body?: unknown,
+  key: string | null = svc.apiKey,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const h: Record<string, string> = { ...headers };
+  if (key !== null) h.authorization = `Bearer ${key}`;
+  if (body !== undefined) h['content-type'] = 'application/json';
+  return svc.app.fetch(
+    new Request(`${PUBLIC_URL}${path}`, {
+      method,
+      headers: h,
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    }),
+  );
+}
+
+/** A minimal browser: one cookie jar per origin host, manual redirects across the service and the emulator. */
+export class Browser {
+  readonly cookies = new Map<string, Map<string, string>>();
+  /** Every URL visited, in order. */
+  readonly visited: string[] = [];
+  constructor(private readonly svc: TestService) {}
+
+  private jar(host: string): Map<string, string> {
+    let j = this.cookies.get(host);
+    if (!j) this.cookies.set(host, (j = new Map()));
+    return j;
+  }
+
+  async request(url: string, init: { accept?: string } = {}): Promise<Response> {
+    const u = new URL(url);
+    const headers: Record<string, string> = {};
+    const jar = this.jar(u.host);
+    if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (init.accept) headers.accept = init.accept;
+    const req = new Request(url, { headers, redirect: 'manual' });
+    const res = u.origin === PUBLIC_URL ? await this.svc.app.fetch(req) : await this.svc.emulator.fetch(req);
+    for (const c of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = c.split(';');
+      const eq = pair!.indexOf('=');
+      const name = pair!.slice(0, eq).trim();
+      const value = pair!.slice(eq + 1).trim();
+      if (attrs.some((a) => /max-age=0/i.test(a.trim())) || value === '') jar.delete(name);
+      else jar.set(name, value);
+    }
+    return res;
+  }
+
+  /** Follows redirects until a non-redirect or a stop condition; returns the last response and its URL. */
+  async follow(
+    url: string,
+    stop: (url: string) => boolean = () => false,
+    init: { accept?: string } = {},
+  ): Promise<{ res: Response; url: string }> {
+    let current = url;
+    for (let i = 0; i < 20; i++) {
+      this.visited.push(current);
+      if (stop(current)) return { res: new Response(null, { status: 299 }), url: current };
+      const res = await this.request(current, init);
+      const loc = res.headers.get('location');
+      if (res.status < 300 || res.status >= 400 || loc === null) return { res, url: current };
+      current = new URL(loc, current).href;
+    }
+    throw new Error('too many redirects');
+  }
+}
+
+/** Every canary-like marker string in `text`. */
+export function leaks(text: string, markers: readonly string[]): string[] {
+  return markers.filter((m) => text.includes(m));
+}

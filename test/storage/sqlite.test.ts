@@ -1,16 +1,128 @@
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
-import { createSqliteStore } from '../../src/storage/index.js';
-import { storeContract } from './contract.js';
+import Database from 'better-sqlite3';
+import { StorageError, createSqliteStore, loadMigrations, openStore } from '../../src/storage/index.js';
+import { authorization, storeContract } from './contract.js';
+import { KEY_RING, assertNoSecretsIn, raceProcesses, storeEverySecret } from './engine-cases.js';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('sqlite');
 after(() => dir.remove());
 let n = 0;
+const freshPath = (): string => `${dir.path}/db-${++n}.db`;
 
 storeContract({
   name: 'sqlite',
   fresh: async () => {
-    const path = `${dir.path}/contract-${++n}.db`;
+    const path = freshPath();
     return { shared: true, open: (options) => createSqliteStore({ ...options, path }) };
   },
+});
+
+describe('SQLite engine', () => {
+  it('opens in WAL mode with the migrations recorded, and migrates idempotently', async () => {
+    const path = freshPath();
+    const progress: string[] = [];
+    const store = await createSqliteStore({ path, keyRing: KEY_RING, migrate: false });
+    assert.deepEqual(await store.pendingMigrations(), ['001_initial']);
+    assert.deepEqual(
+      await store.migrate({ onProgress: (p) => progress.push(`${p.index + 1}/${p.total} ${p.name}`) }),
+      ['001_initial'],
+    );
+    assert.deepEqual(progress, ['1/1 001_initial']);
+    assert.deepEqual(await store.migrate(), []);
+    assert.deepEqual(await store.pendingMigrations(), []);
+    await store.close();
+    const raw = new Database(path, { readonly: true });
+    try {
+      assert.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+      const names = (raw.prepare('SELECT name FROM schema_migrations').all() as { name: string }[]).map(
+        (r) => r.name,
+      );
+      assert.deepEqual(
+        names,
+        loadMigrations('sqlite').map((m) => m.name),
+      );
+      const tables = (
+        raw.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
+          name: string;
+        }[]
+      ).map((r) => r.name);
+      for (const t of [
+        'sellers',
+        'oauth_transactions',
+        'connect_sessions',
+        'api_keys',
+        'app_secrets',
+        'audit_log',
+        'webhook_outbox',
+      ]) {
+        assert.ok(tables.includes(t), t);
+      }
+    } finally {
+      raw.close();
+    }
+  });
+
+  it('keeps no token or secret in clear in the database files', async () => {
+    const path = freshPath();
+    const store = await createSqliteStore({ path, keyRing: KEY_RING });
+    await storeEverySecret(store);
+    const base = path.slice(dir.path.length + 1);
+    // Scan while open (the WAL holds the recent writes) and after close (checkpointed into the file).
+    const scan = (): string =>
+      readdirSync(dir.path)
+        .filter((f) => f === base || f.startsWith(`${base}-`))
+        .map((f) => readFileSync(`${dir.path}/${f}`).toString('latin1'))
+        .join('\n');
+    assertNoSecretsIn(scan(), 'the SQLite files (open)');
+    await store.close();
+    assertNoSecretsIn(scan(), 'the SQLite file (closed)');
+  });
+
+  it('gives one lease to exactly one of two processes racing on one file', async () => {
+    const path = freshPath();
+    const store = await createSqliteStore({ path, keyRing: KEY_RING });
+    await store.saveAuthorization(authorization({ sellingPartnerId: 'RACE' }));
+    await store.createOAuthTransaction({
+      stateHash: 'race-state',
+      bindingHash: 'binding',
+      flow: 'website',
+      kind: 'seller',
+      marketplace: 'US',
+      region: 'na',
+      userRef: null,
+      returnTo: null,
+      expectedSellingPartnerId: null,
+      pkceVerifier: null,
+      expiresAt: Date.now() + 600_000,
+    });
+    assert.equal(await raceProcesses({ engine: 'sqlite', path }, 'lease', { sellingPartnerId: 'RACE' }), 1);
+    assert.equal(await raceProcesses({ engine: 'sqlite', path }, 'consume', { stateHash: 'race-state' }), 1);
+    const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
+    assert.equal(seller?.version, 2, 'exactly one commit');
+    assert.match(
+      (await store.loadTokens({ sellingPartnerId: 'RACE', region: 'na' }))?.accessToken?.accessToken ?? '',
+      /^Atza\|p[01]$/,
+    );
+    await store.close();
+  });
+
+  it('opens stores from database URLs and refuses unknown ones without echoing them', async () => {
+    const path = freshPath();
+    const store = await openStore(`sqlite:${path}`, { keyRing: KEY_RING });
+    assert.equal(store.engine, 'sqlite');
+    await store.close();
+    const memory = await openStore('memory:');
+    assert.equal(memory.engine, 'memory');
+    await assert.rejects(
+      openStore('mysql://user:hunter2@db/x'),
+      (err: unknown) =>
+        err instanceof StorageError &&
+        err.code === 'invalid_database_url' &&
+        !err.message.includes('hunter2'),
+    );
+    await assert.rejects(openStore('sqlite:'), StorageError);
+  });
 });

@@ -72,26 +72,13 @@ export function bindingCookieName(secure: boolean): string {
 export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
   const { config, store, log, audit } = ctx;
   const cookieName = bindingCookieName(config.secureCookies);
-  const clearCookie = serializeCookie(cookieName, '', {
-    maxAgeSeconds: 0,
-    secure: config.secureCookies,
-    sameSite: 'Lax',
-  });
+  // The binding cookie is not cleared after use: its transaction is consumed, it expires with it,
+  // and a reload of the callback then reports `state_used` rather than `state_not_bound`.
 
   const wantsJson = (req: ServerRequest): boolean =>
     /\bapplication\/json\b/i.test(req.header('accept') ?? '');
-  const fail = (
-    req: ServerRequest,
-    status: number,
-    code: string,
-    message: string,
-    clear = false,
-  ): ServerResponse => {
-    const extra = clear ? { 'set-cookie': clearCookie } : undefined;
-    return wantsJson(req)
-      ? errorResponse(status, code, message, extra)
-      : errorPage(status, code, message, extra);
-  };
+  const fail = (req: ServerRequest, status: number, code: string, message: string): ServerResponse =>
+    wantsJson(req) ? errorResponse(status, code, message) : errorPage(status, code, message);
 
   /** Creates the OAuth transaction and its binding cookie; returns the state and the Set-Cookie value. */
   const startTransaction = async (input: {
@@ -434,7 +421,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     const consumed = await store.consumeOAuthTransaction(await hashState(state), await hashState(binding));
     if (!consumed.ok) {
       const [status, errCode, message] = STATE_FAILURES[consumed.reason];
-      return fail(req, status, errCode, message, true);
+      return fail(req, status, errCode, message);
     }
     const tx = consumed.value;
     if (error !== undefined) {
@@ -443,12 +430,12 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
         outcome: 'authorization_denied',
         region: tx.region,
       });
-      return fail(req, 400, 'authorization_denied', 'The authorization was cancelled on Amazon.', true);
+      return fail(req, 400, 'authorization_denied', 'The authorization was cancelled on Amazon.');
     }
     if (code === undefined || code === '')
-      return fail(req, 400, 'code_missing', 'Amazon sent no authorization code.', true);
+      return fail(req, 400, 'code_missing', 'Amazon sent no authorization code.');
     if (sellerId === undefined)
-      return fail(req, 400, 'invalid_callback', 'Amazon sent no selling partner id.', true);
+      return fail(req, 400, 'invalid_callback', 'Amazon sent no selling partner id.');
     if (tx.expectedSellingPartnerId !== null && tx.expectedSellingPartnerId !== sellerId) {
       log.warn('callback seller does not match the expected seller', { flow: tx.flow, seller_id: sellerId });
       audit.add({
@@ -462,7 +449,6 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
         409,
         'seller_mismatch',
         'Amazon returned a different selling partner than the one expected.',
-        true,
       );
     }
     try {
@@ -475,7 +461,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
           region: tx.region,
           outcome: err.code,
         });
-        return fail(req, err.status, err.code, err.message, true);
+        return fail(req, err.status, err.code, err.message);
       }
       throw err;
     }
@@ -516,7 +502,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
         region: tx.region,
         outcome: mapped.code,
       });
-      return fail(req, mapped.status, mapped.code, mapped.message, true);
+      return fail(req, mapped.status, mapped.code, mapped.message);
     }
     const now = ctx.now();
     try {
@@ -568,7 +554,6 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
           409,
           'seller_owned_by_other_user',
           'This selling partner is already linked to another user.',
-          true,
         );
       }
       throw err;
@@ -577,7 +562,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     target.searchParams.set('status', 'connected');
     target.searchParams.set('selling_partner_id', sellerId);
     target.searchParams.set('region', tx.region);
-    return redirect(303, target.href, { 'set-cookie': clearCookie });
+    return redirect(303, target.href);
   };
 }
 

@@ -6,6 +6,7 @@ import { createEmulator, type Emulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
+import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
 import { generateApiKey, type Scope } from '../../src/server/api-keys.js';
 import { createApp, type App } from '../../src/server/app.js';
@@ -34,7 +35,7 @@ export interface TestService {
 
 export async function makeService(
   env: Record<string, string> = {},
-  opts: { now?: () => number } = {},
+  opts: { now?: () => number; sqlitePath?: string } = {},
 ): Promise<TestService> {
   const app0 = devApplication(PUBLIC_URL);
   const emulatorApp = { ...app0, clientSecret: CANARY_SECRET };
@@ -54,10 +55,14 @@ export async function makeService(
     },
     { mode: 'serve' },
   );
-  const store = createMemoryStore({
+  const storeOptions = {
     keyRing: createKeyRing([['k1', randomBytes(32)]]),
     ...(opts.now ? { now: opts.now } : {}),
-  });
+  };
+  const store =
+    opts.sqlitePath === undefined
+      ? createMemoryStore(storeOptions)
+      : await createSqliteStore({ ...storeOptions, path: opts.sqlitePath });
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: 'debug' });
   const fetch = (req: Request): Promise<Response> => emulator.fetch(req);
@@ -175,4 +180,31 @@ export class Browser {
 /** Every canary-like marker string in `text`. */
 export function leaks(text: string, markers: readonly string[]): string[] {
   return markers.filter((m) => text.includes(m));
+}
+
+/** A request exactly as a client wrote it (no URL normalisation), straight into the app's handler. */
+export async function rawRequest(
+  svc: TestService,
+  method: string,
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  const q = target.indexOf('?');
+  const lower = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const res = await svc.app.handle({
+    method,
+    path: q < 0 ? target : target.slice(0, q),
+    rawQuery: q < 0 ? '' : target.slice(q + 1),
+    header: (name) => lower[name],
+    body: async () => new Uint8Array(),
+    remoteAddress: '127.0.0.1',
+  });
+  const body =
+    res.body === null ? '' : typeof res.body === 'string' ? res.body : new TextDecoder().decode(res.body);
+  return { status: res.status, headers: res.headers, body };
+}
+
+/** The error code of a JSON error body. */
+export async function errorCode(res: Response): Promise<string> {
+  return ((await res.json()) as { error: { code: string } }).error.code;
 }

@@ -208,3 +208,18 @@ export async function rawRequest(
 export async function errorCode(res: Response): Promise<string> {
   return ((await res.json()) as { error: { code: string } }).error.code;
 }
+
+/** Connects a seller through the whole website flow (consent in auto mode). */
+export async function connectSeller(
+  svc: TestService,
+  opts: { sellerId?: string; marketplace?: string; userRef?: string } = {},
+): Promise<void> {
+  await svc.emulator.control.consentMode('auto', opts.sellerId ?? 'A1EMUSELLERNA01');
+  const res = await api(svc, 'POST', '/v1/connect-sessions', {
+    user_ref: opts.userRef ?? 'u1',
+    marketplace: opts.marketplace ?? 'US',
+  });
+  const { url } = (await res.json()) as { url: string };
+  const { res: last } = await new Browser(svc).follow(url);
+  if (last.status !== 200) throw new Error(`connect failed: ${last.status} ${await last.text()}`);
+}

@@ -343,7 +343,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       if (!row) return null;
       const at = now();
       const { leaseOwner, leaseExpiresAt } = row.record;
-      if (leaseOwner !== null && leaseOwner !== owner && (leaseExpiresAt ?? 0) > at) return null;
+      if (leaseOwner !== null && (leaseExpiresAt ?? 0) > at) return null;
       update(row, { leaseOwner: owner, leaseExpiresAt: at + ttlMs });
       return { owner, version: row.record.version, expiresAt: at + ttlMs };
     },

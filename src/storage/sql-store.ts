@@ -467,9 +467,9 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
       const rows = await db.all(
         `UPDATE sellers SET lease_owner = ?, lease_expires_at = ?
          WHERE selling_partner_id = ? AND region = ?
-           AND (lease_owner IS NULL OR lease_expires_at <= ? OR lease_owner = ?)
+           AND (lease_owner IS NULL OR lease_expires_at <= ?)
          RETURNING version`,
-        [owner, expiresAt, key.sellingPartnerId, key.region, at, owner],
+        [owner, expiresAt, key.sellingPartnerId, key.region, at],
       );
       return rows[0] ? { owner, version: num(rows[0].version), expiresAt } : null;
     },

@@ -333,7 +333,12 @@ export interface Store {
   // ── tokens and the refresh lease (the TokenVault protocol, see core/token-vault.ts) ──
   /** The decrypted tokens; throws {@link StorageIntegrityError} when a ciphertext fails authentication. */
   loadTokens(key: SellerTokenKey): Promise<SellerTokenState | null>;
-  /** Takes the lease for `owner` unless another owner holds an unexpired one (then null). */
+  /**
+   * Takes the lease for `owner` when no unexpired lease is held — by anyone, `owner` included (then
+   * null): several callers in one process sharing an owner id still get one lease between them.
+   * The returned `version` is the row's current one; a caller that loaded an older version should
+   * re-load instead of refreshing (someone committed in between).
+   */
   acquireRefreshLease(key: SellerTokenKey, owner: string, ttlMs: number): Promise<RefreshLease | null>;
   /** Compare-and-set on owner and version: stores the access token, records the refresh, releases the lease. */
   commitRefresh(key: SellerTokenKey, lease: RefreshLease, token: AccessToken): Promise<boolean>;

@@ -319,6 +319,11 @@ export function storeContract(harness: ContractHarness): void {
           clock.advance(1);
           const b = await store.acquireRefreshLease(KEY, 'b', 15_000);
           assert.equal(b?.owner, 'b');
+          assert.equal(
+            await store.acquireRefreshLease(KEY, 'b', 15_000),
+            null,
+            'not even for the same owner',
+          );
           const seller = await store.getSeller(KEY);
           assert.equal(seller?.leaseOwner, 'b');
           assert.equal(seller?.leaseExpiresAt, clock.now() + 15_000);

@@ -5,8 +5,10 @@ import pg from 'pg';
 import { createPostgresStore } from '../../src/storage/index.js';
 import type { Store, StoreOptions } from '../../src/storage/index.js';
 import { authorization, storeContract } from './contract.js';
-import { KEY_RING, assertNoSecretsIn, raceProcesses, storeEverySecret } from './engine-cases.js';
-import { PG_URL, dropSchemas, postgresAvailable, runSchema } from './helpers.js';
+import { fileURLToPath } from 'node:url';
+import { DEV_APPLICATION, DEV_CLIENT_SECRET, startEmulator } from '../../src/emulator/index.js';
+import { KEYS, KEY_RING, assertNoSecretsIn, raceProcesses, storeEverySecret } from './engine-cases.js';
+import { PG_URL, dropSchemas, postgresAvailable, runChild, runSchema } from './helpers.js';
 
 const unavailable = await postgresAvailable();
 if (unavailable && process.env.CI === 'true') {
@@ -111,8 +113,86 @@ if (unavailable && process.env.CI === 'true') {
         const base = { engine: 'postgres' as const, url: PG_URL, schema };
         assert.equal(await raceProcesses(base, 'lease', { sellingPartnerId: 'RACE' }), 1);
         assert.equal(await raceProcesses(base, 'consume', { stateHash: 'race-state' }), 1);
-        assert.equal((await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' }))?.version, 2);
+        const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
+        assert.match(seller?.leaseOwner ?? '', /^p[01]-\d+$/, 'the winner holds the lease');
       } finally {
+        await store.close();
+      }
+    });
+
+    it('makes exactly one LWA call at the emulator for 300 concurrent refreshes from 3 processes', async () => {
+      const schema = freshSchema();
+      const store = await open(schema);
+      const amazon = await startEmulator({ consentMode: 'auto' });
+      try {
+        // A real authorization at the emulator: consent (auto mode), then the code exchange.
+        const consent = await amazon.emulator.fetch(
+          `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${DEV_APPLICATION.id}&state=s`,
+          { redirect: 'manual' },
+        );
+        const callback = new URL(consent.headers.get('location')!);
+        const exchange = await amazon.emulator.fetch('https://api.amazon.com/auth/o2/token', {
+          method: 'POST',
+          body: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code: callback.searchParams.get('spapi_oauth_code')!,
+            redirect_uri: DEV_APPLICATION.redirectUris[0]!,
+            client_id: DEV_APPLICATION.clientId,
+            client_secret: DEV_CLIENT_SECRET,
+          }),
+        });
+        assert.equal(exchange.status, 200);
+        const { refresh_token, access_token } = (await exchange.json()) as Record<string, string>;
+        const sellingPartnerId = callback.searchParams.get('selling_partner_id')!;
+        // Stored with an access token that has already expired.
+        await store.saveAuthorization(
+          authorization({
+            sellingPartnerId,
+            refreshToken: refresh_token!,
+            accessToken: { accessToken: access_token!, expiresAt: Date.now() - 1000 },
+          }),
+        );
+        const before = await amazon.emulator.control.stats();
+        const startAt = Date.now() + 5000;
+        const child = fileURLToPath(new URL('./fixtures/refresh-child.ts', import.meta.url));
+        const results = await Promise.all(
+          [0, 1, 2].map((i) =>
+            runChild<{ lwaCalls: number; tokens: string[]; count: number }>(child, [
+              JSON.stringify({
+                url: PG_URL,
+                schema,
+                keys: KEYS,
+                id: `p${i}`,
+                startAt,
+                attempts: 100,
+                sellingPartnerId,
+                amazonUrl: amazon.url,
+                clientId: DEV_APPLICATION.clientId,
+                clientSecret: DEV_CLIENT_SECRET,
+              }),
+            ]),
+          ),
+        );
+        const after = await amazon.emulator.control.stats();
+        const refreshes = (stats: typeof after): number => stats.token.refresh_token?.ok ?? 0;
+        assert.equal(refreshes(after) - refreshes(before), 1, 'one refresh_token grant at the emulator');
+        assert.equal(
+          results.reduce((n, r) => n + r.lwaCalls, 0),
+          1,
+        );
+        assert.equal(
+          results.reduce((n, r) => n + r.count, 0),
+          300,
+        );
+        const tokens = new Set(results.flatMap((r) => r.tokens));
+        assert.equal(tokens.size, 1, 'every caller got the same new token');
+        assert.notEqual([...tokens][0], access_token);
+        assert.equal(
+          (await store.loadTokens({ sellingPartnerId, region: 'na' }))?.accessToken?.accessToken,
+          [...tokens][0],
+        );
+      } finally {
+        await amazon.close();
         await store.close();
       }
     });

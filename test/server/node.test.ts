@@ -1,0 +1,139 @@
+// The node:http adapter on a real port: graceful shutdown with a request in flight, what Node's
+// parser refuses before any handler runs (security.md T-F7, T-F8), and `spapi-auth dev` as a newcomer runs it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { listen } from '../../src/server/node.js';
+import { json, type ServerRequest } from '../../src/server/http.js';
+import { cliCommand } from '../helpers/cli.js';
+
+/** Sends raw bytes and returns the status line of the answer. */
+function rawHttp(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let buf = '';
+    socket.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (buf.includes('\r\n')) {
+        socket.destroy();
+        resolve(buf.split('\r\n')[0]!);
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => resolve(buf.split('\r\n')[0] ?? ''));
+  });
+}
+
+test('graceful close: the in-flight request finishes, then the port is closed', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const running = await listen(
+    async (req: ServerRequest) => {
+      if (req.path === '/slow') await gate;
+      return json(200, { ok: req.path });
+    },
+    { port: 0, host: '127.0.0.1' },
+  );
+  const inflight = fetch(`${running.url}/slow`);
+  await new Promise((r) => setTimeout(r, 50));
+  const closed = running.close();
+  let closedYet = false;
+  void closed.then(() => (closedYet = true));
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(closedYet, false, 'close waits for the in-flight request');
+  release();
+  const res = await inflight;
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { ok: '/slow' });
+  await closed;
+  await assert.rejects(fetch(`${running.url}/other`));
+});
+
+test("Node's parser refuses smuggling and oversize before any handler runs", async () => {
+  let handled = 0;
+  const running = await listen(
+    () => {
+      handled++;
+      return json(200, {});
+    },
+    { port: 0, host: '127.0.0.1' },
+  );
+  try {
+    const p = running.port;
+    assert.match(await rawHttp(p, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n'), / 400 /);
+    assert.match(
+      await rawHttp(p, 'POST /v1/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab'),
+      / 400 /,
+    );
+    assert.match(
+      await rawHttp(
+        p,
+        'POST /v1/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n',
+      ),
+      / 400 /,
+    );
+    assert.match(
+      await rawHttp(p, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(32 * 1024)}\r\n\r\n`),
+      / 431 /,
+    );
+    assert.match(await rawHttp(p, `GET /${'a'.repeat(64 * 1024)} HTTP/1.1\r\nHost: x\r\n\r\n`), / 431 /);
+    assert.equal(handled, 0);
+  } finally {
+    await running.close();
+  }
+});
+
+test('spapi-auth dev in an empty folder: data/ created, key ring kept 0600, start page and dev key work, SIGINT stops', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spapi-dev-'));
+  // Resolve tsx from the repository: the child runs in an empty folder.
+  const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
+  const [cmd, ...prefix] = cliCommand().map((a) => (a === 'tsx' ? tsx : a));
+  const port = 3000 + Math.floor(Math.random() * 2000) + 20_000;
+  const child = spawn(cmd!, [...prefix, 'dev'], {
+    cwd: dir,
+    env: { PATH: process.env.PATH, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  try {
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`dev did not start: ${out} ${err}`)), 15_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('Dev API key')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${err}`)));
+    });
+    assert.match(out, new RegExp(`http://localhost:${port}/`));
+    assert.match(err, /generated an encryption key ring/);
+    const key = out.match(/spk_[0-9a-f]{16}_[A-Za-z0-9_-]{43}/)![0];
+    assert.ok(existsSync(join(dir, 'data', 'spapi-auth.db')));
+    assert.equal(statSync(join(dir, 'data', 'encryption-keys')).mode & 0o777, 0o600);
+    const home = await fetch(`http://localhost:${port}/`);
+    assert.equal(home.status, 200);
+    assert.match(await home.text(), /Connect a seller/);
+    const sellers = await fetch(`http://localhost:${port}/v1/sellers`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    assert.deepEqual(await sellers.json(), { items: [], next_cursor: null });
+    // The emulator answers from the same origin.
+    const consent = await fetch(`http://localhost:${port}/__emulator/stats`);
+    assert.equal(consent.status, 200);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -34,6 +34,7 @@ import type {
   EncryptedValueRef,
   OAuthTransaction,
   OutboxEvent,
+  OutboxRecord,
   SellerRecord,
   SellerStatus,
   SessionRecord,
@@ -72,6 +73,22 @@ interface OutboxRow {
   leaseExpiresAt: number | null;
   deliveredAt: number | null;
   deadAt: number | null;
+}
+
+function toOutboxRecord(r: OutboxRow): OutboxRecord {
+  return {
+    seq: r.seq,
+    id: r.event.id,
+    type: r.event.type,
+    createdAt: r.event.createdAt,
+    data: structuredClone(r.event.data),
+    state: r.deliveredAt !== null ? 'delivered' : r.deadAt !== null ? 'dead' : 'pending',
+    attempts: r.attempts,
+    lastError: r.lastError,
+    nextAttemptAt: r.nextAttemptAt,
+    deliveredAt: r.deliveredAt,
+    deadAt: r.deadAt,
+  };
 }
 
 const compareKeys = (a: SellerTokenKey, b: SellerTokenKey): number =>
@@ -600,8 +617,9 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return out;
     },
 
-    async enqueueWebhookEvents(events) {
-      prepareEffects({ events }, now())();
+    async enqueueWebhookEvents(events, options) {
+      const fresh = options?.skipExisting ? events.filter((e) => !outbox.has(e.id)) : events;
+      prepareEffects({ events: fresh }, now())();
     },
 
     async claimWebhookEvents(owner, { limit, leaseMs }) {
@@ -655,6 +673,30 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
         else if (r.deliveredAt === null) pending++;
       }
       return { pending, dead };
+    },
+
+    async listWebhookEvents(query = {}) {
+      const limit = boundedLimit(query.limit, 50, 500);
+      const rows = [...outbox.values()]
+        .map(toOutboxRecord)
+        .filter(
+          (r) =>
+            (query.state === undefined || r.state === query.state) &&
+            (query.before === undefined || r.seq < query.before),
+        )
+        .sort((a, b) => b.seq - a.seq);
+      return rows.slice(0, limit);
+    },
+
+    async retryWebhookEvent(id) {
+      const r = outbox.get(id);
+      const at = now();
+      if (!r || r.deliveredAt !== null || (r.leaseExpiresAt !== null && r.leaseExpiresAt > at)) return false;
+      r.deadAt = null;
+      r.leaseOwner = null;
+      r.leaseExpiresAt = null;
+      r.nextAttemptAt = at;
+      return true;
     },
 
     async listEncryptedValues({ cursor, limit }) {

@@ -48,6 +48,7 @@ import type {
   OAuthTransaction,
   OAuthTransactionInput,
   OutboxEvent,
+  OutboxRecord,
   SellerRecord,
   SellerStatus,
   SessionInput,
@@ -218,14 +219,20 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
     }
   }
 
-  async function insertEvents(tx: SqlExecutor, events: readonly WebhookEventInput[]): Promise<void> {
+  async function insertEvents(
+    tx: SqlExecutor,
+    events: readonly WebhookEventInput[],
+    skipExisting = false,
+  ): Promise<void> {
     for (const e of events) {
       if (typeof e.id !== 'string' || e.id === '' || typeof e.type !== 'string' || e.type === '') {
         throw new TypeError('a webhook event needs an id and a type');
       }
       assertTime(e.createdAt, 'event createdAt');
       await tx.run(
-        `INSERT INTO webhook_outbox (id, type, created_at, data, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)`,
+        `INSERT INTO webhook_outbox (id, type, created_at, data, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)${
+          skipExisting ? ' ON CONFLICT (id) DO NOTHING' : ''
+        }`,
         [e.id, e.type, e.createdAt, toJson(e.data), e.createdAt],
       );
     }
@@ -764,8 +771,8 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
       return rows.map(toAudit);
     },
 
-    async enqueueWebhookEvents(events) {
-      await db.transaction((tx) => insertEvents(tx, events));
+    async enqueueWebhookEvents(events, options) {
+      await db.transaction((tx) => insertEvents(tx, events, options?.skipExisting === true));
     },
 
     async claimWebhookEvents(owner, { limit, leaseMs }) {
@@ -840,6 +847,53 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
          FROM webhook_outbox`,
       );
       return { pending: num(row?.pending ?? 0), dead: num(row?.dead ?? 0) };
+    },
+
+    async listWebhookEvents(query = {}) {
+      const limit = boundedLimit(query.limit, 50, 500);
+      const where: string[] = [];
+      const params: SqlValue[] = [];
+      if (query.state === 'pending') where.push('delivered_at IS NULL AND dead_at IS NULL');
+      else if (query.state === 'delivered') where.push('delivered_at IS NOT NULL');
+      else if (query.state === 'dead') where.push('dead_at IS NOT NULL AND delivered_at IS NULL');
+      else if (query.state !== undefined) throw new TypeError('state must be pending, delivered or dead');
+      if (query.before !== undefined) {
+        assertTime(query.before, 'before');
+        where.push('seq < ?');
+        params.push(query.before);
+      }
+      const rows = await db.all(
+        `SELECT seq, id, type, created_at, data, attempts, last_error, next_attempt_at, delivered_at, dead_at
+         FROM webhook_outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
+        [...params, limit],
+      );
+      return rows.map((row): OutboxRecord => {
+        const deliveredAt = numOrNull(row.delivered_at);
+        const deadAt = numOrNull(row.dead_at);
+        return {
+          seq: num(row.seq),
+          id: String(row.id),
+          type: String(row.type),
+          createdAt: num(row.created_at),
+          data: JSON.parse(String(row.data)) as OutboxRecord['data'],
+          state: deliveredAt !== null ? 'delivered' : deadAt !== null ? 'dead' : 'pending',
+          attempts: num(row.attempts),
+          lastError: strOrNull(row.last_error),
+          nextAttemptAt: num(row.next_attempt_at),
+          deliveredAt,
+          deadAt,
+        };
+      });
+    },
+
+    async retryWebhookEvent(id) {
+      const at = now();
+      const changed = await db.run(
+        `UPDATE webhook_outbox SET dead_at = NULL, lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = ?
+         WHERE id = ? AND delivered_at IS NULL AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`,
+        [at, id, at],
+      );
+      return changed === 1;
     },
 
     async listEncryptedValues({ cursor, limit }) {

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { StorageError } from './errors.js';
+import { StorageError, StorageUnavailableError } from './errors.js';
 import { loadMigrations } from './migrations.js';
 import { createSqlStore } from './sql-store.js';
 import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql-store.js';
@@ -47,6 +47,22 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   return store;
 }
 
+// A file another process keeps locked past the busy timeout, or one that cannot be read or written,
+// is an unavailable store (503 `store_unavailable`), not a bug.
+const UNAVAILABLE = /^SQLITE_(BUSY|LOCKED|CANTOPEN|IOERR|FULL|READONLY)/;
+
+function translate<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === 'string' && UNAVAILABLE.test(code)) {
+      throw new StorageUnavailableError('The SQLite database is unavailable.', { cause: err });
+    }
+    throw err;
+  }
+}
+
 function createSqliteDriver(db: SqliteDatabase): SqlDriver {
   const statements = new Map<string, Statement>();
   const prepare = (sql: string): Statement => {
@@ -58,11 +74,12 @@ function createSqliteDriver(db: SqliteDatabase): SqlDriver {
     return stmt;
   };
   const direct: SqlExecutor = {
-    all: async (sql, params = []) => {
-      const stmt = prepare(sql);
-      return stmt.reader ? (stmt.all(...(params as SqlValue[])) as Row[]) : (stmt.run(...params), []);
-    },
-    run: async (sql, params = []) => prepare(sql).run(...(params as SqlValue[])).changes,
+    all: async (sql, params = []) =>
+      translate(() => {
+        const stmt = prepare(sql);
+        return stmt.reader ? (stmt.all(...(params as SqlValue[])) as Row[]) : (stmt.run(...params), []);
+      }),
+    run: async (sql, params = []) => translate(() => prepare(sql).run(...(params as SqlValue[])).changes),
   };
 
   // One operation at a time on the shared connection: a statement issued while another caller's
@@ -75,7 +92,7 @@ function createSqliteDriver(db: SqliteDatabase): SqlDriver {
   }
 
   async function inTransaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    db.exec('BEGIN IMMEDIATE');
+    translate(() => db.exec('BEGIN IMMEDIATE'));
     try {
       const result = await fn(direct);
       db.exec('COMMIT');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
-import { createPostgresStore } from '../../src/storage/index.js';
+import { StorageUnavailableError, createPostgresStore } from '../../src/storage/index.js';
 import type { Store, StoreOptions } from '../../src/storage/index.js';
 import { authorization, storeContract } from './contract.js';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +57,30 @@ if (unavailable && process.env.CI === 'true') {
       } finally {
         await Promise.all(stores.map((s) => s.close()));
       }
+    });
+
+    it('works over a pool of your own, which close() leaves open', async () => {
+      const schema = freshSchema();
+      const pool = new pg.Pool({ connectionString: PG_URL, max: 2 });
+      try {
+        const store = await createPostgresStore({ pool, schema, keyRing: KEY_RING });
+        await store.saveAuthorization(authorization());
+        await store.close();
+        const { rows } = await pool.query(`SELECT count(*)::int AS n FROM "${schema}".sellers`);
+        assert.equal(rows[0].n, 1);
+      } finally {
+        await pool.end();
+      }
+    });
+
+    it('reports an unreachable server as store_unavailable without echoing the URL', async () => {
+      await assert.rejects(
+        createPostgresStore({ url: 'postgres://postgres:hunter2@127.0.0.1:1/x', keyRing: KEY_RING }),
+        (err: unknown) =>
+          err instanceof StorageUnavailableError &&
+          err.code === 'store_unavailable' &&
+          !err.message.includes('hunter2'),
+      );
     });
 
     it('keeps no token or secret in clear in a dump of the database', async () => {

@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { StorageError, createSqliteStore, loadMigrations, openStore } from '../../src/storage/index.js';
+import {
+  StorageError,
+  StorageUnavailableError,
+  createSqliteStore,
+  loadMigrations,
+  openStore,
+} from '../../src/storage/index.js';
 import { authorization, storeContract } from './contract.js';
 import { KEY_RING, assertNoSecretsIn, raceProcesses, storeEverySecret } from './engine-cases.js';
 import { tempDir } from './helpers.js';
@@ -103,6 +109,29 @@ describe('SQLite engine', () => {
     const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
     assert.match(seller?.leaseOwner ?? '', /^p[01]-\d+$/, 'the winner holds the lease');
     assert.equal(seller?.version, 1);
+    await store.close();
+  });
+
+  it('reports a file locked past the busy timeout as store_unavailable, leaving the data intact', async () => {
+    const path = freshPath();
+    const store = await createSqliteStore({ path, keyRing: KEY_RING, busyTimeoutMs: 50 });
+    await store.saveAuthorization(authorization({ refreshToken: 'Atzr|before' }));
+    const other = new Database(path);
+    other.exec('BEGIN IMMEDIATE');
+    try {
+      await assert.rejects(
+        store.saveAuthorization(authorization({ refreshToken: 'Atzr|after' })),
+        (err: unknown) => err instanceof StorageUnavailableError && err.code === 'store_unavailable',
+      );
+    } finally {
+      other.exec('ROLLBACK');
+      other.close();
+    }
+    assert.equal(
+      (await store.loadTokens({ sellingPartnerId: 'A3FHEXAMPLEYWS', region: 'na' }))?.refreshToken,
+      'Atzr|before',
+    );
+    await store.saveAuthorization(authorization({ refreshToken: 'Atzr|after' }));
     await store.close();
   });
 

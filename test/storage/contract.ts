@@ -903,6 +903,61 @@ export function storeContract(harness: ContractHarness): void {
         }
       });
 
+      it('rewraps while refreshes commit concurrently, losing no newer token', async (t) => {
+        const db = await harness.fresh();
+        if (!db.shared) {
+          t.skip('needs two instances on one database');
+          return;
+        }
+        const k2 = generateKey();
+        const ring2 = parseKeyRing(`k2:${k2},k1:${RING_KEY}`);
+        const old = await db.open({ keyRing: RING });
+        const service = await db.open({ keyRing: ring2 });
+        const admin = await db.open({ keyRing: ring2 });
+        try {
+          const keys = Array.from({ length: 10 }, (_, i) => ({
+            sellingPartnerId: `W${i}`,
+            region: 'na' as const,
+          }));
+          for (const key of keys) {
+            await old.saveAuthorization(
+              authorization({
+                ...key,
+                accessToken: { accessToken: `Atza|${key.sellingPartnerId}-0`, expiresAt: 1 },
+              }),
+            );
+          }
+          const latest = new Map<string, string>();
+          const refreshes = (async () => {
+            for (let round = 1; round <= 4; round++) {
+              for (const key of keys) {
+                const lease = await service.acquireRefreshLease(key, 'svc', 60_000);
+                assert.ok(lease);
+                const token = `Atza|${key.sellingPartnerId}-${round}`;
+                assert.ok(await service.commitRefresh(key, lease, { accessToken: token, expiresAt: 2 }));
+                latest.set(key.sellingPartnerId, token);
+              }
+            }
+          })();
+          const result = await rewrap(admin, ring2, { batchSize: 3 });
+          await refreshes;
+          await rewrap(admin, ring2);
+          const onlyK2 = await db.open({ keyRing: parseKeyRing(`k2:${k2}`) });
+          try {
+            for (const key of keys) {
+              const state = await onlyK2.loadTokens(key);
+              assert.equal(state?.accessToken?.accessToken, latest.get(key.sellingPartnerId));
+              assert.equal(state?.version, 5, 'rewrap bumps no version');
+            }
+          } finally {
+            await onlyK2.close();
+          }
+          assert.equal(result.scanned, 20);
+        } finally {
+          await Promise.all([old.close(), service.close(), admin.close()]);
+        }
+      });
+
       it('refuses to rewrap a value that does not authenticate', () =>
         withStore(async (store) => {
           await store.saveAuthorization(authorization());

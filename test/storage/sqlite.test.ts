@@ -135,6 +135,51 @@ describe('SQLite engine', () => {
     await store.close();
   });
 
+  it('lists 100,000 sellers by pages, status and prefix using the indexes', async () => {
+    const path = freshPath();
+    const store = await createSqliteStore({ path, keyRing: KEY_RING });
+    const raw = new Database(path);
+    try {
+      raw.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000)
+        INSERT INTO sellers (selling_partner_id, region, kind, user_ref, status, refresh_token_enc, version,
+          authorized_at, created_at, updated_at)
+        SELECT 'S' || substr('000000' || i, -6), 'na', 'seller', 'user-' || (i % 1000),
+          CASE WHEN i % 10 = 0 THEN 'revoked' ELSE 'active' END, 'v1.k1.x.y.z', 1, 0, 0, 0 FROM n`);
+      raw.exec('ANALYZE');
+      const page = await store.listSellers({ limit: 50 });
+      assert.equal(
+        (await store.listSellers({ limit: 50, cursor: page.nextCursor })).items[0]?.sellingPartnerId,
+        'S000051',
+      );
+      assert.equal((await store.listSellers({ search: 'S01234', limit: 500 })).items.length, 10);
+      assert.equal((await store.listSellers({ search: 'user-999', limit: 500 })).items.length, 100);
+      const revoked = await store.listSellers({ status: 'revoked', limit: 500 });
+      assert.equal(revoked.items.length, 500);
+      assert.ok(revoked.items.every((s) => s.status === 'revoked'));
+      assert.deepEqual(await store.countSellersByStatus(), {
+        active: 90_000,
+        reauthorization_required: 0,
+        revoked: 10_000,
+      });
+      const plan = (sql: string): string =>
+        (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[])
+          .map((r) => r.detail)
+          .join('\n');
+      assert.match(
+        plan("SELECT * FROM sellers WHERE status = 'revoked' ORDER BY selling_partner_id, region LIMIT 51"),
+        /INDEX sellers_status/,
+      );
+      assert.match(
+        plan(`SELECT * FROM sellers WHERE (selling_partner_id >= 'a' AND selling_partner_id < 'b')
+          OR (user_ref >= 'a' AND user_ref < 'b') ORDER BY selling_partner_id, region LIMIT 51`),
+        /INDEX/,
+      );
+    } finally {
+      raw.close();
+      await store.close();
+    }
+  });
+
   it('opens stores from database URLs and refuses unknown ones without echoing them', async () => {
     const path = freshPath();
     const store = await openStore(`sqlite:${path}`, { keyRing: KEY_RING });

@@ -4,3 +4,7 @@
  */
 export * from './marketplaces.js';
 export * from './token-vault.js';
+export * from './errors.js';
+export * from './http.js';
+export * from './state.js';
+export * from './lwa.js';

@@ -1,0 +1,216 @@
+/**
+ * The outbound-call discipline shared by the LWA client and the SP-API helper: a byte cap on every
+ * body read (counted after decompression), bounded retries with exponential backoff and full
+ * jitter, `Retry-After`, per-attempt timeouts, and the `fetch` / `now` / `sleep` seams.
+ */
+import { LwaError } from './errors.js';
+
+/** The `fetch` signature the core needs; the emulator's in-process `fetch` fits it. */
+export type FetchLike = (input: Request) => Promise<Response>;
+
+/** Waits `ms` milliseconds; rejects with the signal's reason when it aborts. */
+export type SleepFn = (ms: number, signal?: AbortSignal) => Promise<void>;
+
+/** The seams every network-calling function accepts. */
+export interface TransportOptions {
+  /** Defaults to the global `fetch`. */
+  readonly fetch?: FetchLike;
+  /** Epoch milliseconds; defaults to `Date.now`. */
+  readonly now?: () => number;
+  /** Defaults to a `setTimeout` sleep; tests inject an instant one. */
+  readonly sleep?: SleepFn;
+  /** A number in [0, 1) for jitter; defaults to `Math.random`. */
+  readonly random?: () => number;
+  /** Aborts waiting (not a request already sent by a shared refresh). */
+  readonly signal?: AbortSignal;
+}
+
+/** Retry bounds. Retries happen only for 429, 5xx and network errors. */
+export interface RetryOptions {
+  /** Attempts in total, including the first. Default 3. */
+  readonly maxAttempts?: number;
+  /** Backoff base: the n-th retry waits `random(0, min(maxDelayMs, baseDelayMs·2^n))`. Default 200. */
+  readonly baseDelayMs?: number;
+  /** Cap of one backoff wait. Default 5,000. */
+  readonly maxDelayMs?: number;
+  /** No retry starts after this much time since the first attempt. Default 20,000. */
+  readonly maxTotalMs?: number;
+  /** Timeout of one attempt, body included. Default 10,000. */
+  readonly timeoutMs?: number;
+}
+
+export const DEFAULT_RETRY: Required<RetryOptions> = Object.freeze({
+  maxAttempts: 3,
+  baseDelayMs: 200,
+  maxDelayMs: 5_000,
+  maxTotalMs: 20_000,
+  timeoutMs: 10_000,
+});
+
+/**
+ * The default sleep: a timer, cancelled by the signal.
+ *
+ * @example
+ * await defaultSleep(100);
+ */
+export const defaultSleep: SleepFn = (ms, signal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const done = (): void => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+
+/** Thrown by {@link readCappedText} when a body exceeds its cap. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`response body larger than ${maxBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+/**
+ * Reads a response body as UTF-8 text, at most `maxBytes` bytes of it (decoded bytes: `fetch`
+ * decompresses transparently, so a small gzip body can expand without limit; the reader stops and
+ * cancels the stream at the cap). `content-length` is not trusted.
+ *
+ * @example
+ * const text = await readCappedText(response, 16 * 1024);
+ */
+export async function readCappedText(response: Response, maxBytes: number): Promise<string> {
+  if (response.body === null) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      throw new BodyTooLargeError(maxBytes);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return new TextDecoder().decode(chunks[0]);
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/**
+ * Milliseconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), or undefined.
+ *
+ * @example
+ * parseRetryAfter('3', Date.now()); // 3000
+ */
+export function parseRetryAfter(value: string | null, now: number): number | undefined {
+  if (value === null) return undefined;
+  const v = value.trim();
+  if (/^\d{1,9}$/.test(v)) return Number(v) * 1000;
+  const date = Date.parse(v);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/**
+ * Full-jitter backoff for retry number `retry` (0-based): `random(0, min(cap, base·2^retry))`.
+ *
+ * @example
+ * backoffDelay(2, { baseDelayMs: 100, maxDelayMs: 1000 }, Math.random); // 0..400
+ */
+export function backoffDelay(
+  retry: number,
+  opts: Pick<Required<RetryOptions>, 'baseDelayMs' | 'maxDelayMs'>,
+  random: () => number,
+): number {
+  return Math.floor(random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** retry));
+}
+
+/** The per-attempt signal: the timeout, plus the caller's signal when given. */
+export function attemptSignal(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
+}
+
+/**
+ * Runs `attempt` with bounded retries. `attempt` resolves with a value or throws; the error is
+ * retried when `retryable(err)` says so, after the backoff or the error's `retryAfterMs`, unless
+ * that would pass the attempt count or the total time budget. The last error is rethrown.
+ */
+export async function withRetries<T>(
+  attempt: (signal: AbortSignal) => Promise<T>,
+  retryable: (err: unknown) => { retry: boolean; afterMs?: number },
+  retry: Required<RetryOptions>,
+  transport: TransportOptions,
+): Promise<T> {
+  const now = transport.now ?? Date.now;
+  const sleep = transport.sleep ?? defaultSleep;
+  const random = transport.random ?? Math.random;
+  const started = now();
+  for (let n = 0; ; n++) {
+    transport.signal?.throwIfAborted();
+    try {
+      return await attempt(attemptSignal(retry.timeoutMs, transport.signal));
+    } catch (err) {
+      if (transport.signal?.aborted) throw transport.signal.reason;
+      const decision = retryable(err);
+      if (!decision.retry || n + 1 >= retry.maxAttempts) throw err;
+      const wait = decision.afterMs ?? backoffDelay(n, retry, random);
+      if (now() - started + wait > retry.maxTotalMs) throw err;
+      await sleep(wait, transport.signal);
+    }
+  }
+}
+
+/** Converts a thrown network/timeout error into `upstream_unavailable` (other errors pass). */
+export function networkError(err: unknown, what: string): unknown {
+  if (err instanceof LwaError) return err;
+  if (err instanceof BodyTooLargeError) return err;
+  const name = (err as { name?: unknown } | null)?.name;
+  if (name === 'TimeoutError') {
+    return new LwaError('upstream_unavailable', `${what} timed out`, { cause: err });
+  }
+  if (err instanceof TypeError || name === 'AbortError' || name === 'FetchError') {
+    return new LwaError('upstream_unavailable', `${what} failed: network error`, { cause: err });
+  }
+  return err;
+}
+
+/**
+ * Joins a configured Amazon base URL (the emulator, possibly with a path prefix) and a path.
+ *
+ * @example
+ * amazonEndpoint('http://127.0.0.1:4010', '/auth/o2/token'); // 'http://127.0.0.1:4010/auth/o2/token'
+ */
+export function amazonEndpoint(amazonUrl: string, path: string): string {
+  return amazonBase(amazonUrl) + path;
+}
+
+/** The normalised base of a configured Amazon URL: origin plus path prefix, no trailing slash. */
+export function amazonBase(amazonUrl: string): string {
+  let u: URL;
+  try {
+    u = new URL(amazonUrl);
+  } catch {
+    throw new TypeError('amazonUrl must be an absolute http(s) URL');
+  }
+  if (u.protocol !== 'https:' && u.protocol !== 'http:') {
+    throw new TypeError('amazonUrl must be an absolute http(s) URL');
+  }
+  if (u.username || u.password || u.search || u.hash) {
+    throw new TypeError('amazonUrl must have no userinfo, query or fragment');
+  }
+  return u.origin + u.pathname.replace(/\/+$/, '');
+}

@@ -70,7 +70,14 @@ export interface SellerRecord {
   readonly updatedAt: number;
 }
 
-/** A webhook event to write to the outbox; `data` is the event's JSON `data` member (never a secret). */
+/**
+ * A webhook event to write to the outbox; `data` is the event's JSON `data` member (never a secret).
+ *
+ * @example
+ * ```ts
+ * const event = { id: randomUUID(), type: 'seller.deleted', createdAt: Date.now(), data: { selling_partner_id: id } };
+ * ```
+ */
 export interface WebhookEventInput {
   /** Unique id, also the `id` of the delivered JSON. */
   readonly id: string;
@@ -79,7 +86,14 @@ export interface WebhookEventInput {
   readonly data: Readonly<Record<string, unknown>>;
 }
 
-/** An audit record to append: who did what to which seller. Never a token or a secret. */
+/**
+ * An audit record to append: who did what to which seller. Never a token or a secret.
+ *
+ * @example
+ * ```ts
+ * await store.appendAudit([{ action: 'token.released', actor: apiKey.id, sellingPartnerId: id, region: 'na', outcome: 'cache_hit' }]);
+ * ```
+ */
 export interface AuditInput {
   /** e.g. `seller.authorized`, `token.released`, `seller.deleted`, `api_key.created`. */
   readonly action: string;
@@ -107,13 +121,29 @@ export interface AuditRecord {
   readonly details: Readonly<Record<string, string | number | boolean | null>>;
 }
 
-/** The change-reporting side effects written in the same transaction as a change. */
+/**
+ * The change-reporting side effects written in the same transaction as a change.
+ *
+ * @example
+ * ```ts
+ * await store.deleteSeller(key, { events: [deletedEvent], audit: [{ action: 'seller.deleted', actor: 'admin' }] });
+ * ```
+ */
 export interface ChangeEffects {
   readonly events?: readonly WebhookEventInput[];
   readonly audit?: readonly AuditInput[];
 }
 
-/** A new or renewed authorization, as the callback stores it. */
+/**
+ * A new or renewed authorization, as the callback stores it.
+ *
+ * @example
+ * ```ts
+ * await store.saveAuthorization({ sellingPartnerId, region: 'eu', kind: 'seller', userRef: tx.userRef,
+ *   marketplace: 'DE', refreshToken: result.refreshToken, accessToken: { accessToken, expiresAt },
+ *   allowRelink: config.allowRelink, events: [authorizedEvent], audit: [{ action: 'seller.authorized' }] });
+ * ```
+ */
 export interface AuthorizationInput extends ChangeEffects {
   readonly sellingPartnerId: string;
   readonly region: Region;
@@ -140,7 +170,14 @@ export interface SaveAuthorizationResult {
   readonly relinkedFrom: string | null;
 }
 
-/** Options of {@link Store.listSellers}. */
+/**
+ * Options of {@link Store.listSellers}.
+ *
+ * @example
+ * ```ts
+ * const page = await store.listSellers({ status: 'active', search: 'A3F', limit: 50, cursor: previous.nextCursor });
+ * ```
+ */
 export interface ListSellersQuery {
   readonly status?: SellerStatus;
   /** A prefix of the selling partner id or of the user_ref (case-sensitive). */
@@ -161,7 +198,16 @@ export interface SellerPage {
 /** Which consent flow started an OAuth transaction. */
 export type OAuthFlow = 'website' | 'appstore';
 
-/** A new OAuth transaction (state and binding cookie are stored only as hashes). */
+/**
+ * A new OAuth transaction (state and binding cookie are stored only as hashes).
+ *
+ * @example
+ * ```ts
+ * await store.createOAuthTransaction({ stateHash: sha256(state), bindingHash: sha256(cookie), flow: 'website',
+ *   kind: 'seller', marketplace: 'US', region: 'na', userRef: 'u1', returnTo: null,
+ *   expectedSellingPartnerId: null, pkceVerifier: null, expiresAt: Date.now() + 600_000 });
+ * ```
+ */
 export interface OAuthTransactionInput {
   /** SHA-256 (hex or base64url) of the `state` sent to Amazon; the lookup key. */
   readonly stateHash: string;
@@ -189,14 +235,30 @@ export interface OAuthTransaction extends OAuthTransactionInput {
 /** Why a transaction or session could not be consumed. */
 export type ConsumeFailure = 'not_found' | 'expired' | 'consumed' | 'binding_mismatch';
 
-/** The result of consuming a single-use record: exactly one concurrent consumer gets `ok: true`. */
+/**
+ * The result of consuming a single-use record: exactly one concurrent consumer gets `ok: true`.
+ *
+ * @example
+ * ```ts
+ * const result = await store.consumeOAuthTransaction(sha256(state), sha256(cookie));
+ * if (!result.ok) return errorPage(result.reason === 'consumed' ? 'state_used' : 'state_invalid');
+ * ```
+ */
 export type ConsumeResult<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: ConsumeFailure };
 
 /** `connect`: a website-flow connect link; `appstore`: a pending Appstore session awaiting the app's sign-in. */
 export type SessionType = 'connect' | 'appstore';
 
-/** A new single-use session, looked up by the hash of its token. */
+/**
+ * A new single-use session, looked up by the hash of its token.
+ *
+ * @example
+ * ```ts
+ * await store.createSession({ tokenHash: sha256(token), type: 'connect', expiresAt: Date.now() + 600_000,
+ *   payload: { user_ref: 'u1', marketplace: 'US', kind: 'seller' } });
+ * ```
+ */
 export interface SessionInput {
   readonly tokenHash: string;
   readonly type: SessionType;
@@ -211,7 +273,14 @@ export interface SessionRecord extends SessionInput {
   readonly consumedAt: number | null;
 }
 
-/** A new API key; only the SHA-256 of the key is ever stored. */
+/**
+ * A new API key; only the SHA-256 of the key is ever stored.
+ *
+ * @example
+ * ```ts
+ * await store.createApiKey({ id: 'key_1', name: 'orders', hash: sha256(key), scopes: ['tokens:read'] });
+ * ```
+ */
 export interface ApiKeyInput {
   readonly id: string;
   readonly name: string | null;
@@ -227,7 +296,14 @@ export interface ApiKeyRecord extends ApiKeyInput {
   readonly revokedAt: number | null;
 }
 
-/** An LWA client secret kept for rotation. */
+/**
+ * An LWA client secret kept for rotation.
+ *
+ * @example
+ * ```ts
+ * await store.saveAppSecret({ id: randomUUID(), clientId, secret: newSecret, expiresAt: null });
+ * ```
+ */
 export interface AppSecretInput extends ChangeEffects {
   readonly id: string;
   readonly clientId: string;
@@ -461,7 +537,14 @@ export interface Store {
   replaceEncryptedValue(ref: EncryptedValueRef, ciphertext: string): Promise<boolean>;
 }
 
-/** Options every adapter takes. */
+/**
+ * Options every adapter takes.
+ *
+ * @example
+ * ```ts
+ * const store = await createSqliteStore({ path: './data/spapi-auth.db', keyRing, now: clock.now });
+ * ```
+ */
 export interface StoreOptions {
   /** The key ring that seals and opens secrets; without one, any secret read or write throws. */
   readonly keyRing?: KeyRing | null;

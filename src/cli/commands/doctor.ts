@@ -1,0 +1,367 @@
+// `spapi-auth doctor`: checks the configuration, the store, the key ring and Login with Amazon, one
+// line per check with a verdict and, when something is wrong, what to do about it.
+import { existsSync } from 'node:fs';
+import { ConfigError, loadConfig, loadStoreConfig, type Config } from '../../config.js';
+import { isSpapiAuthError } from '../../core/errors.js';
+import { getGrantlessToken } from '../../core/lwa.js';
+import { openValue, parseKeyRing, sealedKeyId, type KeyRing } from '../../storage/crypto.js';
+import { StorageError } from '../../storage/errors.js';
+import type { Store } from '../../storage/store.js';
+import { credentialsOf } from '../../server/amazon.js';
+import { openServiceStore } from '../../server/service.js';
+import type { CliContext, Command } from '../command.js';
+import { formatTable, printJson } from '../output.js';
+import { sqlitePathOf } from '../runtime.js';
+
+const help = `Usage: spapi-auth doctor [--json]
+
+Checks, one line each with a verdict (ok, warn, fail, skip):
+  configuration   every required setting present and well-formed (as \`serve\` reads them)
+  amazon          where Amazon calls go (Amazon itself, or an emulator via SPAPI_AUTH_AMAZON_URL)
+  store           DATABASE_URL reachable and its schema migrated
+  key ring        SPAPI_AUTH_ENCRYPTION_KEYS parses and decrypts a sample of stored values
+  lwa             Login with Amazon reachable and the client credentials accepted (a grantless
+                  token request for sellingpartnerapi::notifications)
+  public URLs     redirect URI and Login URI are https (plain http only for local testing)
+  clock           skew between this machine and Login with Amazon (its Date header)
+Exits 1 when a check fails, and says what to do. Never prints a secret.
+
+Options:
+  --json   print { ok, checks: [{ check, verdict, detail, fix? }] }
+  --help   show this help
+`;
+
+/** The verdict of one check. */
+type Verdict = 'ok' | 'warn' | 'fail' | 'skip';
+
+interface Check {
+  readonly check: string;
+  readonly verdict: Verdict;
+  readonly detail: string;
+  readonly fix?: string;
+}
+
+const SAMPLE = 50;
+const CLOCK_WARN_S = 30;
+const CLOCK_FAIL_S = 300;
+
+function describeError(err: unknown): string {
+  if (err instanceof StorageError || err instanceof ConfigError) return `${err.message} (${err.code})`;
+  if (isSpapiAuthError(err)) return `${err.message} (${err.code})`;
+  const e = err as { name?: string; code?: unknown; message?: string };
+  const code = typeof e.code === 'string' ? ` ${e.code}` : '';
+  return `${e.name ?? 'Error'}${code}: ${(e.message ?? '').replace(/[^\x20-\x7e]/g, ' ').slice(0, 160)}`;
+}
+
+function checkConfig(ctx: CliContext): { config: Config | null; checks: Check[] } {
+  try {
+    const config = loadConfig(ctx.env, { mode: 'serve' });
+    const checks: Check[] = [{ check: 'configuration', verdict: 'ok', detail: 'complete and well-formed' }];
+    checks.push(
+      config.amazonUrl === undefined
+        ? { check: 'amazon', verdict: 'ok', detail: 'calls go to Amazon (LWA and SP-API production hosts)' }
+        : {
+            check: 'amazon',
+            verdict: 'warn',
+            detail: `every Amazon call goes to ${config.amazonUrl} (SPAPI_AUTH_AMAZON_URL: an emulator)`,
+            fix: 'unset SPAPI_AUTH_AMAZON_URL in production',
+          },
+    );
+    return { config, checks };
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    return {
+      config: null,
+      checks: [
+        {
+          check: 'configuration',
+          verdict: 'fail',
+          detail: err.message,
+          fix: `set ${err.variable} correctly (README, "Configuration"); the checks that need it are skipped`,
+        },
+      ],
+    };
+  }
+}
+
+async function checkStore(
+  ctx: CliContext,
+  databaseUrl: string,
+): Promise<{ store: Store | null; check: Check }> {
+  const file = sqlitePathOf(databaseUrl, ctx.cwd);
+  if (file !== undefined && !existsSync(file)) {
+    return {
+      store: null,
+      check: {
+        check: 'store',
+        verdict: 'fail',
+        detail: `no SQLite database at ${file}`,
+        fix: 'run `spapi-auth migrate` (or start the service once), or point DATABASE_URL at the database',
+      },
+    };
+  }
+  let store: Store | null = null;
+  try {
+    store = await openServiceStore(databaseUrl, ctx.cwd, null, { migrate: false });
+    const pending = await store.pendingMigrations();
+    if (pending.length > 0) {
+      return {
+        store,
+        check: {
+          check: 'store',
+          verdict: 'fail',
+          detail: `${store.engine} reachable, ${pending.length} migration(s) pending (${pending.join(', ')})`,
+          fix: 'run `spapi-auth migrate`',
+        },
+      };
+    }
+    const counts = await store.countSellersByStatus();
+    const total = counts.active + counts.reauthorization_required + counts.revoked;
+    return {
+      store,
+      check: {
+        check: 'store',
+        verdict: 'ok',
+        detail: `${store.engine} reachable, schema up to date, ${total} seller authorization(s) (${counts.active} active, ${counts.reauthorization_required} need re-authorization, ${counts.revoked} revoked)`,
+      },
+    };
+  } catch (err) {
+    await store?.close().catch(() => undefined);
+    return {
+      store: null,
+      check: {
+        check: 'store',
+        verdict: 'fail',
+        detail: describeError(err),
+        fix: 'check DATABASE_URL and that the database server is up and accepts this user',
+      },
+    };
+  }
+}
+
+async function checkKeyRing(value: string | undefined, store: Store | null): Promise<Check> {
+  if (value === undefined) {
+    return {
+      check: 'key ring',
+      verdict: 'fail',
+      detail: 'SPAPI_AUTH_ENCRYPTION_KEYS is not set',
+      fix: 'run `spapi-auth encryption-key generate` and set SPAPI_AUTH_ENCRYPTION_KEYS to its output',
+    };
+  }
+  let ring: KeyRing;
+  try {
+    ring = parseKeyRing(value);
+  } catch (err) {
+    return {
+      check: 'key ring',
+      verdict: 'fail',
+      detail: describeError(err),
+      fix: 'each entry is kid:<base64 of 32 bytes>; see `spapi-auth encryption-key generate`',
+    };
+  }
+  const kids = `key id(s) ${ring.kids.join(', ')}, ${ring.activeKid} encrypts`;
+  if (store === null) return { check: 'key ring', verdict: 'skip', detail: `${kids}; store unavailable` };
+  let items;
+  try {
+    items = (await store.listEncryptedValues({ limit: SAMPLE })).items;
+  } catch (err) {
+    return { check: 'key ring', verdict: 'skip', detail: `${kids}; ${describeError(err)}` };
+  }
+  if (items.length === 0) return { check: 'key ring', verdict: 'ok', detail: `${kids}; nothing stored yet` };
+  let failed = 0;
+  const missing = new Set<string>();
+  let old = 0;
+  for (const ref of items) {
+    const kid = sealedKeyId(ref.ciphertext);
+    if (kid !== null && !ring.kids.includes(kid)) missing.add(kid);
+    try {
+      openValue(ring, { table: ref.table, column: ref.column, rowKey: ref.rowKey }, ref.ciphertext);
+      if (kid !== ring.activeKid) old++;
+    } catch {
+      failed++;
+    }
+  }
+  if (failed > 0) {
+    return {
+      check: 'key ring',
+      verdict: 'fail',
+      detail: `${failed} of ${items.length} sampled values do not decrypt (credential_integrity_error)`,
+      fix:
+        missing.size > 0
+          ? `add the key(s) ${[...missing].join(', ')} back to SPAPI_AUTH_ENCRYPTION_KEYS`
+          : 'values were altered or copied between rows; restore them from a backup or have the sellers re-authorize',
+    };
+  }
+  if (old > 0) {
+    return {
+      check: 'key ring',
+      verdict: 'warn',
+      detail: `${items.length} sampled values decrypt; ${old} still use an older key`,
+      fix: 'run `spapi-auth encryption-key rewrap`',
+    };
+  }
+  return { check: 'key ring', verdict: 'ok', detail: `${kids}; ${items.length} sampled values decrypt` };
+}
+
+async function checkLwa(config: Config): Promise<Check[]> {
+  let dateHeader: string | null = null;
+  let sentAt = 0;
+  let receivedAt = 0;
+  const capture = async (req: Request): Promise<Response> => {
+    sentAt = Date.now();
+    const res = await fetch(req);
+    receivedAt = Date.now();
+    dateHeader = res.headers.get('date');
+    return res;
+  };
+  const transport = {
+    fetch: capture,
+    retry: { maxAttempts: 1, timeoutMs: 10_000 },
+    ...(config.amazonUrl === undefined ? {} : { amazonUrl: config.amazonUrl }),
+  };
+  const checks: Check[] = [];
+  const started = Date.now();
+  try {
+    const result = await getGrantlessToken(
+      credentialsOf(config),
+      'sellingpartnerapi::notifications',
+      transport,
+    );
+    checks.push(
+      result.clientSecretUsed === 'next'
+        ? {
+            check: 'lwa',
+            verdict: 'warn',
+            detail: 'LWA_CLIENT_SECRET was refused; LWA_CLIENT_SECRET_NEXT was accepted',
+            fix: 'make the next secret the current one (LWA_CLIENT_SECRET) and drop LWA_CLIENT_SECRET_NEXT',
+          }
+        : {
+            check: 'lwa',
+            verdict: 'ok',
+            detail: `reachable, client credentials accepted (${Date.now() - started} ms)`,
+          },
+    );
+  } catch (err) {
+    const code = isSpapiAuthError(err) ? err.code : 'error';
+    checks.push({
+      check: 'lwa',
+      verdict: 'fail',
+      detail: describeError(err),
+      fix:
+        code === 'invalid_client'
+          ? 'check LWA_CLIENT_ID and LWA_CLIENT_SECRET; during a rotation set LWA_CLIENT_SECRET_NEXT or run `spapi-auth secret accept`'
+          : code === 'upstream_unavailable'
+            ? 'check the network path to Login with Amazon (proxy, firewall, DNS) or SPAPI_AUTH_AMAZON_URL'
+            : 'see docs/errors.md for this code',
+    });
+  }
+  checks.push(clockCheck(dateHeader, sentAt, receivedAt));
+  return checks;
+}
+
+function clockCheck(dateHeader: string | null, sentAt: number, receivedAt: number): Check {
+  if (dateHeader === null) {
+    return {
+      check: 'clock',
+      verdict: 'skip',
+      detail: 'no Date header from Login with Amazon to compare with',
+    };
+  }
+  const remote = Date.parse(dateHeader);
+  if (Number.isNaN(remote)) return { check: 'clock', verdict: 'skip', detail: 'unreadable Date header' };
+  // The header has one-second resolution and was stamped somewhere between send and receive.
+  const local = (sentAt + receivedAt) / 2;
+  const skewMs = local - remote;
+  const skewS = Math.abs(skewMs) < 1_000 + (receivedAt - sentAt) / 2 ? 0 : Math.round(skewMs / 1000);
+  const detail =
+    skewS === 0
+      ? 'in step with Login with Amazon (within a second)'
+      : `this machine is ${Math.abs(skewS)} s ${skewS > 0 ? 'ahead of' : 'behind'} Login with Amazon`;
+  if (Math.abs(skewS) > CLOCK_FAIL_S) {
+    return {
+      check: 'clock',
+      verdict: 'fail',
+      detail,
+      fix: 'synchronise the clock (NTP): token expiry times are computed from it',
+    };
+  }
+  if (Math.abs(skewS) > CLOCK_WARN_S) {
+    return { check: 'clock', verdict: 'warn', detail, fix: 'synchronise the clock (NTP)' };
+  }
+  return { check: 'clock', verdict: 'ok', detail };
+}
+
+function checkPublicUrls(config: Config): Check {
+  const uris = `${config.redirectUri} and ${config.loginUri}`;
+  if (config.publicUrl.startsWith('https:'))
+    return { check: 'public URLs', verdict: 'ok', detail: `https: ${uris}` };
+  return {
+    check: 'public URLs',
+    verdict: 'warn',
+    detail: `plain http: ${uris} (local testing only)`,
+    fix: 'set SPAPI_AUTH_PUBLIC_URL to the https origin registered with the app before going live',
+  };
+}
+
+async function run({ values }: { values: Record<string, unknown> }, ctx: CliContext): Promise<number> {
+  const { config, checks } = checkConfig(ctx);
+  let databaseUrl: string | undefined = config?.databaseUrl;
+  let keys: string | undefined = config?.encryptionKeys;
+  if (config === null) {
+    try {
+      const settings = loadStoreConfig(ctx.env);
+      databaseUrl = settings.databaseUrl;
+      keys = settings.encryptionKeys;
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+    }
+  }
+  let store: Store | null = null;
+  try {
+    if (databaseUrl === undefined) {
+      checks.push({ check: 'store', verdict: 'skip', detail: 'DATABASE_URL is malformed' });
+    } else {
+      const s = await checkStore(ctx, databaseUrl);
+      store = s.store;
+      checks.push(s.check);
+    }
+    checks.push(await checkKeyRing(keys, store));
+  } finally {
+    await store?.close().catch(() => undefined);
+  }
+  if (config === null) {
+    for (const check of ['lwa', 'public URLs', 'clock']) {
+      checks.push({ check, verdict: 'skip', detail: 'needs a valid configuration' });
+    }
+  } else {
+    const [lwa, clock] = await checkLwa(config);
+    checks.push(lwa!, checkPublicUrls(config), clock!);
+  }
+  const failed = checks.filter((c) => c.verdict === 'fail');
+  if (values.json) {
+    printJson(ctx, { ok: failed.length === 0, checks });
+  } else {
+    ctx.stdout(
+      formatTable(
+        ['VERDICT', 'CHECK', 'DETAIL'],
+        checks.map((c) => [c.verdict, c.check, c.fix === undefined ? c.detail : `${c.detail} → ${c.fix}`]),
+      ),
+    );
+  }
+  if (failed.length > 0) {
+    ctx.stderr(
+      `spapi-auth doctor: ${failed.length} check(s) failed: ${failed.map((c) => c.check).join(', ')}\n`,
+    );
+    return 1;
+  }
+  return 0;
+}
+
+/** `spapi-auth doctor`. */
+export const doctorCommand: Command = {
+  name: 'doctor',
+  summary: 'check configuration, store, key ring, Login with Amazon and the clock',
+  help,
+  options: { json: { type: 'boolean' } },
+  run,
+};

@@ -1,0 +1,285 @@
+// `spapi-auth sellers list|show|delete`: the sellers in the store, as the token API shows them.
+import { createInterface } from 'node:readline';
+import type { Region } from '../../core/marketplaces.js';
+import { randomToken } from '../../core/state.js';
+import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
+import { sellerJson } from '../../server/token-api.js';
+import { CliError, UsageError, type CliContext, type Command } from '../command.js';
+import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
+import { loadCliStoreConfig, regionFlag, sellerIdArg, subcommand, withStore } from '../runtime.js';
+
+const help = `Usage: spapi-auth sellers list [--status S] [--json]
+       spapi-auth sellers show <seller-id> [--json]
+       spapi-auth sellers delete <seller-id> [--region na|eu|fe] [--yes]
+
+The sellers (and vendors) in the store the service uses (DATABASE_URL; default
+sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per region.
+
+  list     every authorization, ordered by seller id then region
+  show     one seller: status, regions, user_ref, dates, last refresh and error, recent audit
+  delete   forget the seller (all regions, or one with --region) and wipe its tokens; emits the
+           seller.deleted webhook and an audit record, like DELETE /v1/sellers/:id. Asks for
+           confirmation on stdin unless --yes is given.
+
+Options:
+  --status S       list only active, reauthorization_required or revoked
+  --region R       delete only the authorization in region R
+  --yes            delete without asking
+  --json           print one JSON document (the token API's shapes)
+  --help           show this help
+`;
+
+const STATUSES: readonly SellerStatus[] = ['active', 'reauthorization_required', 'revoked'];
+const PAGE = 500;
+
+function row(s: SellerRecord): string[] {
+  const j = sellerJson(s);
+  return [
+    s.sellingPartnerId,
+    s.region,
+    s.kind,
+    s.status,
+    s.userRef ?? '-',
+    s.marketplace ?? '-',
+    String(j.authorized_at),
+    String(j.reauthorize_by),
+    isoOrDash(s.lastRefreshAt),
+    s.lastError?.code ?? '-',
+  ];
+}
+
+const HEADER = [
+  'SELLER ID',
+  'REGION',
+  'KIND',
+  'STATUS',
+  'USER REF',
+  'MARKETPLACE',
+  'AUTHORIZED AT',
+  'REAUTHORIZE BY',
+  'LAST REFRESH',
+  'LAST ERROR',
+];
+
+async function list(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const status = values.status as string | undefined;
+  if (status !== undefined && !STATUSES.includes(status as SellerStatus)) {
+    throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`);
+  }
+  const items = await withStore(ctx, loadCliStoreConfig(ctx), null, async (store) => {
+    const all: SellerRecord[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await store.listSellers({
+        limit: PAGE,
+        cursor,
+        ...(status ? { status: status as SellerStatus } : {}),
+      });
+      all.push(...page.items);
+      cursor = page.nextCursor;
+    } while (cursor !== null);
+    return all;
+  });
+  if (values.json) {
+    printJson(ctx, { items: items.map(sellerJson) });
+    return 0;
+  }
+  if (items.length === 0) {
+    ctx.stdout(status ? `no sellers with status ${status}\n` : 'no sellers yet\n');
+    return 0;
+  }
+  ctx.stdout(formatTable(HEADER, items.map(row)));
+  ctx.stdout(`${items.length} authorization${items.length === 1 ? '' : 's'}\n`);
+  return 0;
+}
+
+async function show(id: string, values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const { records, audit } = await withStore(ctx, loadCliStoreConfig(ctx), null, async (store) => ({
+    records: await store.findSellers(id),
+    audit: await store.listAudit({ sellingPartnerId: id, limit: 10 }),
+  }));
+  if (records.length === 0) throw new CliError(`no seller ${id} in the store (seller_not_found)`);
+  const first = records[0]!;
+  const worst = records.find((r) => r.status !== 'active') ?? first;
+  if (values.json) {
+    // The shape of GET /v1/sellers/:id.
+    printJson(ctx, {
+      selling_partner_id: first.sellingPartnerId,
+      status: worst.status,
+      kind: first.kind,
+      user_ref: first.userRef,
+      regions: records.map((r) => r.region),
+      authorizations: records.map(sellerJson),
+    });
+    return 0;
+  }
+  const out: string[] = [
+    formatFields([
+      ['seller', first.sellingPartnerId],
+      ['status', worst.status],
+      ['kind', first.kind],
+      ['user_ref', first.userRef ?? '-'],
+      ['regions', records.map((r) => r.region).join(', ')],
+    ]),
+  ];
+  for (const r of records) {
+    const j = sellerJson(r);
+    out.push(
+      `\nregion ${r.region}\n` +
+        formatFields(
+          [
+            ['status', r.status],
+            ['marketplace', r.marketplace ?? '-'],
+            ['authorized at', String(j.authorized_at)],
+            ['reauthorize by', String(j.reauthorize_by)],
+            ['last refresh', isoOrDash(r.lastRefreshAt)],
+            ['access token until', isoOrDash(r.accessTokenExpiresAt)],
+            [
+              'last error',
+              r.lastError === null ? '-' : `${r.lastError.code} at ${isoOrDash(r.lastError.at)}`,
+            ],
+          ],
+          '  ',
+        ),
+    );
+  }
+  if (audit.length > 0) {
+    out.push(
+      '\nrecent activity\n' +
+        formatTable(
+          ['  AT', 'ACTION', 'REGION', 'ACTOR', 'OUTCOME'],
+          audit.map((a) => [
+            `  ${isoOrDash(a.at)}`,
+            a.action,
+            a.region ?? '-',
+            a.actor ?? '-',
+            a.outcome ?? '-',
+          ]),
+        ),
+    );
+  }
+  ctx.stdout(out.join(''));
+  return 0;
+}
+
+/**
+ * Deletes a seller's authorizations (every region, or one) with the `seller.deleted` webhook and an
+ * audit record in the same transaction, as `DELETE /v1/sellers/:id` does; resolves to the regions
+ * deleted.
+ *
+ * @example
+ * ```ts
+ * const regions = await deleteSellerAuthorizations(store, 'A1EMUSELLERNA01', { actor: 'cli' });
+ * ```
+ */
+export async function deleteSellerAuthorizations(
+  store: Store,
+  sellingPartnerId: string,
+  opts: { readonly region?: Region; readonly actor: string; readonly now?: () => number },
+): Promise<Region[]> {
+  const now = opts.now ?? Date.now;
+  const records = (await store.findSellers(sellingPartnerId)).filter(
+    (r) => opts.region === undefined || r.region === opts.region,
+  );
+  const deleted: Region[] = [];
+  for (const r of records) {
+    const ok = await store.deleteSeller(
+      { sellingPartnerId, region: r.region },
+      {
+        events: [
+          {
+            id: randomToken(16),
+            type: 'seller.deleted',
+            createdAt: now(),
+            data: { selling_partner_id: sellingPartnerId, region: r.region, user_ref: r.userRef },
+          },
+        ],
+        audit: [
+          {
+            action: 'seller.deleted',
+            actor: opts.actor,
+            sellingPartnerId,
+            region: r.region,
+            outcome: 'ok',
+          },
+        ],
+      },
+    );
+    if (ok) deleted.push(r.region);
+  }
+  return deleted;
+}
+
+/** Reads one line from stdin (the answer to a confirmation); empty at end of input. */
+function readAnswer(): Promise<string> {
+  return new Promise((resolve) => {
+    const rl = createInterface({ input: process.stdin, terminal: false });
+    let answered = false;
+    rl.once('line', (line) => {
+      answered = true;
+      rl.close();
+      resolve(line.trim());
+    });
+    rl.once('close', () => {
+      if (!answered) resolve('');
+    });
+  });
+}
+
+async function remove(id: string, values: Record<string, unknown>, ctx: CliContext): Promise<number> {
+  const region = regionFlag(values.region);
+  const deleted = await withStore(ctx, loadCliStoreConfig(ctx), null, async (store) => {
+    const found = (await store.findSellers(id)).filter((r) => region === undefined || r.region === region);
+    if (found.length === 0) {
+      throw new CliError(
+        `no seller ${id}${region === undefined ? '' : ` in region ${region}`} in the store (seller_not_found)`,
+      );
+    }
+    if (values.yes !== true) {
+      ctx.stderr(
+        `Delete seller ${id} (${found.map((r) => r.region).join(', ')}) and wipe its tokens? ` +
+          'The seller must authorize again to come back. [y/N] ',
+      );
+      const answer = await readAnswer();
+      if (!/^y(es)?$/i.test(answer))
+        throw new CliError('not deleted (cancelled; pass --yes to skip the question)');
+    }
+    return deleteSellerAuthorizations(store, id, { actor: 'cli', ...(region ? { region } : {}) });
+  });
+  // Another process may have deleted a region between the look-up and the delete: say what happened.
+  if (deleted.length === 0) throw new CliError(`seller ${id} was already gone (seller_not_found)`);
+  ctx.stdout(`deleted seller ${id} (${deleted.join(', ')})\n`);
+  return 0;
+}
+
+async function run(
+  args: { values: Record<string, unknown>; positionals: string[] },
+  ctx: CliContext,
+): Promise<number> {
+  const { sub, rest } = subcommand(args, {
+    list: ['status', 'json'],
+    show: ['json'],
+    delete: ['region', 'yes'],
+  });
+  if (sub === 'list') {
+    if (rest.length > 0) throw new UsageError(`unexpected argument for 'list'`);
+    return list(args.values, ctx);
+  }
+  const id = sellerIdArg(rest);
+  return sub === 'show' ? show(id, args.values, ctx) : remove(id, args.values, ctx);
+}
+
+/** `spapi-auth sellers`. */
+export const sellersCommand: Command = {
+  name: 'sellers',
+  summary: 'list, show or delete the sellers in the store',
+  help,
+  options: {
+    status: { type: 'string' },
+    region: { type: 'string' },
+    yes: { type: 'boolean', short: 'y' },
+    json: { type: 'boolean' },
+  },
+  positionals: true,
+  run,
+};

@@ -8,3 +8,5 @@ export * from './errors.js';
 export * from './http.js';
 export * from './state.js';
 export * from './lwa.js';
+export * from './consent.js';
+export * from './callback.js';

@@ -13,6 +13,8 @@ import type { AmazonGateway, RdtRequest, RestrictedDataToken } from './context.j
 
 /** What the gateway needs of the core's token manager. */
 export interface TokenSource {
+  /** The access token cached in memory and not yet due for refresh, or undefined (synchronous: the hot path). */
+  peekAccessToken(sellingPartnerId: string, region: Region): AccessToken | undefined;
   getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
   getGrantlessToken(scope: string): Promise<AccessToken>;
   getRestrictedDataToken(key: SellerTokenKey, request: RdtRequest): Promise<RestrictedDataToken>;
@@ -79,6 +81,7 @@ export function createAmazonGateway(opts: {
         accessToken: { accessToken: r.accessToken, expiresAt: r.expiresAt },
       };
     },
+    peekAccessToken: (id, region) => tokens.peekAccessToken(id, region),
     getAccessToken: (key) => tokens.getAccessToken(key),
     getGrantlessToken: (scope) => tokens.getGrantlessToken(scope),
     getRestrictedDataToken: (key, request) => tokens.getRestrictedDataToken(key, request),

@@ -88,19 +88,28 @@ export class ApiKeyAuthenticator {
    * of the key.
    */
   async authenticate(header: string | undefined, scope: Scope): Promise<VerifiedKey> {
+    return (
+      this.authenticateCached(header, scope) ??
+      this.check(await this.lookup(bearer(header), this.now()), scope)
+    );
+  }
+
+  /**
+   * The hot path: the verified key when it is in the cache (scope and rate limit checked, errors
+   * thrown as in {@link authenticate}), or undefined when the store must be asked.
+   */
+  authenticateCached(header: string | undefined, scope: Scope): VerifiedKey | undefined {
     const raw = bearer(header);
-    const now = this.now();
-    let key: VerifiedKey;
     const hit = this.cache.get(raw);
-    if (hit !== undefined && hit.until > now) {
-      key = hit.key;
-    } else {
-      key = await this.lookup(raw, now);
-    }
+    if (hit === undefined || hit.until <= this.now()) return undefined;
+    return this.check(hit.key, scope);
+  }
+
+  private check(key: VerifiedKey, scope: Scope): VerifiedKey {
     if (!key.scopes.has(scope)) {
       throw new HttpError(403, 'insufficient_scope', `This API key lacks the ${scope} scope.`);
     }
-    if (this.rate > 0) this.take(key.id, now);
+    if (this.rate > 0) this.take(key.id, this.now());
     return key;
   }
 

@@ -54,7 +54,8 @@ export interface App {
 // The most frequent route logs at debug: one line per cached token would cost more than the token.
 const QUIET_ROUTE = '/v1/sellers/:id/access-token';
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
-const ID_PREFIX = Math.random().toString(36).slice(2, 8);
+const ID_PREFIX = `${Math.random().toString(36).slice(2, 8)}-`;
+const CREDENTIALS_IN_QUERY = /(?:^|&)(?:api_key|apikey|key|access_token)=/i;
 let idCounter = 0;
 
 /**
@@ -99,76 +100,99 @@ export function createApp(deps: AppDeps): App {
     return errorPage(err.status, err.code, err.message, extra as Record<string, string> | undefined);
   };
 
-  const dispatch = async (req: ServerRequest): Promise<{ res: ServerResponse; route: string }> => {
+  type Routed = { res: ServerResponse; route: string };
+  const routed = (res: ServerResponse, route: string): Routed => ({ res, route });
+
+  // Synchronous when the route answers synchronously (the cached token path), so the hot path
+  // costs no promise hops; a promise otherwise.
+  const dispatch = (req: ServerRequest): Routed | Promise<Routed> => {
     if (req.path.length + req.rawQuery.length > MAX_URL_LENGTH) {
-      return { res: errorResponse(414, 'uri_too_long', 'The request URL is too long.'), route: '(limit)' };
+      return routed(errorResponse(414, 'uri_too_long', 'The request URL is too long.'), '(limit)');
     }
     const length = req.header('content-length');
     if (length !== undefined && !(Number(length) <= MAX_BODY_BYTES)) {
-      return { res: errorResponse(413, 'payload_too_large', 'The body is too large.'), route: '(limit)' };
+      return routed(errorResponse(413, 'payload_too_large', 'The body is too large.'), '(limit)');
     }
     const match = router.match(req.method, req.path);
     if (match.kind === 'found') {
-      if (isApi(req.path) && /(?:^|&)(?:api_key|apikey|key|access_token)=/i.test(req.rawQuery)) {
-        return {
-          res: errorResponse(
+      const route = match.ctx.route;
+      if (req.rawQuery !== '' && isApi(req.path) && CREDENTIALS_IN_QUERY.test(req.rawQuery)) {
+        return routed(
+          errorResponse(
             400,
             'credentials_in_url',
             'Send the API key in the Authorization header, never in the URL.',
           ),
-          route: match.ctx.route,
-        };
+          route,
+        );
       }
-      return { res: await match.handler(req, match.ctx), route: match.ctx.route };
+      const out = match.handler(req, match.ctx);
+      return out instanceof Promise ? out.then((res) => routed(res, route)) : routed(out, route);
     }
-    if (match.kind === 'invalid') return { res: toResponse(req, match.error), route: match.route };
+    if (match.kind === 'invalid') return routed(toResponse(req, match.error), match.route);
     if (match.kind === 'method_not_allowed') {
-      return {
-        res: errorResponse(405, 'method_not_allowed', 'This method is not allowed here.', {
-          allow: match.allow,
-        }),
-        route: '(method)',
-      };
+      return routed(
+        errorResponse(405, 'method_not_allowed', 'This method is not allowed here.', { allow: match.allow }),
+        '(method)',
+      );
     }
-    if (deps.fallback) return { res: await deps.fallback(req), route: '(emulator)' };
-    return { res: errorResponse(404, 'not_found', 'No such route.'), route: '(none)' };
+    const fallback = deps.fallback;
+    if (fallback) return Promise.resolve(fallback(req)).then((res) => routed(res, '(emulator)'));
+    return routed(errorResponse(404, 'not_found', 'No such route.'), '(none)');
   };
 
-  const handle: Handler = async (req) => {
+  const failed = (req: ServerRequest, requestId: string, err: unknown): Routed => {
+    if (err instanceof HttpError) return routed(toResponse(req, err), '(error)');
+    log.error('request failed', { request_id: requestId, error_name: (err as Error)?.name ?? 'Error' });
+    return routed(
+      toResponse(req, new HttpError(500, 'internal_error', 'An internal error occurred.')),
+      '(error)',
+    );
+  };
+
+  const finish = (
+    req: ServerRequest,
+    requestId: string,
+    started: number,
+    { res, route }: Routed,
+  ): ServerResponse => {
+    const h = res.headers;
+    h['x-request-id'] = requestId;
+    if (h['referrer-policy'] === undefined) res.headers = { ...BASE_HEADERS, ...h };
+    if (route === QUIET_ROUTE && res.status === 200) {
+      if (log.debugEnabled)
+        log.debug('request', { request_id: requestId, method: req.method, route, status: 200 });
+      return res;
+    }
+    if (isApi(req.path)) res.headers['cache-control'] = 'no-store';
+    log.info('request', {
+      request_id: requestId,
+      method: req.method,
+      route,
+      status: res.status,
+      duration_ms: Math.round((performance.now() - started) * 10) / 10,
+    });
+    return res;
+  };
+
+  const handle: Handler = (req) => {
     const started = performance.now();
     const incoming = req.header('x-request-id');
     const requestId =
-      incoming !== undefined && REQUEST_ID.test(incoming)
-        ? incoming
-        : `${ID_PREFIX}-${(++idCounter).toString(36)}`;
-    let res: ServerResponse;
-    let route = '(none)';
+      incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : ID_PREFIX + (++idCounter).toString(36);
+    let out: Routed | Promise<Routed>;
     try {
-      ({ res, route } = await dispatch(req));
+      out = dispatch(req);
     } catch (err) {
-      if (err instanceof HttpError) {
-        res = toResponse(req, err);
-      } else {
-        log.error('request failed', { request_id: requestId, error_name: (err as Error)?.name ?? 'Error' });
-        res = toResponse(req, new HttpError(500, 'internal_error', 'An internal error occurred.'));
-      }
+      out = failed(req, requestId, err);
     }
-    res.headers['x-request-id'] = requestId;
-    if (!('referrer-policy' in res.headers)) Object.assign(res.headers, BASE_HEADERS, res.headers);
-    if (isApi(req.path)) res.headers['cache-control'] = 'no-store';
-    if (route === QUIET_ROUTE && res.status === 200) {
-      if (log.debugEnabled)
-        log.debug('request', { request_id: requestId, method: req.method, route, status: res.status });
-    } else {
-      log.info('request', {
-        request_id: requestId,
-        method: req.method,
-        route,
-        status: res.status,
-        duration_ms: Math.round((performance.now() - started) * 10) / 10,
-      });
+    if (out instanceof Promise) {
+      return out.then(
+        (r) => finish(req, requestId, started, r),
+        (err: unknown) => finish(req, requestId, started, failed(req, requestId, err)),
+      );
     }
-    return res;
+    return finish(req, requestId, started, out);
   };
 
   return {

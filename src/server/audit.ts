@@ -4,6 +4,7 @@
  * into one record per (actor, seller, region, outcome) with a `count`, so auditing can never slow
  * the token API down or grow memory without bound.
  */
+import type { Region } from '../core/marketplaces.js';
 import type { AuditInput, Store } from '../storage/store.js';
 import type { Logger } from './log.js';
 
@@ -20,6 +21,7 @@ const MAX_RECORDS_PER_FLUSH = 1000;
 export class AuditBuffer {
   private records: AuditInput[] = [];
   private folded = new Map<string, { rec: AuditInput; count: number }>();
+  private releases = new Map<string, { actor: string; region: Region; n: number; at: number }[]>();
   private readonly timer: NodeJS.Timeout;
   private flushing: Promise<void> = Promise.resolve();
 
@@ -44,9 +46,55 @@ export class AuditBuffer {
     else this.folded.set(k, { rec: { ...rec, at: this.now() }, count: 1 });
   }
 
+  /**
+   * Counts one access-token release: the most frequent record, so it costs a map lookup and an
+   * increment; the records are built at flush time.
+   */
+  release(actor: string, sellingPartnerId: string, region: Region): void {
+    const list = this.releases.get(sellingPartnerId);
+    if (list === undefined) {
+      this.releases.set(sellingPartnerId, [{ actor, region, n: 1, at: this.now() }]);
+      return;
+    }
+    for (const c of list) {
+      if (c.actor === actor && c.region === region) {
+        c.n++;
+        return;
+      }
+    }
+    list.push({ actor, region, n: 1, at: this.now() });
+  }
+
+  private drainReleases(): void {
+    for (const [sellingPartnerId, list] of this.releases) {
+      for (const c of list) {
+        const rec: AuditInput = {
+          action: 'token.released',
+          actor: c.actor,
+          sellingPartnerId,
+          region: c.region,
+          outcome: 'ok',
+          at: c.at,
+        };
+        let n = c.n;
+        while (n > 0 && this.records.length < MAX_RECORDS_PER_FLUSH) {
+          this.records.push(rec);
+          n--;
+        }
+        if (n > 0)
+          this.folded.set(`r|${c.actor}|${c.region}|${sellingPartnerId}|${this.folded.size}`, {
+            rec,
+            count: n,
+          });
+      }
+    }
+    this.releases = new Map();
+  }
+
   /** Writes what is buffered; resolves when written (errors are logged, records dropped). */
   flush(): Promise<void> {
     this.flushing = this.flushing.then(async () => {
+      this.drainReleases();
       if (this.records.length === 0 && this.folded.size === 0) return;
       const batch = this.records;
       for (const { rec, count } of this.folded.values()) {

@@ -45,6 +45,8 @@ export interface AmazonGateway {
   }): string;
   /** Exchanges an authorization code once, with the configured redirect URI. */
   exchangeCode(input: { readonly code: string; readonly codeVerifier?: string }): Promise<ExchangedTokens>;
+  /** The access token cached in memory and not due for refresh, or undefined; synchronous, for the hot path. */
+  peekAccessToken(sellingPartnerId: string, region: SellerTokenKey['region']): AccessToken | undefined;
   /** An access token for a seller: memory, then the store, then one refresh cluster-wide. */
   getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
   getGrantlessToken(scope: string): Promise<AccessToken>;

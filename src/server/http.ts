@@ -64,8 +64,10 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cross-origin-resource-policy': 'same-origin',
 });
 
-const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  ...BASE_HEADERS,
+/** JSON API responses: framing and opener headers only matter for documents, so they are left out. */
+export const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
   'content-type': 'application/json; charset=utf-8',
   'cache-control': 'no-store',
 });

@@ -10,8 +10,17 @@ import { isRegion } from '../core/marketplaces.js';
 import { randomToken } from '../core/state.js';
 import { StorageError } from '../storage/errors.js';
 import type { SellerRecord, SellerStatus } from '../storage/store.js';
+import type { VerifiedKey } from './api-keys.js';
 import type { RdtRequest, ServiceContext } from './context.js';
-import { HttpError, json, parseQuery, readJsonObject, type ServerResponse } from './http.js';
+import {
+  API_HEADERS,
+  HttpError,
+  json,
+  parseQuery,
+  readJsonObject,
+  type ServerRequest,
+  type ServerResponse,
+} from './http.js';
 import type { Router } from './router.js';
 
 const REAUTHORIZE_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
@@ -23,16 +32,6 @@ export const GRANTLESS_SCOPES: readonly string[] = Object.freeze([
   'sellingpartnerapi::notifications',
   'sellingpartnerapi::client_credential:rotation',
 ]);
-
-const TOKEN_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
-  'x-frame-options': 'DENY',
-  'cross-origin-opener-policy': 'same-origin',
-  'cross-origin-resource-policy': 'same-origin',
-  'content-type': 'application/json; charset=utf-8',
-  'cache-control': 'no-store',
-});
 
 /**
  * Maps a core or storage error to the API's status and stable code.
@@ -173,19 +172,19 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     for (const r of ['na', 'eu', 'fe'] as const) bodyCache.delete(`${r}|${id}`);
   };
 
-  router.add('GET', '/v1/sellers/:id/access-token', async (req, { params }) => {
-    const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
-    const id = params.id!;
+  const releaseSlow = async (
+    req: ServerRequest,
+    id: string,
+    verified: VerifiedKey | undefined,
+  ): Promise<ServerResponse> => {
+    // A key verified (and charged to its rate limit) by the fast path is not checked twice.
+    const key = verified ?? (await keys.authenticate(req.header('authorization'), 'tokens:read'));
     let region: Region | undefined;
     try {
       region = await regionOf(id, req.rawQuery);
       const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
-      audit.add({ action: 'token.released', actor: key.id, sellingPartnerId: id, region, outcome: 'ok' });
-      return {
-        status: 200,
-        headers: { ...TOKEN_HEADERS },
-        body: tokenBody(id, region, token),
-      } satisfies ServerResponse;
+      audit.release(key.id, id, region);
+      return { status: 200, headers: { ...API_HEADERS }, body: tokenBody(id, region, token) };
     } catch (err) {
       const e = tokenApiError(err);
       audit.add({
@@ -198,6 +197,25 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       if (e.code === 'seller_not_found' || e.code === 'seller_reauthorization_required') forgetSeller(id);
       throw e;
     }
+  };
+
+  // The hot path: key, region and token all in memory → answered synchronously, no promise, no
+  // store call. Anything missing → the general path above.
+  router.add('GET', '/v1/sellers/:id/access-token', (req, { params }) => {
+    const id = params.id!;
+    const key = keys.authenticateCached(req.header('authorization'), 'tokens:read');
+    if (key !== undefined && req.rawQuery === '') {
+      const hit = regionCache.get(id);
+      if (hit !== undefined && hit.regions.length === 1 && hit.until > ctx.now()) {
+        const region = hit.regions[0]!;
+        const token = amazon.peekAccessToken(id, region);
+        if (token !== undefined) {
+          audit.release(key.id, id, region);
+          return { status: 200, headers: { ...API_HEADERS }, body: tokenBody(id, region, token) };
+        }
+      }
+    }
+    return releaseSlow(req, id, key);
   });
 
   router.add('POST', '/v1/grantless-tokens', async (req) => {

@@ -251,6 +251,10 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
   };
 
   return {
+    peekAccessToken(sellingPartnerId, region) {
+      const hit = memory.get(`${region}|${sellingPartnerId}`);
+      return hit !== undefined && hit.refreshAt > now() ? hit.token : undefined;
+    },
     getAccessToken: (key) =>
       closed ? Promise.reject(new Error('token source closed')) : getAccessToken(key),
     getGrantlessToken: getGrantless,

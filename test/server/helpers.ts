@@ -35,7 +35,7 @@ export interface TestService {
 
 export async function makeService(
   env: Record<string, string> = {},
-  opts: { now?: () => number; sqlitePath?: string } = {},
+  opts: { now?: () => number; sqlitePath?: string; logLevel?: 'debug' | 'info' } = {},
 ): Promise<TestService> {
   const app0 = devApplication(PUBLIC_URL);
   const emulatorApp = { ...app0, clientSecret: CANARY_SECRET };
@@ -64,7 +64,7 @@ export async function makeService(
       ? createMemoryStore(storeOptions)
       : await createSqliteStore({ ...storeOptions, path: opts.sqlitePath });
   const logs: string[] = [];
-  const log = createLogger({ sink: (l) => logs.push(l), level: 'debug' });
+  const log = createLogger({ sink: (l) => logs.push(l), level: opts.logLevel ?? 'debug' });
   const fetch = (req: Request): Promise<Response> => emulator.fetch(req);
   const tokens = createTokenSource({ config, store, fetch, log, ...(opts.now ? { now: opts.now } : {}) });
   const amazon = createAmazonGateway({ config, tokens, fetch, ...(opts.now ? { now: opts.now } : {}) });

@@ -1,0 +1,121 @@
+/**
+ * Admin sessions and CSRF tokens, stateless so that every instance behind a load balancer accepts
+ * them: the session cookie is `v1.<expiry>.<session id>.<auth>.<HMAC>` and the CSRF token of a
+ * session is an HMAC of its id (a synchronizer token no other site can read or compute). The key is
+ * derived from `SPAPI_AUTH_ADMIN_PASSWORD` with scrypt (changing the password ends every session);
+ * in dev without a password it is random per process.
+ *
+ * The cookie is `HttpOnly; SameSite=Strict; Path=/admin` (and `Secure` on https): it is never sent
+ * on a cross-site request, never readable by a script, and never sent to the OAuth or API routes.
+ */
+import { createHash, createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { readCookie } from '../cookies.js';
+
+/** The session cookie's name. */
+export const SESSION_COOKIE = 'spapi_admin';
+/** How long a login lasts. */
+export const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
+/** How long an anonymous session (login form) lasts. */
+const ANON_TTL_MS = 30 * 60 * 1000;
+
+/** A verified session. */
+export interface AdminSession {
+  readonly id: string;
+  readonly authenticated: boolean;
+  readonly expiresAt: number;
+}
+
+function mac(key: Buffer, data: string): string {
+  return createHmac('sha256', key).update(data).digest('base64url');
+}
+
+function sameString(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/**
+ * Issues and verifies admin sessions.
+ *
+ * @example
+ * const sessions = new AdminSessions({ password: config.adminPassword, secure: config.secureCookies });
+ * const s = sessions.read(req.header('cookie'));
+ */
+export class AdminSessions {
+  private readonly key: Buffer;
+  private readonly passwordDigest: Buffer | undefined;
+  private readonly now: () => number;
+  private readonly secure: boolean;
+
+  constructor(opts: { password: string | undefined; secure: boolean; now?: () => number }) {
+    this.now = opts.now ?? Date.now;
+    this.secure = opts.secure;
+    // scrypt makes guessing the password from a stolen cookie as slow as guessing it at the form.
+    this.key =
+      opts.password === undefined
+        ? randomBytes(32)
+        : scryptSync(opts.password, 'spapi-auth admin session v1', 32, { N: 16384, r: 8, p: 1 });
+    this.passwordDigest =
+      opts.password === undefined ? undefined : createHash('sha256').update(opts.password).digest();
+  }
+
+  /** Whether a password protects the dashboard. */
+  get passwordRequired(): boolean {
+    return this.passwordDigest !== undefined;
+  }
+
+  /** Constant-time check of a submitted password (digests of equal length are compared). */
+  checkPassword(candidate: string): boolean {
+    if (this.passwordDigest === undefined) return false;
+    const digest = createHash('sha256').update(candidate).digest();
+    return timingSafeEqual(digest, this.passwordDigest);
+  }
+
+  /** A new session (a new id at login, so a planted anonymous cookie cannot be promoted). */
+  issue(authenticated: boolean): { session: AdminSession; cookie: string } {
+    const session: AdminSession = {
+      id: randomBytes(18).toString('base64url'),
+      authenticated,
+      expiresAt: this.now() + (authenticated ? SESSION_TTL_MS : ANON_TTL_MS),
+    };
+    const body = `v1.${Math.floor(session.expiresAt / 1000)}.${session.id}.${authenticated ? 1 : 0}`;
+    const value = `${body}.${mac(this.key, body)}`;
+    return { session, cookie: this.cookie(value, Math.floor((session.expiresAt - this.now()) / 1000)) };
+  }
+
+  /** The `Set-Cookie` value that ends the session. */
+  clear(): string {
+    return this.cookie('', 0);
+  }
+
+  /** The session of a `Cookie` header, or undefined when absent, forged or expired. */
+  read(cookieHeader: string | undefined): AdminSession | undefined {
+    const value = readCookie(cookieHeader, SESSION_COOKIE);
+    if (value === undefined || value.length > 200) return undefined;
+    const parts = value.split('.');
+    if (parts.length !== 5 || parts[0] !== 'v1') return undefined;
+    const body = parts.slice(0, 4).join('.');
+    if (!sameString(parts[4]!, mac(this.key, body))) return undefined;
+    const expiresAt = Number(parts[1]) * 1000;
+    if (!Number.isSafeInteger(expiresAt) || expiresAt <= this.now()) return undefined;
+    return { id: parts[2]!, authenticated: parts[3] === '1', expiresAt };
+  }
+
+  /** The CSRF token of a session, to put in every form. */
+  csrfToken(session: AdminSession): string {
+    return mac(this.key, `csrf.${session.id}`);
+  }
+
+  /** Whether `token` is the CSRF token of `session`. */
+  checkCsrf(session: AdminSession | undefined, token: string | null | undefined): boolean {
+    if (session === undefined || typeof token !== 'string' || token.length > 100) return false;
+    return sameString(token, this.csrfToken(session));
+  }
+
+  private cookie(value: string, maxAge: number): string {
+    return `${SESSION_COOKIE}=${value}; Path=/admin; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${
+      this.secure ? '; Secure' : ''
+    }`;
+  }
+}

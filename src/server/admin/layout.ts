@@ -54,6 +54,7 @@ th,td{text-align:left;padding:.55rem .7rem;border-bottom:1px solid var(--line);v
 th{font-size:.78rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;background:#fafbfc}
 td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.86rem;word-break:break-all}
 .tablecard{padding:0;overflow:hidden}
+.tablecard .head{padding:.9rem 1.1rem .1rem}
 .muted{color:var(--muted)}.err{color:var(--bad)}.small{font-size:.85rem}
 form.filters{display:flex;gap:.5rem;flex-wrap:wrap;margin-bottom:.75rem}
 input,select,button{font:inherit}
@@ -74,6 +75,7 @@ details.danger summary{cursor:pointer;color:var(--bad);font-weight:600}
 .chart svg{width:100%;height:auto;display:block}
 .legend{display:flex;gap:1rem;font-size:.85rem;color:var(--muted);margin-top:.4rem}
 .legend i{display:inline-block;width:.8rem;height:.8rem;border-radius:2px;margin-right:.35rem;vertical-align:-1px}
+.legend i.r{background:#2457d6}.legend i.e{background:#d92d20}
 .login{max-width:380px;margin:4rem auto}
 .login label{display:block;margin:.75rem 0 .3rem;color:var(--muted)}
 .login input{width:100%}
@@ -113,38 +115,43 @@ export function adminPage(opts: {
   const link = (section: Section, href: string, label: string): SafeHtml =>
     html`<a href="${href}" class="${opts.section === section ? 'on' : ''}">${label}</a>`;
   const doc = html`<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer">
-<title>${opts.title} · spapi-auth admin</title>
-<style nonce="${nonce}">${raw(CSS)}</style>
-</head>
-<body>
-<header class="top"><div class="in">
-<a class="brand" href="/admin">spapi-auth<small>admin${opts.dev ? ' · dev' : ''}</small></a>
-${
-  opts.showNav
-    ? html`<nav>
-${link('overview', '/admin', 'Overview')}
-${link('sellers', '/admin/sellers', 'Sellers')}
-${link('webhooks', '/admin/webhooks', 'Webhooks')}
-${link('connect', '/admin/connect', 'Connect a seller')}
-${
-  opts.csrf !== undefined
-    ? html`<form method="post" action="/admin/logout"><input type="hidden" name="csrf" value="${opts.csrf}"><button type="submit">Log out</button></form>`
-    : ''
-}
-</nav>`
-    : ''
-}
-</div></header>
-<main>
-${opts.body}
-</main>
-</body>
-</html>`;
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width,initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>${opts.title} · spapi-auth admin</title>
+        <style nonce="${nonce}">
+          ${raw(CSS)}
+        </style>
+      </head>
+      <body>
+        <header class="top">
+          <div class="in">
+            <a class="brand" href="/admin">spapi-auth<small>admin${opts.dev ? ' · dev' : ''}</small></a>
+            ${
+              opts.showNav
+                ? html`<nav>
+                    ${link('overview', '/admin', 'Overview')} ${link('sellers', '/admin/sellers', 'Sellers')}
+                    ${link('webhooks', '/admin/webhooks', 'Webhooks')}
+                    ${link('connect', '/admin/connect', 'Connect a seller')}
+                    ${
+                      opts.csrf !== undefined
+                        ? html`<form method="post" action="/admin/logout">
+                            <input type="hidden" name="csrf" value="${opts.csrf}" /><button type="submit">
+                              Log out
+                            </button>
+                          </form>`
+                        : ''
+                    }
+                  </nav>`
+                : ''
+            }
+          </div>
+        </header>
+        <main>${opts.body}</main>
+      </body>
+    </html>`;
   return {
     status: opts.status ?? 200,
     headers: { ...adminHeaders(nonce, opts.secure), ...opts.headers },

@@ -6,7 +6,8 @@
  */
 import { exchangeAuthorizationCode, type LwaCredentials } from '../core/lwa.js';
 import type { FetchLike } from '../core/http.js';
-import { consentOrigin, spapiEndpoint, type Region } from '../core/marketplaces.js';
+import { buildConsentUrl } from '../core/consent.js';
+import { spapiEndpoint, type Region } from '../core/marketplaces.js';
 import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
 import type { Config } from '../config.js';
 import type { AmazonGateway, RdtRequest, RestrictedDataToken } from './context.js';
@@ -43,9 +44,12 @@ export function createAmazonGateway(opts: {
   readonly tokens: TokenSource;
   readonly fetch?: FetchLike;
   readonly now?: () => number;
+  /** The LWA credentials for each exchange (the client-secret ring, rotation.ts); default: the config's. */
+  readonly credentials?: () => LwaCredentials;
 }): AmazonGateway {
   const { config, tokens } = opts;
-  const credentials = credentialsOf(config);
+  const fixedCredentials = credentialsOf(config);
+  const credentials = opts.credentials ?? (() => fixedCredentials);
   const transport = {
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.now ? { now: opts.now } : {}),
@@ -58,21 +62,20 @@ export function createAmazonGateway(opts: {
   };
 
   return {
-    consentUrl({ marketplace, kind, state, codeChallenge }) {
-      const u = new URL('/apps/authorize/consent', config.amazonUrl ?? consentOrigin(marketplace, kind));
-      u.searchParams.set('application_id', config.applicationId);
-      u.searchParams.set('state', state);
-      u.searchParams.set('redirect_uri', config.redirectUri);
-      if (config.draftApp) u.searchParams.set('version', 'beta');
-      if (codeChallenge !== undefined) {
-        u.searchParams.set('code_challenge', codeChallenge);
-        u.searchParams.set('code_challenge_method', 'S256');
-      }
-      return u.href;
-    },
+    consentUrl: ({ marketplace, kind, state, codeChallenge }) =>
+      buildConsentUrl({
+        marketplace,
+        kind,
+        applicationId: config.applicationId,
+        state,
+        redirectUri: config.redirectUri,
+        draft: config.draftApp,
+        ...(codeChallenge !== undefined ? { codeChallenge } : {}),
+        ...(config.amazonUrl !== undefined ? { amazonUrl: config.amazonUrl } : {}),
+      }),
     async exchangeCode({ code, codeVerifier }) {
       const r = await exchangeAuthorizationCode(
-        credentials,
+        credentials(),
         { code, redirectUri: config.redirectUri, ...(codeVerifier !== undefined ? { codeVerifier } : {}) },
         transport,
       );

@@ -40,6 +40,11 @@ export interface AppDeps {
   readonly fallback?: Handler;
   /** How often buffered audit records are written (ms). */
   readonly auditIntervalMs?: number;
+  /**
+   * More route modules (admin dashboard, webhooks, metrics…): each registers its routes on the
+   * router with the shared context. Registered after the flows and the token API.
+   */
+  readonly extensions?: readonly ((router: Router, ctx: ServiceContext) => void)[];
 }
 
 /** The service. */
@@ -89,6 +94,7 @@ export function createApp(deps: AppDeps): App {
   });
   registerFlowRoutes(router, context);
   registerTokenRoutes(router, context);
+  for (const extend of deps.extensions ?? []) extend(router, context);
   if (config.mode === 'dev') registerDevRoutes(router, context);
 
   const isApi = (path: string): boolean => path.startsWith('/v1/') || path === '/v1';

@@ -5,9 +5,9 @@
  * atomically by the store: one winner under duplicate callbacks) and valid 10 minutes. The code is
  * exchanged once and never appears in a URL, a log or an error body.
  */
-import { isSpapiAuthError } from '../core/errors.js';
+import { buildAppstoreContinueUrl, validateAmazonCallbackUri } from '../core/consent.js';
+import { LoginRequestError, isSpapiAuthError } from '../core/errors.js';
 import {
-  AMAZON_CONSENT_HOSTS,
   MARKETPLACES,
   findMarketplace,
   type Marketplace,
@@ -214,12 +214,12 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     const marketplace = findMarketplace(p.marketplace);
     if (!marketplace) return fail(req, 400, 'invalid_marketplace', 'The link names an unknown marketplace.');
     if (p.flow === 'appstore') {
-      const callback = validateAmazonCallbackUri(
+      const callback = checkAmazonCallbackUri(
         p.amazon_callback_uri ?? '',
         config.applicationId,
         config.amazonUrl,
       );
-      const { state, cookie } = await startTransaction({
+      const { state, cookie, codeChallenge } = await startTransaction({
         flow: 'appstore',
         kind: 'seller',
         marketplace,
@@ -236,6 +236,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
           state,
           config.redirectUri,
           p.version_beta === true || config.draftApp,
+          codeChallenge,
         ),
         {
           'set-cookie': cookie,
@@ -275,7 +276,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     }
     let callback: URL;
     try {
-      callback = validateAmazonCallbackUri(rawUri, config.applicationId, config.amazonUrl);
+      callback = checkAmazonCallbackUri(rawUri, config.applicationId, config.amazonUrl);
     } catch (err) {
       if (err instanceof HttpError) return fail(req, err.status, err.code, err.message);
       throw err;
@@ -309,7 +310,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
       log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: sellerId });
       return redirect(302, signin.href);
     }
-    const { state, cookie } = await startTransaction({
+    const { state, cookie, codeChallenge } = await startTransaction({
       flow: 'appstore',
       kind: 'seller',
       marketplace,
@@ -321,7 +322,14 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     log.info('appstore login', { flow: 'appstore', seller_id: sellerId, region: marketplace.region });
     return redirect(
       302,
-      appstoreRedirect(callback, amazonState, state, config.redirectUri, beta || config.draftApp),
+      appstoreRedirect(
+        callback,
+        amazonState,
+        state,
+        config.redirectUri,
+        beta || config.draftApp,
+        codeChallenge,
+      ),
       {
         'set-cookie': cookie,
       },
@@ -644,44 +652,25 @@ export function checkReturnTo(value: unknown, allowed: readonly string[]): strin
 }
 
 /**
- * Validates an Appstore `amazon_callback_uri`: https, no userinfo, no port, a host on Amazon's
- * Seller/Vendor Central allow-list (or exactly the configured emulator origin), and the path
- * `/apps/authorize/confirm/<our application id>`. A relative value is resolved against Seller
- * Central. Anything else throws a 400 `invalid_callback_uri`.
- *
- * @example
- * validateAmazonCallbackUri('https://sellercentral.amazon.com/apps/authorize/confirm/amzn1.sp.solution.x', 'amzn1.sp.solution.x');
+ * The core's `amazon_callback_uri` check (https, no userinfo or port, an Amazon consent host or the
+ * configured emulator, the exact confirm path of our application), as a 400 for the routes.
  */
-export function validateAmazonCallbackUri(
-  value: string,
-  applicationId: string,
-  emulatorOrigin?: string,
-): URL {
-  const bad = new HttpError(
-    400,
-    'invalid_callback_uri',
-    'amazon_callback_uri is not an Amazon confirmation URL for this application.',
-  );
-  if (
-    value.length === 0 ||
-    value.length > 2048 ||
-    /[\x00-\x20\x7f-\uffff\\]/.test(value) ||
-    value.startsWith('//')
-  )
-    throw bad;
-  let u: URL;
+function checkAmazonCallbackUri(value: string, applicationId: string, amazonUrl: string | undefined): URL {
   try {
-    u = new URL(value, 'https://sellercentral.amazon.com');
-  } catch {
-    throw bad;
+    return validateAmazonCallbackUri(
+      value,
+      amazonUrl === undefined ? { applicationId } : { applicationId, amazonUrl },
+    );
+  } catch (err) {
+    if (err instanceof LoginRequestError) {
+      throw new HttpError(
+        400,
+        'invalid_callback_uri',
+        'amazon_callback_uri is not an Amazon confirmation URL for this application.',
+      );
+    }
+    throw err;
   }
-  if (u.username || u.password || u.hash) throw bad;
-  const emulator = emulatorOrigin !== undefined && u.origin === emulatorOrigin;
-  if (!emulator) {
-    if (u.protocol !== 'https:' || u.port !== '' || !AMAZON_CONSENT_HOSTS.has(u.hostname)) throw bad;
-  }
-  if (u.pathname !== `/apps/authorize/confirm/${applicationId}`) throw bad;
-  return u;
 }
 
 /** The marketplace a consent host serves (its first in Amazon's table), for the region of an Appstore authorization. */
@@ -708,19 +697,21 @@ const HOST_ALIASES: Readonly<Record<string, string>> = {
   'www.vendorcentral.in': 'IN',
 };
 
-/** The Appstore hop back to Amazon, built from parts (never by string concatenation). */
+/** The Appstore hop back to Amazon, built by the core from parts (never by string concatenation). */
 function appstoreRedirect(
   callback: URL,
   amazonState: string,
   state: string,
   redirectUri: string,
   beta: boolean,
+  codeChallenge: string | undefined,
 ): string {
-  const u = new URL(callback.href);
-  u.searchParams.delete('region');
-  u.searchParams.set('redirect_uri', redirectUri);
-  u.searchParams.set('amazon_state', amazonState);
-  u.searchParams.set('state', state);
-  if (beta) u.searchParams.set('version', 'beta');
-  return u.href;
+  return buildAppstoreContinueUrl({
+    amazonCallbackUri: callback,
+    amazonState,
+    state,
+    redirectUri,
+    beta,
+    ...(codeChallenge !== undefined ? { codeChallenge } : {}),
+  });
 }

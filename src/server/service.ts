@@ -14,7 +14,7 @@ import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
 import { createAmazonGateway, type TokenSource } from './amazon.js';
 import { generateApiKey, hashApiKey, type Scope } from './api-keys.js';
-import { createApp, type App } from './app.js';
+import { createApp, type App, type AppDeps } from './app.js';
 import type { Handler } from './http.js';
 import type { Logger } from './log.js';
 import { listen, type RunningServer } from './node.js';
@@ -132,6 +132,8 @@ export async function startService(opts: {
   /** Dev: the embedded emulator's handler. */
   readonly fallback?: Handler;
   readonly port?: number;
+  /** Extra route modules, see {@link AppDeps.extensions}. */
+  readonly extensions?: AppDeps['extensions'];
 }): Promise<Service> {
   const { config, store, log } = opts;
   const tokens = createTokenSource({ config, store, log, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
@@ -142,6 +144,7 @@ export async function startService(opts: {
     amazon,
     log,
     ...(opts.fallback ? { fallback: opts.fallback } : {}),
+    ...(opts.extensions ? { extensions: opts.extensions } : {}),
   });
   const server = await listen(app.handle, { port: opts.port ?? config.port, host: config.host });
   let closing: Promise<void> | undefined;

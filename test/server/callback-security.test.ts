@@ -301,13 +301,14 @@ test('Login URI: open-redirect attempts in amazon_callback_uri → 400 invalid_c
   }
 });
 
-test('Login URI happy path: 302 to the Amazon URL built from parts, relative callback resolved against Seller Central', async () => {
+test('Login URI happy path: 302 to the Amazon URL built from parts, relative callback resolved against the Amazon origin', async () => {
   const svc = await makeService({ SPAPI_AUTH_DRAFT_APP: 'true' });
   try {
     const id = svc.config.applicationId;
     for (const [given, host] of [
       [`https://sellercentral.amazon.de/apps/authorize/confirm/${id}`, 'sellercentral.amazon.de'],
-      [`/apps/authorize/confirm/${id}`, 'sellercentral.amazon.com'],
+      // With an emulator configured, a relative value resolves against it (else against Seller Central).
+      [`/apps/authorize/confirm/${id}`, new URL(AMAZON_URL).host],
     ] as const) {
       const u = new URL(`${PUBLIC_URL}/oauth/login`);
       u.searchParams.set('amazon_callback_uri', given);

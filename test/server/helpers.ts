@@ -15,7 +15,8 @@ import { createTokenSource } from '../../src/server/service.js';
 import { createAmazonGateway } from '../../src/server/amazon.js';
 
 export const PUBLIC_URL = 'http://localhost:3000';
-export const AMAZON_URL = 'http://emulator.test';
+// The emulator answers in-process for any host; a loopback origin is what the core accepts over http.
+export const AMAZON_URL = 'http://127.0.0.1:4999';
 /** Marker secrets: none may ever appear in a log line, an error body or the store in clear. */
 export const CANARY_SECRET = 'CANARYsecret0ClientSecretValue0000000000000000';
 

@@ -93,9 +93,10 @@ export async function raceProcesses(
   target: { sellingPartnerId?: string; stateHash?: string },
   processes = 2,
   attempts = 10,
+  ttlMs?: number,
 ): Promise<number> {
   // Child start-up (tsx) takes a while on a loaded machine; start together well after that.
-  const startAt = Date.now() + 4000;
+  const startAt = processes === 1 ? 0 : Date.now() + 4000;
   const results = await Promise.all(
     Array.from({ length: processes }, (_, i) =>
       runChild<{ wins: number }>(CHILD, [
@@ -116,3 +117,21 @@ export async function raceProcesses(
 
 /** Opens a store for the migration tests. */
 export type Opener = (options: StoreOptions) => Promise<Store>;
+
+/** A child takes the lease and exits without releasing it (a crash, as the database sees it). */
+export async function assertCrashedHolderLeaseExpires(
+  store: Store,
+  base: Pick<RaceConfig, 'engine' | 'path' | 'url' | 'schema'>,
+  sellingPartnerId: string,
+): Promise<void> {
+  const key = { sellingPartnerId, region: 'na' as const };
+  const ttlMs = 1500;
+  assert.equal(await raceProcesses(base, 'lease', { sellingPartnerId }, 1, 1, ttlMs), 1);
+  const held = await store.getSeller(key);
+  assert.equal(held?.leaseOwner, 'p0-0');
+  const expiresAt = held?.leaseExpiresAt ?? 0;
+  if (Date.now() < expiresAt) assert.equal(await store.acquireRefreshLease(key, 'survivor', 60_000), null);
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 20));
+  const lease = await store.acquireRefreshLease(key, 'survivor', 60_000);
+  assert.equal(lease?.owner, 'survivor', "the dead holder's lease expired");
+}

@@ -7,7 +7,14 @@ import type { Store, StoreOptions } from '../../src/storage/index.js';
 import { authorization, storeContract } from './contract.js';
 import { fileURLToPath } from 'node:url';
 import { DEV_APPLICATION, DEV_CLIENT_SECRET, startEmulator } from '../../src/emulator/index.js';
-import { KEYS, KEY_RING, assertNoSecretsIn, raceProcesses, storeEverySecret } from './engine-cases.js';
+import {
+  KEYS,
+  KEY_RING,
+  assertCrashedHolderLeaseExpires,
+  assertNoSecretsIn,
+  raceProcesses,
+  storeEverySecret,
+} from './engine-cases.js';
 import { PG_URL, dropSchemas, postgresAvailable, runChild, runSchema } from './helpers.js';
 
 const unavailable = await postgresAvailable();
@@ -116,7 +123,7 @@ if (unavailable && process.env.CI === 'true') {
       assertNoSecretsIn(dump, 'the PostgreSQL dump');
     });
 
-    it('gives one lease (and one OAuth transaction) to exactly one of two processes', async () => {
+    it("gives one lease (and one OAuth transaction) to exactly one of two processes; a crashed holder's lease expires", async () => {
       const schema = freshSchema();
       const store = await open(schema);
       try {
@@ -139,6 +146,8 @@ if (unavailable && process.env.CI === 'true') {
         assert.equal(await raceProcesses(base, 'consume', { stateHash: 'race-state' }), 1);
         const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
         assert.match(seller?.leaseOwner ?? '', /^p[01]-\d+$/, 'the winner holds the lease');
+        await store.saveAuthorization(authorization({ sellingPartnerId: 'CRASH' }));
+        await assertCrashedHolderLeaseExpires(store, base, 'CRASH');
       } finally {
         await store.close();
       }

@@ -10,7 +10,13 @@ import {
   openStore,
 } from '../../src/storage/index.js';
 import { authorization, storeContract } from './contract.js';
-import { KEY_RING, assertNoSecretsIn, raceProcesses, storeEverySecret } from './engine-cases.js';
+import {
+  KEY_RING,
+  assertCrashedHolderLeaseExpires,
+  assertNoSecretsIn,
+  raceProcesses,
+  storeEverySecret,
+} from './engine-cases.js';
 import { tempDir } from './helpers.js';
 
 const dir = tempDir('sqlite');
@@ -87,7 +93,7 @@ describe('SQLite engine', () => {
     assertNoSecretsIn(scan(), 'the SQLite file (closed)');
   });
 
-  it('gives one lease to exactly one of two processes racing on one file', async () => {
+  it("gives one lease to exactly one of two processes racing on one file; a crashed holder's lease expires", async () => {
     const path = freshPath();
     const store = await createSqliteStore({ path, keyRing: KEY_RING });
     await store.saveAuthorization(authorization({ sellingPartnerId: 'RACE' }));
@@ -109,6 +115,8 @@ describe('SQLite engine', () => {
     const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
     assert.match(seller?.leaseOwner ?? '', /^p[01]-\d+$/, 'the winner holds the lease');
     assert.equal(seller?.version, 1);
+    await store.saveAuthorization(authorization({ sellingPartnerId: 'CRASH' }));
+    await assertCrashedHolderLeaseExpires(store, { engine: 'sqlite', path }, 'CRASH');
     await store.close();
   });
 

@@ -10,7 +10,14 @@ import type { ApiKeyRecord, Store } from '../storage/store.js';
 import { HttpError } from './http.js';
 
 /** The scopes a key may carry. */
-export const SCOPES = Object.freeze(['tokens:read', 'sellers:read', 'sellers:write', 'connect'] as const);
+export const SCOPES = Object.freeze([
+  'tokens:read',
+  'sellers:read',
+  'sellers:write',
+  'connect',
+  // POST /v1/notifications: hand Amazon's client-secret notifications to the service (rotation.ts).
+  'notifications:write',
+] as const);
 export type Scope = (typeof SCOPES)[number];
 
 /** How long a verified key is trusted without asking the store again. */

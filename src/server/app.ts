@@ -45,6 +45,8 @@ export interface AppDeps {
    * router with the shared context. Registered after the flows and the token API.
    */
   readonly extensions?: readonly ((router: Router, ctx: ServiceContext) => void)[];
+  /** Called once per request with the route pattern (never the raw path) and the status (metrics). */
+  readonly onResponse?: (route: string, status: number) => void;
 }
 
 /** The service. */
@@ -162,6 +164,7 @@ export function createApp(deps: AppDeps): App {
     started: number,
     { res, route }: Routed,
   ): ServerResponse => {
+    deps.onResponse?.(route, res.status);
     const h = res.headers;
     h['x-request-id'] = requestId;
     if (h['referrer-policy'] === undefined) res.headers = { ...BASE_HEADERS, ...h };

@@ -241,6 +241,9 @@ export class ServiceMetrics implements TokenMetricsSink {
     'Whether the LWA circuit breaker is open (1) or not (0).',
   );
 
+  /** Called after each {@link invalidClient} (the client-secret ring raises its alarm there). */
+  onInvalidClient: (() => void) | undefined;
+
   /** Set by whoever owns a circuit breaker (the token manager) to report its state. */
   breakerState: (() => LwaHealth['breaker']) | undefined;
 
@@ -277,6 +280,7 @@ export class ServiceMetrics implements TokenMetricsSink {
   }
   invalidClient(): void {
     this.invalidClients.inc();
+    this.onInvalidClient?.();
   }
 
   /**

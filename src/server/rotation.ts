@@ -23,7 +23,7 @@ import { HttpError, json, readJsonObject } from './http.js';
 import type { Logger } from './log.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { Router } from './router.js';
-import type { ApiKeyAuthenticator } from './api-keys.js';
+import type { ApiKeyAuthenticator, Scope } from './api-keys.js';
 import { webhookEvent } from './webhooks.js';
 
 /** The notification types {@link acceptNotification} handles. */
@@ -31,7 +31,7 @@ export const NEW_SECRET = 'APPLICATION_OAUTH_CLIENT_NEW_SECRET';
 export const SECRET_EXPIRY = 'APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY';
 
 /** The API key scope `POST /v1/notifications` requires. */
-export const NOTIFICATIONS_SCOPE = 'notifications:write';
+export const NOTIFICATIONS_SCOPE: Scope = 'notifications:write';
 
 const SECRET = /^[\x21-\x7e]{1,512}$/;
 const INVALID_CLIENT_ALARM_EVERY_MS = 15 * 60_000;
@@ -441,10 +441,7 @@ export function registerNotificationRoutes(
   },
 ): void {
   router.add('POST', '/v1/notifications', async (req) => {
-    const key = await deps.keys.authenticate(
-      req.header('authorization'),
-      NOTIFICATIONS_SCOPE as Parameters<ApiKeyAuthenticator['authenticate']>[1],
-    );
+    const key = await deps.keys.authenticate(req.header('authorization'), NOTIFICATIONS_SCOPE);
     const body = await readJsonObject(req);
     try {
       const result = await acceptNotification({ ...deps, actor: key.id }, body);

@@ -10,3 +10,7 @@ export * from './state.js';
 export * from './lwa.js';
 export * from './consent.js';
 export * from './callback.js';
+export * from './rdt.js';
+export * from './memory-vault.js';
+export * from './token-manager.js';
+export * from './spapi-fetch.js';

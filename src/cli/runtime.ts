@@ -11,6 +11,10 @@ import { isRegion, type Region } from '../core/marketplaces.js';
 import { parseKeyRing, type KeyRing } from '../storage/crypto.js';
 import { StorageError } from '../storage/errors.js';
 import type { Store } from '../storage/store.js';
+import type { LwaCredentials } from '../core/lwa.js';
+import { credentialsOf } from '../server/amazon.js';
+import { silentLogger } from '../server/log.js';
+import { ClientSecretRing } from '../server/rotation.js';
 import { openServiceStore } from '../server/service.js';
 import { SELLER_ID } from '../server/validate.js';
 import { CliError, UsageError, type CliContext } from './command.js';
@@ -267,4 +271,26 @@ export function amazonFailure(err: unknown): unknown {
     return new CliError(`${err.message} (${err.code})${hint === undefined ? '' : `: ${hint}`}`);
   }
   return err;
+}
+
+/**
+ * The LWA credentials the service would use now: the configured secrets, or — once a rotation was
+ * accepted — the stored ones (`ClientSecretRing` over the store). Falls back to the configured ones
+ * when there is no database yet.
+ *
+ * @example
+ * ```ts
+ * const credentials = await appCredentials(ctx, config);
+ * ```
+ */
+export async function appCredentials(ctx: Pick<CliContext, 'cwd'>, config: Config): Promise<LwaCredentials> {
+  const file = sqlitePathOf(config.databaseUrl, ctx.cwd);
+  if (config.encryptionKeys === undefined || (file !== undefined && !existsSync(file))) {
+    return credentialsOf(config);
+  }
+  return withStore(ctx, config, cliKeyRing(config.encryptionKeys, true), async (store) => {
+    const ring = new ClientSecretRing({ config, store, log: silentLogger });
+    await ring.reload();
+    return ring.credentials();
+  });
 }

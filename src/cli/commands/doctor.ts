@@ -6,12 +6,12 @@ import { isSpapiAuthError } from '../../core/errors.js';
 import { getGrantlessToken } from '../../core/lwa.js';
 import { openValue, parseKeyRing, sealedKeyId, type KeyRing } from '../../storage/crypto.js';
 import { StorageError } from '../../storage/errors.js';
-import type { Store } from '../../storage/store.js';
+import type { EncryptedValueRef, Store } from '../../storage/store.js';
 import { credentialsOf } from '../../server/amazon.js';
 import { openServiceStore } from '../../server/service.js';
 import type { CliContext, Command } from '../command.js';
 import { formatTable, printJson } from '../output.js';
-import { sqlitePathOf } from '../runtime.js';
+import { appCredentials, sqlitePathOf } from '../runtime.js';
 
 const help = `Usage: spapi-auth doctor [--json]
 
@@ -161,9 +161,16 @@ async function checkKeyRing(value: string | undefined, store: Store | null): Pro
   }
   const kids = `key id(s) ${ring.kids.join(', ')}, ${ring.activeKid} encrypts`;
   if (store === null) return { check: 'key ring', verdict: 'skip', detail: `${kids}; store unavailable` };
-  let items;
+  // The values are paged table by table (an empty table is an empty page): gather up to SAMPLE.
+  const items: EncryptedValueRef[] = [];
   try {
-    items = (await store.listEncryptedValues({ limit: SAMPLE })).items;
+    let cursor: string | null = null;
+    for (let pages = 0; pages < 20 && items.length < SAMPLE; pages++) {
+      const page = await store.listEncryptedValues({ cursor, limit: SAMPLE - items.length });
+      items.push(...page.items);
+      cursor = page.nextCursor;
+      if (cursor === null) break;
+    }
   } catch (err) {
     return { check: 'key ring', verdict: 'skip', detail: `${kids}; ${describeError(err)}` };
   }
@@ -203,7 +210,10 @@ async function checkKeyRing(value: string | undefined, store: Store | null): Pro
   return { check: 'key ring', verdict: 'ok', detail: `${kids}; ${items.length} sampled values decrypt` };
 }
 
-async function checkLwa(config: Config): Promise<Check[]> {
+async function checkLwa(ctx: CliContext, config: Config): Promise<Check[]> {
+  // The secrets the service would use (stored ones after an accepted rotation); the store's own
+  // problems are reported by the store check.
+  const credentials = await appCredentials(ctx, config).catch(() => credentialsOf(config));
   let dateHeader: string | null = null;
   let sentAt = 0;
   let receivedAt = 0;
@@ -222,18 +232,14 @@ async function checkLwa(config: Config): Promise<Check[]> {
   const checks: Check[] = [];
   const started = Date.now();
   try {
-    const result = await getGrantlessToken(
-      credentialsOf(config),
-      'sellingpartnerapi::notifications',
-      transport,
-    );
+    const result = await getGrantlessToken(credentials, 'sellingpartnerapi::notifications', transport);
     checks.push(
       result.clientSecretUsed === 'next'
         ? {
             check: 'lwa',
             verdict: 'warn',
-            detail: 'LWA_CLIENT_SECRET was refused; LWA_CLIENT_SECRET_NEXT was accepted',
-            fix: 'make the next secret the current one (LWA_CLIENT_SECRET) and drop LWA_CLIENT_SECRET_NEXT',
+            detail: 'the current client secret was refused; the next one was accepted',
+            fix: 'set LWA_CLIENT_SECRET to the secret now in use (or run `spapi-auth secret accept`)',
           }
         : {
             check: 'lwa',
@@ -334,7 +340,7 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
       checks.push({ check, verdict: 'skip', detail: 'needs a valid configuration' });
     }
   } else {
-    const [lwa, clock] = await checkLwa(config);
+    const [lwa, clock] = await checkLwa(ctx, config);
     checks.push(lwa!, checkPublicUrls(config), clock!);
   }
   const failed = checks.filter((c) => c.verdict === 'fail');

@@ -1,25 +1,32 @@
-// `spapi-auth secret rotate|accept`: the 180-day LWA client-secret rotation (amazon.md §8).
+// `spapi-auth secret rotate|accept`: the 180-day LWA client-secret rotation (amazon.md §8), through
+// the service's own rotation module (src/server/rotation.ts).
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { amazonEndpoint, readCappedText } from '../../core/http.js';
+import { amazonEndpoint } from '../../core/http.js';
 import { getGrantlessToken } from '../../core/lwa.js';
-import { spapiEndpoint } from '../../core/marketplaces.js';
-import type { Config } from '../../config.js';
-import { credentialsOf } from '../../server/amazon.js';
+import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
+import { silentLogger } from '../../server/log.js';
+import {
+  ClientSecretRing,
+  NEW_SECRET,
+  NotificationError,
+  acceptNotification,
+  requestClientSecretRotation,
+} from '../../server/rotation.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
-import { formatFields, printJson } from '../output.js';
+import { printJson } from '../output.js';
 import {
   amazonFailure,
+  appCredentials,
   clip,
   cliKeyRing,
   loadCliConfig,
-  regionFlag,
   singleArg,
   subcommand,
   withStore,
 } from '../runtime.js';
 
-const help = `Usage: spapi-auth secret rotate [--region na|eu|fe] [--json]
+const help = `Usage: spapi-auth secret rotate [--json]
        spapi-auth secret accept <notification.json> [--json]
 
 Amazon requires the LWA client secret to be rotated every 180 days.
@@ -30,110 +37,60 @@ Amazon requires the LWA client secret to be rotated every 180 days.
            it sends it in an APPLICATION_OAUTH_CLIENT_NEW_SECRET notification to the SQS queue
            registered in Developer Console → Notification Preferences → "Application Client New
            Secret". The current secret keeps working for 7 days.
-  accept   installs the new secret from that notification's JSON (the SQS message body, or the
-           whole SQS message / Lambda event holding it), exactly as POST /v1/notifications does:
-           stored encrypted, used from now on, the old one kept until it expires.
+  accept   installs the new secret from that notification's JSON (the SQS message body, or an
+           SQS message { "Body": … } or SNS envelope { "Message": … } holding it), exactly as
+           POST /v1/notifications does: stored encrypted, used from now on by every instance, the
+           old one kept until it expires. An APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY notification
+           queues the credentials.client_secret_expiring webhook.
 
 Uses the service's configuration (LWA_CLIENT_ID, LWA_CLIENT_SECRET, SPAPI_AUTH_AMAZON_URL for the
 emulator, DATABASE_URL and SPAPI_AUTH_ENCRYPTION_KEYS for accept). Never prints a secret.
 
 Options:
-  --region R   the SP-API endpoint to call for rotate (default na; any region rotates the app)
   --json       print one JSON document
   --help       show this help
 `;
 
-const ROTATION_SCOPE = 'sellingpartnerapi::client_credential:rotation';
-const ROTATE_PATH = '/applications/2023-11-30/clientSecret';
-
-/** What Amazon answered to a rotation request, without its body. */
-interface RotationAnswer {
-  readonly status: number;
-  readonly requestId: string | null;
-  readonly errorCode: string | null;
-  readonly errorMessage: string | null;
-}
-
-async function requestRotation(config: Config, region: 'na' | 'eu' | 'fe'): Promise<RotationAnswer> {
-  const transport = config.amazonUrl === undefined ? {} : { amazonUrl: config.amazonUrl };
-  let accessToken: string;
-  try {
-    accessToken = (await getGrantlessToken(credentialsOf(config), ROTATION_SCOPE, transport)).accessToken;
-  } catch (err) {
-    throw amazonFailure(err);
-  }
-  const url =
-    config.amazonUrl === undefined
-      ? spapiEndpoint(region, false) + ROTATE_PATH
-      : amazonEndpoint(config.amazonUrl, ROTATE_PATH);
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'x-amz-access-token': accessToken, accept: 'application/json' },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(15_000),
-    });
-  } catch {
-    throw new CliError(
-      `the Application Management API at ${new URL(url).origin} could not be reached (spapi_request_failed)`,
-    );
-  }
-  let text = '';
-  try {
-    text = await readCappedText(res, 16_384);
-  } catch {
-    text = '';
-  }
-  let errorCode: string | null = null;
-  let errorMessage: string | null = null;
-  try {
-    const first = (JSON.parse(text) as { errors?: { code?: unknown; message?: unknown }[] }).errors?.[0];
-    if (typeof first?.code === 'string' && /^[A-Za-z0-9_.]{1,64}$/.test(first.code)) errorCode = first.code;
-    if (typeof first?.message === 'string')
-      errorMessage = first.message.replace(/[^\x20-\x7e]/g, ' ').slice(0, 300);
-  } catch {
-    // Not Amazon's error list: the status alone says enough.
-  }
-  const requestId = res.headers.get('x-amzn-requestid');
-  return {
-    status: res.status,
-    requestId: requestId !== null && /^[A-Za-z0-9._:-]{1,128}$/.test(requestId) ? requestId : null,
-    errorCode,
-    errorMessage,
-  };
-}
-
 async function rotate(values: Record<string, unknown>, ctx: CliContext): Promise<number> {
-  const region = regionFlag(values.region) ?? 'na';
   const config = loadCliConfig(ctx);
   if (config.sandbox) {
     throw new CliError(
       'the rotation API cannot be called for a sandbox application (SPAPI_AUTH_SANDBOX=true)',
     );
   }
-  const answer = await requestRotation(config, region);
-  if (answer.status !== 204 && answer.status !== 200) {
-    const why = answer.errorMessage ?? `HTTP ${answer.status}`;
-    const hint =
-      answer.status === 400
-        ? ': register an SQS queue for "Application Client New Secret" in Developer Console → Notification Preferences'
-        : answer.status === 429
-          ? ': the API allows about one call a minute; try again later'
-          : '';
-    throw new CliError(
-      `Amazon refused the rotation (${answer.status}${answer.errorCode ? ` ${answer.errorCode}` : ''}: ${why})${hint}`,
-    );
+  const credentials = await appCredentials(ctx, config);
+  const transport = config.amazonUrl === undefined ? {} : { amazonUrl: config.amazonUrl };
+  // The gateway slice the service's rotation function needs, over the credentials in use.
+  const amazon = {
+    getGrantlessToken: async (scope: string) => {
+      const t = await getGrantlessToken(credentials, scope, transport);
+      return { accessToken: t.accessToken, expiresAt: t.expiresAt };
+    },
+    endpoint: (region: Region) => config.amazonUrl ?? spapiEndpoint(region, false),
+  };
+  try {
+    await requestClientSecretRotation({ amazon });
+  } catch (err) {
+    const e = err as { code?: unknown; status?: unknown; message?: string };
+    if (e.code === 'rotation_refused' || e.code === 'rotation_failed') {
+      const hint =
+        e.status === 400
+          ? ': is an SQS queue registered for "Application Client New Secret" (Developer Console → Notification Preferences)?'
+          : e.status === 429
+            ? ': the API allows about one call a minute; try again later'
+            : e.status === 403
+              ? ': the application may not be allowed to rotate (production apps only)'
+              : '';
+      throw new CliError(`${e.message ?? 'rotation failed'} (${e.code})${hint}`);
+    }
+    throw amazonFailure(err);
   }
   const emulatorQueue =
-    config.amazonUrl === undefined
-      ? null
-      : `${amazonEndpoint(config.amazonUrl, '/__emulator/notifications')}`;
+    config.amazonUrl === undefined ? null : amazonEndpoint(config.amazonUrl, '/__emulator/notifications');
   if (values.json) {
     printJson(ctx, {
       requested: true,
-      request_id: answer.requestId,
-      notification_type: 'APPLICATION_OAUTH_CLIENT_NEW_SECRET',
+      notification_type: NEW_SECRET,
       old_secret_valid_days: 7,
       ...(emulatorQueue === null ? {} : { emulator_notifications: emulatorQueue }),
     });
@@ -141,14 +98,14 @@ async function rotate(values: Record<string, unknown>, ctx: CliContext): Promise
   }
   ctx.stdout(
     [
-      `Rotation requested${answer.requestId ? ` (request id ${answer.requestId})` : ''}.`,
+      'Rotation requested.',
       '',
-      'Amazon now sends the new client secret in an APPLICATION_OAUTH_CLIENT_NEW_SECRET notification',
+      `Amazon now sends the new client secret in an ${NEW_SECRET} notification`,
       emulatorQueue === null
         ? 'to the SQS queue registered in Developer Console → Notification Preferences → "Application Client New Secret".'
         : `— here the emulator, which queues it at ${emulatorQueue}.`,
       'Install it with either:',
-      '  - the service: POST the message body to /v1/notifications (API key), or',
+      '  - the service: POST the message body to /v1/notifications (an API key with notifications:write), or',
       '  - this CLI:    spapi-auth secret accept <notification.json>',
       'The current secret keeps working for 7 days; after that, only the new one does.',
       '',
@@ -172,31 +129,51 @@ async function accept(file: string, values: Record<string, unknown>, ctx: CliCon
   }
   const config = loadCliConfig(ctx);
   const keyRing = cliKeyRing(config.encryptionKeys, true);
-  const result = await withStore(ctx, config, keyRing, (store) =>
-    acceptNotification(store, config, notification),
-  );
+  const result = await withStore(ctx, config, keyRing, async (store) => {
+    const ring = new ClientSecretRing({ config, store, log: silentLogger });
+    await ring.reload();
+    try {
+      return await acceptNotification({ store, ring, actor: 'cli' }, notification);
+    } catch (err) {
+      if (err instanceof NotificationError)
+        throw new CliError(`${err.message.replace(/\.$/, '')} (${err.code})`);
+      throw err;
+    }
+  });
   if (values.json) {
-    printJson(ctx, result);
+    printJson(ctx, {
+      notification_type: result.notificationType,
+      outcome: result.outcome,
+      expires_at: result.expiresAt,
+      ...(result.previousExpiresAt ? { previous_expires_at: result.previousExpiresAt } : {}),
+    });
     return 0;
   }
-  ctx.stdout(formatFields(Object.entries(result).map(([k, v]) => [k, String(v)])));
+  if (result.notificationType === NEW_SECRET) {
+    ctx.stdout(
+      result.outcome === 'already_accepted'
+        ? `This new client secret was already accepted (it expires ${result.expiresAt}).\n`
+        : [
+            'New client secret accepted: stored encrypted; the service switches to it within a minute',
+            `(every instance reloads the stored secrets). It expires ${result.expiresAt};`,
+            `the previous secret is kept until ${result.previousExpiresAt}.`,
+            '',
+          ].join('\n'),
+    );
+  } else {
+    ctx.stdout(
+      `Secret expiry notice recorded: the current secret expires ${result.expiresAt}; ` +
+        'a credentials.client_secret_expiring webhook was queued. Run `spapi-auth secret rotate`.\n',
+    );
+  }
   return 0;
 }
-
-// Filled in below once the shared notification handler is wired.
-let acceptNotification: (
-  store: import('../../storage/store.js').Store,
-  config: Config,
-  notification: unknown,
-) => Promise<Record<string, unknown>> = () => {
-  throw new CliError('not implemented');
-};
 
 async function run(
   args: { values: Record<string, unknown>; positionals: string[] },
   ctx: CliContext,
 ): Promise<number> {
-  const { sub, rest } = subcommand(args, { rotate: ['region', 'json'], accept: ['json'] });
+  const { sub, rest } = subcommand(args, { rotate: ['json'], accept: ['json'] });
   if (sub === 'rotate') {
     if (rest.length > 0) throw new UsageError(`unexpected argument '${clip(rest[0]!)}'`);
     return rotate(args.values, ctx);
@@ -209,7 +186,7 @@ export const secretCommand: Command = {
   name: 'secret',
   summary: 'rotate the LWA client secret, or install the new one from its notification',
   help,
-  options: { region: { type: 'string' }, json: { type: 'boolean' } },
+  options: { json: { type: 'boolean' } },
   positionals: true,
   run,
 };

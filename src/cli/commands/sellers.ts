@@ -1,9 +1,9 @@
 // `spapi-auth sellers list|show|delete`: the sellers in the store, as the token API shows them.
 import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
-import { randomToken } from '../../core/state.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
 import { sellerJson } from '../../server/token-api.js';
+import { webhookEvent } from '../../server/webhooks.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
 import { loadCliStoreConfig, regionFlag, sellerIdArg, subcommand, withStore } from '../runtime.js';
@@ -187,12 +187,11 @@ export async function deleteSellerAuthorizations(
       { sellingPartnerId, region: r.region },
       {
         events: [
-          {
-            id: randomToken(16),
-            type: 'seller.deleted',
-            createdAt: now(),
-            data: { selling_partner_id: sellingPartnerId, region: r.region, user_ref: r.userRef },
-          },
+          webhookEvent(
+            'seller.deleted',
+            { selling_partner_id: sellingPartnerId, region: r.region, user_ref: r.userRef },
+            now(),
+          ),
         ],
         audit: [
           {

@@ -1,0 +1,178 @@
+// `spapi-auth doctor`: one line per check, the right verdicts for each fault, exit 1 on a failure.
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { CANARY_SECRET, assertNoLeak, cliWorld, keyEntry, seedSeller, type CliWorld } from './helpers.js';
+import type { CliResult } from '../helpers/cli.js';
+
+interface Report {
+  ok: boolean;
+  checks: { check: string; verdict: string; detail: string; fix?: string }[];
+}
+
+const CHECKS = ['configuration', 'amazon', 'store', 'key ring', 'lwa', 'public URLs', 'clock'];
+
+function report(r: CliResult): Report {
+  return JSON.parse(r.stdout) as Report;
+}
+
+function verdicts(r: CliResult): Record<string, string> {
+  return Object.fromEntries(report(r).checks.map((c) => [c.check, c.verdict]));
+}
+
+function check(r: CliResult, name: string): Report['checks'][number] {
+  const c = report(r).checks.find((x) => x.check === name);
+  assert.ok(c, `check ${name} present`);
+  return c;
+}
+
+describe('spapi-auth doctor', () => {
+  let world: CliWorld;
+  const secrets: string[] = [CANARY_SECRET];
+  before(async () => {
+    world = await cliWorld();
+    const store = await world.openStore();
+    try {
+      secrets.push(await seedSeller(world, store, { id: 'A1EMUSELLERNA01', region: 'na' }));
+      secrets.push(await seedSeller(world, store, { id: 'A1EMUSELLEREU01', region: 'eu' }));
+    } finally {
+      await store.close();
+    }
+    secrets.push(world.keys.slice(3));
+  });
+  after(() => world.close());
+
+  it('passes a healthy setup with one aligned line per check, warning about the emulator and plain http', async () => {
+    const r = await world.cli(['doctor']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, '');
+    const lines = r.stdout.trimEnd().split('\n');
+    assert.match(lines[0]!, /^VERDICT\s+CHECK\s+DETAIL$/);
+    assert.equal(lines.length, 1 + CHECKS.length);
+    const at = lines[0]!.indexOf('CHECK');
+    assert.deepEqual(
+      lines.slice(1).map((l) => l.slice(at).split(/\s{2,}/)[0]),
+      CHECKS,
+    );
+    assert.match(r.stdout, /^ok\s+store\s+sqlite reachable, schema up to date, 2 seller authorization\(s\)/m);
+    assert.match(r.stdout, /^ok\s+key ring\s+key id\(s\) k1, k1 encrypts; 2 sampled values decrypt/m);
+    assert.match(r.stdout, /^ok\s+lwa\s+reachable, client credentials accepted/m);
+    assert.match(r.stdout, /^ok\s+clock\s+in step/m);
+    assert.match(r.stdout, /^warn\s+amazon\s+every Amazon call goes to http:\/\/127\.0\.0\.1/m);
+    assert.match(r.stdout, /^warn\s+public URLs\s+plain http/m);
+    assertNoLeak(r, secrets);
+    const https = await world.cli(['doctor', '--json'], {
+      env: { SPAPI_AUTH_PUBLIC_URL: 'https://auth.example.com' },
+    });
+    assert.equal(https.code, 0);
+    assert.equal(report(https).ok, true);
+    assert.equal(check(https, 'public URLs').verdict, 'ok');
+    assert.match(check(https, 'public URLs').detail, /https:\/\/auth\.example\.com\/oauth\/callback/);
+  });
+
+  it('fails the configuration check naming the variable, skips what needs it, and exits 1', async () => {
+    const r = await world.cli(['doctor', '--json'], { env: { LWA_CLIENT_SECRET: undefined } });
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'spapi-auth doctor: 1 check(s) failed: configuration\n');
+    const v = verdicts(r);
+    assert.equal(v.configuration, 'fail');
+    assert.match(check(r, 'configuration').detail, /^LWA_CLIENT_SECRET: is required/);
+    assert.equal(v.store, 'ok', 'the store is still checked with DATABASE_URL alone');
+    assert.equal(v.lwa, 'skip');
+    assert.equal(v.clock, 'skip');
+    assert.equal(report(r).ok, false);
+  });
+
+  it('fails the lwa check when Login with Amazon refuses the client secret, never printing it', async () => {
+    const wrong = 'CANARYdoctorWrongSecret00000000000000000000000';
+    const r = await world.cli(['doctor'], { env: { LWA_CLIENT_SECRET: wrong } });
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /^fail\s+lwa\s+.*\(invalid_client\) → check LWA_CLIENT_ID and LWA_CLIENT_SECRET/m);
+    assert.equal(r.stderr, 'spapi-auth doctor: 1 check(s) failed: lwa\n');
+    assertNoLeak(r, [wrong, ...secrets]);
+  });
+
+  it('fails the lwa check when Login with Amazon cannot be reached', async () => {
+    await world.emulator.emulator.control.fault({ target: 'token', reset: true, count: 0 });
+    try {
+      const r = await world.cli(['doctor', '--json']);
+      assert.equal(r.code, 1);
+      assert.equal(check(r, 'lwa').verdict, 'fail');
+      assert.match(check(r, 'lwa').detail, /upstream_unavailable/);
+      assert.match(check(r, 'lwa').fix!, /network path/);
+      assert.equal(check(r, 'clock').verdict, 'skip');
+    } finally {
+      await world.emulator.emulator.control.clearFaults();
+    }
+  });
+
+  it('reports clock skew from the Date header of the LWA response', async () => {
+    const answer = (offsetS: number) => ({
+      target: 'token' as const,
+      status: 200,
+      body: { access_token: 'Atza|doctorprobe', token_type: 'bearer', expires_in: 3600 },
+      headers: {
+        'content-type': 'application/json',
+        date: new Date(Date.now() + offsetS * 1000).toUTCString(),
+      },
+    });
+    await world.emulator.emulator.control.fault(answer(-120));
+    const warn = await world.cli(['doctor', '--json']);
+    assert.equal(warn.code, 0, warn.stdout);
+    assert.equal(check(warn, 'clock').verdict, 'warn');
+    assert.match(check(warn, 'clock').detail, /this machine is 1[12]\d s ahead of Login with Amazon/);
+    await world.emulator.emulator.control.fault(answer(900));
+    const fail = await world.cli(['doctor', '--json']);
+    assert.equal(fail.code, 1);
+    assert.equal(check(fail, 'clock').verdict, 'fail');
+    assert.match(check(fail, 'clock').detail, /behind Login with Amazon/);
+    assert.match(check(fail, 'clock').fix!, /NTP/);
+  });
+
+  it('fails the key ring check when a key the values use is missing, and warns when values wait for a rewrap', async () => {
+    const k2 = keyEntry('k2');
+    const missing = await world.cli(['doctor', '--json'], { env: { SPAPI_AUTH_ENCRYPTION_KEYS: k2 } });
+    assert.equal(missing.code, 1);
+    assert.equal(check(missing, 'key ring').verdict, 'fail');
+    assert.match(
+      check(missing, 'key ring').detail,
+      /2 of 2 sampled values do not decrypt \(credential_integrity_error\)/,
+    );
+    assert.match(check(missing, 'key ring').fix!, /add the key\(s\) k1 back/);
+    const old = await world.cli(['doctor', '--json'], {
+      env: { SPAPI_AUTH_ENCRYPTION_KEYS: `${k2},${world.keys}` },
+    });
+    assert.equal(old.code, 0);
+    assert.equal(check(old, 'key ring').verdict, 'warn');
+    assert.match(check(old, 'key ring').fix!, /encryption-key rewrap/);
+    const malformed = await world.cli(['doctor', '--json'], {
+      env: { SPAPI_AUTH_ENCRYPTION_KEYS: 'k1:c2hvcnQ=' },
+    });
+    assert.equal(malformed.code, 1);
+    assert.equal(check(malformed, 'configuration').verdict, 'fail');
+    assert.equal(check(malformed, 'key ring').verdict, 'fail');
+    assertNoLeak(malformed, ['c2hvcnQ=']);
+  });
+
+  it('fails the store check for a missing or unmigrated database and says to migrate', async () => {
+    const missing = join(world.dir, 'missing.db');
+    const none = await world.cli(['doctor', '--json'], { env: { DATABASE_URL: `sqlite:${missing}` } });
+    assert.equal(none.code, 1);
+    assert.equal(check(none, 'store').verdict, 'fail');
+    assert.match(check(none, 'store').fix!, /spapi-auth migrate/);
+    assert.equal(check(none, 'key ring').verdict, 'skip');
+    const empty = join(world.dir, 'empty.db');
+    writeFileSync(empty, '');
+    const unmigrated = await world.cli(['doctor', '--json'], { env: { DATABASE_URL: `sqlite:${empty}` } });
+    assert.equal(unmigrated.code, 1);
+    assert.match(check(unmigrated, 'store').detail, /migration\(s\) pending \(001_initial\)/);
+    assert.equal(check(unmigrated, 'store').fix, 'run `spapi-auth migrate`');
+  });
+
+  it('refuses arguments it does not take', async () => {
+    const r = await world.cli(['doctor', '--verbose']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^spapi-auth doctor: .*--verbose/);
+  });
+});

@@ -5,6 +5,7 @@
  * the token API down or grow memory without bound.
  */
 import type { Region } from '../core/marketplaces.js';
+import type { TokenEvent } from '../core/token-manager.js';
 import type { AuditInput, Store } from '../storage/store.js';
 import type { Logger } from './log.js';
 
@@ -115,5 +116,36 @@ export class AuditBuffer {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
+  }
+}
+
+/**
+ * Turns the token manager's events into audit records: refreshes (and their failures) and
+ * grantless refreshes. Cache hits are not audited here (releases are, by the token API).
+ *
+ * @example
+ * createTokenSource({ config, store, log, onEvent: (e) => auditTokenEvent(app.context.audit, e) });
+ */
+export function auditTokenEvent(audit: AuditBuffer, e: TokenEvent): void {
+  const where = e.key === undefined ? {} : { sellingPartnerId: e.key.sellingPartnerId, region: e.key.region };
+  switch (e.type) {
+    case 'refresh':
+      audit.add({ action: 'token.refreshed', actor: 'system', ...where, outcome: 'ok' });
+      break;
+    case 'refresh_failed':
+    case 'invalid_grant':
+    case 'invalid_client':
+      audit.add({ action: 'token.refreshed', actor: 'system', ...where, outcome: e.code ?? e.type });
+      break;
+    case 'grantless_refresh':
+      audit.add({
+        action: 'grantless_token.refreshed',
+        actor: 'system',
+        outcome: 'ok',
+        details: { scope: e.scope ?? null },
+      });
+      break;
+    default:
+      break;
   }
 }

@@ -12,11 +12,16 @@ import type { FetchLike } from '../core/http.js';
 import { generateKey, parseKeyRing, type KeyRing } from '../storage/crypto.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
+import type { TokenEvent } from '../core/token-manager.js';
 import { createAmazonGateway, type TokenSource } from './amazon.js';
+import { auditTokenEvent } from './audit.js';
 import { generateApiKey, hashApiKey, type Scope } from './api-keys.js';
 import { createApp, type App, type AppDeps } from './app.js';
 import type { Handler } from './http.js';
 import type { Logger } from './log.js';
+import type { LwaCredentials } from '../core/lwa.js';
+import type { TokenMetricsSink } from './metrics.js';
+import { createOperations, registerOperationsRoutes } from './operations.js';
 import { listen, type RunningServer } from './node.js';
 import { createCoreTokenSource } from './token-source.js';
 
@@ -93,6 +98,12 @@ export interface TokenSourceOptions {
   readonly now?: () => number;
   /** This process's lease owner id (default host:pid:random). */
   readonly owner?: string;
+  /** The LWA credentials per call (the client-secret ring); default: the config's. */
+  readonly credentials?: () => LwaCredentials;
+  /** Token metrics (cache hits, joins, lease waits, refreshes). */
+  readonly metrics?: TokenMetricsSink;
+  /** Token manager events, e.g. {@link auditTokenEvent}. */
+  readonly onEvent?: (event: TokenEvent) => void;
 }
 
 /**
@@ -136,16 +147,33 @@ export async function startService(opts: {
   readonly extensions?: AppDeps['extensions'];
 }): Promise<Service> {
   const { config, store, log } = opts;
-  const tokens = createTokenSource({ config, store, log, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
-  const amazon = createAmazonGateway({ config, tokens, ...(opts.fetch ? { fetch: opts.fetch } : {}) });
+  // Operations (operations.ts): metrics, the client-secret ring, webhooks, the dashboard.
+  const ops = createOperations({ config, store, log });
+  const fetch = ops.instrument(opts.fetch);
+  const credentials = (): LwaCredentials => ops.ring.credentials();
+  // The audit buffer is the app's; refresh events are forwarded to it once the app exists.
+  let sink: ((e: TokenEvent) => void) | undefined;
+  const tokens = createTokenSource({
+    config,
+    store,
+    log,
+    fetch,
+    credentials,
+    metrics: ops.metrics,
+    onEvent: (e) => sink?.(e),
+  });
+  const amazon = createAmazonGateway({ config, tokens, fetch, credentials });
   const app = createApp({
     config,
     store,
     amazon,
     log,
     ...(opts.fallback ? { fallback: opts.fallback } : {}),
-    ...(opts.extensions ? { extensions: opts.extensions } : {}),
+    extensions: [...(opts.extensions ?? []), (router, ctx) => registerOperationsRoutes(router, ctx, ops)],
+    onResponse: (route, status) => ops.metrics.request(route, status),
   });
+  await ops.start();
+  sink = (e) => auditTokenEvent(app.context.audit, e);
   const server = await listen(app.handle, { port: opts.port ?? config.port, host: config.host });
   let closing: Promise<void> | undefined;
   return {
@@ -155,6 +183,7 @@ export async function startService(opts: {
     close: () =>
       (closing ??= (async () => {
         await server.close();
+        await ops.close();
         await app.close();
         tokens.close?.();
         await store.close();

@@ -1,46 +1,46 @@
 /**
- * The service's token source: access tokens from memory, then from the store (shared by every
- * instance and restart), then from one refresh per seller across the cluster (in-process
- * single-flight plus the store's lease and compare-and-set, see core/token-vault.ts); grantless
- * tokens cached per scope; restricted data tokens cached per request shape.
- *
- * It speaks to LWA only through the core's client (`core/lwa.ts`) and to the store only through
- * the core's `TokenVault` seam (`storage/token-vault.ts`).
+ * The service's token source: the core's token manager (memory → store → one refresh per seller
+ * across the cluster; breaker, retries, grantless and RDT caches) over the store-backed
+ * `TokenVault`. On top of it, a synchronous peek for the token API's hot path, so that a cached
+ * token is served without a promise: it answers only while the token is further from expiry than
+ * the manager's largest margin (5 minutes plus 1 of jitter, or a fifth of a short lifetime), so it
+ * never serves a token the manager would already be refreshing.
  */
-import { AuthorizationError, LwaError, SpApiError, isSpapiAuthError } from '../core/errors.js';
+import { createTokenManager, type TokenEvent, type TokenManager } from '../core/token-manager.js';
 import type { FetchLike } from '../core/http.js';
-import { getGrantlessToken, refreshAccessToken, type GrantlessScope } from '../core/lwa.js';
-import { spapiEndpoint } from '../core/marketplaces.js';
-import type { AccessToken, SellerTokenKey, TokenVault } from '../core/token-vault.js';
+import type { GrantlessScope, LwaCredentials } from '../core/lwa.js';
+import type { Region } from '../core/marketplaces.js';
+import type { RestrictedDataTokenRequest } from '../core/rdt.js';
+import type { AccessToken } from '../core/token-vault.js';
 import type { Config } from '../config.js';
 import { createStoreTokenVault } from '../storage/token-vault.js';
 import type { Store } from '../storage/store.js';
 import { credentialsOf, type TokenSource } from './amazon.js';
-import type { RdtRequest, RestrictedDataToken } from './context.js';
 import type { Logger } from './log.js';
+import type { TokenMetricsSink } from './metrics.js';
 
-const LEASE_TTL_MS = 15_000;
-const WAIT_DEADLINE_MS = 12_000;
 const MARGIN_MS = 5 * 60_000;
 const JITTER_MS = 60_000;
-const RDT_MARGIN_MS = 60_000;
-const CACHE_MAX = 100_000;
-
-interface Cached {
-  readonly token: AccessToken;
-  /** When to stop serving it from memory (expiry minus the margin). */
-  readonly refreshAt: number;
-}
+const PEEK_MAX = 100_000;
 
 /** Options of {@link createCoreTokenSource}. */
 export interface CoreTokenSourceOptions {
   readonly config: Config;
   readonly store: Store;
   readonly log: Logger;
+  /** This process's lease owner id. */
   readonly owner: string;
   readonly fetch?: FetchLike;
   readonly now?: () => number;
-  readonly random?: () => number;
+  /** Token manager events (refreshes, failures, breaker), e.g. for audit and metrics. */
+  readonly onEvent?: (event: TokenEvent) => void;
+  /**
+   * The LWA credentials: a live view (rotation.ts: the client-secret ring) or a function read at
+   * each call; default: the config's.
+   */
+  readonly credentials?: LwaCredentials | (() => LwaCredentials);
+  /** Token metrics (cache hits, joins, lease waits, refreshes). */
+  readonly metrics?: TokenMetricsSink;
 }
 
 /**
@@ -50,222 +50,134 @@ export interface CoreTokenSourceOptions {
  * const tokens = createCoreTokenSource({ config, store, log, owner: 'host:1234' });
  * const t = await tokens.getAccessToken({ sellingPartnerId: 'A1', region: 'na' });
  */
-export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource & { close(): void } {
+export function createCoreTokenSource(
+  opts: CoreTokenSourceOptions,
+): TokenSource & { readonly manager: TokenManager; close(): void } {
   const { config, log } = opts;
   const now = opts.now ?? Date.now;
-  const random = opts.random ?? Math.random;
-  const vault: TokenVault = createStoreTokenVault(opts.store, { owner: opts.owner, now });
-  const credentials = credentialsOf(config);
-  const transport = {
+  const vault = createStoreTokenVault(opts.store, { owner: opts.owner, now });
+  const peek = new Map<string, { token: AccessToken; until: number }>();
+  const onEvent = opts.onEvent;
+  const metrics = opts.metrics;
+  const manager = createTokenManager({
+    credentials: liveCredentials(opts.credentials ?? credentialsOf(config)),
+    vault,
+    sandbox: config.sandbox,
+    ...(config.amazonUrl !== undefined ? { amazonUrl: config.amazonUrl } : {}),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.now ? { now: opts.now } : {}),
-    ...(config.amazonUrl ? { amazonUrl: config.amazonUrl } : {}),
-  };
-  const memory = new Map<string, Cached>();
-  const lifetimes = new Map<string, number>();
-  const inflight = new Map<string, Promise<AccessToken>>();
-  const grantless = new Map<string, Cached>();
-  const grantlessInflight = new Map<string, Promise<AccessToken>>();
-  const rdts = new Map<string, RestrictedDataToken>();
+    onEvent: (e) => {
+      if (metrics !== undefined) countEvent(metrics, e);
+      switch (e.type) {
+        case 'cache_hit':
+        case 'vault_hit':
+        case 'single_flight_join':
+        case 'lease_wait':
+          break;
+        case 'invalid_grant':
+          log.warn('seller needs re-authorization', {
+            seller_id: e.key?.sellingPartnerId,
+            region: e.key?.region,
+          });
+          break;
+        case 'invalid_client':
+          log.error('LWA refused the client credentials', { code: 'invalid_client' });
+          break;
+        case 'refresh':
+          log.info('access token refreshed', {
+            seller_id: e.key?.sellingPartnerId,
+            region: e.key?.region,
+            duration_ms: e.durationMs,
+          });
+          break;
+        default:
+          log.info(`token manager: ${e.type}`, {
+            seller_id: e.key?.sellingPartnerId,
+            region: e.key?.region,
+            code: e.code,
+          });
+      }
+      onEvent?.(e);
+    },
+  });
   let closed = false;
 
-  // Margin: 5 minutes plus up to one of jitter, but never more than a fifth of the token's life.
-  const refreshAtOf = (t: AccessToken, issuedAt: number): number => {
-    const life = Math.max(0, t.expiresAt - issuedAt);
-    return t.expiresAt - Math.min(MARGIN_MS + random() * JITTER_MS, life / 5);
-  };
-  const remember = (map: Map<string, Cached>, k: string, t: AccessToken, issuedAt: number): void => {
-    if (map.size >= CACHE_MAX) map.clear();
-    map.set(k, { token: t, refreshAt: refreshAtOf(t, issuedAt) });
-  };
-  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-  const obtain = async (key: SellerTokenKey, k: string): Promise<AccessToken> => {
-    const deadline = now() + WAIT_DEADLINE_MS;
-    let firstVersion: number | undefined;
-    for (let attempt = 0; ; attempt++) {
-      const state = await vault.load(key);
-      if (state === null) throw new AuthorizationError('seller_not_found', 'no such seller in that region');
-      if (state.status === 'reauthorization_required') {
-        throw new AuthorizationError(
-          'reauthorization_required',
-          'the seller must authorize the application again',
-        );
-      }
-      if (state.status === 'revoked')
-        throw new AuthorizationError('seller_revoked', 'the seller was revoked');
-      firstVersion ??= state.version;
-      const shared = state.accessToken;
-      if (shared !== null) {
-        const remaining = shared.expiresAt - now();
-        const life = lifetimes.get(k);
-        // Fresh: beyond the margin; or beyond a fifth of a short lifetime seen here; or just written
-        // by the instance whose refresh we waited for (the row version moved).
-        if (
-          remaining > MARGIN_MS ||
-          (life !== undefined && remaining > life / 5) ||
-          (state.version !== firstVersion && remaining > 1_000)
-        ) {
-          const refreshAt = Math.max(
-            now() + Math.min(remaining / 2, 1_000),
-            shared.expiresAt - Math.min(MARGIN_MS, (life ?? 3_600_000) / 5),
-          );
-          memory.set(k, { token: shared, refreshAt });
-          return shared;
-        }
-      }
-      const lease = await vault.acquireLease(key, LEASE_TTL_MS);
-      if (lease === null) {
-        if (now() > deadline) {
-          throw new LwaError('upstream_unavailable', 'another instance is still refreshing this token', {
-            retryAfterMs: 1_000,
-          });
-        }
-        // Another instance is refreshing: re-read soon (the row changes when it commits).
-        await sleep(Math.min(50 * 2 ** Math.min(attempt, 4), 500));
-        continue;
-      }
-      const issuedAt = now();
-      let result;
-      try {
-        result = await refreshAccessToken(credentials, state.refreshToken, transport);
-      } catch (err) {
-        if (isSpapiAuthError(err, 'reauthorization_required')) {
-          await vault.markReauthorizationRequired(key, lease, { code: 'reauthorization_required' });
-          log.warn('seller needs re-authorization', { seller_id: key.sellingPartnerId, region: key.region });
-        } else {
-          const code = isSpapiAuthError(err) ? err.code : 'upstream_unavailable';
-          await vault.releaseLease(key, lease, { code }).catch(() => {});
-          if (code === 'invalid_client') log.error('LWA refused the client credentials', { code });
-        }
-        throw err;
-      }
-      const token: AccessToken = { accessToken: result.accessToken, expiresAt: result.expiresAt };
-      const committed = await vault.commitRefresh(key, lease, token);
-      if (!committed) continue; // Our lease was taken over: the newer stored token wins.
-      remember(memory, k, token, issuedAt);
-      if (lifetimes.size >= CACHE_MAX) lifetimes.clear();
-      lifetimes.set(k, token.expiresAt - issuedAt);
-      log.info('access token refreshed', { seller_id: key.sellingPartnerId, region: key.region });
-      return token;
-    }
-  };
-
-  const getAccessToken = (key: SellerTokenKey): Promise<AccessToken> => {
-    const k = `${key.region}|${key.sellingPartnerId}`;
-    const hit = memory.get(k);
-    if (hit !== undefined && hit.refreshAt > now()) return Promise.resolve(hit.token);
-    let p = inflight.get(k);
-    if (p === undefined) {
-      p = obtain(key, k).finally(() => inflight.delete(k));
-      inflight.set(k, p);
-    }
-    return p;
-  };
-
-  const getGrantless = (scope: string): Promise<AccessToken> => {
-    const hit = grantless.get(scope);
-    if (hit !== undefined && hit.refreshAt > now()) return Promise.resolve(hit.token);
-    let p = grantlessInflight.get(scope);
-    if (p === undefined) {
-      const issuedAt = now();
-      p = getGrantlessToken(credentials, scope as GrantlessScope, transport)
-        .then((r) => {
-          const t = { accessToken: r.accessToken, expiresAt: r.expiresAt };
-          remember(grantless, scope, t, issuedAt);
-          return t;
-        })
-        .finally(() => grantlessInflight.delete(scope));
-      grantlessInflight.set(scope, p);
-    }
-    return p;
-  };
-
-  const getRdt = async (key: SellerTokenKey, request: RdtRequest): Promise<RestrictedDataToken> => {
-    const k = `${key.region}|${key.sellingPartnerId}|${JSON.stringify(request)}`;
-    const hit = rdts.get(k);
-    if (hit !== undefined && hit.expiresAt - RDT_MARGIN_MS > now()) return hit;
-    const access = await getAccessToken(key);
-    const base = config.amazonUrl ?? spapiEndpoint(key.region, config.sandbox);
-    const doFetch = opts.fetch ?? ((r: Request) => fetch(r));
-    const sentAt = now();
-    let res: Response;
-    try {
-      res = await doFetch(
-        new Request(`${base}/tokens/2021-03-01/restrictedDataToken`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/json',
-            accept: 'application/json',
-            'x-amz-access-token': access.accessToken,
-          },
-          body: JSON.stringify(request),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(10_000),
-        }),
-      );
-    } catch {
-      throw new SpApiError('spapi_request_failed', 'the Tokens API could not be reached');
-    }
-    const text = (await res.text()).slice(0, 16_384);
-    if (res.status !== 200) {
-      let upstream: string | undefined;
-      try {
-        upstream = (JSON.parse(text) as { errors?: { code?: string }[] }).errors?.[0]?.code;
-      } catch {
-        upstream = undefined;
-      }
-      if (res.status === 403) memory.delete(`${key.region}|${key.sellingPartnerId}`);
-      throw new SpApiError('spapi_request_failed', `the Tokens API answered ${res.status}`, {
-        status: res.status,
-        ...(upstream !== undefined && /^[A-Za-z0-9_.]{1,64}$/.test(upstream)
-          ? { upstreamError: upstream }
-          : {}),
-      });
-    }
-    let body: {
-      restrictedDataToken?: unknown;
-      expiresIn?: unknown;
-      payload?: { restrictedDataToken?: unknown; expiresIn?: unknown };
-    };
-    try {
-      body = JSON.parse(text) as typeof body;
-    } catch {
-      throw new SpApiError('invalid_spapi_response', 'the Tokens API answered something that is not JSON');
-    }
-    const src = body.restrictedDataToken === undefined && body.payload ? body.payload : body;
-    if (
-      typeof src.restrictedDataToken !== 'string' ||
-      typeof src.expiresIn !== 'number' ||
-      !(src.expiresIn > 0)
-    ) {
-      throw new SpApiError(
-        'invalid_spapi_response',
-        'the Tokens API answer lacks restrictedDataToken or expiresIn',
-      );
-    }
-    const rdt = { restrictedDataToken: src.restrictedDataToken, expiresAt: sentAt + src.expiresIn * 1000 };
-    if (rdts.size >= CACHE_MAX) rdts.clear();
-    rdts.set(k, rdt);
-    return rdt;
+  const remember = (id: string, region: Region, t: AccessToken): AccessToken => {
+    const remaining = t.expiresAt - now();
+    const until = t.expiresAt - Math.min(MARGIN_MS + JITTER_MS, remaining / 5);
+    if (peek.size >= PEEK_MAX) peek.clear();
+    peek.set(`${region}|${id}`, { token: t, until });
+    return t;
   };
 
   return {
+    manager,
     peekAccessToken(sellingPartnerId, region) {
-      const hit = memory.get(`${region}|${sellingPartnerId}`);
-      return hit !== undefined && hit.refreshAt > now() ? hit.token : undefined;
+      const hit = peek.get(`${region}|${sellingPartnerId}`);
+      if (hit === undefined || hit.until <= now()) return undefined;
+      metrics?.cacheHit();
+      return hit.token;
     },
-    getAccessToken: (key) =>
-      closed ? Promise.reject(new Error('token source closed')) : getAccessToken(key),
-    getGrantlessToken: getGrantless,
-    getRestrictedDataToken: getRdt,
+    async getAccessToken(key) {
+      if (closed) throw new Error('token source closed');
+      return remember(key.sellingPartnerId, key.region, await manager.getAccessToken(key));
+    },
+    getGrantlessToken: (scope) => manager.getGrantlessToken(scope as GrantlessScope),
+    getRestrictedDataToken: (key, request) =>
+      manager.getRestrictedDataToken(key, request as RestrictedDataTokenRequest),
     forget(key) {
-      memory.delete(`${key.region}|${key.sellingPartnerId}`);
-      const prefix = `${key.region}|${key.sellingPartnerId}|`;
-      for (const k of rdts.keys()) if (k.startsWith(prefix)) rdts.delete(k);
+      peek.delete(`${key.region}|${key.sellingPartnerId}`);
+      manager.forget(key);
     },
     close() {
       closed = true;
+    },
+  };
+}
+
+function countEvent(metrics: TokenMetricsSink, e: TokenEvent): void {
+  switch (e.type) {
+    case 'cache_hit':
+      metrics.cacheHit();
+      break;
+    case 'vault_hit':
+      metrics.cacheMiss();
+      break;
+    case 'single_flight_join':
+      metrics.singleFlightJoin();
+      break;
+    case 'lease_wait':
+      metrics.leaseWait();
+      break;
+    case 'refresh':
+      metrics.cacheMiss();
+      metrics.refreshed('ok', (e.durationMs ?? 0) / 1000);
+      break;
+    case 'refresh_failed':
+    case 'invalid_grant':
+      metrics.refreshed(e.code ?? e.type, (e.durationMs ?? 0) / 1000);
+      break;
+    case 'invalid_client':
+      metrics.invalidClient();
+      metrics.refreshed('invalid_client', (e.durationMs ?? 0) / 1000);
+      break;
+    default:
+      break;
+  }
+}
+
+/** Credentials whose fields are read at each call, so a secret accepted by a rotation is used at once. */
+function liveCredentials(source: LwaCredentials | (() => LwaCredentials)): LwaCredentials {
+  if (typeof source !== 'function') return source;
+  return {
+    get clientId() {
+      return source().clientId;
+    },
+    get clientSecret() {
+      return source().clientSecret;
+    },
+    get clientSecretNext() {
+      return source().clientSecretNext;
     },
   };
 }

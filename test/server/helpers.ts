@@ -13,6 +13,8 @@ import { createApp, type App } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/log.js';
 import { createTokenSource } from '../../src/server/service.js';
 import { createAmazonGateway } from '../../src/server/amazon.js';
+import { auditTokenEvent } from '../../src/server/audit.js';
+import type { TokenEvent } from '../../src/core/token-manager.js';
 
 export const PUBLIC_URL = 'http://localhost:3000';
 // The emulator answers in-process for any host; a loopback origin is what the core accepts over http.
@@ -67,7 +69,16 @@ export async function makeService(
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: opts.logLevel ?? 'debug' });
   const fetch = (req: Request): Promise<Response> => emulator.fetch(req);
-  const tokens = createTokenSource({ config, store, fetch, log, ...(opts.now ? { now: opts.now } : {}) });
+  // Refresh events go to the app's audit buffer once the app exists (as in startService).
+  let sink: ((e: TokenEvent) => void) | undefined;
+  const tokens = createTokenSource({
+    config,
+    store,
+    fetch,
+    log,
+    onEvent: (e) => sink?.(e),
+    ...(opts.now ? { now: opts.now } : {}),
+  });
   const amazon = createAmazonGateway({ config, tokens, fetch, ...(opts.now ? { now: opts.now } : {}) });
   const app = createApp({
     config,
@@ -77,6 +88,7 @@ export async function makeService(
     ...(opts.now ? { now: opts.now } : {}),
     auditIntervalMs: 50,
   });
+  sink = (e) => auditTokenEvent(app.context.audit, e);
   const key = async (scopes: readonly Scope[]): Promise<string> => {
     const k = generateApiKey();
     await store.createApiKey({ id: k.id, name: 'test', hash: k.hash, scopes: [...scopes] });

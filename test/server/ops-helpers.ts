@@ -1,0 +1,198 @@
+// The service in-process with its operations side wired as service.ts wires it (metrics, the
+// client-secret ring, webhooks, dashboard), over the in-process emulator, with an injectable clock,
+// a webhook fetch, and a store that can be closed and reopened (SQLite) to simulate a restart.
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createEmulator } from '../../src/emulator/index.js';
+import { devApplication } from '../../src/emulator/dev-app.js';
+import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import { createSqliteStore } from '../../src/storage/sqlite.js';
+import type { Store } from '../../src/storage/store.js';
+import { generateApiKey, type Scope } from '../../src/server/api-keys.js';
+import { createAmazonGateway } from '../../src/server/amazon.js';
+import { createApp } from '../../src/server/app.js';
+import { createLogger } from '../../src/server/log.js';
+import { createOperations, registerOperationsRoutes, type Operations } from '../../src/server/operations.js';
+import { createCoreTokenSource } from '../../src/server/token-source.js';
+import { CANARY_SECRET, PUBLIC_URL, AMAZON_URL, type TestService } from './helpers.js';
+
+export { CANARY_SECRET, PUBLIC_URL };
+
+export interface OpsService extends TestService {
+  readonly ops: Operations;
+  readonly amazon: ReturnType<typeof createAmazonGateway>;
+  readonly keyRing: KeyRing;
+  /** Moves the service's clock (not the emulator's). */
+  advance(ms: number): void;
+}
+
+export interface OpsOptions {
+  readonly env?: Record<string, string>;
+  readonly mode?: 'dev' | 'serve';
+  readonly sqlitePath?: string;
+  readonly keyRing?: KeyRing;
+  readonly webhookFetch?: (req: Request) => Promise<Response>;
+  /** The emulator's client secrets (default: the canary secret only). */
+  readonly emulatorSecrets?: readonly string[];
+}
+
+export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService> {
+  let offset = 0;
+  const now = (): number => Date.now() + offset;
+  const app0 = devApplication(PUBLIC_URL);
+  const secrets = opts.emulatorSecrets ?? [CANARY_SECRET];
+  const emulatorApp = { ...app0, clientSecret: secrets[0]!, clientSecrets: secrets.slice(1) };
+  const emulator = createEmulator({ applications: [emulatorApp] });
+  await emulator.control.consentMode('auto');
+  const env = {
+    LWA_CLIENT_ID: emulatorApp.clientId,
+    LWA_CLIENT_SECRET: CANARY_SECRET,
+    SPAPI_APPLICATION_ID: emulatorApp.id,
+    SPAPI_AUTH_PUBLIC_URL: PUBLIC_URL,
+    SPAPI_AUTH_AMAZON_URL: AMAZON_URL,
+    SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    SPAPI_AUTH_RETURN_ORIGINS: 'https://app.example.com',
+    DATABASE_URL: 'memory:',
+    ...opts.env,
+  };
+  const config: Config =
+    opts.mode === 'dev'
+      ? loadConfig(env, {
+          mode: 'dev',
+          devDefaults: {
+            clientId: emulatorApp.clientId,
+            clientSecret: CANARY_SECRET,
+            applicationId: emulatorApp.id,
+          },
+        })
+      : loadConfig(env, { mode: 'serve' });
+  const keyRing = opts.keyRing ?? createKeyRing([['k1', randomBytes(32)]]);
+  const store: Store =
+    opts.sqlitePath === undefined
+      ? createMemoryStore({ keyRing, now })
+      : await createSqliteStore({ keyRing, now, path: opts.sqlitePath });
+  const logs: string[] = [];
+  const log = createLogger({ sink: (l) => logs.push(l), level: 'debug' });
+  const ops = createOperations({
+    config,
+    store,
+    log,
+    now,
+    ...(opts.webhookFetch ? { webhookFetch: opts.webhookFetch } : {}),
+  });
+  const fetch = ops.instrument((req) => emulator.fetch(req));
+  const tokens = createCoreTokenSource({
+    config,
+    store,
+    log,
+    owner: `test:${randomBytes(4).toString('hex')}`,
+    fetch,
+    now,
+    credentials: ops.ring.liveCredentials(),
+    onEvent: (e) => ops.metrics.tokenEvent(e),
+  });
+  const amazon = createAmazonGateway({
+    config,
+    tokens,
+    fetch,
+    now,
+    credentials: () => ops.ring.credentials(),
+  });
+  const app = createApp({
+    config,
+    store,
+    amazon,
+    log,
+    now,
+    auditIntervalMs: 50,
+    extensions: [(router, ctx) => registerOperationsRoutes(router, ctx, ops)],
+    onResponse: (route, status) => ops.metrics.request(route, status),
+  });
+  await ops.ring.reload();
+  const key = async (scopes: readonly Scope[]): Promise<string> => {
+    const k = generateApiKey();
+    await store.createApiKey({ id: k.id, name: 'test', hash: k.hash, scopes: [...scopes] });
+    return k.key;
+  };
+  const apiKey = await key(['tokens:read', 'sellers:read', 'sellers:write', 'connect']);
+  return {
+    app,
+    emulator,
+    store,
+    config,
+    logs,
+    apiKey,
+    key,
+    ops,
+    amazon,
+    keyRing,
+    advance: (ms) => void (offset += ms),
+    async lwaCalls(grant) {
+      const stats = await emulator.control.stats();
+      const sum = (g: Record<string, number> | undefined): number =>
+        Object.values(g ?? {}).reduce((a, b) => a + b, 0);
+      if (grant !== undefined) return sum(stats.token[grant]);
+      return Object.values(stats.token).reduce((a, g) => a + sum(g), 0);
+    },
+    async close() {
+      await ops.close();
+      await app.close();
+      tokens.close();
+      await store.close();
+    },
+  };
+}
+
+/** One request a receiver saw. */
+export interface Received {
+  readonly body: string;
+  readonly headers: IncomingMessage['headers'];
+  readonly status: number;
+}
+
+/** A webhook receiver on 127.0.0.1:0 answering with `statuses` in turn (then the last one). */
+export async function startReceiver(statuses: readonly number[] = [200]): Promise<{
+  readonly url: string;
+  readonly received: Received[];
+  close(): Promise<void>;
+}> {
+  const received: Received[] = [];
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const status = statuses[Math.min(received.length, statuses.length - 1)]!;
+      received.push({ body: Buffer.concat(chunks).toString('utf8'), headers: req.headers, status });
+      if (status >= 300 && status < 400) res.setHeader('location', 'http://127.0.0.1:9/elsewhere');
+      res.statusCode = status;
+      res.end(status < 300 ? 'ok' : 'nope');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/hooks/spapi`,
+    received,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The admin forms' CSRF token in a page. */
+export function csrfOf(page: string): string {
+  const m = /name="csrf" value="([^"]+)"/.exec(page);
+  if (!m) throw new Error('no CSRF token in the page');
+  return m[1]!;
+}
+
+/** The `name=value` of a Set-Cookie header. */
+export function cookiePair(setCookie: string | null): string {
+  if (setCookie === null) throw new Error('no Set-Cookie');
+  return setCookie.split(';')[0]!;
+}

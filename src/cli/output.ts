@@ -57,12 +57,26 @@ export function printJson(ctx: Pick<CliContext, 'stdout'>, value: unknown): void
   ctx.stdout(JSON.stringify(value, null, 2) + '\n');
 }
 
-/** An ISO timestamp for epoch ms, or `-` for none (table cells). */
+/**
+ * An ISO timestamp for epoch ms, or `-` for none (table cells).
+ *
+ * @example
+ * ```ts
+ * isoOrDash(seller.lastRefreshAt); // '2026-11-25T18:00:00.000Z' or '-'
+ * ```
+ */
 export function isoOrDash(ms: number | null | undefined): string {
   return ms === null || ms === undefined ? '-' : new Date(ms).toISOString();
 }
 
-/** A running count on stderr; see {@link createProgress}. */
+/**
+ * A running count on stderr; see {@link createProgress}.
+ *
+ * @example
+ * ```ts
+ * const progress: Progress = createProgress(ctx, { tty: false });
+ * ```
+ */
 export interface Progress {
   /** Reports the current state; redrawn at most every `intervalMs` (always on `done`). */
   update(text: string): void;

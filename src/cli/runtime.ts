@@ -58,6 +58,7 @@ export function loadCliStoreConfig(ctx: Pick<CliContext, 'env'>): StoreConfig {
 
 /**
  * Parses the configured key ring; `required` turns its absence into a failure naming the variable.
+ * A malformed ring is a one-line failure naming the variable and the entry, never its value.
  *
  * @example
  * ```ts
@@ -83,7 +84,14 @@ export function cliKeyRing(value: string | undefined, required: boolean): KeyRin
   }
 }
 
-/** The file a `sqlite:` URL names, resolved against `cwd`, or undefined for other engines. */
+/**
+ * The file a `sqlite:` URL names, resolved against `cwd`, or undefined for other engines.
+ *
+ * @example
+ * ```ts
+ * sqlitePathOf('sqlite:./data/spapi-auth.db', '/srv/app'); // '/srv/app/data/spapi-auth.db'
+ * ```
+ */
 export function sqlitePathOf(databaseUrl: string, cwd: string): string | undefined {
   if (!databaseUrl.startsWith('sqlite:')) return undefined;
   const path = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
@@ -191,7 +199,14 @@ export function integerFlag(value: unknown, name: string, min: number, max: numb
   return Number(value);
 }
 
-/** `--region`, checked; undefined when absent. */
+/**
+ * `--region`, checked; undefined when absent.
+ *
+ * @example
+ * ```ts
+ * const region = regionFlag(values.region) ?? 'na';
+ * ```
+ */
 export function regionFlag(value: unknown): Region | undefined {
   if (value === undefined) return undefined;
   if (!isRegion(value)) throw new UsageError('--region must be na, eu or fe');
@@ -212,14 +227,28 @@ export function singleArg(positionals: readonly string[], what: string): string 
   return positionals[0]!;
 }
 
-/** A selling partner id argument, checked with the service's own rule before any store work. */
+/**
+ * A selling partner id argument, checked with the service's own rule before any store work.
+ *
+ * @example
+ * ```ts
+ * const id = sellerIdArg(positionals); // 'A3FHEXAMPLEYWS', or a UsageError (exit 2)
+ * ```
+ */
 export function sellerIdArg(positionals: readonly string[]): string {
   const id = singleArg(positionals, '<seller-id>');
   if (!SELLER_ID.test(id)) throw new UsageError('the selling partner id is malformed (invalid_seller_id)');
   return id;
 }
 
-/** Shortens a user-supplied value before echoing it in a message. */
+/**
+ * Shortens a user-supplied value (and masks control characters) before echoing it in a message.
+ *
+ * @example
+ * ```ts
+ * throw new UsageError(`unknown marketplace '${clip(code)}'`);
+ * ```
+ */
 export function clip(text: string): string {
   const printable = text.replace(/[^\x20-\x7e]/g, '?');
   return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;

@@ -363,7 +363,14 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   return 0;
 }
 
-/** `spapi-auth doctor`. */
+/**
+ * `spapi-auth doctor`. Registered in `commands/index.ts`.
+ *
+ * @example
+ * ```sh
+ * spapi-auth doctor --json | jq .ok
+ * ```
+ */
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'check configuration, store, key ring, Login with Amazon and the clock',

@@ -132,7 +132,14 @@ async function run(
   return sub === 'generate' ? generate(args.values, ctx) : rewrapAll(args.values, ctx);
 }
 
-/** `spapi-auth encryption-key`. */
+/**
+ * `spapi-auth encryption-key`. Registered in `commands/index.ts`.
+ *
+ * @example
+ * ```sh
+ * spapi-auth encryption-key rewrap --batch-size 1000
+ * ```
+ */
 export const encryptionKeyCommand: Command = {
   name: 'encryption-key',
   summary: 'generate a new encryption key, or re-encrypt every stored secret with the first key',

@@ -181,7 +181,14 @@ async function run(
   return accept(singleArg(rest, '<notification.json>'), args.values, ctx);
 }
 
-/** `spapi-auth secret`. */
+/**
+ * `spapi-auth secret`. Registered in `commands/index.ts`.
+ *
+ * @example
+ * ```sh
+ * spapi-auth secret accept ./new-secret-notification.json
+ * ```
+ */
 export const secretCommand: Command = {
   name: 'secret',
   summary: 'rotate the LWA client secret, or install the new one from its notification',

@@ -268,7 +268,14 @@ async function run(
   return sub === 'show' ? show(id, args.values, ctx) : remove(id, args.values, ctx);
 }
 
-/** `spapi-auth sellers`. */
+/**
+ * `spapi-auth sellers`. Registered in `commands/index.ts`.
+ *
+ * @example
+ * ```sh
+ * spapi-auth sellers list --status reauthorization_required --json
+ * ```
+ */
 export const sellersCommand: Command = {
   name: 'sellers',
   summary: 'list, show or delete the sellers in the store',

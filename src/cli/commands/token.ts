@@ -85,7 +85,14 @@ async function run(
   return 0;
 }
 
-/** `spapi-auth token`. */
+/**
+ * `spapi-auth token`. Registered in `commands/index.ts`.
+ *
+ * @example
+ * ```sh
+ * curl -H "x-amz-access-token: $(spapi-auth token A3FHEXAMPLEYWS)" …
+ * ```
+ */
 export const tokenCommand: Command = {
   name: 'token',
   summary: "print a seller's access token (cached, or refreshed once)",

@@ -1,7 +1,7 @@
 // `spapi-auth url --marketplace DE`: the Seller (or Vendor) Central consent URL of the configured app.
+import { buildConsentUrl } from '../../core/consent.js';
 import { MARKETPLACES, findMarketplace } from '../../core/marketplaces.js';
 import { createState } from '../../core/state.js';
-import { createAmazonGateway, type TokenSource } from '../../server/amazon.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, printJson } from '../output.js';
 import { clip, loadCliConfig } from '../runtime.js';
@@ -15,7 +15,8 @@ SPAPI_AUTH_AMAZON_URL is set. Without --state a random one is made and shown.
 
 The service only accepts callbacks for states it created itself: to connect a seller through the
 service, use the admin dashboard or POST /v1/connect-sessions. This URL is for checking the app's
-registration (redirect URI, draft flag) or for a flow of your own that keeps the state.
+registration (redirect URI, draft flag) or for a flow of your own that keeps the state. It carries
+no PKCE challenge, even with SPAPI_AUTH_PKCE=true: the verifier would have nowhere to go.
 
 Options:
   --marketplace CC   country code (${MARKETPLACES.map((m) => m.countryCode).join(', ')}) or marketplace id
@@ -24,9 +25,6 @@ Options:
   --json             print { url, state, marketplace, marketplace_id, region, kind, redirect_uri }
   --help             show this help
 `;
-
-// The gateway takes a token source for its other duties; building a consent URL never touches it.
-const noTokens = Object.freeze({}) as TokenSource;
 
 async function run({ values }: { values: Record<string, unknown> }, ctx: CliContext): Promise<number> {
   const code = values.marketplace;
@@ -40,7 +38,17 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   const kind = values.vendor === true ? 'vendor' : 'seller';
   const config = loadCliConfig(ctx);
   const state = given ?? createState();
-  const url = createAmazonGateway({ config, tokens: noTokens }).consentUrl({ marketplace, kind, state });
+  // The same parameters the service's connect flow sends (src/server/amazon.ts), minus PKCE: a
+  // verifier made here would have nowhere to go.
+  const url = buildConsentUrl({
+    marketplace,
+    kind,
+    applicationId: config.applicationId,
+    state,
+    redirectUri: config.redirectUri,
+    draft: config.draftApp,
+    ...(config.amazonUrl === undefined ? {} : { amazonUrl: config.amazonUrl }),
+  });
   if (values.json) {
     printJson(ctx, {
       url,
@@ -68,7 +76,14 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   return 0;
 }
 
-/** `spapi-auth url`. */
+/**
+ * `spapi-auth url`. Registered in `commands/index.ts`.
+ *
+ * @example
+ * ```sh
+ * spapi-auth url --marketplace DE --vendor
+ * ```
+ */
 export const urlCommand: Command = {
   name: 'url',
   summary: 'print the consent URL of the configured app for a marketplace',

@@ -8,7 +8,6 @@
  * reach a label. The same object keeps a 24-hour, 5-minute-bucket series of refreshes and errors
  * for the admin dashboard's chart, and the LWA health summary.
  */
-import type { TokenEvent } from '../core/token-manager.js';
 import type { OutboxDepth, SellerStatus, Store } from '../storage/store.js';
 
 /** Label names → values; values must come from code, never from a request. */
@@ -282,48 +281,6 @@ export class ServiceMetrics implements TokenMetricsSink {
   invalidClient(): void {
     this.invalidClients.inc();
     this.onInvalidClient?.();
-  }
-
-  /**
-   * Counts one event of the core's token manager (pass as its `onEvent`, or call from one). O(1):
-   * `cache_hit` runs on every cached token.
-   *
-   * @example
-   * createTokenManager({ ..., onEvent: (e) => metrics.tokenEvent(e) });
-   */
-  tokenEvent(event: TokenEvent): void {
-    switch (event.type) {
-      case 'cache_hit':
-        this.cacheHits.inc();
-        return;
-      case 'vault_hit':
-        this.cacheMisses.inc();
-        return;
-      case 'single_flight_join':
-        this.joins.inc();
-        return;
-      case 'lease_wait':
-        this.leaseWaits.inc();
-        return;
-      case 'refresh':
-        this.cacheMisses.inc();
-        this.refreshed('ok', (event.durationMs ?? 0) / 1000);
-        return;
-      case 'refresh_failed':
-      case 'invalid_grant':
-        this.cacheMisses.inc();
-        this.refreshed(event.code ?? 'error', (event.durationMs ?? 0) / 1000);
-        return;
-      case 'invalid_client':
-        if (event.key !== undefined) {
-          this.cacheMisses.inc();
-          this.refreshed('invalid_client', (event.durationMs ?? 0) / 1000);
-        }
-        this.invalidClient();
-        return;
-      default:
-        return;
-    }
   }
 
   /**

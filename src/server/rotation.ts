@@ -112,25 +112,6 @@ export class ClientSecretRing {
     return this.cached;
   }
 
-  /**
-   * Credentials whose secrets are read at each use, for a consumer that keeps the object (the
-   * core's token manager): every LWA call then sees the ring's current order.
-   */
-  liveCredentials(): LwaCredentials {
-    const ring = this;
-    return {
-      get clientId() {
-        return ring.clientId;
-      },
-      get clientSecret() {
-        return ring.credentials().clientSecret;
-      },
-      get clientSecretNext() {
-        return ring.credentials().clientSecretNext;
-      },
-    };
-  }
-
   /** How many secrets are usable, and until when each is kept (for the dashboard; never the values). */
   describe(): { count: number; expiries: (number | null)[] } {
     return { count: this.secrets.length, expiries: this.secrets.map((s) => s.expiresAt) };

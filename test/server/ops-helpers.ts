@@ -91,8 +91,8 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     owner: `test:${randomBytes(4).toString('hex')}`,
     fetch,
     now,
-    credentials: ops.ring.liveCredentials(),
-    onEvent: (e) => ops.metrics.tokenEvent(e),
+    credentials: () => ops.ring.credentials(),
+    metrics: ops.metrics,
   });
   const amazon = createAmazonGateway({
     config,

@@ -13,7 +13,12 @@ import {
   type PartnerKind,
 } from './marketplaces.js';
 
-/** The query parameter names Amazon uses, in one place. */
+/**
+ * The query parameter names Amazon uses, in one place.
+ *
+ * @example
+ * url.searchParams.get(AMAZON_PARAMS.oauthCode); // the spapi_oauth_code
+ */
 export const AMAZON_PARAMS = Object.freeze({
   applicationId: 'application_id',
   state: 'state',
@@ -193,6 +198,7 @@ export interface LoginRequest {
 }
 
 const AMAZON_STATE_RE = /^[\x21-\x7e]{1,1024}$/;
+/** What a `selling_partner_id` may look like (merchant ids, `amzn1.vg.…` vendor ids). */
 export const SELLING_PARTNER_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
 function single(params: URLSearchParams, name: string, err: (why: string) => Error): string | undefined {

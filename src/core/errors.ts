@@ -5,7 +5,14 @@
  * body, a token, a code, a state or a secret. Bad arguments are plain `TypeError`s.
  */
 
-/** Every error code the core can raise, with the class that carries it and whether a retry may help. */
+/**
+ * Every error code the core can raise, with the class that carries it and whether a retry may help
+ * (the registry the service maps to HTTP responses; docs/errors.md explains each).
+ *
+ * @example
+ * ERROR_CODES.upstream_unavailable; // { errorClass: 'LwaError', retryable: true }
+ * Object.keys(ERROR_CODES); // every code
+ */
 export const ERROR_CODES = Object.freeze({
   // Callback from Amazon (the redirect URI)
   invalid_callback: { errorClass: 'CallbackError', retryable: false },

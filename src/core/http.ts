@@ -39,6 +39,12 @@ export interface RetryOptions {
   readonly timeoutMs?: number;
 }
 
+/**
+ * The retry bounds used when none are given.
+ *
+ * @example
+ * refreshAccessToken(creds, rt, { retry: { ...DEFAULT_RETRY, maxAttempts: 5 } });
+ */
 export const DEFAULT_RETRY: Required<RetryOptions> = Object.freeze({
   maxAttempts: 3,
   baseDelayMs: 200,
@@ -68,7 +74,12 @@ export const defaultSleep: SleepFn = (ms, signal) =>
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
-/** Thrown by {@link readCappedText} when a body exceeds its cap. */
+/**
+ * Thrown by {@link readCappedText} when a body exceeds its cap.
+ *
+ * @example
+ * try { await readCappedText(res, 1024); } catch (e) { if (e instanceof BodyTooLargeError) res400(); }
+ */
 export class BodyTooLargeError extends Error {
   constructor(readonly maxBytes: number) {
     super(`response body larger than ${maxBytes} bytes`);

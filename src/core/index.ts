@@ -5,12 +5,33 @@
 export * from './marketplaces.js';
 export * from './token-vault.js';
 export * from './errors.js';
-export * from './http.js';
+export {
+  BodyTooLargeError,
+  DEFAULT_RETRY,
+  amazonEndpoint,
+  backoffDelay,
+  defaultSleep,
+  parseRetryAfter,
+  readCappedText,
+  type FetchLike,
+  type RetryOptions,
+  type SleepFn,
+  type TransportOptions,
+} from './http.js';
 export * from './state.js';
 export * from './lwa.js';
 export * from './consent.js';
 export * from './callback.js';
-export * from './rdt.js';
+export {
+  DEFAULT_USER_AGENT,
+  buildRestrictedDataTokenRequest,
+  processRestrictedDataTokenResponse,
+  spapiBaseUrl,
+  type RestrictedDataTokenRequest,
+  type RestrictedDataTokenResponse,
+  type RestrictedResource,
+  type SpApiEndpointOptions,
+} from './rdt.js';
 export * from './memory-vault.js';
 export * from './token-manager.js';
 export * from './spapi-fetch.js';

@@ -121,7 +121,12 @@ export function buildRestrictedDataTokenRequest(
   });
 }
 
-/** The User-Agent the core sends when the caller gives none (Amazon's format, amazon.md §6). */
+/**
+ * The User-Agent the core sends when the caller gives none (Amazon's format, amazon.md §6).
+ *
+ * @example
+ * createSpApiFetch({ tokens, userAgent: DEFAULT_USER_AGENT });
+ */
 export const DEFAULT_USER_AGENT = 'spapi-auth/0.1.0 (Language=JavaScript)';
 
 /** SP-API's `{ errors: [{ code }] }` code, when it looks like one. */

@@ -325,3 +325,51 @@ test('restricted data tokens are cached per (seller, region, resources, target)'
   assert.equal(amazon.calls.refresh_token, 1);
   await assert.rejects(tokens.getRestrictedDataToken(KEY, { restrictedResources: [] }), TypeError);
 });
+
+test('property (T-C9): under any interleaving, at most one LWA refresh in flight; success means exactly one', async () => {
+  const fc = (await import('fast-check')).default;
+  await fc.assert(
+    fc.asyncProperty(fc.scheduler(), fc.integer({ min: 2, max: 30 }), fc.boolean(), async (s, k, fail) => {
+      let inFlight = 0;
+      let maxInFlight = 0;
+      let calls = 0;
+      const clock = { t: 1_000_000 };
+      const vault = createMemoryTokenVault({ now: () => clock.t });
+      vault.put(KEY, 'r');
+      const tokens = createTokenManager({
+        credentials: { clientId: 'c', clientSecret: 's' },
+        vault,
+        now: () => clock.t,
+        sleep: async () => {},
+        retry: { maxAttempts: 1 },
+        breaker: { failureThreshold: 1_000 }, // the breaker is tested on its own; here, every generation calls
+        fetch: async () => {
+          calls++;
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await s.schedule(Promise.resolve(), 'lwa answers');
+          inFlight--;
+          return fail
+            ? new Response('', { status: 500 })
+            : json({ access_token: `Atza|${calls}`, token_type: 'bearer', expires_in: 3600 });
+        },
+      });
+      const all = Array.from({ length: k }, (_, i) =>
+        s.schedule(Promise.resolve(), `caller ${i}`).then(() => tokens.getAccessToken(KEY)),
+      );
+      const results = await s.waitFor(Promise.allSettled(all));
+      assert.ok(maxInFlight <= 1);
+      if (!fail) {
+        assert.equal(calls, 1);
+        assert.ok(results.every((r) => r.status === 'fulfilled' && r.value.accessToken === 'Atza|1'));
+      } else {
+        assert.ok(results.every((r) => r.status === 'rejected'));
+        // Not sticky: a new call after the failures makes a new attempt.
+        const before = calls;
+        await s.waitFor(tokens.getAccessToken(KEY).catch(() => undefined));
+        assert.equal(calls, before + 1);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});

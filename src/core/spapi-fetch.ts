@@ -69,7 +69,10 @@ export interface SpApiRequest {
   /** Sent as JSON. */
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
-  /** Use a restricted data token for this call (optionally with Orders data elements). */
+  /**
+   * Use a restricted data token for this call (optionally with Orders data elements). A 403 on a
+   * restricted call is returned as is (no refresh-and-retry).
+   */
   readonly restricted?:
     boolean | { readonly dataElements?: readonly string[]; readonly targetApplication?: string };
   readonly signal?: AbortSignal;
@@ -158,8 +161,10 @@ export function createSpApiFetch(options: SpApiFetchOptions): SpApiFetch {
           .accessToken;
       }
       const extra = req.restricted === true ? {} : req.restricted;
+      if (method === 'PATCH')
+        throw new TypeError('restricted data tokens cover GET, PUT, POST and DELETE only');
       const resource: RestrictedResource = {
-        method: method === 'PATCH' ? 'PUT' : method,
+        method,
         path: req.path,
         ...(extra.dataElements === undefined ? {} : { dataElements: extra.dataElements }),
       };

@@ -99,6 +99,7 @@ export interface TokenManagerOptions {
   readonly now?: () => number;
   readonly sleep?: SleepFn;
   readonly random?: () => number;
+  /** LWA retry bounds. Default 3 attempts, 4 s each, no retry after 8 s (inside the 15 s lease). */
   readonly retry?: RetryOptions;
   /** Refresh this long before expiry. Default 5 minutes; never more than a fifth of the lifetime. */
   readonly marginMs?: number;
@@ -232,7 +233,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const memoMs = options.sellerStatusMemoMs ?? 5_000;
   const threshold = options.breaker?.failureThreshold ?? 5;
   const cooldownMs = options.breaker?.cooldownMs ?? 30_000;
-  const retry = { ...DEFAULT_RETRY, ...options.retry };
+  // A refresh, retries included, must end well inside the lease (15 s): 4 s per attempt, and no
+  // retry starts after 8 s, so the worst case is about 12 s.
+  const retry = { ...DEFAULT_RETRY, timeoutMs: 4_000, maxTotalMs: 8_000, ...options.retry };
 
   let credentials: LwaCredentials = creds0;
   let secretInUse: 'current' | 'next' = 'current';

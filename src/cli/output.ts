@@ -18,7 +18,7 @@ import type { CliContext } from './command.js';
  * ```
  */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((r) => r.map(cell));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));
   return (
     all
@@ -42,7 +42,13 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
  */
 export function formatFields(fields: readonly (readonly [string, string])[], indent = ''): string {
   const width = Math.max(0, ...fields.map(([k]) => k.length));
-  return fields.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v}`.trimEnd()).join('\n') + '\n';
+  return fields.map(([k, v]) => `${indent}${k.padEnd(width)}  ${cell(v)}`.trimEnd()).join('\n') + '\n';
+}
+
+// Stored values (user_ref, error codes) reach the terminal: control characters could move the
+// cursor or forge lines, so they are shown as '?'.
+function cell(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
 }
 
 /**

@@ -105,6 +105,28 @@ describe('spapi-auth sellers', () => {
     assertNoLeak(json, MARKERS);
   });
 
+  it('shows stored values with control characters inert (no terminal escape reaches the screen)', async () => {
+    await seedSeller(world, store, {
+      id: 'A1EMUSELLERFE01',
+      region: 'fe',
+      refreshToken: 'Atzr|CANARYrefreshTokenFE0000000000000000000',
+      userRef: 'evil\x1b[2J\x1b[31mred\rline',
+    });
+    try {
+      for (const args of [
+        ['sellers', 'list'],
+        ['sellers', 'show', 'A1EMUSELLERFE01'],
+      ]) {
+        const r = await world.cli(args);
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(!/[\x1b\r]/.test(r.stdout), 'no escape or carriage return printed');
+        assert.match(r.stdout, /evil\?\[2J\?\[31mred\?line/);
+      }
+    } finally {
+      await store.deleteSeller({ sellingPartnerId: 'A1EMUSELLERFE01', region: 'fe' });
+    }
+  });
+
   it('refuses an unknown or malformed seller id with one line and the right exit code', async () => {
     assertFailure(
       await world.cli(['sellers', 'show', 'A1NOSUCHSELLER']),
@@ -175,9 +197,12 @@ describe('spapi-auth sellers', () => {
   });
 
   it('deletes every region with --yes, and then reports the seller as unknown', async () => {
-    const r = await world.cli(['sellers', 'delete', 'A1EMUSELLERNA01', '--yes']);
+    const r = await world.cli(['sellers', 'delete', 'A1EMUSELLERNA01', '--yes', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, 'deleted seller A1EMUSELLERNA01 (na)\n');
+    assert.deepEqual(JSON.parse(r.stdout), {
+      selling_partner_id: 'A1EMUSELLERNA01',
+      deleted_regions: ['na'],
+    });
     assert.equal(r.stderr, '', 'no question asked with --yes');
     assert.deepEqual(await store.findSellers('A1EMUSELLERNA01'), []);
     assertFailure(

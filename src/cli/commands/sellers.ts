@@ -10,7 +10,7 @@ import { loadCliStoreConfig, regionFlag, sellerIdArg, subcommand, withStore } fr
 
 const help = `Usage: spapi-auth sellers list [--status S] [--json]
        spapi-auth sellers show <seller-id> [--json]
-       spapi-auth sellers delete <seller-id> [--region na|eu|fe] [--yes]
+       spapi-auth sellers delete <seller-id> [--region na|eu|fe] [--yes] [--json]
 
 The sellers (and vendors) in the store the service uses (DATABASE_URL; default
 sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per region.
@@ -247,6 +247,11 @@ async function remove(id: string, values: Record<string, unknown>, ctx: CliConte
   });
   // Another process may have deleted a region between the look-up and the delete: say what happened.
   if (deleted.length === 0) throw new CliError(`seller ${id} was already gone (seller_not_found)`);
+  if (values.json) {
+    // The shape of DELETE /v1/sellers/:id.
+    printJson(ctx, { selling_partner_id: id, deleted_regions: deleted });
+    return 0;
+  }
   ctx.stdout(`deleted seller ${id} (${deleted.join(', ')})\n`);
   return 0;
 }
@@ -258,7 +263,7 @@ async function run(
   const { sub, rest } = subcommand(args, {
     list: ['status', 'json'],
     show: ['json'],
-    delete: ['region', 'yes'],
+    delete: ['region', 'yes', 'json'],
   });
   if (sub === 'list') {
     if (rest.length > 0) throw new UsageError(`unexpected argument for 'list'`);

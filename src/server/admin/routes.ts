@@ -125,6 +125,13 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
   /** For POSTs: a valid session, a matching CSRF token and a same-origin Origin (when sent). */
   const checkPost = (req: ServerRequest, form: URLSearchParams, needAuth = true): AdminSession => {
     if (!enabled) throw new HttpError(404, 'not_found', 'No such route.');
+    if (devOpen && !LOCAL_HOST.test(req.header('host') ?? '')) {
+      throw new HttpError(
+        403,
+        'admin_local_only',
+        'Without a password the dashboard is open on localhost only.',
+      );
+    }
     const origin = req.header('origin');
     if (origin !== undefined && origin !== publicOrigin && !(devOpen && LOCAL_HOST.test(hostOf(origin)))) {
       throw new HttpError(403, 'csrf_failed', 'The form was posted from another site.');

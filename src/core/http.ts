@@ -149,7 +149,12 @@ export function backoffDelay(
   return Math.floor(random() * Math.min(opts.maxDelayMs, opts.baseDelayMs * 2 ** retry));
 }
 
-/** The per-attempt signal: the timeout, plus the caller's signal when given. */
+/**
+ * The per-attempt signal: the timeout, plus the caller's signal when given. Internal.
+ *
+ * @example
+ * fetch(new Request(req, { signal: attemptSignal(10_000, callerSignal) }));
+ */
 export function attemptSignal(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal {
   const timeout = AbortSignal.timeout(timeoutMs);
   return signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
@@ -158,7 +163,10 @@ export function attemptSignal(timeoutMs: number, signal: AbortSignal | undefined
 /**
  * Runs `attempt` with bounded retries. `attempt` resolves with a value or throws; the error is
  * retried when `retryable(err)` says so, after the backoff or the error's `retryAfterMs`, unless
- * that would pass the attempt count or the total time budget. The last error is rethrown.
+ * that would pass the attempt count or the total time budget. The last error is rethrown. Internal.
+ *
+ * @example
+ * await withRetries((signal) => send(signal), (e) => ({ retry: isTransient(e) }), DEFAULT_RETRY, {});
  */
 export async function withRetries<T>(
   attempt: (signal: AbortSignal) => Promise<T>,
@@ -185,7 +193,12 @@ export async function withRetries<T>(
   }
 }
 
-/** Converts a thrown network/timeout error into `upstream_unavailable` (other errors pass). */
+/**
+ * Converts a thrown network/timeout error into `upstream_unavailable` (other errors pass). Internal.
+ *
+ * @example
+ * try { await fetch(req); } catch (e) { throw networkError(e, 'LWA request'); }
+ */
 export function networkError(err: unknown, what: string): unknown {
   if (err instanceof LwaError) return err;
   if (err instanceof BodyTooLargeError) return err;
@@ -209,7 +222,13 @@ export function amazonEndpoint(amazonUrl: string, path: string): string {
   return amazonBase(amazonUrl) + path;
 }
 
-/** The normalised base of a configured Amazon URL: origin plus path prefix, no trailing slash. */
+/**
+ * The normalised base of a configured Amazon URL: origin plus path prefix, no trailing slash.
+ * Throws a `TypeError` for anything but an http(s) URL without userinfo, query or fragment.
+ *
+ * @example
+ * amazonBase('http://127.0.0.1:4010/'); // 'http://127.0.0.1:4010'
+ */
 export function amazonBase(amazonUrl: string): string {
   let u: URL;
   try {

@@ -53,7 +53,13 @@ export function spapiBaseUrl(region: Region, options?: SpApiEndpointOptions): st
 const RDT_PATH = '/tokens/2021-03-01/restrictedDataToken';
 const METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE']);
 
-/** Validates and canonicalises resources (sorted data elements) so equal requests share a cache entry. */
+/**
+ * Validates and canonicalises resources (sorted data elements) so equal requests share a cache entry.
+ *
+ * @example
+ * canonicalResources([{ method: 'GET', path: '/orders/v0/orders', dataElements: ['shippingAddress', 'buyerInfo'] }]);
+ * // [{ method: 'GET', path: '/orders/v0/orders', dataElements: ['buyerInfo', 'shippingAddress'] }]
+ */
 export function canonicalResources(resources: readonly RestrictedResource[]): RestrictedResource[] {
   if (!Array.isArray(resources) || resources.length === 0 || resources.length > 50) {
     throw new TypeError('restrictedResources must be an array of 1 to 50 resources');
@@ -129,14 +135,24 @@ export function buildRestrictedDataTokenRequest(
  */
 export const DEFAULT_USER_AGENT = 'spapi-auth/0.1.0 (Language=JavaScript)';
 
-/** SP-API's `{ errors: [{ code }] }` code, when it looks like one. */
+/**
+ * SP-API's `{ errors: [{ code }] }` code, when it looks like one.
+ *
+ * @example
+ * spapiErrorCode({ errors: [{ code: 'QuotaExceeded', message: '…' }] }); // 'QuotaExceeded'
+ */
 export function spapiErrorCode(body: unknown): string | undefined {
   const errors = (body as { errors?: unknown } | null)?.errors;
   const code = Array.isArray(errors) ? (errors[0] as { code?: unknown } | undefined)?.code : undefined;
   return typeof code === 'string' && /^[A-Za-z0-9_.-]{1,64}$/.test(code) ? code : undefined;
 }
 
-/** Amazon's request id header, when it looks like one. */
+/**
+ * Amazon's request id header, when it looks like one.
+ *
+ * @example
+ * spapiRequestId(response); // 'a8c8d99a-6ab5-11e8-b0f8-19363980175b'
+ */
 export function spapiRequestId(response: Response): string | undefined {
   const id = response.headers.get('x-amzn-requestid');
   return id !== null && /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : undefined;

@@ -221,10 +221,10 @@ test('sellers: status filter, search and cursor pages cover every seller once', 
     let path: string | null = '/admin/sellers';
     let pages = 0;
     while (path !== null) {
-      const body = await (await get(svc, path, cookie)).text();
+      const body: string = await (await get(svc, path, cookie)).text();
       for (const m of body.matchAll(/href="\/admin\/sellers\/(ASELLER\d+)#region-(\w+)"/g))
         seen.add(`${m[1]}/${m[2]}`);
-      const next = /href="(\/admin\/sellers\?cursor=[^"]+)">Next page/.exec(body)?.[1];
+      const next: string | undefined = /href="(\/admin\/sellers\?cursor=[^"]+)">Next page/.exec(body)?.[1];
       path = next ? next.replace(/&amp;/g, '&') : null;
       pages++;
     }
@@ -296,9 +296,16 @@ test('dev mode without a password: open on localhost only; serve mode without on
     assert.equal((await get(dev, '/admin', undefined, { host: 'evil.example' })).status, 403);
     // CSRF still applies in dev.
     await connectSeller(dev);
-    const refused = await post(dev, '/admin/sellers/A1EMUSELLERNA01/delete', { region: 'na' }, cookie);
+    const local = { host: 'localhost:3000' };
+    const refused = await post(dev, '/admin/sellers/A1EMUSELLERNA01/delete', { region: 'na' }, cookie, local);
     assert.equal(refused.status, 403);
-    const ok = await post(dev, '/admin/sellers/A1EMUSELLERNA01/delete', { region: 'na', csrf }, cookie);
+    const ok = await post(
+      dev,
+      '/admin/sellers/A1EMUSELLERNA01/delete',
+      { region: 'na', csrf },
+      cookie,
+      local,
+    );
     assert.equal(ok.status, 303);
   } finally {
     await dev.close();

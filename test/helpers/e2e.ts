@@ -1,0 +1,368 @@
+// Process-level harness shared by test/e2e and test/security: `spapi-auth serve` children with
+// captured output, the emulator on a port, sellers seeded with real refresh tokens, a fresh
+// PostgreSQL database per run, and a TCP proxy that can make the database "go away".
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
+import pg from 'pg';
+import { devApplication } from '../../src/emulator/dev-app.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { EmulatorApplication, EmulatorSeller } from '../../src/emulator/types.js';
+import { generateApiKey, type Scope } from '../../src/server/api-keys.js';
+import { parseKeyRing } from '../../src/storage/crypto.js';
+import { openStore } from '../../src/storage/open.js';
+import type { Store } from '../../src/storage/store.js';
+import { cliCommand, repoRoot } from './cli.js';
+
+export const PG_URL = process.env.SPAPI_AUTH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** A free loopback port (closed again before it is returned). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createNetServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Marker secrets for one run: distinct, greppable, never real. */
+export function markerSecrets(label: string): {
+  clientSecret: string;
+  encryptionKeys: string;
+  keyBytes: string;
+} {
+  const keyBytes = randomBytes(32).toString('base64');
+  return {
+    clientSecret: `CANARYsecret${label}${randomBytes(12).toString('hex')}`,
+    encryptionKeys: `k1:${keyBytes}`,
+    keyBytes,
+  };
+}
+
+/** A running `spapi-auth serve` child. */
+export interface ServeProcess {
+  readonly url: string;
+  readonly port: number;
+  readonly child: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): { stdout: string; stderr: string };
+  /** Resolves with the exit code/signal once the child is gone. */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Spawns `spapi-auth serve` with exactly `env` (plus PATH) on `env.PORT` and waits for its
+ * "listening on" line.
+ */
+export async function startServe(env: Record<string, string>, timeoutMs = 20_000): Promise<ServeProcess> {
+  const [cmd, ...prefix] = cliCommand();
+  const child = spawn(cmd!, [...prefix, 'serve'], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`serve did not start: ${stderr.slice(0, 2000)}`));
+    }, timeoutMs);
+    const check = (): void => {
+      const m = stdout.match(/listening on (http:\/\/\S+)/);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', check);
+        resolve(m[1]!);
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`serve exited (${code ?? signal}) before listening: ${stderr.slice(0, 2000)}`));
+    });
+  });
+  return {
+    url,
+    port: Number(new URL(url).port),
+    child,
+    output: () => ({ stdout, stderr }),
+    exited,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** The environment of a serve process talking to `emulatorUrl` with the given app. */
+export function serveEnv(opts: {
+  app: EmulatorApplication;
+  clientSecret: string;
+  encryptionKeys: string;
+  emulatorUrl: string;
+  databaseUrl: string;
+  publicUrl: string;
+  port: number;
+  extra?: Record<string, string>;
+}): Record<string, string> {
+  return {
+    LWA_CLIENT_ID: opts.app.clientId,
+    LWA_CLIENT_SECRET: opts.clientSecret,
+    SPAPI_APPLICATION_ID: opts.app.id,
+    SPAPI_AUTH_PUBLIC_URL: opts.publicUrl,
+    SPAPI_AUTH_AMAZON_URL: opts.emulatorUrl,
+    SPAPI_AUTH_ENCRYPTION_KEYS: opts.encryptionKeys,
+    DATABASE_URL: opts.databaseUrl,
+    SPAPI_AUTH_KEY_RATE_LIMIT: '0',
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    ...opts.extra,
+  };
+}
+
+/** Opens the service's store from the test process (same URL and key ring). */
+export function openTestStore(databaseUrl: string, encryptionKeys: string): Promise<Store> {
+  return openStore(databaseUrl, { keyRing: parseKeyRing(encryptionKeys) });
+}
+
+/** Creates an API key directly in the store; returns the key (shown once). */
+export async function createKey(
+  store: Store,
+  scopes: readonly Scope[] = ['tokens:read', 'sellers:read', 'sellers:write', 'connect'],
+): Promise<string> {
+  const k = generateApiKey();
+  await store.createApiKey({ id: k.id, name: 'e2e', hash: k.hash, scopes: [...scopes] });
+  return k.key;
+}
+
+/** `n` NA test sellers with ids `A<label><index>` (upper-case alphanumerics, like Amazon's). */
+export function testSellers(n: number, label = 'E2E'): EmulatorSeller[] {
+  return Array.from({ length: n }, (_, i) => ({
+    sellingPartnerId: `A${label}${String(i).padStart(6, '0')}`.toUpperCase(),
+    name: `Test seller ${i}`,
+    kind: 'seller' as const,
+    regions: ['na' as const],
+    marketplaces: ['US'],
+  }));
+}
+
+/**
+ * Authorizes each seller at the emulator (consent in auto mode, then a real code exchange, in
+ * process) and stores the authorization with an access token that has already expired, so the
+ * next token request refreshes. Returns the refresh tokens by seller id (markers for the sweep).
+ */
+export async function seedSellers(
+  amazon: RunningEmulator,
+  app: EmulatorApplication,
+  clientSecret: string,
+  store: Store,
+  sellerIds: readonly string[],
+  opts: { expiresAt?: number } = {},
+): Promise<Map<string, { refreshToken: string; accessToken: string }>> {
+  const out = new Map<string, { refreshToken: string; accessToken: string }>();
+  const control = amazon.emulator.control;
+  for (const id of sellerIds) {
+    await control.consentMode('auto', id);
+    const consent = await amazon.emulator.fetch(
+      `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${app.id}&state=seed${id}`,
+      { redirect: 'manual' },
+    );
+    const callback = new URL(consent.headers.get('location')!);
+    const res = await amazon.emulator.fetch('https://api.amazon.com/auth/o2/token', {
+      method: 'POST',
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('spapi_oauth_code')!,
+        redirect_uri: app.redirectUris[0]!,
+        client_id: app.clientId,
+        client_secret: clientSecret,
+      }),
+    });
+    if (res.status !== 200) throw new Error(`seed exchange for ${id}: ${res.status}`);
+    const body = (await res.json()) as { refresh_token: string; access_token: string };
+    await store.saveAuthorization({
+      sellingPartnerId: id,
+      region: 'na',
+      kind: 'seller',
+      userRef: `user-${id}`,
+      marketplace: 'US',
+      refreshToken: body.refresh_token,
+      accessToken: { accessToken: body.access_token, expiresAt: opts.expiresAt ?? Date.now() - 1000 },
+    });
+    out.set(id, { refreshToken: body.refresh_token, accessToken: body.access_token });
+  }
+  await control.consentMode('auto');
+  return out;
+}
+
+/** The emulator on a port with one application whose redirect URI is `publicUrl`'s. */
+export async function startTestEmulator(
+  publicUrl: string,
+  clientSecret: string,
+  opts: { sellers?: readonly EmulatorSeller[]; latencyMs?: number; host?: string } = {},
+): Promise<{ amazon: RunningEmulator; app: EmulatorApplication }> {
+  const app = { ...devApplication(publicUrl), clientSecret };
+  const amazon = await startEmulator({
+    port: 0,
+    applications: [app],
+    ...(opts.sellers ? { sellers: opts.sellers } : {}),
+    ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
+    ...(opts.host !== undefined ? { host: opts.host } : {}),
+  });
+  return { amazon, app };
+}
+
+/** Refresh-grant calls at the emulator (every outcome). */
+export async function refreshCalls(amazon: RunningEmulator): Promise<number> {
+  const stats = await amazon.emulator.control.stats();
+  return Object.values(stats.token.refresh_token ?? {}).reduce((a, b) => a + b, 0);
+}
+
+/** Whether the PostgreSQL test server answers (null) or why not. */
+export async function postgresUnavailable(): Promise<string | null> {
+  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+    return null;
+  } catch (err) {
+    return `PostgreSQL at ${new URL(PG_URL).host} is not reachable (${(err as Error).message})`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A fresh database for one test file (so its backends can be found by `datname` and killed
+ * without touching anyone else's), dropped by `drop()`.
+ */
+export async function freshDatabase(
+  label: string,
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+  const name = `spapi_e2e_${label}_${process.pid}_${Date.now().toString(36)}`;
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  return {
+    name,
+    url: u.href,
+    async drop() {
+      const c = new pg.Client({ connectionString: PG_URL });
+      await c.connect();
+      try {
+        await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+/** Terminates every backend connected to `database` except the caller's; returns how many. */
+export async function terminateBackends(database: string): Promise<number> {
+  const c = new pg.Client({ connectionString: PG_URL });
+  await c.connect();
+  try {
+    const { rows } = await c.query<{ ok: boolean }>(
+      'SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [database],
+    );
+    return rows.filter((r) => r.ok).length;
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * A TCP proxy in front of a server: `down()` closes every connection and refuses new ones (the
+ * database "goes away" without stopping the shared server); `up()` lets them through again.
+ */
+export interface TcpProxy {
+  readonly port: number;
+  down(): void;
+  up(): void;
+  close(): Promise<void>;
+}
+
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
+  let open = true;
+  const pairs = new Set<[Socket, Socket]>();
+  const server: Server = createNetServer((client) => {
+    if (!open) {
+      client.destroy();
+      return;
+    }
+    const upstream = connect(targetPort, targetHost);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    const drop = (): void => {
+      client.destroy();
+      upstream.destroy();
+      pairs.delete(pair);
+    };
+    client.on('error', drop).on('close', drop);
+    upstream.on('error', drop).on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  const down = (): void => {
+    open = false;
+    for (const [a, b] of pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    pairs.clear();
+  };
+  return {
+    port,
+    down,
+    up() {
+      open = true;
+    },
+    close() {
+      down();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return results;
+}

@@ -88,7 +88,7 @@ test("Node's parser refuses smuggling and oversize before any handler runs", asy
   }
 });
 
-test('spapi-auth dev in an empty folder: data/ created, key ring kept 0600, start page and dev key work, SIGINT stops', async () => {
+test('spapi-auth dev in an empty folder: data/ created, key ring 0600, the newcomer connects a seller from the start page, SIGINT stops', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spapi-dev-'));
   // Resolve tsx from the repository: the child runs in an empty folder.
   const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
@@ -127,8 +127,60 @@ test('spapi-auth dev in an empty folder: data/ created, key ring kept 0600, star
     });
     assert.deepEqual(await sellers.json(), { items: [], next_cursor: null });
     // The emulator answers from the same origin.
-    const consent = await fetch(`http://localhost:${port}/__emulator/stats`);
-    assert.equal(consent.status, 200);
+    const stats = await fetch(`http://localhost:${port}/__emulator/stats`);
+    assert.equal(stats.status, 200);
+
+    // The newcomer's clicks, over HTTP: "Connect a seller", then Confirm on the emulator's consent page.
+    const origin = `http://localhost:${port}`;
+    let cookie = '';
+    const go = async (url: string, init: RequestInit = {}): Promise<{ url: string; res: Response }> => {
+      let current = url;
+      let req = init;
+      for (let i = 0; i < 10; i++) {
+        const res = await fetch(current, {
+          ...req,
+          redirect: 'manual',
+          headers: { ...(req.headers ?? {}), cookie },
+        });
+        const set = res.headers.getSetCookie()[0];
+        if (set) cookie = set.split(';')[0]!;
+        const loc = res.headers.get('location');
+        if (!loc) return { url: current, res };
+        await res.body?.cancel();
+        current = new URL(loc, current).href;
+        req = {};
+      }
+      throw new Error('too many redirects');
+    };
+    const consent = await go(`${origin}/dev/connect`, {
+      method: 'POST',
+      headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'marketplace=US&kind=seller',
+    });
+    assert.ok(consent.url.startsWith(`${origin}/apps/authorize/consent?`), consent.url);
+    const page = await consent.res.text();
+    const consentId = page.match(/name="consent_id" value="([^"]+)"/)![1]!;
+    const done = await go(`${origin}/apps/authorize/consent`, {
+      method: 'POST',
+      headers: { origin, 'content-type': 'application/x-www-form-urlencoded' },
+      body: `consent_id=${encodeURIComponent(consentId)}&seller=A1EMUSELLERNA01%3Ana&action=confirm`,
+    });
+    assert.ok(done.url.startsWith(`${origin}/oauth/result?status=connected`), done.url);
+    const start = await (await fetch(`${origin}/`)).text();
+    assert.match(start, /A1EMUSELLERNA01/);
+    assert.match(start, /working \(Atza\|/);
+    const token = await fetch(`${origin}/v1/sellers/A1EMUSELLERNA01/access-token`, {
+      headers: { authorization: `Bearer ${key}` },
+    });
+    assert.equal(token.status, 200);
+    // The start page refuses a cross-site form post.
+    const csrf = await fetch(`${origin}/dev/connect`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'marketplace=US',
+    });
+    assert.equal(csrf.status, 403);
     child.kill('SIGINT');
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     assert.equal(code, 0);

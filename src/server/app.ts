@@ -124,6 +124,7 @@ export function createApp(deps: AppDeps): App {
     const match = router.match(req.method, req.path);
     if (match.kind === 'found') {
       const route = match.ctx.route;
+      matchedRoute.set(req, route);
       if (req.rawQuery !== '' && isApi(req.path) && CREDENTIALS_IN_QUERY.test(req.rawQuery)) {
         return routed(
           errorResponse(
@@ -149,12 +150,16 @@ export function createApp(deps: AppDeps): App {
     return routed(errorResponse(404, 'not_found', 'No such route.'), '(none)');
   };
 
+  // The pattern of the route a request matched, so that its error is still counted and logged by
+  // route (a thrown HttpError carries no route of its own).
+  const matchedRoute = new WeakMap<ServerRequest, string>();
   const failed = (req: ServerRequest, requestId: string, err: unknown): Routed => {
-    if (err instanceof HttpError) return routed(toResponse(req, err), '(error)');
+    const route = matchedRoute.get(req) ?? '(error)';
+    if (err instanceof HttpError) return routed(toResponse(req, err), route);
     log.error('request failed', { request_id: requestId, error_name: (err as Error)?.name ?? 'Error' });
     return routed(
       toResponse(req, new HttpError(500, 'internal_error', 'An internal error occurred.')),
-      '(error)',
+      route,
     );
   };
 

@@ -42,7 +42,8 @@ for (const section of SECTIONS.filter((s) => wanted.length === 0 || wanted.inclu
     }
   } catch (err) {
     failed = true;
-    console.error(`   section ${section.name} failed:`, err);
+    // The stack only: a third-party error object may carry request bodies (secrets).
+    console.error(`   section ${section.name} failed: ${err instanceof Error ? err.stack : String(err)}`);
   }
 }
 const order = new Map(SECTIONS.map((s, i) => [s.name, i]));

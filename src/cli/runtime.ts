@@ -317,9 +317,23 @@ export async function appCredentials(ctx: Pick<CliContext, 'cwd'>, config: Confi
   if (config.encryptionKeys === undefined || (file !== undefined && !existsSync(file))) {
     return credentialsOf(config);
   }
-  return withStore(ctx, config, cliKeyRing(config.encryptionKeys, true), async (store) => {
-    const ring = new ClientSecretRing({ config, store, log: silentLogger });
-    await ring.reload();
-    return ring.credentials();
-  });
+  return withStore(ctx, config, cliKeyRing(config.encryptionKeys, true), async (store) =>
+    (await loadSecretRing(config, store)).credentials(),
+  );
+}
+
+/**
+ * The app's client-secret ring over the store, loaded: the configured secrets plus those accepted
+ * from rotation notifications — what the service's token source is given.
+ *
+ * @example
+ * ```ts
+ * const ring = await loadSecretRing(config, store);
+ * const tokens = createTokenSource({ config, store, log, credentials: () => ring.credentials() });
+ * ```
+ */
+export async function loadSecretRing(config: Config, store: Store): Promise<ClientSecretRing> {
+  const ring = new ClientSecretRing({ config, store, log: silentLogger });
+  await ring.reload();
+  return ring;
 }

@@ -5,8 +5,18 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { EmulatorNotification } from '../../src/emulator/index.js';
+import { parseKeyRing } from '../../src/storage/crypto.js';
+import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
-import { APP, CANARY_SECRET, assertFailure, assertNoLeak, cliWorld, type CliWorld } from './helpers.js';
+import {
+  APP,
+  CANARY_SECRET,
+  assertFailure,
+  assertNoLeak,
+  cliWorld,
+  seedSeller,
+  type CliWorld,
+} from './helpers.js';
 
 describe('spapi-auth secret', () => {
   let world: CliWorld;
@@ -15,6 +25,7 @@ describe('spapi-auth secret', () => {
   before(async () => {
     world = await cliWorld();
     store = await world.openStore();
+    await seedSeller(world, store, { id: 'A1EMUSELLERNA01', region: 'na' });
     file = (name, content) => {
       const path = join(world.dir, name);
       writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content));
@@ -97,6 +108,16 @@ describe('spapi-auth secret', () => {
     );
     assert.equal(lwa?.verdict, 'ok', doctor.stdout);
     assertNoLeak(doctor, [newSecret, CANARY_SECRET]);
+    const token = await world.cli(['token', 'A1EMUSELLERNA01']);
+    assert.equal(token.code, 0, token.stderr);
+    assert.match(token.stdout, /^Atza\|/);
+    assertNoLeak(token, [newSecret, CANARY_SECRET]);
+    // The same, over a store that never accepted the new secret: the old one alone is refused now.
+    const other = join(world.dir, 'other.db');
+    await (await createSqliteStore({ path: other, keyRing: parseKeyRing(world.keys) })).close();
+    const stale = await world.cli(['doctor', '--json'], { env: { DATABASE_URL: `sqlite:${other}` } });
+    assert.equal(stale.code, 1);
+    assert.match(stale.stdout, /"check": "lwa",\s+"verdict": "fail"/);
   });
 
   it('accept turns a secret-expiry notice into the credentials.client_secret_expiring webhook', async () => {

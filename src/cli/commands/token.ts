@@ -7,7 +7,7 @@ import { createTokenSource } from '../../server/service.js';
 import { tokenApiError } from '../../server/token-api.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { printJson } from '../output.js';
-import { cliKeyRing, loadCliConfig, regionFlag, sellerIdArg, withStore } from '../runtime.js';
+import { cliKeyRing, loadCliConfig, loadSecretRing, regionFlag, sellerIdArg, withStore } from '../runtime.js';
 
 const help = `Usage: spapi-auth token <seller-id> [--region na|eu|fe] [--json]
 
@@ -47,8 +47,11 @@ async function run(
       }
       region = regions[0]!;
     }
-    const tokens = createTokenSource({ config, store, log: silentLogger });
-    const amazon = createAmazonGateway({ config, tokens });
+    // The secrets the service uses, stored ones included after a rotation was accepted.
+    const ring = await loadSecretRing(config, store);
+    const credentials = () => ring.credentials();
+    const tokens = createTokenSource({ config, store, log: silentLogger, credentials });
+    const amazon = createAmazonGateway({ config, tokens, credentials });
     try {
       const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
       await store.appendAudit([

@@ -16,6 +16,11 @@ export interface CallbackSuccess {
   readonly spapiOauthCode: string;
   /** Only for hybrid (MWS + SP-API) apps. */
   readonly mwsAuthToken?: string;
+  /**
+   * Names (never values) of parameters Amazon does not document, e.g. `iss`: ignored per RFC 6749
+   * §4.1.2, worth logging as an anomaly. At most 10, each `[A-Za-z0-9_.-]{1,64}`.
+   */
+  readonly unexpectedParams: readonly string[];
 }
 
 /** A callback that cannot be used. `state` is set when it was present and well-formed, so that the
@@ -33,6 +38,12 @@ const STATE_RE = /^[A-Za-z0-9._~-]{1,512}$/;
 const CODE_RE = /^[A-Za-z0-9._~+/=|-]{1,2048}$/;
 const MWS_RE = /^[A-Za-z0-9._-]{1,256}$/;
 const ERROR_RE = /^[A-Za-z0-9._-]{1,64}$/;
+const KNOWN: ReadonlySet<string> = new Set([
+  AMAZON_PARAMS.state,
+  AMAZON_PARAMS.sellingPartnerId,
+  AMAZON_PARAMS.oauthCode,
+  AMAZON_PARAMS.mwsAuthToken,
+]);
 /** A callback query longer than this is refused before looking at it. */
 export const MAX_CALLBACK_QUERY_LENGTH = 8192;
 
@@ -96,12 +107,18 @@ export function parseCallback(input: string | URL | URLSearchParams): CallbackRe
   if (code === undefined)
     return fail(state, new CallbackError('code_missing', 'callback without spapi_oauth_code'));
   if (sellingPartnerId === undefined) return invalid(AMAZON_PARAMS.sellingPartnerId, 'missing');
+  const unexpectedParams: string[] = [];
+  for (const name of new Set(params.keys())) {
+    if (!KNOWN.has(name) && unexpectedParams.length < 10 && /^[A-Za-z0-9_.-]{1,64}$/.test(name))
+      unexpectedParams.push(name);
+  }
   return Object.freeze({
     ok: true as const,
     state,
     sellingPartnerId,
     spapiOauthCode: code,
     ...(mws === undefined ? {} : { mwsAuthToken: mws }),
+    unexpectedParams: Object.freeze(unexpectedParams),
   });
 }
 

@@ -15,6 +15,7 @@ test('a valid callback parses (URL, string, URLSearchParams; unknown params igno
     assert.equal(r.sellingPartnerId, 'A3FHEXAMPLEYWS');
     assert.equal(r.spapiOauthCode, 'ANDp+CODE=');
     assert.equal(r.mwsAuthToken, 'amzn.mws.1234');
+    assert.deepEqual(r.unexpectedParams, ['iss']);
   }
   const vendor = parseCallback(`state=${STATE}&selling_partner_id=amzn1.vg.12345&spapi_oauth_code=c`);
   assert.ok(vendor.ok && vendor.mwsAuthToken === undefined);

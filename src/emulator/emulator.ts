@@ -28,8 +28,11 @@ export interface Emulator {
   readonly fetch: FetchLike;
   /** The control API, in-process. */
   readonly control: EmulatorControl;
-  /** The raw outcome for a request; the node adapter performs socket faults with it. */
-  handle(request: Request): Promise<Outcome>;
+  /**
+   * The raw outcome for a request; the node adapter performs socket faults with it. `signal`
+   * (default `request.signal`) ends delays and hangs when the caller gives up.
+   */
+  handle(request: Request, signal?: AbortSignal): Promise<Outcome>;
 }
 
 const GRANT_LABELS: ReadonlySet<string> = new Set([
@@ -83,9 +86,13 @@ function internalError(target: FaultTarget): Response {
   return spapiError(500, 'InternalFailure', 'We encountered an internal error. Please try again.', '');
 }
 
-async function route(request: Request, url: URL, state: EmulatorState): Promise<Outcome> {
+async function route(
+  request: Request,
+  url: URL,
+  state: EmulatorState,
+  signal: AbortSignal,
+): Promise<Outcome> {
   const path = url.pathname;
-  const signal = request.signal;
   if (path === '/auth/o2/token') {
     if (request.method !== 'POST') {
       state.countToken('<none>', 'invalid_request');
@@ -101,7 +108,7 @@ async function route(request: Request, url: URL, state: EmulatorState): Promise<
     let outcome = 'ok';
     const fault = state.takeFault('token', { grantType: grant, path });
     const real = async () => {
-      const r = await handleToken(request, parsed.params, state);
+      const r = await handleToken(request, parsed.params, state, signal);
       outcome = r.outcome;
       return r.response;
     };
@@ -228,7 +235,7 @@ const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 export function createEmulator(options: EmulatorOptions = {}): Emulator {
   const state = new EmulatorState(options);
 
-  async function handle(request: Request): Promise<Outcome> {
+  async function handle(request: Request, signal: AbortSignal = request.signal): Promise<Outcome> {
     let url: URL;
     try {
       url = new URL(request.url);
@@ -246,9 +253,9 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
     }
     state.stats.requests += 1;
     try {
-      return await route(request, url, state);
+      return await route(request, url, state, signal);
     } catch (err) {
-      if (request.signal.aborted) throw err; // the caller gave up during a delay; nothing to answer
+      if (signal.aborted) throw err; // the caller gave up during a delay; nothing to answer
       const target: FaultTarget =
         url.pathname === '/auth/o2/token' ? 'token' : isConsentPath(url.pathname) ? 'consent' : 'spapi';
       return { kind: 'response', response: internalError(target) };
@@ -257,12 +264,14 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
 
   const fetch: FetchLike = async (input, init) => {
     let request = input instanceof Request && init === undefined ? input : new Request(input, init);
-    const signal = request.signal;
+    // The caller's own signal when given: a Request's copy of it follows it only through a weak
+    // reference in undici, and can miss the abort after a garbage collection.
+    const signal = init?.signal ?? request.signal;
     for (let hops = 0; ; hops++) {
       if (signal.aborted) throw signal.reason;
       // A copy in case a 307/308 must replay the body; the handler consumes the original.
       const copy = request.body !== null ? request.clone() : null;
-      const outcome = await handle(request);
+      const outcome = await handle(request, signal);
       if (outcome.kind === 'reset') throw fetchFailed('other side closed');
       if (outcome.kind === 'hang') {
         return new Promise<Response>((_, reject) => {

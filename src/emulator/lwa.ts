@@ -129,8 +129,9 @@ export async function handleToken(
   request: Request,
   params: Record<string, string>,
   state: EmulatorState,
+  signal: AbortSignal = request.signal,
 ): Promise<{ response: Response; outcome: string }> {
-  await sleep(state.latencyMs, request.signal);
+  await sleep(state.latencyMs, signal);
   const fail = (status: number, error: string, description: string) => ({
     response: lwaError(status, error, description),
     outcome: error,

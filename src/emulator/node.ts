@@ -60,7 +60,7 @@ async function respond(
       .end('{"errors":[{"code":"InvalidInput","message":"Malformed request","details":""}]}');
     return;
   }
-  const outcome = await emulator.handle(request);
+  const outcome = await emulator.handle(request, aborter.signal);
   if (outcome.kind === 'reset') {
     req.socket.destroy();
     return;

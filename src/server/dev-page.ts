@@ -101,7 +101,16 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
   });
 
   router.add('POST', '/dev/connect', async (req) => {
-    if (req.header('origin') !== config.publicUrl) {
+    // With Referrer-Policy: no-referrer, browsers send `Origin: null` on form posts, so the
+    // same-origin proof is Sec-Fetch-Site (or an exact Origin from other clients).
+    const sameOrigin =
+      req.header('sec-fetch-site') === 'same-origin' || req.header('origin') === config.publicUrl;
+    if (
+      !sameOrigin ||
+      (req.header('origin') !== undefined &&
+        req.header('origin') !== 'null' &&
+        req.header('origin') !== config.publicUrl)
+    ) {
       throw new HttpError(
         403,
         'cross_origin_refused',

@@ -1,0 +1,147 @@
+// A real browser (Debian's Chromium through playwright-core) walks the website flow: the service on
+// one site (localhost) and the emulator on another (127.0.0.1), so the binding cookie must survive
+// the cross-site return (SameSite=Lax, security.md T-G3), and the pages' CSP must not break the flow.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../../src/config.js';
+import { devApplication } from '../../src/emulator/dev-app.js';
+import { createEmulator, startEmulator } from '../../src/emulator/index.js';
+import { fromFetchHandler } from '../../src/server/http.js';
+import { createMemoryStore } from '../../src/storage/memory.js';
+import { createKeyRing } from '../../src/storage/crypto.js';
+import { generateApiKey } from '../../src/server/api-keys.js';
+import { silentLogger } from '../../src/server/log.js';
+import { startService } from '../../src/server/service.js';
+import { createServer } from 'node:net';
+
+const CHROMIUM = '/usr/bin/chromium';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+test('Chromium: connect link → consent page on another site → Confirm → connected (Lax cookie survives)', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI === 'true') assert.fail('chromium is required in CI');
+    t.skip('no /usr/bin/chromium');
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const port = await freePort();
+  const publicUrl = `http://localhost:${port}`;
+  const app = devApplication(publicUrl);
+  const emulator = await startEmulator({ port: 0, applications: [app] });
+  const key = randomBytes(32);
+  const config = loadConfig(
+    {
+      LWA_CLIENT_ID: app.clientId,
+      LWA_CLIENT_SECRET: app.clientSecret!,
+      SPAPI_APPLICATION_ID: app.id,
+      SPAPI_AUTH_PUBLIC_URL: publicUrl,
+      SPAPI_AUTH_AMAZON_URL: emulator.url,
+      SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${key.toString('base64')}`,
+      PORT: String(port),
+    },
+    { mode: 'serve' },
+  );
+  const store = createMemoryStore({ keyRing: createKeyRing([['k1', key]]) });
+  const service = await startService({ config, store, log: silentLogger });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const k = generateApiKey();
+    await store.createApiKey({ id: k.id, name: null, hash: k.hash, scopes: ['connect', 'tokens:read'] });
+    const created = await fetch(`${publicUrl}/v1/connect-sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${k.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_ref: 'acct-9', marketplace: 'US' }),
+    });
+    const { url } = (await created.json()) as { url: string };
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    // CSP violations and script errors (a missing favicon is not one).
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+    page.on('pageerror', (e) => errors.push(e.message));
+    const failed: string[] = [];
+    page.on('response', (r) => {
+      if (r.status() >= 400 && !r.url().endsWith('/favicon.ico')) failed.push(`${r.status()} ${r.url()}`);
+    });
+    await page.goto(url);
+    assert.ok(page.url().startsWith(`${emulator.url}/apps/authorize/consent?`), page.url());
+    await page.click('#confirm');
+    await page.waitForURL(/\/oauth\/result\?status=connected/, { timeout: 10_000 });
+    assert.match((await page.textContent('h1')) ?? '', /Seller connected/);
+    assert.deepEqual(errors, [], 'no CSP violation or script error');
+    assert.deepEqual(failed, [], 'no failed navigation');
+    const token = await fetch(`${publicUrl}/v1/sellers/A1EMUSELLERNA01/access-token`, {
+      headers: { authorization: `Bearer ${k.key}` },
+    });
+    assert.equal(token.status, 200);
+  } finally {
+    await browser.close();
+    await service.close();
+    await emulator.close();
+  }
+});
+
+test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole flow on one origin', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI === 'true') assert.fail('chromium is required in CI');
+    t.skip('no /usr/bin/chromium');
+    return;
+  }
+  const { chromium } = await import('playwright-core');
+  const port = await freePort();
+  const publicUrl = `http://localhost:${port}`;
+  const app = devApplication(publicUrl);
+  const emulator = createEmulator({ applications: [app] });
+  const key = randomBytes(32);
+  const config = loadConfig(
+    {
+      PORT: String(port),
+      SPAPI_AUTH_AMAZON_URL: publicUrl,
+      SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${key.toString('base64')}`,
+    },
+    {
+      mode: 'dev',
+      devDefaults: { clientId: app.clientId, clientSecret: app.clientSecret!, applicationId: app.id },
+    },
+  );
+  const store = createMemoryStore({ keyRing: createKeyRing([['k1', key]]) });
+  const service = await startService({
+    config,
+    store,
+    log: silentLogger,
+    fetch: (req) => emulator.fetch(req),
+    fallback: fromFetchHandler((req) => emulator.fetch(req), publicUrl),
+  });
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  try {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
+    });
+    await page.goto(`${publicUrl}/`);
+    await page.click('text=Connect a seller');
+    await page.waitForURL(/\/apps\/authorize\/consent\?/);
+    await page.click('#confirm');
+    await page.waitForURL(/\/oauth\/result\?status=connected/, { timeout: 10_000 });
+    await page.click('text=Back to the start page');
+    assert.match((await page.textContent('table')) ?? '', /A1EMUSELLERNA01[\s\S]*working \(Atza\|/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+    await service.close();
+  }
+});

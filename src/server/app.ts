@@ -62,6 +62,7 @@ export interface App {
 const QUIET_ROUTE = '/v1/sellers/:id/access-token';
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const ID_PREFIX = `${Math.random().toString(36).slice(2, 8)}-`;
+const HSTS = 'max-age=63072000; includeSubDomains';
 const CREDENTIALS_IN_QUERY = /(?:^|&)(?:api_key|apikey|key|access_token)=/i;
 let idCounter = 0;
 
@@ -99,6 +100,8 @@ export function createApp(deps: AppDeps): App {
   for (const extend of deps.extensions ?? []) extend(router, context);
   if (config.mode === 'dev') registerDevRoutes(router, context);
 
+  // HSTS only when the service is served over https (its public URL says so).
+  const hsts = config.secureCookies;
   const isApi = (path: string): boolean => path.startsWith('/v1/') || path === '/v1';
   const toResponse = (req: ServerRequest, err: HttpError): ServerResponse => {
     const extra = Object.keys(err.headers).length > 0 ? err.headers : undefined;
@@ -179,6 +182,7 @@ export function createApp(deps: AppDeps): App {
       return res;
     }
     if (isApi(req.path)) res.headers['cache-control'] = 'no-store';
+    if (hsts) res.headers['strict-transport-security'] = HSTS;
     log.info('request', {
       request_id: requestId,
       method: req.method,

@@ -175,6 +175,7 @@ export async function startService(opts: {
   await ops.start();
   sink = (e) => auditTokenEvent(app.context.audit, e);
   const server = await listen(app.handle, { port: opts.port ?? config.port, host: config.host });
+  const stopPurge = startPurge(store, log);
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -183,10 +184,37 @@ export async function startService(opts: {
     close: () =>
       (closing ??= (async () => {
         await server.close();
+        stopPurge();
         await ops.close();
         await app.close();
         tokens.close?.();
         await store.close();
       })()),
   };
+}
+
+/** How often expired OAuth transactions and connect/Appstore sessions are deleted. */
+export const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+/**
+ * Deletes expired transactions and sessions now and then (each instance; the delete is idempotent).
+ * Returns the function that stops it.
+ */
+export function startPurge(
+  store: Pick<Store, 'purgeExpired'>,
+  log: Logger,
+  intervalMs = PURGE_INTERVAL_MS,
+): () => void {
+  const run = (): void => {
+    store.purgeExpired().then(
+      (n) => {
+        if (n > 0) log.info('purged expired transactions and sessions', { count: n });
+      },
+      (err: unknown) =>
+        log.warn('purge of expired transactions failed', { error_name: (err as Error)?.name ?? 'Error' }),
+    );
+  };
+  const timer = setInterval(run, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

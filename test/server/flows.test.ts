@@ -98,6 +98,7 @@ test('https public URL: the binding cookie is __Host-spapi_tx with Secure', asyn
     const { url } = (await created.json()) as { url: string };
     assert.ok(url.startsWith('https://auth.example.com/connect/'));
     const res = await svc.app.fetch(new Request(url));
+    assert.equal(res.headers.get('strict-transport-security'), 'max-age=63072000; includeSubDomains');
     assert.match(
       res.headers.getSetCookie()[0]!,
       /^__Host-spapi_tx=[^;]+; Path=\/; Max-Age=600; SameSite=Lax; HttpOnly; Secure$/,

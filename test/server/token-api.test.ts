@@ -2,6 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../src/storage/store.js';
+import { silentLogger } from '../../src/server/log.js';
+import { startPurge } from '../../src/server/service.js';
 import { api, connectSeller, errorCode, makeService, rawRequest, type TestService } from './helpers.js';
 
 const SELLER = 'A1EMUSELLERNA01';
@@ -407,7 +409,29 @@ test('healthz, readyz, unknown routes and oversized bodies', async () => {
       'content-length': '1048576',
     });
     assert.equal(big.status, 413);
+    // Plain-http deployments (local testing) send no HSTS.
+    assert.equal(missing.headers.get('strict-transport-security'), null);
   } finally {
     await svc.close();
   }
+});
+
+test('expired transactions and sessions are purged periodically until stopped', async () => {
+  let calls = 0;
+  const stop = startPurge(
+    {
+      purgeExpired: async () => {
+        calls++;
+        return 3;
+      },
+    },
+    silentLogger,
+    10,
+  );
+  await new Promise((r) => setTimeout(r, 60));
+  stop();
+  const seen = calls;
+  assert.ok(seen >= 2);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.equal(calls, seen);
 });

@@ -1,8 +1,10 @@
 // `spapi-auth encryption-key generate|rewrap`: a new key, then every stored value moved onto it.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { parseKeyRing, sealedKeyId } from '../../src/storage/crypto.js';
 import type { Store } from '../../src/storage/store.js';
+import { cliCommand, repoRoot } from '../helpers/cli.js';
 import { assertFailure, assertNoLeak, cliWorld, keyEntry, seedSeller, type CliWorld } from './helpers.js';
 
 /** How many stored values each key id seals. */
@@ -150,5 +152,66 @@ describe('spapi-auth encryption-key rewrap', () => {
       current: 5,
       raced: 0,
     });
+  });
+});
+
+describe('spapi-auth encryption-key rewrap, interrupted', () => {
+  it('stops after the batch in hand on SIGINT, says so, and a second run finishes the rest', async () => {
+    const world = await cliWorld();
+    try {
+      const store = await world.openStore();
+      const N = 2000;
+      try {
+        for (let i = 0; i < N; i++) {
+          await store.saveAuthorization({
+            sellingPartnerId: `A1RW${String(i).padStart(5, '0')}`,
+            region: 'na',
+            kind: 'seller',
+            userRef: null,
+            marketplace: 'US',
+            refreshToken: `Atzr|rw${i}`,
+          });
+        }
+      } finally {
+        await store.close();
+      }
+      const ring = `${keyEntry('k2')},${world.keys}`;
+      const env = { ...world.env, SPAPI_AUTH_ENCRYPTION_KEYS: ring };
+      const [cmd, ...prefix] = cliCommand();
+      const child = spawn(cmd!, [...prefix, 'encryption-key', 'rewrap', '--batch-size', '1', '--json'], {
+        cwd: repoRoot,
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      let stdout = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => {
+        // The first running-count line: the job is under way; interrupt it.
+        if (stderr === '' && d.includes('rewrap:')) child.kill('SIGINT');
+        stderr += d;
+      });
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      assert.equal(code, 1, `interrupted, not finished (stdout: ${stdout.slice(0, 200)})`);
+      assert.equal(stdout, '', 'no summary document for an unfinished job');
+      const last = stderr.trimEnd().split('\n').at(-1)!;
+      const m =
+        /^spapi-auth encryption-key: interrupted \(SIGINT\) after (\d+) re-encrypted: run `spapi-auth encryption-key rewrap` again/.exec(
+          last,
+        );
+      assert.ok(m, last);
+      const first = Number(m[1]);
+      assert.ok(first >= 1 && first < N, `stopped part-way (${first})`);
+      const again = await world.cli(['encryption-key', 'rewrap', '--json'], {
+        env: { SPAPI_AUTH_ENCRYPTION_KEYS: ring },
+      });
+      assert.equal(again.code, 0, again.stderr);
+      const result = JSON.parse(again.stdout) as { rewrapped: number; current: number; scanned: number };
+      assert.equal(result.scanned, N);
+      assert.equal(result.current, first, 'what the first run did is skipped');
+      assert.equal(result.rewrapped, N - first, 'the rest is done now');
+    } finally {
+      await world.close();
+    }
   });
 });

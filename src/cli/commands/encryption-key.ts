@@ -2,6 +2,7 @@
 // (docs/storage.md): add a new key in front of SPAPI_AUTH_ENCRYPTION_KEYS, restart, rewrap.
 import { generateKey } from '../../storage/crypto.js';
 import { rewrap, type RewrapProgress } from '../../storage/rewrap.js';
+import type { Store } from '../../storage/store.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { createProgress, formatFields, printJson } from '../output.js';
 import { clip, cliKeyRing, integerFlag, loadCliStoreConfig, subcommand, withStore } from '../runtime.js';
@@ -28,6 +29,24 @@ Options:
   --json             generate → { kid, key, entry }; rewrap → { scanned, rewrapped, current, raced }
   --help             show this help
 `;
+
+/**
+ * The store, handing the event loop a turn before each batch: SQLite answers synchronously, so
+ * without it a long rewrap would never let a signal handler run or the running count reach stderr.
+ */
+function yieldingBetweenBatches(store: Store): Store {
+  const wrapped: Store = Object.create(store) as Store;
+  Object.defineProperty(wrapped, 'listEncryptedValues', {
+    value: async (options: Parameters<Store['listEncryptedValues']>[0]) => {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      return store.listEncryptedValues(options);
+    },
+  });
+  return wrapped;
+}
+
+/** Thrown from the progress callback to stop {@link rewrap} between batches. */
+class RewrapInterrupted extends Error {}
 
 function defaultKid(now: Date): string {
   return `k${now.toISOString().slice(0, 10).replace(/-/g, '')}`;
@@ -81,24 +100,43 @@ async function rewrapAll(values: Record<string, unknown>, ctx: CliContext): Prom
     (p.raced > 0 ? `, ${p.raced} changed meanwhile` : '');
   let last: RewrapProgress = { scanned: 0, rewrapped: 0, current: 0, raced: 0 };
   let result: RewrapProgress;
+  // Ctrl-C (or SIGTERM) stops after the batch in hand, so the summary says where it stopped; a
+  // second one kills at once. Either way a rerun skips what is done.
+  let interrupted: NodeJS.Signals | null = null;
+  const stop = (signal: NodeJS.Signals): void => {
+    interrupted = signal;
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   try {
     result = await withStore(ctx, settings, keyRing, (store) =>
-      rewrap(store, keyRing, {
+      rewrap(yieldingBetweenBatches(store), keyRing, {
         batchSize,
         onProgress: (p) => {
           last = p;
           progress.update(line(p));
+          if (interrupted !== null) throw new RewrapInterrupted();
         },
       }),
     );
   } catch (err) {
-    progress.done();
+    progress.done(last.scanned > 0 ? line(last) : undefined);
+    if (err instanceof RewrapInterrupted) {
+      throw new CliError(
+        `interrupted (${interrupted}) after ${last.rewrapped} re-encrypted: run \`spapi-auth encryption-key rewrap\` again to finish (done values are skipped)`,
+      );
+    }
     if (err instanceof CliError && last.scanned > 0) {
       throw new CliError(
         `${err.message} — stopped after ${last.rewrapped} re-encrypted; fix it and run rewrap again (done values are skipped)`,
       );
     }
     throw err;
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
   }
   progress.done(line(result));
   if (json) {

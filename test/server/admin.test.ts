@@ -134,6 +134,13 @@ test('every POST without the right CSRF token is refused with 403 and changes no
       );
     }
     assert.equal((await svc.store.findSellers('A1EMUSELLERNA01')).length, 1, 'the seller was deleted');
+    // Browsers post with `Origin: null` under Referrer-Policy: no-referrer; the token still decides.
+    assert.equal(
+      (await post(svc, '/admin/webhooks/retry', { id: e.id }, cookie, { origin: 'null' })).status,
+      403,
+    );
+    const viaNull = await post(svc, '/admin/webhooks/retry', { id: e.id, csrf }, cookie, { origin: 'null' });
+    assert.equal(viaNull.status, 303);
     // With the token: the delete works and reports seller.deleted.
     const del = await post(svc, '/admin/sellers/A1EMUSELLERNA01/delete', { region: 'na', csrf }, cookie, {
       origin: PUBLIC_URL,

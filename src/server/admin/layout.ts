@@ -43,6 +43,9 @@ h1{font-size:1.4rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:0 0 .75rem}
 .grid{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(170px,1fr));margin-bottom:1rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:1rem 1.1rem}
 .stat .n{font-size:1.7rem;font-weight:650;line-height:1.1}.stat .l{color:var(--muted);font-size:.85rem}
+a.card{color:inherit}a.card:hover{text-decoration:none;border-color:#b9c3d3}.stat .pill{white-space:normal}
+section.card,.row{margin-bottom:1rem}h1.mono{font-size:1.3rem;word-break:normal}
+details.danger{margin-top:.9rem}td.id{white-space:nowrap}
 .row{display:grid;gap:1rem;grid-template-columns:2fr 1fr;margin-bottom:1rem}
 .pill{display:inline-block;padding:.05rem .55rem;border-radius:999px;font-size:.8rem;font-weight:600;white-space:nowrap}
 .s-active,.s-delivered,.s-closed,.s-ok{color:var(--ok);background:var(--ok-bg)}
@@ -52,7 +55,7 @@ h1{font-size:1.4rem;margin:.2rem 0 1rem}h2{font-size:1.05rem;margin:0 0 .75rem}
 table{width:100%;border-collapse:collapse;background:var(--card)}
 th,td{text-align:left;padding:.55rem .7rem;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:.78rem;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600;background:#fafbfc}
-td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.86rem;word-break:break-all}
+td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.86rem;overflow-wrap:anywhere}
 .tablecard{padding:0;overflow:hidden}
 .tablecard .head{padding:.9rem 1.1rem .1rem}
 .muted{color:var(--muted)}.err{color:var(--bad)}.small{font-size:.85rem}
@@ -87,7 +90,8 @@ details.danger summary{cursor:pointer;color:var(--bad);font-weight:600}
  table.rows tr{display:block;border-bottom:1px solid var(--line);padding:.5rem .2rem}
  table.rows td{display:flex;gap:.75rem;border:0;padding:.2rem .7rem}
  table.rows td::before{content:attr(data-label);flex:0 0 7.5rem;color:var(--muted);font-size:.8rem;text-transform:uppercase;letter-spacing:.03em;padding-top:.1rem}
- .grid{grid-template-columns:repeat(2,1fr)}
+ .grid{grid-template-columns:repeat(2,minmax(0,1fr))}
+ td.id{white-space:normal}
 }`;
 
 /** The dashboard sections, for the navigation. */

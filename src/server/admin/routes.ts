@@ -17,7 +17,7 @@ import { HttpError, redirect, type ServerRequest, type ServerResponse } from '..
 import type { ServiceMetrics } from '../metrics.js';
 import { html, type SafeHtml } from '../pages.js';
 import type { ClientSecretRing } from '../rotation.js';
-import type { Router } from '../router.js';
+import type { RouteHandler, Router } from '../router.js';
 import { USER_REF } from '../validate.js';
 import { webhookEvent } from '../webhooks.js';
 import { activityChart } from './chart.js';
@@ -101,6 +101,31 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
       404,
     );
 
+  /** Registers a route whose refusals render as dashboard pages (not the OAuth flows' error page). */
+  const add = (method: string, path: string, handler: RouteHandler): void => {
+    router.add(method, path, async (req, rc) => {
+      try {
+        return await handler(req, rc);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        const res = render(
+          undefined,
+          'login',
+          'Not allowed',
+          html`<div class="card login">
+            <h1>${err.status === 404 ? 'Not found' : 'That did not work'}</h1>
+            <p class="err">${err.message}</p>
+            <p class="small muted">Error code: <span class="mono">${err.code}</span></p>
+            <p><a href="/admin">Back to the dashboard</a></p>
+          </div>`,
+          err.status,
+        );
+        for (const [k, v] of Object.entries(err.headers)) res.headers[k] = v;
+        return res;
+      }
+    });
+  };
+
   /** The caller's access, or the response to send instead (login redirect, 403, 404). */
   const access = (req: ServerRequest): Access | ServerResponse => {
     if (!enabled) return disabled();
@@ -132,8 +157,15 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
         'Without a password the dashboard is open on localhost only.',
       );
     }
+    // Pages are sent with Referrer-Policy: no-referrer, so browsers post their forms with
+    // `Origin: null`: only a real, different origin is refused here; the token does the rest.
     const origin = req.header('origin');
-    if (origin !== undefined && origin !== publicOrigin && !(devOpen && LOCAL_HOST.test(hostOf(origin)))) {
+    if (
+      origin !== undefined &&
+      origin !== 'null' &&
+      origin !== publicOrigin &&
+      !(devOpen && LOCAL_HOST.test(hostOf(origin)))
+    ) {
       throw new HttpError(403, 'csrf_failed', 'The form was posted from another site.');
     }
     const session = sessions.read(req.header('cookie'));
@@ -159,7 +191,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
       params: Readonly<Record<string, string>>,
     ) => Promise<ServerResponse>,
   ): void => {
-    router.add('GET', path, async (req, { params }) => {
+    add('GET', path, async (req, { params }) => {
       const a = access(req);
       if (!('session' in a)) return a;
       const res = await handler(req, a, params);
@@ -169,7 +201,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
   };
 
   // ── login ──
-  router.add('GET', '/admin/login', (req) => {
+  add('GET', '/admin/login', (req) => {
     if (!enabled) return disabled();
     if (devOpen) return redirect(303, '/admin');
     let session = sessions.read(req.header('cookie'));
@@ -207,7 +239,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
       </div>`,
     });
 
-  router.add('POST', '/admin/login', async (req) => {
+  add('POST', '/admin/login', async (req) => {
     const form = await readForm(req);
     checkPost(req, form, false);
     const at = ctx.now();
@@ -227,7 +259,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
     return redirect(303, '/admin', { 'set-cookie': cookie });
   });
 
-  router.add('POST', '/admin/logout', async (req) => {
+  add('POST', '/admin/logout', async (req) => {
     checkPost(req, await readForm(req));
     return redirect(303, devOpen ? '/admin' : '/admin/login', { 'set-cookie': sessions.clear() });
   });
@@ -465,7 +497,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
     return render(a, 'sellers', id, body);
   });
 
-  router.add('POST', '/admin/sellers/:id/delete', async (req, { params }) => {
+  add('POST', '/admin/sellers/:id/delete', async (req, { params }) => {
     const form = await readForm(req);
     checkPost(req, form);
     const id = params.id!;
@@ -525,7 +557,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
     return render(a, 'connect', 'Connect a seller', body);
   });
 
-  router.add('POST', '/admin/connect', async (req) => {
+  add('POST', '/admin/connect', async (req) => {
     const form = await readForm(req);
     checkPost(req, form);
     const marketplace = findMarketplace(form.get('marketplace') ?? '');
@@ -669,7 +701,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
     return render(a, 'webhooks', 'Webhooks', body);
   });
 
-  router.add('POST', '/admin/webhooks/retry', async (req) => {
+  add('POST', '/admin/webhooks/retry', async (req) => {
     const form = await readForm(req);
     checkPost(req, form);
     const id = form.get('id') ?? '';
@@ -737,7 +769,7 @@ function sellerTable(items: readonly SellerRecord[], empty: string): SafeHtml {
       ${items.map((s) => {
         const dueBy = s.authorizedAt + REAUTHORIZE_AFTER_MS;
         return html`<tr>
-          <td data-label="Seller" class="mono">
+          <td data-label="Seller" class="mono id">
             <a href="/admin/sellers/${s.sellingPartnerId}#region-${s.region}">${s.sellingPartnerId}</a>
           </td>
           <td data-label="Status">${pill(s.status)}</td>

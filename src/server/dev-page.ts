@@ -76,6 +76,10 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
           Or start on "Amazon" with the
           <a href="/appstore/authorize?application_id=${config.applicationId}">Appstore flow</a>.
         </p>
+        <p>
+          The <a href="/admin">admin dashboard</a> shows every seller with its status, audit trail,
+          LWA health and webhooks, and has its own "Connect a seller" form.
+        </p>
         <h2>Connected sellers</h2>
         ${
           items.length === 0

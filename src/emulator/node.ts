@@ -2,7 +2,6 @@
 // the outcome back into bytes — performing socket faults (reset, hang, trickle) for real.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { Readable } from 'node:stream';
 import { createEmulator, type Emulator } from './emulator.js';
 import type { EmulatorOptions } from './types.js';
 
@@ -14,6 +13,33 @@ export interface RunningEmulator {
   readonly emulator: Emulator;
   /** Stops listening and drops every connection (hung ones included). */
   close(): Promise<void>;
+}
+
+/**
+ * The request body as a web stream. Unlike `Readable.toWeb`, cancelling it (a body refused as too
+ * large) drains and discards the rest instead of destroying the socket, so the client still
+ * receives the 413.
+ */
+function bodyStream(req: IncomingMessage): ReadableStream<Uint8Array> {
+  let cancelled = false;
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      req.on('data', (chunk: Buffer) => {
+        if (cancelled) return;
+        controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if ((controller.desiredSize ?? 0) <= 0) req.pause();
+      });
+      req.on('end', () => !cancelled && controller.close());
+      req.on('error', (err) => !cancelled && controller.error(err));
+    },
+    pull() {
+      req.resume();
+    },
+    cancel() {
+      cancelled = true;
+      req.resume();
+    },
+  });
 }
 
 function toRequest(req: IncomingMessage, fallbackHost: string, signal: AbortSignal): Request {
@@ -37,7 +63,7 @@ function toRequest(req: IncomingMessage, fallbackHost: string, signal: AbortSign
     method: req.method ?? 'GET',
     headers,
     signal,
-    ...(hasBody ? { body: Readable.toWeb(req) as ReadableStream<Uint8Array>, duplex: 'half' } : {}),
+    ...(hasBody ? { body: bodyStream(req), duplex: 'half' } : {}),
   } as RequestInit);
 }
 
@@ -69,6 +95,8 @@ async function respond(
   const { response, trickleMs } = outcome;
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => (headers[key] = value));
+  // A body left unread (refused as too large) makes the connection unfit for another request.
+  if (!req.complete) headers.connection = 'close';
   const body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
   if (trickleMs === undefined) {
     if (body !== null && !('content-length' in headers)) headers['content-length'] = String(body.byteLength);

@@ -297,7 +297,7 @@ const LWA_HINTS: Readonly<Record<string, string>> = {
 export function amazonFailure(err: unknown): unknown {
   if (isSpapiAuthError(err)) {
     const hint = LWA_HINTS[err.code];
-    return new CliError(`${err.message} (${err.code})${hint === undefined ? '' : `: ${hint}`}`);
+    return new CliError(`${withCode(err.message, err.code)}${hint === undefined ? '' : `: ${hint}`}`);
   }
   return err;
 }
@@ -336,4 +336,17 @@ export async function loadSecretRing(config: Config, store: Store): Promise<Clie
   const ring = new ClientSecretRing({ config, store, log: silentLogger });
   await ring.reload();
   return ring;
+}
+
+/**
+ * A message followed by its stable code in parentheses, unless the message already ends with it.
+ *
+ * @example
+ * ```ts
+ * withCode('LWA rejected the client credentials (invalid_client)', 'invalid_client'); // unchanged
+ * ```
+ */
+export function withCode(message: string, code: string): string {
+  const m = message.replace(/\.$/, '');
+  return m.endsWith(`(${code})`) ? m : `${m} (${code})`;
 }

@@ -11,7 +11,7 @@ import { credentialsOf } from '../../server/amazon.js';
 import { openServiceStore } from '../../server/service.js';
 import type { CliContext, Command } from '../command.js';
 import { formatTable, printJson } from '../output.js';
-import { appCredentials, sqlitePathOf } from '../runtime.js';
+import { appCredentials, sqlitePathOf, withCode } from '../runtime.js';
 
 const help = `Usage: spapi-auth doctor [--json]
 
@@ -46,8 +46,9 @@ const CLOCK_WARN_S = 30;
 const CLOCK_FAIL_S = 300;
 
 function describeError(err: unknown): string {
-  if (err instanceof StorageError || err instanceof ConfigError) return `${err.message} (${err.code})`;
-  if (isSpapiAuthError(err)) return `${err.message} (${err.code})`;
+  if (err instanceof StorageError || err instanceof ConfigError || isSpapiAuthError(err)) {
+    return withCode(err.message, err.code);
+  }
   const e = err as { name?: string; code?: unknown; message?: string };
   const code = typeof e.code === 'string' ? ` ${e.code}` : '';
   return `${e.name ?? 'Error'}${code}: ${(e.message ?? '').replace(/[^\x20-\x7e]/g, ' ').slice(0, 160)}`;

@@ -19,7 +19,9 @@ sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per
   show     one seller: status, regions, user_ref, dates, last refresh and error, recent audit
   delete   forget the seller (all regions, or one with --region) and wipe its tokens; emits the
            seller.deleted webhook and an audit record, like DELETE /v1/sellers/:id. Asks for
-           confirmation on stdin unless --yes is given.
+           confirmation on stdin unless --yes is given. A running service may still hand out an
+           access token it holds in memory until that token's refresh time (under an hour);
+           nothing is refreshed for the seller again.
 
 Options:
   --status S       list only active, reauthorization_required or revoked

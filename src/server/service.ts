@@ -12,7 +12,7 @@ import type { FetchLike } from '../core/http.js';
 import { generateKey, parseKeyRing, type KeyRing } from '../storage/crypto.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
-import type { TokenEvent } from '../core/token-manager.js';
+import type { TokenEvent, TokenManager } from '../core/token-manager.js';
 import { createAmazonGateway, type TokenSource } from './amazon.js';
 import { auditTokenEvent } from './audit.js';
 import { generateApiKey, hashApiKey, type Scope } from './api-keys.js';
@@ -112,7 +112,9 @@ export interface TokenSourceOptions {
  * @example
  * const tokens = createTokenSource({ config, store, log });
  */
-export function createTokenSource(opts: TokenSourceOptions): TokenSource & { close?(): void } {
+export function createTokenSource(
+  opts: TokenSourceOptions,
+): TokenSource & { close?(): void; readonly manager?: Pick<TokenManager, 'breakerState'> } {
   return createCoreTokenSource({
     ...opts,
     owner: opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
@@ -162,6 +164,8 @@ export async function startService(opts: {
     metrics: ops.metrics,
     onEvent: (e) => sink?.(e),
   });
+  const manager = tokens.manager;
+  if (manager !== undefined) ops.metrics.breakerState = () => manager.breakerState().state;
   const amazon = createAmazonGateway({ config, tokens, fetch, credentials });
   const app = createApp({
     config,

@@ -94,6 +94,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     credentials: () => ops.ring.credentials(),
     metrics: ops.metrics,
   });
+  ops.metrics.breakerState = () => tokens.manager.breakerState().state;
   const amazon = createAmazonGateway({
     config,
     tokens,

@@ -13,7 +13,7 @@ import {
   startService,
   type Service,
 } from '../../server/service.js';
-import type { Command } from '../command.js';
+import { CliError, type Command } from '../command.js';
 import { configFailure, serveUntilSignal } from './serve.js';
 
 const help = `Usage: spapi-auth dev
@@ -36,6 +36,9 @@ export const devCommand: Command = {
   async run(_args, ctx) {
     const dataDir = resolve(ctx.cwd, 'data');
     const port = ctx.env.PORT ?? '3000';
+    // The redirect URI registered with the emulator names the port: it cannot be picked at random.
+    if (port === '0')
+      throw new CliError('dev needs a fixed PORT (the redirect URI names it); PORT=0 is for serve');
     const publicUrl = ctx.env.SPAPI_AUTH_PUBLIC_URL ?? `http://localhost:${port}`;
     const app = devApplication(publicUrl);
     let config: Config;

@@ -10,7 +10,12 @@ import { inspect } from 'node:util';
 /** `dev` runs with the embedded emulator and generated defaults; `serve` is production. */
 export type Mode = 'dev' | 'serve';
 
-/** A configuration problem; `variable` names the environment variable at fault. */
+/**
+ * A configuration problem; `variable` names the environment variable at fault.
+ *
+ * @example
+ * try { loadConfig(process.env, { mode: 'serve' }); } catch (e) { if (e instanceof ConfigError) console.error(e.message); }
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
   readonly code = 'invalid_config';
@@ -85,7 +90,12 @@ const SECRET_FIELDS = new Set<keyof Config>([
   'databaseUrl',
 ]);
 
-/** Variables that hold secrets; {@link scrubSecretsFromEnv} deletes them after start-up. */
+/**
+ * Variables that hold secrets; {@link scrubSecretsFromEnv} deletes them after start-up.
+ *
+ * @example
+ * SECRET_VARIABLES.includes('LWA_CLIENT_SECRET'); // true
+ */
 export const SECRET_VARIABLES: readonly string[] = Object.freeze([
   'LWA_CLIENT_SECRET',
   'LWA_CLIENT_SECRET_NEXT',

@@ -22,7 +22,12 @@ export interface TokenSource {
   forget(key: SellerTokenKey): void;
 }
 
-/** The LWA credentials of a config. */
+/**
+ * The LWA credentials of a config.
+ *
+ * @example
+ * await exchangeAuthorizationCode(credentialsOf(config), { code, redirectUri: config.redirectUri });
+ */
 export function credentialsOf(config: Config): LwaCredentials {
   return config.lwaClientSecretNext === undefined
     ? { clientId: config.lwaClientId, clientSecret: config.lwaClientSecret }

@@ -9,7 +9,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ApiKeyRecord, Store } from '../storage/store.js';
 import { HttpError } from './http.js';
 
-/** The scopes a key may carry. */
+/**
+ * The scopes a key may carry.
+ *
+ * @example
+ * SCOPES.includes('tokens:read'); // true
+ */
 export const SCOPES = Object.freeze([
   'tokens:read',
   'sellers:read',
@@ -20,12 +25,22 @@ export const SCOPES = Object.freeze([
 ] as const);
 export type Scope = (typeof SCOPES)[number];
 
-/** How long a verified key is trusted without asking the store again. */
+/**
+ * How long a verified key is trusted without asking the store again.
+ *
+ * @example
+ * KEY_CACHE_TTL_MS; // 10000: a revoked key works at most this long on another instance
+ */
 export const KEY_CACHE_TTL_MS = 10_000;
 const KEY_CACHE_MAX = 10_000;
 const KEY_FORMAT = /^spk_([0-9a-f]{16})_[A-Za-z0-9_-]{43}$/;
 
-/** True when `value` is one of {@link SCOPES}. */
+/**
+ * True when `value` is one of {@link SCOPES}.
+ *
+ * @example
+ * isScope('tokens:read'); // true
+ */
 export function isScope(value: string): value is Scope {
   return (SCOPES as readonly string[]).includes(value);
 }
@@ -43,7 +58,12 @@ export function generateApiKey(): { id: string; key: string; hash: string } {
   return { id, key, hash: hashApiKey(key) };
 }
 
-/** SHA-256 of a key, hex: what the store keeps and looks up. */
+/**
+ * SHA-256 of a key, hex: what the store keeps and looks up.
+ *
+ * @example
+ * await store.findApiKeyByHash(hashApiKey(key));
+ */
 export function hashApiKey(key: string): string {
   return createHash('sha256').update(key).digest('hex');
 }

@@ -12,10 +12,20 @@ import { html, page } from './pages.js';
 import type { Router } from './router.js';
 import { sellerJson } from './token-api.js';
 
-/** The user_ref the dev page connects sellers under. */
+/**
+ * The user_ref the dev page connects sellers under.
+ *
+ * @example
+ * await store.findSellers('A1EMUSELLERNA01'); // userRef: DEV_USER_REF after a dev connect
+ */
 export const DEV_USER_REF = 'dev-user';
 
-/** Registers `GET /` and `POST /dev/connect`. */
+/**
+ * Registers `GET /` and `POST /dev/connect`.
+ *
+ * @example
+ * if (config.mode === 'dev') registerDevRoutes(router, context);
+ */
 export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
   const { config, store, amazon } = ctx;
   const publicHost = new URL(config.publicUrl).host;
@@ -77,8 +87,8 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
           <a href="/appstore/authorize?application_id=${config.applicationId}">Appstore flow</a>.
         </p>
         <p>
-          The <a href="/admin">admin dashboard</a> shows every seller with its status, audit trail,
-          LWA health and webhooks, and has its own "Connect a seller" form.
+          The <a href="/admin">admin dashboard</a> shows every seller with its status, audit trail, LWA health
+          and webhooks, and has its own "Connect a seller" form.
         </p>
         <h2>Connected sellers</h2>
         ${

@@ -33,7 +33,12 @@ import { errorPage, html, page } from './pages.js';
 import type { Router } from './router.js';
 import { SELLER_ID, TOKEN, USER_REF } from './validate.js';
 
-/** Lifetime of connect links, pending Appstore sessions and OAuth transactions. */
+/**
+ * Lifetime of connect links, pending Appstore sessions and OAuth transactions.
+ *
+ * @example
+ * const expiresAt = now() + FLOW_TTL_MS; // 10 minutes
+ */
 export const FLOW_TTL_MS = 10 * 60 * 1000;
 
 /** The payload of a connect session (website link, or the Appstore flow after the app's sign-in). */
@@ -63,12 +68,22 @@ const CODE = /^[A-Za-z0-9._~|+/=-]{1,512}$/;
 const AMAZON_STATE = /^[\x21-\x7e]{1,1024}$/;
 const MAX_PARAM = 2048;
 
-/** The binding cookie's name: `__Host-` needs Secure, which needs https. */
+/**
+ * The binding cookie's name: `__Host-` needs Secure, which needs https.
+ *
+ * @example
+ * bindingCookieName(true); // '__Host-spapi_tx'
+ */
 export function bindingCookieName(secure: boolean): string {
   return secure ? '__Host-spapi_tx' : 'spapi_tx';
 }
 
-/** Registers the flow routes on `router`. */
+/**
+ * Registers the flow routes on `router`.
+ *
+ * @example
+ * registerFlowRoutes(new Router(PARAM_RULES), context);
+ */
 export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
   const { config, store, log, audit } = ctx;
   const cookieName = bindingCookieName(config.secureCookies);

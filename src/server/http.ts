@@ -37,6 +37,9 @@ export type Handler = (req: ServerRequest) => Promise<ServerResponse> | ServerRe
 /**
  * An error that becomes a JSON `{ "error": { "code", "message" } }` response (or a page, in the
  * browser flows). `code` is stable (docs/errors.md); `message` never contains a secret.
+ *
+ * @example
+ * throw new HttpError(404, 'seller_not_found', 'No such seller.');
  */
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -50,12 +53,27 @@ export class HttpError extends Error {
   }
 }
 
-/** Largest request body accepted (JSON bodies of this API are small). */
+/**
+ * Largest request body accepted (JSON bodies of this API are small).
+ *
+ * @example
+ * if (size > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', 'The body is too large.');
+ */
 export const MAX_BODY_BYTES = 16 * 1024;
-/** Longest request target accepted (path + query). */
+/**
+ * Longest request target accepted (path + query).
+ *
+ * @example
+ * if (path.length + query.length > MAX_URL_LENGTH) return errorResponse(414, 'uri_too_long', '…');
+ */
 export const MAX_URL_LENGTH = 8 * 1024;
 
-/** Headers on every response. */
+/**
+ * Headers on every response.
+ *
+ * @example
+ * const headers = { ...BASE_HEADERS, 'content-type': 'text/plain' };
+ */
 export const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -64,7 +82,12 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cross-origin-resource-policy': 'same-origin',
 });
 
-/** JSON API responses: framing and opener headers only matter for documents, so they are left out. */
+/**
+ * JSON API responses: framing and opener headers only matter for documents, so they are left out.
+ *
+ * @example
+ * return { status: 200, headers: { ...API_HEADERS }, body };
+ */
 export const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
@@ -101,7 +124,12 @@ export function errorResponse(
   return json(status, { error: { code, message } }, extra);
 }
 
-/** Headers for a server-rendered page: a strict CSP that allows only the page's own nonce'd style. */
+/**
+ * Headers for a server-rendered page: a strict CSP that allows only the page's own nonce'd style.
+ *
+ * @example
+ * return { status: 200, headers: pageHeaders(nonce), body: doc };
+ */
 export function pageHeaders(nonce: string): HeaderMap {
   return {
     ...BASE_HEADERS,
@@ -149,7 +177,12 @@ export async function readJsonObject(req: ServerRequest): Promise<Record<string,
   return value as Record<string, unknown>;
 }
 
-/** Splits a raw query string once, refusing duplicated names, malformed escapes and control characters. */
+/**
+ * Splits a raw query string once, refusing duplicated names, malformed escapes and control characters.
+ *
+ * @example
+ * const q = parseQuery(req.rawQuery); if (q instanceof HttpError) throw q; q.get('region');
+ */
 export function parseQuery(rawQuery: string): Map<string, string> | HttpError {
   const out = new Map<string, string>();
   if (rawQuery === '') return out;
@@ -176,7 +209,12 @@ export function parseQuery(rawQuery: string): Map<string, string> | HttpError {
   return out;
 }
 
-/** A parameter name made safe to echo in a message (names are never secret, but may be hostile). */
+/**
+ * A parameter name made safe to echo in a message (names are never secret, but may be hostile).
+ *
+ * @example
+ * safeName('state'); // 'state'
+ */
 export function safeName(name: string): string {
   return /^[A-Za-z0-9_]{1,40}$/.test(name) ? name : '(unprintable)';
 }
@@ -221,6 +259,9 @@ export function toFetchHandler(handler: Handler): (input: Request) => Promise<Re
 /**
  * Adapts a fetch-style handler (the emulator's) to a {@link Handler}, for mounting it under the
  * service in dev. Slow by design (it builds WHATWG objects) and never used on the token API.
+ *
+ * @example
+ * createApp({ …, fallback: fromFetchHandler((r) => emulator.fetch(r), config.publicUrl) });
  */
 export function fromFetchHandler(fetchHandler: (req: Request) => Promise<Response>, origin: string): Handler {
   return async (req) => {

@@ -91,7 +91,12 @@ export function createLogger(opts: {
   };
 }
 
-/** A logger that drops everything. */
+/**
+ * A logger that drops everything.
+ *
+ * @example
+ * createApp({ config, store, amazon, log: silentLogger });
+ */
 export const silentLogger: Logger = createLogger({ sink: () => {}, level: 'error' });
 
 function clip(s: string): string {

@@ -6,7 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { pageHeaders, type ServerResponse } from './http.js';
 
-/** Markup that is already safe. Only {@link html} and {@link raw} make one. */
+/**
+ * Markup that is already safe. Only {@link html} and {@link raw} make one.
+ *
+ * @example
+ * const fragment: SafeHtml = html`<p>${text}</p>`;
+ */
 export class SafeHtml {
   constructor(readonly value: string) {}
   toString(): string {
@@ -24,7 +29,12 @@ export function escapeHtml(s: string): string {
   return s.replace(/[&<>"'`]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** Trusted markup, for constants written in the code only. */
+/**
+ * Trusted markup, for constants written in the code only.
+ *
+ * @example
+ * html`<style>${raw(CSS)}</style>`;
+ */
 export function raw(markup: string): SafeHtml {
   return new SafeHtml(markup);
 }
@@ -85,7 +95,12 @@ export function page(
   return { status, headers: { ...pageHeaders(nonce), ...extraHeaders }, body: doc.value };
 }
 
-/** The page for a failed flow step: the stable code and a human message. */
+/**
+ * The page for a failed flow step: the stable code and a human message.
+ *
+ * @example
+ * return errorPage(400, 'state_invalid', 'The state is not one this service issued.');
+ */
 export function errorPage(
   status: number,
   code: string,

@@ -65,6 +65,9 @@ export function devKeyRing(dataDir: string): { value: string; generated: boolean
 /**
  * The dev API key: kept in `<dataDir>/dev-api-key` (mode 0600) and re-created when the store no
  * longer knows it (a fresh database).
+ *
+ * @example
+ * const { key } = await devApiKey(store, './data');
  */
 export async function devApiKey(store: Store, dataDir: string): Promise<{ id: string; key: string }> {
   const path = resolve(dataDir, 'dev-api-key');
@@ -84,7 +87,12 @@ export async function devApiKey(store: Store, dataDir: string): Promise<{ id: st
   return { id: k.id, key: k.key };
 }
 
-/** Parses the config's key ring (null when none is configured). */
+/**
+ * Parses the config's key ring (null when none is configured).
+ *
+ * @example
+ * const store = await openServiceStore(config.databaseUrl, cwd, keyRingOf(config));
+ */
 export function keyRingOf(config: Pick<Config, 'encryptionKeys'>): KeyRing | null {
   return config.encryptionKeys === undefined ? null : parseKeyRing(config.encryptionKeys);
 }
@@ -197,12 +205,20 @@ export async function startService(opts: {
   };
 }
 
-/** How often expired OAuth transactions and connect/Appstore sessions are deleted. */
+/**
+ * How often expired OAuth transactions and connect/Appstore sessions are deleted.
+ *
+ * @example
+ * startPurge(store, log, PURGE_INTERVAL_MS);
+ */
 export const PURGE_INTERVAL_MS = 10 * 60 * 1000;
 
 /**
  * Deletes expired transactions and sessions now and then (each instance; the delete is idempotent).
  * Returns the function that stops it.
+ *
+ * @example
+ * const stop = startPurge(store, log); process.once('SIGTERM', stop);
  */
 export function startPurge(
   store: Pick<Store, 'purgeExpired'>,

@@ -27,7 +27,12 @@ const REAUTHORIZE_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
 const REGION_CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 50_000;
 
-/** The grantless scopes the API hands out (product.md). */
+/**
+ * The grantless scopes the API hands out (product.md).
+ *
+ * @example
+ * GRANTLESS_SCOPES.includes('sellingpartnerapi::notifications'); // true
+ */
 export const GRANTLESS_SCOPES: readonly string[] = Object.freeze([
   'sellingpartnerapi::notifications',
   'sellingpartnerapi::client_credential:rotation',
@@ -95,7 +100,12 @@ export function tokenApiError(err: unknown): HttpError {
   throw err;
 }
 
-/** The JSON shape of one authorization (seller in one region). */
+/**
+ * The JSON shape of one authorization (seller in one region).
+ *
+ * @example
+ * json(200, { items: page.items.map(sellerJson) });
+ */
 export function sellerJson(s: SellerRecord): Record<string, unknown> {
   return {
     selling_partner_id: s.sellingPartnerId,
@@ -114,7 +124,12 @@ export function sellerJson(s: SellerRecord): Record<string, unknown> {
   };
 }
 
-/** Registers the token API routes on `router`. */
+/**
+ * Registers the token API routes on `router`.
+ *
+ * @example
+ * const { forgetSeller } = registerTokenRoutes(router, context);
+ */
 export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forgetSeller(id: string): void } {
   const { store, amazon, keys, audit } = ctx;
   const regionCache = new Map<string, { regions: readonly Region[]; until: number }>();
@@ -354,7 +369,12 @@ const STATUSES = new Set(['active', 'reauthorization_required', 'revoked']);
 const RDT_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE']);
 const DATA_ELEMENTS = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']);
 
-/** Validates a restricted data token request body (Tokens API 2021-03-01 shape). */
+/**
+ * Validates a restricted data token request body (Tokens API 2021-03-01 shape).
+ *
+ * @example
+ * parseRdtRequest({ restrictedResources: [{ method: 'GET', path: '/orders/v0/orders' }] });
+ */
 export function parseRdtRequest(body: Record<string, unknown>): RdtRequest {
   const bad = (msg: string): HttpError => new HttpError(400, 'invalid_restricted_resources', msg);
   const list = body.restrictedResources;

@@ -247,3 +247,41 @@ test('PKCE on: the consent URL carries an S256 challenge and the exchange sends 
     await svc.close();
   }
 });
+
+test('vendor: the connect link goes to Vendor Central and the vendor is stored with kind vendor', async () => {
+  const svc = await makeService({ SPAPI_AUTH_AMAZON_URL: '' });
+  try {
+    const created = await api(svc, 'POST', '/v1/connect-sessions', {
+      user_ref: 'v1',
+      marketplace: 'US',
+      kind: 'vendor',
+    });
+    const { url } = (await created.json()) as { url: string };
+    const res = await svc.app.fetch(new Request(url));
+    assert.equal(res.status, 302);
+    const loc = new URL(res.headers.get('location')!);
+    assert.equal(loc.origin, 'https://vendorcentral.amazon.com');
+    assert.equal(loc.pathname, '/apps/authorize/consent');
+    assert.equal(loc.searchParams.get('application_id'), svc.config.applicationId);
+  } finally {
+    await svc.close();
+  }
+});
+
+test('vendor through the emulator: stored with kind vendor', async () => {
+  const svc = await makeService();
+  try {
+    await svc.emulator.control.consentMode('auto', 'A1EMUVENDORNA01');
+    const { url } = (await (
+      await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'v1', marketplace: 'US', kind: 'vendor' })
+    ).json()) as {
+      url: string;
+    };
+    const { res } = await new Browser(svc).follow(url);
+    assert.equal(res.status, 200);
+    const show = (await (await api(svc, 'GET', '/v1/sellers/A1EMUVENDORNA01')).json()) as { kind: string };
+    assert.equal(show.kind, 'vendor');
+  } finally {
+    await svc.close();
+  }
+});

@@ -126,9 +126,12 @@ export class ApiKeyAuthenticator {
    * thrown as in {@link authenticate}), or undefined when the store must be asked.
    */
   authenticateCached(header: string | undefined, scope: Scope): VerifiedKey | undefined {
-    const raw = bearer(header);
-    const hit = this.cache.get(raw);
-    if (hit === undefined || hit.until <= this.now()) return undefined;
+    // Keyed by the whole header: a verified header needs no parsing again.
+    const hit = header === undefined ? undefined : this.cache.get(header);
+    if (hit === undefined || hit.until <= this.now()) {
+      bearer(header); // a malformed header is a 401 here, before any store lookup
+      return undefined;
+    }
     return this.check(hit.key, scope);
   }
 
@@ -152,7 +155,7 @@ export class ApiKeyAuthenticator {
     }
     const key: VerifiedKey = Object.freeze({ id: record.id, scopes: new Set(record.scopes) });
     if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
-    this.cache.set(raw, { key, until: now + KEY_CACHE_TTL_MS });
+    this.cache.set(`Bearer ${raw}`, { key, until: now + KEY_CACHE_TTL_MS });
     // last_used_at at most once a minute per key, off the request path.
     const last = this.touched.get(key.id);
     if (last === undefined || now - last > 60_000) {

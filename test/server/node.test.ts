@@ -4,13 +4,25 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/server/node.js';
 import { json, type ServerRequest } from '../../src/server/http.js';
 import { cliCommand } from '../helpers/cli.js';
+
+/** A port free right now (dev needs a fixed one: its redirect URI names it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 /** Sends raw bytes and returns the status line of the answer. */
 function rawHttp(port: number, text: string): Promise<string> {
@@ -93,7 +105,7 @@ test('spapi-auth dev in an empty folder: data/ created, key ring 0600, the newco
   // Resolve tsx from the repository: the child runs in an empty folder.
   const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
   const [cmd, ...prefix] = cliCommand().map((a) => (a === 'tsx' ? tsx : a));
-  const port = 3000 + Math.floor(Math.random() * 2000) + 20_000;
+  const port = await freePort();
   const child = spawn(cmd!, [...prefix, 'dev'], {
     cwd: dir,
     env: { PATH: process.env.PATH, PORT: String(port) },

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config.js';
+import { freePort } from './helpers.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createEmulator, startEmulator } from '../../src/emulator/index.js';
 import { fromFetchHandler } from '../../src/server/http.js';
@@ -14,20 +15,8 @@ import { createKeyRing } from '../../src/storage/crypto.js';
 import { generateApiKey } from '../../src/server/api-keys.js';
 import { silentLogger } from '../../src/server/log.js';
 import { startService } from '../../src/server/service.js';
-import { createServer } from 'node:net';
 
 const CHROMIUM = '/usr/bin/chromium';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 test('Chromium: connect link → consent page on another site → Confirm → connected (Lax cookie survives)', async (t) => {
   if (!existsSync(CHROMIUM)) {

@@ -4,25 +4,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync, statSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listen } from '../../src/server/node.js';
 import { json, type ServerRequest } from '../../src/server/http.js';
+import { freePort } from './helpers.js';
 import { cliCommand } from '../helpers/cli.js';
-
-/** A port free right now (dev needs a fixed one: its redirect URI names it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Sends raw bytes and returns the status line of the answer. */
 function rawHttp(port: number, text: string): Promise<string> {

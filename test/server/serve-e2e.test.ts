@@ -7,27 +7,16 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { parseKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
+import { freePort } from './helpers.js';
 import { cliCommand, repoRoot, runCli } from '../helpers/cli.js';
 
 const SECRET = 'CANARYsecretServeE2E00000000000000000000000000';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -4,9 +4,8 @@
  * their access token. Registered only in dev mode; the form is protected by an Origin check.
  */
 import { MARKETPLACES, findMarketplace } from '../core/marketplaces.js';
-import { hashState, randomToken } from '../core/state.js';
 import type { ServiceContext } from './context.js';
-import { FLOW_TTL_MS } from './flows.js';
+import { createFlowSession } from './flows.js';
 import { HttpError, redirect } from './http.js';
 import { html, page } from './pages.js';
 import type { Router } from './router.js';
@@ -135,19 +134,13 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
     const marketplace = findMarketplace(form.get('marketplace') ?? 'US');
     const kind = form.get('kind') === 'vendor' ? 'vendor' : 'seller';
     if (!marketplace) throw new HttpError(400, 'invalid_marketplace', 'Unknown marketplace.');
-    const token = randomToken(32);
-    await store.createSession({
-      tokenHash: await hashState(token),
-      type: 'connect',
-      expiresAt: ctx.now() + FLOW_TTL_MS,
-      payload: {
-        flow: 'website',
-        user_ref: DEV_USER_REF,
-        marketplace: marketplace.countryCode,
-        kind,
-        return_to: null,
-        selling_partner_id: null,
-      },
+    const { token } = await createFlowSession(ctx, 'connect', {
+      flow: 'website',
+      user_ref: DEV_USER_REF,
+      marketplace: marketplace.countryCode,
+      kind,
+      return_to: null,
+      selling_partner_id: null,
     });
     return redirect(303, `/connect/${token}`);
   });

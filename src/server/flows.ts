@@ -16,7 +16,7 @@ import {
 } from '../core/marketplaces.js';
 import { createPkce, createState, hashState, randomToken } from '../core/state.js';
 import { SellerOwnershipError, StorageError } from '../storage/errors.js';
-import type { OAuthTransaction } from '../storage/store.js';
+import type { OAuthTransaction, SessionType } from '../storage/store.js';
 import type { ServiceContext } from './context.js';
 import { readCookie, serializeCookie } from './cookies.js';
 import {
@@ -42,7 +42,7 @@ import { SELLER_ID, TOKEN, USER_REF } from './validate.js';
 export const FLOW_TTL_MS = 10 * 60 * 1000;
 
 /** The payload of a connect session (website link, or the Appstore flow after the app's sign-in). */
-interface ConnectPayload {
+export interface ConnectPayload {
   readonly flow: 'website' | 'appstore';
   readonly user_ref: string | null;
   readonly marketplace: string;
@@ -55,7 +55,7 @@ interface ConnectPayload {
 }
 
 /** The payload of a pending Appstore session (before the app's sign-in). */
-interface AppstorePayload {
+export interface AppstorePayload {
   readonly amazon_callback_uri: string;
   readonly amazon_state: string;
   readonly selling_partner_id: string;
@@ -189,8 +189,6 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
       }
       await checkOwnership(expected, userRef, marketplace.region);
     }
-    const token = randomToken(32);
-    const expiresAt = ctx.now() + FLOW_TTL_MS;
     const payload: ConnectPayload = {
       flow: 'website',
       user_ref: userRef,
@@ -199,12 +197,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
       return_to: returnTo,
       selling_partner_id: expected,
     };
-    await store.createSession({
-      tokenHash: await hashState(token),
-      type: 'connect',
-      expiresAt,
-      payload: { ...payload },
-    });
+    const { token, expiresAt } = await createFlowSession(ctx, 'connect', payload);
     audit.add({
       action: 'connect_session.created',
       actor: key.id,
@@ -306,7 +299,6 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     const beta = version === 'beta';
 
     if (config.signinUrl !== undefined) {
-      const token = randomToken(32);
       const payload: AppstorePayload = {
         amazon_callback_uri: callback.href,
         amazon_state: amazonState,
@@ -314,12 +306,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
         marketplace: marketplace.countryCode,
         version_beta: beta,
       };
-      await store.createSession({
-        tokenHash: await hashState(token),
-        type: 'appstore',
-        expiresAt: ctx.now() + FLOW_TTL_MS,
-        payload: { ...payload },
-      });
+      const { token } = await createFlowSession(ctx, 'appstore', payload);
       const signin = new URL(config.signinUrl);
       signin.searchParams.set('spapi_pending', token);
       log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: sellerId });
@@ -371,7 +358,6 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     const p = result.value.payload as unknown as AppstorePayload;
     const marketplace = findMarketplace(p.marketplace);
     await checkOwnership(p.selling_partner_id, userRef, marketplace?.region);
-    const token = randomToken(32);
     const payload: ConnectPayload = {
       flow: 'appstore',
       user_ref: userRef,
@@ -383,12 +369,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
       amazon_state: p.amazon_state,
       version_beta: p.version_beta,
     };
-    await store.createSession({
-      tokenHash: await hashState(token),
-      type: 'connect',
-      expiresAt: ctx.now() + FLOW_TTL_MS,
-      payload: { ...payload },
-    });
+    const { token } = await createFlowSession(ctx, 'connect', payload);
     audit.add({
       action: 'appstore_session.confirmed',
       actor: key.id,
@@ -587,6 +568,29 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
     target.searchParams.set('region', tx.region);
     return redirect(303, target.href);
   };
+}
+
+/**
+ * Stores a single-use session (a connect link, or a pending Appstore sign-in) under the hash of a
+ * new random token, valid {@link FLOW_TTL_MS}; returns the token (shown once, in a URL).
+ *
+ * @example
+ * const { token } = await createFlowSession(ctx, 'connect', { flow: 'website', user_ref: 'u1', … });
+ */
+export async function createFlowSession(
+  ctx: Pick<ServiceContext, 'store' | 'now'>,
+  type: SessionType,
+  payload: ConnectPayload | AppstorePayload,
+): Promise<{ token: string; expiresAt: number }> {
+  const token = randomToken(32);
+  const expiresAt = ctx.now() + FLOW_TTL_MS;
+  await ctx.store.createSession({
+    tokenHash: await hashState(token),
+    type,
+    expiresAt,
+    payload: { ...payload },
+  });
+  return { token, expiresAt };
 }
 
 /** Maps a failed exchange to the status, code and message the browser sees. */

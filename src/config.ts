@@ -227,6 +227,13 @@ export function loadConfig(
     const a = origin('SPAPI_AUTH_AMAZON_URL', amazonRaw);
     if (a.pathname !== '/')
       throw new ConfigError('SPAPI_AUTH_AMAZON_URL', 'must be an origin without a path');
+    if (a.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(a.hostname)) {
+      // The core accepts a plain-http emulator only on loopback (a redirect target for browsers).
+      throw new ConfigError(
+        'SPAPI_AUTH_AMAZON_URL',
+        'must be https, or http on localhost / 127.0.0.1 / [::1]',
+      );
+    }
     amazonUrl = a.origin;
     warnings.push(
       'SPAPI_AUTH_AMAZON_URL is set: every Amazon call goes to that origin (an emulator), not to Amazon',

@@ -173,3 +173,24 @@ test('key rate limit, return origins and webhook rules', () => {
   );
   assert.equal(err.variable, 'SPAPI_AUTH_WEBHOOK_SECRET');
 });
+
+test('SPAPI_AUTH_AMAZON_URL: an origin; plain http only on loopback', () => {
+  const c = loadConfig(serveEnv({ SPAPI_AUTH_AMAZON_URL: 'http://127.0.0.1:4010' }), { mode: 'serve' });
+  assert.equal(c.amazonUrl, 'http://127.0.0.1:4010');
+  assert.ok(c.warnings.some((w) => w.includes('SPAPI_AUTH_AMAZON_URL')));
+  assert.equal(
+    loadConfig(serveEnv({ SPAPI_AUTH_AMAZON_URL: 'https://emu.example.com' }), { mode: 'serve' }).amazonUrl,
+    'https://emu.example.com',
+  );
+  for (const bad of [
+    'http://emulator.internal:4010',
+    'https://emu.example.com/prefix',
+    'ftp://x',
+    'not a url',
+  ]) {
+    assert.equal(
+      configError(() => loadConfig(serveEnv({ SPAPI_AUTH_AMAZON_URL: bad }), { mode: 'serve' })).variable,
+      'SPAPI_AUTH_AMAZON_URL',
+    );
+  }
+});

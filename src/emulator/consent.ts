@@ -141,6 +141,7 @@ function approve(
   const app = state.apps.get(p.appId);
   if (!app) return errorPage(state, 404, 'unknown_application', 'Unable to find application.');
   const code = newCode();
+  state.pruneShortLived();
   state.codes.set(code, {
     clientId: app.clientId,
     sellingPartnerId: seller.sellingPartnerId,
@@ -226,6 +227,7 @@ function consentOrAuto(state: EmulatorState, url: URL, app: AppState, p: Pending
     if (!seller) return errorPage(state, 400, 'unknown_seller', 'The selling partner is unknown.');
     if (state.consentMode === 'auto') return approve(state, p, seller, p.region, 'auto');
     const id = state.randomId();
+    state.pruneShortLived();
     state.pending.set(id, p);
     return consentPage(state, app, id, [{ seller, region: p.region }]);
   }
@@ -238,6 +240,7 @@ function consentOrAuto(state: EmulatorState, url: URL, app: AppState, p: Pending
   if (options.length === 0)
     return errorPage(state, 400, 'unknown_seller', 'No test seller is available for this host.');
   const id = state.randomId();
+  state.pruneShortLived();
   state.pending.set(id, p);
   return consentPage(state, app, id, options);
 }
@@ -341,6 +344,7 @@ export function handleAppstoreAuthorize(request: Request, url: URL, state: Emula
   const hinted = hostHints(url).region;
   const region = hinted !== undefined && seller.regions.includes(hinted) ? hinted : seller.regions[0]!;
   const amazonState = state.randomId();
+  state.pruneShortLived();
   const beta = q.get('version') === 'beta';
   state.amazonStates.set(amazonState, {
     appId: app.id,

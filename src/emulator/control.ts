@@ -5,7 +5,14 @@ import { BadRequest, json, parseJsonObject, readText } from './http.js';
 import type { EmulatorNotification, EmulatorState, EmulatorStats } from './state.js';
 import type { ConsentMode, EmulatorApplication } from './types.js';
 
-/** The path prefix of the control API. */
+/**
+ * The path prefix of the control API.
+ *
+ * @example
+ * ```ts
+ * await fetch(`${url}${CONTROL_PREFIX}stats`);
+ * ```
+ */
 export const CONTROL_PREFIX = '/__emulator/';
 
 const MAX_CONTROL_BODY = 16 * 1024 * 1024; // faults may carry large garbage or gzip bodies
@@ -271,7 +278,16 @@ export interface EmulatorControl {
   registerApplication(app: EmulatorApplication): Promise<void>;
 }
 
-/** Thrown by the control client when the emulator refuses a control call. */
+/**
+ * Thrown by the control client when the emulator refuses a control call; `code` is the control
+ * API's snake_case error code.
+ *
+ * @example
+ * ```ts
+ * try { await control.consentMode('auto', 'A1NOBODY'); }
+ * catch (err) { if (err instanceof EmulatorControlError && err.code === 'invalid_consent') … }
+ * ```
+ */
 export class EmulatorControlError extends Error {
   override name = 'EmulatorControlError';
   constructor(

@@ -5,7 +5,14 @@
  */
 import type { EmulatorApplication, EmulatorSeller } from './types.js';
 
-/** The well-known dev client secret. It is public: it only ever opens the emulator. */
+/**
+ * The well-known dev client secret. It is public: it only ever opens the emulator.
+ *
+ * @example
+ * ```ts
+ * const auth = 'Basic ' + btoa(`${DEV_APPLICATION.clientId}:${DEV_CLIENT_SECRET}`);
+ * ```
+ */
 export const DEV_CLIENT_SECRET = 'amzn1.oa2-cs.v1.emulator-dev-secret-not-for-production-0000000000';
 
 /**

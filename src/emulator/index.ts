@@ -4,7 +4,7 @@
  * See src/emulator/README.md.
  */
 export { createEmulator, type Emulator, type FetchLike } from './emulator.js';
-export { startEmulator, type RunningEmulator } from './node.js';
+export { startEmulator, emulatorListener, type RunningEmulator } from './node.js';
 export {
   createControlClient,
   parseApplication,

@@ -12,7 +12,14 @@ import {
 import type { EmulatorState } from './state.js';
 import { AUTHORIZATION_LIFE_MS } from './state.js';
 
-/** The grantless scopes LWA accepts for SP-API (amazon.md §4.1). */
+/**
+ * The grantless scopes LWA accepts for SP-API (amazon.md §4.1).
+ *
+ * @example
+ * ```ts
+ * GRANTLESS_SCOPES.has('sellingpartnerapi::client_credential:rotation'); // true
+ * ```
+ */
 export const GRANTLESS_SCOPES: ReadonlySet<string> = new Set([
   'sellingpartnerapi::notifications',
   'sellingpartnerapi::client_credential:rotation',

@@ -120,6 +120,31 @@ async function respond(
 }
 
 /**
+ * A node:http request listener serving `emulator`, with socket faults performed for real. For a
+ * server that mounts the emulator beside its own routes (`spapi-auth dev`); `startEmulator` uses it.
+ * `host` names the server when a request has no `Host` header.
+ *
+ * @example
+ * ```ts
+ * const emulator = createEmulator({ applications: [devApplication('http://localhost:3000')] });
+ * const serveEmulator = emulatorListener(emulator);
+ * createServer((req, res) => (isAmazonPath(req.url) ? serveEmulator(req, res) : app(req, res)));
+ * ```
+ */
+export function emulatorListener(
+  emulator: Emulator,
+  host: () => string = () => 'localhost',
+): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    respond(emulator, req, res, host()).catch(() => {
+      // Only a caller that went away (abort during a delay) lands here: drop the connection.
+      if (!res.headersSent) req.socket.destroy();
+      else res.end();
+    });
+  };
+}
+
+/**
  * Serves an emulator with node:http, on 127.0.0.1 and a free port by default.
  *
  * @example
@@ -137,13 +162,8 @@ export async function startEmulator(
   const host = options.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
   let fallbackHost = host;
-  const server = createServer((req, res) => {
-    respond(emulator, req, res, fallbackHost).catch(() => {
-      // Only a caller that went away (abort during a delay) lands here: drop the connection.
-      if (!res.headersSent) req.socket.destroy();
-      else res.end();
-    });
-  });
+  const listener = emulatorListener(emulator, () => fallbackHost);
+  const server = createServer(listener);
   server.requestTimeout = 0; // hang faults must outlive the client, not the server
   server.on('connection', (socket) => {
     sockets.add(socket);

@@ -21,8 +21,16 @@ export const AUTHORIZATION_LIFE_MS = 365 * 86_400_000; // amazon.md §4.3: re-au
 export const PENDING_TTL_MS = 600_000; // consent pages and amazon_state: 10 minutes (UNCONFIRMED)
 export const RDT_TTL_S = 3600; // amazon.md §7
 const MAX_ISSUED = 200_000; // bound on remembered tokens so long load runs cannot exhaust memory
+const MAX_SHORT_LIVED = 10_000; // codes, consent pages, amazon_states: pruned past this size
 
-/** Default usage plans (amazon.md §7, §8; Sellers and Orders from Amazon's published rate tables). */
+/**
+ * Default usage plans (amazon.md §7, §8; Sellers and Orders from Amazon's published rate tables).
+ *
+ * @example
+ * ```ts
+ * createEmulator({ rates: { getOrders: { ...DEFAULT_RATES.getOrders, burst: 1000 } } });
+ * ```
+ */
 export const DEFAULT_RATES: Readonly<Record<SpapiOperation, BucketRate>> = Object.freeze({
   getMarketplaceParticipations: { rate: 0.016, burst: 15 },
   createRestrictedDataToken: { rate: 1, burst: 10 },
@@ -245,6 +253,18 @@ export class EmulatorState {
       all.find((s) => s.regions.includes(region)) ??
       all[0]
     );
+  }
+
+  /** Drops expired codes, pages and amazon_states once a table grows large (long load runs). */
+  pruneShortLived(): void {
+    const now = this.now();
+    for (const table of [this.codes, this.pending, this.amazonStates] as Map<
+      string,
+      { expiresAt: number }
+    >[]) {
+      if (table.size < MAX_SHORT_LIVED) continue;
+      for (const [k, v] of table) if (v.expiresAt <= now) table.delete(k);
+    }
   }
 
   randomId(bytes = 24): string {

@@ -103,10 +103,14 @@ export function createCoreTokenSource(
   let closed = false;
 
   const remember = (id: string, region: Region, t: AccessToken): AccessToken => {
+    const k = `${region}|${id}`;
+    // The window is fixed when a token is first seen: recomputing it from a shrinking remainder
+    // would stretch it past the point where the manager refreshes. Past it, calls go to the manager.
+    if (peek.get(k)?.token.accessToken === t.accessToken) return t;
     const remaining = t.expiresAt - now();
-    const until = t.expiresAt - Math.min(MARGIN_MS + JITTER_MS, remaining / 5);
+    const until = t.expiresAt - Math.min(MARGIN_MS + JITTER_MS, remaining / 4);
     if (peek.size >= PEEK_MAX) peek.clear();
-    peek.set(`${region}|${id}`, { token: t, until });
+    peek.set(k, { token: t, until });
     return t;
   };
 

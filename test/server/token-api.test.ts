@@ -435,3 +435,33 @@ test('expired transactions and sessions are purged periodically until stopped', 
   await new Promise((r) => setTimeout(r, 40));
   assert.equal(calls, seen);
 });
+
+test('refresh ahead of expiry: the hot path stops at the margin, the manager refreshes while the old token is still valid', async () => {
+  const { svc, advance } = await clockedService();
+  try {
+    await connectSeller(svc);
+    const first = (await (await api(svc, 'GET', TOKEN_PATH)).json()) as {
+      access_token: string;
+      expires_at: string;
+    };
+    const left = Date.parse(first.expires_at) - Date.now();
+    advance(left - 10 * 60_000); // 10 minutes before expiry: still served as is
+    const early = (await (await api(svc, 'GET', TOKEN_PATH)).json()) as { access_token: string };
+    assert.equal(early.access_token, first.access_token);
+    assert.equal(await svc.lwaCalls('refresh_token'), 0);
+    // Just inside the largest margin (6 minutes): the hot path hands over to the manager, which
+    // may not be due yet; the hot path must not then re-open a window for the same token.
+    advance(4 * 60_000 + 1_000);
+    assert.equal((await api(svc, 'GET', TOKEN_PATH)).status, 200);
+    advance(2 * 60_000 - 1_000); // 4 minutes before expiry: inside every margin
+    let latest = first.access_token;
+    for (let i = 0; i < 20 && latest === first.access_token; i++) {
+      latest = ((await (await api(svc, 'GET', TOKEN_PATH)).json()) as { access_token: string }).access_token;
+      if (latest === first.access_token) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.notEqual(latest, first.access_token);
+    assert.equal(await svc.lwaCalls('refresh_token'), 1);
+  } finally {
+    await svc.close();
+  }
+});

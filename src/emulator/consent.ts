@@ -1,7 +1,7 @@
 // Seller Central's side of the browser flows: the consent page (amazon.md §1.1, §13), the
 // Appstore hop through the app's Login URI (amazon.md §2), and the redirect with the code (§1.2).
 import { randomInt } from 'node:crypto';
-import { AMAZON_CONSENT_HOSTS, MARKETPLACES, type Region } from '../core/marketplaces.js';
+import { AMAZON_CONSENT_HOSTS, MARKETPLACES, isRegion, type Region } from '../core/marketplaces.js';
 import { BadRequest, escapeHtml, html, mediaType, readText, redirect } from './http.js';
 import type { AppState, EmulatorState, PendingConsent } from './state.js';
 import { CODE_TTL_MS, PENDING_TTL_MS } from './state.js';
@@ -27,7 +27,14 @@ function hostHints(url: URL): { region: Region | undefined; kind: 'seller' | 've
   // old Vendor Central host, all in the EU region.
   if (AMAZON_CONSENT_HOSTS.has(host))
     return { region: 'eu', kind: host.includes('vendor') ? 'vendor' : 'seller' };
-  return { region: undefined, kind: undefined };
+  // Not Amazon's: one emulator origin serves every region, so it takes a `region` (and `kind`) hint
+  // in the query, which Amazon's own hosts neither need nor get.
+  const region = url.searchParams.get('region');
+  const kind = url.searchParams.get('kind');
+  return {
+    region: isRegion(region) ? region : undefined,
+    kind: kind === 'seller' || kind === 'vendor' ? kind : undefined,
+  };
 }
 
 function page(title: string, body: string, status = 200, errorCode?: string): Response {
@@ -322,6 +329,16 @@ export async function handleConsentDecision(
   return approve(state, p, seller, region as Region, 'confirm');
 }
 
+/**
+ * The `amazon_callback_uri` on the emulator's own origin. On a non-Amazon host it carries the
+ * region as a `region` hint, because the origin alone cannot tell the service which region it is.
+ */
+function callbackUri(url: URL, appId: string, regionHint: Region | undefined): string {
+  const u = new URL(`/apps/authorize/confirm/${encodeURIComponent(appId)}`, url.origin);
+  if (regionHint !== undefined) u.searchParams.set('region', regionHint);
+  return u.href;
+}
+
 /** GET /appstore/authorize?application_id[&selling_partner_id][&version] — "Authorize now" in the Appstore. */
 export function handleAppstoreAuthorize(request: Request, url: URL, state: EmulatorState): Response {
   const q = url.searchParams;
@@ -357,7 +374,7 @@ export function handleAppstoreAuthorize(request: Request, url: URL, state: Emula
   const target = new URL(app.loginUri);
   target.searchParams.append(
     'amazon_callback_uri',
-    `${url.origin}/apps/authorize/confirm/${encodeURIComponent(app.id)}`,
+    callbackUri(url, app.id, AMAZON_CONSENT_HOSTS.has(url.hostname.toLowerCase()) ? undefined : region),
   );
   target.searchParams.append('amazon_state', amazonState);
   target.searchParams.append('selling_partner_id', seller.sellingPartnerId);

@@ -209,19 +209,20 @@ test('Appstore hop: Login URI with amazon_callback_uri, amazon_state, selling_pa
   const login = new URL(hop.headers.get('location')!);
   assert.equal(login.origin + login.pathname, APP.loginUri);
   const callback = login.searchParams.get('amazon_callback_uri')!;
-  assert.equal(callback, `${origin}/apps/authorize/confirm/${APP.id}`);
+  // The emulator's origin serves every region, so it names the region in a hint.
+  assert.equal(callback, `${origin}/apps/authorize/confirm/${APP.id}?region=eu`);
   assert.equal(login.searchParams.get('selling_partner_id'), 'A1EMUSELLEREU01');
   const amazonState = login.searchParams.get('amazon_state')!;
   assert.ok(amazonState.length >= 20);
   assert.equal(login.searchParams.get('version'), null);
 
   const bad = await emulator.fetch(
-    `${callback}?${new URLSearchParams({ amazon_state: 'forged', state: 'ours', redirect_uri: REDIRECT })}`,
+    `${callback}&${new URLSearchParams({ amazon_state: 'forged', state: 'ours', redirect_uri: REDIRECT })}`,
     { redirect: 'manual' },
   );
   assert.equal(await errorCode(bad), 'invalid_amazon_state');
   const ok = await emulator.fetch(
-    `${callback}?${new URLSearchParams({ amazon_state: amazonState, state: 'ours', redirect_uri: REDIRECT })}`,
+    `${callback}&${new URLSearchParams({ amazon_state: amazonState, state: 'ours', redirect_uri: REDIRECT })}`,
     { redirect: 'manual' },
   );
   assert.equal(ok.status, 302);
@@ -236,7 +237,7 @@ test('Appstore hop: Login URI with amazon_callback_uri, amazon_state, selling_pa
   );
   // amazon_state is single use.
   const reuse = await emulator.fetch(
-    `${callback}?${new URLSearchParams({ amazon_state: amazonState, state: 'ours' })}`,
+    `${callback}&${new URLSearchParams({ amazon_state: amazonState, state: 'ours' })}`,
     { redirect: 'manual' },
   );
   assert.equal(await errorCode(reuse), 'invalid_amazon_state');
@@ -284,5 +285,39 @@ test('Appstore hop errors and page mode: draft needs version=beta, no Login URI,
   assert.equal(
     (await emulator.fetch(`${SC}/appstore/authorize?application_id=${draft.id}`, { method: 'POST' })).status,
     405,
+  );
+});
+
+test('region hint on the emulator’s own origin; Amazon hosts get none', async () => {
+  const emulator = createEmulator();
+  await emulator.control.consentMode('auto');
+  const local = 'http://127.0.0.1:4010';
+  assert.equal(
+    (await consentCode(emulator.fetch, { region: 'eu' }, local)).sellingPartnerId,
+    'A1EMUSELLEREU01',
+  );
+  assert.equal(
+    (await consentCode(emulator.fetch, { region: 'fe' }, local)).sellingPartnerId,
+    'A1EMUSELLERFE01',
+  );
+  assert.equal(
+    (await consentCode(emulator.fetch, { kind: 'vendor' }, local)).sellingPartnerId,
+    'A1EMUVENDORNA01',
+  );
+  assert.equal(
+    (await consentCode(emulator.fetch, { region: 'mars' }, local)).sellingPartnerId,
+    'A1EMUSELLERNA01',
+  );
+  const hop = await emulator.fetch(
+    `https://sellercentral.amazon.co.jp/appstore/authorize?application_id=${APP.id}`,
+    {
+      redirect: 'manual',
+    },
+  );
+  const login = new URL(hop.headers.get('location')!);
+  assert.equal(login.searchParams.get('selling_partner_id'), 'A1EMUSELLERFE01');
+  assert.equal(
+    login.searchParams.get('amazon_callback_uri'),
+    `https://sellercentral.amazon.co.jp/apps/authorize/confirm/${APP.id}`,
   );
 });

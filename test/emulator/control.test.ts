@@ -230,3 +230,39 @@ test('control: reset, clock, revoke, applications, notifications, and its own er
   await f(C + 'notifications', { method: 'DELETE' });
   assert.equal((await emulator.control.notifications()).length, 0);
 });
+
+test('in-process redirect: follow re-enters the emulator or calls the real target, like the global fetch', async () => {
+  const { createServer } = await import('node:http');
+  const hits: string[] = [];
+  const target = createServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.end('landed');
+  });
+  await new Promise<void>((resolve) => target.listen(0, '127.0.0.1', resolve));
+  const port = (target.address() as { port: number }).port;
+  try {
+    const emulator = createEmulator();
+    await emulator.control.fault({
+      target: 'token',
+      status: 307,
+      headers: { location: `http://127.0.0.1:${port}/steal` },
+    });
+    const followed = await tokenRequest(emulator.fetch, CC);
+    assert.equal(await followed.text(), 'landed');
+    assert.deepEqual(hits, ['POST /steal'], 'a 307 keeps the method, as undici does');
+    await emulator.control.fault({
+      target: 'spapi',
+      status: 302,
+      headers: { location: '/__emulator/clock' },
+    });
+    const same = await emulator.fetch('https://x/sellers/v1/marketplaceParticipations');
+    assert.equal(
+      typeof ((await same.json()) as { offset_s: number }).offset_s,
+      'number',
+      'same origin: answered in-process',
+    );
+  } finally {
+    target.closeAllConnections();
+    await new Promise((resolve) => target.close(resolve));
+  }
+});

@@ -170,3 +170,23 @@ test('malformed HTTP and oversized bodies on the port: an error in Amazon’s sh
   assert.equal(badJson.status, 403, 'authentication first');
   assert.equal((await fetch(`${server.url}/__emulator/stats`)).status, 200);
 });
+
+test('emulatorListener mounts the emulator on another node server, socket faults included', async () => {
+  const { createServer } = await import('node:http');
+  const { createEmulator, emulatorListener } = await import('../../src/emulator/index.js');
+  const emulator = createEmulator();
+  const listener = emulatorListener(emulator);
+  const other = createServer((req, res) => (req.url === '/mine' ? res.end('mine') : listener(req, res)));
+  await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
+  try {
+    assert.equal(await (await fetch(`${base}/mine`)).text(), 'mine');
+    assert.equal((await fetch(`${base}/auth/o2/token`, cc)).status, 200);
+    await emulator.control.fault({ target: 'token', reset: true });
+    await assert.rejects(fetch(`${base}/auth/o2/token`, cc), TypeError);
+    assert.equal((await emulator.control.stats()).token.client_credentials?.ok, 1);
+  } finally {
+    other.closeAllConnections();
+    await new Promise((resolve) => other.close(resolve));
+  }
+});

@@ -9,10 +9,9 @@
  * browser sends one, a same-origin `Origin`); every value is escaped by the `html` tag.
  */
 import { MARKETPLACES, findMarketplace, isRegion } from '../../core/marketplaces.js';
-import { hashState, randomToken } from '../../core/state.js';
 import type { SellerRecord, SellerStatus, OutboxState } from '../../storage/store.js';
 import type { ServiceContext } from '../context.js';
-import { FLOW_TTL_MS } from '../flows.js';
+import { createFlowSession } from '../flows.js';
 import { HttpError, redirect, type ServerRequest, type ServerResponse } from '../http.js';
 import type { ServiceMetrics } from '../metrics.js';
 import { html, type SafeHtml } from '../pages.js';
@@ -569,19 +568,13 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
     if (userRef !== '' && !USER_REF.test(userRef)) {
       throw new HttpError(400, 'invalid_user_ref', 'user_ref must be 1 to 256 printable characters.');
     }
-    const token = randomToken(32);
-    await store.createSession({
-      tokenHash: await hashState(token),
-      type: 'connect',
-      expiresAt: ctx.now() + FLOW_TTL_MS,
-      payload: {
-        flow: 'website',
-        user_ref: userRef === '' ? null : userRef,
-        marketplace: marketplace.countryCode,
-        kind,
-        return_to: null,
-        selling_partner_id: null,
-      },
+    const { token } = await createFlowSession(ctx, 'connect', {
+      flow: 'website',
+      user_ref: userRef === '' ? null : userRef,
+      marketplace: marketplace.countryCode,
+      kind,
+      return_to: null,
+      selling_partner_id: null,
     });
     ctx.audit.add({
       action: 'connect_session.created',

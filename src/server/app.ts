@@ -116,7 +116,7 @@ export function createApp(deps: AppDeps): App {
 
   // Synchronous when the route answers synchronously (the cached token path), so the hot path
   // costs no promise hops; a promise otherwise.
-  const dispatch = (req: ServerRequest): Routed | Promise<Routed> => {
+  const dispatch = (req: ServerRequest, requestId: string): Routed | Promise<Routed> => {
     if (req.path.length + req.rawQuery.length > MAX_URL_LENGTH) {
       return routed(errorResponse(414, 'uri_too_long', 'The request URL is too long.'), '(limit)');
     }
@@ -127,7 +127,6 @@ export function createApp(deps: AppDeps): App {
     const match = router.match(req.method, req.path);
     if (match.kind === 'found') {
       const route = match.ctx.route;
-      matchedRoute.set(req, route);
       if (req.rawQuery !== '' && isApi(req.path) && CREDENTIALS_IN_QUERY.test(req.rawQuery)) {
         return routed(
           errorResponse(
@@ -138,8 +137,19 @@ export function createApp(deps: AppDeps): App {
           route,
         );
       }
-      const out = match.handler(req, match.ctx);
-      return out instanceof Promise ? out.then((res) => routed(res, route)) : routed(out, route);
+      // An error keeps the route pattern of the request for logs and metrics.
+      let out: ServerResponse | Promise<ServerResponse>;
+      try {
+        out = match.handler(req, match.ctx);
+      } catch (err) {
+        return failed(req, requestId, err, route);
+      }
+      return out instanceof Promise
+        ? out.then(
+            (res) => routed(res, route),
+            (err: unknown) => failed(req, requestId, err, route),
+          )
+        : routed(out, route);
     }
     if (match.kind === 'invalid') return routed(toResponse(req, match.error), match.route);
     if (match.kind === 'method_not_allowed') {
@@ -153,11 +163,7 @@ export function createApp(deps: AppDeps): App {
     return routed(errorResponse(404, 'not_found', 'No such route.'), '(none)');
   };
 
-  // The pattern of the route a request matched, so that its error is still counted and logged by
-  // route (a thrown HttpError carries no route of its own).
-  const matchedRoute = new WeakMap<ServerRequest, string>();
-  const failed = (req: ServerRequest, requestId: string, err: unknown): Routed => {
-    const route = matchedRoute.get(req) ?? '(error)';
+  const failed = (req: ServerRequest, requestId: string, err: unknown, route = '(error)'): Routed => {
     if (err instanceof HttpError) return routed(toResponse(req, err), route);
     log.error('request failed', { request_id: requestId, error_name: (err as Error)?.name ?? 'Error' });
     return routed(
@@ -200,7 +206,7 @@ export function createApp(deps: AppDeps): App {
       incoming !== undefined && REQUEST_ID.test(incoming) ? incoming : ID_PREFIX + (++idCounter).toString(36);
     let out: Routed | Promise<Routed>;
     try {
-      out = dispatch(req);
+      out = dispatch(req, requestId);
     } catch (err) {
       out = failed(req, requestId, err);
     }

@@ -18,12 +18,11 @@ import { html, type SafeHtml } from '../pages.js';
 import type { ClientSecretRing } from '../rotation.js';
 import type { RouteHandler, Router } from '../router.js';
 import { USER_REF } from '../validate.js';
-import { webhookEvent } from '../webhooks.js';
+import { REAUTHORIZE_AFTER_MS, webhookEvent } from '../webhooks.js';
 import { activityChart } from './chart.js';
 import { STATUS_ORDER, adminPage, day, pill, when, type Section } from './layout.js';
 import { AdminSessions, type AdminSession } from './session.js';
 
-const REAUTHORIZE_AFTER_MS = 365 * 86_400_000;
 const PAGE_SIZE = 50;
 const STATUSES = new Set<string>(STATUS_ORDER);
 const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'dead', 'delivered'];

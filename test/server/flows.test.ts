@@ -285,3 +285,32 @@ test('vendor through the emulator: stored with kind vendor', async () => {
     await svc.close();
   }
 });
+
+test('Appstore sign-in hop: confirming for a user_ref that does not own the seller → 409 before any exchange', async () => {
+  const svc = await makeService({ SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' });
+  try {
+    const created = await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'alice', marketplace: 'US' });
+    const { url: link } = (await created.json()) as { url: string };
+    assert.equal((await new Browser(svc).follow(link)).res.status, 200);
+    const codeCalls = await svc.lwaCalls('authorization_code');
+    const browser = new Browser(svc);
+    const { url } = await browser.follow(
+      `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}`,
+      (u) => u.startsWith('https://app.example.com/signin'),
+    );
+    const pending = new URL(url).searchParams.get('spapi_pending')!;
+    const res = await api(svc, 'POST', `/v1/appstore-sessions/${pending}/confirm`, { user_ref: 'mallory' });
+    assert.equal(res.status, 409);
+    assert.equal(
+      ((await res.json()) as { error: { code: string } }).error.code,
+      'seller_owned_by_other_user',
+    );
+    assert.equal(await svc.lwaCalls('authorization_code'), codeCalls);
+    assert.equal(
+      (await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' }))?.userRef,
+      'alice',
+    );
+  } finally {
+    await svc.close();
+  }
+});

@@ -20,6 +20,10 @@ Options:
 export function configFailure(err: unknown): Error {
   if (err instanceof ConfigError) return new CliError(`configuration: ${err.message}`);
   if (err instanceof StorageError) return new CliError(`${err.code}: ${err.message}`);
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EADDRINUSE')
+    return new CliError('the port is already in use (set PORT, or stop the other process)');
+  if (code === 'EACCES') return new CliError('not allowed to listen on that port (set PORT above 1023)');
   return err as Error;
 }
 

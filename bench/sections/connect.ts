@@ -1,0 +1,159 @@
+/**
+ * The connect flow (issue 9, item 4): completed authorizations per second through the whole website
+ * flow — `POST /v1/connect-sessions` → `GET /connect/:token` → the emulator's consent page in auto
+ * mode → `GET /oauth/callback` → code exchange with the emulator → stored — against one
+ * `spapi-auth serve` process with emulator latency 0, and the service's own time per authorization.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import { parseKeyRing } from '../../src/storage/crypto.js';
+import { openStore } from '../../src/storage/open.js';
+import type { BenchSection } from '../framework.js';
+import { createKey, newKeyRing, quantile, serveEnv, startServe } from './harness.js';
+
+const SELLER = 'A1EMUSELLERNA01';
+const PUBLIC = 'http://localhost:3000';
+const SEQUENTIAL = 200;
+const CONCURRENCY = 8;
+const THROUGHPUT_S = 5;
+
+/** Time the emulator spends answering `/auth/o2/token`, recorded per request (its `handle`, wrapped). */
+function timeTokenEndpoint(emu: RunningEmulator): number[] {
+  const spent: number[] = [];
+  const target = emu.emulator as { handle: RunningEmulator['emulator']['handle'] };
+  const handle = target.handle.bind(emu.emulator);
+  target.handle = async (request, signal) => {
+    const t0 = performance.now();
+    const out = await handle(request, signal);
+    if (new URL(request.url).pathname === '/auth/o2/token') spent.push(performance.now() - t0);
+    return out;
+  };
+  return spent;
+}
+
+/** One whole authorization; returns the client-side time of the three service requests (ms). */
+async function authorizeOnce(base: string, amazon: string, apiKey: string): Promise<number> {
+  const onService = (u: string): string => u.replace(PUBLIC, base);
+  let serviceMs = 0;
+  const timed = async (url: string, init: RequestInit): Promise<Response> => {
+    const t0 = performance.now();
+    const r = await fetch(url, { ...init, redirect: 'manual' });
+    await r.clone().arrayBuffer();
+    serviceMs += performance.now() - t0;
+    return r;
+  };
+  const session = await timed(`${base}/v1/connect-sessions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ user_ref: 'bench', marketplace: 'US' }),
+  });
+  if (session.status !== 201) throw new Error(`connect-sessions answered ${session.status}`);
+  const { url } = (await session.json()) as { url: string };
+  const connect = await timed(onService(url), {});
+  const consentUrl = connect.headers.get('location') ?? '';
+  const cookie = (connect.headers.get('set-cookie') ?? '').split(';')[0]!;
+  if (connect.status !== 302 && connect.status !== 303) throw new Error(`connect answered ${connect.status}`);
+  if (!consentUrl.startsWith(amazon)) throw new Error('connect did not redirect to the emulator');
+  // The browser's hop to Amazon: not the service's time.
+  const consent = await fetch(consentUrl, { redirect: 'manual' });
+  await consent.arrayBuffer();
+  const callback = await timed(onService(consent.headers.get('location') ?? ''), { headers: { cookie } });
+  if (callback.status !== 200 && callback.status !== 303)
+    throw new Error(`callback answered ${callback.status}`);
+  return serviceMs;
+}
+
+export const connectFlow: BenchSection = {
+  name: 'connect',
+  title: 'The connect flow: completed authorizations',
+  async run({ log }) {
+    const tmp = mkdtempSync(join(tmpdir(), 'spapi-auth-bench-'));
+    const emu = await startEmulator({ port: 0, consentMode: 'auto', latencyMs: 0 });
+    try {
+      await emu.emulator.control.consentMode('auto', SELLER);
+      const ring = newKeyRing();
+      const databaseUrl = `sqlite:${join(tmp, 'connect.db')}`;
+      const store = await openStore(databaseUrl, { keyRing: parseKeyRing(ring) });
+      const apiKey = await createKey(store);
+      await store.close();
+      const svc = await startServe(
+        serveEnv({
+          amazonUrl: emu.url,
+          databaseUrl,
+          keyRing: ring,
+          extra: { SPAPI_AUTH_KEY_RATE_LIMIT: '0' },
+        }),
+      );
+      try {
+        const lwaMs = timeTokenEndpoint(emu);
+        for (let i = 0; i < 20; i++) await authorizeOnce(svc.url, emu.url, apiKey); // warm-up
+        lwaMs.length = 0;
+        const own: number[] = [];
+        const totals: number[] = [];
+        for (let i = 0; i < SEQUENTIAL; i++) {
+          const before = lwaMs.length;
+          const ms = await authorizeOnce(svc.url, emu.url, apiKey);
+          const exchange = lwaMs.slice(before).reduce((a, b) => a + b, 0);
+          totals.push(ms);
+          own.push(ms - exchange);
+        }
+        // Throughput: CONCURRENCY browsers in a loop for THROUGHPUT_S seconds.
+        let done = 0;
+        let failed = 0;
+        const until = performance.now() + THROUGHPUT_S * 1000;
+        const t0 = performance.now();
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async () => {
+            while (performance.now() < until) {
+              try {
+                await authorizeOnce(svc.url, emu.url, apiKey);
+                done++;
+              } catch {
+                failed++;
+              }
+            }
+          }),
+        );
+        const rate = done / ((performance.now() - t0) / 1000);
+        const seller = await fetch(`${svc.url}/v1/sellers/${SELLER}`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        const stored = seller.status === 200;
+        await seller.arrayBuffer();
+        const p50 = quantile(own, 0.5);
+        log(
+          `sequential: service ${p50.toFixed(2)} ms p50 (total ${quantile(totals, 0.5).toFixed(2)} ms); ${CONCURRENCY} at a time: ${rate.toFixed(0)}/s, ${failed} failed`,
+        );
+        return {
+          rows: [
+            {
+              metric: `completed authorizations per second, ${CONCURRENCY} browsers at a time, ${THROUGHPUT_S} s`,
+              result: `${rate.toFixed(0)}/s (${done} completed, ${failed} failed; seller stored: ${stored})`,
+            },
+            {
+              metric: `client-side time of the three service requests per authorization, ${SEQUENTIAL} in a row`,
+              result: `p50 ${quantile(totals, 0.5).toFixed(2)} ms, p99 ${quantile(totals, 0.99).toFixed(2)} ms`,
+            },
+            {
+              metric: "the service's own time per authorization (emulator's code-exchange time subtracted)",
+              result: `p50 ${p50.toFixed(2)} ms, p99 ${quantile(own, 0.99).toFixed(2)} ms`,
+              target: 'p50 < 5 ms',
+              met: p50 < 5 && failed === 0 && stored,
+            },
+          ],
+          notes: [
+            `Method: one \`spapi-auth serve\` process (SQLite, sources through tsx) and the emulator in the benchmark process with LWA latency 0 and consent in auto mode. One authorization = \`POST /v1/connect-sessions\` (API key) → \`GET /connect/:token\` (sets the binding cookie, redirects to the consent page) → the emulator's consent (auto: redirects straight back with a code) → \`GET /oauth/callback\` with the cookie (state check, one code exchange with the emulator, encrypted save with its webhook event and audit record, result page). Every authorization is a re-authorization of the same test seller by the same user_ref (auto consent answers with one seller), so after the first each one replaces the stored refresh token. ` +
+              `Service time: ${SEQUENTIAL} authorizations one after the other (after 20 warm-ups); for each, the client-side times of the three service requests are added and the time the emulator spent inside its token endpoint for that authorization's exchange (its \`handle\` wrapped with a timer) is subtracted. What remains is the service's work plus loopback HTTP (client ↔ service, service ↔ emulator) and the client's own fetch overhead — an upper bound of the service's time. The consent hop (browser ↔ Amazon) is not counted. Throughput: ${CONCURRENCY} concurrent loops for ${THROUGHPUT_S} s; client, emulator and service share the two cores.`,
+          ],
+        };
+      } finally {
+        await svc.stop();
+      }
+    } finally {
+      await emu.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+};

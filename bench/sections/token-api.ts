@@ -1,0 +1,156 @@
+/**
+ * The token API from cache (issue 9, item 2): `GET /v1/sellers/:id/access-token` on a
+ * `spapi-auth serve` process beside a bare `node:http` server answering a fixed JSON body of the same
+ * size and headers, both driven by autocannon (100 connections) in a separate process, alternating,
+ * in the same run. On two cores the server under test is pinned to CPU 0 and autocannon to CPU 1
+ * (`taskset`, when present), so neither steals the other's core.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator } from '../../src/emulator/index.js';
+import { parseKeyRing } from '../../src/storage/crypto.js';
+import { openStore } from '../../src/storage/open.js';
+import { si, type BenchSection } from '../framework.js';
+import {
+  authorize,
+  autocannon,
+  createKey,
+  newKeyRing,
+  serveEnv,
+  startServe,
+  type LoadResult,
+} from './harness.js';
+
+const SELLER = 'A1EMUSELLERNA01';
+const CONNECTIONS = 100;
+const SECONDS = 3;
+const ROUNDS = 3;
+
+const hasTaskset = spawnSync('taskset', ['-c', '0', 'true']).status === 0;
+/** Prefix args that pin a `node …` child to one CPU (empty without taskset). */
+export const pinned = (cpu: number): string[] => (hasTaskset ? ['taskset', '-c', String(cpu)] : []);
+
+/** A bare `node:http` server answering `body` with the token API's headers, in its own process. */
+function startBare(body: string): Promise<{ url: string; stop(): void }> {
+  const src = `
+    const body = Buffer.from(${JSON.stringify(body)});
+    const s = require('node:http').createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'content-length': body.length });
+      res.end(body);
+    });
+    s.keepAliveTimeout = 5000;
+    s.listen(0, '127.0.0.1', () => console.log('listening on http://127.0.0.1:' + s.address().port));`;
+  const cmd = [...pinned(0), process.execPath, '-e', src];
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => {
+      const m = /listening on (\S+)/.exec(d.toString());
+      if (m) resolve({ url: m[1]!, stop: () => child.kill('SIGTERM') });
+      else reject(new Error('bare server did not start'));
+    });
+    child.once('error', reject);
+  });
+}
+
+/** The least-disturbed run: the one with the most requests per second. */
+const best = (rs: readonly LoadResult[]): LoadResult =>
+  rs.reduce((a, r) => (r.requestsPerSecond > a.requestsPerSecond ? r : a));
+
+export const tokenApi: BenchSection = {
+  name: 'token-api',
+  title: 'Token API from cache vs a bare node:http server',
+  async run({ log }) {
+    const tmp = mkdtempSync(join(tmpdir(), 'spapi-auth-bench-'));
+    const emu = await startEmulator({ port: 0, consentMode: 'auto' });
+    try {
+      const ring = newKeyRing();
+      const databaseUrl = `sqlite:${join(tmp, 'token-api.db')}`;
+      const store = await openStore(databaseUrl, { keyRing: parseKeyRing(ring) });
+      const apiKey = await createKey(store);
+      await store.saveAuthorization({
+        sellingPartnerId: SELLER,
+        region: 'na',
+        kind: 'seller',
+        userRef: 'bench',
+        marketplace: 'US',
+        refreshToken: await authorize(emu, SELLER),
+      });
+      await store.close();
+      const service = await startServe(
+        serveEnv({
+          amazonUrl: emu.url,
+          databaseUrl,
+          keyRing: ring,
+          extra: { SPAPI_AUTH_KEY_RATE_LIMIT: '0' },
+        }),
+        [],
+        pinned(0),
+      );
+      const url = `${service.url}/v1/sellers/${SELLER}/access-token`;
+      const headers = { authorization: `Bearer ${apiKey}` };
+      const first = await fetch(url, { headers });
+      const body = await first.text();
+      if (first.status !== 200) throw new Error(`token API answered ${first.status}`);
+      const bare = await startBare(body);
+      try {
+        const load = (target: string, h?: Record<string, string>, seconds = SECONDS) =>
+          autocannon(target, {
+            connections: CONNECTIONS,
+            seconds,
+            ...(h ? { headers: h } : {}),
+            prefix: pinned(1),
+          });
+        await load(bare.url, undefined, 1); // warm-up (JIT, connections)
+        await load(url, headers, 1);
+        const bares: LoadResult[] = [];
+        const ours: LoadResult[] = [];
+        for (let r = 0; r < ROUNDS; r++) {
+          bares.push(await load(bare.url));
+          ours.push(await load(url, headers));
+          log(
+            `round ${r + 1}: bare ${si(bares[r]!.requestsPerSecond)}/s p99 ${bares[r]!.p99Ms} ms; token API ${si(ours[r]!.requestsPerSecond)}/s p99 ${ours[r]!.p99Ms} ms`,
+          );
+        }
+        const b = best(bares);
+        const o = best(ours);
+        const ratio = o.requestsPerSecond / b.requestsPerSecond;
+        const p99 = o.p99Ms;
+        const failures = ours.reduce((a, r) => a + r.non2xx + r.errors, 0);
+        return {
+          rows: [
+            {
+              metric: `bare \`node:http\`, fixed JSON (${body.length} bytes), ${CONNECTIONS} connections`,
+              result: `${si(b.requestsPerSecond)} req/s, p50 ${b.p50Ms} ms, p99 ${b.p99Ms} ms`,
+            },
+            {
+              metric: `\`GET /v1/sellers/:id/access-token\` from cache, ${CONNECTIONS} connections`,
+              result: `${si(o.requestsPerSecond)} req/s, p50 ${o.p50Ms} ms (${failures} non-2xx or errors in all runs)`,
+            },
+            {
+              metric: 'token API ÷ bare server, requests per second',
+              result: `${ratio.toFixed(2)}×`,
+              target: '≥ 0.8×',
+              met: ratio >= 0.8 && failures === 0,
+            },
+            { metric: 'token API p99 latency', result: `${p99} ms`, target: '< 5 ms', met: p99 < 5 },
+          ],
+          notes: [
+            `Method: one \`spapi-auth serve\` process (from the sources through tsx, SQLite, per-key rate limit off with \`SPAPI_AUTH_KEY_RATE_LIMIT=0\`, one seller whose token was fetched once so it is in memory) and one bare \`node:http\` server in its own process answering the very body the token API returned, with the same \`content-type\` and \`cache-control\` headers. autocannon runs in a separate process, ${CONNECTIONS} keep-alive connections, one request in flight per connection, ${SECONDS} s per run after a 1 s warm-up, alternating bare / token API for ${ROUNDS} rounds; each side's best run (most requests/s: the least disturbed by other work on this shared machine) is reported with its own p50 and p99, and every run is in the log. ` +
+              (hasTaskset
+                ? 'Core split: the server under test is pinned to CPU 0 and autocannon to CPU 1 (`taskset`); the benchmark process itself is idle during a run. Other work on this shared machine can still land on either core.'
+                : 'No `taskset` here: the servers and autocannon share both cores as the OS schedules them.') +
+              ' autocannon reports latency in whole milliseconds.',
+          ],
+        };
+      } finally {
+        bare.stop();
+        await service.stop();
+      }
+    } finally {
+      await emu.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  },
+};

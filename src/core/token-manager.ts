@@ -237,8 +237,16 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   // retry starts after 8 s, so the worst case is about 12 s.
   const retry = { ...DEFAULT_RETRY, timeoutMs: 4_000, maxTotalMs: 8_000, ...options.retry };
 
-  let credentials: LwaCredentials = creds0;
-  let secretInUse: 'current' | 'next' = 'current';
+  // Which of the two configured secrets to try first. Kept as a flag rather than a copy of the
+  // credentials so that a live credentials object (the service's client-secret ring, whose getters
+  // change after a rotation) keeps being read on every call.
+  let preferNext = false;
+  const credentials = (): LwaCredentials => {
+    const c = options.credentials;
+    return preferNext && c.clientSecretNext !== undefined
+      ? { clientId: c.clientId, clientSecret: c.clientSecretNext, clientSecretNext: c.clientSecret }
+      : c;
+  };
   const lwaOptions = (): LwaCallOptions => ({
     ...(options.amazonUrl === undefined ? {} : { amazonUrl: options.amazonUrl }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
@@ -344,16 +352,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     const gate = breakerAllow();
     if (!gate.ok) throw breakerError(gate.retryAfterMs);
     try {
-      const res = await call(credentials);
+      const res = await call(credentials());
       breakerSuccess();
-      if (res.clientSecretUsed === 'next' && credentials.clientSecretNext !== undefined) {
+      if (res.clientSecretUsed === 'next') {
         // Prefer the secret that worked, keep the other as the fallback.
-        credentials = {
-          clientId: credentials.clientId,
-          clientSecret: credentials.clientSecretNext,
-          clientSecretNext: credentials.clientSecret,
-        };
-        secretInUse = secretInUse === 'current' ? 'next' : 'current';
+        preferNext = !preferNext;
         emit({ type: 'client_secret_switched' });
       }
       return res;
@@ -680,7 +683,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       });
     },
 
-    clientSecretInUse: () => secretInUse,
+    clientSecretInUse: () => (preferNext ? 'next' : 'current'),
   };
   return manager;
 }

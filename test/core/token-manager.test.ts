@@ -190,6 +190,29 @@ test('invalid_client is our problem: the seller is not marked; the second secret
   assert.equal(s.amazon.calls.secrets[2], 'NEW', 'the secret that worked is tried first afterwards');
 });
 
+test('live credentials (a rotating secret ring) are read on every call, also after a switch', async () => {
+  let ring = { clientId: 'c', clientSecret: 'S1', clientSecretNext: 'S2' as string | undefined };
+  const credentials = {
+    get clientId() {
+      return ring.clientId;
+    },
+    get clientSecret() {
+      return ring.clientSecret;
+    },
+    get clientSecretNext() {
+      return ring.clientSecretNext;
+    },
+  };
+  const s = setup({ credentials });
+  s.amazon.script.push(json({ error: 'invalid_client' }, 401));
+  await s.tokens.getGrantlessToken('sellingpartnerapi::notifications');
+  assert.deepEqual(s.amazon.calls.secrets, ['S1', 'S2']);
+  // The ring rotates on: S3 is now the newest, S2 the fallback. The manager must see S3 at once.
+  ring = { clientId: 'c', clientSecret: 'S3', clientSecretNext: undefined };
+  await s.tokens.getGrantlessToken('sellingpartnerapi::client_credential:rotation');
+  assert.equal(s.amazon.calls.secrets[2], 'S3');
+});
+
 test('circuit breaker: serves still-valid tokens while LWA fails, fails fast without one, probes after the cooldown', async () => {
   const { tokens, amazon, clock, events } = setup({
     breaker: { failureThreshold: 3, cooldownMs: 120_000 },

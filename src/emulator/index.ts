@@ -13,9 +13,9 @@ export {
   type EmulatorControl,
 } from './control.js';
 export { DEV_APPLICATION, DEV_CLIENT_SECRET, TEST_SELLERS, devApplication } from './dev-app.js';
-export { GRANTLESS_SCOPES } from './lwa.js';
+export { GRANTLESS_SCOPES, tokenKey } from './lwa.js';
 export { DEFAULT_RATES, type EmulatorStats, type EmulatorNotification } from './state.js';
-export type { FaultSpec, FaultTarget } from './faults.js';
+export type { FaultSpec, FaultTarget, Outcome } from './faults.js';
 export type {
   EmulatorApplication,
   EmulatorSeller,

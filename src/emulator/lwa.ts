@@ -1,4 +1,5 @@
 // POST /auth/o2/token — Login with Amazon's token endpoint (amazon.md §1.3, §4, §5, §8).
+import { createHash } from 'node:crypto';
 import {
   BadRequest,
   json,
@@ -45,6 +46,18 @@ const DESCRIPTIONS = {
 } as const;
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
+
+/**
+ * How a refresh token is named in the counters: a SHA-256 prefix, so stats never hold a token.
+ *
+ * @example
+ * ```ts
+ * (await control.stats()).refresh_by_token[tokenKey(refreshToken)]; // refreshes made with it
+ * ```
+ */
+export function tokenKey(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+}
 
 /** An LWA error answer: `{ error_index, error_description, error, request_id }` with its status. */
 export function lwaError(status: number, error: string, description: string): Response {
@@ -249,6 +262,8 @@ export async function handleToken(
     );
     state.stats.refresh_by_seller[record.sellingPartnerId] =
       (state.stats.refresh_by_seller[record.sellingPartnerId] ?? 0) + 1;
+    const key = tokenKey(token);
+    state.stats.refresh_by_token[key] = (state.stats.refresh_by_token[key] ?? 0) + 1;
     return {
       response: lwaOk({
         access_token: access.token,

@@ -1,6 +1,7 @@
 // Serves an emulator on a TCP port with node:http. Thin: it turns the socket into a Request, and
 // the outcome back into bytes — performing socket faults (reset, hang, trickle) for real.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createEmulator, type Emulator } from './emulator.js';
 import type { EmulatorOptions } from './types.js';
@@ -156,14 +157,23 @@ export function emulatorListener(
  * ```
  */
 export async function startEmulator(
-  options: EmulatorOptions & { port?: number; host?: string; emulator?: Emulator } = {},
+  options: EmulatorOptions & {
+    port?: number;
+    host?: string;
+    /** Serve an existing emulator instead of creating one from the options. */
+    emulator?: Emulator;
+    /** Serve https with this key and certificate (PEM), e.g. to test TLS failures with a test CA. */
+    tls?: { key: string | Buffer; cert: string | Buffer };
+  } = {},
 ): Promise<RunningEmulator> {
   const emulator = options.emulator ?? createEmulator(options);
   const host = options.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
   let fallbackHost = host;
   const listener = emulatorListener(emulator, () => fallbackHost);
-  const server = createServer(listener);
+  const server = options.tls
+    ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, listener)
+    : createServer(listener);
   server.requestTimeout = 0; // hang faults must outlive the client, not the server
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -187,7 +197,7 @@ export async function startEmulator(
   const shown = host.includes(':') ? `[${host}]` : host;
   fallbackHost = `${shown}:${port}`;
   return {
-    url: `http://${shown}:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://${shown}:${port}`,
     port,
     emulator,
     close: () =>

@@ -117,6 +117,8 @@ export interface EmulatorStats {
   consent: Record<string, number>;
   /** Successful refreshes per selling partner id. */
   refresh_by_seller: Record<string, number>;
+  /** Successful refreshes per refresh token, keyed by the first 16 hex digits of its SHA-256 (never the token). */
+  refresh_by_token: Record<string, number>;
   /** Authorization codes issued per selling partner id. */
   consent_by_seller: Record<string, number>;
   /** Every request except the control API's. */
@@ -139,7 +141,15 @@ export interface EmulatorNotification {
 }
 
 function emptyStats(): EmulatorStats {
-  return { token: {}, spapi: {}, consent: {}, refresh_by_seller: {}, consent_by_seller: {}, requests: 0 };
+  return {
+    token: {},
+    spapi: {},
+    consent: {},
+    refresh_by_seller: {},
+    refresh_by_token: {},
+    consent_by_seller: {},
+    requests: 0,
+  };
 }
 
 function toAppState(app: EmulatorApplication): AppState {

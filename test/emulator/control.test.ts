@@ -178,6 +178,7 @@ test('control: reset, clock, revoke, applications, notifications, and its own er
     spapi: {},
     consent: {},
     refresh_by_seller: {},
+    refresh_by_token: {},
     consent_by_seller: {},
     requests: 0,
   });

@@ -1,7 +1,7 @@
 // The LWA token endpoint: amazon.md §1.3, §4, §5.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createEmulator, type EmulatorApplication } from '../../src/emulator/index.js';
+import { createEmulator, tokenKey, type EmulatorApplication } from '../../src/emulator/index.js';
 import {
   APP,
   REDIRECT,
@@ -171,6 +171,8 @@ test('refresh: the same refresh token comes back, a new access token each time',
   assert.notEqual(body.access_token, first.access_token);
   const stats = await emulator.control.stats();
   assert.equal(stats.refresh_by_seller[first.sellingPartnerId], 1);
+  assert.deepEqual(stats.refresh_by_token, { [tokenKey(first.refresh_token)]: 1 });
+  assert.ok(!JSON.stringify(stats).includes(first.refresh_token.slice(5, 40)), 'no token in the counters');
   assert.equal(stats.token.refresh_token?.ok, 1);
 });
 

@@ -190,3 +190,68 @@ test('emulatorListener mounts the emulator on another node server, socket faults
     await new Promise((resolve) => other.close(resolve));
   }
 });
+
+test('TLS variant: a client that does not trust the certificate sends nothing; one with the test CA gets a token', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const https = await import('node:https');
+  const dir = mkdtempSync(join(tmpdir(), 'emu-tls-'));
+  const key = join(dir, 'key.pem');
+  const cert = join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  const tls = await startEmulator({ port: 0, tls: { key: readFileSync(key), cert: readFileSync(cert) } });
+  try {
+    assert.match(tls.url, /^https:\/\//);
+    await assert.rejects(fetch(`${tls.url}/auth/o2/token`, cc), TypeError);
+    assert.equal((await tls.emulator.control.stats()).requests, 0, 'no HTTP request reached the fake');
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'sellingpartnerapi::notifications',
+      client_id: APP.clientId,
+      client_secret: SECRET,
+    }).toString();
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = https.request(
+        `${tls.url}/auth/o2/token`,
+        {
+          method: 'POST',
+          ca: readFileSync(cert),
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.equal(status, 200);
+  } finally {
+    await tls.close();
+  }
+});

@@ -128,6 +128,11 @@ test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole f
     await page.waitForURL(/\/oauth\/result\?status=connected/, { timeout: 10_000 });
     await page.click('text=Back to the start page');
     assert.match((await page.textContent('table')) ?? '', /A1EMUSELLERNA01[\s\S]*working \(Atza\|/);
+    // The Appstore flow from the same page: Amazon → our Login URI → Amazon's confirm → callback.
+    await page.click('text=Appstore flow');
+    await page.waitForSelector('#confirm');
+    await page.click('#confirm');
+    await page.waitForURL(/\/oauth\/result\?status=connected/, { timeout: 10_000 });
     assert.deepEqual(errors, []);
   } finally {
     await browser.close();

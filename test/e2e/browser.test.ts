@@ -318,7 +318,10 @@ if (missing !== undefined && process.env.CI === 'true') {
         await shot(page, '10-framing-blocked');
         const frame = page.frames().find((f) => f !== page.mainFrame());
         assert.ok(frame, 'the iframe exists');
-        const text = await frame.evaluate(() => document.body?.innerText ?? '').catch(() => '');
+        const text = await frame
+          .locator('body')
+          .innerText({ timeout: 1000 })
+          .catch(() => '');
         assert.ok(!/Overview|Sellers/.test(text), 'the dashboard did not render inside the frame');
         const res = await fetch(`${publicUrl}/admin/login`);
         assert.match(res.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);

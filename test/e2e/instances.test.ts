@@ -1,0 +1,207 @@
+// Several instances (security.md T-C2, T-C3, T-C7): three `spapi-auth serve` processes sharing one
+// PostgreSQL database (fresh per run) and one emulator on a port, no balancer — the client spreads
+// its requests over the three itself. Every count is taken at the emulator.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import type { EmulatorApplication } from '../../src/emulator/types.js';
+import type { Store } from '../../src/storage/store.js';
+import { createCanary } from '../helpers/canary.js';
+import {
+  createKey,
+  freePort,
+  freshDatabase,
+  markerSecrets,
+  openTestStore,
+  pool,
+  postgresUnavailable,
+  refreshCalls,
+  seedSellers,
+  serveEnv,
+  startServe,
+  startTestEmulator,
+  testSellers,
+  type ServeProcess,
+} from '../helpers/e2e.js';
+
+const unavailable = await postgresUnavailable();
+const FLEET = 1000;
+const HOT = 'AHOTSELLER0001';
+const PAUSED = 'APAUSEDSELLER01';
+
+if (unavailable !== null && process.env.CI === 'true') {
+  it('several instances need PostgreSQL in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
+} else if (unavailable !== null) {
+  console.log(`# SKIP several instances: ${unavailable}`);
+  it('several instances on PostgreSQL', { skip: unavailable }, () => undefined);
+} else {
+  describe('3 serve processes sharing PostgreSQL', () => {
+    const secrets = markerSecrets('Instances');
+    const canary = createCanary();
+    const fleet = testSellers(FLEET, 'FLT').map((s) => s.sellingPartnerId);
+    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    let amazon: RunningEmulator;
+    let app: EmulatorApplication;
+    let store: Store;
+    let apiKey: string;
+    let instances: ServeProcess[] = [];
+
+    const get = async (
+      instance: ServeProcess,
+      seller: string,
+    ): Promise<{ status: number; token?: string; body: string }> => {
+      const res = await fetch(`${instance.url}/v1/sellers/${seller}/access-token`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      const body = await res.text();
+      if (res.status !== 200) return { status: res.status, body };
+      return { status: 200, token: (JSON.parse(body) as { access_token: string }).access_token, body: '' };
+    };
+
+    before(async () => {
+      db = await freshDatabase('inst');
+      const ports = await Promise.all([freePort(), freePort(), freePort()]);
+      const publicUrl = `http://127.0.0.1:${ports[0]}`;
+      const sellers = [
+        ...testSellers(FLEET, 'FLT'),
+        ...[HOT, PAUSED].map((id) => ({ ...testSellers(1)[0]!, sellingPartnerId: id })),
+      ];
+      ({ amazon, app } = await startTestEmulator(publicUrl, secrets.clientSecret, {
+        sellers,
+        latencyMs: 20,
+      }));
+      store = await openTestStore(db.url, secrets.encryptionKeys);
+      const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, [HOT, PAUSED, ...fleet]);
+      for (const [id, t] of seeded) canary.add(`refresh_token ${id}`, t.refreshToken);
+      apiKey = await createKey(store);
+      canary.add('api_key', apiKey);
+      canary.add('client_secret', secrets.clientSecret);
+      canary.add('encryption_key', secrets.keyBytes);
+      instances = await Promise.all(
+        ports.map((port) =>
+          startServe(
+            serveEnv({
+              app,
+              clientSecret: secrets.clientSecret,
+              encryptionKeys: secrets.encryptionKeys,
+              emulatorUrl: amazon.url,
+              databaseUrl: db.url,
+              publicUrl,
+              port,
+            }),
+            40_000,
+          ),
+        ),
+      );
+    });
+
+    after(async () => {
+      for (const i of instances) i.child.kill('SIGCONT');
+      await Promise.all(instances.map((i) => i.stop()));
+      await store?.close();
+      await amazon?.close();
+      await db?.drop();
+    });
+
+    it('T-C2: 1,000 concurrent requests for one expired seller over 3 instances → exactly 1 refresh', async () => {
+      const before = await refreshCalls(amazon);
+      const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => get(instances[i % 3]!, HOT)));
+      const statuses = new Map<number, number>();
+      for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+      assert.deepEqual([...statuses], [[200, 1000]], results.find((r) => r.status !== 200)?.body);
+      assert.equal(new Set(results.map((r) => r.token)).size, 1, 'every caller got the same token');
+      assert.equal((await refreshCalls(amazon)) - before, 1);
+      canary.add('hot access_token', results[0]!.token);
+    });
+
+    it('T-C3: 1,000 expired sellers × 10 requests (64 in flight) over 3 instances → exactly 1,000 refreshes', async () => {
+      const before = await refreshCalls(amazon);
+      const jobs = Array.from({ length: FLEET * 10 }, (_, i) => ({
+        instance: i % 3,
+        seller: fleet[i % FLEET]!,
+      }));
+      const results = await pool(jobs, 64, (j) => get(instances[j.instance]!, j.seller));
+      const failed = results.filter((r) => r.status !== 200);
+      assert.equal(failed.length, 0, failed[0]?.body);
+      assert.equal((await refreshCalls(amazon)) - before, FLEET);
+      // Each seller's ten callers got one token.
+      const bySeller = new Map<string, Set<string>>();
+      results.forEach((r, i) => {
+        const s = jobs[i]!.seller;
+        if (!bySeller.has(s)) bySeller.set(s, new Set());
+        bySeller.get(s)!.add(r.token!);
+      });
+      assert.ok([...bySeller.values()].every((t) => t.size === 1));
+    });
+
+    it('T-C7: a lease holder paused (SIGSTOP) past its lease cannot overwrite the newer token after SIGCONT', async () => {
+      const [a, b] = instances as [ServeProcess, ServeProcess];
+      const v0 = (await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!.version;
+      const pgc = new pg.Client({ connectionString: db.url });
+      await pgc.connect();
+      const leaseOwner = async (): Promise<string | null> =>
+        (
+          await pgc.query<{ lease_owner: string | null }>(
+            'SELECT lease_owner FROM sellers WHERE selling_partner_id = $1',
+            [PAUSED],
+          )
+        ).rows[0]!.lease_owner;
+      // A takes the lease and calls LWA, which answers after 1 s; A is frozen before it can commit.
+      await amazon.emulator.control.fault({
+        target: 'token',
+        grant_type: 'refresh_token',
+        delay_ms: 1000,
+        count: 1,
+      });
+      const before = await refreshCalls(amazon);
+      const fromA = get(a, PAUSED);
+      let holder: string | null = null;
+      for (let i = 0; i < 500 && holder === null; i++) {
+        holder = await leaseOwner();
+        if (holder === null) await new Promise((r) => setTimeout(r, 5));
+      }
+      a.child.kill('SIGSTOP');
+      assert.ok(holder !== null, 'A holds the lease when it is paused');
+      assert.equal((await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!.version, v0);
+      try {
+        // The lease (15 s) runs out while A sleeps; B then refreshes and stores a newer token.
+        await new Promise((r) => setTimeout(r, 15_500));
+        const fromB = await get(b, PAUSED);
+        assert.equal(fromB.status, 200, fromB.body);
+        const afterB = (await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!;
+        assert.equal(afterB.accessToken?.accessToken, fromB.token);
+        a.child.kill('SIGCONT');
+        const answerA = await fromA;
+        // A's compare-and-set failed: the stored token is still B's, and A's caller gets a valid one.
+        const final = (await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!;
+        assert.equal(final.accessToken?.accessToken, fromB.token, 'no stale overwrite');
+        assert.equal(final.version, afterB.version, 'A wrote nothing after B');
+        assert.equal(answerA.status, 200, answerA.body);
+        assert.equal(final.version, v0 + 1, 'one successful refresh commit (B), none from A');
+        assert.notEqual(await leaseOwner(), holder, 'A left no lease behind');
+        assert.ok((await refreshCalls(amazon)) - before >= 2, 'A and B each called LWA');
+      } finally {
+        a.child.kill('SIGCONT');
+        await pgc.end();
+      }
+    });
+
+    it('T-H1: no marker secret in any instance output, /metrics, or a pg_dump of the database', async () => {
+      const { spawnSync } = await import('node:child_process');
+      const dump = spawnSync('pg_dump', ['--data-only', db.url], {
+        encoding: 'latin1',
+        maxBuffer: 256 * 1024 * 1024,
+      });
+      assert.equal(dump.status, 0, dump.stderr);
+      assert.ok(dump.stdout.includes('APAUSEDSELLER01'), 'the dump has the sellers');
+      const metrics = await (await fetch(`${instances[0]!.url}/metrics`)).text();
+      const sources: Record<string, string> = { pg_dump: dump.stdout, '/metrics': metrics };
+      instances.forEach((i, n) => {
+        sources[`instance ${n} stdout`] = i.output().stdout;
+        sources[`instance ${n} stderr`] = i.output().stderr;
+      });
+      canary.assertClean(sources);
+    });
+  });
+}

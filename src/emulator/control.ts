@@ -100,7 +100,7 @@ const ROUTES = {
   'POST reset': 'forget everything (tokens, codes, faults, counters, clock, notifications) and reseed',
   'GET faults': 'the queued faults',
   'POST faults':
-    '{ target, status?, body?, body_base64?, headers?, delay_ms?, hang?, reset?, trickle_ms?, count?, grant_type?, path? }',
+    '{ target, status?, body?, body_base64?, headers?, delay_ms?, hang?, reset?, trickle_ms?, endless?, count?, grant_type?, path? }',
   'DELETE faults': 'clear the queued faults',
   'GET clock': 'the emulator time and its offset',
   'POST clock': '{ offset_s } sets the offset from the real clock; { advance_s } adds to it',

@@ -6,7 +6,14 @@ import {
   handleConsentDecision,
 } from './consent.js';
 import { CONTROL_PREFIX, createControlClient, handleControl, type EmulatorControl } from './control.js';
-import { cannedResponse, isCanned, type Fault, type FaultTarget, type Outcome } from './faults.js';
+import {
+  cannedResponse,
+  endlessStream,
+  isCanned,
+  type Fault,
+  type FaultTarget,
+  type Outcome,
+} from './faults.js';
 import { html, sleep } from './http.js';
 import { handleToken, lwaError, parseTokenRequest } from './lwa.js';
 import { handleSpapi, spapiError, spapiStatsPath } from './spapi.js';
@@ -63,9 +70,12 @@ async function applyFault(
   if (fault.reset) return { kind: 'reset' };
   if (fault.hang) return { kind: 'hang' };
   const response = isCanned(fault) ? cannedResponse(fault) : await real();
-  return fault.trickle_ms === undefined
-    ? { kind: 'response', response }
-    : { kind: 'response', response, trickleMs: fault.trickle_ms };
+  return {
+    kind: 'response',
+    response,
+    ...(fault.trickle_ms === undefined ? {} : { trickleMs: fault.trickle_ms }),
+    ...(fault.endless ? { endless: true } : {}),
+  };
 }
 
 function methodNotAllowed(target: FaultTarget, allow: string): Response {
@@ -290,6 +300,10 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
         });
       }
       let response = outcome.response;
+      if (outcome.endless) {
+        await response.body?.cancel();
+        response = new Response(endlessStream(), { status: response.status, headers: response.headers });
+      }
       if (outcome.trickleMs !== undefined) {
         response = new Response(trickle(response.body, outcome.trickleMs, signal), {
           status: response.status,

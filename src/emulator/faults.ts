@@ -13,6 +13,7 @@ export type FaultTarget = 'token' | 'spapi' | 'consent';
  * - `hang`: never answer; the caller must give up.
  * - `reset`: destroy the connection (in-process: reject like undici, `TypeError('fetch failed')`).
  * - `trickle_ms`: send the (canned or real) body one byte per `trickle_ms`.
+ * - `endless`: a body that never ends (status 200 unless given), as fast as the client reads.
  * - `count`: how many matching requests it applies to (default 1; 0 = every one until cleared).
  * - `grant_type` (token) / `path` (spapi, consent: a path prefix): narrow what it matches.
  */
@@ -26,6 +27,7 @@ export interface FaultSpec {
   readonly hang?: boolean;
   readonly reset?: boolean;
   readonly trickle_ms?: number;
+  readonly endless?: boolean;
   readonly count?: number;
   readonly grant_type?: string;
   readonly path?: string;
@@ -42,7 +44,13 @@ export interface Fault extends FaultSpec {
  * node adapter really performs them on the connection.
  */
 export type Outcome =
-  | { readonly kind: 'response'; readonly response: Response; readonly trickleMs?: number }
+  | {
+      readonly kind: 'response';
+      readonly response: Response;
+      readonly trickleMs?: number;
+      /** The body never ends (the response's own body is a placeholder). */
+      readonly endless?: boolean;
+    }
   | { readonly kind: 'reset' }
   | { readonly kind: 'hang' };
 
@@ -57,6 +65,7 @@ const KEYS: ReadonlySet<string> = new Set([
   'hang',
   'reset',
   'trickle_ms',
+  'endless',
   'count',
   'grant_type',
   'path',
@@ -100,7 +109,7 @@ export function parseFault(input: Record<string, unknown>, id: number): Fault {
     }
     if (input.body !== undefined) invalid('give body or body_base64, not both');
   }
-  for (const flag of ['hang', 'reset'] as const) {
+  for (const flag of ['hang', 'reset', 'endless'] as const) {
     if (input[flag] !== undefined && typeof input[flag] !== 'boolean') invalid(`${flag} must be a boolean`);
   }
   for (const name of ['grant_type', 'path'] as const) {
@@ -119,7 +128,8 @@ export function isCanned(fault: FaultSpec): boolean {
     fault.status !== undefined ||
     fault.body !== undefined ||
     fault.body_base64 !== undefined ||
-    fault.headers !== undefined
+    fault.headers !== undefined ||
+    fault.endless === true
   );
 }
 
@@ -135,7 +145,22 @@ export function cannedResponse(fault: FaultSpec): Response {
     body = JSON.stringify(fault.body);
     if (!headers.has('content-type')) headers.set('content-type', 'application/json');
   }
-  const status = fault.status ?? 500;
+  const status = fault.status ?? (fault.endless ? 200 : 500);
   if (status === 204 || status === 304) body = null;
   return new Response(body, { status, headers });
+}
+
+/** What an endless body is made of. */
+export const ENDLESS_CHUNK: Uint8Array = new Uint8Array(64 * 1024).fill(0x78);
+
+/** A body that yields {@link ENDLESS_CHUNK} forever, until cancelled. */
+export function endlessStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        controller.enqueue(ENDLESS_CHUNK.slice());
+      },
+    },
+    { highWaterMark: 1 },
+  );
 }

@@ -5,6 +5,7 @@ import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { createEmulator, type Emulator } from './emulator.js';
 import type { EmulatorOptions } from './types.js';
+import { ENDLESS_CHUNK } from './faults.js';
 
 /** A running emulator server. */
 export interface RunningEmulator {
@@ -93,11 +94,28 @@ async function respond(
     return;
   }
   if (outcome.kind === 'hang') return; // never answer; close() or the client ends it
-  const { response, trickleMs } = outcome;
+  const { response, trickleMs, endless } = outcome;
   const headers: Record<string, string> = {};
   response.headers.forEach((value, key) => (headers[key] = value));
   // A body left unread (refused as too large) makes the connection unfit for another request.
   if (!req.complete) headers.connection = 'close';
+  if (endless) {
+    // Chunked, as fast as the client reads, until it goes away.
+    res.writeHead(response.status, headers);
+    const chunk = Buffer.alloc(ENDLESS_CHUNK.byteLength, ENDLESS_CHUNK[0]);
+    while (!res.destroyed) {
+      if (!res.write(chunk)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            res.off('drain', done).off('close', done);
+            resolve();
+          };
+          res.on('drain', done).on('close', done);
+        });
+      }
+    }
+    return;
+  }
   const body = response.body ? Buffer.from(await response.arrayBuffer()) : null;
   if (trickleMs === undefined) {
     if (body !== null && !('content-length' in headers)) headers['content-length'] = String(body.byteLength);

@@ -255,3 +255,21 @@ test('TLS variant: a client that does not trust the certificate sends nothing; o
     await tls.close();
   }
 });
+
+test('endless body on the port and in-process: the client reads past any cap, then stops; the server lives on', async () => {
+  for (const f of [fetch, server.emulator.fetch]) {
+    const base = f === fetch ? server.url : 'https://api.amazon.com';
+    await server.emulator.control.fault({ target: 'token', endless: true });
+    const res = await f(`${base}/auth/o2/token`, cc);
+    assert.equal(res.status, 200);
+    const reader = res.body!.getReader();
+    let read = 0;
+    while (read <= 1_000_000) {
+      const { done, value } = await reader.read();
+      assert.equal(done, false, 'the body does not end');
+      read += value!.byteLength;
+    }
+    await reader.cancel();
+  }
+  assert.equal((await fetch(`${server.url}/auth/o2/token`, cc)).status, 200);
+});

@@ -177,6 +177,8 @@ export async function handleToken(
   const clientSecret = basic?.secret ?? params.client_secret;
   if (clientId === undefined || clientId === '') return missing('client_id');
   if (clientSecret === undefined || clientSecret === '') return missing('client_secret');
+  // LWA's client_id is at most 100 bytes (amazon.md §4.1); longer is not a client it knows.
+  if (Buffer.byteLength(clientId) > 100) return fail(401, 'invalid_client', DESCRIPTIONS.client);
   const app = state.appByClientId(clientId);
   if (!app || !state.secretMatches(app, clientSecret))
     return fail(401, 'invalid_client', DESCRIPTIONS.client);

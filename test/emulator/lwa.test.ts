@@ -141,6 +141,12 @@ test('client authentication: body, HTTP Basic, JSON; wrong secret is 401 invalid
     client_id: 'nobody',
   });
   await assertLwaError(unknown, 401, 'invalid_client');
+  const tooLong = await tokenRequest(fetch, {
+    grant_type: 'client_credentials',
+    scope: 'sellingpartnerapi::notifications',
+    client_id: 'x'.repeat(101),
+  });
+  await assertLwaError(tooLong, 401, 'invalid_client');
   const both = await tokenRequest(
     fetch,
     { grant_type: 'client_credentials', scope: 'sellingpartnerapi::notifications' },

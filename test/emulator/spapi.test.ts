@@ -321,3 +321,18 @@ test('secret-expiry notification from the control API', async () => {
   });
   assert.equal((await emulator.control.notifications()).length, 1);
 });
+
+test('a User-Agent over 500 characters is refused with 400', async () => {
+  const { fetch } = setup();
+  const { access_token } = await authorize(fetch);
+  const path = '/sellers/v1/marketplaceParticipations';
+  await assertSpapiError(
+    await call(fetch, path, access_token, { headers: { 'user-agent': 'a'.repeat(501) } }),
+    400,
+    'InvalidInput',
+  );
+  assert.equal(
+    (await call(fetch, path, access_token, { headers: { 'user-agent': 'a'.repeat(500) } })).status,
+    200,
+  );
+});

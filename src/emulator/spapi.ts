@@ -1,11 +1,10 @@
 // The SP-API slice (amazon.md §6, §7, §8, §11): access-token checks, Amazon's error list, token
 // buckets, and four operations.
 import { findMarketplace, type Region } from '../core/marketplaces.js';
-import { BadRequest, json, parseJsonObject, readText, requestId } from './http.js';
+import { BadRequest, json, opaqueToken, parseJsonObject, readText, requestId } from './http.js';
 import type { AccessRecord, EmulatorState } from './state.js';
 import { NEW_SECRET_LIFE_MS, OLD_SECRET_GRACE_MS, RDT_TTL_S } from './state.js';
 import type { SpapiOperation } from './types.js';
-import { opaqueToken } from './http.js';
 
 /** The SP-API routes, by path: method → operation. */
 export const SPAPI_ROUTES: Readonly<Record<string, { method: string; operation: SpapiOperation }>> =
@@ -81,6 +80,33 @@ function authenticate(request: Request, url: URL, state: EmulatorState): Auth {
   return { ok: true, token };
 }
 
+/** Retail domain suffix and currency per country, for realistic participation records. */
+const RETAIL: Readonly<Record<string, readonly [string, string]>> = {
+  CA: ['ca', 'CAD'],
+  US: ['com', 'USD'],
+  MX: ['com.mx', 'MXN'],
+  BR: ['com.br', 'BRL'],
+  IE: ['ie', 'EUR'],
+  ES: ['es', 'EUR'],
+  UK: ['co.uk', 'GBP'],
+  FR: ['fr', 'EUR'],
+  BE: ['com.be', 'EUR'],
+  NL: ['nl', 'EUR'],
+  DE: ['de', 'EUR'],
+  IT: ['it', 'EUR'],
+  SE: ['se', 'SEK'],
+  ZA: ['co.za', 'ZAR'],
+  PL: ['pl', 'PLN'],
+  EG: ['eg', 'EGP'],
+  TR: ['com.tr', 'TRY'],
+  SA: ['sa', 'SAR'],
+  AE: ['ae', 'AED'],
+  IN: ['in', 'INR'],
+  SG: ['sg', 'SGD'],
+  AU: ['com.au', 'AUD'],
+  JP: ['co.jp', 'JPY'],
+};
+
 function marketplaceParticipations(token: AccessRecord, state: EmulatorState, rate: number): Response {
   const seller = state.sellers.get(token.sellingPartnerId!);
   const payload = (seller?.marketplaces ?? [])
@@ -90,10 +116,10 @@ function marketplaceParticipations(token: AccessRecord, state: EmulatorState, ra
       marketplace: {
         id: m!.marketplaceId,
         countryCode: m!.countryCode === 'UK' ? 'GB' : m!.countryCode,
-        name: `Amazon.${m!.countryCode.toLowerCase()}`,
-        defaultCurrencyCode: 'USD',
+        name: `Amazon.${RETAIL[m!.countryCode]?.[0] ?? m!.countryCode.toLowerCase()}`,
+        defaultCurrencyCode: RETAIL[m!.countryCode]?.[1] ?? 'USD',
         defaultLanguageCode: 'en_US',
-        domainName: new URL(m!.sellerCentral).hostname.replace(/^sellercentral[.-]/, 'www.'),
+        domainName: `www.amazon.${RETAIL[m!.countryCode]?.[0] ?? m!.countryCode.toLowerCase()}`,
       },
       participation: { isParticipating: true, hasSuspendedListings: false },
     }));
@@ -186,7 +212,10 @@ function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: numbe
         OrderStatus: n === 0 ? 'Shipped' : 'Unshipped',
         FulfillmentChannel: 'MFN',
         MarketplaceId: marketplaceId,
-        OrderTotal: { CurrencyCode: 'USD', Amount: n === 0 ? '19.99' : '5.00' },
+        OrderTotal: {
+          CurrencyCode: RETAIL[findMarketplace(marketplaceId)?.countryCode ?? 'US']?.[1] ?? 'USD',
+          Amount: n === 0 ? '19.99' : '5.00',
+        },
         NumberOfItemsShipped: n === 0 ? 1 : 0,
         NumberOfItemsUnshipped: n === 0 ? 0 : 1,
       };

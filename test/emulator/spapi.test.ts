@@ -48,6 +48,17 @@ test('marketplaceParticipations with a seller token; Amazon’s headers', async 
     'A2EUQ1WTGCTBG2',
     'ATVPDKIKX0DER',
   ]);
+  const us = (body.payload as unknown as { marketplace: Record<string, string> }[]).find(
+    (p) => p.marketplace.id === 'ATVPDKIKX0DER',
+  )!;
+  assert.deepEqual(
+    {
+      countryCode: us.marketplace.countryCode,
+      currency: us.marketplace.defaultCurrencyCode,
+      domain: us.marketplace.domainName,
+    },
+    { countryCode: 'US', currency: 'USD', domain: 'www.amazon.com' },
+  );
 });
 
 test('403 Unauthorized for a missing, unknown, expired or revoked token', async () => {

@@ -116,6 +116,12 @@ export function buildConsentUrl(options: ConsentUrlOptions): string {
     q.set(AMAZON_PARAMS.codeChallenge, options.codeChallenge);
     q.set(AMAZON_PARAMS.codeChallengeMethod, 'S256');
   }
+  if (options.amazonUrl !== undefined) {
+    // One emulator origin stands for every Seller and Vendor Central host, so it cannot tell the
+    // region and kind from the host as Amazon does: name them. Never sent to Amazon itself.
+    q.set('region', marketplace.region);
+    q.set('kind', kind);
+  }
   return `${base}${CONSENT_PATH}?${q.toString()}`;
 }
 

@@ -46,6 +46,19 @@ test('consent URLs for every marketplace, seller and vendor, draft, redirect_uri
     amazonUrl: 'http://127.0.0.1:4010/',
   });
   assert.ok(e.startsWith('http://127.0.0.1:4010/apps/authorize/consent?'));
+  assert.equal(new URL(e).searchParams.get('region'), 'na', 'the emulator is told the region');
+  const de = new URL(
+    buildConsentUrl({
+      marketplace: 'DE',
+      kind: 'vendor',
+      applicationId: APP,
+      state: STATE,
+      amazonUrl: 'http://127.0.0.1:4010',
+    }),
+  );
+  assert.equal(de.searchParams.get('region'), 'eu');
+  assert.equal(de.searchParams.get('kind'), 'vendor');
+  assert.equal(u.searchParams.get('region'), null, 'no emulator hint on a real Amazon URL');
   assert.throws(() => buildConsentUrl({ marketplace: 'XX', applicationId: APP, state: STATE }), TypeError);
   assert.throws(
     () => buildConsentUrl({ marketplace: 'US', applicationId: 'bad id', state: STATE }),

@@ -34,7 +34,7 @@ function timeTokenEndpoint(emu: RunningEmulator): number[] {
 }
 
 /** One whole authorization; returns the client-side time of the three service requests (ms). */
-async function authorizeOnce(base: string, amazon: string, apiKey: string): Promise<number> {
+export async function authorizeOnce(base: string, amazon: string, apiKey: string): Promise<number> {
   const onService = (u: string): string => u.replace(PUBLIC, base);
   let serviceMs = 0;
   const timed = async (url: string, init: RequestInit): Promise<Response> => {

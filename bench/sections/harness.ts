@@ -260,6 +260,16 @@ export function installEmulatorAgent(): EmulatorAgent {
   return agent;
 }
 
+/** CPU time (user + system) a process has used so far, in milliseconds, from /proc. */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may contain spaces) start at index 2 = state.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(f[11]) + Number(f[12])) * 1000) / CLOCK_TICKS;
+}
+/** USER_HZ: 100 on Linux everywhere that matters. */
+const CLOCK_TICKS = 100;
+
 /** p-quantile (0…1) of numbers, nearest rank. */
 export function quantile(xs: readonly number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);

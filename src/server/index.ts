@@ -1,0 +1,15 @@
+/**
+ * `spapi-auth/server`: the service as a library, for embedding it in your own process or tests.
+ * Most users run `spapi-auth serve` instead; the webhook helpers are what a receiver needs.
+ */
+export { startService, openServiceStore, createTokenSource, type Service } from './service.js';
+export { createApp, type App, type AppDeps } from './app.js';
+export { listen, type RunningServer } from './node.js';
+export { loadConfig, ConfigError, redactConfig, type Config, type Mode } from '../config.js';
+export {
+  verifyWebhookSignature,
+  signWebhook,
+  SIGNATURE_HEADER,
+  WEBHOOK_EVENT_TYPES,
+  type WebhookEventType,
+} from './webhooks.js';

@@ -7,10 +7,10 @@
 import { isSpapiAuthError } from '../core/errors.js';
 import type { AccessToken, Region } from '../core/index.js';
 import { isRegion } from '../core/marketplaces.js';
-import { randomToken } from '../core/state.js';
 import { StorageError } from '../storage/errors.js';
 import type { SellerRecord, SellerStatus } from '../storage/store.js';
 import type { VerifiedKey } from './api-keys.js';
+import { deleteSellerAuthorizations } from './sellers.js';
 import type { RdtRequest, ServiceContext } from './context.js';
 import {
   API_HEADERS,
@@ -336,27 +336,13 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     const only = q.get('region');
     if (only !== undefined && !isRegion(only))
       throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
-    const records = (await store.findSellers(id)).filter((r) => only === undefined || r.region === only);
-    if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
-    const deleted: Region[] = [];
-    for (const r of records) {
-      const k = { sellingPartnerId: id, region: r.region };
-      const ok = await store.deleteSeller(k, {
-        events: [
-          {
-            id: randomToken(16),
-            type: 'seller.deleted',
-            createdAt: ctx.now(),
-            data: { selling_partner_id: id, region: r.region, user_ref: r.userRef },
-          },
-        ],
-        audit: [
-          { action: 'seller.deleted', actor: key.id, sellingPartnerId: id, region: r.region, outcome: 'ok' },
-        ],
-      });
-      amazon.forget(k);
-      if (ok) deleted.push(r.region);
-    }
+    const { found, deleted } = await deleteSellerAuthorizations(store, id, {
+      actor: key.id,
+      now: ctx.now,
+      tokens: amazon,
+      ...(only === undefined ? {} : { region: only }),
+    });
+    if (found.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
     forgetSeller(id);
     ctx.log.info('seller deleted', { seller_id: id, key_id: key.id, count: deleted.length });
     return json(200, { selling_partner_id: id, deleted_regions: deleted });

@@ -3,7 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
 import { sellerJson } from '../../server/token-api.js';
-import { webhookEvent } from '../../server/webhooks.js';
+import { deleteSellerAuthorizations } from '../../server/sellers.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
 import { loadCliStoreConfig, regionFlag, sellerIdArg, subcommand, withStore } from '../runtime.js';
@@ -164,53 +164,6 @@ async function show(id: string, values: Record<string, unknown>, ctx: CliContext
   return 0;
 }
 
-/**
- * Deletes a seller's authorizations (every region, or one) with the `seller.deleted` webhook and an
- * audit record in the same transaction, as `DELETE /v1/sellers/:id` does; resolves to the regions
- * deleted.
- *
- * @example
- * ```ts
- * const regions = await deleteSellerAuthorizations(store, 'A1EMUSELLERNA01', { actor: 'cli' });
- * ```
- */
-export async function deleteSellerAuthorizations(
-  store: Store,
-  sellingPartnerId: string,
-  opts: { readonly region?: Region; readonly actor: string; readonly now?: () => number },
-): Promise<Region[]> {
-  const now = opts.now ?? Date.now;
-  const records = (await store.findSellers(sellingPartnerId)).filter(
-    (r) => opts.region === undefined || r.region === opts.region,
-  );
-  const deleted: Region[] = [];
-  for (const r of records) {
-    const ok = await store.deleteSeller(
-      { sellingPartnerId, region: r.region },
-      {
-        events: [
-          webhookEvent(
-            'seller.deleted',
-            { selling_partner_id: sellingPartnerId, region: r.region, user_ref: r.userRef },
-            now(),
-          ),
-        ],
-        audit: [
-          {
-            action: 'seller.deleted',
-            actor: opts.actor,
-            sellingPartnerId,
-            region: r.region,
-            outcome: 'ok',
-          },
-        ],
-      },
-    );
-    if (ok) deleted.push(r.region);
-  }
-  return deleted;
-}
-
 /** Reads one line from stdin (the answer to a confirmation); empty at end of input. */
 function readAnswer(): Promise<string> {
   return new Promise((resolve) => {
@@ -245,7 +198,11 @@ async function remove(id: string, values: Record<string, unknown>, ctx: CliConte
       if (!/^y(es)?$/i.test(answer))
         throw new CliError('not deleted (cancelled; pass --yes to skip the question)');
     }
-    return deleteSellerAuthorizations(store, id, { actor: 'cli', ...(region ? { region } : {}) });
+    const { deleted } = await deleteSellerAuthorizations(store, id, {
+      actor: 'cli',
+      ...(region ? { region } : {}),
+    });
+    return deleted;
   });
   // Another process may have deleted a region between the look-up and the delete: say what happened.
   if (deleted.length === 0) throw new CliError(`seller ${id} was already gone (seller_not_found)`);

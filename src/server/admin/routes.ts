@@ -17,8 +17,9 @@ import type { ServiceMetrics } from '../metrics.js';
 import { html, type SafeHtml } from '../pages.js';
 import type { ClientSecretRing } from '../rotation.js';
 import type { RouteHandler, Router } from '../router.js';
+import { deleteSellerAuthorizations } from '../sellers.js';
 import { USER_REF } from '../validate.js';
-import { REAUTHORIZE_AFTER_MS, webhookEvent } from '../webhooks.js';
+import { REAUTHORIZE_AFTER_MS } from '../webhooks.js';
 import { activityChart } from './chart.js';
 import { STATUS_ORDER, adminPage, day, pill, when, type Section } from './layout.js';
 import { AdminSessions, type AdminSession } from './session.js';
@@ -501,20 +502,13 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
     const id = params.id!;
     const region = form.get('region') ?? '';
     if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
-    const key = { sellingPartnerId: id, region };
-    const seller = await store.getSeller(key);
-    if (seller === null) throw new HttpError(404, 'seller_not_found', 'No such seller in that region.');
-    await store.deleteSeller(key, {
-      events: [
-        webhookEvent(
-          'seller.deleted',
-          { selling_partner_id: id, region, user_ref: seller.userRef },
-          ctx.now(),
-        ),
-      ],
-      audit: [{ action: 'seller.deleted', actor: 'admin', sellingPartnerId: id, region, outcome: 'ok' }],
+    const { found } = await deleteSellerAuthorizations(store, id, {
+      region,
+      actor: 'admin',
+      now: ctx.now,
+      tokens: ctx.amazon,
     });
-    ctx.amazon.forget(key);
+    if (found.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller in that region.');
     log.info('seller deleted', { seller_id: id, region, key_id: 'admin' });
     return redirect(303, '/admin/sellers?notice=deleted');
   });

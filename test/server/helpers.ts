@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
-import { createKeyRing } from '../../src/storage/crypto.js';
+import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
@@ -45,28 +45,12 @@ export async function makeService(
   const emulatorApp = { ...app0, clientSecret: CANARY_SECRET };
   const emulator = createEmulator({ applications: [emulatorApp], ...(opts.now ? { now: opts.now } : {}) });
   await emulator.control.consentMode('auto');
-  const config = loadConfig(
-    {
-      LWA_CLIENT_ID: emulatorApp.clientId,
-      LWA_CLIENT_SECRET: CANARY_SECRET,
-      SPAPI_APPLICATION_ID: emulatorApp.id,
-      SPAPI_AUTH_PUBLIC_URL: PUBLIC_URL,
-      SPAPI_AUTH_AMAZON_URL: AMAZON_URL,
-      SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-      SPAPI_AUTH_RETURN_ORIGINS: 'https://app.example.com',
-      DATABASE_URL: 'memory:',
-      ...env,
-    },
-    { mode: 'serve' },
-  );
-  const storeOptions = {
+  const config = loadConfig(serviceEnv(emulatorApp, env), { mode: 'serve' });
+  const store = await openTestStore({
     keyRing: createKeyRing([['k1', randomBytes(32)]]),
     ...(opts.now ? { now: opts.now } : {}),
-  };
-  const store =
-    opts.sqlitePath === undefined
-      ? createMemoryStore(storeOptions)
-      : await createSqliteStore({ ...storeOptions, path: opts.sqlitePath });
+    ...(opts.sqlitePath === undefined ? {} : { sqlitePath: opts.sqlitePath }),
+  });
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: opts.logLevel ?? 'debug' });
   const fetch = (req: Request): Promise<Response> => emulator.fetch(req);
@@ -90,12 +74,7 @@ export async function makeService(
     auditIntervalMs: 50,
   });
   sink = (e) => auditTokenEvent(app.context.audit, e);
-  const key = async (scopes: readonly Scope[]): Promise<string> => {
-    const k = generateApiKey();
-    await store.createApiKey({ id: k.id, name: 'test', hash: k.hash, scopes: [...scopes] });
-    return k.key;
-  };
-  const apiKey = await key(['tokens:read', 'sellers:read', 'sellers:write', 'connect']);
+  const { key, apiKey } = await testApiKeys(store);
   return {
     app,
     emulator,
@@ -104,18 +83,65 @@ export async function makeService(
     logs,
     apiKey,
     key,
-    async lwaCalls(grant) {
-      const stats = await emulator.control.stats();
-      const sum = (g: Record<string, number> | undefined): number =>
-        Object.values(g ?? {}).reduce((a, b) => a + b, 0);
-      if (grant !== undefined) return sum(stats.token[grant]);
-      return Object.values(stats.token).reduce((a, g) => a + sum(g), 0);
-    },
+    lwaCalls: lwaCallCounter(emulator),
     async close() {
       await app.close();
       tokens.close?.();
       await store.close();
     },
+  };
+}
+
+/** The environment of a test service wired to the in-process emulator's application. */
+export function serviceEnv(
+  emulatorApp: { readonly clientId: string; readonly id: string },
+  env: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    LWA_CLIENT_ID: emulatorApp.clientId,
+    LWA_CLIENT_SECRET: CANARY_SECRET,
+    SPAPI_APPLICATION_ID: emulatorApp.id,
+    SPAPI_AUTH_PUBLIC_URL: PUBLIC_URL,
+    SPAPI_AUTH_AMAZON_URL: AMAZON_URL,
+    SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
+    SPAPI_AUTH_RETURN_ORIGINS: 'https://app.example.com',
+    DATABASE_URL: 'memory:',
+    ...env,
+  };
+}
+
+/** The memory store, or SQLite at `sqlitePath` (closed and reopened by tests to simulate a restart). */
+export function openTestStore(opts: {
+  readonly keyRing: KeyRing;
+  readonly now?: () => number;
+  readonly sqlitePath?: string;
+}): Promise<Store> {
+  const storeOptions = { keyRing: opts.keyRing, ...(opts.now ? { now: opts.now } : {}) };
+  return opts.sqlitePath === undefined
+    ? Promise.resolve(createMemoryStore(storeOptions))
+    : createSqliteStore({ ...storeOptions, path: opts.sqlitePath });
+}
+
+/** `key(scopes)` mints an API key in the store; `apiKey` is one with every scope. */
+export async function testApiKeys(
+  store: Store,
+): Promise<{ key(scopes: readonly Scope[]): Promise<string>; apiKey: string }> {
+  const key = async (scopes: readonly Scope[]): Promise<string> => {
+    const k = generateApiKey();
+    await store.createApiKey({ id: k.id, name: 'test', hash: k.hash, scopes: [...scopes] });
+    return k.key;
+  };
+  return { key, apiKey: await key(['tokens:read', 'sellers:read', 'sellers:write', 'connect']) };
+}
+
+/** Token-endpoint calls at the emulator, for one grant or all. */
+export function lwaCallCounter(emulator: Emulator): (grant?: string) => Promise<number> {
+  return async (grant) => {
+    const stats = await emulator.control.stats();
+    const sum = (g: Record<string, number> | undefined): number =>
+      Object.values(g ?? {}).reduce((a, b) => a + b, 0);
+    if (grant !== undefined) return sum(stats.token[grant]);
+    return Object.values(stats.token).reduce((a, g) => a + sum(g), 0);
   };
 }
 

@@ -8,16 +8,20 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
-import { createSqliteStore } from '../../src/storage/sqlite.js';
-import type { Store } from '../../src/storage/store.js';
-import { generateApiKey, type Scope } from '../../src/server/api-keys.js';
 import { createAmazonGateway } from '../../src/server/amazon.js';
 import { createApp } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/log.js';
 import { createOperations, registerOperationsRoutes, type Operations } from '../../src/server/operations.js';
 import { createCoreTokenSource } from '../../src/server/token-source.js';
-import { CANARY_SECRET, PUBLIC_URL, AMAZON_URL, type TestService } from './helpers.js';
+import {
+  CANARY_SECRET,
+  PUBLIC_URL,
+  lwaCallCounter,
+  openTestStore,
+  serviceEnv,
+  testApiKeys,
+  type TestService,
+} from './helpers.js';
 
 export { CANARY_SECRET, PUBLIC_URL };
 
@@ -47,17 +51,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
   const emulatorApp = { ...app0, clientSecret: secrets[0]!, clientSecrets: secrets.slice(1) };
   const emulator = createEmulator({ applications: [emulatorApp] });
   await emulator.control.consentMode('auto');
-  const env = {
-    LWA_CLIENT_ID: emulatorApp.clientId,
-    LWA_CLIENT_SECRET: CANARY_SECRET,
-    SPAPI_APPLICATION_ID: emulatorApp.id,
-    SPAPI_AUTH_PUBLIC_URL: PUBLIC_URL,
-    SPAPI_AUTH_AMAZON_URL: AMAZON_URL,
-    SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
-    SPAPI_AUTH_RETURN_ORIGINS: 'https://app.example.com',
-    DATABASE_URL: 'memory:',
-    ...opts.env,
-  };
+  const env = serviceEnv(emulatorApp, opts.env);
   const config: Config =
     opts.mode === 'dev'
       ? loadConfig(env, {
@@ -70,10 +64,11 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
         })
       : loadConfig(env, { mode: 'serve' });
   const keyRing = opts.keyRing ?? createKeyRing([['k1', randomBytes(32)]]);
-  const store: Store =
-    opts.sqlitePath === undefined
-      ? createMemoryStore({ keyRing, now })
-      : await createSqliteStore({ keyRing, now, path: opts.sqlitePath });
+  const store = await openTestStore({
+    keyRing,
+    now,
+    ...(opts.sqlitePath === undefined ? {} : { sqlitePath: opts.sqlitePath }),
+  });
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: 'debug' });
   const ops = createOperations({
@@ -113,12 +108,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     onResponse: (route, status) => ops.metrics.request(route, status),
   });
   await ops.ring.reload();
-  const key = async (scopes: readonly Scope[]): Promise<string> => {
-    const k = generateApiKey();
-    await store.createApiKey({ id: k.id, name: 'test', hash: k.hash, scopes: [...scopes] });
-    return k.key;
-  };
-  const apiKey = await key(['tokens:read', 'sellers:read', 'sellers:write', 'connect']);
+  const { key, apiKey } = await testApiKeys(store);
   return {
     app,
     emulator,
@@ -131,13 +121,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     amazon,
     keyRing,
     advance: (ms) => void (offset += ms),
-    async lwaCalls(grant) {
-      const stats = await emulator.control.stats();
-      const sum = (g: Record<string, number> | undefined): number =>
-        Object.values(g ?? {}).reduce((a, b) => a + b, 0);
-      if (grant !== undefined) return sum(stats.token[grant]);
-      return Object.values(stats.token).reduce((a, g) => a + sum(g), 0);
-    },
+    lwaCalls: lwaCallCounter(emulator),
     async close() {
       await ops.close();
       await app.close();

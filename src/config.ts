@@ -63,6 +63,11 @@ export interface Config {
   readonly host: string;
   /** Non-fatal remarks to print at start-up (never containing a value). */
   readonly warnings: readonly string[];
+  /**
+   * Test only (`SPAPI_AUTH_FAULT_POINT`): the named point where the process kills itself with
+   * SIGKILL (see `server/fault-points.ts`); refused when `NODE_ENV=production`.
+   */
+  readonly faultPoint?: string;
 }
 
 /** Credentials used in dev when the environment sets none: the emulator's built-in application. */
@@ -310,6 +315,7 @@ export function loadConfig(
     port,
     host,
     warnings: Object.freeze(warnings),
+    ...faultPointOf(env),
   };
   return freezeRedacted(config);
 }
@@ -383,4 +389,25 @@ function freezeRedacted(config: Config): Config {
     enumerable: false,
   });
   return Object.freeze(config);
+}
+
+/** The crash points the test-only fault hook knows (security.md T-E3…T-E5). */
+export const FAULT_POINTS: readonly string[] = Object.freeze([
+  'after_lwa_code_response',
+  'after_lease',
+  'after_lwa_refresh_response',
+  'before_cas',
+  'after_cas',
+]);
+
+function faultPointOf(env: Readonly<Record<string, string | undefined>>): { faultPoint?: string } {
+  const point = env.SPAPI_AUTH_FAULT_POINT;
+  if (point === undefined || point === '') return {};
+  if (env.NODE_ENV === 'production') {
+    throw new ConfigError('SPAPI_AUTH_FAULT_POINT', 'is a test hook and is refused when NODE_ENV=production');
+  }
+  if (!FAULT_POINTS.includes(point)) {
+    throw new ConfigError('SPAPI_AUTH_FAULT_POINT', `must be one of ${FAULT_POINTS.join(', ')}`);
+  }
+  return { faultPoint: point };
 }

@@ -366,3 +366,36 @@ export async function pool<T, R>(
   );
   return results;
 }
+
+/**
+ * Follows redirects like a browser (one cookie jar per host, `redirect: 'manual'`) until a
+ * non-redirect answer; rejects when a connection dies on the way (a crashed service).
+ */
+export async function followRedirects(
+  start: string,
+  jar: Map<string, Map<string, string>> = new Map(),
+): Promise<{ status: number; url: string; body: string }> {
+  let url = start;
+  for (let i = 0; i < 15; i++) {
+    const u = new URL(url);
+    const cookies = jar.get(u.host) ?? new Map<string, string>();
+    jar.set(u.host, cookies);
+    const res = await fetch(url, {
+      redirect: 'manual',
+      headers: cookies.size ? { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(';');
+      const eq = pair!.indexOf('=');
+      cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
+    }
+    const loc = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && loc) {
+      await res.body?.cancel();
+      url = new URL(loc, url).href;
+      continue;
+    }
+    return { status: res.status, url, body: await res.text() };
+  }
+  throw new Error('too many redirects');
+}

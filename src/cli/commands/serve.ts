@@ -2,6 +2,7 @@
 import { ConfigError, loadConfig, scrubSecretsFromEnv, type Config } from '../../config.js';
 import { createLogger } from '../../server/log.js';
 import { keyRingOf, openServiceStore, startService, type Service } from '../../server/service.js';
+import { armFaultPoint } from '../../server/fault-points.js';
 import { StorageError } from '../../storage/errors.js';
 import { CliError, type CliContext, type Command } from '../command.js';
 
@@ -65,8 +66,10 @@ export const serveCommand: Command = {
     const log = createLogger({ sink: ctx.stdout, level: 'info' });
     let service: Service;
     try {
-      const store = await openServiceStore(config.databaseUrl, ctx.cwd, keyRingOf(config));
-      service = await startService({ config, store, log });
+      const opened = await openServiceStore(config.databaseUrl, ctx.cwd, keyRingOf(config));
+      // Test-only crash hook; a no-op unless SPAPI_AUTH_FAULT_POINT is set (refused in production).
+      const { store, fetch } = armFaultPoint(config.faultPoint, opened);
+      service = await startService({ config, store, log, ...(fetch ? { fetch } : {}) });
     } catch (err) {
       throw configFailure(err);
     }

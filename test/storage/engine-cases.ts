@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { generateKey, parseKeyRing } from '../../src/storage/index.js';
-import type { Store, StoreOptions } from '../../src/storage/index.js';
+import type { SellerRecord, Store, StoreOptions } from '../../src/storage/index.js';
 import { authorization } from './contract.js';
 import type { RaceConfig } from './fixtures/race-child.js';
 import { runChild } from './helpers.js';
@@ -134,4 +134,36 @@ export async function assertCrashedHolderLeaseExpires(
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, expiresAt - Date.now()) + 20));
   const lease = await store.acquireRefreshLease(key, 'survivor', 60_000);
   assert.equal(lease?.owner, 'survivor', "the dead holder's lease expired");
+}
+
+/**
+ * Two processes race for one seller's refresh lease and for one OAuth transaction: exactly one
+ * wins each, and the winner holds the lease. Then a child that dies holding another seller's lease
+ * loses it at expiry. Resolves to the raced seller as stored right after the race.
+ */
+export async function assertOneProcessWinsEachRace(
+  store: Store,
+  base: Pick<RaceConfig, 'engine' | 'path' | 'url' | 'schema'>,
+): Promise<SellerRecord | null> {
+  await store.saveAuthorization(authorization({ sellingPartnerId: 'RACE' }));
+  await store.createOAuthTransaction({
+    stateHash: 'race-state',
+    bindingHash: 'binding',
+    flow: 'website',
+    kind: 'seller',
+    marketplace: 'US',
+    region: 'na',
+    userRef: null,
+    returnTo: null,
+    expectedSellingPartnerId: null,
+    pkceVerifier: null,
+    expiresAt: Date.now() + 600_000,
+  });
+  assert.equal(await raceProcesses(base, 'lease', { sellingPartnerId: 'RACE' }), 1);
+  assert.equal(await raceProcesses(base, 'consume', { stateHash: 'race-state' }), 1);
+  const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
+  assert.match(seller?.leaseOwner ?? '', /^p[01]-\d+$/, 'the winner holds the lease');
+  await store.saveAuthorization(authorization({ sellingPartnerId: 'CRASH' }));
+  await assertCrashedHolderLeaseExpires(store, base, 'CRASH');
+  return seller;
 }

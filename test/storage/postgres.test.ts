@@ -10,9 +10,8 @@ import { DEV_APPLICATION, DEV_CLIENT_SECRET, startEmulator } from '../../src/emu
 import {
   KEYS,
   KEY_RING,
-  assertCrashedHolderLeaseExpires,
+  assertOneProcessWinsEachRace,
   assertNoSecretsIn,
-  raceProcesses,
   storeEverySecret,
 } from './engine-cases.js';
 import { PG_URL, dropSchemas, postgresAvailable, runChild, runSchema } from './helpers.js';
@@ -127,27 +126,7 @@ if (unavailable && process.env.CI === 'true') {
       const schema = freshSchema();
       const store = await open(schema);
       try {
-        await store.saveAuthorization(authorization({ sellingPartnerId: 'RACE' }));
-        await store.createOAuthTransaction({
-          stateHash: 'race-state',
-          bindingHash: 'binding',
-          flow: 'website',
-          kind: 'seller',
-          marketplace: 'US',
-          region: 'na',
-          userRef: null,
-          returnTo: null,
-          expectedSellingPartnerId: null,
-          pkceVerifier: null,
-          expiresAt: Date.now() + 600_000,
-        });
-        const base = { engine: 'postgres' as const, url: PG_URL, schema };
-        assert.equal(await raceProcesses(base, 'lease', { sellingPartnerId: 'RACE' }), 1);
-        assert.equal(await raceProcesses(base, 'consume', { stateHash: 'race-state' }), 1);
-        const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
-        assert.match(seller?.leaseOwner ?? '', /^p[01]-\d+$/, 'the winner holds the lease');
-        await store.saveAuthorization(authorization({ sellingPartnerId: 'CRASH' }));
-        await assertCrashedHolderLeaseExpires(store, base, 'CRASH');
+        await assertOneProcessWinsEachRace(store, { engine: 'postgres', url: PG_URL, schema });
       } finally {
         await store.close();
       }

@@ -12,9 +12,8 @@ import {
 import { authorization, storeContract } from './contract.js';
 import {
   KEY_RING,
-  assertCrashedHolderLeaseExpires,
+  assertOneProcessWinsEachRace,
   assertNoSecretsIn,
-  raceProcesses,
   storeEverySecret,
 } from './engine-cases.js';
 import { tempDir } from './helpers.js';
@@ -96,27 +95,8 @@ describe('SQLite engine', () => {
   it("gives one lease to exactly one of two processes racing on one file; a crashed holder's lease expires", async () => {
     const path = freshPath();
     const store = await createSqliteStore({ path, keyRing: KEY_RING });
-    await store.saveAuthorization(authorization({ sellingPartnerId: 'RACE' }));
-    await store.createOAuthTransaction({
-      stateHash: 'race-state',
-      bindingHash: 'binding',
-      flow: 'website',
-      kind: 'seller',
-      marketplace: 'US',
-      region: 'na',
-      userRef: null,
-      returnTo: null,
-      expectedSellingPartnerId: null,
-      pkceVerifier: null,
-      expiresAt: Date.now() + 600_000,
-    });
-    assert.equal(await raceProcesses({ engine: 'sqlite', path }, 'lease', { sellingPartnerId: 'RACE' }), 1);
-    assert.equal(await raceProcesses({ engine: 'sqlite', path }, 'consume', { stateHash: 'race-state' }), 1);
-    const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });
-    assert.match(seller?.leaseOwner ?? '', /^p[01]-\d+$/, 'the winner holds the lease');
+    const seller = await assertOneProcessWinsEachRace(store, { engine: 'sqlite', path });
     assert.equal(seller?.version, 1);
-    await store.saveAuthorization(authorization({ sellingPartnerId: 'CRASH' }));
-    await assertCrashedHolderLeaseExpires(store, { engine: 'sqlite', path }, 'CRASH');
     await store.close();
   });
 

@@ -1,0 +1,149 @@
+// security.md T-B17 and T-C8 end to end: the emulator in rotation mode (every refresh returns a new
+// refresh token and rejects the old one — Amazon does not do this today, the design must survive it)
+// and three `serve` processes sharing one SQLite file. A stampede over the three makes one refresh;
+// the rotated token is persisted by the compare-and-set, so the next refresh succeeds: no seller is
+// locked out, no old refresh token is ever presented again.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { devApplication } from '../../src/emulator/dev-app.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { Store } from '../../src/storage/store.js';
+import { createCanary } from '../helpers/canary.js';
+import {
+  createKey,
+  freePort,
+  markerSecrets,
+  openTestStore,
+  seedSellers,
+  serveEnv,
+  startServe,
+  testSellers,
+  type ServeProcess,
+} from '../helpers/e2e.js';
+
+const TTL_S = 10;
+
+describe('rotating refresh tokens, 3 processes (T-B17, T-C8)', () => {
+  const secrets = markerSecrets('Rotation');
+  const canary = createCanary();
+  const seller = testSellers(1, 'ROT')[0]!;
+  let dir: string;
+  let amazon: RunningEmulator;
+  let store: Store;
+  let apiKey: string;
+  let instances: ServeProcess[] = [];
+
+  const stampede = async (n: number): Promise<string[]> => {
+    const results = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const res = await fetch(
+          `${instances[i % 3]!.url}/v1/sellers/${seller.sellingPartnerId}/access-token`,
+          {
+            headers: { authorization: `Bearer ${apiKey}` },
+          },
+        );
+        const body = (await res.json()) as { access_token?: string };
+        assert.equal(res.status, 200, JSON.stringify(body));
+        return body.access_token!;
+      }),
+    );
+    return results;
+  };
+
+  const tokenStats = async (): Promise<{ ok: number; invalidGrant: number }> => {
+    const stats = await amazon.emulator.control.stats();
+    const r = (stats.token.refresh_token ?? {}) as Record<string, number>;
+    return { ok: r.ok ?? 0, invalidGrant: r.invalid_grant ?? 0 };
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'spapi-rotation-'));
+    const ports = await Promise.all([freePort(), freePort(), freePort()]);
+    const publicUrl = `http://127.0.0.1:${ports[0]}`;
+    const app = { ...devApplication(publicUrl), clientSecret: secrets.clientSecret };
+    amazon = await startEmulator({
+      port: 0,
+      applications: [app],
+      sellers: [seller],
+      rotateRefreshTokens: true,
+      tokenTtlS: TTL_S,
+    });
+    const databaseUrl = `sqlite:${join(dir, 'spapi-auth.db')}`;
+    store = await openTestStore(databaseUrl, secrets.encryptionKeys);
+    const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, [seller.sellingPartnerId]);
+    canary.add('first refresh_token', seeded.get(seller.sellingPartnerId)!.refreshToken);
+    apiKey = await createKey(store);
+    canary.add('api_key', apiKey);
+    canary.add('client_secret', secrets.clientSecret);
+    instances = await Promise.all(
+      ports.map((port) =>
+        startServe(
+          serveEnv({
+            app,
+            clientSecret: secrets.clientSecret,
+            encryptionKeys: secrets.encryptionKeys,
+            emulatorUrl: amazon.url,
+            databaseUrl,
+            publicUrl,
+            port,
+          }),
+          40_000,
+        ),
+      ),
+    );
+  });
+
+  after(async () => {
+    await Promise.all(instances.map((i) => i.stop()));
+    await store?.close();
+    await amazon?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it(
+    'a 300-caller stampede over 3 processes makes one refresh; the rotated token is stored; the next generation refreshes too',
+    {
+      // Known gap (reported): the core drops a refresh_token returned by a refresh grant —
+      // TokenVault.commitRefresh takes only the access token — so under rotation the next refresh
+      // presents the spent token, gets invalid_grant and the seller is locked out. Amazon does not
+      // rotate today (amazon.md); security.md §1.11 asks for rotation safety anyway.
+      todo: 'a rotated refresh token is not persisted by the refresh commit',
+    },
+    async () => {
+      const key = { sellingPartnerId: seller.sellingPartnerId, region: 'na' as const };
+      const rt0 = (await store.loadTokens(key))!.refreshToken;
+      const first = await stampede(300);
+      assert.equal(new Set(first).size, 1);
+      let stats = await tokenStats();
+      assert.deepEqual(stats, { ok: 1, invalidGrant: 0 });
+      const rt1 = (await store.loadTokens(key))!.refreshToken;
+      // (ok/notEqual on tokens would print them: compare to booleans.)
+      assert.ok(rt1 !== rt0, 'the rotated refresh token replaced the old one');
+      canary.add('rotated refresh_token', rt1);
+      canary.add('access_token 1', first[0]);
+      // The 10 s token is refreshed once a fifth of its life is left; wait into that window.
+      await new Promise((r) => setTimeout(r, (TTL_S - 1.5) * 1000));
+      const second = await stampede(300);
+      assert.equal(new Set(second).size, 1);
+      assert.ok(second[0] !== first[0], 'a new access token');
+      stats = await tokenStats();
+      assert.deepEqual(stats, { ok: 2, invalidGrant: 0 }, 'no old refresh token was ever presented');
+      const rt2 = (await store.loadTokens(key))!.refreshToken;
+      assert.ok(rt2 !== rt1, 'rotated again');
+      canary.add('rotated refresh_token 2', rt2);
+      assert.equal((await store.getSeller(key))?.status, 'active', 'the seller is not locked out');
+    },
+  );
+
+  it('T-H1: no marker secret in any process output', () => {
+    const sources: Record<string, string> = {};
+    instances.forEach((i, n) => {
+      sources[`instance ${n} stdout`] = i.output().stdout;
+      sources[`instance ${n} stderr`] = i.output().stderr;
+    });
+    canary.assertClean(sources);
+  });
+});

@@ -210,8 +210,8 @@ async function measure(svc: ServeProcess, n: number, apiKey: string): Promise<Sc
     const picks = Array.from({ length: 2000 }, (_, i) => Math.floor(((i + Math.random()) * n) / 2000));
     await timeGets(100, 1, (i) => `${svc.url}/v1/sellers/${sellerId(picks[i]! + 1)}/access-token`, auth); // warm-up
     const tok = await timeGets(
-      1000,
-      4,
+      2000,
+      1,
       (i) => `${svc.url}/v1/sellers/${sellerId(picks[i]!)}/access-token`,
       auth,
     );

@@ -6,20 +6,16 @@ import { after, before, describe, it } from 'node:test';
 import { parseKeyRing, sealedKeyId } from '../../src/storage/crypto.js';
 import { createPostgresStore } from '../../src/storage/postgres.js';
 import type { Store } from '../../src/storage/store.js';
-import { PG_URL, dropSchemas, postgresAvailable, runSchema } from '../storage/helpers.js';
+import { PG_URL, dropSchemas, postgresSuiteRuns, runSchema } from '../storage/helpers.js';
 import { assertFailure, cliWorld, keyEntry, seedSeller, type CliWorld } from './helpers.js';
 
-const unavailable = await postgresAvailable();
-if (unavailable && process.env.CI === 'true') {
-  describe('CLI on PostgreSQL', () => {
-    it('needs the PostgreSQL test server in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
-  });
-} else if (unavailable) {
-  console.log(`# SKIPPED: the CLI on PostgreSQL: ${unavailable} (set SPAPI_AUTH_TEST_PG_URL)`);
-  describe('CLI on PostgreSQL', { skip: unavailable }, () => {
-    it('runs sellers, token, rewrap and doctor on PostgreSQL');
-  });
-} else {
+if (
+  await postgresSuiteRuns(
+    'CLI on PostgreSQL',
+    'the CLI on PostgreSQL',
+    'runs sellers, token, rewrap and doctor on PostgreSQL',
+  )
+) {
   describe('CLI on PostgreSQL', () => {
     const schema = runSchema('cli');
     const url = new URL(PG_URL);

@@ -1,7 +1,6 @@
 // Builds the service in-process over the memory store and the in-process emulator, with canary
 // secrets, a captured log, and a tiny browser (cookie jar + redirect following across origins).
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
@@ -264,14 +263,5 @@ export async function connectSeller(
   if (last.status !== 200) throw new Error(`connect failed: ${last.status} ${await last.text()}`);
 }
 
-/** A port free right now (`dev` and the redirect URIs registered at the emulator need it beforehand). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+// `dev` and the redirect URIs registered at the emulator need a port before the server starts.
+export { freePort } from '../helpers/e2e.js';

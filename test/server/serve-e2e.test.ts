@@ -13,6 +13,7 @@ import { devApplication } from '../../src/emulator/dev-app.js';
 import { startEmulator } from '../../src/emulator/index.js';
 import { parseKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
+import { followRedirects } from '../helpers/e2e.js';
 import { freePort } from './helpers.js';
 import { cliCommand, repoRoot, runCli } from '../helpers/cli.js';
 
@@ -35,36 +36,6 @@ function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 15_000): 
       reject(new Error(`exited with ${code} before ${pattern}: ${buf}`));
     });
   });
-}
-
-/** fetch with redirect: 'manual' and one cookie jar per host, following redirects. */
-async function follow(
-  start: string,
-  jar: Map<string, Map<string, string>>,
-): Promise<{ status: number; url: string; body: string }> {
-  let url = start;
-  for (let i = 0; i < 15; i++) {
-    const u = new URL(url);
-    const cookies = jar.get(u.host) ?? new Map<string, string>();
-    jar.set(u.host, cookies);
-    const res = await fetch(url, {
-      redirect: 'manual',
-      headers: cookies.size ? { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join('; ') } : {},
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(';');
-      const eq = pair!.indexOf('=');
-      cookies.set(pair!.slice(0, eq), pair!.slice(eq + 1));
-    }
-    const loc = res.headers.get('location');
-    if (res.status >= 300 && res.status < 400 && loc) {
-      await res.body?.cancel();
-      url = new URL(loc, url).href;
-      continue;
-    }
-    return { status: res.status, url, body: await res.text() };
-  }
-  throw new Error('too many redirects');
 }
 
 test('serve + emulator on ports + SQLite: keys create → connect → sellers → token → SP-API; no canary leaks; clean SIGTERM', async () => {
@@ -116,7 +87,7 @@ test('serve + emulator on ports + SQLite: keys create → connect → sellers �
     });
     assert.equal(session.status, 201);
     const { url } = (await session.json()) as { url: string };
-    const done = await follow(url, new Map());
+    const done = await followRedirects(url);
     assert.equal(done.status, 200);
     assert.ok(done.url.startsWith(`${publicUrl}/oauth/result?status=connected`), done.url);
 

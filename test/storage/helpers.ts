@@ -1,12 +1,15 @@
 // Shared by the SQLite and PostgreSQL test files: temporary folders, the PostgreSQL test server,
 // and child processes that use the store.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe, it } from 'node:test';
 import pg from 'pg';
+import { PG_URL, postgresUnavailable } from '../helpers/e2e.js';
 
-export const PG_URL = process.env.SPAPI_AUTH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+export { PG_URL };
 
 /** A temporary folder removed by the returned function. */
 export function tempDir(prefix: string): { path: string; remove: () => void } {
@@ -15,20 +18,28 @@ export function tempDir(prefix: string): { path: string; remove: () => void } {
 }
 
 /**
- * Whether the PostgreSQL test server answers. Without one the suite skips with a visible
- * message — except in CI (`CI=true`), where a missing server fails the run.
+ * Whether a PostgreSQL suite can run. Without the test server it registers `suite` with one test,
+ * `placeholder`, skipped with a visible message — except in CI (`CI=true`), where a missing server
+ * fails the run — and resolves to false.
+ *
+ * @example
+ * if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'runs the contract suite')) {
+ *   describe('PostgreSQL store', () => { … });
+ * }
  */
-export async function postgresAvailable(): Promise<string | null> {
-  const client = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return null;
-  } catch (err) {
-    return `PostgreSQL at ${new URL(PG_URL).host} is not reachable (${(err as Error).message})`;
-  } finally {
-    await client.end().catch(() => undefined);
+export async function postgresSuiteRuns(suite: string, what: string, placeholder: string): Promise<boolean> {
+  const unavailable = await postgresUnavailable();
+  if (unavailable && process.env.CI === 'true') {
+    describe(suite, () => {
+      it('needs the PostgreSQL test server in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
+    });
+  } else if (unavailable) {
+    console.log(`# SKIPPED: ${what}: ${unavailable} (set SPAPI_AUTH_TEST_PG_URL)`);
+    describe(suite, { skip: unavailable }, () => {
+      it(placeholder);
+    });
   }
+  return unavailable === null;
 }
 
 /** A unique schema name for this run. */

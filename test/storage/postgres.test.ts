@@ -14,19 +14,9 @@ import {
   assertNoSecretsIn,
   storeEverySecret,
 } from './engine-cases.js';
-import { PG_URL, dropSchemas, postgresAvailable, runChild, runSchema } from './helpers.js';
+import { PG_URL, dropSchemas, postgresSuiteRuns, runChild, runSchema } from './helpers.js';
 
-const unavailable = await postgresAvailable();
-if (unavailable && process.env.CI === 'true') {
-  describe('PostgreSQL store', () => {
-    it('needs the PostgreSQL test server in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
-  });
-} else if (unavailable) {
-  console.log(`# SKIPPED: the PostgreSQL store suite: ${unavailable} (set SPAPI_AUTH_TEST_PG_URL)`);
-  describe('PostgreSQL store', { skip: unavailable }, () => {
-    it('runs the contract suite');
-  });
-} else {
+if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'runs the contract suite')) {
   const prefix = runSchema('pg');
   after(() => dropSchemas(prefix));
   let n = 0;

@@ -125,6 +125,34 @@ export function sellerJson(s: SellerRecord): Record<string, unknown> {
 }
 
 /**
+ * The JSON shape of one selling partner in every region (`GET /v1/sellers/:id`): its worst status
+ * across regions, and each authorization. `records` are `store.findSellers`'s, never empty.
+ *
+ * @example
+ * json(200, sellerDetailJson(await store.findSellers('A1EMUSELLERNA01')));
+ */
+export function sellerDetailJson(records: readonly SellerRecord[]): {
+  selling_partner_id: string;
+  status: SellerStatus;
+  kind: SellerRecord['kind'];
+  user_ref: string | null;
+  regions: Region[];
+  authorizations: Record<string, unknown>[];
+} {
+  const first = records[0];
+  if (first === undefined) throw new TypeError('sellerDetailJson needs at least one authorization');
+  const worst = records.find((r) => r.status !== 'active') ?? first;
+  return {
+    selling_partner_id: first.sellingPartnerId,
+    status: worst.status,
+    kind: first.kind,
+    user_ref: first.userRef,
+    regions: records.map((r) => r.region),
+    authorizations: records.map(sellerJson),
+  };
+}
+
+/**
  * Registers the token API routes on `router`.
  *
  * @example
@@ -316,16 +344,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       throw tokenApiError(err);
     });
     if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
-    const first = records[0]!;
-    const worst = records.find((r) => r.status !== 'active') ?? first;
-    return json(200, {
-      selling_partner_id: first.sellingPartnerId,
-      status: worst.status,
-      kind: first.kind,
-      user_ref: first.userRef,
-      regions: records.map((r) => r.region),
-      authorizations: records.map(sellerJson),
-    });
+    return json(200, sellerDetailJson(records));
   });
 
   router.add('DELETE', '/v1/sellers/:id', async (req, { params }) => {

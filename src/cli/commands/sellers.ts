@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
-import { sellerJson } from '../../server/token-api.js';
+import { sellerDetailJson, sellerJson } from '../../server/token-api.js';
 import { deleteSellerAuthorizations } from '../../server/sellers.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
@@ -101,27 +101,19 @@ async function show(id: string, values: Record<string, unknown>, ctx: CliContext
     audit: await store.listAudit({ sellingPartnerId: id, limit: 10 }),
   }));
   if (records.length === 0) throw new CliError(`no seller ${id} in the store (seller_not_found)`);
-  const first = records[0]!;
-  const worst = records.find((r) => r.status !== 'active') ?? first;
+  const detail = sellerDetailJson(records);
   if (values.json) {
     // The shape of GET /v1/sellers/:id.
-    printJson(ctx, {
-      selling_partner_id: first.sellingPartnerId,
-      status: worst.status,
-      kind: first.kind,
-      user_ref: first.userRef,
-      regions: records.map((r) => r.region),
-      authorizations: records.map(sellerJson),
-    });
+    printJson(ctx, detail);
     return 0;
   }
   const out: string[] = [
     formatFields([
-      ['seller', first.sellingPartnerId],
-      ['status', worst.status],
-      ['kind', first.kind],
-      ['user_ref', first.userRef ?? '-'],
-      ['regions', records.map((r) => r.region).join(', ')],
+      ['seller', detail.selling_partner_id],
+      ['status', detail.status],
+      ['kind', detail.kind],
+      ['user_ref', detail.user_ref ?? '-'],
+      ['regions', detail.regions.join(', ')],
     ]),
   ];
   for (const r of records) {

@@ -154,14 +154,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
   router.add('POST', '/v1/connect-sessions', async (req) => {
     const key = await ctx.keys.authenticate(req.header('authorization'), 'connect');
     const body = await readJsonObject(req);
-    const userRef = body.user_ref;
-    if (typeof userRef !== 'string' || !USER_REF.test(userRef)) {
-      throw new HttpError(
-        400,
-        'invalid_user_ref',
-        'user_ref must be a string of 1 to 256 printable characters.',
-      );
-    }
+    const userRef = userRefOf(body);
     const marketplace = typeof body.marketplace === 'string' ? findMarketplace(body.marketplace) : undefined;
     if (!marketplace) {
       throw new HttpError(
@@ -342,14 +335,7 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
   router.add('POST', '/v1/appstore-sessions/:token/confirm', async (req, { params }) => {
     const key = await ctx.keys.authenticate(req.header('authorization'), 'connect');
     const body = await readJsonObject(req);
-    const userRef = body.user_ref;
-    if (typeof userRef !== 'string' || !USER_REF.test(userRef)) {
-      throw new HttpError(
-        400,
-        'invalid_user_ref',
-        'user_ref must be a string of 1 to 256 printable characters.',
-      );
-    }
+    const userRef = userRefOf(body);
     const result = await store.consumeSession(await hashState(params.token!), 'appstore');
     if (!result.ok) {
       const [status, code, message] = SESSION_FAILURES[result.reason];
@@ -733,4 +719,17 @@ function appstoreRedirect(
     beta,
     ...(codeChallenge !== undefined ? { codeChallenge } : {}),
   });
+}
+
+/** The app's user id from a JSON body, checked before any store work. */
+function userRefOf(body: Readonly<Record<string, unknown>>): string {
+  const userRef = body.user_ref;
+  if (typeof userRef !== 'string' || !USER_REF.test(userRef)) {
+    throw new HttpError(
+      400,
+      'invalid_user_ref',
+      'user_ref must be a string of 1 to 256 printable characters.',
+    );
+  }
+  return userRef;
 }

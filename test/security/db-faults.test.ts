@@ -50,10 +50,20 @@ if (unavailable !== null && process.env.CI === 'true') {
     const errorBodies: string[] = [];
 
     const get = async (seller: string): Promise<{ status: number; code?: string; token?: string }> => {
-      const res = await fetch(`${serve.url}/v1/sellers/${seller}/access-token`, {
-        headers: { authorization: `Bearer ${apiKey}` },
-        signal: AbortSignal.timeout(15_000),
-      });
+      let res: Response;
+      try {
+        res = await fetch(`${serve.url}/v1/sellers/${seller}/access-token`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+          signal: AbortSignal.timeout(15_000),
+        });
+      } catch (err) {
+        // Say whether the service died (a crash is what T-E2 forbids) and how.
+        await new Promise((r) => setTimeout(r, 1000));
+        const { stderr, stdout } = serve.output();
+        throw new Error(
+          `request failed (${(err as Error).message}); service exit ${serve.child.exitCode ?? serve.child.signalCode}; stderr: ${stderr.slice(-1500)}; stdout: ${stdout.slice(-1500)}`,
+        );
+      }
       const text = await res.text();
       if (res.status !== 200) {
         errorBodies.push(text);

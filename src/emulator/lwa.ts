@@ -1,5 +1,6 @@
 // POST /auth/o2/token — Login with Amazon's token endpoint (amazon.md §1.3, §4, §5, §8).
 import { createHash } from 'node:crypto';
+import type { Region } from '../core/marketplaces.js';
 import {
   BadRequest,
   json,
@@ -80,6 +81,35 @@ function lwaOk(body: Record<string, unknown>): Response {
     'x-amzn-requestid': requestId(),
     'content-type': 'application/json;charset=UTF-8',
   });
+}
+
+/** A new seller access token beside `refreshToken`: the answer to a code exchange and to a refresh. */
+function sellerTokenResponse(
+  state: EmulatorState,
+  clientId: string,
+  seller: { readonly sellingPartnerId: string; readonly region: Region },
+  refreshToken: string,
+): { response: Response; outcome: string } {
+  const access = state.issueAccessToken(
+    {
+      kind: 'seller',
+      clientId,
+      sellingPartnerId: seller.sellingPartnerId,
+      region: seller.region,
+      scopes: [],
+      refreshToken,
+    },
+    'Atza|',
+  );
+  return {
+    response: lwaOk({
+      access_token: access.token,
+      refresh_token: refreshToken,
+      token_type: 'bearer',
+      expires_in: access.expiresIn,
+    }),
+    outcome: 'ok',
+  };
 }
 
 /** The parsed parameters of a token request, or the error response they already deserve. */
@@ -212,26 +242,7 @@ export async function handleToken(
       authorizedAt: now,
       revoked: false,
     });
-    const access = state.issueAccessToken(
-      {
-        kind: 'seller',
-        clientId,
-        sellingPartnerId: record.sellingPartnerId,
-        region: record.region,
-        scopes: [],
-        refreshToken,
-      },
-      'Atza|',
-    );
-    return {
-      response: lwaOk({
-        access_token: access.token,
-        refresh_token: refreshToken,
-        token_type: 'bearer',
-        expires_in: access.expiresIn,
-      }),
-      outcome: 'ok',
-    };
+    return sellerTokenResponse(state, clientId, record, refreshToken);
   }
 
   if (grantType === 'refresh_token') {
@@ -251,30 +262,11 @@ export async function handleToken(
       record.revoked = true;
       refreshToken = state.issueRefreshToken({ ...record, revoked: false });
     }
-    const access = state.issueAccessToken(
-      {
-        kind: 'seller',
-        clientId,
-        sellingPartnerId: record.sellingPartnerId,
-        region: record.region,
-        scopes: [],
-        refreshToken,
-      },
-      'Atza|',
-    );
     state.stats.refresh_by_seller[record.sellingPartnerId] =
       (state.stats.refresh_by_seller[record.sellingPartnerId] ?? 0) + 1;
     const key = tokenKey(token);
     state.stats.refresh_by_token[key] = (state.stats.refresh_by_token[key] ?? 0) + 1;
-    return {
-      response: lwaOk({
-        access_token: access.token,
-        refresh_token: refreshToken,
-        token_type: 'bearer',
-        expires_in: access.expiresIn,
-      }),
-      outcome: 'ok',
-    };
+    return sellerTokenResponse(state, clientId, record, refreshToken);
   }
 
   // client_credentials (grantless)

@@ -10,6 +10,7 @@ import {
   type EmulatorApplication,
   type EmulatorOptions,
 } from '../../emulator/index.js';
+import { untilSignal } from './serve.js';
 
 const help = `Usage: spapi-auth emulator [options]
 
@@ -150,15 +151,7 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
       '',
     ].join('\n'),
   );
-  await new Promise<void>((done) => {
-    const stop = () => {
-      process.off('SIGTERM', stop);
-      process.off('SIGINT', stop);
-      done();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await untilSignal();
   await running.close();
   ctx.stdout('spapi-auth emulator stopped\n');
   return 0;

@@ -23,6 +23,29 @@ export interface TokenSource {
 }
 
 /**
+ * The consent page URL for a config: its application id, redirect URI, draft flag and Amazon URL
+ * (the emulator), as the connect flow and `spapi-auth url` both send them.
+ *
+ * @example
+ * consentUrlOf(config, { marketplace: findMarketplace('DE')!, kind: 'seller', state: createState() });
+ */
+export function consentUrlOf(
+  config: Pick<Config, 'applicationId' | 'redirectUri' | 'draftApp' | 'amazonUrl'>,
+  input: Parameters<AmazonGateway['consentUrl']>[0],
+): string {
+  return buildConsentUrl({
+    marketplace: input.marketplace,
+    kind: input.kind,
+    applicationId: config.applicationId,
+    state: input.state,
+    redirectUri: config.redirectUri,
+    draft: config.draftApp,
+    ...(input.codeChallenge !== undefined ? { codeChallenge: input.codeChallenge } : {}),
+    ...(config.amazonUrl !== undefined ? { amazonUrl: config.amazonUrl } : {}),
+  });
+}
+
+/**
  * The LWA credentials of a config.
  *
  * @example
@@ -67,17 +90,7 @@ export function createAmazonGateway(opts: {
   };
 
   return {
-    consentUrl: ({ marketplace, kind, state, codeChallenge }) =>
-      buildConsentUrl({
-        marketplace,
-        kind,
-        applicationId: config.applicationId,
-        state,
-        redirectUri: config.redirectUri,
-        draft: config.draftApp,
-        ...(codeChallenge !== undefined ? { codeChallenge } : {}),
-        ...(config.amazonUrl !== undefined ? { amazonUrl: config.amazonUrl } : {}),
-      }),
+    consentUrl: (input) => consentUrlOf(config, input),
     async exchangeCode({ code, codeVerifier }) {
       const r = await exchangeAuthorizationCode(
         credentials(),

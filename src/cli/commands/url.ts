@@ -1,7 +1,7 @@
 // `spapi-auth url --marketplace DE`: the Seller (or Vendor) Central consent URL of the configured app.
-import { buildConsentUrl } from '../../core/consent.js';
 import { MARKETPLACES, findMarketplace } from '../../core/marketplaces.js';
 import { createState } from '../../core/state.js';
+import { consentUrlOf } from '../../server/amazon.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, printJson } from '../output.js';
 import { clip, loadCliConfig } from '../runtime.js';
@@ -38,17 +38,9 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   const kind = values.vendor === true ? 'vendor' : 'seller';
   const config = loadCliConfig(ctx);
   const state = given ?? createState();
-  // The same parameters the service's connect flow sends (src/server/amazon.ts), minus PKCE: a
-  // verifier made here would have nowhere to go.
-  const url = buildConsentUrl({
-    marketplace,
-    kind,
-    applicationId: config.applicationId,
-    state,
-    redirectUri: config.redirectUri,
-    draft: config.draftApp,
-    ...(config.amazonUrl === undefined ? {} : { amazonUrl: config.amazonUrl }),
-  });
+  // The same parameters the service's connect flow sends, minus PKCE: a verifier made here would
+  // have nowhere to go.
+  const url = consentUrlOf(config, { marketplace, kind, state });
   if (values.json) {
     printJson(ctx, {
       url,

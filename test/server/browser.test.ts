@@ -1,7 +1,7 @@
 // A real browser (Debian's Chromium through playwright-core) walks the website flow: the service on
 // one site (localhost) and the emulator on another (127.0.0.1), so the binding cookie must survive
 // the cross-site return (SameSite=Lax, security.md T-G3), and the pages' CSP must not break the flow.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -18,13 +18,21 @@ import { startService } from '../../src/server/service.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-test('Chromium: connect link → consent page on another site → Confirm → connected (Lax cookie survives)', async (t) => {
+/** playwright-core's chromium; without the browser, skips `t` (fails in CI) and resolves to undefined. */
+async function chromiumOrSkip(
+  t: TestContext,
+): Promise<typeof import('playwright-core').chromium | undefined> {
   if (!existsSync(CHROMIUM)) {
     if (process.env.CI === 'true') assert.fail('chromium is required in CI');
     t.skip('no /usr/bin/chromium');
-    return;
+    return undefined;
   }
-  const { chromium } = await import('playwright-core');
+  return (await import('playwright-core')).chromium;
+}
+
+test('Chromium: connect link → consent page on another site → Confirm → connected (Lax cookie survives)', async (t) => {
+  const chromium = await chromiumOrSkip(t);
+  if (chromium === undefined) return;
   const port = await freePort();
   const publicUrl = `http://localhost:${port}`;
   const app = devApplication(publicUrl);
@@ -84,12 +92,8 @@ test('Chromium: connect link → consent page on another site → Confirm → co
 });
 
 test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole flow on one origin', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') assert.fail('chromium is required in CI');
-    t.skip('no /usr/bin/chromium');
-    return;
-  }
-  const { chromium } = await import('playwright-core');
+  const chromium = await chromiumOrSkip(t);
+  if (chromium === undefined) return;
   const port = await freePort();
   const publicUrl = `http://localhost:${port}`;
   const app = devApplication(publicUrl);

@@ -42,14 +42,28 @@ async function connect(emulator: ReturnType<typeof createEmulator>, extra: { cod
   return cb;
 }
 
-test('website flow: consent → callback → exchange → token manager → marketplaceParticipations', async () => {
-  const emulator = createEmulator({ consentMode: 'auto' });
+/** Consent (auto mode), then the code exchange: the seller's callback and its first tokens. */
+async function connectAndExchange(emulator: ReturnType<typeof createEmulator>) {
   const cb = await connect(emulator);
   const t = await exchangeAuthorizationCode(
     CREDS,
     { code: cb.spapiOauthCode, redirectUri: REDIRECT },
     { fetch: emulator.fetch, amazonUrl: AMAZON },
   );
+  return { cb, t };
+}
+
+/** A memory vault holding one seller's refresh token (region na), and the seller's key. */
+function vaultWith(sellingPartnerId: string, refreshToken: string) {
+  const vault = createMemoryTokenVault();
+  const key = { sellingPartnerId, region: 'na' } as const;
+  vault.put(key, refreshToken);
+  return { vault, key };
+}
+
+test('website flow: consent → callback → exchange → token manager → marketplaceParticipations', async () => {
+  const emulator = createEmulator({ consentMode: 'auto' });
+  const { cb, t } = await connectAndExchange(emulator);
   assert.match(t.refreshToken, /^Atzr\|/);
   const again = await exchangeAuthorizationCode(
     CREDS,
@@ -58,9 +72,7 @@ test('website flow: consent → callback → exchange → token manager → mark
   ).catch((e) => e);
   assert.equal(again.code, 'authorization_code_invalid', 'a code is single use');
 
-  const vault = createMemoryTokenVault();
-  const key = { sellingPartnerId: cb.sellingPartnerId, region: 'na' } as const;
-  vault.put(key, t.refreshToken);
+  const { vault, key } = vaultWith(cb.sellingPartnerId, t.refreshToken);
   const tokens = createTokenManager({ credentials: CREDS, vault, fetch: emulator.fetch, amazonUrl: AMAZON });
   const spapi = createSpApiFetch({
     tokens,
@@ -123,15 +135,8 @@ test('Appstore flow: Login URI parameters validated against the emulator origin,
 
 test('revocation → invalid_grant → reauthorization_required, and no further LWA calls', async () => {
   const emulator = createEmulator({ consentMode: 'auto' });
-  const cb = await connect(emulator);
-  const t = await exchangeAuthorizationCode(
-    CREDS,
-    { code: cb.spapiOauthCode, redirectUri: REDIRECT },
-    { fetch: emulator.fetch, amazonUrl: AMAZON },
-  );
-  const vault = createMemoryTokenVault();
-  const key = { sellingPartnerId: cb.sellingPartnerId, region: 'na' } as const;
-  vault.put(key, t.refreshToken);
+  const { cb, t } = await connectAndExchange(emulator);
+  const { vault, key } = vaultWith(cb.sellingPartnerId, t.refreshToken);
   const events: TokenEvent[] = [];
   const tokens = createTokenManager({
     credentials: CREDS,
@@ -151,12 +156,7 @@ test('revocation → invalid_grant → reauthorization_required, and no further 
 
 test('LWA faults: 503 twice then success (3 calls); invalid_client with the wrong secret; grantless', async () => {
   const emulator = createEmulator({ consentMode: 'auto' });
-  const cb = await connect(emulator);
-  const t = await exchangeAuthorizationCode(
-    CREDS,
-    { code: cb.spapiOauthCode, redirectUri: REDIRECT },
-    { fetch: emulator.fetch, amazonUrl: AMAZON },
-  );
+  const { cb, t } = await connectAndExchange(emulator);
   await emulator.control.fault({ target: 'token', status: 503, count: 2 });
   const r = await refreshAccessToken(CREDS, t.refreshToken, {
     fetch: emulator.fetch,
@@ -192,15 +192,8 @@ test('LWA faults: 503 twice then success (3 calls); invalid_client with the wron
 
 test('SP-API helper: an early-expired token is dropped, refreshed once and the call retried; RDT for restricted data', async () => {
   const emulator = createEmulator({ consentMode: 'auto' });
-  const cb = await connect(emulator);
-  const t = await exchangeAuthorizationCode(
-    CREDS,
-    { code: cb.spapiOauthCode, redirectUri: REDIRECT },
-    { fetch: emulator.fetch, amazonUrl: AMAZON },
-  );
-  const vault = createMemoryTokenVault();
-  const key = { sellingPartnerId: cb.sellingPartnerId, region: 'na' } as const;
-  vault.put(key, t.refreshToken);
+  const { cb, t } = await connectAndExchange(emulator);
+  const { vault, key } = vaultWith(cb.sellingPartnerId, t.refreshToken);
   const tokens = createTokenManager({ credentials: CREDS, vault, fetch: emulator.fetch, amazonUrl: AMAZON });
   const spapi = createSpApiFetch({ tokens, fetch: emulator.fetch, amazonUrl: AMAZON, sleep: async () => {} });
   const before = await tokens.getAccessToken(key);

@@ -81,27 +81,6 @@ if (missing !== undefined && process.env.CI === 'true') {
       await Promise.all([page.waitForURL(`${publicUrl}/admin`), page.click('button[type=submit]')]);
     };
 
-    /**
-     * Logs in over HTTP with the Origin a same-origin fetch would send, and hands the session cookie
-     * to the browser: the form login cannot work in Chromium yet (see the todo below).
-     */
-    const loginByHttp = async (context: BrowserContext): Promise<void> => {
-      const form = await fetch(`${publicUrl}/admin/login`);
-      const anon = form.headers.getSetCookie()[0]!.split(';')[0]!;
-      const csrf = (await form.text()).match(/name="csrf" value="([^"]+)"/)![1]!;
-      const res = await fetch(`${publicUrl}/admin/login`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { cookie: anon, origin: publicUrl, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ csrf, password: ADMIN_PASSWORD }),
-      });
-      assert.equal(res.status, 303);
-      const [name, value] = res.headers.getSetCookie()[0]!.split(';')[0]!.split(/=(.*)/s) as [string, string];
-      await context.addCookies([
-        { name, value, domain: 'localhost', path: '/admin', httpOnly: true, sameSite: 'Strict' },
-      ]);
-    };
-
     before(async () => {
       mkdirSync(SHOTS, { recursive: true });
       dir = mkdtempSync(join(tmpdir(), 'spapi-browser-'));
@@ -192,28 +171,44 @@ if (missing !== undefined && process.env.CI === 'true') {
     });
 
     it(
-      'admin "Connect a seller" → emulator consent (Confirm) → back on localhost → seller active',
+      'T-A1: admin login form → "Connect a seller" → emulator consent (Confirm) → back on localhost → seller shown active',
       {
-        // Known bug (reported): admin pages send Referrer-Policy: no-referrer, so Chromium sends
-        // `Origin: null` on their same-origin form POSTs, and the dashboard's Origin check answers
-        // 403 csrf_failed to the login form (and to every other admin POST). Runs, turns green when fixed.
-        todo: 'admin form POSTs are refused in Chromium (Origin: null under no-referrer)',
+        // Known bug (reported): the dashboard's CSP has `form-action 'self'`, and Chromium applies it
+        // to the redirects after a form POST, so the "Connect a seller" form's 303 → /connect/… →
+        // 302 to Seller Central (here the emulator) is blocked and the page stays put. Runs, turns
+        // green when fixed (e.g. a same-origin GET link, or the Amazon origin in form-action).
+        todo: "the connect form's cross-origin redirect is blocked by form-action 'self'",
       },
       async () => {
         const { context, page } = await newContext();
         try {
           await login(page);
+          await shot(page, '02-admin-overview');
           await page.goto(`${publicUrl}/admin/connect`);
           await page.fill('input[name=user_ref]', 'admin-button-user');
-          await Promise.all([
-            page.waitForURL((u) => u.origin === amazon.url),
-            page.click('button:has-text("Connect a seller")'),
-          ]);
-          await page.waitForSelector('#confirm');
-          await Promise.all([page.waitForURL((u) => u.origin === publicUrl), page.click('#confirm')]);
-          await page.waitForLoadState();
+          await shot(page, '03-admin-connect');
+          // Connect a seller → /connect/<token> → the emulator's consent page on 127.0.0.1.
+          const csp: string[] = [];
+          page.on('console', (m) => {
+            if (/Content Security Policy|form-action/i.test(m.text())) csp.push(m.text());
+          });
+          await page.click('button:has-text("Connect a seller")');
+          await page.waitForSelector('#confirm').catch(async (err: Error) => {
+            await shot(page, 'failed-connect');
+            throw new Error(`${err.message} at ${page.url()}; CSP reports: ${csp.join(' | ').slice(0, 500)}`);
+          });
+          assert.equal(new URL(page.url()).origin, amazon.url);
+          // The NA seller is taken by the next test's user_ref; pick the global seller here.
+          await page.check('input[value="A1EMUSELLERGL01:na"]');
+          await page.click('#confirm');
+          await page.waitForURL((u) => u.origin === publicUrl && u.pathname === '/oauth/result');
           const sellers = await store.listSellers({ limit: 10 });
-          assert.ok(sellers.items.some((x) => x.userRef === 'admin-button-user' && x.status === 'active'));
+          const mine = sellers.items.find((x) => x.userRef === 'admin-button-user');
+          assert.ok(mine, 'the seller is stored under the user_ref typed in the form');
+          assert.equal(mine.status, 'active');
+          await page.goto(`${publicUrl}/admin/sellers`);
+          const row = page.locator('tr', { hasText: 'admin-button-user' });
+          assert.match(await row.innerText(), /active/);
         } finally {
           await context.close();
         }
@@ -256,11 +251,7 @@ if (missing !== undefined && process.env.CI === 'true') {
         assert.ok(seller, 'the seller is stored under its user_ref');
         assert.equal(seller.status, 'active');
         // The seller shows as active on the dashboard; the hostile user_ref is text, not markup.
-        await loginByHttp(context);
-        await page.goto(`${publicUrl}/admin`);
-        await shot(page, '02-admin-overview');
-        await page.goto(`${publicUrl}/admin/connect`);
-        await shot(page, '03-admin-connect');
+        await login(page);
         await page.goto(`${publicUrl}/admin/sellers`);
         await shot(page, '06-admin-sellers');
         const row = page.locator('tr', { hasText: seller.sellingPartnerId });
@@ -312,7 +303,7 @@ if (missing !== undefined && process.env.CI === 'true') {
     it('T-G6: the admin page refuses to be framed by another site', async () => {
       const { context, page } = await newContext();
       try {
-        await loginByHttp(context);
+        await login(page);
         await page.goto(`${siteUrl}/frame`);
         await page.waitForTimeout(500);
         await shot(page, '10-framing-blocked');
@@ -334,7 +325,7 @@ if (missing !== undefined && process.env.CI === 'true') {
     it('T-G7: a cross-site form POST to delete a seller is refused (403) and changes nothing', async () => {
       const { context, page } = await newContext();
       try {
-        await loginByHttp(context);
+        await login(page);
         const before = await store.listSellers({ limit: 10 });
         const victim = before.items[0]!.sellingPartnerId;
         const [response] = await Promise.all([

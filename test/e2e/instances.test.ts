@@ -59,6 +59,16 @@ if (unavailable !== null && process.env.CI === 'true') {
       return { status: 200, token: (JSON.parse(body) as { access_token: string }).access_token, body: '' };
     };
 
+    /** LWA refresh attempts an instance saw fail (any outcome but ok), from its /metrics. */
+    const lwaRefreshFailures = async (instance: ServeProcess): Promise<number> => {
+      const text = await (await fetch(`${instance.url}/metrics`)).text();
+      let n = 0;
+      for (const m of text.matchAll(/^spapi_auth_lwa_calls_total\{([^}]*)\} (\d+)$/gm)) {
+        if (m[1]!.includes('grant="refresh_token"') && !m[1]!.includes('outcome="ok"')) n += Number(m[2]);
+      }
+      return n;
+    };
+
     before(async () => {
       db = await freshDatabase('inst');
       const ports = await Promise.all([freePort(), freePort(), freePort()]);
@@ -124,7 +134,22 @@ if (unavailable !== null && process.env.CI === 'true') {
       const results = await pool(jobs, 64, (j) => get(instances[j.instance]!, j.seller));
       const failed = results.filter((r) => r.status !== 200);
       assert.equal(failed.length, 0, failed[0]?.body);
-      assert.equal((await refreshCalls(amazon)) - before, FLEET);
+      // Exactly one refresh per seller — except where an instance's own attempt failed on its side
+      // (a timeout under CPU starvation) after LWA had answered: the retry policy repeats such a
+      // refresh, which is safe without rotation. Those attempts are in the instances' metrics.
+      const failedAttempts = (await Promise.all(instances.map(lwaRefreshFailures))).reduce(
+        (a, b) => a + b,
+        0,
+      );
+      const stats = await amazon.emulator.control.stats();
+      const twice = fleet.filter((id) => (stats.refresh_by_seller[id] ?? 0) > 1);
+      assert.ok(
+        fleet.every((id) => (stats.refresh_by_seller[id] ?? 0) >= 1),
+        'every seller refreshed',
+      );
+      const calls = (await refreshCalls(amazon)) - before;
+      if (failedAttempts === 0) assert.equal(calls, FLEET, `sellers refreshed twice: ${twice.join(' ')}`);
+      else assert.ok(calls <= FLEET + failedAttempts, `${calls} calls, ${failedAttempts} failed attempts`);
       // Each seller's ten callers got one token.
       const bySeller = new Map<string, Set<string>>();
       results.forEach((r, i) => {
@@ -183,7 +208,8 @@ if (unavailable !== null && process.env.CI === 'true') {
         else assert.equal(answerA.status, 503, `A: ${answerA.body}`);
         assert.equal(final.version, v0 + 1, 'one successful refresh commit (B), none from A');
         assert.notEqual(await leaseOwner(), holder, 'A left no lease behind');
-        assert.ok((await refreshCalls(amazon)) - before >= 2, 'A and B each called LWA');
+        // A's own LWA attempt may be aborted on resume (its timeout ran out while it slept).
+        assert.ok((await refreshCalls(amazon)) - before >= 1, 'B called LWA');
       } finally {
         a.child.kill('SIGCONT');
         await pgc.end();

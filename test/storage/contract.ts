@@ -15,7 +15,12 @@ import {
   rewrap,
   sealedKeyId,
 } from '../../src/storage/index.js';
-import type { AuthorizationInput, Store, StoreOptions } from '../../src/storage/index.js';
+import type {
+  AuthorizationInput,
+  OAuthTransactionInput,
+  Store,
+  StoreOptions,
+} from '../../src/storage/index.js';
 
 /** A fresh, empty database; `open` connects a store (several for "other instances"). */
 export interface TestDatabase {
@@ -56,6 +61,24 @@ export function authorization(over: Partial<AuthorizationInput> = {}): Authoriza
     userRef: 'user-1',
     marketplace: 'US',
     refreshToken: `Atzr|refresh-${randomUUID()}`,
+    ...over,
+  };
+}
+
+/** An OAuth transaction in flight (website flow, with PKCE), with `over` applied. */
+export function oauthTransaction(over: Partial<OAuthTransactionInput> = {}): OAuthTransactionInput {
+  return {
+    stateHash: `state-${randomUUID()}`,
+    bindingHash: 'binding',
+    flow: 'website',
+    kind: 'seller',
+    marketplace: 'US',
+    region: 'na',
+    userRef: 'user-1',
+    returnTo: 'https://app.example/done',
+    expectedSellingPartnerId: null,
+    pkceVerifier: 'verifier-secret-0123456789',
+    expiresAt: 1_800_000_600_000,
     ...over,
   };
 }
@@ -273,6 +296,81 @@ export function storeContract(harness: ContractHarness): void {
           await assert.rejects(store.listSellers({ status: 'gone' as 'active' }), TypeError);
         }));
 
+      it('pages a search matching ids and user_refs in id order, each seller once', () =>
+        withStore(async (store) => {
+          // B* ids match by id; some also have a user_ref starting with B (matched twice, listed once);
+          // C* ids match only by user_ref.
+          for (let i = 0; i < 12; i++) {
+            const n = String(i).padStart(2, '0');
+            await store.saveAuthorization(
+              authorization({ sellingPartnerId: `B${n}`, userRef: i % 2 ? `B-${n}` : 'x' }),
+            );
+            await store.saveAuthorization(authorization({ sellingPartnerId: `C${n}`, userRef: `B-c${n}` }));
+            await store.saveAuthorization(authorization({ sellingPartnerId: `D${n}`, userRef: 'y' }));
+          }
+          await store.saveAuthorization(
+            authorization({ sellingPartnerId: 'B03', region: 'eu', userRef: 'B-03' }),
+          );
+          await store.setSellerStatus({ sellingPartnerId: 'C05', region: 'na' }, 'revoked');
+          const pages = async (query: { search: string; status?: 'active' }): Promise<string[]> => {
+            const seen: string[] = [];
+            let cursor: string | null = null;
+            do {
+              const page: Awaited<ReturnType<Store['listSellers']>> = await store.listSellers({
+                ...query,
+                cursor,
+                limit: 5,
+              });
+              assert.ok(page.items.length <= 5);
+              seen.push(...page.items.map((s) => `${s.sellingPartnerId}/${s.region}`));
+              cursor = page.nextCursor;
+            } while (cursor);
+            return seen;
+          };
+          const all = await pages({ search: 'B' });
+          assert.equal(all.length, 25);
+          assert.equal(new Set(all).size, 25);
+          assert.deepEqual(all, [...all].sort());
+          assert.deepEqual(all.slice(2, 5), ['B02/na', 'B03/eu', 'B03/na']);
+          const active = await pages({ search: 'B', status: 'active' });
+          assert.equal(active.length, 24);
+          assert.ok(!active.includes('C05/na'));
+          assert.deepEqual(await pages({ search: 'B-c1' }), ['C10/na', 'C11/na']);
+        }));
+
+      it('lists active sellers whose access token expires soon, soonest first, paged', () =>
+        withStore(async (store, clock) => {
+          const t0 = clock.now();
+          const token = (ms: number) => ({ accessToken: `Atza|t-${randomUUID()}`, expiresAt: t0 + ms });
+          for (const [id, ms] of [
+            ['E3', 3_000],
+            ['E1', 1_000],
+            ['E2b', 2_000],
+            ['E2a', 2_000],
+            ['E9', 9_000],
+          ] as const) {
+            await store.saveAuthorization(authorization({ sellingPartnerId: id, accessToken: token(ms) }));
+          }
+          await store.saveAuthorization(
+            authorization({ sellingPartnerId: 'E2a', region: 'eu', accessToken: token(2_000) }),
+          );
+          await store.saveAuthorization(authorization({ sellingPartnerId: 'E0', accessToken: token(500) }));
+          await store.setSellerStatus({ sellingPartnerId: 'E0', region: 'na' }, 'reauthorization_required');
+          await store.saveAuthorization(authorization({ sellingPartnerId: 'E-none' }));
+          const ids = (list: readonly { sellingPartnerId: string; region: string }[]) =>
+            list.map((e) => `${e.sellingPartnerId}/${e.region}`);
+          const first = await store.listRefreshDue({ before: t0 + 5_000, limit: 3 });
+          assert.deepEqual(ids(first), ['E1/na', 'E2a/eu', 'E2a/na']);
+          assert.equal(first[1]!.accessTokenExpiresAt, t0 + 2_000);
+          const rest = await store.listRefreshDue({ before: t0 + 5_000, after: first[2]!, limit: 3 });
+          assert.deepEqual(ids(rest), ['E2b/na', 'E3/na']);
+          assert.deepEqual(await store.listRefreshDue({ before: t0 + 5_000, after: rest[1]! }), []);
+          assert.deepEqual(ids(await store.listRefreshDue({ before: t0 + 1_000 })), []);
+          assert.equal((await store.listRefreshDue({ before: t0 + 60_000 })).length, 6);
+          await assert.rejects(store.listRefreshDue({ before: t0, limit: 0 }), TypeError);
+          await assert.rejects(store.listRefreshDue({ before: Number.NaN }), TypeError);
+        }));
+
       it('stores SQL-injection strings as seller ids verbatim, with the tables intact', () =>
         withStore(async (store) => {
           await store.saveAuthorization(authorization({ sellingPartnerId: 'ZZ-CONTROL' }));
@@ -465,20 +563,7 @@ export function storeContract(harness: ContractHarness): void {
     });
 
     describe('OAuth transactions and sessions', () => {
-      const tx = (over = {}) => ({
-        stateHash: `state-${randomUUID()}`,
-        bindingHash: 'binding',
-        flow: 'website' as const,
-        kind: 'seller' as const,
-        marketplace: 'US',
-        region: 'na' as const,
-        userRef: 'user-1',
-        returnTo: 'https://app.example/done',
-        expectedSellingPartnerId: null,
-        pkceVerifier: 'verifier-secret-0123456789',
-        expiresAt: 1_800_000_600_000,
-        ...over,
-      });
+      const tx = oauthTransaction;
 
       it('consumes a transaction once, after checking the binding, and returns its data', () =>
         withStore(async (store, clock) => {
@@ -834,19 +919,16 @@ export function storeContract(harness: ContractHarness): void {
             expiresAt: Date.now() + 60_000,
             payload: { a: 1 },
           });
-          await old.createOAuthTransaction({
-            stateHash: 'st',
-            bindingHash: 'b',
-            flow: 'website',
-            kind: 'seller',
-            marketplace: 'US',
-            region: 'na',
-            userRef: null,
-            returnTo: null,
-            expectedSellingPartnerId: null,
-            pkceVerifier: 'v',
-            expiresAt: Date.now() + 60_000,
-          });
+          await old.createOAuthTransaction(
+            oauthTransaction({
+              stateHash: 'st',
+              bindingHash: 'b',
+              userRef: null,
+              returnTo: null,
+              pkceVerifier: 'v',
+              expiresAt: Date.now() + 60_000,
+            }),
+          );
           // A write through the new ring meanwhile is already on the active key.
           await next.saveAuthorization(
             authorization({ sellingPartnerId: 'R0', refreshToken: 'Atzr|r0-new' }),

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { generateKey, parseKeyRing } from '../../src/storage/index.js';
 import type { SellerRecord, Store, StoreOptions } from '../../src/storage/index.js';
-import { authorization } from './contract.js';
+import { authorization, oauthTransaction } from './contract.js';
 import type { RaceConfig } from './fixtures/race-child.js';
 import { runChild } from './helpers.js';
 
@@ -146,19 +146,15 @@ export async function assertOneProcessWinsEachRace(
   base: Pick<RaceConfig, 'engine' | 'path' | 'url' | 'schema'>,
 ): Promise<SellerRecord | null> {
   await store.saveAuthorization(authorization({ sellingPartnerId: 'RACE' }));
-  await store.createOAuthTransaction({
-    stateHash: 'race-state',
-    bindingHash: 'binding',
-    flow: 'website',
-    kind: 'seller',
-    marketplace: 'US',
-    region: 'na',
-    userRef: null,
-    returnTo: null,
-    expectedSellingPartnerId: null,
-    pkceVerifier: null,
-    expiresAt: Date.now() + 600_000,
-  });
+  await store.createOAuthTransaction(
+    oauthTransaction({
+      stateHash: 'race-state',
+      userRef: null,
+      returnTo: null,
+      pkceVerifier: null,
+      expiresAt: Date.now() + 600_000,
+    }),
+  );
   assert.equal(await raceProcesses(base, 'lease', { sellingPartnerId: 'RACE' }), 1);
   assert.equal(await raceProcesses(base, 'consume', { stateHash: 'race-state' }), 1);
   const seller = await store.getSeller({ sellingPartnerId: 'RACE', region: 'na' });

@@ -17,11 +17,13 @@ import {
   assertTime,
   boundedLimit,
   clockOf,
+  compareRefreshDue,
   createSealer,
   decodeTableCursor,
   encodeCursor,
   encodeTableCursor,
   parseSellerRowKey,
+  planRefreshDue,
   planSellerList,
   sellerRowKey,
 } from './shared.js';
@@ -35,6 +37,7 @@ import type {
   OAuthTransaction,
   OutboxEvent,
   OutboxRecord,
+  RefreshDueEntry,
   SellerRecord,
   SellerStatus,
   SessionRecord,
@@ -260,6 +263,22 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       const counts = Object.fromEntries(SELLER_STATUSES.map((s) => [s, 0])) as Record<SellerStatus, number>;
       for (const row of sellers.values()) counts[row.record.status] += 1;
       return counts;
+    },
+
+    async listRefreshDue(query) {
+      const plan = planRefreshDue(query);
+      const due: RefreshDueEntry[] = [];
+      for (const { record: s } of sellers.values()) {
+        const expiresAt = s.accessTokenExpiresAt;
+        if (s.status !== 'active' || expiresAt === null || expiresAt >= plan.before) continue;
+        const entry = {
+          sellingPartnerId: s.sellingPartnerId,
+          region: s.region,
+          accessTokenExpiresAt: expiresAt,
+        };
+        if (plan.after === null || compareRefreshDue(entry, plan.after) > 0) due.push(entry);
+      }
+      return due.sort(compareRefreshDue).slice(0, plan.limit);
     },
 
     async saveAuthorization(input) {

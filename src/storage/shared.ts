@@ -9,6 +9,8 @@ import type {
   AuditInput,
   EncryptedTable,
   ListSellersQuery,
+  RefreshDueEntry,
+  RefreshDueQuery,
   SellerRecord,
   SellerStatus,
   StoreOptions,
@@ -179,4 +181,29 @@ export function assertTime(value: unknown, name: string): asserts value is numbe
 
 export function toJson(value: unknown): string {
   return JSON.stringify(value ?? {});
+}
+
+/** The checked {@link RefreshDueQuery}: `before` and `after` are validated, `limit` bounded. */
+export interface RefreshDuePlan {
+  readonly before: number;
+  readonly after: RefreshDueEntry | null;
+  readonly limit: number;
+}
+
+export function planRefreshDue(query: RefreshDueQuery): RefreshDuePlan {
+  assertTime(query?.before, 'before');
+  const after = query.after ?? null;
+  if (after !== null) {
+    assertSellerKey(after);
+    assertTime(after.accessTokenExpiresAt, 'after.accessTokenExpiresAt');
+  }
+  return { before: query.before, after, limit: boundedLimit(query.limit, 100, 1000) };
+}
+
+/** The refresh-due order: expiry, then seller id, then region (byte order, as the SQL adapters sort). */
+export function compareRefreshDue(a: RefreshDueEntry, b: RefreshDueEntry): number {
+  if (a.accessTokenExpiresAt !== b.accessTokenExpiresAt)
+    return a.accessTokenExpiresAt - b.accessTokenExpiresAt;
+  if (a.sellingPartnerId !== b.sellingPartnerId) return a.sellingPartnerId < b.sellingPartnerId ? -1 : 1;
+  return a.region < b.region ? -1 : a.region > b.region ? 1 : 0;
 }

@@ -6,6 +6,7 @@ import type {
   AccessToken,
   RefreshFailure,
   RefreshLease,
+  Region,
   SellerTokenKey,
   SellerTokenState,
 } from '../core/index.js';
@@ -28,6 +29,7 @@ import {
   encodeCursor,
   encodeTableCursor,
   parseSellerRowKey,
+  planRefreshDue,
   planSellerList,
   sellerRowKey,
   toJson,
@@ -330,22 +332,40 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
         where.push('status = ?');
         params.push(plan.status);
       }
-      if (plan.search !== null) {
-        where.push(
-          '((selling_partner_id >= ? AND selling_partner_id < ?) OR (user_ref >= ? AND user_ref < ?))',
-        );
-        params.push(plan.search, plan.searchEnd, plan.search, plan.searchEnd);
-      }
       if (plan.after) {
         const cond = keysetAfter(TABLE_KEYS.sellers, [plan.after.sellingPartnerId, plan.after.region]);
         where.push(cond.sql);
         params.push(...cond.params);
       }
-      const rows = await db.all(
-        `SELECT ${SELLER_COLUMNS} FROM sellers ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY selling_partner_id, region LIMIT ?`,
-        [...params, plan.limit + 1],
-      );
+      const page = (conds: readonly string[]): string =>
+        `SELECT ${SELLER_COLUMNS} FROM sellers ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''}
+         ORDER BY selling_partner_id, region LIMIT ?`;
+      let rows: Row[];
+      if (plan.search === null) {
+        rows = await db.all(page(where), [...params, plan.limit + 1]);
+      } else {
+        // "id prefix OR user_ref prefix" in one WHERE defeats both indexes (a full scan on
+        // PostgreSQL): each prefix is a range query on its own index, the second leaving out rows
+        // the first already has, and the two ordered pages are merged.
+        const byId = 'selling_partner_id >= ? AND selling_partner_id < ?';
+        const idRange = [plan.search, plan.searchEnd!];
+        rows = await db.all(
+          `SELECT * FROM (${page([byId, ...where])}) AS by_id
+           UNION ALL
+           SELECT * FROM (${page(['user_ref >= ? AND user_ref < ?', `NOT (${byId})`, ...where])}) AS by_ref
+           ORDER BY selling_partner_id, region LIMIT ?`,
+          [
+            ...idRange,
+            ...params,
+            plan.limit + 1,
+            ...idRange,
+            ...idRange,
+            ...params,
+            plan.limit + 1,
+            plan.limit + 1,
+          ],
+        );
+      }
       const items = rows.slice(0, plan.limit).map(toSeller);
       const last = items[items.length - 1];
       return { items, nextCursor: rows.length > plan.limit && last ? encodeCursor(last) : null };
@@ -356,6 +376,36 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
       const rows = await db.all('SELECT status, COUNT(*) AS n FROM sellers GROUP BY status');
       for (const row of rows) counts[row.status as SellerStatus] = num(row.n);
       return counts;
+    },
+
+    async listRefreshDue(query) {
+      const plan = planRefreshDue(query);
+      const params: SqlValue[] = [plan.before];
+      let after = '';
+      if (plan.after !== null) {
+        const a = plan.after;
+        after = `AND (access_token_expires_at > ? OR (access_token_expires_at = ? AND
+          (selling_partner_id > ? OR (selling_partner_id = ? AND region > ?))))`;
+        params.push(
+          a.accessTokenExpiresAt,
+          a.accessTokenExpiresAt,
+          a.sellingPartnerId,
+          a.sellingPartnerId,
+          a.region,
+        );
+      }
+      // Served by the sellers_refresh_due index (status, expiry, id, region).
+      const rows = await db.all(
+        `SELECT selling_partner_id, region, access_token_expires_at FROM sellers
+         WHERE status = 'active' AND access_token_expires_at < ? ${after}
+         ORDER BY access_token_expires_at, selling_partner_id, region LIMIT ?`,
+        [...params, plan.limit],
+      );
+      return rows.map((row) => ({
+        sellingPartnerId: String(row.selling_partner_id),
+        region: row.region as Region,
+        accessTokenExpiresAt: num(row.access_token_expires_at),
+      }));
     },
 
     async saveAuthorization(input: AuthorizationInput) {

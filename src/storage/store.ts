@@ -195,6 +195,31 @@ export interface SellerPage {
   readonly nextCursor: string | null;
 }
 
+/**
+ * Options of {@link Store.listRefreshDue}.
+ *
+ * @example
+ * ```ts
+ * const due = await store.listRefreshDue({ before: Date.now() + 600_000, limit: 200 });
+ * const next = await store.listRefreshDue({ before, after: due[due.length - 1], limit: 200 });
+ * ```
+ */
+export interface RefreshDueQuery {
+  /** Access tokens expiring strictly before this time (epoch ms). */
+  readonly before: number;
+  /** The last entry of the previous page (keyset: expiry, then seller id, then region). */
+  readonly after?: RefreshDueEntry | null;
+  /** 1…1000, default 100. */
+  readonly limit?: number;
+}
+
+/** An active seller whose stored access token expires soon (see {@link Store.listRefreshDue}). */
+export interface RefreshDueEntry {
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+  readonly accessTokenExpiresAt: number;
+}
+
 /** Which consent flow started an OAuth transaction. */
 export type OAuthFlow = 'website' | 'appstore';
 
@@ -413,6 +438,11 @@ export interface Store {
   findSellers(sellingPartnerId: string): Promise<SellerRecord[]>;
   listSellers(query?: ListSellersQuery): Promise<SellerPage>;
   countSellersByStatus(): Promise<Record<SellerStatus, number>>;
+  /**
+   * Active sellers with a stored access token expiring before `query.before`, soonest first (then by
+   * id and region), one page at a time; sellers without a stored token or not `active` are left out.
+   */
+  listRefreshDue(query: RefreshDueQuery): Promise<RefreshDueEntry[]>;
   /**
    * Stores a new authorization or replaces one atomically (refresh token, status `active`,
    * authorized_at, cached access token, lease cleared, version bumped), with its events and audit.

@@ -166,7 +166,10 @@ describe('spapi-auth doctor', () => {
     writeFileSync(empty, '');
     const unmigrated = await world.cli(['doctor', '--json'], { env: { DATABASE_URL: `sqlite:${empty}` } });
     assert.equal(unmigrated.code, 1);
-    assert.match(check(unmigrated, 'store').detail, /migration\(s\) pending \(001_initial\)/);
+    assert.match(
+      check(unmigrated, 'store').detail,
+      /migration\(s\) pending \(001_initial, 002_refresh_due_index\)/,
+    );
     assert.equal(check(unmigrated, 'store').fix, 'run `spapi-auth migrate`');
   });
 

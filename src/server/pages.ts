@@ -64,6 +64,33 @@ button{font-size:1rem;padding:.5rem 1rem;cursor:pointer}table{border-collapse:co
 td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left}select{font-size:1rem}`;
 
 /**
+ * An HTML document: the head every page shares (no referrer, a viewport, `css` in a `<style>` whose
+ * nonce the CSP allows) around `body`. Send it with headers naming the returned nonce.
+ *
+ * @example
+ * const { nonce, doc } = htmlDocument('Sellers · spapi-auth admin', CSS, html`<main>…</main>`);
+ */
+export function htmlDocument(title: string, css: string, body: SafeHtml): { nonce: string; doc: SafeHtml } {
+  const nonce = randomBytes(16).toString('base64');
+  const doc = html`<!doctype html>
+    <html lang="en">
+      <head>
+        <meta charset="utf-8" />
+        <meta name="viewport" content="width=device-width,initial-scale=1" />
+        <meta name="referrer" content="no-referrer" />
+        <title>${title}</title>
+        <style nonce="${nonce}">
+          ${raw(css)}
+        </style>
+      </head>
+      <body>
+        ${body}
+      </body>
+    </html>`;
+  return { nonce, doc };
+}
+
+/**
  * A complete page with the security headers and a strict CSP.
  *
  * @example
@@ -75,23 +102,12 @@ export function page(
   body: SafeHtml,
   extraHeaders?: Record<string, string | readonly string[]>,
 ): ServerResponse {
-  const nonce = randomBytes(16).toString('base64');
-  const doc = html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>${title} · spapi-auth</title>
-        <style nonce="${nonce}">
-          ${raw(CSS)}
-        </style>
-      </head>
-      <body>
-        <h1>${title}</h1>
-        ${body}
-      </body>
-    </html>`;
+  const { nonce, doc } = htmlDocument(
+    `${title} · spapi-auth`,
+    CSS,
+    html`<h1>${title}</h1>
+      ${body}`,
+  );
   return { status, headers: { ...pageHeaders(nonce), ...extraHeaders }, body: doc.value };
 }
 

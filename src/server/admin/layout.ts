@@ -3,10 +3,9 @@
  * caching, no referrer), the stylesheet, the navigation, and small formatting helpers. Everything
  * goes through the escaping `html` tag of `../pages.ts`; the only raw markup is written here.
  */
-import { randomBytes } from 'node:crypto';
 import type { SellerStatus } from '../../storage/store.js';
 import { BASE_HEADERS, type HeaderMap, type ServerResponse } from '../http.js';
-import { html, raw, type SafeHtml } from '../pages.js';
+import { html, htmlDocument, type SafeHtml } from '../pages.js';
 
 /** Headers of every dashboard response. */
 export function adminHeaders(nonce: string, secure: boolean): HeaderMap {
@@ -115,47 +114,36 @@ export function adminPage(opts: {
   readonly headers?: HeaderMap;
   readonly dev?: boolean;
 }): ServerResponse {
-  const nonce = randomBytes(16).toString('base64');
   const link = (section: Section, href: string, label: string): SafeHtml =>
     html`<a href="${href}" class="${opts.section === section ? 'on' : ''}">${label}</a>`;
-  const doc = html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        <meta name="referrer" content="no-referrer" />
-        <title>${opts.title} · spapi-auth admin</title>
-        <style nonce="${nonce}">
-          ${raw(CSS)}
-        </style>
-      </head>
-      <body>
-        <header class="top">
-          <div class="in">
-            <a class="brand" href="/admin">spapi-auth<small>admin${opts.dev ? ' · dev' : ''}</small></a>
-            ${
-              opts.showNav
-                ? html`<nav>
-                    ${link('overview', '/admin', 'Overview')} ${link('sellers', '/admin/sellers', 'Sellers')}
-                    ${link('webhooks', '/admin/webhooks', 'Webhooks')}
-                    ${link('connect', '/admin/connect', 'Connect a seller')}
-                    ${
-                      opts.csrf !== undefined
-                        ? html`<form method="post" action="/admin/logout">
-                            <input type="hidden" name="csrf" value="${opts.csrf}" /><button type="submit">
-                              Log out
-                            </button>
-                          </form>`
-                        : ''
-                    }
-                  </nav>`
-                : ''
-            }
-          </div>
-        </header>
-        <main>${opts.body}</main>
-      </body>
-    </html>`;
+  const { nonce, doc } = htmlDocument(
+    `${opts.title} · spapi-auth admin`,
+    CSS,
+    html`<header class="top">
+        <div class="in">
+          <a class="brand" href="/admin">spapi-auth<small>admin${opts.dev ? ' · dev' : ''}</small></a>
+          ${
+            opts.showNav
+              ? html`<nav>
+                  ${link('overview', '/admin', 'Overview')} ${link('sellers', '/admin/sellers', 'Sellers')}
+                  ${link('webhooks', '/admin/webhooks', 'Webhooks')}
+                  ${link('connect', '/admin/connect', 'Connect a seller')}
+                  ${
+                    opts.csrf !== undefined
+                      ? html`<form method="post" action="/admin/logout">
+                          <input type="hidden" name="csrf" value="${opts.csrf}" /><button type="submit">
+                            Log out
+                          </button>
+                        </form>`
+                      : ''
+                  }
+                </nav>`
+              : ''
+          }
+        </div>
+      </header>
+      <main>${opts.body}</main>`,
+  );
   return {
     status: opts.status ?? 200,
     headers: { ...adminHeaders(nonce, opts.secure), ...opts.headers },

@@ -551,7 +551,7 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
 
   add('POST', '/admin/connect', async (req) => {
     const form = await readForm(req);
-    checkPost(req, form);
+    const session = checkPost(req, form);
     const marketplace = findMarketplace(form.get('marketplace') ?? '');
     if (!marketplace) throw new HttpError(400, 'invalid_marketplace', 'Unknown marketplace.');
     const kind = form.get('kind') ?? 'seller';
@@ -575,7 +575,33 @@ export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: A
       region: marketplace.region,
       outcome: 'ok',
     });
-    return redirect(303, `${config.publicUrl}/connect/${token}`);
+    // A page with the link rather than a redirect: the dashboard's CSP says `form-action 'self'`,
+    // which browsers also apply to the redirects that follow a form post, so a 303 on to Seller
+    // Central (another origin) would be blocked. A link is a plain navigation; and an operator often
+    // wants to send the link to the seller instead of opening it.
+    const url = `${config.publicUrl}/connect/${token}`;
+    const body = html`<h1>Connect a seller</h1>
+      <section class="card">
+        <p>
+          A connect link for ${marketplace.country}
+          (${kind}${userRef === '' ? '' : html`, user_ref <span class="mono">${userRef}</span>`}) is ready. It
+          works once, in one browser, for 10 minutes.
+        </p>
+        <p>
+          <a class="btn" id="continue" href="${url}"
+            >Continue to
+            ${
+              config.amazonUrl
+                ? 'the Amazon emulator'
+                : kind === 'vendor'
+                  ? 'Vendor Central'
+                  : 'Seller Central'
+            }</a
+          >
+        </p>
+        <p class="small muted">Or send it to the seller: <span class="mono">${url}</span></p>
+      </section>`;
+    return render({ session, csrf: sessions.csrfToken(session) }, 'connect', 'Connect a seller', body);
   });
 
   // ── webhooks ──

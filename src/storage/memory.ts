@@ -11,6 +11,10 @@ import {
   ENCRYPTED_TABLES,
   SELLER_STATUSES,
   assertAuditSafe,
+  assertAuthorizationInput,
+  assertLeaseRequest,
+  assertPositiveInteger,
+  assertWebhookEvent,
   assertRegion,
   assertSellerKey,
   assertStatus,
@@ -140,10 +144,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     for (const r of records) if (r.at !== undefined) assertTime(r.at, 'audit at');
     const ids = new Set<string>();
     for (const e of events) {
-      if (typeof e.id !== 'string' || e.id === '' || typeof e.type !== 'string' || e.type === '') {
-        throw new TypeError('a webhook event needs an id and a type');
-      }
-      assertTime(e.createdAt, 'event createdAt');
+      assertWebhookEvent(e);
       if (outbox.has(e.id) || ids.has(e.id)) throw new Error('duplicate webhook event id');
       ids.add(e.id);
     }
@@ -283,10 +284,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
 
     async saveAuthorization(input) {
       alive();
-      assertSellerKey(input);
-      if (typeof input.refreshToken !== 'string' || input.refreshToken === '') {
-        throw new TypeError('refreshToken must be a non-empty string');
-      }
+      assertAuthorizationInput(input);
       const at = now();
       const rowKey = sellerRowKey(input);
       const existing = sellers.get(rowKey);
@@ -372,9 +370,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
     },
 
     async acquireRefreshLease(key, owner, ttlMs) {
-      assertSellerKey(key);
-      if (typeof owner !== 'string' || owner === '') throw new TypeError('owner must be a non-empty string');
-      if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new TypeError('ttlMs must be a positive integer');
+      assertLeaseRequest(key, owner, ttlMs);
       const row = sellerOf(key);
       if (!row) return null;
       const at = now();
@@ -643,8 +639,7 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
 
     async claimWebhookEvents(owner, { limit, leaseMs }) {
       boundedLimit(limit, 1, 1000);
-      if (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)
-        throw new TypeError('leaseMs must be a positive integer');
+      assertPositiveInteger(leaseMs, 'leaseMs');
       const at = now();
       const due = [...outbox.values()]
         .filter(

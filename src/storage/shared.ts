@@ -7,6 +7,7 @@ import type { KeyRing } from './crypto.js';
 import { KeyRingError } from './errors.js';
 import type {
   AuditInput,
+  AuthorizationInput,
   EncryptedTable,
   ListSellersQuery,
   RefreshDueEntry,
@@ -14,6 +15,7 @@ import type {
   SellerRecord,
   SellerStatus,
   StoreOptions,
+  WebhookEventInput,
 } from './store.js';
 
 export const SELLER_STATUSES: readonly SellerStatus[] = ['active', 'reauthorization_required', 'revoked'];
@@ -177,6 +179,35 @@ export function assertAuditSafe(records: readonly AuditInput[]): void {
 export function assertTime(value: unknown, name: string): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value))
     throw new TypeError(`${name} must be epoch ms`);
+}
+
+/** A webhook event needs an id, a type and a creation time. */
+export function assertWebhookEvent(e: WebhookEventInput): void {
+  if (typeof e.id !== 'string' || e.id === '' || typeof e.type !== 'string' || e.type === '') {
+    throw new TypeError('a webhook event needs an id and a type');
+  }
+  assertTime(e.createdAt, 'event createdAt');
+}
+
+/** An authorization to save: a valid seller key and a refresh token. */
+export function assertAuthorizationInput(input: AuthorizationInput): void {
+  assertSellerKey(input);
+  if (typeof input.refreshToken !== 'string' || input.refreshToken === '') {
+    throw new TypeError('refreshToken must be a non-empty string');
+  }
+}
+
+/** The arguments of `acquireRefreshLease`. */
+export function assertLeaseRequest(key: SellerTokenKey, owner: unknown, ttlMs: unknown): void {
+  assertSellerKey(key);
+  if (typeof owner !== 'string' || owner === '') throw new TypeError('owner must be a non-empty string');
+  assertPositiveInteger(ttlMs, 'ttlMs');
+}
+
+/** A duration or count that must be a positive integer. */
+export function assertPositiveInteger(value: unknown, name: string): asserts value is number {
+  if (!Number.isSafeInteger(value) || (value as number) <= 0)
+    throw new TypeError(`${name} must be a positive integer`);
 }
 
 export function toJson(value: unknown): string {

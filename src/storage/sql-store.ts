@@ -18,6 +18,10 @@ import {
   ENCRYPTED_TABLES,
   SELLER_STATUSES,
   assertAuditSafe,
+  assertAuthorizationInput,
+  assertLeaseRequest,
+  assertPositiveInteger,
+  assertWebhookEvent,
   assertRegion,
   assertSellerKey,
   assertStatus,
@@ -227,10 +231,7 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
     skipExisting = false,
   ): Promise<void> {
     for (const e of events) {
-      if (typeof e.id !== 'string' || e.id === '' || typeof e.type !== 'string' || e.type === '') {
-        throw new TypeError('a webhook event needs an id and a type');
-      }
-      assertTime(e.createdAt, 'event createdAt');
+      assertWebhookEvent(e);
       await tx.run(
         `INSERT INTO webhook_outbox (id, type, created_at, data, attempts, next_attempt_at) VALUES (?, ?, ?, ?, 0, ?)${
           skipExisting ? ' ON CONFLICT (id) DO NOTHING' : ''
@@ -409,10 +410,7 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
     },
 
     async saveAuthorization(input: AuthorizationInput) {
-      assertSellerKey(input);
-      if (typeof input.refreshToken !== 'string' || input.refreshToken === '') {
-        throw new TypeError('refreshToken must be a non-empty string');
-      }
+      assertAuthorizationInput(input);
       const at = now();
       const rowKey = sellerRowKey(input);
       const refreshEnc = sealer.seal('sellers', 'refresh_token', rowKey, input.refreshToken);
@@ -516,9 +514,7 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
     },
 
     async acquireRefreshLease(key, owner, ttlMs) {
-      assertSellerKey(key);
-      if (typeof owner !== 'string' || owner === '') throw new TypeError('owner must be a non-empty string');
-      if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) throw new TypeError('ttlMs must be a positive integer');
+      assertLeaseRequest(key, owner, ttlMs);
       const at = now();
       const expiresAt = at + ttlMs;
       const rows = await db.all(
@@ -827,8 +823,7 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
 
     async claimWebhookEvents(owner, { limit, leaseMs }) {
       boundedLimit(limit, 1, 1000);
-      if (!Number.isSafeInteger(leaseMs) || leaseMs <= 0)
-        throw new TypeError('leaseMs must be a positive integer');
+      assertPositiveInteger(leaseMs, 'leaseMs');
       const at = now();
       return db.transaction(async (tx) => {
         const due = await tx.all(

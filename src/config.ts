@@ -59,6 +59,11 @@ export interface Config {
   readonly allowRelink: boolean;
   /** Requests per second per API key; 0 turns the limit off. The burst is twice this. */
   readonly keyRateLimit: number;
+  /**
+   * Proactive LWA refreshes per second this instance starts at most (`SPAPI_AUTH_REFRESH_RATE_LIMIT`);
+   * 0 turns the proactive refresher off (tokens are then refreshed only on demand).
+   */
+  readonly refreshRateLimit: number;
   readonly port: number;
   readonly host: string;
   /** Non-fatal remarks to print at start-up (never containing a value). */
@@ -69,6 +74,16 @@ export interface Config {
    */
   readonly faultPoint?: string;
 }
+
+/**
+ * Default of `SPAPI_AUTH_REFRESH_RATE_LIMIT`: proactive LWA refreshes per second per instance. At
+ * one-hour tokens renewed about 7 minutes early, 10/s keeps about 30,000 sellers per instance
+ * refreshed ahead of time.
+ *
+ * @example
+ * const rate = config.refreshRateLimit || DEFAULT_REFRESH_RATE_LIMIT;
+ */
+export const DEFAULT_REFRESH_RATE_LIMIT = 10;
 
 /** Credentials used in dev when the environment sets none: the emulator's built-in application. */
 export interface DevDefaults {
@@ -288,6 +303,13 @@ export function loadConfig(
     0,
     1_000_000,
   );
+  const refreshRateLimit = integer(
+    raw('SPAPI_AUTH_REFRESH_RATE_LIMIT'),
+    'SPAPI_AUTH_REFRESH_RATE_LIMIT',
+    DEFAULT_REFRESH_RATE_LIMIT,
+    0,
+    100_000,
+  );
 
   const config: Config = {
     mode,
@@ -312,6 +334,7 @@ export function loadConfig(
     adminPassword,
     allowRelink: bool('SPAPI_AUTH_ALLOW_RELINK', false),
     keyRateLimit,
+    refreshRateLimit,
     port,
     host,
     warnings: Object.freeze(warnings),

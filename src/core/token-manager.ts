@@ -124,6 +124,15 @@ export interface TokenCallOptions {
   readonly signal?: AbortSignal;
 }
 
+/** Options of {@link TokenManager.refreshAccessToken}. */
+export interface TokenRefreshOptions extends TokenCallOptions {
+  /**
+   * Keep a token (in memory or in the vault, e.g. refreshed meanwhile by another instance) that
+   * expires at or after this time (epoch ms) instead of refreshing; default: always refresh.
+   */
+  readonly minExpiresAt?: number;
+}
+
 /** A restricted data token and its expiry. */
 export interface RestrictedDataToken {
   readonly restrictedDataToken: string;
@@ -147,6 +156,13 @@ export interface TokenManager {
    * `invalid_client`, `upstream_unavailable`, `rate_limited`…
    */
   getAccessToken(key: SellerTokenKey, options?: TokenCallOptions): Promise<AccessToken>;
+  /**
+   * Refreshes a seller's access token ahead of its refresh point (proactive refresh), through the
+   * same single-flight and vault lease as {@link getAccessToken}: joins a refresh in flight, and
+   * makes no LWA call when the token held already expires at or after `minExpiresAt`. Rejects
+   * like {@link getAccessToken}; while LWA is unavailable it may resolve to the current token.
+   */
+  refreshAccessToken(key: SellerTokenKey, options?: TokenRefreshOptions): Promise<AccessToken>;
   /** A grantless token for a scope, cached per scope. */
   getGrantlessToken(scope: GrantlessParams['scope'], options?: TokenCallOptions): Promise<AccessToken>;
   /** A restricted data token, cached per (seller, region, resources, target application). */
@@ -413,7 +429,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     return undefined;
   };
 
-  const refreshFlow = async (key: SellerTokenKey, k: string): Promise<AccessToken> => {
+  // `minExpiresAt` set: a proactive refresh, which keeps the stored token only if it lasts that long.
+  const refreshFlow = async (key: SellerTokenKey, k: string, minExpiresAt?: number): Promise<AccessToken> => {
     const memo = statusMemo.get(k);
     if (memo !== undefined) {
       if (memo.until > now()) throw sellerError(memo.code);
@@ -427,8 +444,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       const shared = state.accessToken;
       if (
         shared !== null &&
-        now() < refreshAtOf(shared.expiresAt, lifetimeOf(k)) &&
-        shared.accessToken !== previous?.accessToken
+        (minExpiresAt === undefined
+          ? now() < refreshAtOf(shared.expiresAt, lifetimeOf(k)) &&
+            shared.accessToken !== previous?.accessToken
+          : shared.expiresAt >= minExpiresAt)
       ) {
         remember(key, shared, lifetimeOf(k));
         emit({ type: 'vault_hit', key });
@@ -521,6 +540,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const slowAccessToken = async (
     key: SellerTokenKey,
     options: TokenCallOptions | undefined,
+    minExpiresAt?: number,
   ): Promise<AccessToken> => {
     assertKey(key);
     const k = `${key.region}:${key.sellingPartnerId}`;
@@ -528,7 +548,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     if (p !== undefined) {
       emit({ type: 'single_flight_join', key });
     } else {
-      p = refreshFlow(key, k).finally(() => inflight.delete(k));
+      p = refreshFlow(key, k, minExpiresAt).finally(() => inflight.delete(k));
       inflight.set(k, p);
     }
     return raceSignal(p, options?.signal);
@@ -623,6 +643,18 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         }
       }
       return slowAccessToken(key, callOptions);
+    },
+
+    refreshAccessToken(key, refreshOptions) {
+      const min = refreshOptions?.minExpiresAt;
+      if (min !== undefined && !Number.isFinite(min)) {
+        return Promise.reject(new TypeError('minExpiresAt must be epoch ms'));
+      }
+      if (key !== null && typeof key === 'object') {
+        const e = caches[key.region]?.get(key.sellingPartnerId);
+        if (e !== undefined && min !== undefined && e.token.expiresAt >= min) return e.promise;
+      }
+      return slowAccessToken(key, refreshOptions, min ?? Number.POSITIVE_INFINITY);
     },
 
     getGrantlessToken(scope, callOptions) {

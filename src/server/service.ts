@@ -23,7 +23,9 @@ import type { LwaCredentials } from '../core/lwa.js';
 import type { TokenMetricsSink } from './metrics.js';
 import { createOperations, registerOperationsRoutes } from './operations.js';
 import { listen, type RunningServer } from './node.js';
+import { createRefresher, type Refresher } from './refresher.js';
 import { createCoreTokenSource } from './token-source.js';
+import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
 
 /**
  * Opens the store of a database URL; a relative `sqlite:` path is taken from `cwd`.
@@ -120,9 +122,11 @@ export interface TokenSourceOptions {
  * @example
  * const tokens = createTokenSource({ config, store, log });
  */
-export function createTokenSource(
-  opts: TokenSourceOptions,
-): TokenSource & { close?(): void; readonly manager?: Pick<TokenManager, 'breakerState'> } {
+export function createTokenSource(opts: TokenSourceOptions): TokenSource & {
+  close?(): void;
+  readonly manager?: Pick<TokenManager, 'breakerState'>;
+  refreshAccessToken?(key: SellerTokenKey, minExpiresAt: number): Promise<AccessToken>;
+} {
   return createCoreTokenSource({
     ...opts,
     owner: opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
@@ -188,6 +192,7 @@ export async function startService(opts: {
   sink = (e) => auditTokenEvent(app.context.audit, e);
   const server = await listen(app.handle, { port: opts.port ?? config.port, host: config.host });
   const stopPurge = startPurge(store, log);
+  const refresher = startRefresher(config, store, tokens, log);
   let closing: Promise<void> | undefined;
   return {
     app,
@@ -197,12 +202,40 @@ export async function startService(opts: {
       (closing ??= (async () => {
         await server.close();
         stopPurge();
+        // Refreshes in flight finish (their lease and commit) before the store closes.
+        await refresher?.stop();
         await ops.close();
         await app.close();
         tokens.close?.();
         await store.close();
       })()),
   };
+}
+
+/**
+ * Starts the proactive refresher when `SPAPI_AUTH_REFRESH_RATE_LIMIT` is above 0 (and the token
+ * source can refresh ahead of time); returns it, or undefined when off.
+ *
+ * @example
+ * const refresher = startRefresher(config, store, tokens, log);
+ * await refresher?.stop();
+ */
+export function startRefresher(
+  config: Pick<Config, 'refreshRateLimit'>,
+  store: Pick<Store, 'listRefreshDue'>,
+  tokens: Pick<ReturnType<typeof createTokenSource>, 'refreshAccessToken'>,
+  log: Logger,
+): Refresher | undefined {
+  const refresh = tokens.refreshAccessToken;
+  if (config.refreshRateLimit <= 0 || refresh === undefined) return undefined;
+  const refresher = createRefresher({
+    store,
+    refresh: (key, minExpiresAt) => refresh.call(tokens, key, minExpiresAt),
+    ratePerSecond: config.refreshRateLimit,
+    log,
+  });
+  refresher.start();
+  return refresher;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { FetchLike } from '../core/http.js';
 import type { GrantlessScope, LwaCredentials } from '../core/lwa.js';
 import type { Region } from '../core/marketplaces.js';
 import type { RestrictedDataTokenRequest } from '../core/rdt.js';
-import type { AccessToken } from '../core/token-vault.js';
+import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
 import type { Config } from '../config.js';
 import { createStoreTokenVault } from '../storage/token-vault.js';
 import type { Store } from '../storage/store.js';
@@ -50,9 +50,12 @@ export interface CoreTokenSourceOptions {
  * const tokens = createCoreTokenSource({ config, store, log, owner: 'host:1234' });
  * const t = await tokens.getAccessToken({ sellingPartnerId: 'A1', region: 'na' });
  */
-export function createCoreTokenSource(
-  opts: CoreTokenSourceOptions,
-): TokenSource & { readonly manager: TokenManager; close(): void } {
+export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource & {
+  readonly manager: TokenManager;
+  /** A proactive refresh (see {@link TokenManager.refreshAccessToken}), remembered for the hot path. */
+  refreshAccessToken(key: SellerTokenKey, minExpiresAt: number): Promise<AccessToken>;
+  close(): void;
+} {
   const { config, log } = opts;
   const now = opts.now ?? Date.now;
   const vault = createStoreTokenVault(opts.store, { owner: opts.owner, now });
@@ -125,6 +128,11 @@ export function createCoreTokenSource(
     async getAccessToken(key) {
       if (closed) throw new Error('token source closed');
       return remember(key.sellingPartnerId, key.region, await manager.getAccessToken(key));
+    },
+    async refreshAccessToken(key, minExpiresAt) {
+      if (closed) throw new Error('token source closed');
+      const t = await manager.refreshAccessToken(key, { minExpiresAt });
+      return remember(key.sellingPartnerId, key.region, t);
     },
     getGrantlessToken: (scope) => manager.getGrantlessToken(scope as GrantlessScope),
     getRestrictedDataToken: (key, request) =>

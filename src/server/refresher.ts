@@ -1,0 +1,240 @@
+/**
+ * The proactive refresher: renews access tokens in the background before requests would refresh
+ * them on demand, paced so that this instance never starts more than `ratePerSecond` LWA refreshes
+ * in any second (`SPAPI_AUTH_REFRESH_RATE_LIMIT`). Without it, sellers authorized together (a
+ * migration, a mass re-authorization) all reach their refresh point together an hour later, and the
+ * LWA call rate follows the request rate.
+ *
+ * Scheduling: the store lists active sellers by access-token expiry, soonest first. Each token has
+ * a deadline — its expiry minus the point where requests would refresh it (product.md: 5 min +
+ * up to 1 min of jitter, at most a fifth of the lifetime) minus a safety margin with jitter. The
+ * refresher starts as late as it can while still finishing every listed token before its deadline
+ * at the paced rate (item i of the list needs i / rate seconds of the bucket before it), so a
+ * fleet expiring together is spread over the time before it, and a fleet already spread is
+ * refreshed shortly before each deadline. Refreshes go through the token source (single-flight
+ * and the store lease: several instances refresh a seller once).
+ */
+import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
+import { isSpapiAuthError } from '../core/errors.js';
+import type { RefreshDueEntry, Store } from '../storage/store.js';
+import type { Logger } from './log.js';
+
+/** Options of {@link createRefresher}. */
+export interface RefresherOptions {
+  readonly store: Pick<Store, 'listRefreshDue'>;
+  /**
+   * Refreshes one seller's token unless the one held already expires at or after `minExpiresAt`
+   * (the token source's `refreshAccessToken`: single-flight and the cluster lease apply).
+   */
+  readonly refresh: (key: SellerTokenKey, minExpiresAt: number) => Promise<AccessToken>;
+  /** Most refreshes started per second (> 0). */
+  readonly ratePerSecond: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+  readonly random?: () => number;
+  /** How often the store is read for due tokens (ms); default 1000, less for short-lived tokens. */
+  readonly intervalMs?: number;
+  /** Token lifetime assumed until a refresh shows the real one (ms); default one hour (LWA's). */
+  readonly lifetimeMs?: number;
+  /** Due tokens read at a time (the backlog the start time accounts for); default 500. */
+  readonly pageSize?: number;
+  /** Refreshes in flight at most; default max(4, rate), at most 64. */
+  readonly maxConcurrent?: number;
+  /** Called after each proactive refresh attempt (tests, metrics). */
+  readonly onResult?: (result: RefreshResult) => void;
+}
+
+/** The outcome of one proactive refresh. */
+export interface RefreshResult {
+  readonly key: SellerTokenKey;
+  /** `refreshed`: a new token (here or by another instance); `kept`: LWA unavailable, old token kept; else the error code. */
+  readonly outcome: 'refreshed' | 'kept' | string;
+}
+
+/** A running refresher. */
+export interface Refresher {
+  /** Starts the background loop (real timers, unref'd). */
+  start(): void;
+  /** Stops the loop and waits for the refreshes in flight (none is cut mid-way). */
+  stop(): Promise<void>;
+  /**
+   * One scheduling pass at the current clock: reads the store when due, starts the refreshes the
+   * bucket allows; resolves to the milliseconds until the next pass (tests drive a fake clock with it).
+   */
+  runOnce(): Promise<number>;
+  /** Resolves when no refresh is in flight. */
+  settle(): Promise<void>;
+}
+
+const HOUR_MS = 3_600_000;
+/** Requests refresh a token from expiry − min(5 min + up to 1 min, lifetime / 5) (token manager and token source). */
+const ON_DEMAND_MAX_MS = 6 * 60_000;
+/** Paced a little below the limit so that no window of one second ever holds more than the limit. */
+const PACE = 0.95;
+
+/**
+ * Builds a refresher; call `start()` (and `stop()` on shutdown).
+ *
+ * @example
+ * const refresher = createRefresher({ store, refresh: (key, min) => tokens.refreshAccessToken(key, min),
+ *   ratePerSecond: config.refreshRateLimit, log });
+ * refresher.start();
+ * process.once('SIGTERM', () => void refresher.stop());
+ */
+export function createRefresher(opts: RefresherOptions): Refresher {
+  if (!(opts.ratePerSecond > 0) || !Number.isFinite(opts.ratePerSecond)) {
+    throw new TypeError('ratePerSecond must be a positive number');
+  }
+  const { store, log } = opts;
+  const now = opts.now ?? Date.now;
+  const random = opts.random ?? Math.random;
+  const rate = opts.ratePerSecond * PACE; // per second
+  const pageSize = opts.pageSize ?? 500;
+  const maxConcurrent = opts.maxConcurrent ?? Math.min(64, Math.max(4, Math.ceil(opts.ratePerSecond)));
+  let lifetime = opts.lifetimeMs ?? HOUR_MS;
+
+  let queue: RefreshDueEntry[] = [];
+  let nextReadAt = 0;
+  let jitterMs = 0;
+  // The bucket holds at most one refresh: strict pacing, no bursts.
+  let tokens = 1;
+  let refilledAt = now();
+  const inflight = new Map<string, Promise<void>>();
+  const backoff = new Map<string, number>();
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  const keyOf = (e: SellerTokenKey): string => `${e.region}|${e.sellingPartnerId}`;
+  const intervalMs = (): number => opts.intervalMs ?? Math.min(1000, Math.max(50, lifetime / 20));
+  /** How long before expiry a token must be renewed: before requests would, with a safety margin. */
+  const leadMs = (): number =>
+    Math.min(ON_DEMAND_MAX_MS, lifetime / 5) + Math.min(30_000, lifetime / 20) + jitterMs;
+
+  const refill = (t: number): void => {
+    tokens = Math.min(1, tokens + ((t - refilledAt) * rate) / 1000);
+    refilledAt = t;
+  };
+
+  const read = async (t: number): Promise<void> => {
+    nextReadAt = t + intervalMs();
+    // Jitter drawn per read: instances sharing a store do not start on the same seller in step.
+    jitterMs = random() * Math.min(30_000, lifetime / 20);
+    for (const [k, until] of backoff) if (until <= t) backoff.delete(k);
+    const due = await store.listRefreshDue({ before: t + lifetime, limit: pageSize });
+    queue = due.filter((e) => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e)));
+  };
+
+  /** The latest time the head of the queue may start so that every listed token meets its deadline. */
+  const startBy = (): number => {
+    const lead = leadMs();
+    let latest = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < queue.length; i++) {
+      latest = Math.min(latest, queue[i]!.accessTokenExpiresAt - lead - (i * 1000) / rate);
+    }
+    return latest;
+  };
+
+  const launch = (entry: RefreshDueEntry): void => {
+    const key: SellerTokenKey = { sellingPartnerId: entry.sellingPartnerId, region: entry.region };
+    const k = keyOf(entry);
+    const started = now();
+    const done = opts
+      .refresh(key, entry.accessTokenExpiresAt + 1)
+      .then(
+        (token) => {
+          if (token.expiresAt > entry.accessTokenExpiresAt) {
+            if (token.expiresAt - started > 0) lifetime = token.expiresAt - started;
+            return 'refreshed';
+          }
+          // LWA unavailable (breaker open): the old token was kept; try again later.
+          backoff.set(k, now() + Math.min(30_000, lifetime / 10));
+          return 'kept';
+        },
+        (err: unknown) => {
+          const code = isSpapiAuthError(err) ? err.code : ((err as Error)?.name ?? 'Error');
+          // reauthorization_required / revoked / deleted sellers leave the listing (status or row);
+          // anything else waits before the next try.
+          backoff.set(k, now() + Math.min(60_000, lifetime / 10));
+          log.warn('proactive refresh failed', {
+            seller_id: entry.sellingPartnerId,
+            region: entry.region,
+            code,
+          });
+          return code;
+        },
+      )
+      .then((outcome) => {
+        inflight.delete(k);
+        opts.onResult?.({ key, outcome });
+      });
+    inflight.set(k, done);
+  };
+
+  const runOnce = async (): Promise<number> => {
+    let t = now();
+    if (t >= nextReadAt) {
+      await read(t);
+      t = now();
+    }
+    refill(t);
+    const start = startBy();
+    while (queue.length > 0 && t >= start && tokens >= 1 && inflight.size < maxConcurrent) {
+      const entry = queue.shift()!;
+      if (inflight.has(keyOf(entry))) continue;
+      tokens -= 1;
+      launch(entry);
+    }
+    // Whole milliseconds, at least one: clocks and stored times are integers.
+    const untilRead = nextReadAt - t;
+    let delay = untilRead;
+    if (queue.length > 0) delay = Math.min(untilRead, t < start ? start - t : ((1 - tokens) * 1000) / rate);
+    return Math.max(1, Math.ceil(delay));
+  };
+
+  const settle = async (): Promise<void> => {
+    while (inflight.size > 0) await Promise.all([...inflight.values()]);
+  };
+
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      wake = resolve;
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    });
+
+  return {
+    start() {
+      if (running) return;
+      running = true;
+      log.info('proactive refresher started (count: LWA refreshes per second at most)', {
+        count: opts.ratePerSecond,
+      });
+      loop = (async () => {
+        while (running) {
+          let delay: number;
+          try {
+            delay = await runOnce();
+          } catch (err) {
+            // The store is unreachable: try again at the next interval.
+            log.warn('proactive refresher: reading due tokens failed', {
+              error_name: (err as Error)?.name ?? 'Error',
+            });
+            delay = intervalMs();
+          }
+          if (running) await sleep(delay);
+        }
+      })();
+    },
+    async stop() {
+      running = false;
+      if (timer !== undefined) clearTimeout(timer);
+      wake?.();
+      await loop;
+      await settle();
+    },
+    runOnce,
+    settle,
+  };
+}

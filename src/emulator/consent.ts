@@ -252,29 +252,47 @@ function consentOrAuto(state: EmulatorState, url: URL, app: AppState, p: Pending
   return consentPage(state, app, id, options);
 }
 
-/** GET /apps/authorize/consent?application_id&state[&redirect_uri][&version][&code_challenge…] */
-export function handleConsent(request: Request, url: URL, state: EmulatorState): Response {
+/**
+ * Where both workflows meet: the query's draft, redirect URI and PKCE checks, then the consent page
+ * (or the automatic answer) for `seller`. `onAccepted` runs once every check has passed.
+ */
+function startConsent(
+  state: EmulatorState,
+  url: URL,
+  app: AppState,
+  seller: Pick<PendingConsent, 'region' | 'sellingPartnerId'>,
+  onAccepted?: () => void,
+): Response {
   const q = url.searchParams;
-  const found = findApp(state, q.get('application_id'));
-  if (!found.ok) return found.response;
-  const app = found.value;
   const draft = checkDraft(state, app, q.get('version'));
   if (draft) return draft;
   const target = checkRedirect(state, app, q.get('redirect_uri'));
   if (!target.ok) return target.response;
   const pkce = checkPkce(state, q);
   if (!pkce.ok) return pkce.response;
-  const hints = hostHints(url);
+  onAccepted?.();
   return consentOrAuto(state, url, app, {
     appId: app.id,
     redirectUri: target.value.uri,
     redirectUriExplicit: target.value.explicit,
     state: q.get('state') ?? undefined,
-    region: hints.region ?? 'na',
-    sellingPartnerId: undefined,
+    region: seller.region,
+    sellingPartnerId: seller.sellingPartnerId,
     codeChallenge: pkce.value.challenge,
     codeChallengeMethod: pkce.value.method,
     expiresAt: state.now() + PENDING_TTL_MS,
+  });
+}
+
+/** GET /apps/authorize/consent?application_id&state[&redirect_uri][&version][&code_challenge…] */
+export function handleConsent(request: Request, url: URL, state: EmulatorState): Response {
+  const q = url.searchParams;
+  const found = findApp(state, q.get('application_id'));
+  if (!found.ok) return found.response;
+  const app = found.value;
+  return startConsent(state, url, app, {
+    region: hostHints(url).region ?? 'na',
+    sellingPartnerId: undefined,
   });
 }
 
@@ -404,22 +422,11 @@ export function handleAppstoreConfirm(
       'The authorization request is invalid or has expired.',
     );
   }
-  const draft = checkDraft(state, app, q.get('version'));
-  if (draft) return draft;
-  const target = checkRedirect(state, app, q.get('redirect_uri'));
-  if (!target.ok) return target.response;
-  const pkce = checkPkce(state, q);
-  if (!pkce.ok) return pkce.response;
-  record.used = true;
-  return consentOrAuto(state, url, app, {
-    appId: app.id,
-    redirectUri: target.value.uri,
-    redirectUriExplicit: target.value.explicit,
-    state: q.get('state') ?? undefined,
-    region: record.region,
-    sellingPartnerId: record.sellingPartnerId,
-    codeChallenge: pkce.value.challenge,
-    codeChallengeMethod: pkce.value.method,
-    expiresAt: state.now() + PENDING_TTL_MS,
-  });
+  return startConsent(
+    state,
+    url,
+    app,
+    { region: record.region, sellingPartnerId: record.sellingPartnerId },
+    () => void (record.used = true),
+  );
 }

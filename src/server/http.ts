@@ -96,6 +96,24 @@ export const API_HEADERS: Readonly<Record<string, string>> = Object.freeze({
 });
 
 /**
+ * A fresh copy of {@link API_HEADERS} with an `x-request-id` slot, built as a literal: one
+ * allocation of a fixed shape, where a spread copy and the request id added later cost two shape
+ * changes on the service's most frequent response.
+ *
+ * @example
+ * return { status: 200, headers: apiHeaders(), body };
+ */
+export function apiHeaders(): Record<string, string> {
+  return {
+    'x-content-type-options': 'nosniff',
+    'referrer-policy': 'no-referrer',
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-request-id': '',
+  };
+}
+
+/**
  * A JSON response with `Cache-Control: no-store` and the security headers.
  *
  * @example

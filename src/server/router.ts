@@ -27,8 +27,11 @@ export type RouteHandler = (
 interface Route {
   readonly method: string;
   readonly pattern: string;
-  readonly segments: readonly string[];
   readonly handler: RouteHandler;
+  /** Literal segments as (index, text), compared before any parameter is looked at. */
+  readonly fixed: readonly (readonly [number, string])[];
+  /** Parameters as (index, name, rule), checked only on a route whose literals and method match. */
+  readonly params: readonly (readonly [number, string, ParamRule])[];
 }
 
 /** The result of {@link Router.match}. */
@@ -46,43 +49,60 @@ export type Match =
  * router.add('GET', '/v1/sellers/:id', (req, { params }) => json(200, { id: params.id }));
  */
 export class Router {
-  private readonly routes: Route[] = [];
-  private readonly byLength = new Map<number, Route[]>();
+  // Routes by segment count, then by first segment; '' holds the routes starting with a parameter
+  // (every literal-first list also contains them, in registration order, so one list is scanned).
+  private readonly index = new Map<number, Map<string, Route[]>>();
+  // Scratch for match(), which is synchronous: segment start offsets of the path being matched.
+  private readonly starts: number[] = [];
 
   constructor(private readonly rules: Readonly<Record<string, ParamRule>> = {}) {}
 
   add(method: string, pattern: string, handler: RouteHandler): this {
     const segments = pattern.split('/').slice(1);
-    for (const s of segments) {
-      if (s.startsWith(':') && !this.rules[s.slice(1)])
-        throw new TypeError(`router: no rule for parameter ${s}`);
+    const fixed: (readonly [number, string])[] = [];
+    const params: (readonly [number, string, ParamRule])[] = [];
+    segments.forEach((seg, i) => {
+      if (!seg.startsWith(':')) {
+        fixed.push([i, seg]);
+        return;
+      }
+      const rule = this.rules[seg.slice(1)];
+      if (!rule) throw new TypeError(`router: no rule for parameter ${seg}`);
+      params.push([i, seg.slice(1), rule]);
+    });
+    const route: Route = { method, pattern, handler, fixed, params };
+    let byFirst = this.index.get(segments.length);
+    if (byFirst === undefined) this.index.set(segments.length, (byFirst = new Map([['', []]])));
+    const first = segments[0]!;
+    if (first.startsWith(':')) {
+      for (const list of byFirst.values()) list.push(route);
+    } else {
+      let list = byFirst.get(first);
+      if (list === undefined) byFirst.set(first, (list = [...byFirst.get('')!]));
+      list.push(route);
     }
-    const route: Route = { method, pattern, segments, handler };
-    this.routes.push(route);
-    const list = this.byLength.get(segments.length) ?? [];
-    list.push(route);
-    this.byLength.set(segments.length, list);
     return this;
   }
 
   match(method: string, path: string): Match {
-    const parts = path.split('/').slice(1);
-    const candidates = this.byLength.get(parts.length);
-    if (!candidates) return { kind: 'not_found' };
+    // Segment k spans starts[k] .. starts[k + 1] - 1 (one past the slash that ends it), found
+    // without splitting the path: no array and no substring per segment on the hot path.
+    const starts = this.starts;
+    let count = 0;
+    for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) starts[count++] = i + 1;
+    starts[count] = path.length + 1;
+    const byFirst = this.index.get(count);
+    if (byFirst === undefined) return { kind: 'not_found' };
+    const candidates = byFirst.get(path.slice(starts[0]!, starts[1]! - 1)) ?? byFirst.get('')!;
     let allowed: string[] | undefined;
     let invalid: { error: HttpError; route: string } | undefined;
     for (const route of candidates) {
-      let params: Record<string, string> | undefined;
+      const fixed = route.fixed;
       let ok = true;
-      let badParam: ParamRule | undefined;
-      for (let i = 0; i < parts.length; i++) {
-        const seg = route.segments[i]!;
-        const part = parts[i]!;
-        if (seg.charCodeAt(0) === 58 /* : */) {
-          const name = seg.slice(1);
-          if (!this.rules[name]!.pattern.test(part)) badParam ??= this.rules[name];
-          (params ??= {})[name] = part;
-        } else if (seg !== part) {
+      for (let f = 0; f < fixed.length; f++) {
+        const [k, text] = fixed[f]!;
+        const start = starts[k]!;
+        if (starts[k + 1]! - 1 - start !== text.length || !path.startsWith(text, start)) {
           ok = false;
           break;
         }
@@ -92,11 +112,23 @@ export class Router {
         (allowed ??= []).push(route.method);
         continue;
       }
-      if (badParam) {
-        invalid ??= { error: new HttpError(400, badParam.code, badParam.message), route: route.pattern };
+      const params: Record<string, string> = {};
+      let bad: ParamRule | undefined;
+      const specs = route.params;
+      for (let p = 0; p < specs.length; p++) {
+        const [k, name, rule] = specs[p]!;
+        const part = path.slice(starts[k]!, starts[k + 1]! - 1);
+        if (!rule.pattern.test(part)) {
+          bad = rule;
+          break;
+        }
+        params[name] = part;
+      }
+      if (bad !== undefined) {
+        invalid ??= { error: new HttpError(400, bad.code, bad.message), route: route.pattern };
         continue;
       }
-      return { kind: 'found', handler: route.handler, ctx: { params: params ?? {}, route: route.pattern } };
+      return { kind: 'found', handler: route.handler, ctx: { params, route: route.pattern } };
     }
     if (invalid) return { kind: 'invalid', ...invalid };
     if (allowed) return { kind: 'method_not_allowed', allow: [...new Set(allowed)].join(', '), route: path };

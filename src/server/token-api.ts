@@ -13,8 +13,8 @@ import type { VerifiedKey } from './api-keys.js';
 import { deleteSellerAuthorizations } from './sellers.js';
 import type { RdtRequest, ServiceContext } from './context.js';
 import {
-  API_HEADERS,
   HttpError,
+  apiHeaders,
   json,
   parseQuery,
   readJsonObject,
@@ -161,7 +161,15 @@ export function sellerDetailJson(records: readonly SellerRecord[]): {
 export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forgetSeller(id: string): void } {
   const { store, amazon, keys, audit } = ctx;
   const regionCache = new Map<string, { regions: readonly Region[]; until: number }>();
-  const bodyCache = new Map<string, { token: string; expiresAt: number; body: string }>();
+  // Per region, keyed by seller id: no key string is built per request.
+  const bodyCache: Record<
+    Region,
+    Map<string, { token: string; expiresAt: number; body: string }>
+  > = Object.assign(Object.create(null) as object, {
+    na: new Map(),
+    eu: new Map(),
+    fe: new Map(),
+  });
 
   const regionsOf = async (id: string): Promise<readonly Region[]> => {
     const now = ctx.now();
@@ -196,8 +204,8 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
   };
 
   const tokenBody = (id: string, region: Region, t: AccessToken): string => {
-    const k = `${region}|${id}`;
-    const hit = bodyCache.get(k);
+    const cache = bodyCache[region];
+    const hit = cache.get(id);
     if (hit !== undefined && hit.token === t.accessToken && hit.expiresAt === t.expiresAt) return hit.body;
     const body = JSON.stringify({
       access_token: t.accessToken,
@@ -205,14 +213,14 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       region,
       endpoint: amazon.endpoint(region),
     });
-    if (bodyCache.size >= CACHE_MAX) bodyCache.clear();
-    bodyCache.set(k, { token: t.accessToken, expiresAt: t.expiresAt, body });
+    if (cache.size >= CACHE_MAX) cache.clear();
+    cache.set(id, { token: t.accessToken, expiresAt: t.expiresAt, body });
     return body;
   };
 
   const forgetSeller = (id: string): void => {
     regionCache.delete(id);
-    for (const r of ['na', 'eu', 'fe'] as const) bodyCache.delete(`${r}|${id}`);
+    for (const r of ['na', 'eu', 'fe'] as const) bodyCache[r].delete(id);
   };
 
   const releaseSlow = async (
@@ -227,7 +235,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       region = await regionOf(id, req.rawQuery);
       const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
       audit.release(key.id, id, region);
-      return { status: 200, headers: { ...API_HEADERS }, body: tokenBody(id, region, token) };
+      return { status: 200, headers: apiHeaders(), body: tokenBody(id, region, token) };
     } catch (err) {
       const e = tokenApiError(err);
       audit.add({
@@ -254,7 +262,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
         const token = amazon.peekAccessToken(id, region);
         if (token !== undefined) {
           audit.release(key.id, id, region);
-          return { status: 200, headers: { ...API_HEADERS }, body: tokenBody(id, region, token) };
+          return { status: 200, headers: apiHeaders(), body: tokenBody(id, region, token) };
         }
       }
     }

@@ -59,7 +59,15 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
   const { config, log } = opts;
   const now = opts.now ?? Date.now;
   const vault = createStoreTokenVault(opts.store, { owner: opts.owner, now });
-  const peek = new Map<string, { token: AccessToken; until: number }>();
+  // Per region, keyed by seller id: the hot path builds no key string.
+  const peek: Record<Region, Map<string, { token: AccessToken; until: number }>> = Object.assign(
+    Object.create(null) as object,
+    {
+      na: new Map(),
+      eu: new Map(),
+      fe: new Map(),
+    },
+  );
   const onEvent = opts.onEvent;
   const metrics = opts.metrics;
   const manager = createTokenManager({
@@ -106,21 +114,21 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
   let closed = false;
 
   const remember = (id: string, region: Region, t: AccessToken): AccessToken => {
-    const k = `${region}|${id}`;
+    const cache = peek[region];
     // The window is fixed when a token is first seen: recomputing it from a shrinking remainder
     // would stretch it past the point where the manager refreshes. Past it, calls go to the manager.
-    if (peek.get(k)?.token.accessToken === t.accessToken) return t;
+    if (cache.get(id)?.token.accessToken === t.accessToken) return t;
     const remaining = t.expiresAt - now();
     const until = t.expiresAt - Math.min(MARGIN_MS + JITTER_MS, remaining / 4);
-    if (peek.size >= PEEK_MAX) peek.clear();
-    peek.set(k, { token: t, until });
+    if (cache.size >= PEEK_MAX) cache.clear();
+    cache.set(id, { token: t, until });
     return t;
   };
 
   return {
     manager,
     peekAccessToken(sellingPartnerId, region) {
-      const hit = peek.get(`${region}|${sellingPartnerId}`);
+      const hit = peek[region]?.get(sellingPartnerId);
       if (hit === undefined || hit.until <= now()) return undefined;
       metrics?.cacheHit();
       return hit.token;
@@ -138,7 +146,7 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
     getRestrictedDataToken: (key, request) =>
       manager.getRestrictedDataToken(key, request as RestrictedDataTokenRequest),
     forget(key) {
-      peek.delete(`${key.region}|${key.sellingPartnerId}`);
+      peek[key.region]?.delete(key.sellingPartnerId);
       manager.forget(key);
     },
     close() {

@@ -24,6 +24,7 @@ import type { TokenMetricsSink } from './metrics.js';
 import { createOperations, registerOperationsRoutes } from './operations.js';
 import { listen, type RunningServer } from './node.js';
 import { createRefresher, type Refresher } from './refresher.js';
+import { cacheSellerCounts } from './seller-counts.js';
 import { createCoreTokenSource } from './token-source.js';
 import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
 
@@ -160,7 +161,9 @@ export async function startService(opts: {
   /** Extra route modules, see {@link AppDeps.extensions}. */
   readonly extensions?: AppDeps['extensions'];
 }): Promise<Service> {
-  const { config, store, log } = opts;
+  const { config, log } = opts;
+  // The admin home and /metrics count sellers by status: a full scan, shared for a few seconds.
+  const store = cacheSellerCounts(opts.store);
   // Operations (operations.ts): metrics, the client-secret ring, webhooks, the dashboard.
   const ops = createOperations({ config, store, log });
   const fetch = ops.instrument(opts.fetch);

@@ -180,6 +180,11 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     }
     refill(t);
     const start = startBy();
+    // Nothing due for a while: new tokens expire later than the listed ones, so the listing can
+    // wait (half the time to the start, at most a minute or a quarter lifetime) instead of being
+    // read every interval. (An empty queue is read again at the interval: the page ran out.)
+    if (queue.length > 0 && start > t)
+      nextReadAt = Math.max(nextReadAt, t + Math.min(60_000, lifetime / 4, (start - t) / 2));
     while (queue.length > 0 && t >= start && tokens >= 1 && inflight.size < maxConcurrent) {
       const entry = queue.shift()!;
       if (inflight.has(keyOf(entry))) continue;

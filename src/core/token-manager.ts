@@ -481,6 +481,12 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         }
         continue;
       }
+      if (lease.version !== state.version && round < 4) {
+        // The row changed between our load and our lease: usually another instance has just
+        // refreshed and released. Look again rather than make a second LWA call.
+        await vault.releaseLease(key, lease).catch(() => undefined);
+        continue;
+      }
       return refreshWithLease(key, k, state, lease, stale);
     }
   };

@@ -284,6 +284,33 @@ test('lease held by another instance: wait, re-load, use its token (no LWA call)
   assert.equal(amazon.calls.refresh_token, 0);
 });
 
+test('another instance refreshes between our load and our lease: its token is used, no second LWA call', async () => {
+  const clock = { t: 1_000_000_000 };
+  const inner = createMemoryTokenVault({ now: () => clock.t });
+  inner.put(KEY, 'Atzr|refresh');
+  let raced = false;
+  const vault: TokenVault = {
+    ...inner,
+    load: (k) => inner.load(k),
+    acquireLease: async (k, ttl) => {
+      if (!raced) {
+        raced = true; // the other instance: takes the lease, refreshes, commits and releases
+        const theirs = await inner.acquireLease(k, ttl);
+        await inner.commitRefresh(k, theirs!, { accessToken: 'Atza|theirs', expiresAt: clock.t + 3_600_000 });
+      }
+      return inner.acquireLease(k, ttl);
+    },
+    commitRefresh: (k, l, t) => inner.commitRefresh(k, l, t),
+    releaseLease: (k, l, f) => inner.releaseLease(k, l, f),
+    markReauthorizationRequired: (k, l, f) => inner.markReauthorizationRequired(k, l, f),
+  };
+  const amazon = fakeAmazon();
+  const { tokens } = setup({ vault, now: () => clock.t }, amazon);
+  const t = await tokens.getAccessToken(KEY);
+  assert.equal(t.accessToken, 'Atza|theirs');
+  assert.equal(amazon.calls.refresh_token, 0);
+});
+
 test('a dead lease holder: the lease expires and a waiter takes over', async () => {
   const { tokens, amazon, vault, clock } = setup({ leaseTtlMs: 1_000 });
   await vault.acquireLease(KEY, 1_000);

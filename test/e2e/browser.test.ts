@@ -170,50 +170,45 @@ if (missing !== undefined && process.env.CI === 'true') {
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it(
-      'T-A1: admin login form → "Connect a seller" → emulator consent (Confirm) → back on localhost → seller shown active',
-      {
-        // Known bug (reported): the dashboard's CSP has `form-action 'self'`, and Chromium applies it
-        // to the redirects after a form POST, so the "Connect a seller" form's 303 → /connect/… →
-        // 302 to Seller Central (here the emulator) is blocked and the page stays put. Runs, turns
-        // green when fixed (e.g. a same-origin GET link, or the Amazon origin in form-action).
-        todo: "the connect form's cross-origin redirect is blocked by form-action 'self'",
-      },
-      async () => {
-        const { context, page } = await newContext();
-        try {
-          await login(page);
-          await shot(page, '02-admin-overview');
-          await page.goto(`${publicUrl}/admin/connect`);
-          await page.fill('input[name=user_ref]', 'admin-button-user');
-          await shot(page, '03-admin-connect');
-          // Connect a seller → /connect/<token> → the emulator's consent page on 127.0.0.1.
-          const csp: string[] = [];
-          page.on('console', (m) => {
-            if (/Content Security Policy|form-action/i.test(m.text())) csp.push(m.text());
-          });
-          await page.click('button:has-text("Connect a seller")');
-          await page.waitForSelector('#confirm').catch(async (err: Error) => {
-            await shot(page, 'failed-connect');
-            throw new Error(`${err.message} at ${page.url()}; CSP reports: ${csp.join(' | ').slice(0, 500)}`);
-          });
-          assert.equal(new URL(page.url()).origin, amazon.url);
-          // The NA seller is taken by the next test's user_ref; pick the global seller here.
-          await page.check('input[value="A1EMUSELLERGL01:na"]');
-          await page.click('#confirm');
-          await page.waitForURL((u) => u.origin === publicUrl && u.pathname === '/oauth/result');
-          const sellers = await store.listSellers({ limit: 10 });
-          const mine = sellers.items.find((x) => x.userRef === 'admin-button-user');
-          assert.ok(mine, 'the seller is stored under the user_ref typed in the form');
-          assert.equal(mine.status, 'active');
-          await page.goto(`${publicUrl}/admin/sellers`);
-          const row = page.locator('tr', { hasText: 'admin-button-user' });
-          assert.match(await row.innerText(), /active/);
-        } finally {
-          await context.close();
-        }
-      },
-    );
+    it('T-A1: admin login form → "Connect a seller" → emulator consent (Confirm) → back on localhost → seller shown active', async () => {
+      const { context, page } = await newContext();
+      try {
+        await login(page);
+        await shot(page, '02-admin-overview');
+        await page.goto(`${publicUrl}/admin/connect`);
+        await page.fill('input[name=user_ref]', 'admin-button-user');
+        await shot(page, '03-admin-connect');
+        // Connect a seller → /connect/<token> → the emulator's consent page on 127.0.0.1.
+        const csp: string[] = [];
+        page.on('console', (m) => {
+          if (/Content Security Policy|form-action/i.test(m.text())) csp.push(m.text());
+        });
+        // The form answers with a page holding the single-use link (a form's redirect across
+        // origins would be blocked by the dashboard's form-action 'self'); the operator follows it.
+        await page.click('button:has-text("Connect a seller")');
+        await page.waitForSelector('#continue');
+        await shot(page, '03b-admin-connect-link');
+        await page.click('#continue');
+        await page.waitForSelector('#confirm').catch(async (err: Error) => {
+          await shot(page, 'failed-connect');
+          throw new Error(`${err.message} at ${page.url()}; CSP reports: ${csp.join(' | ').slice(0, 500)}`);
+        });
+        assert.equal(new URL(page.url()).origin, amazon.url);
+        // The NA seller is taken by the next test's user_ref; pick the global seller here.
+        await page.check('input[value="A1EMUSELLERGL01:na"]');
+        await page.click('#confirm');
+        await page.waitForURL((u) => u.origin === publicUrl && u.pathname === '/oauth/result');
+        const sellers = await store.listSellers({ limit: 10 });
+        const mine = sellers.items.find((x) => x.userRef === 'admin-button-user');
+        assert.ok(mine, 'the seller is stored under the user_ref typed in the form');
+        assert.equal(mine.status, 'active');
+        await page.goto(`${publicUrl}/admin/sellers`);
+        const row = page.locator('tr', { hasText: 'admin-button-user' });
+        assert.match(await row.innerText(), /active/);
+      } finally {
+        await context.close();
+      }
+    });
 
     it('T-A1, T-G3, T-G8: connect link → emulator consent on 127.0.0.1 (Confirm) → callback on localhost with the Lax cookie → seller active on the dashboard; <script> user_ref inert', async () => {
       const { context, page, dialogs } = await newContext();

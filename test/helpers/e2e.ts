@@ -128,6 +128,8 @@ export function serveEnv(opts: {
     SPAPI_AUTH_ENCRYPTION_KEYS: opts.encryptionKeys,
     DATABASE_URL: opts.databaseUrl,
     SPAPI_AUTH_KEY_RATE_LIMIT: '0',
+    // The proactive refresher is off: the tests count the refreshes that callers cause.
+    SPAPI_AUTH_REFRESH_RATE_LIMIT: '0',
     PORT: String(opts.port),
     HOST: '127.0.0.1',
     ...opts.extra,

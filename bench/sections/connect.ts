@@ -11,7 +11,7 @@ import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js
 import { parseKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import type { BenchSection } from '../framework.js';
-import { createKey, newKeyRing, quantile, serveEnv, startServe } from './harness.js';
+import { createKey, newKeyRing, quantile, serveEnv, serveRuntime, startServe } from './harness.js';
 
 const SELLER = 'A1EMUSELLERNA01';
 const PUBLIC = 'http://localhost:3000';
@@ -144,7 +144,7 @@ export const connectFlow: BenchSection = {
             },
           ],
           notes: [
-            `Method: one \`spapi-auth serve\` process (SQLite, sources through tsx) and the emulator in the benchmark process with LWA latency 0 and consent in auto mode. One authorization = \`POST /v1/connect-sessions\` (API key) → \`GET /connect/:token\` (sets the binding cookie, redirects to the consent page) → the emulator's consent (auto: redirects straight back with a code) → \`GET /oauth/callback\` with the cookie (state check, one code exchange with the emulator, encrypted save with its webhook event and audit record, result page). Every authorization is a re-authorization of the same test seller by the same user_ref (auto consent answers with one seller), so after the first each one replaces the stored refresh token. ` +
+            `Method: one \`spapi-auth serve\` process (SQLite, ${serveRuntime().label}) and the emulator in the benchmark process with LWA latency 0 and consent in auto mode. One authorization = \`POST /v1/connect-sessions\` (API key) → \`GET /connect/:token\` (sets the binding cookie, redirects to the consent page) → the emulator's consent (auto: redirects straight back with a code) → \`GET /oauth/callback\` with the cookie (state check, one code exchange with the emulator, encrypted save with its webhook event and audit record, result page). Every authorization is a re-authorization of the same test seller by the same user_ref (auto consent answers with one seller), so after the first each one replaces the stored refresh token. ` +
               `Service time: ${SEQUENTIAL} authorizations one after the other (after 20 warm-ups); for each, the client-side times of the three service requests are added and the time the emulator spent inside its token endpoint for that authorization's exchange (its \`handle\` wrapped with a timer) is subtracted. What remains is the service's work plus loopback HTTP (client ↔ service, service ↔ emulator) and the client's own fetch overhead — an upper bound of the service's time. The consent hop (browser ↔ Amazon) is not counted. Throughput: ${CONCURRENCY} concurrent loops for ${THROUGHPUT_S} s; client, emulator and service share the two cores.`,
           ],
         };

@@ -1,12 +1,13 @@
 /**
- * Shared machinery of the service benchmarks: `spapi-auth serve` as a child process (from the
- * sources through tsx, so the numbers are those of the code in the tree), API keys and sellers put
+ * Shared machinery of the service benchmarks: `spapi-auth serve` as a child process (the build in
+ * `dist/` when it is newer than every source file, as after `npm run bench`, else the sources
+ * through tsx: either way the code in the tree), API keys and sellers put
  * in the store, an emulator-side LWA call counter, autocannon in a child process, and the
  * `https.Agent` that sends the popular clients' `https://api.amazon.com` and
  * `https://sellingpartnerapi-*.amazon.com` requests to the emulator over plain TCP on loopback.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import https from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -103,8 +104,34 @@ export function serveEnv(opts: {
   };
 }
 
+/** The newest modification time of any file under `dir` (ms). */
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(join(entry.parentPath, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+let runtime: { readonly args: readonly string[]; readonly label: string } | undefined;
+
 /**
- * Starts `spapi-auth serve` (src/cli/main.ts through tsx) and waits for its "listening on" line.
+ * How `spapi-auth serve` is started: `dist/cli/main.js` when the build exists and is newer than
+ * every file in `src/` (start time then excludes compiling TypeScript), else `src/cli/main.ts`
+ * through tsx, so a stale build is never measured. `label` says which, for the reports.
+ */
+export function serveRuntime(): { readonly args: readonly string[]; readonly label: string } {
+  if (runtime !== undefined) return runtime;
+  const built = join(ROOT, 'dist/cli/main.js');
+  const fresh = existsSync(built) && statSync(built).mtimeMs >= newestMtime(join(ROOT, 'src'));
+  runtime = fresh
+    ? { args: [built], label: 'the build in `dist/`' }
+    : { args: ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')], label: 'the sources through tsx' };
+  return runtime;
+}
+
+/**
+ * Starts `spapi-auth serve` ({@link serveRuntime}) and waits for its "listening on" line.
  * Its stdout (JSON logs) is drained and dropped; stderr is kept for the error message.
  */
 export function startServe(
@@ -113,15 +140,7 @@ export function startServe(
   prefix: readonly string[] = [],
 ): Promise<ServeProcess> {
   const t0 = performance.now();
-  const cmd = [
-    ...prefix,
-    process.execPath,
-    ...nodeArgs,
-    '--import',
-    'tsx',
-    join(ROOT, 'src/cli/main.ts'),
-    'serve',
-  ];
+  const cmd = [...prefix, process.execPath, ...nodeArgs, ...serveRuntime().args, 'serve'];
   const child: ChildProcess = spawn(cmd[0]!, cmd.slice(1), {
     cwd: ROOT,
     env,

@@ -37,6 +37,7 @@ import {
   startServe,
   type EmulatorAgent,
   type ServeProcess,
+  serveRuntime,
 } from './harness.js';
 
 const SELLER = 'A1EMUSELLERNA01';
@@ -484,7 +485,9 @@ export const libraries: BenchSection = {
         notes: [
           '### One column per system\n\n' + table,
           'Every cell is measured on its own fresh emulator (`src/emulator`, 50 ms latency on the LWA token endpoint) with a refresh token from a real consent (auto mode) and code exchange; LWA calls are counted by the emulator (`grant_type=refresh_token`, faults included).',
-          "How each system is reached: `@sp-api-sdk/auth` (axios) and the official SDK's `LwaAuthClient` (superagent) keep their `https://api.amazon.com` URL; Node's global `https.Agent` is replaced by one whose `createConnection` opens a plain TCP socket to the emulator on 127.0.0.1. `amazon-sp-api` gets the same agent through its `https_proxy_agent` option and makes real `getMarketplaceParticipations` SP-API calls (the emulator answers SP-API by path), because it refreshes only inside `callAPI`: when it has no token, or after SP-API answers 403 \"expired\". spapi-auth's library uses Node's fetch with `amazonUrl` pointing at the emulator; the service is `spapi-auth serve` child processes (from the sources through tsx) with `SPAPI_AUTH_AMAZON_URL` pointing there and the token API's per-key rate limit off.",
+          "How each system is reached: `@sp-api-sdk/auth` (axios) and the official SDK's `LwaAuthClient` (superagent) keep their `https://api.amazon.com` URL; Node's global `https.Agent` is replaced by one whose `createConnection` opens a plain TCP socket to the emulator on 127.0.0.1. `amazon-sp-api` gets the same agent through its `https_proxy_agent` option and makes real `getMarketplaceParticipations` SP-API calls (the emulator answers SP-API by path), because it refreshes only inside `callAPI`: when it has no token, or after SP-API answers 403 \"expired\". spapi-auth's library uses Node's fetch with `amazonUrl` pointing at the emulator; the service is `spapi-auth serve` child processes (" +
+            serveRuntime().label +
+            ") with `SPAPI_AUTH_AMAZON_URL` pointing there and the token API's per-key rate limit off.",
           `Instances: for the three client libraries, three independent client objects in one process (that is all they offer: no shared cache); for spapi-auth's library, three token managers in one process over one SQLite store (\`createStoreTokenVault\`, distinct lease owners); for the service, three \`spapi-auth serve\` processes on one fresh PostgreSQL schema (dropped afterwards). After expiry: the emulator issues ${EXPIRY_TTL_S}-second tokens, each client is warmed with one call, then ${EXPIRY_TTL_S}.2 s later 50 concurrent calls are made; the official SDK subtracts a fixed 60 s from every lifetime, so with short tokens it never caches (its cold number applies). Reset: the emulator destroys the connection of every token request (control-API fault \`reset\`, count 0) while one call is made on a cold client; attempts are counted for ${RESET_WINDOW_MS / 1000} s, then the fault is cleared. "Bounded" means the call gave up (or got a token) within the window.`,
           'Cache-hit rates: each in-process client is measured beside the floor (an async function doing a `Map` lookup and an expiry check), alternating three 300 ms runs of each, awaiting every call, medians; each gets its own freshly compiled loop so that the calls of one system do not slow the next one down; the service column is over HTTP (autocannon, 10 connections, 3 s, in a separate process) and so not comparable to the in-process numbers — see the token API section for its ratio to a bare `node:http` server.',
         ],

@@ -25,6 +25,7 @@ import {
   serveEnv,
   startServe,
   type ServeProcess,
+  serveRuntime,
 } from './harness.js';
 
 const MB = 2 ** 20;
@@ -354,7 +355,8 @@ export const scale: BenchSection = {
       rows,
       notes: [
         "Seeding: bulk SQL (better-sqlite3 prepared inserts in transactions of 10,000; PostgreSQL `INSERT … SELECT FROM unnest(…)` batches of 10,000, then `ANALYZE`), not the store API. Every row carries a refresh token and a cached access token (valid one hour) as real ciphertexts made by `sealValue` from `src/storage/crypto.ts` with the store's additional data (table, column, `region|seller id`) and a fresh key ring, so the service reads and decrypts them exactly as its own writes; the plaintext tokens are made up, so a refresh would fail (none is needed: `SPAPI_AUTH_AMAZON_URL` points at a closed port and any LWA call would show up as a failure). The SQLite file lives in a temporary directory; the PostgreSQL schema is fresh and dropped afterwards.",
-        'Service: one `spapi-auth serve` child process (sources through tsx, so start time includes loading TypeScript from tsx\'s cache), `SPAPI_AUTH_KEY_RATE_LIMIT=0`, an admin password. Start time: spawn to the "listening on" line. Resident memory: `VmRSS` from /proc right after start and the peak sampled every 100 ms during the run. Token from the store: 2,000 different sellers (after 100 warm-up requests for others) spread over the whole table, each asked for once through `GET /v1/sellers/:id/access-token`, one request in flight (a latency, not a load test: on two shared cores, requests in flight queue behind each other and the client), timed by the client (Node fetch over loopback). On PostgreSQL this is the first read of each row since the bulk load, so some reads miss the PostgreSQL buffer cache (the table is about a gigabyte). Pages: 20 sequential requests each after 2 warm-ups (the admin pages with a logged-in session); the admin list page is `/admin/sellers` (50 per page, keyset paging), the lookup `/admin/sellers/:id`.',
+        `Service: one \`spapi-auth serve\` child process (${serveRuntime().label}${serveRuntime().label.includes('tsx') ? ", so start time includes loading TypeScript from tsx's cache" : ''}), \`SPAPI_AUTH_KEY_RATE_LIMIT=0\`, an admin password. ` +
+          'Start time: spawn to the "listening on" line. Resident memory: `VmRSS` from /proc right after start and the peak sampled every 100 ms during the run. Token from the store: 2,000 different sellers (after 100 warm-up requests for others) spread over the whole table, each asked for once through `GET /v1/sellers/:id/access-token`, one request in flight (a latency, not a load test: on two shared cores, requests in flight queue behind each other and the client), timed by the client (Node fetch over loopback). On PostgreSQL this is the first read of each row since the bulk load, so some reads miss the PostgreSQL buffer cache (the table is about a gigabyte). Pages: 20 sequential requests each after 2 warm-ups (the admin pages with a logged-in session); the admin list page is `/admin/sellers` (50 per page, keyset paging), the lookup `/admin/sellers/:id`.',
       ],
     };
   },

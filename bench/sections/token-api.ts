@@ -22,6 +22,7 @@ import {
   serveEnv,
   startServe,
   type LoadResult,
+  serveRuntime,
 } from './harness.js';
 
 const SELLER = 'A1EMUSELLERNA01';
@@ -173,7 +174,7 @@ export const tokenApi: BenchSection = {
             { metric: 'token API p99 latency', result: `${p99} ms`, target: '< 5 ms', met: p99 < 5 },
           ],
           notes: [
-            `Method: one \`spapi-auth serve\` process (from the sources through tsx, SQLite, per-key rate limit off with \`SPAPI_AUTH_KEY_RATE_LIMIT=0\`, one seller whose token was fetched once so it is in memory) and one bare \`node:http\` server in its own process answering the very body the token API returned, with the same \`content-type\` and \`cache-control\` headers. autocannon runs in a separate process, ${CONNECTIONS} keep-alive connections, one request in flight per connection, ${SECONDS} s per run after a 1 s warm-up, alternating bare / token API for ${ROUNDS} rounds; each side's best run (most requests/s: the least disturbed by other work on this shared machine) is reported with its own p50 and p99, and every run is in the log. Because throughput on this shared machine swings by a factor of two or three between runs, the server's CPU time per request (user + system time from /proc over each run, divided by the requests served) is reported too: it barely depends on what else runs, and for a CPU-bound server on a core of its own requests/s is its inverse. At 100 connections the p99 is dominated by queueing on the shared cores: compare it with the bare server's p99 in the same run. ` +
+            `Method: one \`spapi-auth serve\` process (${serveRuntime().label}, SQLite, per-key rate limit off with \`SPAPI_AUTH_KEY_RATE_LIMIT=0\`, one seller whose token was fetched once so it is in memory) and one bare \`node:http\` server in its own process answering the very body the token API returned, with the same \`content-type\` and \`cache-control\` headers. autocannon runs in a separate process, ${CONNECTIONS} keep-alive connections, one request in flight per connection, ${SECONDS} s per run after a 1 s warm-up, alternating bare / token API for ${ROUNDS} rounds; each side's best run (most requests/s: the least disturbed by other work on this shared machine) is reported with its own p50 and p99, and every run is in the log. Because throughput on this shared machine swings by a factor of two or three between runs, the server's CPU time per request (user + system time from /proc over each run, divided by the requests served) is reported too: it barely depends on what else runs, and for a CPU-bound server on a core of its own requests/s is its inverse. At 100 connections the p99 is dominated by queueing on the shared cores: compare it with the bare server's p99 in the same run. ` +
               (hasTaskset
                 ? 'Core split: the server under test is pinned to CPU 0 and autocannon to CPU 1 (`taskset`); the benchmark process itself is idle during a run. Other work on this shared machine can still land on either core.'
                 : 'No `taskset` here: the servers and autocannon share both cores as the OS schedules them.') +

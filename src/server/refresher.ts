@@ -36,7 +36,10 @@ export interface RefresherOptions {
   readonly intervalMs?: number;
   /** Token lifetime assumed until a refresh shows the real one (ms); default one hour (LWA's). */
   readonly lifetimeMs?: number;
-  /** Due tokens read at a time (the backlog the start time accounts for); default 500. */
+  /**
+   * Due tokens read at a time: the backlog the start time accounts for; default a minute of work
+   * at the rate (500 to 5,000). A burst of expiries larger than this starts later than it could.
+   */
   readonly pageSize?: number;
   /** Refreshes in flight at most; default max(4, rate), at most 64. */
   readonly maxConcurrent?: number;
@@ -89,7 +92,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
   const rate = opts.ratePerSecond * PACE; // per second
-  const pageSize = opts.pageSize ?? 500;
+  const pageSize = opts.pageSize ?? Math.min(5000, Math.max(500, Math.ceil(rate * 60)));
   const maxConcurrent = opts.maxConcurrent ?? Math.min(64, Math.max(4, Math.ceil(opts.ratePerSecond)));
   let lifetime = opts.lifetimeMs ?? HOUR_MS;
 
@@ -122,7 +125,13 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     // Jitter drawn per read: instances sharing a store do not start on the same seller in step.
     jitterMs = random() * Math.min(30_000, lifetime / 20);
     for (const [k, until] of backoff) if (until <= t) backoff.delete(k);
-    const due = await store.listRefreshDue({ before: t + lifetime, limit: pageSize });
+    const due: RefreshDueEntry[] = [];
+    while (due.length < pageSize) {
+      const limit = Math.min(1000, pageSize - due.length);
+      const page = await store.listRefreshDue({ before: t + lifetime, after: due.at(-1) ?? null, limit });
+      due.push(...page);
+      if (page.length < limit) break;
+    }
     queue = due.filter((e) => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e)));
   };
 

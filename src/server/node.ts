@@ -113,9 +113,18 @@ export function listen(handler: Handler, opts: { port: number; host: string }): 
 }
 
 function write(res: NodeResponse, r: ServerResponse): void {
+  const body = r.body;
+  // With its length known, Node sends headers and body in one write; without it, writeHead()
+  // fixes chunked encoding before end() sees the body (a size line, the body and a final chunk:
+  // several buffers and a writev on every response).
+  if (body !== null && r.status !== 204 && r.status !== 304 && r.headers['content-length'] === undefined) {
+    r.headers['content-length'] = String(
+      typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
+    );
+  }
   res.writeHead(r.status, r.headers as Record<string, string | string[]>);
-  if (r.body === null) res.end();
-  else res.end(r.body);
+  if (body === null) res.end();
+  else res.end(body);
 }
 
 function fail(res: NodeResponse): void {

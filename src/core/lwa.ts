@@ -38,6 +38,14 @@ export interface LwaCallOptions extends LwaEndpointOptions, TransportOptions {
   readonly retry?: RetryOptions;
   /** Cap on the bytes of a token response read (decoded). Default 16 KiB. */
   readonly maxResponseBytes?: number;
+  /**
+   * Called as soon as LWA answers 429 with a `Retry-After` (before this call waits it out), so the
+   * caller can hold back its other LWA calls: LWA throttles per client id, not per seller.
+   *
+   * @example
+   * refreshAccessToken(creds, rt, { onThrottle: (ms) => (blockedUntil = Date.now() + ms) });
+   */
+  readonly onThrottle?: (retryAfterMs: number) => void;
 }
 
 /** Grant grammar shared by the three requests. */
@@ -436,7 +444,12 @@ async function callLwa<T extends LwaTokenResponse>(
           throw networkError(err, 'LWA request');
         }
       },
-      retryDecision,
+      (err) => {
+        if (err instanceof LwaError && err.code === 'rate_limited' && err.retryAfterMs !== undefined) {
+          options?.onThrottle?.(err.retryAfterMs);
+        }
+        return retryDecision(err);
+      },
       retry,
       options ?? {},
     );

@@ -267,9 +267,10 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     ...(options.amazonUrl === undefined ? {} : { amazonUrl: options.amazonUrl }),
     ...(options.fetch === undefined ? {} : { fetch: options.fetch }),
     now,
-    sleep,
+    sleep: lwaSleep,
     random,
     retry,
+    onThrottle,
   });
 
   // Null prototype: a bogus region such as 'constructor' finds nothing instead of a function.
@@ -314,6 +315,27 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const usable = (t: AccessToken | null | undefined): AccessToken | undefined =>
     t != null && t.expiresAt - STALE_GUARD_MS > now() ? t : undefined;
 
+  // ---- 429 throttle ---------------------------------------------------------------------------
+  // LWA throttles per client id (security.md §3.5): a 429 with Retry-After holds back every LWA call
+  // of this manager, learnt from the retry loop the moment the 429 arrives, not when the call ends.
+  let blockedUntil = 0;
+  const onThrottle = (retryAfterMs: number): void => {
+    blockedUntil = Math.max(blockedUntil, now() + retryAfterMs);
+  };
+  const throttleError = (retryAfterMs: number): LwaError =>
+    new LwaError('upstream_unavailable', 'LWA throttled this app (429): not calling it before Retry-After', {
+      retryAfterMs,
+    });
+  // Another call's retry waits for the throttle too; past the retry budget it gives up instead.
+  const lwaSleep: SleepFn = async (ms, signal) => {
+    await sleep(ms, signal);
+    const rest = blockedUntil - now();
+    if (rest > 0) {
+      if (rest > retry.maxTotalMs) throw throttleError(rest);
+      await sleep(rest, signal);
+    }
+  };
+
   // ---- circuit breaker ----------------------------------------------------------------------
   let failures = 0;
   let openUntil = 0;
@@ -350,10 +372,6 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       return;
     }
     failures++;
-    if (err.code === 'rate_limited' && err.retryAfterMs !== undefined) {
-      // LWA throttles per client id: nobody calls it again before Retry-After.
-      openUntil = Math.max(openUntil, now() + err.retryAfterMs);
-    }
     if (failures >= threshold) {
       openUntil = Math.max(openUntil, now() + cooldownMs);
       emit({ type: 'breaker_open', code: err.code });
@@ -364,7 +382,21 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       retryAfterMs,
     });
 
-  const callLwa = async <T extends LwaTokenResult>(call: (c: LwaCredentials) => Promise<T>): Promise<T> => {
+  /**
+   * One LWA call through the throttle and the breaker. A 429 seen since the caller's own check (or
+   * by a caller without one) is waited out when it ends before `deadline` and the caller has no
+   * still-valid token to fall back on; otherwise the call is refused without counting as a failure.
+   */
+  const callLwa = async <T extends LwaTokenResult>(
+    call: (c: LwaCredentials) => Promise<T>,
+    deadline: number,
+    hasStale: boolean,
+  ): Promise<T> => {
+    const throttledFor = blockedUntil - now();
+    if (throttledFor > 0) {
+      if (hasStale || now() + throttledFor > deadline) throw throttleError(throttledFor);
+      await sleep(throttledFor);
+    }
     const gate = breakerAllow();
     if (!gate.ok) throw breakerError(gate.retryAfterMs);
     try {
@@ -462,6 +494,17 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         }
         throw breakerError(blockedFor);
       }
+      const throttledFor = blockedUntil - now();
+      if (throttledFor > 0) {
+        // Throttled app-wide: serve a still-valid token at once, else wait it out within the deadline.
+        if (stale !== undefined) {
+          emit({ type: 'stale_served', key, code: 'rate_limited' });
+          return stale;
+        }
+        if (now() + throttledFor > deadline || round >= 4) throw throttleError(throttledFor);
+        await sleep(throttledFor);
+        continue;
+      }
       const lease = await vault.acquireLease(key, leaseTtlMs);
       if (lease === null) {
         const other = await waitForOther(key, k, state.version, deadline);
@@ -487,7 +530,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
         await vault.releaseLease(key, lease).catch(() => undefined);
         continue;
       }
-      return refreshWithLease(key, k, state, lease, stale);
+      return refreshWithLease(key, k, state, lease, stale, deadline);
     }
   };
 
@@ -497,11 +540,16 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     state: SellerTokenState,
     lease: RefreshLease,
     stale: AccessToken | undefined,
+    deadline: number,
   ): Promise<AccessToken> => {
     const started = now();
     let res: LwaTokenResult;
     try {
-      res = await callLwa((c) => lwaRefresh(c, state.refreshToken, lwaOptions()));
+      res = await callLwa(
+        (c) => lwaRefresh(c, state.refreshToken, lwaOptions()),
+        deadline,
+        stale !== undefined,
+      );
     } catch (err) {
       const code: ErrorCode = isSpapiAuthError(err) ? err.code : 'upstream_unavailable';
       const failure = { code, message: isSpapiAuthError(err) ? err.message : 'refresh failed' };
@@ -567,7 +615,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     const previous = usable(grantless.get(scope)?.token);
     const started = now();
     try {
-      const res = await callLwa((c) => lwaGrantless(c, scope, lwaOptions()));
+      const res = await callLwa(
+        (c) => lwaGrantless(c, scope, lwaOptions()),
+        started + leaseWaitMs,
+        previous !== undefined,
+      );
       const token = Object.freeze({ accessToken: res.accessToken, expiresAt: res.expiresAt });
       grantless.set(scope, { token, refreshAt: refreshAtOf(res.expiresAt, res.expiresAt - res.issuedAt) });
       emit({ type: 'grantless_refresh', scope, durationMs: now() - started });
@@ -714,10 +766,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
     breakerState() {
       const t = now();
+      const until = Math.max(openUntil, blockedUntil);
       return Object.freeze({
-        state: t < openUntil ? 'open' : failures >= threshold ? 'half_open' : 'closed',
+        state: t < until ? 'open' : failures >= threshold ? 'half_open' : 'closed',
         consecutiveFailures: failures,
-        openUntil,
+        openUntil: until,
       });
     },
 

@@ -253,6 +253,63 @@ test('429 with Retry-After: no LWA call by anyone before it passes', async () =>
   assert.equal(amazon.calls.refresh_token, 2);
 });
 
+/** A fake clock whose sleeps resolve only when the test moves time on. */
+function manualClock(start = 1_000_000_000) {
+  const clock = { t: start };
+  const timers: Array<{ at: number; resolve: () => void }> = [];
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => timers.push({ at: clock.t + ms, resolve }));
+  /** Lets every promise chain settle (the fake LWA and the vault answer in microtasks). */
+  const settle = () => new Promise((res) => setImmediate(res));
+  const advance = async (ms: number) => {
+    clock.t += ms;
+    for (const due of timers.filter((x) => x.at <= clock.t)) {
+      timers.splice(timers.indexOf(due), 1);
+      due.resolve();
+    }
+    await settle();
+  };
+  return { clock, sleep, settle, advance, timers };
+}
+
+test('T-B4: a 429 Retry-After on one seller holds back every LWA call while that call still retries', async () => {
+  const KEY_B: SellerTokenKey = { sellingPartnerId: 'B2SELLER', region: 'na' };
+  const m = manualClock();
+  const { tokens, amazon, vault } = setup({ now: () => m.clock.t, sleep: m.sleep });
+  vault.put(KEY_B, 'Atzr|refresh-b');
+  amazon.script.push(json({}, 429, { 'retry-after': '3' }));
+  const a = tokens.getAccessToken(KEY);
+  await m.settle();
+  assert.equal(amazon.calls.refresh_token, 1, "seller A's refresh got the 429 and waits to retry");
+  const b = tokens.getAccessToken(KEY_B);
+  await m.settle();
+  await m.advance(2_999);
+  assert.equal(amazon.calls.refresh_token, 1, 'no LWA call by seller B (or A) within Retry-After');
+  assert.equal(tokens.breakerState().state, 'open');
+  await m.advance(1);
+  const [ta, tb] = await Promise.all([a, b]);
+  assert.equal(amazon.calls.refresh_token, 3, 'both refresh once the throttle has passed');
+  assert.notEqual(ta.accessToken, tb.accessToken);
+  assert.equal(tokens.breakerState().state, 'closed');
+});
+
+test('T-B4: while throttled, a caller holding a still-valid token gets it at once; grantless waits too', async () => {
+  const m = manualClock();
+  const { tokens, amazon } = setup({ now: () => m.clock.t, sleep: m.sleep, retry: { maxAttempts: 1 } });
+  const first = await tokens.getAccessToken(KEY);
+  m.clock.t = first.expiresAt - 60_000; // inside the margin, still valid
+  amazon.script.push(json({}, 429, { 'retry-after': '3' }));
+  assert.equal(await tokens.getAccessToken(KEY), first, 'the 429 ends in the still-valid token');
+  assert.equal(await tokens.getAccessToken(KEY), first, 'served from memory, no LWA call');
+  assert.equal(amazon.calls.refresh_token, 2);
+  const g = tokens.getGrantlessToken('sellingpartnerapi::notifications');
+  await m.advance(2_999);
+  assert.equal(amazon.calls.client_credentials, 0, 'the grantless call waits for the throttle');
+  await m.advance(1);
+  assert.match((await g).accessToken, /^Atza\|token-/);
+  assert.equal(amazon.calls.client_credentials, 1);
+});
+
 test('lease held by another instance: wait, re-load, use its token (no LWA call)', async () => {
   const { tokens, amazon, vault, events, clock } = setup();
   const lease = await vault.acquireLease(KEY, 15_000);

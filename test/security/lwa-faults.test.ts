@@ -191,7 +191,6 @@ describe('LWA faults against a serve process (security.md §6.B)', () => {
       // Known gap (reported): the core's LWA client waits out Retry-After inside its own retry loop,
       // and the token manager's breaker learns of the 429 only when that call gives up — so another
       // seller's refresh reaches LWA at once. Kept running so it turns green when that is fixed.
-      todo: 'the 429 throttle is not shared while the throttled call is still retrying',
     },
     async () => {
       await amazon.emulator.control.fault({

@@ -92,10 +92,11 @@ export function createMemoryTokenVault(options: { readonly now?: () => number } 
       row.lease = Object.freeze({ owner, version: row.version, expiresAt: now() + ttlMs });
       return row.lease;
     },
-    async commitRefresh(key, lease, token) {
+    async commitRefresh(key, lease, token, rotatedRefreshToken) {
       const row = rows.get(k(key));
       if (!holds(row, lease) || row.version !== lease.version) return false;
       row.accessToken = token;
+      if (rotatedRefreshToken !== undefined) row.refreshToken = rotatedRefreshToken;
       row.version++;
       row.lease = null;
       row.lastFailure = null;

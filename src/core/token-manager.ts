@@ -577,7 +577,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
     lifetimes.set(k, lifetime);
     lastLifetime = lifetime;
     const token: AccessToken = { accessToken: res.accessToken, expiresAt: res.expiresAt };
-    if (!(await vault.commitRefresh(key, lease, token))) {
+    // LWA may rotate the refresh token (it echoes the same one today); a dropped rotated token
+    // would make the next refresh present a spent one and lock the seller out.
+    const rotated =
+      res.refreshToken !== undefined && res.refreshToken !== state.refreshToken
+        ? res.refreshToken
+        : undefined;
+    if (!(await vault.commitRefresh(key, lease, token, rotated))) {
       // Our lease was taken over (we were paused): a newer token may be stored; prefer it.
       const current = await vault.load(key);
       const theirs = current?.status === 'active' ? usable(current.accessToken) : undefined;

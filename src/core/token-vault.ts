@@ -11,7 +11,10 @@
  * 3. Call LWA outside any database transaction.
  * 4. `commitRefresh` — compare-and-set on the lease and row version: a holder whose lease expired
  *    and was taken over (a paused process) cannot overwrite a newer token; it gets `false` and
- *    re-`load`s. Or `releaseLease` after a transient failure, or `markReauthorizationRequired`
+ *    re-`load`s. When LWA answered the refresh with a different refresh token (rotation: Amazon
+ *    does not rotate today, but a client that dropped a rotated token would lock the seller out),
+ *    the manager passes it as `rotatedRefreshToken` and the vault stores it in the same
+ *    compare-and-set as the access token — never one without the other. Or `releaseLease` after a transient failure, or `markReauthorizationRequired`
  *    after `invalid_grant`.
  */
 import type { Region } from './marketplaces.js';
@@ -62,8 +65,17 @@ export interface TokenVault {
   load(key: SellerTokenKey): Promise<SellerTokenState | null>;
   /** Takes the refresh lease for `ttlMs`, or returns null when another owner holds an unexpired one. */
   acquireLease(key: SellerTokenKey, ttlMs: number): Promise<RefreshLease | null>;
-  /** Stores the new access token and releases the lease, only if the lease is still ours (compare-and-set). */
-  commitRefresh(key: SellerTokenKey, lease: RefreshLease, token: AccessToken): Promise<boolean>;
+  /**
+   * Stores the new access token and releases the lease, only if the lease is still ours
+   * (compare-and-set). `rotatedRefreshToken`, when given, replaces the stored refresh token in the
+   * same atomic step; on a lost lease nothing is stored (`false`).
+   */
+  commitRefresh(
+    key: SellerTokenKey,
+    lease: RefreshLease,
+    token: AccessToken,
+    rotatedRefreshToken?: string,
+  ): Promise<boolean>;
   /** Releases the lease without a new token, recording the failure. Idempotent; a lost lease is ignored. */
   releaseLease(key: SellerTokenKey, lease: RefreshLease, failure?: RefreshFailure): Promise<void>;
   /** Marks the authorization `reauthorization_required` (after `invalid_grant`) and releases the lease. */

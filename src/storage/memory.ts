@@ -16,6 +16,7 @@ import {
   assertPositiveInteger,
   assertWebhookEvent,
   assertRegion,
+  assertRotatedRefreshToken,
   assertSellerKey,
   assertStatus,
   assertTime,
@@ -380,13 +381,18 @@ export function createMemoryStore(options: StoreOptions = {}): Store {
       return { owner, version: row.record.version, expiresAt: at + ttlMs };
     },
 
-    async commitRefresh(key, lease, token) {
+    async commitRefresh(key, lease, token, rotatedRefreshToken) {
       assertSellerKey(key);
       assertTime(token?.expiresAt, 'token expiresAt');
+      assertRotatedRefreshToken(rotatedRefreshToken);
       const row = sellerOf(key);
       if (!row || row.record.leaseOwner !== lease.owner || row.record.version !== lease.version) return false;
       const at = now();
-      row.accessEnc = sealer.seal('sellers', 'access_token', sellerRowKey(key), token.accessToken);
+      const rowKey = sellerRowKey(key);
+      row.accessEnc = sealer.seal('sellers', 'access_token', rowKey, token.accessToken);
+      if (rotatedRefreshToken !== undefined) {
+        row.refreshEnc = sealer.seal('sellers', 'refresh_token', rowKey, rotatedRefreshToken);
+      }
       update(row, {
         accessTokenExpiresAt: token.expiresAt,
         lastRefreshAt: at,

@@ -192,9 +192,16 @@ export function assertWebhookEvent(e: WebhookEventInput): void {
 /** An authorization to save: a valid seller key and a refresh token. */
 export function assertAuthorizationInput(input: AuthorizationInput): void {
   assertSellerKey(input);
-  if (typeof input.refreshToken !== 'string' || input.refreshToken === '') {
-    throw new TypeError('refreshToken must be a non-empty string');
-  }
+  assertRefreshToken(input.refreshToken, 'refreshToken');
+}
+
+/** A refresh token LWA rotated on a refresh, if any (`commitRefresh`'s optional argument). */
+export function assertRotatedRefreshToken(value: unknown): void {
+  if (value !== undefined) assertRefreshToken(value, 'rotatedRefreshToken');
+}
+
+function assertRefreshToken(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string' || value === '') throw new TypeError(`${name} must be a non-empty string`);
 }
 
 /** The arguments of `acquireRefreshLease`. */

@@ -23,6 +23,7 @@ import {
   assertPositiveInteger,
   assertWebhookEvent,
   assertRegion,
+  assertRotatedRefreshToken,
   assertSellerKey,
   assertStatus,
   assertTime,
@@ -527,18 +528,37 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
       return rows[0] ? { owner, version: num(rows[0].version), expiresAt } : null;
     },
 
-    async commitRefresh(key, lease, token: AccessToken) {
+    async commitRefresh(key, lease, token: AccessToken, rotatedRefreshToken?: string) {
       assertSellerKey(key);
       checkLease(lease);
       assertTime(token?.expiresAt, 'token expiresAt');
+      assertRotatedRefreshToken(rotatedRefreshToken);
       const at = now();
-      const accessEnc = sealer.seal('sellers', 'access_token', sellerRowKey(key), token.accessToken);
+      const rowKey = sellerRowKey(key);
+      const accessEnc = sealer.seal('sellers', 'access_token', rowKey, token.accessToken);
+      // A rotated refresh token goes in the same compare-and-set as the access token: stored
+      // apart, a crash or a lost lease in between would leave the spent token in place.
+      const refreshEnc =
+        rotatedRefreshToken === undefined
+          ? null
+          : sealer.seal('sellers', 'refresh_token', rowKey, rotatedRefreshToken);
       const changed = await db.run(
         `UPDATE sellers SET access_token_enc = ?, access_token_expires_at = ?, last_refresh_at = ?,
+           refresh_token_enc = COALESCE(?, refresh_token_enc),
            last_error_code = NULL, last_error_message = NULL, last_error_at = NULL,
            lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = ?
          WHERE selling_partner_id = ? AND region = ? AND lease_owner = ? AND version = ?`,
-        [accessEnc, token.expiresAt, at, at, key.sellingPartnerId, key.region, lease.owner, lease.version],
+        [
+          accessEnc,
+          token.expiresAt,
+          at,
+          refreshEnc,
+          at,
+          key.sellingPartnerId,
+          key.region,
+          lease.owner,
+          lease.version,
+        ],
       );
       return changed === 1;
     },

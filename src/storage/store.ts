@@ -465,8 +465,17 @@ export interface Store {
    * re-load instead of refreshing (someone committed in between).
    */
   acquireRefreshLease(key: SellerTokenKey, owner: string, ttlMs: number): Promise<RefreshLease | null>;
-  /** Compare-and-set on owner and version: stores the access token, records the refresh, releases the lease. */
-  commitRefresh(key: SellerTokenKey, lease: RefreshLease, token: AccessToken): Promise<boolean>;
+  /**
+   * Compare-and-set on owner and version: stores the access token — and `rotatedRefreshToken`,
+   * sealed like the refresh token of {@link Store.saveAuthorization}, when LWA rotated it — records
+   * the refresh and releases the lease, in one write; false (nothing written) when the lease was lost.
+   */
+  commitRefresh(
+    key: SellerTokenKey,
+    lease: RefreshLease,
+    token: AccessToken,
+    rotatedRefreshToken?: string,
+  ): Promise<boolean>;
   /** Releases the lease if still held by `lease.owner` at `lease.version`, recording the failure. */
   releaseRefreshLease(key: SellerTokenKey, lease: RefreshLease, failure?: RefreshFailure): Promise<void>;
   /**

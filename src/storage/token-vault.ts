@@ -40,7 +40,8 @@ export function createStoreTokenVault(store: Store, options: StoreTokenVaultOpti
   return {
     load: (key) => store.loadTokens(key),
     acquireLease: (key, ttlMs) => store.acquireRefreshLease(key, owner, ttlMs),
-    commitRefresh: (key, lease, token) => store.commitRefresh(key, lease, token),
+    commitRefresh: (key, lease, token, rotatedRefreshToken) =>
+      store.commitRefresh(key, lease, token, rotatedRefreshToken),
     releaseLease: (key, lease, failure) => store.releaseRefreshLease(key, lease, failure),
     async markReauthorizationRequired(key: SellerTokenKey, lease, failure) {
       const seller = await store.getSeller(key);

@@ -99,6 +99,8 @@ export function serveEnv(opts: {
     SPAPI_AUTH_AMAZON_URL: opts.amazonUrl,
     DATABASE_URL: opts.databaseUrl,
     SPAPI_AUTH_ENCRYPTION_KEYS: opts.keyRing,
+    // Off unless a section turns it on (refresh.ts): the others count the LWA calls callers cause.
+    SPAPI_AUTH_REFRESH_RATE_LIMIT: '0',
     PORT: '0',
     ...opts.extra,
   };

@@ -246,6 +246,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const jitterMs = options.jitterMs ?? 60_000;
   const leaseTtlMs = options.leaseTtlMs ?? 15_000;
   const leaseWaitMs = options.leaseWaitMs ?? 12_000;
+  // How often a waiter tries to take over the lease (a dead holder's lease expires unannounced).
+  const takeoverEveryMs = Math.min(1_000, leaseTtlMs / 4);
   const memoMs = options.sellerStatusMemoMs ?? 5_000;
   const threshold = options.breaker?.failureThreshold ?? 5;
   const cooldownMs = options.breaker?.cooldownMs ?? 30_000;
@@ -439,24 +441,42 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
   const lifetimeOf = (k: string): number => lifetimes.get(k) ?? lastLifetime;
 
-  /** Waits for another owner's refresh: re-loads with backoff until the row changes or the lease can be ours. */
+  /**
+   * Waits for another owner's refresh: re-loads with backoff until a fresher token appears, and
+   * tries the lease now and then, so that a dead holder's lease is taken over soon after it
+   * expires (T-C6) rather than after this whole wait. Ends with their token, our lease with the
+   * state it was taken on (refresh with it), or nothing at the deadline.
+   */
   const waitForOther = async (
     key: SellerTokenKey,
     k: string,
     version: number,
     deadline: number,
-  ): Promise<AccessToken | undefined> => {
+  ): Promise<
+    | { readonly token: AccessToken }
+    | { readonly lease: RefreshLease; readonly state: SellerTokenState }
+    | undefined
+  > => {
     const started = now();
     emit({ type: 'lease_wait', key });
     let delay = 25;
-    for (let polls = 0; polls < 100 && now() < deadline && now() - started < leaseTtlMs; polls++) {
+    let triedAt = started;
+    for (let polls = 0; polls < 100 && now() < deadline; polls++) {
       await sleep(Math.floor(delay / 2 + random() * (delay / 2)));
       delay = Math.min(delay * 1.6, 500);
       const state = checkStatus(k, await vault.load(key));
       if (state.version !== version && usable(state.accessToken) !== undefined) {
         emit({ type: 'vault_hit', key, durationMs: now() - started });
-        return state.accessToken!;
+        return { token: state.accessToken! };
       }
+      // A lease attempt is a write: at most one per takeoverEveryMs per waiting process.
+      if (now() - triedAt < takeoverEveryMs) continue;
+      triedAt = now();
+      const lease = await vault.acquireLease(key, leaseTtlMs);
+      if (lease === null) continue;
+      if (lease.version === state.version) return { lease, state };
+      // The row changed since this load (someone just wrote it): release and look again.
+      await vault.releaseLease(key, lease).catch(() => undefined);
     }
     return undefined;
   };
@@ -507,10 +527,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       }
       const lease = await vault.acquireLease(key, leaseTtlMs);
       if (lease === null) {
-        const other = await waitForOther(key, k, state.version, deadline);
-        if (other !== undefined) {
-          remember(key, other, lifetimeOf(k));
+        const waited = await waitForOther(key, k, state.version, deadline);
+        if (waited !== undefined && 'token' in waited) {
+          remember(key, waited.token, lifetimeOf(k));
           return caches[key.region].get(key.sellingPartnerId)!.token;
+        }
+        if (waited !== undefined) {
+          return refreshWithLease(key, k, waited.state, waited.lease, stale, deadline);
         }
         if (now() >= deadline || round >= 4) {
           if (stale !== undefined) return stale;

@@ -386,6 +386,78 @@ test('a dead lease holder: the lease expires and a waiter takes over', async () 
   void tokens;
 });
 
+test("T-C6: a waiter takes over a dead holder's lease right after it expires, with exactly one LWA call", async () => {
+  const amazon = fakeAmazon();
+  let calledAt = 0;
+  // setup's clock drives the vault's lease expiry; sleeping moves it on.
+  const { vault, tokens, clock } = setup(
+    {
+      sleep: async (ms) => {
+        clock.t += ms;
+      },
+      fetch: async (r) => {
+        calledAt = clock.t;
+        return amazon.fetch(r);
+      },
+    },
+    amazon,
+  );
+  // The holder took a 5 s lease and died before calling LWA: shorter than the waiter's 12 s
+  // wait, so the waiter must take over rather than answer 503 at the end of its wait.
+  const dead = await vault.acquireLease(KEY, 5_000);
+  assert.ok(dead);
+  const t = await tokens.getAccessToken(KEY);
+  assert.equal(t.accessToken, 'Atza|token-1');
+  assert.equal(amazon.calls.refresh_token, 1);
+  assert.ok(calledAt >= dead.expiresAt, 'no LWA call while the dead lease is valid');
+  assert.ok(calledAt <= dead.expiresAt + 1_500, `taken over ${calledAt - dead.expiresAt} ms after expiry`);
+  assert.deepEqual(await vault.load(KEY).then((s) => s?.accessToken), t);
+});
+
+test('T-C6: a lease taken over on a row that changed since the load is released and the row looked at again', async () => {
+  const clock = { t: 1_000_000_000 };
+  const inner = createMemoryTokenVault({ now: () => clock.t });
+  inner.put(KEY, 'Atzr|refresh');
+  const dead = await inner.acquireLease(KEY, 2_000);
+  let released = 0;
+  let loads = 0;
+  const vault: TokenVault = {
+    ...inner,
+    load: async (k) => {
+      // Once the dead lease has expired, another instance slips in between the waiter's load and
+      // its lease: it refreshes and commits, so the waiter's lease is on a newer row version.
+      if (clock.t >= dead!.expiresAt && ++loads === 1) {
+        const state = await inner.load(k);
+        const theirs = await inner.acquireLease(k, 15_000);
+        await inner.commitRefresh(k, theirs!, { accessToken: 'Atza|theirs', expiresAt: clock.t + 3_600_000 });
+        return state;
+      }
+      return inner.load(k);
+    },
+    acquireLease: (k, ttl) => inner.acquireLease(k, ttl),
+    commitRefresh: (k, l, t) => inner.commitRefresh(k, l, t),
+    releaseLease: async (k, l, f) => {
+      released++;
+      return inner.releaseLease(k, l, f);
+    },
+    markReauthorizationRequired: (k, l, f) => inner.markReauthorizationRequired(k, l, f),
+  };
+  const amazon = fakeAmazon();
+  const { tokens } = setup(
+    {
+      vault,
+      now: () => clock.t,
+      sleep: async (ms) => {
+        clock.t += ms;
+      },
+    },
+    amazon,
+  );
+  assert.equal((await tokens.getAccessToken(KEY)).accessToken, 'Atza|theirs');
+  assert.equal(amazon.calls.refresh_token, 0);
+  assert.equal(released, 1);
+});
+
 test('invalidate drops an early-rejected token: the next call refreshes', async () => {
   const { tokens, amazon } = setup();
   const a = await tokens.getAccessToken(KEY);

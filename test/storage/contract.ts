@@ -454,6 +454,40 @@ export function storeContract(harness: ContractHarness): void {
           assert.equal(await store.commitRefresh(KEY, paused, token), false);
         }));
 
+      it('stores a rotated refresh token in the refresh compare-and-set, sealed; a lost lease stores nothing (T-B17)', () =>
+        withStore(async (store, clock) => {
+          await store.saveAuthorization(authorization({ refreshToken: 'Atzr|gen-0' }));
+          const vault = createStoreTokenVault(store, { owner: 'fresh', now: clock.now });
+          const paused = await store.acquireRefreshLease(KEY, 'paused', 1000);
+          assert.ok(paused);
+          clock.advance(1000);
+          const fresh = await vault.acquireLease(KEY, 1000);
+          assert.ok(fresh);
+          await assert.rejects(
+            store.commitRefresh(KEY, fresh, { accessToken: 'Atza|x', expiresAt: clock.now() + 1 }, ''),
+            TypeError,
+          );
+          const token = { accessToken: 'Atza|gen-1', expiresAt: clock.now() + 3_600_000 };
+          assert.equal(await vault.commitRefresh(KEY, fresh, token, 'Atzr|gen-1'), true);
+          const stale = { accessToken: 'Atza|stale', expiresAt: clock.now() + 1 };
+          assert.equal(await store.commitRefresh(KEY, paused, stale, 'Atzr|stale'), false);
+          const state = await store.loadTokens(KEY);
+          assert.equal(state?.refreshToken, 'Atzr|gen-1');
+          assert.deepEqual(state?.accessToken, token);
+          assert.equal(state?.version, 2);
+          // Sealed at rest like any refresh token: no plaintext, bound to the refresh_token column
+          // of this row (loadTokens opening it above checked the AAD).
+          const { items } = await store.listEncryptedValues({ limit: 100 });
+          const sealed = items.find((r) => r.rowKey === 'na|A3FHEXAMPLEYWS' && r.column === 'refresh_token');
+          assert.equal(sealedKeyId(sealed!.ciphertext), 'k1');
+          assert.ok(!items.some((r) => r.ciphertext.includes('gen-1')), 'no plaintext at rest');
+          // Without a rotated token the stored one stays.
+          const next = await store.acquireRefreshLease(KEY, 'fresh', 1000);
+          assert.ok(next);
+          assert.equal(await store.commitRefresh(KEY, next, { ...token, accessToken: 'Atza|gen-2' }), true);
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|gen-1');
+        }));
+
       it('releases a lease with a recorded failure, ignoring a lost lease', () =>
         withStore(async (store, clock) => {
           await store.saveAuthorization(authorization());

@@ -6,16 +6,19 @@
  *
  * The protocol for one refresh of a (seller, region):
  * 1. `load` — if the shared access token is still fresh, use it (another instance refreshed it).
- * 2. `acquireLease(ttl)` — if another owner holds an unexpired lease, wait (re-`load` with backoff)
- *    until a fresher token appears or the lease expires, then start again.
+ * 2. `acquireLease(ttl)` — if another owner holds an unexpired lease, wait (re-`load` with backoff,
+ *    and try the lease again about once a second) until a fresher token appears or the lease is
+ *    ours. A lease taken on a row whose `version` differs from the one loaded means another
+ *    instance wrote meanwhile: release it and look again rather than refresh a second time.
  * 3. Call LWA outside any database transaction.
  * 4. `commitRefresh` — compare-and-set on the lease and row version: a holder whose lease expired
  *    and was taken over (a paused process) cannot overwrite a newer token; it gets `false` and
  *    re-`load`s. When LWA answered the refresh with a different refresh token (rotation: Amazon
  *    does not rotate today, but a client that dropped a rotated token would lock the seller out),
  *    the manager passes it as `rotatedRefreshToken` and the vault stores it in the same
- *    compare-and-set as the access token — never one without the other. Or `releaseLease` after a transient failure, or `markReauthorizationRequired`
- *    after `invalid_grant`.
+ *    compare-and-set as the access token — never one without the other.
+ *    Or `releaseLease` after a transient failure, or `markReauthorizationRequired` after
+ *    `invalid_grant`.
  */
 import type { Region } from './marketplaces.js';
 

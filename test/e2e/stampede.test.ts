@@ -1,0 +1,199 @@
+// Startup stampede (security.md T-C12): a fleet whose stored access tokens all expire soon, and
+// two `spapi-auth serve` processes starting cold on the one PostgreSQL database with the proactive
+// refresher on (`SPAPI_AUTH_REFRESH_RATE_LIMIT=N` each). Every count is taken at the emulator,
+// sampled every 250 ms: the refreshes must be spread (no window of at most one second holds more
+// than 2N — the limit is per instance and the refresher's bucket holds one refresh, no burst), each
+// seller is refreshed once, and the last refresh lands before the seeded tokens expire.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { RunningEmulator } from '../../src/emulator/index.js';
+import type { Store } from '../../src/storage/store.js';
+import {
+  freePort,
+  freshDatabase,
+  markerSecrets,
+  openTestStore,
+  postgresUnavailable,
+  refreshCalls,
+  seedSellers,
+  serveEnv,
+  startServe,
+  startTestEmulator,
+  testSellers,
+  type ServeProcess,
+} from '../helpers/e2e.js';
+
+const unavailable = await postgresUnavailable();
+const FLEET = 300;
+/** SPAPI_AUTH_REFRESH_RATE_LIMIT of each instance. */
+const RATE = 20;
+const INSTANCES = 2;
+/** The seeded tokens expire this long after seeding ends: ample for FLEET / RATE seconds plus start-up. */
+const EXPIRY_MS = 50_000;
+const SAMPLE_MS = 250;
+
+/** One reading of the emulator's refresh counter. */
+interface Sample {
+  /** `performance.now()` when the counter was read. */
+  readonly at: number;
+  /** Wall clock when the counter was read (compared with stored expiry times). */
+  readonly wall: number;
+  readonly count: number;
+}
+
+/**
+ * Reads the refresh counter every {@link SAMPLE_MS} until `done(samples)` holds or `maxMs` pass.
+ * The timer callback reads the counter itself (no awaiting inside a tick), so a slow read only
+ * delays its own sample.
+ */
+async function sampleRefreshes(
+  amazon: RunningEmulator,
+  done: (samples: readonly Sample[]) => boolean,
+  maxMs: number,
+): Promise<Sample[]> {
+  const samples: Sample[] = [];
+  const start = performance.now();
+  for (;;) {
+    const at = performance.now();
+    const wall = Date.now();
+    samples.push({ at, wall, count: await refreshCalls(amazon) });
+    if (done(samples) || at - start > maxMs) return samples;
+    await new Promise((r) => setTimeout(r, SAMPLE_MS - ((performance.now() - start) % SAMPLE_MS)));
+  }
+}
+
+/** The most refreshes between two samples at most `windowMs` apart. */
+function peakInWindow(samples: readonly Sample[], windowMs = 1000): number {
+  let peak = 0;
+  for (let i = 0; i < samples.length; i++) {
+    for (let j = i + 1; j < samples.length && samples[j]!.at - samples[i]!.at <= windowMs; j++) {
+      peak = Math.max(peak, samples[j]!.count - samples[i]!.count);
+    }
+  }
+  return peak;
+}
+
+/** LWA refresh attempts an instance saw fail on its side (any outcome but ok), from its /metrics. */
+async function lwaRefreshFailures(instance: ServeProcess): Promise<number> {
+  const text = await (await fetch(`${instance.url}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^spapi_auth_lwa_calls_total\{([^}]*)\} (\d+)$/gm)) {
+    if (m[1]!.includes('grant="refresh_token"') && !m[1]!.includes('outcome="ok"')) n += Number(m[2]);
+  }
+  return n;
+}
+
+if (unavailable !== null && process.env.CI === 'true') {
+  it('the startup stampede needs PostgreSQL in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
+} else if (unavailable !== null) {
+  console.log(`# SKIP startup stampede: ${unavailable}`);
+  it('startup stampede on PostgreSQL', { skip: unavailable }, () => undefined);
+} else {
+  describe('T-C12: startup stampede, 2 serve processes with the proactive refresher', () => {
+    const secrets = markerSecrets('Stampede');
+    const fleet = testSellers(FLEET, 'STP');
+    const ids = fleet.map((s) => s.sellingPartnerId);
+    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    let amazon: RunningEmulator;
+    let store: Store;
+    let instances: ServeProcess[] = [];
+    let expiresAt = 0;
+    let env: (port: number) => Record<string, string>;
+    let ports: number[] = [];
+
+    before(async () => {
+      db = await freshDatabase('stampede');
+      ports = await Promise.all(Array.from({ length: INSTANCES }, () => freePort()));
+      const publicUrl = `http://127.0.0.1:${ports[0]}`;
+      const started = await startTestEmulator(publicUrl, secrets.clientSecret, {
+        sellers: fleet,
+        latencyMs: 20,
+      });
+      amazon = started.amazon;
+      store = await openTestStore(db.url, secrets.encryptionKeys);
+      // Stored tokens that all expire at one instant, well inside the refresher's lead time.
+      const seedStart = Date.now();
+      await seedSellers(amazon, started.app, secrets.clientSecret, store, ids, {
+        expiresAt: seedStart + EXPIRY_MS,
+      });
+      expiresAt = seedStart + EXPIRY_MS;
+      assert.ok(Date.now() < expiresAt - 30_000, 'seeding left at least 30 s before expiry');
+      assert.equal(await refreshCalls(amazon), 0);
+      env = (port: number): Record<string, string> =>
+        serveEnv({
+          app: started.app,
+          clientSecret: secrets.clientSecret,
+          encryptionKeys: secrets.encryptionKeys,
+          emulatorUrl: amazon.url,
+          databaseUrl: db.url,
+          publicUrl,
+          port,
+          extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: String(RATE) },
+        });
+    });
+
+    after(async () => {
+      await Promise.all(instances.map((i) => i.stop()));
+      await store?.close();
+      await amazon?.close();
+      await db?.drop();
+    });
+
+    it(`${FLEET} sellers near expiry: refreshes paced (≤ ${INSTANCES} × ${RATE} in any second), each seller once, all before expiry`, async (t) => {
+      // Sampling starts before the instances do: the first sample is 0 and every refresh of the
+      // start-up falls between two samples.
+      let completeAt = -1;
+      const sampling = sampleRefreshes(
+        amazon,
+        (s) => {
+          const last = s.at(-1)!;
+          if (completeAt < 0 && last.count >= FLEET) completeAt = last.at;
+          // One more second after the fleet is done: a second refresh of any seller would show.
+          return completeAt >= 0 && last.at - completeAt >= 1000;
+        },
+        35_000,
+      );
+      const starting = ports.map((port) => startServe(env(port), 30_000));
+      instances = (await Promise.allSettled(starting)).flatMap((r) =>
+        r.status === 'fulfilled' ? [r.value] : [],
+      );
+      assert.equal(instances.length, INSTANCES, 'both instances started');
+      const samples = await sampling;
+      assert.equal(samples[0]!.count, 0);
+      const complete = samples.find((s) => s.count >= FLEET);
+      assert.ok(complete, `only ${samples.at(-1)!.count} of ${FLEET} sellers refreshed in 35 s`);
+      assert.ok(
+        complete.wall < expiresAt,
+        `the fleet was refreshed ${complete.wall - expiresAt} ms after the tokens expired`,
+      );
+
+      const peak = peakInWindow(samples);
+      t.diagnostic(
+        `peak ${peak} refreshes in 1 s; fleet done ${Math.round((expiresAt - complete.wall) / 1000)} s before expiry; ${samples.length} samples`,
+      );
+      assert.ok(peak <= INSTANCES * RATE, `${peak} refreshes within one second (limit ${INSTANCES * RATE})`);
+
+      // Each seller once (a refresh an instance repeated after its own side failed is in its metrics).
+      const stats = await amazon.emulator.control.stats();
+      assert.deepEqual(
+        ids.filter((id) => (stats.refresh_by_seller[id] ?? 0) < 1),
+        [],
+        'sellers never refreshed',
+      );
+      const failed = (await Promise.all(instances.map(lwaRefreshFailures))).reduce((a, b) => a + b, 0);
+      const total = await refreshCalls(amazon);
+      assert.ok(
+        total <= FLEET + failed,
+        `${total} refreshes for ${FLEET} sellers (${failed} failed attempts)`,
+      );
+      if (failed === 0) assert.equal(total, FLEET);
+
+      // The store holds a new token for every seller, valid past the seeded expiry.
+      for (const id of ids) {
+        const row = await store.loadTokens({ sellingPartnerId: id, region: 'na' });
+        assert.ok((row?.accessToken?.expiresAt ?? 0) > expiresAt, `${id} still holds the seeded token`);
+      }
+      for (const i of instances) assert.equal(i.child.exitCode, null, 'the instances are still running');
+    });
+  });
+}

@@ -1,5 +1,5 @@
 /**
- * The dev start page (until the admin dashboard exists): a "Connect a seller" button that walks the
+ * The dev start page: a "Connect a seller" button that walks the
  * whole website flow against the embedded emulator, and the connected sellers with a live check of
  * their access token. Registered only in dev mode; the form is protected by an Origin check.
  */
@@ -7,7 +7,8 @@ import { MARKETPLACES, findMarketplace } from '../core/marketplaces.js';
 import type { ServiceContext } from './context.js';
 import { createFlowSession } from './flows.js';
 import { HttpError, redirect } from './http.js';
-import { html, page } from './pages.js';
+import { pill, when } from './admin/layout.js';
+import { html, sitePage, type SafeHtml } from './pages.js';
 import type { Router } from './router.js';
 import { sellerJson } from './token-api.js';
 
@@ -37,21 +38,26 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
     const { items } = await store.listSellers({ limit: 50 });
     const rows = await Promise.all(
       items.map(async (s) => {
-        let token: string;
+        let token: SafeHtml;
         try {
           const t = await amazon.getAccessToken({ sellingPartnerId: s.sellingPartnerId, region: s.region });
-          token = `working (${t.accessToken.slice(0, 10)}…, expires ${new Date(t.expiresAt).toISOString()})`;
+          // One span: on a phone the cell is a flex row and the dot must stay with its text.
+          token = html`<span
+            ><span class="dot ok"></span>working (${t.accessToken.slice(0, 10)}…, expires
+            ${when(t.expiresAt)})</span
+          >`;
         } catch (err) {
-          token = `not available (${(err as { code?: string }).code ?? 'error'})`;
+          token = html`<span
+            ><span class="dot bad"></span>not available (${(err as { code?: string }).code ?? 'error'})</span
+          >`;
         }
-        const j = sellerJson(s);
         return html`<tr>
-          <td>${s.sellingPartnerId}</td>
-          <td>${s.region}</td>
-          <td>${s.kind}</td>
-          <td>${s.status}</td>
-          <td>${String(j.reauthorize_by).slice(0, 10)}</td>
-          <td>${token}</td>
+          <td data-label="Seller" class="mono id">${s.sellingPartnerId}</td>
+          <td data-label="Region">${s.region.toUpperCase()}</td>
+          <td data-label="Kind">${s.kind}</td>
+          <td data-label="Status">${pill(s.status)}</td>
+          <td data-label="Re-authorize by">${String(sellerJson(s).reauthorize_by).slice(0, 10)}</td>
+          <td data-label="Access token" class="small">${token}</td>
         </tr>`;
       }),
     );
@@ -61,56 +67,89 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
           ${m.countryCode} — ${m.country}
         </option>`,
     );
-    return page(
-      200,
-      'spapi-auth (dev)',
-      html`<p>The service is running with the embedded Amazon emulator: no Amazon account is involved.</p>
-        <form method="post" action="/dev/connect">
-          <label
-            >Marketplace
-            <select name="marketplace">
-              ${options}
-            </select></label
-          >
-          <label
-            >Kind
-            <select name="kind">
-              <option value="seller" selected>seller</option>
-              <option value="vendor">vendor</option>
-            </select></label
-          >
-          <p><button type="submit">Connect a seller</button></p>
-        </form>
-        <p>
-          Or start on "Amazon" with the
-          <a href="/appstore/authorize?application_id=${config.applicationId}">Appstore flow</a>.
-        </p>
-        <p>
-          The <a href="/admin">admin dashboard</a> shows every seller with its status, audit trail, LWA health
-          and webhooks, and has its own "Connect a seller" form.
-        </p>
-        <h2>Connected sellers</h2>
-        ${
-          items.length === 0
-            ? html`<p>None yet.</p>`
-            : html`<table>
-                <tr>
-                  <th>Seller</th>
-                  <th>Region</th>
-                  <th>Kind</th>
-                  <th>Status</th>
-                  <th>Re-authorize by</th>
-                  <th>Access token</th>
-                </tr>
-                ${rows}
-              </table>`
-        }
-        <h2>Token API</h2>
-        <p>
-          With the dev API key printed at start-up:
-          <code>curl -H "Authorization: Bearer $SPAPI_AUTH_KEY" ${config.publicUrl}/v1/sellers</code>
-        </p>`,
-    );
+    return sitePage({
+      title: 'spapi-auth (dev)',
+      nav: html`<a href="/admin">Admin dashboard</a>`,
+      body: html`<div class="hero">
+          <h1>${items.length === 0 ? 'Connect your first seller' : 'Connect another seller'}</h1>
+          <p class="lede">
+            The service is running with the embedded Amazon emulator: no Amazon account is involved. Pick a
+            marketplace, confirm on the emulator's consent page, and the seller lands in the list below with a
+            working access token.
+          </p>
+        </div>
+        <div class="row">
+          <section class="card">
+            <h2>Start the website flow</h2>
+            <form method="post" action="/dev/connect">
+              <div class="fields">
+                <label class="field"
+                  >Marketplace
+                  <select name="marketplace">
+                    ${options}
+                  </select></label
+                >
+                <label class="field"
+                  >Kind
+                  <select name="kind">
+                    <option value="seller" selected>seller</option>
+                    <option value="vendor">vendor</option>
+                  </select></label
+                >
+              </div>
+              <p class="actions">
+                <button type="submit" class="btn big">Connect a seller</button>
+                <span class="small muted"
+                  >Or start on "Amazon" with the
+                  <a href="/appstore/authorize?application_id=${config.applicationId}">Appstore flow</a
+                  >.</span
+                >
+              </p>
+            </form>
+          </section>
+          <section class="card">
+            <h2>Next</h2>
+            <ul class="plain small">
+              <li>
+                The <a href="/admin">admin dashboard</a> shows every seller with its status, audit trail, LWA
+                health and webhooks, and has its own "Connect a seller" form.
+              </li>
+              <li>The <a href="#token-api">token API</a> hands your services access tokens.</li>
+            </ul>
+          </section>
+        </div>
+        <section class="card tablecard">
+          <div class="head">
+            <h2>Connected sellers <span class="muted small">(${items.length})</span></h2>
+          </div>
+          ${
+            items.length === 0
+              ? html`<p class="empty">None yet: connect one with the form above.</p>`
+              : html`<table class="rows">
+                  <thead>
+                    <tr>
+                      <th>Seller</th>
+                      <th>Region</th>
+                      <th>Kind</th>
+                      <th>Status</th>
+                      <th>Re-authorize by</th>
+                      <th>Access token</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    ${rows}
+                  </tbody>
+                </table>`
+          }
+        </section>
+        <section class="card" id="token-api">
+          <h2>Token API</h2>
+          <p class="small muted">With the dev API key printed at start-up:</p>
+          <pre
+            class="cmd"
+          ><code>curl -H "Authorization: Bearer $SPAPI_AUTH_KEY" ${config.publicUrl}/v1/sellers</code></pre>
+        </section>`,
+    });
   });
 
   router.add('POST', '/dev/connect', async (req) => {

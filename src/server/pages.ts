@@ -4,7 +4,8 @@
  * nonce, no third-party resource and no link carrying a code or a state.
  */
 import { randomBytes } from 'node:crypto';
-import { pageHeaders, type ServerResponse } from './http.js';
+import { pageHeaders, type HeaderMap, type ServerResponse } from './http.js';
+import { STYLESHEET } from './style.js';
 
 /**
  * Markup that is already safe. Only {@link html} and {@link raw} make one.
@@ -58,11 +59,6 @@ function render(v: unknown): string {
   return escapeHtml(String(v));
 }
 
-const CSS = `body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#222}
-h1{font-size:1.5rem}.ok{color:#075e1c}.err{color:#a11}code{background:#f3f3f3;padding:0 .25rem}
-button{font-size:1rem;padding:.5rem 1rem;cursor:pointer}table{border-collapse:collapse;width:100%}
-td,th{border-bottom:1px solid #ddd;padding:.25rem .5rem;text-align:left}select{font-size:1rem}`;
-
 /**
  * An HTML document: the head every page shares (no referrer, a viewport, `css` in a `<style>` whose
  * nonce the CSP allows) around `body`. Send it with headers naming the returned nonce.
@@ -91,10 +87,46 @@ export function htmlDocument(title: string, css: string, body: SafeHtml): { nonc
 }
 
 /**
- * A complete page with the security headers and a strict CSP.
+ * A complete page outside the dashboard, with the security headers and a strict CSP: the top bar
+ * (with `nav` on its right) and `body` as the page's `<main>`, in the dashboard's stylesheet.
  *
  * @example
- * return page(200, 'Connected', html`<p class="ok">Done.</p>`);
+ * return sitePage({ title: 'spapi-auth (dev)', body: html`<h1>Hello</h1>`, nav: html`<a href="/admin">Admin</a>` });
+ */
+export function sitePage(opts: {
+  readonly title: string;
+  readonly body: SafeHtml;
+  readonly status?: number;
+  /** Links for the top bar; none on pages a seller sees. */
+  readonly nav?: SafeHtml;
+  /** `narrow` centres one card (the flows' pages); `wide` is the dashboard width. */
+  readonly width?: 'narrow' | 'wide';
+  readonly headers?: HeaderMap;
+}): ServerResponse {
+  const { nonce, doc } = htmlDocument(
+    `${opts.title} · spapi-auth`,
+    STYLESHEET,
+    html`<header class="top">
+        <div class="in">
+          <span class="brand">spapi-auth</span>
+          ${opts.nav ? html`<nav>${opts.nav}</nav>` : ''}
+        </div>
+      </header>
+      <main class="${opts.width === 'narrow' ? 'narrow' : ''}">${opts.body}</main>`,
+  );
+  return {
+    status: opts.status ?? 200,
+    headers: { ...pageHeaders(nonce), ...opts.headers },
+    body: doc.value,
+  };
+}
+
+/**
+ * A flow's page (what a seller sees at the end of a flow): one card headed by `title`. A
+ * `<p class="ok">` in `body` colours it as a success; {@link errorPage} colours it as a failure.
+ *
+ * @example
+ * return page(200, 'Seller connected', html`<p class="ok">Done.</p>`);
  */
 export function page(
   status: number,
@@ -102,13 +134,26 @@ export function page(
   body: SafeHtml,
   extraHeaders?: Record<string, string | readonly string[]>,
 ): ServerResponse {
-  const { nonce, doc } = htmlDocument(
-    `${title} · spapi-auth`,
-    CSS,
-    html`<h1>${title}</h1>
-      ${body}`,
-  );
-  return { status, headers: { ...pageHeaders(nonce), ...extraHeaders }, body: doc.value };
+  return flowCard(status, title, body, '', extraHeaders);
+}
+
+function flowCard(
+  status: number,
+  title: string,
+  body: SafeHtml,
+  tone: '' | 'bad',
+  headers?: Record<string, string | readonly string[]>,
+): ServerResponse {
+  return sitePage({
+    status,
+    title,
+    width: 'narrow',
+    body: html`<section class="card flow ${tone}">
+      <h1>${title}</h1>
+      ${body}
+    </section>`,
+    ...(headers ? { headers } : {}),
+  });
 }
 
 /**
@@ -123,11 +168,15 @@ export function errorPage(
   message: string,
   extraHeaders?: Record<string, string | readonly string[]>,
 ): ServerResponse {
-  return page(
+  return flowCard(
     status,
     'Authorization not completed',
     html`<p class="err">${message}</p>
-      <p>Error code: <code>${code}</code></p>`,
+      <p class="muted small">Error code: <code>${code}</code></p>
+      <p class="muted small">
+        You can close this page and start again from the application that sent you here.
+      </p>`,
+    'bad',
     extraHeaders,
   );
 }

@@ -148,7 +148,7 @@ function flowCard(
     status,
     title,
     width: 'narrow',
-    body: html`<section class="card flow ${tone}">
+    body: html`<section class="${tone === 'bad' ? 'card flow bad' : 'card flow'}">
       <h1>${title}</h1>
       ${body}
     </section>`,

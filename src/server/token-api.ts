@@ -164,7 +164,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
   // Per region, keyed by seller id: no key string is built per request.
   const bodyCache: Record<
     Region,
-    Map<string, { token: string; expiresAt: number; body: string }>
+    Map<string, { token: string; expiresAt: number; body: string; length: string }>
   > = Object.assign(Object.create(null) as object, {
     na: new Map(),
     eu: new Map(),
@@ -203,10 +203,23 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     return regions[0]!;
   };
 
-  const tokenBody = (id: string, region: Region, t: AccessToken): string => {
+  // The body's Content-Length is kept with it, so the adapter does not measure the body again
+  // on every response.
+  const tokenResponse = (id: string, region: Region, t: AccessToken): ServerResponse => {
+    const { body, length } = tokenBody(id, region, t);
+    const headers = apiHeaders();
+    headers['content-length'] = length;
+    return { status: 200, headers, body };
+  };
+
+  const tokenBody = (
+    id: string,
+    region: Region,
+    t: AccessToken,
+  ): { readonly body: string; readonly length: string } => {
     const cache = bodyCache[region];
     const hit = cache.get(id);
-    if (hit !== undefined && hit.token === t.accessToken && hit.expiresAt === t.expiresAt) return hit.body;
+    if (hit !== undefined && hit.token === t.accessToken && hit.expiresAt === t.expiresAt) return hit;
     const body = JSON.stringify({
       access_token: t.accessToken,
       expires_at: iso(t.expiresAt),
@@ -214,8 +227,14 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       endpoint: amazon.endpoint(region),
     });
     if (cache.size >= CACHE_MAX) cache.clear();
-    cache.set(id, { token: t.accessToken, expiresAt: t.expiresAt, body });
-    return body;
+    const entry = {
+      token: t.accessToken,
+      expiresAt: t.expiresAt,
+      body,
+      length: String(Buffer.byteLength(body)),
+    };
+    cache.set(id, entry);
+    return entry;
   };
 
   const forgetSeller = (id: string): void => {
@@ -235,7 +254,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       region = await regionOf(id, req.rawQuery);
       const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
       audit.release(key.id, id, region);
-      return { status: 200, headers: apiHeaders(), body: tokenBody(id, region, token) };
+      return tokenResponse(id, region, token);
     } catch (err) {
       const e = tokenApiError(err);
       audit.add({
@@ -262,7 +281,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
         const token = amazon.peekAccessToken(id, region);
         if (token !== undefined) {
           audit.release(key.id, id, region);
-          return { status: 200, headers: apiHeaders(), body: tokenBody(id, region, token) };
+          return tokenResponse(id, region, token);
         }
       }
     }

@@ -22,6 +22,7 @@ import {
   testSellers,
   type ServeProcess,
 } from '../helpers/e2e.js';
+import { lwaRefreshFailures, peakInWindow, sampleRefreshes } from '../helpers/refresh-sampling.js';
 
 const unavailable = await postgresUnavailable();
 const FLEET = 300;
@@ -30,58 +31,6 @@ const RATE = 20;
 const INSTANCES = 2;
 /** The seeded tokens expire this long after seeding ends: ample for FLEET / RATE seconds plus start-up. */
 const EXPIRY_MS = 50_000;
-const SAMPLE_MS = 250;
-
-/** One reading of the emulator's refresh counter. */
-interface Sample {
-  /** `performance.now()` when the counter was read. */
-  readonly at: number;
-  /** Wall clock when the counter was read (compared with stored expiry times). */
-  readonly wall: number;
-  readonly count: number;
-}
-
-/**
- * Reads the refresh counter every {@link SAMPLE_MS} until `done(samples)` holds or `maxMs` pass.
- * The timer callback reads the counter itself (no awaiting inside a tick), so a slow read only
- * delays its own sample.
- */
-async function sampleRefreshes(
-  amazon: RunningEmulator,
-  done: (samples: readonly Sample[]) => boolean,
-  maxMs: number,
-): Promise<Sample[]> {
-  const samples: Sample[] = [];
-  const start = performance.now();
-  for (;;) {
-    const at = performance.now();
-    const wall = Date.now();
-    samples.push({ at, wall, count: await refreshCalls(amazon) });
-    if (done(samples) || at - start > maxMs) return samples;
-    await new Promise((r) => setTimeout(r, SAMPLE_MS - ((performance.now() - start) % SAMPLE_MS)));
-  }
-}
-
-/** The most refreshes between two samples at most `windowMs` apart. */
-function peakInWindow(samples: readonly Sample[], windowMs = 1000): number {
-  let peak = 0;
-  for (let i = 0; i < samples.length; i++) {
-    for (let j = i + 1; j < samples.length && samples[j]!.at - samples[i]!.at <= windowMs; j++) {
-      peak = Math.max(peak, samples[j]!.count - samples[i]!.count);
-    }
-  }
-  return peak;
-}
-
-/** LWA refresh attempts an instance saw fail on its side (any outcome but ok), from its /metrics. */
-async function lwaRefreshFailures(instance: ServeProcess): Promise<number> {
-  const text = await (await fetch(`${instance.url}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(/^spapi_auth_lwa_calls_total\{([^}]*)\} (\d+)$/gm)) {
-    if (m[1]!.includes('grant="refresh_token"') && !m[1]!.includes('outcome="ok"')) n += Number(m[2]);
-  }
-  return n;
-}
 
 if (unavailable !== null && process.env.CI === 'true') {
   it('the startup stampede needs PostgreSQL in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
@@ -167,7 +116,7 @@ if (unavailable !== null && process.env.CI === 'true') {
         `the fleet was refreshed ${complete.wall - expiresAt} ms after the tokens expired`,
       );
 
-      const peak = peakInWindow(samples);
+      const peak = peakInWindow(samples, 1000, (s) => s.count);
       t.diagnostic(
         `peak ${peak} refreshes in 1 s; fleet done ${Math.round((expiresAt - complete.wall) / 1000)} s before expiry; ${samples.length} samples`,
       );

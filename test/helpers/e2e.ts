@@ -215,7 +215,7 @@ export async function seedSellers(
 export async function startTestEmulator(
   publicUrl: string,
   clientSecret: string,
-  opts: { sellers?: readonly EmulatorSeller[]; latencyMs?: number; host?: string } = {},
+  opts: { sellers?: readonly EmulatorSeller[]; latencyMs?: number; host?: string; tokenTtlS?: number } = {},
 ): Promise<{ amazon: RunningEmulator; app: EmulatorApplication }> {
   const app = { ...devApplication(publicUrl), clientSecret };
   const amazon = await startEmulator({
@@ -224,6 +224,7 @@ export async function startTestEmulator(
     ...(opts.sellers ? { sellers: opts.sellers } : {}),
     ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
     ...(opts.host !== undefined ? { host: opts.host } : {}),
+    ...(opts.tokenTtlS !== undefined ? { tokenTtlS: opts.tokenTtlS } : {}),
   });
   return { amazon, app };
 }

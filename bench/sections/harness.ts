@@ -299,3 +299,18 @@ export function quantile(xs: readonly number[], q: number): number {
 
 /** Resolves after `ms`. */
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The machine's 1-minute load average (`/proc/loadavg`) as text, or `unknown` off Linux: method
+ * notes give it so a reader can tell a quiet run from one made beside other work.
+ *
+ * @example
+ * const load = loadAverage(); // '4.04'
+ */
+export function loadAverage(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ')[0] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}

@@ -19,6 +19,7 @@ import { openStore } from '../../src/storage/open.js';
 import type { BenchRow, BenchSection } from '../framework.js';
 import {
   createKey,
+  loadAverage,
   newKeyRing,
   PG_URL,
   quantile,
@@ -32,6 +33,8 @@ const MB = 2 ** 20;
 const ADMIN_PASSWORD = 'bench-admin-password-0123456789';
 /** Where the service sends Amazon calls: nothing listens; no call is expected (tokens are fresh). */
 const NO_AMAZON = 'http://127.0.0.1:9';
+// Token requests (for other sellers) before the timed ones.
+const WARM_UP = 1000;
 
 export const sellerId = (i: number): string => `ABENCH${String(i).padStart(8, '0')}`;
 
@@ -192,11 +195,22 @@ async function adminLogin(base: string): Promise<string> {
   return cookie;
 }
 
+type Latencies = { p50: number; p99: number; failed: number; count: number };
+
+const latencies = (r: { ms: number[]; failed: number }): Latencies => ({
+  p50: quantile(r.ms, 0.5),
+  p99: quantile(r.ms, 0.99),
+  failed: r.failed,
+  count: r.ms.length,
+});
+
 interface ScaleResult {
   readonly startMs: number;
   readonly rssStartMb: number;
   readonly rssPeakMb: number;
-  readonly storeToken: { p50: number; p99: number; failed: number; count: number };
+  readonly storeToken: Latencies;
+  /** The warm-up requests (the first after start), reported apart. */
+  readonly firstTokens: Latencies;
   readonly pages: ReadonlyArray<{ name: string; p50: number; max: number; failed: number }>;
 }
 
@@ -209,7 +223,14 @@ async function measure(svc: ServeProcess, n: number, apiKey: string): Promise<Sc
     // Distinct sellers, each asked for once: none is in the service's memory, every token comes
     // from the store (a read and a decryption).
     const picks = Array.from({ length: 2000 }, (_, i) => Math.floor(((i + Math.random()) * n) / 2000));
-    await timeGets(100, 1, (i) => `${svc.url}/v1/sellers/${sellerId(picks[i]! + 1)}/access-token`, auth); // warm-up
+    // Warm-up: the first requests after start also pay for compiling the request path (JIT) and
+    // for the store's first reads; they are timed and reported on their own row.
+    const first = await timeGets(
+      WARM_UP,
+      1,
+      (i) => `${svc.url}/v1/sellers/${sellerId(picks[i]! + 1)}/access-token`,
+      auth,
+    );
     const tok = await timeGets(
       2000,
       1,
@@ -241,12 +262,8 @@ async function measure(svc: ServeProcess, n: number, apiKey: string): Promise<Sc
       startMs: svc.startMs,
       rssStartMb,
       rssPeakMb: peak / MB,
-      storeToken: {
-        p50: quantile(tok.ms, 0.5),
-        p99: quantile(tok.ms, 0.99),
-        failed: tok.failed,
-        count: tok.ms.length,
-      },
+      storeToken: latencies(tok),
+      firstTokens: latencies(first),
       pages,
     };
   } finally {
@@ -271,7 +288,11 @@ function rowsOf(label: string, n: number, r: ScaleResult, memTargetMb: number, s
       met: r.rssPeakMb < memTargetMb,
     },
     {
-      metric: `${label}: token served from the store, ${r.storeToken.count} distinct sellers, one at a time`,
+      metric: `${label}: token served from the store, the first ${r.firstTokens.count} requests after start (warm-up, other sellers)`,
+      result: `p50 ${f(r.firstTokens.p50)} ms, p99 ${f(r.firstTokens.p99)} ms (${r.firstTokens.failed} failed)`,
+    },
+    {
+      metric: `${label}: token served from the store, ${r.storeToken.count} distinct sellers after the warm-up, one at a time`,
       result: `p50 ${f(r.storeToken.p50)} ms, p99 ${f(r.storeToken.p99)} ms (${r.storeToken.failed} failed)`,
       target: 'p99 < 5 ms',
       met: r.storeToken.p99 < 5 && r.storeToken.failed === 0,
@@ -289,6 +310,7 @@ export const scale: BenchSection = {
   name: 'scale',
   title: 'Scale: 100,000 sellers in SQLite, 1,000,000 in PostgreSQL',
   async run({ log }) {
+    const load = loadAverage();
     const rows: BenchRow[] = [];
     const extra = { SPAPI_AUTH_KEY_RATE_LIMIT: '0', SPAPI_AUTH_ADMIN_PASSWORD: ADMIN_PASSWORD };
     // SQLite, 100,000 sellers, in a temporary directory.
@@ -356,7 +378,9 @@ export const scale: BenchSection = {
       notes: [
         "Seeding: bulk SQL (better-sqlite3 prepared inserts in transactions of 10,000; PostgreSQL `INSERT … SELECT FROM unnest(…)` batches of 10,000, then `ANALYZE`), not the store API. Every row carries a refresh token and a cached access token (valid one hour) as real ciphertexts made by `sealValue` from `src/storage/crypto.ts` with the store's additional data (table, column, `region|seller id`) and a fresh key ring, so the service reads and decrypts them exactly as its own writes; the plaintext tokens are made up, so a refresh would fail (none is needed: `SPAPI_AUTH_AMAZON_URL` points at a closed port and any LWA call would show up as a failure). The SQLite file lives in a temporary directory; the PostgreSQL schema is fresh and dropped afterwards.",
         `Service: one \`spapi-auth serve\` child process (${serveRuntime().label}${serveRuntime().label.includes('tsx') ? ", so start time includes loading TypeScript from tsx's cache" : ''}), \`SPAPI_AUTH_KEY_RATE_LIMIT=0\`, an admin password. ` +
-          'Start time: spawn to the "listening on" line. Resident memory: `VmRSS` from /proc right after start and the peak sampled every 100 ms during the run. Token from the store: 2,000 different sellers (after 100 warm-up requests for others) spread over the whole table, each asked for once through `GET /v1/sellers/:id/access-token`, one request in flight (a latency, not a load test: on two shared cores, requests in flight queue behind each other and the client), timed by the client (Node fetch over loopback). On PostgreSQL this is the first read of each row since the bulk load, so some reads miss the PostgreSQL buffer cache (the table is about a gigabyte). Pages: 20 sequential requests each after 2 warm-ups (the admin pages with a logged-in session); the admin list page is `/admin/sellers` (50 per page, keyset paging), the lookup `/admin/sellers/:id`. ' +
+          'Start time: spawn to the "listening on" line. Resident memory: `VmRSS` from /proc right after start and the peak sampled every 100 ms during the run. ' +
+          `Token from the store: 2,000 different sellers spread over the whole table, each asked for once through \`GET /v1/sellers/:id/access-token\`, one request in flight (a latency, not a load test: on two shared cores, requests in flight queue behind each other and the client), timed by the client (Node fetch over loopback, so the client's own time is included). Before them, ${WARM_UP.toLocaleString('en-US')} requests for other sellers, timed and reported on their own row: the first requests after start also pay for compiling the request path (V8 optimises it only after some thousands of calls; through tsx as here, about twice the server CPU per request at first) and for the store's first reads. The target row is the service as it runs once warm. Each request reads the seller's regions (one indexed query, cached 30 s), then its row (one indexed query by primary key) and decrypts the refresh and access tokens (AES-256-GCM); its audit record is buffered and written once a second, 100 records per transaction with a turn of the event loop between (one 1,000-record transaction held every read behind it for 5-7 ms on SQLite). On PostgreSQL every timed read is the first read of its row since the bulk load, so some miss the PostgreSQL buffer cache (the table is about a gigabyte); the connection pool is opened by the warm-up. The p99 of 2,000 requests is their 20th slowest: on this shared machine (two cores, other engineers' test suites running at the same time) it moves by several milliseconds from run to run with the load, while the server's own work per request is a few hundred microseconds. Machine load when the section started: ${load} (1-minute load average, two cores). ` +
+          'Pages: 20 sequential requests each after 2 warm-ups (the admin pages with a logged-in session); the admin list page is `/admin/sellers` (50 per page, keyset paging), the lookup `/admin/sellers/:id`. ' +
           'The admin home and `/metrics` take the counts by status from a 5-second cache in the service (`src/server/seller-counts.ts`, one query in flight): the GROUP BY itself (about 0.4 s over 1,000,000 rows on PostgreSQL) runs at most once per 5 s, during the warm-ups here, so at most one view in each window waits for it. The id-prefix search is two range queries, one per index (id, user_ref), merged (UNION ALL), instead of one OR that PostgreSQL answered with a full scan.',
       ],
     };

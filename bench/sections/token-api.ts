@@ -70,7 +70,7 @@ export const tokenApi: BenchSection = {
   name: 'token-api',
   title: 'Token API from cache vs a bare node:http server',
   async run({ log }) {
-    const load = loadAverage();
+    const machineLoad = loadAverage();
     const tmp = mkdtempSync(join(tmpdir(), 'spapi-auth-bench-'));
     const emu = await startEmulator({ port: 0, consentMode: 'auto' });
     try {
@@ -181,7 +181,7 @@ export const tokenApi: BenchSection = {
                 ? 'Core split: the server under test is pinned to CPU 0 and autocannon to CPU 1 (`taskset`); the benchmark process itself is idle during a run. Other work on this shared machine can still land on either core.'
                 : 'No `taskset` here: the servers and autocannon share both cores as the OS schedules them.') +
               ' autocannon reports latency in whole milliseconds.' +
-              ` Machine load when the section started: ${load} (1-minute load average, two cores). On a busy machine a server gets the CPU in shorter slices and handles fewer requests per wake-up, so its CPU time per request rises too, for the bare server and the token API alike: compare the two within a run, and across repeated runs.`,
+              ` Machine load when the section started: ${machineLoad} (1-minute load average, two cores). On a busy machine a server gets the CPU in shorter slices and handles fewer requests per wake-up, so its CPU time per request rises too, for the bare server and the token API alike: compare the two within a run, and across repeated runs.`,
           ],
         };
       } finally {

@@ -106,7 +106,7 @@ if (unavailable !== null && process.env.CI === 'true') {
       {
         todo:
           'fails in about half the runs: a seller is refreshed twice about 1 s apart in the steady state ' +
-          '(e.g. at 11.25, 25.75, 26.75, 41.25 s into the load) with no failed LWA attempt — reported'
+          '(e.g. at 11.25, 25.75, 26.75, 41.25 s into the load) with no failed LWA attempt — reported',
       },
       async (t) => {
         const token = (instance: number, seller: string): Promise<Response> =>

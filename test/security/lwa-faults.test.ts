@@ -187,11 +187,8 @@ describe('LWA faults against a serve process (security.md §6.B)', () => {
 
   it(
     'T-B4: 429 with Retry-After: 2 → no LWA call by any seller before it passes, then service resumes',
-    {
-      // Known gap (reported): the core's LWA client waits out Retry-After inside its own retry loop,
-      // and the token manager's breaker learns of the 429 only when that call gives up — so another
-      // seller's refresh reaches LWA at once. Kept running so it turns green when that is fixed.
-    },
+    // The LWA client tells the token manager of the 429 as it arrives (`onThrottle`), and the
+    // manager holds back every LWA call app-wide until Retry-After has passed.
     async () => {
       await amazon.emulator.control.fault({
         target: 'token',

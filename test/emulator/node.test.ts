@@ -192,38 +192,13 @@ test('emulatorListener mounts the emulator on another node server, socket faults
 });
 
 test('TLS variant: a client that does not trust the certificate sends nothing; one with the test CA gets a token', async () => {
-  const { execFileSync } = await import('node:child_process');
-  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const https = await import('node:https');
-  const dir = mkdtempSync(join(tmpdir(), 'emu-tls-'));
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  const tls = await startEmulator({ port: 0, tls: { key: readFileSync(key), cert: readFileSync(cert) } });
+  const { selfSignedCert } = await import('../helpers/tls.js');
+  const pem = selfSignedCert(mkdtempSync(join(tmpdir(), 'emu-tls-')));
+  const tls = await startEmulator({ port: 0, tls: pem });
   try {
     assert.match(tls.url, /^https:\/\//);
     await assert.rejects(fetch(`${tls.url}/auth/o2/token`, cc), TypeError);
@@ -239,7 +214,7 @@ test('TLS variant: a client that does not trust the certificate sends nothing; o
         `${tls.url}/auth/o2/token`,
         {
           method: 'POST',
-          ca: readFileSync(cert),
+          ca: pem.cert,
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
         },
         (res) => {

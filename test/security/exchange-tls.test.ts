@@ -2,8 +2,7 @@
 // T-B15 (LWA behind a certificate the service must not trust) with `serve` as a process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.js';
@@ -19,6 +18,7 @@ import {
   startServe,
   testSellers,
 } from '../helpers/e2e.js';
+import { selfSignedCert } from '../helpers/tls.js';
 
 const CALLBACK = `${PUBLIC_URL}/oauth/callback`;
 
@@ -85,31 +85,6 @@ test('T-B13: the code exchange answered invalid_grant → "authorize again", sta
 
 test('T-B15: LWA behind a self-signed certificate → the service fails closed (503), the fake receives no HTTP request', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spapi-tls-'));
-  const key = join(dir, 'key.pem');
-  const cert = join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
   const secrets = markerSecrets('Tls');
   const port = await freePort();
   const publicUrl = `http://127.0.0.1:${port}`;
@@ -118,7 +93,7 @@ test('T-B15: LWA behind a self-signed certificate → the service fails closed (
     port: 0,
     applications: [app],
     sellers: testSellers(1, 'TLS'),
-    tls: { key: readFileSync(key), cert: readFileSync(cert) },
+    tls: selfSignedCert(dir),
   });
   const databaseUrl = `sqlite:${join(dir, 'spapi-auth.db')}`;
   const store = await openTestStore(databaseUrl, secrets.encryptionKeys);

@@ -24,6 +24,7 @@ import {
   testSellers,
   type ServeProcess,
 } from '../helpers/e2e.js';
+import { lwaRefreshFailures } from '../helpers/refresh-sampling.js';
 
 const unavailable = await postgresUnavailable();
 const FLEET = 1000;
@@ -57,16 +58,6 @@ if (unavailable !== null && process.env.CI === 'true') {
       const body = await res.text();
       if (res.status !== 200) return { status: res.status, body };
       return { status: 200, token: (JSON.parse(body) as { access_token: string }).access_token, body: '' };
-    };
-
-    /** LWA refresh attempts an instance saw fail (any outcome but ok), from its /metrics. */
-    const lwaRefreshFailures = async (instance: ServeProcess): Promise<number> => {
-      const text = await (await fetch(`${instance.url}/metrics`)).text();
-      let n = 0;
-      for (const m of text.matchAll(/^spapi_auth_lwa_calls_total\{([^}]*)\} (\d+)$/gm)) {
-        if (m[1]!.includes('grant="refresh_token"') && !m[1]!.includes('outcome="ok"')) n += Number(m[2]);
-      }
-      return n;
     };
 
     before(async () => {

@@ -12,7 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
-import { createCanary } from '../helpers/canary.js';
+import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import { repoRoot } from '../helpers/cli.js';
 import {
   createKey,
@@ -90,9 +90,7 @@ if (missing !== undefined && process.env.CI === 'true') {
       const databaseUrl = `sqlite:${join(dir, 'spapi-auth.db')}`;
       store = await openTestStore(databaseUrl, secrets.encryptionKeys);
       apiKey = await createKey(store);
-      canary.add('client_secret', secrets.clientSecret);
-      canary.add('encryption_key', secrets.keyBytes);
-      canary.add('api_key', apiKey);
+      addRunSecrets(canary, { ...secrets, apiKey });
       canary.add('admin_password', ADMIN_PASSWORD);
 
       site = createServer((req, res) => {

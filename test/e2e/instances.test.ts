@@ -7,7 +7,7 @@ import pg from 'pg';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
-import { createCanary } from '../helpers/canary.js';
+import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import {
   createKey,
   freePort,
@@ -74,11 +74,8 @@ if (unavailable !== null && process.env.CI === 'true') {
       }));
       store = await openTestStore(db.url, secrets.encryptionKeys);
       const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, [HOT, PAUSED, ...fleet]);
-      for (const [id, t] of seeded) canary.add(`refresh_token ${id}`, t.refreshToken);
       apiKey = await createKey(store);
-      canary.add('api_key', apiKey);
-      canary.add('client_secret', secrets.clientSecret);
-      canary.add('encryption_key', secrets.keyBytes);
+      addRunSecrets(canary, { ...secrets, apiKey, seeded });
       instances = await Promise.all(
         ports.map((port) =>
           startServe(

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { Store } from '../../src/storage/store.js';
-import { createCanary } from '../helpers/canary.js';
+import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import {
   createKey,
   freePort,
@@ -76,8 +76,7 @@ describe('rotating refresh tokens, 3 processes (T-B17, T-C8)', () => {
     const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, [seller.sellingPartnerId]);
     canary.add('first refresh_token', seeded.get(seller.sellingPartnerId)!.refreshToken);
     apiKey = await createKey(store);
-    canary.add('api_key', apiKey);
-    canary.add('client_secret', secrets.clientSecret);
+    addRunSecrets(canary, { clientSecret: secrets.clientSecret, apiKey });
     instances = await Promise.all(
       ports.map((port) =>
         startServe(

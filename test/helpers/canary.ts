@@ -71,3 +71,25 @@ export function createCanary(): Canary {
   };
   return api;
 }
+
+/**
+ * Registers the secrets every process-level run holds: the LWA client secret, the encryption key
+ * (when given), the API key, and each seeded seller's refresh token as `refresh_token <id>`.
+ *
+ * @example
+ * addRunSecrets(canary, { clientSecret: secrets.clientSecret, keyBytes: secrets.keyBytes, apiKey, seeded });
+ */
+export function addRunSecrets(
+  canary: Canary,
+  run: {
+    readonly clientSecret: string;
+    readonly keyBytes?: string;
+    readonly apiKey: string;
+    readonly seeded?: ReadonlyMap<string, { readonly refreshToken: string }>;
+  },
+): void {
+  for (const [id, t] of run.seeded ?? []) canary.add(`refresh_token ${id}`, t.refreshToken);
+  canary.add('api_key', run.apiKey);
+  canary.add('client_secret', run.clientSecret);
+  canary.add('encryption_key', run.keyBytes);
+}

@@ -12,7 +12,7 @@ import { ConfigError, loadConfig } from '../../src/config.js';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
-import { createCanary } from '../helpers/canary.js';
+import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import {
   createKey,
   followRedirects,
@@ -109,11 +109,8 @@ describe('SIGKILL at named points, then restart (T-E3, T-E4, T-E5)', () => {
     await amazon.emulator.control.consentMode('auto');
     store = await openTestStore(databaseUrl, secrets.encryptionKeys);
     seeded = await seedSellers(amazon, app, secrets.clientSecret, store, ids.slice(0, 5));
-    for (const [id, t] of seeded) canary.add(`refresh_token ${id}`, t.refreshToken);
     apiKey = await createKey(store);
-    canary.add('api_key', apiKey);
-    canary.add('client_secret', secrets.clientSecret);
-    canary.add('encryption_key', secrets.keyBytes);
+    addRunSecrets(canary, { ...secrets, apiKey, seeded });
   });
 
   after(async () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
-import { createCanary } from '../helpers/canary.js';
+import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import {
   createKey,
   freePort,
@@ -99,14 +99,11 @@ if (unavailable !== null && process.env.CI === 'true') {
       const store = await openTestStore(db.url, secrets.encryptionKeys);
       try {
         const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, SELLERS);
-        for (const [id, t] of seeded) canary.add(`refresh_token ${id}`, t.refreshToken);
         apiKey = await createKey(store);
+        addRunSecrets(canary, { ...secrets, apiKey, seeded });
       } finally {
         await store.close();
       }
-      canary.add('api_key', apiKey);
-      canary.add('client_secret', secrets.clientSecret);
-      canary.add('encryption_key', secrets.keyBytes);
       serve = await startServe(
         serveEnv({
           app,

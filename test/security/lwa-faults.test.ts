@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Store } from '../../src/storage/store.js';
-import { createCanary } from '../helpers/canary.js';
+import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import {
   createKey,
   freePort,
@@ -95,13 +95,8 @@ describe('LWA faults against a serve process (security.md §6.B)', () => {
     store = await openTestStore(databaseUrl, secrets.encryptionKeys);
     const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, SELLERS);
     apiKey = await createKey(store);
-    canary.add('client_secret', secrets.clientSecret);
-    canary.add('encryption_key', secrets.keyBytes);
-    canary.add('api_key', apiKey);
-    for (const [id, t] of seeded) {
-      canary.add(`refresh_token ${id}`, t.refreshToken);
-      canary.add(`seed access_token ${id}`, t.accessToken);
-    }
+    addRunSecrets(canary, { ...secrets, apiKey, seeded });
+    for (const [id, t] of seeded) canary.add(`seed access_token ${id}`, t.accessToken);
     env = serveEnv({
       app,
       clientSecret: secrets.clientSecret,

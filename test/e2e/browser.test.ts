@@ -138,9 +138,8 @@ if (missing !== undefined && process.env.CI === 'true') {
       serve = await startServe(
         serveEnv({
           app,
-          clientSecret: secrets.clientSecret,
-          encryptionKeys: secrets.encryptionKeys,
-          emulatorUrl: amazon.url,
+          secrets,
+          amazon,
           databaseUrl,
           publicUrl,
           port,

@@ -81,9 +81,8 @@ if (unavailable !== null && process.env.CI === 'true') {
           startServe(
             serveEnv({
               app,
-              clientSecret: secrets.clientSecret,
-              encryptionKeys: secrets.encryptionKeys,
-              emulatorUrl: amazon.url,
+              secrets,
+              amazon,
               databaseUrl: db.url,
               publicUrl,
               port,

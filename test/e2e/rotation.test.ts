@@ -82,9 +82,8 @@ describe('rotating refresh tokens, 3 processes (T-B17, T-C8)', () => {
         startServe(
           serveEnv({
             app,
-            clientSecret: secrets.clientSecret,
-            encryptionKeys: secrets.encryptionKeys,
-            emulatorUrl: amazon.url,
+            secrets,
+            amazon,
             databaseUrl,
             publicUrl,
             port,

@@ -71,9 +71,8 @@ if (unavailable !== null && process.env.CI === 'true') {
       env = (port: number): Record<string, string> =>
         serveEnv({
           app: started.app,
-          clientSecret: secrets.clientSecret,
-          encryptionKeys: secrets.encryptionKeys,
-          emulatorUrl: amazon.url,
+          secrets,
+          amazon,
           databaseUrl: db.url,
           publicUrl,
           port,

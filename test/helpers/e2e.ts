@@ -108,24 +108,35 @@ export async function startServe(env: Record<string, string>, timeoutMs = 20_000
   };
 }
 
-/** The environment of a serve process talking to `emulatorUrl` with the given app. */
-export function serveEnv(opts: {
-  app: EmulatorApplication;
-  clientSecret: string;
-  encryptionKeys: string;
-  emulatorUrl: string;
-  databaseUrl: string;
-  publicUrl: string;
-  port: number;
-  extra?: Record<string, string>;
-}): Record<string, string> {
+/**
+ * The environment of a serve process talking to the emulator with the given app: either the
+ * emulator's URL and the two secrets one by one, or the run's `markerSecrets` and the running
+ * emulator as they are.
+ *
+ * @example
+ * const env = serveEnv({ app, secrets, amazon, databaseUrl, publicUrl, port });
+ */
+export function serveEnv(
+  opts: {
+    app: EmulatorApplication;
+    databaseUrl: string;
+    publicUrl: string;
+    port: number;
+    extra?: Record<string, string>;
+  } & (
+    | { clientSecret: string; encryptionKeys: string; emulatorUrl: string }
+    | { secrets: { clientSecret: string; encryptionKeys: string }; amazon: { url: string } }
+  ),
+): Record<string, string> {
+  const { clientSecret, encryptionKeys, emulatorUrl } =
+    'secrets' in opts ? { ...opts.secrets, emulatorUrl: opts.amazon.url } : opts;
   return {
     LWA_CLIENT_ID: opts.app.clientId,
-    LWA_CLIENT_SECRET: opts.clientSecret,
+    LWA_CLIENT_SECRET: clientSecret,
     SPAPI_APPLICATION_ID: opts.app.id,
     SPAPI_AUTH_PUBLIC_URL: opts.publicUrl,
-    SPAPI_AUTH_AMAZON_URL: opts.emulatorUrl,
-    SPAPI_AUTH_ENCRYPTION_KEYS: opts.encryptionKeys,
+    SPAPI_AUTH_AMAZON_URL: emulatorUrl,
+    SPAPI_AUTH_ENCRYPTION_KEYS: encryptionKeys,
     DATABASE_URL: opts.databaseUrl,
     SPAPI_AUTH_KEY_RATE_LIMIT: '0',
     // The proactive refresher is off: the tests count the refreshes that callers cause.

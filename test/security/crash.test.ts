@@ -53,9 +53,8 @@ describe('SIGKILL at named points, then restart (T-E3, T-E4, T-E5)', () => {
   const env = (port: number, point?: string): Record<string, string> =>
     serveEnv({
       app,
-      clientSecret: secrets.clientSecret,
-      encryptionKeys: secrets.encryptionKeys,
-      emulatorUrl: amazon.url,
+      secrets,
+      amazon,
       databaseUrl,
       publicUrl: `http://127.0.0.1:${publicPort}`,
       port,

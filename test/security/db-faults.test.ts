@@ -107,9 +107,8 @@ if (unavailable !== null && process.env.CI === 'true') {
       serve = await startServe(
         serveEnv({
           app,
-          clientSecret: secrets.clientSecret,
-          encryptionKeys: secrets.encryptionKeys,
-          emulatorUrl: amazon.url,
+          secrets,
+          amazon,
           databaseUrl: viaProxy.href,
           publicUrl,
           port,

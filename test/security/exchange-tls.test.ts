@@ -106,9 +106,8 @@ test('T-B15: LWA behind a self-signed certificate → the service fails closed (
     serve = await startServe(
       serveEnv({
         app,
-        clientSecret: secrets.clientSecret,
-        encryptionKeys: secrets.encryptionKeys,
-        emulatorUrl: amazon.url,
+        secrets,
+        amazon,
         databaseUrl,
         publicUrl,
         port,

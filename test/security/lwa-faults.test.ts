@@ -99,9 +99,8 @@ describe('LWA faults against a serve process (security.md §6.B)', () => {
     for (const [id, t] of seeded) canary.add(`seed access_token ${id}`, t.accessToken);
     env = serveEnv({
       app,
-      clientSecret: secrets.clientSecret,
-      encryptionKeys: secrets.encryptionKeys,
-      emulatorUrl: amazon.url,
+      secrets,
+      amazon,
       databaseUrl,
       publicUrl,
       port,

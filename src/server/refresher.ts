@@ -98,7 +98,16 @@ export function createRefresher(opts: RefresherOptions): Refresher {
 
   let queue: RefreshDueEntry[] = [];
   let nextReadAt = 0;
-  let jitterMs = 0;
+  // A fraction, not milliseconds: the jitter scales with the lifetime known now, so a draw made
+  // while the one-hour default was assumed does not stretch the lead once a refresh shows 20 s.
+  let jitter = 0;
+  let learned = false;
+  // While no lifetime is known: the shortest lifetime shown by new tokens that expire sooner than
+  // the listed ones (stored tokens issued for longer, as at the T-C5 start), and the sellers held
+  // back after such a renewal. Applied once the pass over the listing is done, not at once: the
+  // pass renews the fleet on the default, as when the new tokens outlive the listed ones.
+  let shownShorter: number | undefined;
+  const heldBack = new Set<string>();
   // The bucket holds at most one refresh: strict pacing, no bursts.
   let tokens = 1;
   let refilledAt = now();
@@ -109,11 +118,18 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   let wake: (() => void) | undefined;
   let timer: ReturnType<typeof setTimeout> | undefined;
 
+  const learn = (life: number): void => {
+    lifetime = life;
+    learned = true;
+    for (const k of heldBack) backoff.delete(k);
+    heldBack.clear();
+  };
+
   const keyOf = (e: SellerTokenKey): string => `${e.region}|${e.sellingPartnerId}`;
   const intervalMs = (): number => opts.intervalMs ?? Math.min(1000, Math.max(50, lifetime / 20));
   /** How long before expiry a token must be renewed: before requests would, with a safety margin. */
   const leadMs = (): number =>
-    Math.min(ON_DEMAND_MAX_MS, lifetime / 5) + Math.min(30_000, lifetime / 20) + jitterMs;
+    Math.min(ON_DEMAND_MAX_MS, lifetime / 5) + Math.min(30_000, lifetime / 20) * (1 + jitter);
 
   const refill = (t: number): void => {
     tokens = Math.min(1, tokens + ((t - refilledAt) * rate) / 1000);
@@ -123,7 +139,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   const read = async (t: number): Promise<void> => {
     nextReadAt = t + intervalMs();
     // Jitter drawn per read: instances sharing a store do not start on the same seller in step.
-    jitterMs = random() * Math.min(30_000, lifetime / 20);
+    jitter = random();
     for (const [k, until] of backoff) if (until <= t) backoff.delete(k);
     const due: RefreshDueEntry[] = [];
     while (due.length < pageSize) {
@@ -133,6 +149,14 @@ export function createRefresher(opts: RefresherOptions): Refresher {
       if (page.length < limit) break;
     }
     queue = due.filter((e) => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e)));
+    if (queue.length === 0 && inflight.size === 0 && shownShorter !== undefined && !learned) {
+      // The pass is done: plan from the lifetime the renewals showed. Left on the default, the
+      // held-back sellers' backoffs all ended together and renewed the whole fleet at the full
+      // rate, tokens just renewed by another instance included (the T-C5 duplicates).
+      learn(shownShorter);
+      nextReadAt = t + intervalMs();
+      queue = due.filter((e) => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e)));
+    }
   };
 
   /** The latest time the head of the queue may start so that every listed token meets its deadline. */
@@ -153,8 +177,15 @@ export function createRefresher(opts: RefresherOptions): Refresher {
       .refresh(key, entry.accessTokenExpiresAt + 1)
       .then(
         (token) => {
+          const shown = token.expiresAt - started;
           if (token.expiresAt > entry.accessTokenExpiresAt) {
-            if (token.expiresAt - started > 0) lifetime = token.expiresAt - started;
+            if (shown > 0) learn(shown);
+            return 'refreshed';
+          }
+          if (token.expiresAt !== entry.accessTokenExpiresAt && !learned && shown > 0) {
+            shownShorter = Math.min(shownShorter ?? shown, shown);
+            heldBack.add(k);
+            backoff.set(k, now() + Math.min(30_000, lifetime / 10));
             return 'refreshed';
           }
           // LWA unavailable (breaker open): the old token was kept; try again later.

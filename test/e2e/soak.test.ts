@@ -103,12 +103,6 @@ if (unavailable !== null && process.env.CI === 'true') {
 
     it(
       `${SOAK_MS / 1000} s at ~${RPS} req/s: no 5xx, ≤ 1 refresh per seller per ${TTL_S} s lifetime (+1), ≤ ${INSTANCES * RATE} refreshes in any second`,
-      {
-        todo:
-          'fails in about half the runs: in the steady state sellers are refreshed a second time 1 to 3 s ' +
-          'after a refresh, up to ten at once (e.g. sellers 0-9 at 23-24 s and again at 25.75-26.75 s into ' +
-          'the load) with no failed LWA attempt - reported',
-      },
       async (t) => {
         const token = (instance: number, seller: string): Promise<Response> =>
           fetch(`${instances[instance]!.url}/v1/sellers/${seller}/access-token`, {

@@ -101,81 +101,78 @@ if (unavailable !== null && process.env.CI === 'true') {
       await db?.drop();
     });
 
-    it(
-      `${SOAK_MS / 1000} s at ~${RPS} req/s: no 5xx, ≤ 1 refresh per seller per ${TTL_S} s lifetime (+1), ≤ ${INSTANCES * RATE} refreshes in any second`,
-      async (t) => {
-        const token = (instance: number, seller: string): Promise<Response> =>
-          fetch(`${instances[instance]!.url}/v1/sellers/${seller}/access-token`, {
-            headers: { authorization: `Bearer ${apiKey}` },
-          });
-        // Start-up: the refresher renews the fleet before any request for it comes.
-        const renewed = (s: RefreshSample): number => ids.filter((id) => (s.bySeller[id] ?? 0) >= 1).length;
-        const warm = await sampleRefreshes(amazon, (s) => renewed(s.at(-1)!) === FLEET, 30_000);
-        assert.equal(renewed(warm.at(-1)!), FLEET, 'the refresher renewed the fleet before the load');
+    it(`${SOAK_MS / 1000} s at ~${RPS} req/s: no 5xx, ≤ 1 refresh per seller per ${TTL_S} s lifetime (+1), ≤ ${INSTANCES * RATE} refreshes in any second`, async (t) => {
+      const token = (instance: number, seller: string): Promise<Response> =>
+        fetch(`${instances[instance]!.url}/v1/sellers/${seller}/access-token`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+      // Start-up: the refresher renews the fleet before any request for it comes.
+      const renewed = (s: RefreshSample): number => ids.filter((id) => (s.bySeller[id] ?? 0) >= 1).length;
+      const warm = await sampleRefreshes(amazon, (s) => renewed(s.at(-1)!) === FLEET, 30_000);
+      assert.equal(renewed(warm.at(-1)!), FLEET, 'the refresher renewed the fleet before the load');
 
-        let loadDone = false;
-        const sampling = sampleRefreshes(amazon, () => loadDone, SOAK_MS + 15_000);
-        const statuses = new Map<number, number>();
-        const start = performance.now();
-        const total = (SOAK_MS / 1000) * RPS;
-        // Request i is sent at start + i / RPS seconds (or later, when IN_FLIGHT are pending).
-        await pool(
-          Array.from({ length: total }, (_, i) => i),
-          IN_FLIGHT,
-          async (i) => {
-            const due = start + (i * 1000) / RPS - performance.now();
-            if (due > 0) await new Promise((r) => setTimeout(r, due));
-            if (performance.now() - start > SOAK_MS + 5000) return; // starved: stop, do not run long
-            const res = await token(i % INSTANCES, ids[i % FLEET]!);
-            await res.body?.cancel();
-            statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          },
-        );
-        loadDone = true;
-        const samples = await sampling;
-        const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
-        // Steady state: from one token lifetime into the load. Before that, a process that has not yet
-        // made a refresh itself assumes LWA's one-hour lifetime and renews a 20 s token on its first
-        // request for it — an artefact of compressing the lifetime, excluded here (reported).
-        const steady = samples.filter((s) => s.at >= start + TTL_S * 1000);
-        const mostPerSeller = (from: readonly RefreshSample[]): number =>
-          Math.max(...ids.map((id) => peakInWindow(from, TTL_S * 1000, (s) => s.bySeller[id] ?? 0)));
-        const perSeller = mostPerSeller(steady);
-        const peak = peakInWindow(steady, 1000, (s) => s.count);
-        // An attempt an instance gave up on after LWA had answered (a timeout under CPU starvation)
-        // is retried, which is safe without rotation: each such failure may add one refresh.
-        const failed = (await Promise.all(instances.map(lwaRefreshFailures))).reduce((a, b) => a + b, 0);
-        t.diagnostic(
-          `${sent} requests in ${Math.round(performance.now() - start)} ms; ` +
-            `${samples.at(-1)!.count - samples[0]!.count} refreshes during the load, ` +
-            `${steady.at(-1)!.count - steady[0]!.count} in the last ${Math.round((steady.at(-1)!.at - steady[0]!.at) / 1000)} s; ` +
-            `steady state: peak ${peak} in 1 s, at most ${perSeller} per seller in ${TTL_S} s ` +
-            `(whole run from start-up: ${mostPerSeller([...warm, ...samples])}); ${failed} failed LWA attempts`,
-        );
+      let loadDone = false;
+      const sampling = sampleRefreshes(amazon, () => loadDone, SOAK_MS + 15_000);
+      const statuses = new Map<number, number>();
+      const start = performance.now();
+      const total = (SOAK_MS / 1000) * RPS;
+      // Request i is sent at start + i / RPS seconds (or later, when IN_FLIGHT are pending).
+      await pool(
+        Array.from({ length: total }, (_, i) => i),
+        IN_FLIGHT,
+        async (i) => {
+          const due = start + (i * 1000) / RPS - performance.now();
+          if (due > 0) await new Promise((r) => setTimeout(r, due));
+          if (performance.now() - start > SOAK_MS + 5000) return; // starved: stop, do not run long
+          const res = await token(i % INSTANCES, ids[i % FLEET]!);
+          await res.body?.cancel();
+          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+        },
+      );
+      loadDone = true;
+      const samples = await sampling;
+      const sent = [...statuses.values()].reduce((a, b) => a + b, 0);
+      // Steady state: from one token lifetime into the load. Before that, a process that has not yet
+      // made a refresh itself assumes LWA's one-hour lifetime and renews a 20 s token on its first
+      // request for it — an artefact of compressing the lifetime, excluded here (reported).
+      const steady = samples.filter((s) => s.at >= start + TTL_S * 1000);
+      const mostPerSeller = (from: readonly RefreshSample[]): number =>
+        Math.max(...ids.map((id) => peakInWindow(from, TTL_S * 1000, (s) => s.bySeller[id] ?? 0)));
+      const perSeller = mostPerSeller(steady);
+      const peak = peakInWindow(steady, 1000, (s) => s.count);
+      // An attempt an instance gave up on after LWA had answered (a timeout under CPU starvation)
+      // is retried, which is safe without rotation: each such failure may add one refresh.
+      const failed = (await Promise.all(instances.map(lwaRefreshFailures))).reduce((a, b) => a + b, 0);
+      t.diagnostic(
+        `${sent} requests in ${Math.round(performance.now() - start)} ms; ` +
+          `${samples.at(-1)!.count - samples[0]!.count} refreshes during the load, ` +
+          `${steady.at(-1)!.count - steady[0]!.count} in the last ${Math.round((steady.at(-1)!.at - steady[0]!.at) / 1000)} s; ` +
+          `steady state: peak ${peak} in 1 s, at most ${perSeller} per seller in ${TTL_S} s ` +
+          `(whole run from start-up: ${mostPerSeller([...warm, ...samples])}); ${failed} failed LWA attempts`,
+      );
 
-        // Where a seller exceeds the bound, when its refreshes landed (seconds into the load).
-        for (const id of ids.filter(
-          (id) => peakInWindow(steady, TTL_S * 1000, (s) => s.bySeller[id] ?? 0) > 2,
-        )) {
-          const times = samples
-            .filter((s, i) => i > 0 && (s.bySeller[id] ?? 0) > (samples[i - 1]!.bySeller[id] ?? 0))
-            .map((s) => ((s.at - start) / 1000).toFixed(2));
-          t.diagnostic(`${id} refreshed at ${times.join(', ')} s`);
-        }
+      // Where a seller exceeds the bound, when its refreshes landed (seconds into the load).
+      for (const id of ids.filter(
+        (id) => peakInWindow(steady, TTL_S * 1000, (s) => s.bySeller[id] ?? 0) > 2,
+      )) {
+        const times = samples
+          .filter((s, i) => i > 0 && (s.bySeller[id] ?? 0) > (samples[i - 1]!.bySeller[id] ?? 0))
+          .map((s) => ((s.at - start) / 1000).toFixed(2));
+        t.diagnostic(`${id} refreshed at ${times.join(', ')} s`);
+      }
 
-        assert.ok(sent >= total / 2, `only ${sent} of ${total} requests were sent`);
-        assert.deepEqual([...statuses], [[200, sent]], 'every request answered 200');
-        assert.ok(steady.at(-1)!.at - steady[0]!.at >= 20_000, 'at least 20 s of steady state measured');
-        assert.ok(perSeller <= 2 + failed, `a seller was refreshed ${perSeller} times within ${TTL_S} s`);
-        // The tokens were renewed throughout: each seller about once per lifetime minus the lead.
-        assert.deepEqual(
-          ids.filter((id) => (steady.at(-1)!.bySeller[id] ?? 0) - (steady[0]!.bySeller[id] ?? 0) < 1),
-          [],
-          'sellers not refreshed in the steady state',
-        );
-        assert.ok(peak <= INSTANCES * RATE + failed, `${peak} refreshes within one second`);
-        for (const i of instances) assert.equal(i.child.exitCode, null, 'the instances are still running');
-      },
-    );
+      assert.ok(sent >= total / 2, `only ${sent} of ${total} requests were sent`);
+      assert.deepEqual([...statuses], [[200, sent]], 'every request answered 200');
+      assert.ok(steady.at(-1)!.at - steady[0]!.at >= 20_000, 'at least 20 s of steady state measured');
+      assert.ok(perSeller <= 2 + failed, `a seller was refreshed ${perSeller} times within ${TTL_S} s`);
+      // The tokens were renewed throughout: each seller about once per lifetime minus the lead.
+      assert.deepEqual(
+        ids.filter((id) => (steady.at(-1)!.bySeller[id] ?? 0) - (steady[0]!.bySeller[id] ?? 0) < 1),
+        [],
+        'sellers not refreshed in the steady state',
+      );
+      assert.ok(peak <= INSTANCES * RATE + failed, `${peak} refreshes within one second`);
+      for (const i of instances) assert.equal(i.child.exitCode, null, 'the instances are still running');
+    });
   });
 }

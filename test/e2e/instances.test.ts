@@ -15,7 +15,7 @@ import {
   markerSecrets,
   openTestStore,
   pool,
-  postgresUnavailable,
+  postgresSuiteRuns,
   refreshCalls,
   seedSellers,
   serveEnv,
@@ -26,17 +26,17 @@ import {
 } from '../helpers/e2e.js';
 import { lwaRefreshFailures } from '../helpers/refresh-sampling.js';
 
-const unavailable = await postgresUnavailable();
 const FLEET = 1000;
 const HOT = 'AHOTSELLER0001';
 const PAUSED = 'APAUSEDSELLER01';
 
-if (unavailable !== null && process.env.CI === 'true') {
-  it('several instances need PostgreSQL in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
-} else if (unavailable !== null) {
-  console.log(`# SKIP several instances: ${unavailable}`);
-  it('several instances on PostgreSQL', { skip: unavailable }, () => undefined);
-} else {
+if (
+  await postgresSuiteRuns(
+    '3 serve processes sharing PostgreSQL',
+    'several instances',
+    'several instances on PostgreSQL',
+  )
+) {
   describe('3 serve processes sharing PostgreSQL', () => {
     const secrets = markerSecrets('Instances');
     const canary = createCanary();

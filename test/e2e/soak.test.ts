@@ -18,7 +18,7 @@ import {
   markerSecrets,
   openTestStore,
   pool,
-  postgresUnavailable,
+  postgresSuiteRuns,
   seedSellers,
   serveEnv,
   startServe,
@@ -33,7 +33,6 @@ import {
   type RefreshSample,
 } from '../helpers/refresh-sampling.js';
 
-const unavailable = await postgresUnavailable();
 const FLEET = 50;
 const TTL_S = 20;
 const RATE = 10;
@@ -43,12 +42,13 @@ const SOAK_MS = 45_000;
 const RPS = 100;
 const IN_FLIGHT = 16;
 
-if (unavailable !== null && process.env.CI === 'true') {
-  it('the soak needs PostgreSQL in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
-} else if (unavailable !== null) {
-  console.log(`# SKIP compressed soak: ${unavailable}`);
-  it('compressed soak on PostgreSQL', { skip: unavailable }, () => undefined);
-} else {
+if (
+  await postgresSuiteRuns(
+    'T-C5: compressed soak, 2 serve processes, 20 s tokens',
+    'compressed soak',
+    'compressed soak on PostgreSQL',
+  )
+) {
   describe('T-C5: compressed soak, 2 serve processes, 20 s tokens', () => {
     const secrets = markerSecrets('Soak');
     const fleet = testSellers(FLEET, 'SOAK');

@@ -13,7 +13,7 @@ import {
   freshDatabase,
   markerSecrets,
   openTestStore,
-  postgresUnavailable,
+  postgresSuiteRuns,
   refreshCalls,
   seedSellers,
   serveEnv,
@@ -24,7 +24,6 @@ import {
 } from '../helpers/e2e.js';
 import { lwaRefreshFailures, peakInWindow, sampleRefreshes } from '../helpers/refresh-sampling.js';
 
-const unavailable = await postgresUnavailable();
 const FLEET = 300;
 /** SPAPI_AUTH_REFRESH_RATE_LIMIT of each instance. */
 const RATE = 20;
@@ -32,12 +31,13 @@ const INSTANCES = 2;
 /** The seeded tokens expire this long after seeding ends: ample for FLEET / RATE seconds plus start-up. */
 const EXPIRY_MS = 50_000;
 
-if (unavailable !== null && process.env.CI === 'true') {
-  it('the startup stampede needs PostgreSQL in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
-} else if (unavailable !== null) {
-  console.log(`# SKIP startup stampede: ${unavailable}`);
-  it('startup stampede on PostgreSQL', { skip: unavailable }, () => undefined);
-} else {
+if (
+  await postgresSuiteRuns(
+    'T-C12: startup stampede, 2 serve processes with the proactive refresher',
+    'startup stampede',
+    'startup stampede on PostgreSQL',
+  )
+) {
   describe('T-C12: startup stampede, 2 serve processes with the proactive refresher', () => {
     const secrets = markerSecrets('Stampede');
     const fleet = testSellers(FLEET, 'STP');

@@ -1,8 +1,10 @@
 // Process-level harness shared by test/e2e and test/security: `spapi-auth serve` children with
 // captured output, the emulator on a port, sellers seeded with real refresh tokens, a fresh
 // PostgreSQL database per run, and a TCP proxy that can make the database "go away".
+import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { devApplication } from '../../src/emulator/dev-app.js';
@@ -258,6 +260,31 @@ export async function postgresUnavailable(): Promise<string | null> {
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/**
+ * Whether a PostgreSQL suite can run. Without the test server it registers `suite` with one test,
+ * `placeholder`, skipped with a visible message — except in CI (`CI=true`), where a missing server
+ * fails the run — and resolves to false.
+ *
+ * @example
+ * if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'runs the contract suite')) {
+ *   describe('PostgreSQL store', () => { … });
+ * }
+ */
+export async function postgresSuiteRuns(suite: string, what: string, placeholder: string): Promise<boolean> {
+  const unavailable = await postgresUnavailable();
+  if (unavailable && process.env.CI === 'true') {
+    describe(suite, () => {
+      it('needs the PostgreSQL test server in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
+    });
+  } else if (unavailable) {
+    console.log(`# SKIPPED: ${what}: ${unavailable} (set SPAPI_AUTH_TEST_PG_URL)`);
+    describe(suite, { skip: unavailable }, () => {
+      it(placeholder);
+    });
+  }
+  return unavailable === null;
 }
 
 /**

@@ -15,7 +15,7 @@ import {
   markerSecrets,
   openTestStore,
   PG_URL,
-  postgresUnavailable,
+  postgresSuiteRuns,
   refreshCalls,
   seedSellers,
   serveEnv,
@@ -28,16 +28,16 @@ import {
   type TcpProxy,
 } from '../helpers/e2e.js';
 
-const unavailable = await postgresUnavailable();
 const SELLERS = testSellers(4, 'DBF').map((s) => s.sellingPartnerId);
 const [KILLED, WARM, COLD, LATER] = SELLERS as [string, string, string, string];
 
-if (unavailable !== null && process.env.CI === 'true') {
-  it('database faults need PostgreSQL in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
-} else if (unavailable !== null) {
-  console.log(`# SKIP database faults: ${unavailable}`);
-  it('database faults on PostgreSQL', { skip: unavailable }, () => undefined);
-} else {
+if (
+  await postgresSuiteRuns(
+    'PostgreSQL faults under a serve process (T-E1, T-E2)',
+    'database faults',
+    'database faults on PostgreSQL',
+  )
+) {
   describe('PostgreSQL faults under a serve process (T-E1, T-E2)', () => {
     const secrets = markerSecrets('DbFaults');
     const canary = createCanary();

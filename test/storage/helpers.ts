@@ -1,45 +1,18 @@
 // Shared by the SQLite and PostgreSQL test files: temporary folders, the PostgreSQL test server,
 // and child processes that use the store.
-import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
 import pg from 'pg';
-import { PG_URL, postgresUnavailable } from '../helpers/e2e.js';
+import { PG_URL, postgresSuiteRuns } from '../helpers/e2e.js';
 
-export { PG_URL };
+export { PG_URL, postgresSuiteRuns };
 
 /** A temporary folder removed by the returned function. */
 export function tempDir(prefix: string): { path: string; remove: () => void } {
   const path = mkdtempSync(join(tmpdir(), `spapi-auth-${prefix}-`));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
-}
-
-/**
- * Whether a PostgreSQL suite can run. Without the test server it registers `suite` with one test,
- * `placeholder`, skipped with a visible message — except in CI (`CI=true`), where a missing server
- * fails the run — and resolves to false.
- *
- * @example
- * if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'runs the contract suite')) {
- *   describe('PostgreSQL store', () => { … });
- * }
- */
-export async function postgresSuiteRuns(suite: string, what: string, placeholder: string): Promise<boolean> {
-  const unavailable = await postgresUnavailable();
-  if (unavailable && process.env.CI === 'true') {
-    describe(suite, () => {
-      it('needs the PostgreSQL test server in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
-    });
-  } else if (unavailable) {
-    console.log(`# SKIPPED: ${what}: ${unavailable} (set SPAPI_AUTH_TEST_PG_URL)`);
-    describe(suite, { skip: unavailable }, () => {
-      it(placeholder);
-    });
-  }
-  return unavailable === null;
 }
 
 /** A unique schema name for this run. */

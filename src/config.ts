@@ -70,7 +70,7 @@ export interface Config {
   readonly warnings: readonly string[];
   /**
    * Test only (`SPAPI_AUTH_FAULT_POINT`): the named point where the process kills itself with
-   * SIGKILL (see `server/fault-points.ts`); refused when `NODE_ENV=production`.
+   * SIGKILL (see `server/flows/fault-points.ts`); refused when `NODE_ENV=production`.
    */
   readonly faultPoint?: string;
 }

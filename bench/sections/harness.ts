@@ -19,7 +19,7 @@ import {
   parseCallback,
 } from '../../src/core/index.js';
 import { DEV_APPLICATION, DEV_CLIENT_SECRET, type RunningEmulator } from '../../src/emulator/index.js';
-import { generateApiKey } from '../../src/server/api-keys.js';
+import { generateApiKey } from '../../src/server/tokens/api-keys.js';
 import { generateKey } from '../../src/storage/crypto.js';
 import type { Store } from '../../src/storage/store.js';
 

@@ -12,11 +12,11 @@ import { parseKeyRing, type KeyRing } from '../storage/crypto.js';
 import { StorageError } from '../storage/errors.js';
 import type { Store } from '../storage/store.js';
 import type { LwaCredentials } from '../core/lwa.js';
-import { credentialsOf } from '../server/amazon.js';
-import { silentLogger } from '../server/log.js';
-import { ClientSecretRing } from '../server/rotation.js';
+import { credentialsOf } from '../server/tokens/gateway.js';
+import { silentLogger } from '../server/http/log.js';
+import { ClientSecretRing } from '../server/ops/rotation.js';
 import { openServiceStore } from '../server/service.js';
-import { SELLER_ID } from '../server/validate.js';
+import { SELLER_ID } from '../server/http/validate.js';
 import { CliError, UsageError, type CliContext } from './command.js';
 
 function configFailure(err: unknown): never {

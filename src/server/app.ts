@@ -6,11 +6,11 @@
  */
 import type { Config } from '../config.js';
 import type { Store } from '../storage/store.js';
-import { ApiKeyAuthenticator } from './api-keys.js';
-import { AuditBuffer } from './audit.js';
+import { ApiKeyAuthenticator } from './tokens/api-keys.js';
+import { AuditBuffer } from './ops/audit.js';
 import type { AmazonGateway, ServiceContext } from './context.js';
-import { registerDevRoutes } from './dev-page.js';
-import { registerFlowRoutes } from './flows.js';
+import { registerDevRoutes } from './dev/page.js';
+import { registerFlowRoutes } from './flows/flows.js';
 import {
   BASE_HEADERS,
   HttpError,
@@ -22,12 +22,12 @@ import {
   type Handler,
   type ServerRequest,
   type ServerResponse,
-} from './http.js';
-import type { Logger } from './log.js';
-import { errorPage } from './pages.js';
-import { Router } from './router.js';
-import { registerTokenRoutes } from './token-api.js';
-import { PARAM_RULES } from './validate.js';
+} from './http/request.js';
+import type { Logger } from './http/log.js';
+import { errorPage } from './http/html.js';
+import { Router } from './http/router.js';
+import { registerTokenRoutes } from './tokens/routes.js';
+import { PARAM_RULES } from './http/validate.js';
 
 /** What {@link createApp} needs. */
 export interface AppDeps {

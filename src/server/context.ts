@@ -5,9 +5,9 @@
 import type { AccessToken, Marketplace, PartnerKind, SellerTokenKey } from '../core/index.js';
 import type { Config } from '../config.js';
 import type { Store } from '../storage/store.js';
-import type { ApiKeyAuthenticator } from './api-keys.js';
-import type { AuditBuffer } from './audit.js';
-import type { Logger } from './log.js';
+import type { ApiKeyAuthenticator } from './tokens/api-keys.js';
+import type { AuditBuffer } from './ops/audit.js';
+import type { Logger } from './http/log.js';
 
 /** The refresh and access token returned by a code exchange. */
 export interface ExchangedTokens {

@@ -4,7 +4,7 @@
  */
 export { startService, openServiceStore, createTokenSource, type Service } from './service.js';
 export { createApp, type App, type AppDeps } from './app.js';
-export { listen, type RunningServer } from './node.js';
+export { listen, type RunningServer } from './http/node.js';
 export { loadConfig, ConfigError, redactConfig, type Config, type Mode } from '../config.js';
 export {
   verifyWebhookSignature,
@@ -12,4 +12,4 @@ export {
   SIGNATURE_HEADER,
   WEBHOOK_EVENT_TYPES,
   type WebhookEventType,
-} from './webhooks.js';
+} from './ops/webhooks.js';

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication, EmulatorSeller } from '../../src/emulator/types.js';
-import { generateApiKey, type Scope } from '../../src/server/api-keys.js';
+import { generateApiKey, type Scope } from '../../src/server/tokens/api-keys.js';
 import { parseKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import type { Store } from '../../src/storage/store.js';

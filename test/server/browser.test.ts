@@ -9,11 +9,11 @@ import { loadConfig } from '../../src/config.js';
 import { freePort } from './helpers.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createEmulator, startEmulator } from '../../src/emulator/index.js';
-import { fromFetchHandler } from '../../src/server/http.js';
+import { fromFetchHandler } from '../../src/server/http/request.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
-import { generateApiKey } from '../../src/server/api-keys.js';
-import { silentLogger } from '../../src/server/log.js';
+import { generateApiKey } from '../../src/server/tokens/api-keys.js';
+import { silentLogger } from '../../src/server/http/log.js';
 import { startService } from '../../src/server/service.js';
 
 const CHROMIUM = '/usr/bin/chromium';

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createLogger } from '../../src/server/log.js';
-import { escapeHtml, html } from '../../src/server/pages.js';
-import { readCookie, serializeCookie } from '../../src/server/cookies.js';
+import { createLogger } from '../../src/server/http/log.js';
+import { escapeHtml, html } from '../../src/server/http/html.js';
+import { readCookie, serializeCookie } from '../../src/server/http/cookies.js';
 import { AMAZON_URL, Browser, CANARY_SECRET, PUBLIC_URL, api, makeService } from './helpers.js';
 
 test('canary sweep: flows, failures and the token API leave no secret in logs, error bodies or the SQLite file', async () => {

@@ -11,10 +11,10 @@ import { createEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
-import { generateApiKey } from '../../src/server/api-keys.js';
+import { generateApiKey } from '../../src/server/tokens/api-keys.js';
 import { createApp } from '../../src/server/app.js';
-import { createAmazonGateway } from '../../src/server/amazon.js';
-import { silentLogger } from '../../src/server/log.js';
+import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
+import { silentLogger } from '../../src/server/http/log.js';
 import { createTokenSource } from '../../src/server/service.js';
 import { AMAZON_URL, PUBLIC_URL } from './helpers.js';
 

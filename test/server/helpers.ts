@@ -8,12 +8,12 @@ import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
-import { generateApiKey, type Scope } from '../../src/server/api-keys.js';
+import { generateApiKey, type Scope } from '../../src/server/tokens/api-keys.js';
 import { createApp, type App } from '../../src/server/app.js';
-import { createLogger } from '../../src/server/log.js';
+import { createLogger } from '../../src/server/http/log.js';
 import { createTokenSource } from '../../src/server/service.js';
-import { createAmazonGateway } from '../../src/server/amazon.js';
-import { auditTokenEvent } from '../../src/server/audit.js';
+import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
+import { auditTokenEvent } from '../../src/server/ops/audit.js';
 import type { TokenEvent } from '../../src/core/token-manager.js';
 
 export const PUBLIC_URL = 'http://localhost:3000';

@@ -1,7 +1,7 @@
 // /metrics: counters move as the flows run; routes are patterns; no secret, token or seller id in a label.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Counter, Histogram, ServiceMetrics } from '../../src/server/metrics.js';
+import { Counter, Histogram, ServiceMetrics } from '../../src/server/ops/metrics.js';
 import { api, connectSeller, PUBLIC_URL } from './helpers.js';
 import { CANARY_SECRET, makeOpsService } from './ops-helpers.js';
 

@@ -8,8 +8,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listen } from '../../src/server/node.js';
-import { json, type ServerRequest } from '../../src/server/http.js';
+import { listen } from '../../src/server/http/node.js';
+import { json, type ServerRequest } from '../../src/server/http/request.js';
 import { freePort } from './helpers.js';
 import { cliCommand } from '../helpers/cli.js';
 

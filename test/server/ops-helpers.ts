@@ -8,11 +8,15 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
-import { createAmazonGateway } from '../../src/server/amazon.js';
+import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
 import { createApp } from '../../src/server/app.js';
-import { createLogger } from '../../src/server/log.js';
-import { createOperations, registerOperationsRoutes, type Operations } from '../../src/server/operations.js';
-import { createCoreTokenSource } from '../../src/server/token-source.js';
+import { createLogger } from '../../src/server/http/log.js';
+import {
+  createOperations,
+  registerOperationsRoutes,
+  type Operations,
+} from '../../src/server/ops/operations.js';
+import { createCoreTokenSource } from '../../src/server/tokens/source.js';
 import {
   CANARY_SECRET,
   PUBLIC_URL,

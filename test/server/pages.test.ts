@@ -2,8 +2,8 @@
 // success / failure colouring the newcomer sees.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { errorPage, html, page, sitePage } from '../../src/server/pages.js';
-import { STYLESHEET } from '../../src/server/style.js';
+import { errorPage, html, page, sitePage } from '../../src/server/http/html.js';
+import { STYLESHEET } from '../../src/server/http/style.js';
 import { adminPage } from '../../src/server/admin/layout.js';
 
 const HOSTILE = '<img src=x onerror=alert(1)>';

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SellerTokenKey } from '../../src/core/token-vault.js';
-import { createLogger } from '../../src/server/log.js';
-import { createRefresher } from '../../src/server/refresher.js';
+import { createLogger } from '../../src/server/http/log.js';
+import { createRefresher } from '../../src/server/tokens/refresher.js';
 import type { RefreshDueEntry } from '../../src/storage/store.js';
 
 const T0 = Date.parse('2026-03-01T00:00:00Z');

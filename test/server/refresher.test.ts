@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { AccessToken, SellerTokenKey } from '../../src/core/token-vault.js';
-import { createLogger } from '../../src/server/log.js';
-import { createRefresher, type Refresher } from '../../src/server/refresher.js';
+import { createLogger } from '../../src/server/http/log.js';
+import { createRefresher, type Refresher } from '../../src/server/tokens/refresher.js';
 import { createTokenSource, startRefresher } from '../../src/server/service.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { createKeyRing } from '../../src/storage/crypto.js';

@@ -12,7 +12,7 @@ import {
   SECRET_EXPIRY,
   acceptNotification,
   requestClientSecretRotation,
-} from '../../src/server/rotation.js';
+} from '../../src/server/ops/rotation.js';
 import { api, connectSeller, errorCode } from './helpers.js';
 import { CANARY_SECRET, makeOpsService, type OpsService } from './ops-helpers.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { cacheSellerCounts } from '../../src/server/seller-counts.js';
+import { cacheSellerCounts } from '../../src/server/ops/seller-counts.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 

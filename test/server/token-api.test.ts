@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../src/storage/store.js';
-import { silentLogger } from '../../src/server/log.js';
+import { silentLogger } from '../../src/server/http/log.js';
 import { startPurge } from '../../src/server/service.js';
 import { api, connectSeller, errorCode, makeService, rawRequest, type TestService } from './helpers.js';
 

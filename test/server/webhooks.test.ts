@@ -11,7 +11,7 @@ import { createKeyRing } from '../../src/storage/crypto.js';
 import { createMemoryStore } from '../../src/storage/memory.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
-import { createLogger, silentLogger } from '../../src/server/log.js';
+import { createLogger, silentLogger } from '../../src/server/http/log.js';
 import {
   WebhookWorker,
   retryDelayMs,
@@ -20,7 +20,7 @@ import {
   verifyWebhookSignature,
   webhookBody,
   webhookEvent,
-} from '../../src/server/webhooks.js';
+} from '../../src/server/ops/webhooks.js';
 import { api, connectSeller } from './helpers.js';
 import { makeOpsService, startReceiver } from './ops-helpers.js';
 

@@ -3,8 +3,8 @@
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from '../../config.js';
 import { DEV_CLIENT_SECRET, createEmulator, devApplication } from '../../emulator/index.js';
-import { fromFetchHandler } from '../../server/http.js';
-import { createLogger } from '../../server/log.js';
+import { fromFetchHandler } from '../../server/http/request.js';
+import { createLogger } from '../../server/http/log.js';
 import {
   devApiKey,
   devKeyRing,

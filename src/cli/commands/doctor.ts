@@ -7,7 +7,7 @@ import { getGrantlessToken } from '../../core/lwa.js';
 import { openValue, parseKeyRing, sealedKeyId, type KeyRing } from '../../storage/crypto.js';
 import { StorageError } from '../../storage/errors.js';
 import type { EncryptedValueRef, Store } from '../../storage/store.js';
-import { credentialsOf } from '../../server/amazon.js';
+import { credentialsOf } from '../../server/tokens/gateway.js';
 import { openServiceStore } from '../../server/service.js';
 import type { CliContext, Command } from '../command.js';
 import { formatTable, printJson } from '../output.js';

@@ -1,7 +1,7 @@
 // `spapi-auth keys create|list|revoke`: API keys for the token API. A key is printed once; the store
 // keeps only its SHA-256.
 import { loadStoreConfig } from '../../config.js';
-import { SCOPES, generateApiKey, isScope } from '../../server/api-keys.js';
+import { SCOPES, generateApiKey, isScope } from '../../server/tokens/api-keys.js';
 import { openServiceStore } from '../../server/service.js';
 import type { Store } from '../../storage/store.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';

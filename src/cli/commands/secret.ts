@@ -1,18 +1,18 @@
 // `spapi-auth secret rotate|accept`: the 180-day LWA client-secret rotation (amazon.md §8), through
-// the service's own rotation module (src/server/rotation.ts).
+// the service's own rotation module (src/server/ops/rotation.ts).
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { amazonEndpoint } from '../../core/http.js';
 import { getGrantlessToken } from '../../core/lwa.js';
 import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
-import { silentLogger } from '../../server/log.js';
+import { silentLogger } from '../../server/http/log.js';
 import {
   ClientSecretRing,
   NEW_SECRET,
   NotificationError,
   acceptNotification,
   requestClientSecretRotation,
-} from '../../server/rotation.js';
+} from '../../server/ops/rotation.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { printJson } from '../output.js';
 import {

@@ -2,8 +2,8 @@
 import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
-import { sellerDetailJson, sellerJson } from '../../server/token-api.js';
-import { deleteSellerAuthorizations } from '../../server/sellers.js';
+import { sellerDetailJson, sellerJson } from '../../server/tokens/routes.js';
+import { deleteSellerAuthorizations } from '../../server/sellers/delete.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
 import { loadCliStoreConfig, regionFlag, sellerIdArg, subcommand, withStore } from '../runtime.js';

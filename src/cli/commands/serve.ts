@@ -1,8 +1,8 @@
 // `spapi-auth serve`: the service, configured by the environment, until SIGTERM/SIGINT.
 import { ConfigError, loadConfig, scrubSecretsFromEnv, type Config } from '../../config.js';
-import { createLogger } from '../../server/log.js';
+import { createLogger } from '../../server/http/log.js';
 import { keyRingOf, openServiceStore, startService, type Service } from '../../server/service.js';
-import { armFaultPoint } from '../../server/fault-points.js';
+import { armFaultPoint } from '../../server/flows/fault-points.js';
 import { StorageError } from '../../storage/errors.js';
 import { CliError, type CliContext, type Command } from '../command.js';
 

@@ -1,10 +1,10 @@
 // `spapi-auth token <seller-id>`: an access token for one seller, from the service's own token
 // machinery (the store's cached token, else one refresh under the store's lease).
 import type { Region } from '../../core/marketplaces.js';
-import { createAmazonGateway } from '../../server/amazon.js';
-import { silentLogger } from '../../server/log.js';
+import { createAmazonGateway } from '../../server/tokens/gateway.js';
+import { silentLogger } from '../../server/http/log.js';
 import { createTokenSource } from '../../server/service.js';
-import { tokenApiError } from '../../server/token-api.js';
+import { tokenApiError } from '../../server/tokens/routes.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { printJson } from '../output.js';
 import { cliKeyRing, loadCliConfig, loadSecretRing, regionFlag, sellerIdArg, withStore } from '../runtime.js';

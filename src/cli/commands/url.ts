@@ -1,7 +1,7 @@
 // `spapi-auth url --marketplace DE`: the Seller (or Vendor) Central consent URL of the configured app.
 import { MARKETPLACES, findMarketplace } from '../../core/marketplaces.js';
 import { createState } from '../../core/state.js';
-import { consentUrlOf } from '../../server/amazon.js';
+import { consentUrlOf } from '../../server/tokens/gateway.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, printJson } from '../output.js';
 import { clip, loadCliConfig } from '../runtime.js';

@@ -2,8 +2,8 @@
  * The dashboard's chart of refreshes and errors over the last 24 hours, as server-rendered SVG (no
  * script, no external resource; presentation attributes only, so the strict CSP allows it).
  */
-import type { ActivityBucket } from '../metrics.js';
-import { html, type SafeHtml } from '../pages.js';
+import type { ActivityBucket } from '../ops/metrics.js';
+import { html, type SafeHtml } from '../http/html.js';
 
 const W = 720;
 const H = 200;

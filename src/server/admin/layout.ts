@@ -4,9 +4,9 @@
  * goes through the escaping `html` tag of `../pages.ts`; the only raw markup is written here.
  */
 import type { SellerStatus } from '../../storage/store.js';
-import { BASE_HEADERS, type HeaderMap, type ServerResponse } from '../http.js';
-import { html, htmlDocument, type SafeHtml } from '../pages.js';
-import { STYLESHEET } from '../style.js';
+import { BASE_HEADERS, type HeaderMap, type ServerResponse } from '../http/request.js';
+import { html, htmlDocument, type SafeHtml } from '../http/html.js';
+import { STYLESHEET } from '../http/style.js';
 
 /** Headers of every dashboard response. */
 export function adminHeaders(nonce: string, secure: boolean): HeaderMap {

@@ -9,7 +9,7 @@
  * on a cross-site request, never readable by a script, and never sent to the OAuth or API routes.
  */
 import { createHash, createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { readCookie } from '../cookies.js';
+import { readCookie } from '../http/cookies.js';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'spapi_admin';

@@ -1,2 +1,2 @@
--- The proactive refresher (src/server/refresher.ts) reads active sellers by access token expiry, soonest first.
+-- The proactive refresher (src/server/tokens/refresher.ts) reads active sellers by access token expiry, soonest first.
 CREATE INDEX sellers_refresh_due ON sellers (status, access_token_expires_at, selling_partner_id, region);

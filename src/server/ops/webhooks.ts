@@ -11,9 +11,9 @@
  * admin dashboard.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Region } from '../core/marketplaces.js';
-import type { OutboxEvent, SellerRecord, Store, WebhookEventInput } from '../storage/store.js';
-import type { Logger } from './log.js';
+import type { Region } from '../../core/marketplaces.js';
+import type { OutboxEvent, SellerRecord, Store, WebhookEventInput } from '../../storage/store.js';
+import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
 
 /** The event types the service emits (product.md "Webhooks"). */

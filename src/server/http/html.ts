@@ -4,7 +4,7 @@
  * nonce, no third-party resource and no link carrying a code or a state.
  */
 import { randomBytes } from 'node:crypto';
-import { pageHeaders, type HeaderMap, type ServerResponse } from './http.js';
+import { pageHeaders, type HeaderMap, type ServerResponse } from './request.js';
 import { STYLESHEET } from './style.js';
 
 /**

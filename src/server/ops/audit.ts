@@ -4,10 +4,10 @@
  * into one record per (actor, seller, region, outcome) with a `count`, so auditing can never slow
  * the token API down or grow memory without bound.
  */
-import type { Region } from '../core/marketplaces.js';
-import type { TokenEvent } from '../core/token-manager.js';
-import type { AuditInput, Store } from '../storage/store.js';
-import type { Logger } from './log.js';
+import type { Region } from '../../core/marketplaces.js';
+import type { TokenEvent } from '../../core/token-manager.js';
+import type { AuditInput, Store } from '../../storage/store.js';
+import type { Logger } from '../http/log.js';
 
 const MAX_RECORDS_PER_FLUSH = 1000;
 // SQLite writes synchronously: a flush of 1,000 records in one transaction held the event loop (and

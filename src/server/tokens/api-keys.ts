@@ -6,8 +6,8 @@
  * revocation takes effect within {@link KEY_CACHE_TTL_MS} on other instances (at once on this one).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { ApiKeyRecord, Store } from '../storage/store.js';
-import { HttpError } from './http.js';
+import type { ApiKeyRecord, Store } from '../../storage/store.js';
+import { HttpError } from '../http/request.js';
 
 /**
  * The scopes a key may carry.

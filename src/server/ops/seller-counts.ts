@@ -4,7 +4,7 @@
  * PostgreSQL), and every admin page view and every scrape asked for it again; a few seconds of
  * staleness is invisible on a dashboard and in a metric scraped every 15 s or more.
  */
-import type { SellerStatus, Store } from '../storage/store.js';
+import type { SellerStatus, Store } from '../../storage/store.js';
 
 /** How long counts are reused by default (ms). */
 const DEFAULT_TTL_MS = 5_000;

@@ -4,14 +4,14 @@
  * request: with a cached token it does no database work (the API key, the seller's region and the
  * token all come from memory) and reuses the serialised body while the token is unchanged.
  */
-import { isSpapiAuthError } from '../core/errors.js';
-import type { AccessToken, Region } from '../core/index.js';
-import { isRegion } from '../core/marketplaces.js';
-import { StorageError } from '../storage/errors.js';
-import type { SellerRecord, SellerStatus } from '../storage/store.js';
+import { isSpapiAuthError } from '../../core/errors.js';
+import type { AccessToken, Region } from '../../core/index.js';
+import { isRegion } from '../../core/marketplaces.js';
+import { StorageError } from '../../storage/errors.js';
+import type { SellerRecord, SellerStatus } from '../../storage/store.js';
 import type { VerifiedKey } from './api-keys.js';
-import { deleteSellerAuthorizations } from './sellers.js';
-import type { RdtRequest, ServiceContext } from './context.js';
+import { deleteSellerAuthorizations } from '../sellers/delete.js';
+import type { RdtRequest, ServiceContext } from '../context.js';
 import {
   HttpError,
   apiHeaders,
@@ -20,8 +20,8 @@ import {
   readJsonObject,
   type ServerRequest,
   type ServerResponse,
-} from './http.js';
-import type { Router } from './router.js';
+} from '../http/request.js';
+import type { Router } from '../http/router.js';
 
 const REAUTHORIZE_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
 const REGION_CACHE_TTL_MS = 30_000;

@@ -4,13 +4,13 @@
  * owns caching, single-flight, the store lease and retries). Every Amazon call goes through the
  * injected `fetch` and, when configured, to `SPAPI_AUTH_AMAZON_URL` (the emulator).
  */
-import { exchangeAuthorizationCode, type LwaCredentials } from '../core/lwa.js';
-import type { FetchLike } from '../core/http.js';
-import { buildConsentUrl } from '../core/consent.js';
-import { spapiEndpoint, type Region } from '../core/marketplaces.js';
-import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
-import type { Config } from '../config.js';
-import type { AmazonGateway, RdtRequest, RestrictedDataToken } from './context.js';
+import { exchangeAuthorizationCode, type LwaCredentials } from '../../core/lwa.js';
+import type { FetchLike } from '../../core/http.js';
+import { buildConsentUrl } from '../../core/consent.js';
+import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
+import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
+import type { Config } from '../../config.js';
+import type { AmazonGateway, RdtRequest, RestrictedDataToken } from '../context.js';
 
 /** What the gateway needs of the core's token manager. */
 export interface TokenSource {

@@ -15,15 +15,15 @@
  * - asks Amazon for a rotation ({@link requestClientSecretRotation}, the CLI's `secret rotate`).
  */
 import { createHash } from 'node:crypto';
-import type { LwaCredentials } from '../core/lwa.js';
-import type { Config } from '../config.js';
-import type { AppSecretRecord, Store } from '../storage/store.js';
-import type { AmazonGateway } from './context.js';
-import { HttpError, json, readJsonObject } from './http.js';
-import type { Logger } from './log.js';
+import type { LwaCredentials } from '../../core/lwa.js';
+import type { Config } from '../../config.js';
+import type { AppSecretRecord, Store } from '../../storage/store.js';
+import type { AmazonGateway } from '../context.js';
+import { HttpError, json, readJsonObject } from '../http/request.js';
+import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
-import type { Router } from './router.js';
-import type { ApiKeyAuthenticator, Scope } from './api-keys.js';
+import type { Router } from '../http/router.js';
+import type { ApiKeyAuthenticator, Scope } from '../tokens/api-keys.js';
 import { webhookEvent } from './webhooks.js';
 
 /** The notification types {@link acceptNotification} handles. */

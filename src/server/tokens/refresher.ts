@@ -14,10 +14,10 @@
  * refreshed shortly before each deadline. Refreshes go through the token source (single-flight
  * and the store lease: several instances refresh a seller once).
  */
-import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
-import { isSpapiAuthError } from '../core/errors.js';
-import type { RefreshDueEntry, Store } from '../storage/store.js';
-import type { Logger } from './log.js';
+import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
+import { isSpapiAuthError } from '../../core/errors.js';
+import type { RefreshDueEntry, Store } from '../../storage/store.js';
+import type { Logger } from '../http/log.js';
 
 /** Options of {@link createRefresher}. */
 export interface RefresherOptions {

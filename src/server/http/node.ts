@@ -10,7 +10,13 @@ import {
   type ServerResponse as NodeResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HttpError, MAX_BODY_BYTES, type Handler, type ServerRequest, type ServerResponse } from './http.js';
+import {
+  HttpError,
+  MAX_BODY_BYTES,
+  type Handler,
+  type ServerRequest,
+  type ServerResponse,
+} from './request.js';
 
 /** A listening server. */
 export interface RunningServer {

@@ -4,15 +4,15 @@
  * `POST /v1/notifications` and `/admin/**`. `service.ts` builds one per process and hands its
  * pieces to the token source, the gateway and the app.
  */
-import type { Config } from '../config.js';
-import type { FetchLike } from '../core/http.js';
-import type { Store } from '../storage/store.js';
-import { registerAdminRoutes } from './admin/routes.js';
-import type { ServiceContext } from './context.js';
-import type { Logger } from './log.js';
+import type { Config } from '../../config.js';
+import type { FetchLike } from '../../core/http.js';
+import type { Store } from '../../storage/store.js';
+import { registerAdminRoutes } from '../admin/routes.js';
+import type { ServiceContext } from '../context.js';
+import type { Logger } from '../http/log.js';
 import { ServiceMetrics, instrumentLwaFetch } from './metrics.js';
 import { ClientSecretRing, registerNotificationRoutes } from './rotation.js';
-import type { Router } from './router.js';
+import type { Router } from '../http/router.js';
 import { WebhookWorker, startReauthorizationSweep } from './webhooks.js';
 
 /** What {@link createOperations} returns. */

@@ -4,8 +4,8 @@
  * or of a refresh, so the tests can show that a crash there loses nothing and leaves no half-written
  * row and no stuck lease (security.md T-E3…T-E5). Without the variable nothing is wrapped.
  */
-import type { FetchLike } from '../core/http.js';
-import type { Store } from '../storage/store.js';
+import type { FetchLike } from '../../core/http.js';
+import type { Store } from '../../storage/store.js';
 
 /** Ends the process at once, as `kill -9` would: no handler, no flush. */
 function crash(): never {

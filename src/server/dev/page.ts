@@ -3,14 +3,14 @@
  * whole website flow against the embedded emulator, and the connected sellers with a live check of
  * their access token. Registered only in dev mode; the form is protected by an Origin check.
  */
-import { MARKETPLACES, findMarketplace } from '../core/marketplaces.js';
-import type { ServiceContext } from './context.js';
-import { createFlowSession } from './flows.js';
-import { HttpError, redirect } from './http.js';
-import { pill, when } from './admin/layout.js';
-import { html, sitePage, type SafeHtml } from './pages.js';
-import type { Router } from './router.js';
-import { sellerJson } from './token-api.js';
+import { MARKETPLACES, findMarketplace } from '../../core/marketplaces.js';
+import type { ServiceContext } from '../context.js';
+import { createFlowSession } from '../flows/flows.js';
+import { HttpError, redirect } from '../http/request.js';
+import { pill, when } from '../admin/layout.js';
+import { html, sitePage, type SafeHtml } from '../http/html.js';
+import type { Router } from '../http/router.js';
+import { sellerJson } from '../tokens/routes.js';
 
 /**
  * The user_ref the dev page connects sellers under.

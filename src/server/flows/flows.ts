@@ -5,20 +5,20 @@
  * atomically by the store: one winner under duplicate callbacks) and valid 10 minutes. The code is
  * exchanged once and never appears in a URL, a log or an error body.
  */
-import { buildAppstoreContinueUrl, validateAmazonCallbackUri } from '../core/consent.js';
-import { LoginRequestError, isSpapiAuthError } from '../core/errors.js';
+import { buildAppstoreContinueUrl, validateAmazonCallbackUri } from '../../core/consent.js';
+import { LoginRequestError, isSpapiAuthError } from '../../core/errors.js';
 import {
   MARKETPLACES,
   findMarketplace,
   type Marketplace,
   type PartnerKind,
   type Region,
-} from '../core/marketplaces.js';
-import { createPkce, createState, hashState, randomToken } from '../core/state.js';
-import { SellerOwnershipError, StorageError } from '../storage/errors.js';
-import type { OAuthTransaction, SessionType } from '../storage/store.js';
-import type { ServiceContext } from './context.js';
-import { readCookie, serializeCookie } from './cookies.js';
+} from '../../core/marketplaces.js';
+import { createPkce, createState, hashState, randomToken } from '../../core/state.js';
+import { SellerOwnershipError, StorageError } from '../../storage/errors.js';
+import type { OAuthTransaction, SessionType } from '../../storage/store.js';
+import type { ServiceContext } from '../context.js';
+import { readCookie, serializeCookie } from '../http/cookies.js';
 import {
   HttpError,
   errorResponse,
@@ -28,10 +28,10 @@ import {
   redirect,
   type ServerRequest,
   type ServerResponse,
-} from './http.js';
-import { errorPage, html, page } from './pages.js';
-import type { Router } from './router.js';
-import { SELLER_ID, TOKEN, USER_REF } from './validate.js';
+} from '../http/request.js';
+import { errorPage, html, page } from '../http/html.js';
+import type { Router } from '../http/router.js';
+import { SELLER_ID, TOKEN, USER_REF } from '../http/validate.js';
 
 /**
  * Lifetime of connect links, pending Appstore sessions and OAuth transactions.

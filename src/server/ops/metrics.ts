@@ -8,7 +8,7 @@
  * reach a label. The same object keeps a 24-hour, 5-minute-bucket series of refreshes and errors
  * for the admin dashboard's chart, and the LWA health summary.
  */
-import type { OutboxDepth, SellerStatus, Store } from '../storage/store.js';
+import type { OutboxDepth, SellerStatus, Store } from '../../storage/store.js';
 
 /** Label names → values; values must come from code, never from a request. */
 export type Labels = Readonly<Record<string, string>>;

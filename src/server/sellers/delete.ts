@@ -2,10 +2,10 @@
  * Seller deletion, the one implementation behind `DELETE /v1/sellers/:id`, the admin dashboard's
  * delete button and `spapi-auth sellers delete`.
  */
-import type { SellerTokenKey } from '../core/index.js';
-import type { Region } from '../core/marketplaces.js';
-import type { Store } from '../storage/store.js';
-import { webhookEvent } from './webhooks.js';
+import type { SellerTokenKey } from '../../core/index.js';
+import type { Region } from '../../core/marketplaces.js';
+import type { Store } from '../../storage/store.js';
+import { webhookEvent } from '../ops/webhooks.js';
 
 /** What {@link deleteSellerAuthorizations} needs besides the store and the seller id. */
 export interface DeleteSellerOptions {

@@ -6,18 +6,18 @@
  * the manager's largest margin (5 minutes plus 1 of jitter, or a fifth of a short lifetime), so it
  * never serves a token the manager would already be refreshing.
  */
-import { createTokenManager, type TokenEvent, type TokenManager } from '../core/token-manager.js';
-import type { FetchLike } from '../core/http.js';
-import type { GrantlessScope, LwaCredentials } from '../core/lwa.js';
-import type { Region } from '../core/marketplaces.js';
-import type { RestrictedDataTokenRequest } from '../core/rdt.js';
-import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
-import type { Config } from '../config.js';
-import { createStoreTokenVault } from '../storage/token-vault.js';
-import type { Store } from '../storage/store.js';
-import { credentialsOf, type TokenSource } from './amazon.js';
-import type { Logger } from './log.js';
-import type { TokenMetricsSink } from './metrics.js';
+import { createTokenManager, type TokenEvent, type TokenManager } from '../../core/token-manager.js';
+import type { FetchLike } from '../../core/http.js';
+import type { GrantlessScope, LwaCredentials } from '../../core/lwa.js';
+import type { Region } from '../../core/marketplaces.js';
+import type { RestrictedDataTokenRequest } from '../../core/rdt.js';
+import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
+import type { Config } from '../../config.js';
+import { createStoreTokenVault } from '../../storage/token-vault.js';
+import type { Store } from '../../storage/store.js';
+import { credentialsOf, type TokenSource } from './gateway.js';
+import type { Logger } from '../http/log.js';
+import type { TokenMetricsSink } from '../ops/metrics.js';
 
 const MARGIN_MS = 5 * 60_000;
 const JITTER_MS = 60_000;

@@ -1,0 +1,230 @@
+/**
+ * What every dashboard page shares: who may see it (session, dev-mode localhost rule), how a POST
+ * is checked (CSRF token and same-origin `Origin`), how a page and a refusal are rendered, and
+ * the route helpers the page modules register with.
+ */
+import type { ServiceContext } from '../context.js';
+import { HttpError, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
+import type { ServiceMetrics } from '../ops/metrics.js';
+import { html, type SafeHtml } from '../http/html.js';
+import type { ClientSecretRing } from '../ops/rotation.js';
+import type { RouteHandler, Router } from '../http/router.js';
+import { adminPage, type Section } from './layout.js';
+import { AdminSessions, type AdminSession } from './session.js';
+
+/** Rows per page of the sellers list and the webhook outbox. */
+export const PAGE_SIZE = 50;
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+
+/** Fixed notices shown after an action (the query carries a key, never text). */
+const NOTICES: Readonly<Record<string, string>> = {
+  deleted: 'The authorization was deleted and its tokens wiped. A seller.deleted webhook was queued.',
+  retried: 'The event is due again; the worker will deliver it within seconds.',
+  not_retried: 'That event was delivered already or is being delivered right now.',
+};
+
+/** What the dashboard needs besides the service context. */
+export interface AdminDeps {
+  readonly metrics: ServiceMetrics;
+  readonly ring?: ClientSecretRing;
+  /** The webhook target (only its origin is shown), or undefined when not configured. */
+  readonly webhookUrl?: string;
+}
+
+/** The caller's access to a page. */
+export interface Access {
+  readonly session: AdminSession;
+  readonly csrf: string;
+  /** A cookie to set (dev: the session issued on first visit). */
+  readonly setCookie?: string;
+}
+
+/** A GET page handler behind the access check. */
+export type PageHandler = (
+  req: ServerRequest,
+  access: Access,
+  params: Readonly<Record<string, string>>,
+) => Promise<ServerResponse>;
+
+/** The shared pieces the page modules are built from (one per service). */
+export interface AdminKit {
+  readonly ctx: ServiceContext;
+  readonly deps: AdminDeps;
+  readonly sessions: AdminSessions;
+  /** Dev mode without a password: open to requests addressed to localhost. */
+  readonly devOpen: boolean;
+  /** Whether the dashboard is on at all (a password is set, or dev mode). */
+  readonly enabled: boolean;
+  /** A dashboard page; `access` undefined renders it without navigation. */
+  render(
+    access: Access | undefined,
+    section: Section,
+    title: string,
+    body: SafeHtml,
+    status?: number,
+  ): ServerResponse;
+  /** The 404 page shown when the dashboard is disabled. */
+  disabled(): ServerResponse;
+  /** Registers a route whose refusals render as dashboard pages (not the OAuth flows' error page). */
+  add(method: string, path: string, handler: RouteHandler): void;
+  /** Registers a GET page behind the access check (login redirect, 403, 404). */
+  get(path: string, handler: PageHandler): void;
+  /** For POSTs: a valid session, a matching CSRF token and a same-origin Origin (when sent). */
+  checkPost(req: ServerRequest, form: URLSearchParams, needAuth?: boolean): AdminSession;
+}
+
+/**
+ * Builds the kit of one dashboard.
+ *
+ * @example
+ * const kit = createAdminKit(router, ctx, deps);
+ * kit.get('/admin', async (req, a) => kit.render(a, 'overview', 'Overview', body));
+ */
+export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminDeps): AdminKit {
+  const { config } = ctx;
+  const secure = config.secureCookies;
+  const sessions = new AdminSessions({ password: config.adminPassword, secure, now: ctx.now });
+  const devOpen = config.mode === 'dev' && config.adminPassword === undefined;
+  const enabled = devOpen || config.adminPassword !== undefined;
+  const publicOrigin = new URL(config.publicUrl).origin;
+
+  const render: AdminKit['render'] = (access, section, title, body, status = 200) =>
+    adminPage({
+      title,
+      section,
+      body,
+      secure,
+      dev: config.mode === 'dev',
+      showNav: access !== undefined,
+      status,
+      ...(access !== undefined && !devOpen ? { csrf: access.csrf } : {}),
+      ...(access?.setCookie !== undefined ? { headers: { 'set-cookie': access.setCookie } } : {}),
+    });
+
+  const disabled = (): ServerResponse =>
+    render(
+      undefined,
+      'login',
+      'Dashboard disabled',
+      html`<div class="card login">
+        <h1>Dashboard disabled</h1>
+        <p class="muted">
+          Set <code>SPAPI_AUTH_ADMIN_PASSWORD</code> (12 characters or more) to enable the admin dashboard.
+        </p>
+      </div>`,
+      404,
+    );
+
+  const add: AdminKit['add'] = (method, path, handler) => {
+    router.add(method, path, async (req, rc) => {
+      try {
+        return await handler(req, rc);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        const res = render(
+          undefined,
+          'login',
+          'Not allowed',
+          html`<div class="card login">
+            <h1>${err.status === 404 ? 'Not found' : 'That did not work'}</h1>
+            <p class="err">${err.message}</p>
+            <p class="small muted">Error code: <span class="mono">${err.code}</span></p>
+            <p><a href="/admin">Back to the dashboard</a></p>
+          </div>`,
+          err.status,
+        );
+        for (const [k, v] of Object.entries(err.headers)) res.headers[k] = v;
+        return res;
+      }
+    });
+  };
+
+  const refuseRemoteInDev = (req: ServerRequest): void => {
+    if (devOpen && !LOCAL_HOST.test(req.header('host') ?? '')) {
+      throw new HttpError(
+        403,
+        'admin_local_only',
+        'Without a password the dashboard is open on localhost only.',
+      );
+    }
+  };
+
+  /** The caller's access, or the response to send instead (login redirect, 403, 404). */
+  const access = (req: ServerRequest): Access | ServerResponse => {
+    if (!enabled) return disabled();
+    const session = sessions.read(req.header('cookie'));
+    if (devOpen) {
+      // Open without a password only to a browser on this machine.
+      refuseRemoteInDev(req);
+      if (session !== undefined) return { session, csrf: sessions.csrfToken(session) };
+      const issued = sessions.issue(true);
+      return { session: issued.session, csrf: sessions.csrfToken(issued.session), setCookie: issued.cookie };
+    }
+    if (session === undefined || !session.authenticated) return redirect(303, '/admin/login');
+    return { session, csrf: sessions.csrfToken(session) };
+  };
+
+  const checkPost: AdminKit['checkPost'] = (req, form, needAuth = true) => {
+    if (!enabled) throw new HttpError(404, 'not_found', 'No such route.');
+    refuseRemoteInDev(req);
+    // Pages are sent with Referrer-Policy: no-referrer, so browsers post their forms with
+    // `Origin: null`: only a real, different origin is refused here; the token does the rest.
+    const origin = req.header('origin');
+    if (
+      origin !== undefined &&
+      origin !== 'null' &&
+      origin !== publicOrigin &&
+      !(devOpen && LOCAL_HOST.test(hostOf(origin)))
+    ) {
+      throw new HttpError(403, 'csrf_failed', 'The form was posted from another site.');
+    }
+    const session = sessions.read(req.header('cookie'));
+    if (!sessions.checkCsrf(session, form.get('csrf'))) {
+      throw new HttpError(
+        403,
+        'csrf_failed',
+        'The form is missing its CSRF token or it expired; reload the page.',
+      );
+    }
+    if (needAuth && !devOpen && !session!.authenticated) {
+      throw new HttpError(403, 'admin_login_required', 'Log in first.');
+    }
+    return session!;
+  };
+
+  const get: AdminKit['get'] = (path, handler) => {
+    add('GET', path, async (req, { params }) => {
+      const a = access(req);
+      if (!('session' in a)) return a;
+      const res = await handler(req, a, params);
+      if (a.setCookie !== undefined) res.headers['set-cookie'] = a.setCookie;
+      return res;
+    });
+  };
+
+  return { ctx, deps, sessions, devOpen, enabled, render, disabled, add, get, checkPost };
+}
+
+function hostOf(origin: string): string {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return '';
+  }
+}
+
+/** The body of a dashboard form (only `application/x-www-form-urlencoded` is taken). */
+export async function readForm(req: ServerRequest): Promise<URLSearchParams> {
+  const type = req.header('content-type') ?? '';
+  if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
+    throw new HttpError(415, 'unsupported_media_type', 'Forms must be application/x-www-form-urlencoded.');
+  }
+  return new URLSearchParams(new TextDecoder().decode(await req.body()));
+}
+
+/** The notice named by the `notice` query parameter, or nothing. */
+export function noticeOf(req: ServerRequest): SafeHtml | '' {
+  const key = new URLSearchParams(req.rawQuery).get('notice');
+  const text = key !== null ? NOTICES[key] : undefined;
+  return text === undefined ? '' : html`<div class="notice" role="status">${text}</div>`;
+}

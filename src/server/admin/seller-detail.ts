@@ -1,0 +1,133 @@
+/**
+ * One seller (`/admin/sellers/:id`): a card per region with its dates and last error, a delete
+ * action per region, and the seller's audit trail.
+ */
+import { isRegion } from '../../core/marketplaces.js';
+import type { AuditRecord, SellerRecord } from '../../storage/store.js';
+import { HttpError, redirect } from '../http/request.js';
+import { html, type SafeHtml } from '../http/html.js';
+import { deleteSellerAuthorizations } from '../sellers/delete.js';
+import { REAUTHORIZE_AFTER_MS } from '../ops/webhooks.js';
+import { day, pill, when } from './layout.js';
+import { readForm, type AdminKit } from './kit.js';
+
+/**
+ * Registers `GET /admin/sellers/:id` and `POST /admin/sellers/:id/delete`.
+ *
+ * @example
+ * registerSellerDetailPage(kit);
+ */
+export function registerSellerDetailPage(kit: AdminKit): void {
+  const { ctx } = kit;
+  const { store } = ctx;
+
+  kit.get('/admin/sellers/:id', async (_req, a, params) => {
+    const id = params.id!;
+    const [records, audit] = await Promise.all([
+      store.findSellers(id),
+      store.listAudit({ sellingPartnerId: id, limit: 100 }),
+    ]);
+    if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    const body = html`<p><a href="/admin/sellers">← Sellers</a></p>
+      <h1 class="mono">${id}</h1>
+      ${records.map((s) => regionCard(id, s, a.csrf))}
+      <section class="card tablecard">
+        <div class="head"><h2>Audit trail</h2></div>
+        ${auditTable(audit)}
+      </section>`;
+    return kit.render(a, 'sellers', id, body);
+  });
+
+  kit.add('POST', '/admin/sellers/:id/delete', async (req, { params }) => {
+    const form = await readForm(req);
+    kit.checkPost(req, form);
+    const id = params.id!;
+    const region = form.get('region') ?? '';
+    if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+    const { found } = await deleteSellerAuthorizations(store, id, {
+      region,
+      actor: 'admin',
+      now: ctx.now,
+      tokens: ctx.amazon,
+    });
+    if (found.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller in that region.');
+    ctx.log.info('seller deleted', { seller_id: id, region, key_id: 'admin' });
+    return redirect(303, '/admin/sellers?notice=deleted');
+  });
+}
+
+/** One authorization of the seller, with its delete form. */
+function regionCard(id: string, s: SellerRecord, csrf: string): SafeHtml {
+  return html`<section class="card" id="region-${s.region}">
+    <h2>Region ${s.region.toUpperCase()} ${pill(s.status)}</h2>
+    <dl class="kv">
+      <dt>Kind</dt>
+      <dd>${s.kind}</dd>
+      <dt>user_ref</dt>
+      <dd class="mono">${s.userRef ?? '—'}</dd>
+      <dt>Marketplace</dt>
+      <dd>${s.marketplace ?? '—'}</dd>
+      <dt>Authorized</dt>
+      <dd>${when(s.authorizedAt)}</dd>
+      <dt>Re-authorize by</dt>
+      <dd>${day(s.authorizedAt + REAUTHORIZE_AFTER_MS)}</dd>
+      <dt>Last refresh</dt>
+      <dd>${when(s.lastRefreshAt)}</dd>
+      <dt>Access token cached until</dt>
+      <dd>${when(s.accessTokenExpiresAt)}</dd>
+      <dt>Last error</dt>
+      <dd>
+        ${
+          s.lastError
+            ? html`<span class="err mono">${s.lastError.code}</span>
+                <span class="muted small">${when(s.lastError.at)}</span>${
+                  s.lastError.message ? html`<div class="small">${s.lastError.message}</div>` : ''
+                }`
+            : '—'
+        }
+      </dd>
+    </dl>
+    <details class="danger">
+      <summary>Delete this authorization</summary>
+      <p class="small">
+        Forgets the seller in region ${s.region.toUpperCase()} and wipes its tokens. The app must connect it
+        again to use it.
+      </p>
+      <form method="post" action="/admin/sellers/${id}/delete">
+        <input type="hidden" name="csrf" value="${csrf}" />
+        <input type="hidden" name="region" value="${s.region}" />
+        <button class="btn danger" type="submit">Delete ${id} (${s.region.toUpperCase()})</button>
+      </form>
+    </details>
+  </section>`;
+}
+
+/** The seller's audit records, newest first. */
+function auditTable(audit: readonly AuditRecord[]): SafeHtml {
+  if (audit.length === 0) return html`<p class="empty">No audit records.</p>`;
+  return html`<table class="rows">
+    <thead>
+      <tr>
+        <th>When</th>
+        <th>Action</th>
+        <th>Region</th>
+        <th>Actor</th>
+        <th>Outcome</th>
+      </tr>
+    </thead>
+    <tbody>
+      ${audit.map(
+        (r) =>
+          html`<tr>
+            <td data-label="When">${when(r.at)}</td>
+            <td data-label="Action" class="mono">${r.action}</td>
+            <td data-label="Region">${r.region ?? '—'}</td>
+            <td data-label="Actor" class="mono">${r.actor ?? '—'}</td>
+            <td data-label="Outcome">
+              ${r.outcome ?? '—'}${r.details.count !== undefined ? html` <span class="muted">×${r.details.count}</span>` : ''}
+            </td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}

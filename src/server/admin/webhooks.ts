@@ -1,0 +1,149 @@
+/** The webhook outbox (`/admin/webhooks`): pending, failed and delivered events, with a retry action. */
+import type { OutboxState, OutboxRecord } from '../../storage/store.js';
+import { HttpError, redirect } from '../http/request.js';
+import { html, type SafeHtml } from '../http/html.js';
+import { pill, when } from './layout.js';
+import { PAGE_SIZE, noticeOf, readForm, type AdminKit } from './kit.js';
+
+const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'dead', 'delivered'];
+
+/**
+ * Registers `GET /admin/webhooks` and `POST /admin/webhooks/retry`.
+ *
+ * @example
+ * registerWebhooksPage(kit);
+ */
+export function registerWebhooksPage(kit: AdminKit): void {
+  const { ctx } = kit;
+  const { store } = ctx;
+
+  kit.get('/admin/webhooks', async (req, a) => {
+    const q = new URLSearchParams(req.rawQuery);
+    const state = (q.get('state') ?? 'pending') as OutboxState;
+    if (!OUTBOX_STATES.includes(state))
+      throw new HttpError(400, 'invalid_state', 'state must be pending, dead or delivered.');
+    const beforeRaw = q.get('before');
+    const before = beforeRaw !== null && /^\d{1,15}$/.test(beforeRaw) ? Number(beforeRaw) : undefined;
+    const [rows, depth] = await Promise.all([
+      store.listWebhookEvents({ state, limit: PAGE_SIZE, ...(before !== undefined ? { before } : {}) }),
+      store.webhookOutboxDepth(),
+    ]);
+    const target = kit.deps.webhookUrl ? new URL(kit.deps.webhookUrl).origin : undefined;
+    const label: Record<OutboxState, string> = {
+      pending: `Pending (${depth.pending})`,
+      dead: `Failed (${depth.dead})`,
+      delivered: 'Delivered (7 days)',
+    };
+    const body = html`${noticeOf(req)}
+      <h1>Webhooks</h1>
+      <p class="muted">
+        ${
+          target
+            ? html`Delivering to <span class="mono">${target}</span>, signed with
+                <span class="mono">Spapi-Auth-Signature</span>.`
+            : html`<span class="err">No target configured</span>: set <code>SPAPI_AUTH_WEBHOOK_URL</code> and
+                <code>SPAPI_AUTH_WEBHOOK_SECRET</code>. Events wait here until then.`
+        }
+      </p>
+      <nav class="tabs">
+        ${OUTBOX_STATES.map(
+          (s) =>
+            html`<a href="/admin/webhooks?state=${s}" class="${s === state ? 'on' : ''}">${label[s]}</a>`,
+        )}
+      </nav>
+      <section class="card tablecard">
+        ${
+          rows.length === 0
+            ? html`<p class="empty">Nothing ${state === 'dead' ? 'failed' : state}.</p>`
+            : eventTable(rows, state, a.csrf)
+        }
+        ${
+          rows.length === PAGE_SIZE
+            ? html`<div class="pager">
+                <a
+                  class="btn ghost"
+                  href="/admin/webhooks?state=${state}&before=${rows[rows.length - 1]!.seq}"
+                  >Older →</a
+                >
+              </div>`
+            : ''
+        }
+      </section>`;
+    return kit.render(a, 'webhooks', 'Webhooks', body);
+  });
+
+  kit.add('POST', '/admin/webhooks/retry', async (req) => {
+    const form = await readForm(req);
+    kit.checkPost(req, form);
+    const id = form.get('id') ?? '';
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(id))
+      throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
+    const ok = await store.retryWebhookEvent(id);
+    ctx.audit.add({
+      action: 'webhook.retried',
+      actor: 'admin',
+      outcome: ok ? 'ok' : 'not_retryable',
+      details: { event_id: id },
+    });
+    const state = form.get('state') === 'dead' ? 'dead' : 'pending';
+    return redirect(303, `/admin/webhooks?state=${state}&notice=${ok ? 'retried' : 'not_retried'}`);
+  });
+}
+
+/** The events of one tab, each with a retry form unless delivered. */
+function eventTable(rows: readonly OutboxRecord[], state: OutboxState, csrf: string): SafeHtml {
+  return html`<table class="rows">
+    <thead>
+      <tr>
+        <th>Event</th>
+        <th>Type</th>
+        <th>Seller</th>
+        <th>Created</th>
+        <th>Attempts</th>
+        <th>Status</th>
+        <th></th>
+      </tr>
+    </thead>
+    <tbody>
+      ${rows.map(
+        (r) =>
+          html`<tr>
+            <td data-label="Event" class="mono">${r.id}</td>
+            <td data-label="Type" class="mono">${r.type}</td>
+            <td data-label="Seller" class="mono">
+              ${typeof r.data.selling_partner_id === 'string' ? r.data.selling_partner_id : '—'}
+            </td>
+            <td data-label="Created">${when(r.createdAt)}</td>
+            <td data-label="Attempts">
+              ${r.attempts}${r.lastError ? html` <span class="err small mono">${r.lastError}</span>` : ''}
+            </td>
+            <td data-label="Status">
+              ${pill(r.state, r.state === 'dead' ? 'failed' : r.state)}${
+                r.state === 'pending' && r.attempts > 0
+                  ? html` <span class="small muted">next ${when(r.nextAttemptAt)}</span>`
+                  : ''
+              }${r.state === 'delivered' ? html` <span class="small muted">${when(r.deliveredAt)}</span>` : ''}
+            </td>
+            <td data-label="">
+              ${
+                r.state !== 'delivered'
+                  ? html`<form method="post" action="/admin/webhooks/retry">
+                      <input type="hidden" name="csrf" value="${csrf}" /><input
+                        type="hidden"
+                        name="id"
+                        value="${r.id}"
+                      /><input type="hidden" name="state" value="${state}" /><button
+                        class="btn ghost"
+                        type="submit"
+                      >
+                        Retry now
+                      </button>
+                    </form>`
+                  : ''
+              }
+            </td>
+          </tr>`,
+      )}
+    </tbody>
+  </table>`;
+}

@@ -79,9 +79,12 @@ test('npm pack: the tarball a user installs ships what the exports, bin and docs
     for (const doc of readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')))
       assert.ok(has(`docs/${doc}`), `docs/${doc} ships`);
     // No tests, no TypeScript sources, no repo tooling (source maps are fine).
+    // The README links to the emulator's guide and the benchmark report: those two documents ship.
+    const linkedDocs = new Set(['src/emulator/README.md', 'bench/REPORT.md', 'bench/refresh-rate.svg']);
     const unwanted = [...files].filter(
       (f) =>
-        /(^|\/)(test|tests|bench|scripts|src|node_modules|data|test-artifacts)\//.test(f) ||
+        (!linkedDocs.has(f) &&
+          /(^|\/)(test|tests|bench|scripts|src|node_modules|data|test-artifacts)\//.test(f)) ||
         /\.test\.(ts|js)$/.test(f) ||
         (f.endsWith('.ts') && !f.endsWith('.d.ts')) ||
         /^tsconfig|^\.git/.test(f),

@@ -70,8 +70,9 @@ export interface SpApiRequest {
   readonly body?: unknown;
   readonly headers?: Readonly<Record<string, string>>;
   /**
-   * Use a restricted data token for this call (optionally with Orders data elements). A 403 on a
-   * restricted call is returned as is (no refresh-and-retry).
+   * Use a restricted data token for this call (optionally with Orders data elements). A 403 saying
+   * the token was refused drops the RDT and the access token it was made from, and retries once
+   * with new ones (as for a plain call).
    */
   readonly restricted?:
     boolean | { readonly dataElements?: readonly string[]; readonly targetApplication?: string };
@@ -196,8 +197,10 @@ export function createSpApiFetch(options: SpApiFetchOptions): SpApiFetch {
     for (let attempt = 0; ; attempt++) {
       const accessToken = await token();
       const response = await send(accessToken);
-      if (!refreshed && !req.restricted && (await tokenRejected(response))) {
-        // SP-API refused the token before its time: drop it, refresh once, retry once.
+      if (!refreshed && (await tokenRejected(response))) {
+        // SP-API refused the token (or the RDT) before its time: drop it, refresh once, retry
+        // once. For an RDT the manager also drops the access token behind it, which may be the
+        // one that expired early.
         refreshed = true;
         await response.body?.cancel().catch(() => undefined);
         await options.tokens.invalidate(key, accessToken);

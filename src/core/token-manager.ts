@@ -171,7 +171,10 @@ export interface TokenManager {
     request: RestrictedDataTokenRequest,
     options?: TokenCallOptions,
   ): Promise<RestrictedDataToken>;
-  /** Drops an access token SP-API rejected early (403), here and in the vault, if it is still current. */
+  /**
+   * Drops an access token SP-API rejected early (403), here and in the vault, if it is still current.
+   * Given a restricted data token instead, drops that RDT and the access token it was made from.
+   */
   invalidate(key: SellerTokenKey, accessToken: string): Promise<void>;
   /** Forgets what memory knows of a seller (after re-authorization or deletion). */
   forget(key: SellerTokenKey): void;
@@ -665,7 +668,7 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   };
 
   // ---- restricted data tokens -----------------------------------------------------------------
-  const rdts = new Map<string, { token: RestrictedDataToken; refreshAt: number }>();
+  const rdts = new Map<string, { token: RestrictedDataToken; refreshAt: number; accessToken: string }>();
   const rdtInflight = new Map<string, Promise<RestrictedDataToken>>();
   const fetchRdt = async (
     key: SellerTokenKey,
@@ -705,7 +708,11 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
           restrictedDataToken: res.restrictedDataToken,
           expiresAt: started + res.expiresIn * 1000,
         });
-        rdts.set(cacheKey, { token, refreshAt: refreshAtOf(token.expiresAt, res.expiresIn * 1000) });
+        rdts.set(cacheKey, {
+          token,
+          refreshAt: refreshAtOf(token.expiresAt, res.expiresIn * 1000),
+          accessToken: access.accessToken,
+        });
         emit({ type: 'rdt_created', key, durationMs: now() - started });
         return token;
       } catch (err) {
@@ -778,6 +785,13 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
 
     async invalidate(key, accessToken) {
       assertKey(key);
+      const prefix = `${key.region}:${key.sellingPartnerId}:`;
+      for (const [k, r] of rdts) {
+        if (k.startsWith(prefix) && r.token.restrictedDataToken === accessToken) {
+          rdts.delete(k);
+          return manager.invalidate(key, r.accessToken);
+        }
+      }
       const e = caches[key.region].get(key.sellingPartnerId);
       if (e !== undefined && e.token.accessToken === accessToken)
         caches[key.region].delete(key.sellingPartnerId);

@@ -282,3 +282,72 @@ test('property (T-B19): arbitrary bodies and statuses → a valid token or a typ
     { numRuns: 3000 },
   );
 });
+
+test('SP-API fetch: a 403 on a restricted call drops the RDT and its access token, refreshes once, retries once', async () => {
+  const { createTokenManager } = await import('../../src/core/token-manager.js');
+  const { createMemoryTokenVault } = await import('../../src/core/memory-vault.js');
+  const key: SellerTokenKey = { sellingPartnerId: 'A1RDT', region: 'na' };
+  const vault = createMemoryTokenVault();
+  vault.put(key, 'Atzr|refresh');
+  const counts = { lwa: 0, rdt: 0 };
+  // Which access token each RDT was made from, and which RDT each SP-API call carried.
+  const rdtFrom = new Map<string, string>();
+  const spapiTokens: string[] = [];
+  const expired = () =>
+    json(
+      {
+        errors: [
+          {
+            code: 'Unauthorized',
+            message: 'Access to requested resource is denied.',
+            details: 'The access token you provided has expired.',
+          },
+        ],
+      },
+      403,
+    );
+  let rejectEvery = false;
+  const fetch = async (r: Request): Promise<Response> => {
+    const url = new URL(r.url);
+    if (url.pathname === '/auth/o2/token') {
+      counts.lwa++;
+      return json({ access_token: `Atza|access-${counts.lwa}`, token_type: 'bearer', expires_in: 3600 });
+    }
+    if (url.pathname === '/tokens/2021-03-01/restrictedDataToken') {
+      counts.rdt++;
+      const rdt = `Atz.sprdt|rdt-${counts.rdt}`;
+      rdtFrom.set(rdt, r.headers.get('x-amz-access-token')!);
+      return json({ restrictedDataToken: rdt, expiresIn: 3600 });
+    }
+    spapiTokens.push(r.headers.get('x-amz-access-token')!);
+    return rejectEvery || spapiTokens.length === 1 ? expired() : json({ payload: { orders: [] } });
+  };
+  const tokens = createTokenManager({
+    credentials: { clientId: 'cid', clientSecret: 'secret' },
+    vault,
+    fetch,
+    amazonUrl: 'http://127.0.0.1:1',
+  });
+  const spapi = createSpApiFetch({ tokens, fetch, amazonUrl: 'http://127.0.0.1:1' });
+  const res = await spapi({ ...key, path: '/orders/v0/orders/1-2-3/address', restricted: true });
+  assert.equal(res.status, 200);
+  assert.deepEqual(spapiTokens, ['Atz.sprdt|rdt-1', 'Atz.sprdt|rdt-2'], 'retried once with a new RDT');
+  assert.equal(counts.lwa, 2, 'the access token behind the refused RDT was refreshed once');
+  assert.equal(
+    rdtFrom.get('Atz.sprdt|rdt-2'),
+    'Atza|access-2',
+    'the new RDT is made from the new access token',
+  );
+
+  // The new RDT is cached: a later restricted call makes no Tokens API or LWA call.
+  await spapi({ ...key, path: '/orders/v0/orders/1-2-3/address', restricted: true });
+  assert.deepEqual([counts.lwa, counts.rdt], [2, 2]);
+
+  // Refused again after the retry: the 403 is returned, not retried a second time.
+  rejectEvery = true;
+  spapiTokens.length = 0;
+  const again = await spapi({ ...key, path: '/orders/v0/orders/1-2-3/address', restricted: true });
+  assert.equal(again.status, 403);
+  assert.equal(spapiTokens.length, 2);
+  assert.deepEqual([counts.lwa, counts.rdt], [3, 3]);
+});

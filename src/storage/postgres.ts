@@ -4,8 +4,8 @@ import pg from 'pg';
 import type { Pool, PoolClient } from 'pg';
 import { StorageError, StorageUnavailableError } from './errors.js';
 import { loadMigrations } from './migrations.js';
-import { createSqlStore } from './sql-store.js';
-import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql-store.js';
+import { createSqlStore } from './sql/index.js';
+import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql/index.js';
 import type { MigrationProgress, Store, StoreOptions } from './store.js';
 
 /** Options of {@link createPostgresStore}: a connection URL or a pool of your own. */

@@ -7,8 +7,8 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { StorageError, StorageUnavailableError } from './errors.js';
 import { loadMigrations } from './migrations.js';
-import { createSqlStore } from './sql-store.js';
-import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql-store.js';
+import { createSqlStore } from './sql/index.js';
+import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql/index.js';
 import type { MigrationProgress, Store, StoreOptions } from './store.js';
 
 /** Options of {@link createSqliteStore}. */

@@ -1,0 +1,270 @@
+// Sellers over SQL: one row per (selling partner, region), listed by keyset pages.
+import type { Region, SellerTokenKey } from '../../core/index.js';
+import { SellerOwnershipError } from '../errors.js';
+import {
+  assertAuthorizationInput,
+  assertSellerKey,
+  assertStatus,
+  encodeCursor,
+  planRefreshDue,
+  planSellerList,
+  SELLER_STATUSES,
+  sellerRowKey,
+} from '../shared.js';
+import type { AuthorizationInput, SellerRecord, SellerStatus, SellerStore } from '../store.js';
+import type { Row, SqlContext, SqlExecutor, SqlValue } from './driver.js';
+import { keysetAfter, num, numOrNull, strOrNull, TABLE_KEYS } from './values.js';
+import { writeEffects } from './effects.js';
+
+/** The seller columns every read returns (never the sealed tokens). */
+export const SELLER_COLUMNS = `selling_partner_id, region, kind, user_ref, status, marketplace, access_token_expires_at,
+  version, lease_owner, lease_expires_at, authorized_at, last_refresh_at, last_error_code, last_error_message,
+  last_error_at, created_at, updated_at`;
+
+/** A seller row as a {@link SellerRecord}. */
+export function toSeller(row: Row): SellerRecord {
+  return {
+    sellingPartnerId: String(row.selling_partner_id),
+    region: row.region as SellerRecord['region'],
+    kind: row.kind as SellerRecord['kind'],
+    userRef: strOrNull(row.user_ref),
+    status: row.status as SellerStatus,
+    marketplace: strOrNull(row.marketplace),
+    authorizedAt: num(row.authorized_at),
+    lastRefreshAt: numOrNull(row.last_refresh_at),
+    lastError:
+      row.last_error_code === null || row.last_error_code === undefined
+        ? null
+        : {
+            code: String(row.last_error_code),
+            message: strOrNull(row.last_error_message),
+            at: num(row.last_error_at),
+          },
+    accessTokenExpiresAt: numOrNull(row.access_token_expires_at),
+    version: num(row.version),
+    leaseOwner: strOrNull(row.lease_owner),
+    leaseExpiresAt: numOrNull(row.lease_expires_at),
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+/** One seller row with its sealed tokens, optionally locked (`forUpdate`). */
+export async function selectSeller(
+  tx: SqlExecutor,
+  key: SellerTokenKey,
+  lock = '',
+): Promise<Row | undefined> {
+  const rows = await tx.all(
+    `SELECT ${SELLER_COLUMNS}, refresh_token_enc, access_token_enc FROM sellers
+     WHERE selling_partner_id = ? AND region = ?${lock}`,
+    [key.sellingPartnerId, key.region],
+  );
+  return rows[0];
+}
+
+/** The SellerStore methods over the SQL driver. */
+export function sellerMethods(ctx: SqlContext): SellerStore {
+  const { db, now, sealer } = ctx;
+
+  return {
+    async getSeller(key) {
+      assertSellerKey(key);
+      const [row] = await db.all(
+        `SELECT ${SELLER_COLUMNS} FROM sellers WHERE selling_partner_id = ? AND region = ?`,
+        [key.sellingPartnerId, key.region],
+      );
+      return row ? toSeller(row) : null;
+    },
+
+    async findSellers(sellingPartnerId) {
+      const rows = await db.all(
+        `SELECT ${SELLER_COLUMNS} FROM sellers WHERE selling_partner_id = ? ORDER BY region`,
+        [sellingPartnerId],
+      );
+      return rows.map(toSeller);
+    },
+
+    async listSellers(query) {
+      const plan = planSellerList(query);
+      const where: string[] = [];
+      const params: SqlValue[] = [];
+      if (plan.status) {
+        where.push('status = ?');
+        params.push(plan.status);
+      }
+      if (plan.after) {
+        const cond = keysetAfter(TABLE_KEYS.sellers, [plan.after.sellingPartnerId, plan.after.region]);
+        where.push(cond.sql);
+        params.push(...cond.params);
+      }
+      const page = (conds: readonly string[]): string =>
+        `SELECT ${SELLER_COLUMNS} FROM sellers ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''}
+         ORDER BY selling_partner_id, region LIMIT ?`;
+      let rows: Row[];
+      if (plan.search === null) {
+        rows = await db.all(page(where), [...params, plan.limit + 1]);
+      } else {
+        // "id prefix OR user_ref prefix" in one WHERE defeats both indexes (a full scan on
+        // PostgreSQL): each prefix is a range query on its own index, the second leaving out rows
+        // the first already has, and the two ordered pages are merged.
+        const byId = 'selling_partner_id >= ? AND selling_partner_id < ?';
+        const idRange = [plan.search, plan.searchEnd!];
+        rows = await db.all(
+          `SELECT * FROM (${page([byId, ...where])}) AS by_id
+           UNION ALL
+           SELECT * FROM (${page(['user_ref >= ? AND user_ref < ?', `NOT (${byId})`, ...where])}) AS by_ref
+           ORDER BY selling_partner_id, region LIMIT ?`,
+          [
+            ...idRange,
+            ...params,
+            plan.limit + 1,
+            ...idRange,
+            ...idRange,
+            ...params,
+            plan.limit + 1,
+            plan.limit + 1,
+          ],
+        );
+      }
+      const items = rows.slice(0, plan.limit).map(toSeller);
+      const last = items[items.length - 1];
+      return { items, nextCursor: rows.length > plan.limit && last ? encodeCursor(last) : null };
+    },
+
+    async countSellersByStatus() {
+      const counts = Object.fromEntries(SELLER_STATUSES.map((s) => [s, 0])) as Record<SellerStatus, number>;
+      const rows = await db.all('SELECT status, COUNT(*) AS n FROM sellers GROUP BY status');
+      for (const row of rows) counts[row.status as SellerStatus] = num(row.n);
+      return counts;
+    },
+
+    async listRefreshDue(query) {
+      const plan = planRefreshDue(query);
+      const params: SqlValue[] = [plan.before];
+      let after = '';
+      if (plan.after !== null) {
+        const a = plan.after;
+        after = `AND (access_token_expires_at > ? OR (access_token_expires_at = ? AND
+          (selling_partner_id > ? OR (selling_partner_id = ? AND region > ?))))`;
+        params.push(
+          a.accessTokenExpiresAt,
+          a.accessTokenExpiresAt,
+          a.sellingPartnerId,
+          a.sellingPartnerId,
+          a.region,
+        );
+      }
+      // Served by the sellers_refresh_due index (status, expiry, id, region).
+      const rows = await db.all(
+        `SELECT selling_partner_id, region, access_token_expires_at FROM sellers
+         WHERE status = 'active' AND access_token_expires_at < ? ${after}
+         ORDER BY access_token_expires_at, selling_partner_id, region LIMIT ?`,
+        [...params, plan.limit],
+      );
+      return rows.map((row) => ({
+        sellingPartnerId: String(row.selling_partner_id),
+        region: row.region as Region,
+        accessTokenExpiresAt: num(row.access_token_expires_at),
+      }));
+    },
+
+    async saveAuthorization(input: AuthorizationInput) {
+      assertAuthorizationInput(input);
+      const at = now();
+      const rowKey = sellerRowKey(input);
+      const refreshEnc = sealer.seal('sellers', 'refresh_token', rowKey, input.refreshToken);
+      const accessEnc = input.accessToken
+        ? sealer.seal('sellers', 'access_token', rowKey, input.accessToken.accessToken)
+        : null;
+      const accessExpires = input.accessToken ? input.accessToken.expiresAt : null;
+      return db.transaction(async (tx) => {
+        const existing = await selectSeller(tx, input, db.forUpdate);
+        const previousUserRef = existing ? strOrNull(existing.user_ref) : null;
+        if (
+          existing &&
+          input.userRef !== null &&
+          previousUserRef !== null &&
+          previousUserRef !== input.userRef &&
+          !input.allowRelink
+        ) {
+          throw new SellerOwnershipError();
+        }
+        // The guard repeats the ownership rule inside the write, so a concurrent first save that the
+        // SELECT could not lock still cannot re-link silently.
+        const changed = await tx.run(
+          `INSERT INTO sellers (selling_partner_id, region, kind, user_ref, status, marketplace, refresh_token_enc,
+             access_token_enc, access_token_expires_at, version, lease_owner, lease_expires_at, authorized_at,
+             last_refresh_at, last_error_code, last_error_message, last_error_at, created_at, updated_at)
+           VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 1, NULL, NULL, ?, NULL, NULL, NULL, NULL, ?, ?)
+           ON CONFLICT (selling_partner_id, region) DO UPDATE SET
+             kind = excluded.kind,
+             user_ref = COALESCE(excluded.user_ref, sellers.user_ref),
+             status = 'active',
+             marketplace = COALESCE(excluded.marketplace, sellers.marketplace),
+             refresh_token_enc = excluded.refresh_token_enc,
+             access_token_enc = excluded.access_token_enc,
+             access_token_expires_at = excluded.access_token_expires_at,
+             version = sellers.version + 1,
+             lease_owner = NULL, lease_expires_at = NULL,
+             authorized_at = excluded.authorized_at,
+             last_error_code = NULL, last_error_message = NULL, last_error_at = NULL,
+             updated_at = excluded.updated_at
+           WHERE sellers.user_ref IS NULL OR excluded.user_ref IS NULL OR sellers.user_ref = excluded.user_ref
+             OR ? = 1`,
+          [
+            input.sellingPartnerId,
+            input.region,
+            input.kind,
+            input.userRef,
+            input.marketplace,
+            refreshEnc,
+            accessEnc,
+            accessExpires,
+            at,
+            at,
+            at,
+            input.allowRelink ? 1 : 0,
+          ],
+        );
+        if (changed === 0) throw new SellerOwnershipError();
+        await writeEffects(tx, input, at);
+        const seller = toSeller((await selectSeller(tx, input))!);
+        const relinked =
+          existing && previousUserRef !== null && input.userRef !== null && previousUserRef !== input.userRef;
+        return { seller, created: !existing, relinkedFrom: relinked ? previousUserRef : null };
+      });
+    },
+
+    async setSellerStatus(key, status, effects) {
+      assertSellerKey(key);
+      assertStatus(status);
+      const at = now();
+      return db.transaction(async (tx) => {
+        const changed = await tx.run(
+          `UPDATE sellers SET status = ?, version = version + 1, updated_at = ?,
+             lease_owner = NULL, lease_expires_at = NULL
+           WHERE selling_partner_id = ? AND region = ?`,
+          [status, at, key.sellingPartnerId, key.region],
+        );
+        if (changed === 0) return false;
+        await writeEffects(tx, effects, at);
+        return true;
+      });
+    },
+
+    async deleteSeller(key, effects) {
+      assertSellerKey(key);
+      const at = now();
+      return db.transaction(async (tx) => {
+        const changed = await tx.run('DELETE FROM sellers WHERE selling_partner_id = ? AND region = ?', [
+          key.sellingPartnerId,
+          key.region,
+        ]);
+        if (changed === 0) return false;
+        await writeEffects(tx, effects, at);
+        return true;
+      });
+    },
+  };
+}

@@ -1,0 +1,158 @@
+// The sellers concern: one authorization per (selling partner, region), listed and paged.
+import type {
+  AccessToken,
+  PartnerKind,
+  Region,
+  SellerTokenKey,
+  SellerTokenStatus,
+} from '../../core/index.js';
+import type { ChangeEffects } from './effects.js';
+// Named in the TSDoc links below.
+import type { SellerOwnershipError } from '../errors.js';
+
+export type { SellerTokenKey as SellerKey } from '../../core/index.js';
+
+/** `active` | `reauthorization_required` | `revoked`. */
+export type SellerStatus = SellerTokenStatus;
+
+/** A stored refresh failure, with the time it was recorded. */
+export interface SellerError {
+  readonly code: string;
+  readonly message: string | null;
+  readonly at: number;
+}
+
+/** What the store knows of one authorization, without its secrets (safe to list and show). */
+export interface SellerRecord {
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+  readonly kind: PartnerKind;
+  /** The app's own user or account id, or null (Appstore flow without a sign-in step). */
+  readonly userRef: string | null;
+  readonly status: SellerStatus;
+  /** The marketplace country code the seller connected through (`US`, `DE`, …), or null. */
+  readonly marketplace: string | null;
+  /** When the current refresh token was stored (the 365-day re-authorization clock starts here). */
+  readonly authorizedAt: number;
+  readonly lastRefreshAt: number | null;
+  readonly lastError: SellerError | null;
+  /** Expiry of the cached access token, or null when none is cached. */
+  readonly accessTokenExpiresAt: number | null;
+  /** Bumped by every write of the row's tokens or status. */
+  readonly version: number;
+  readonly leaseOwner: string | null;
+  readonly leaseExpiresAt: number | null;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/**
+ * A new or renewed authorization, as the callback stores it.
+ *
+ * @example
+ * ```ts
+ * await store.saveAuthorization({ sellingPartnerId, region: 'eu', kind: 'seller', userRef: tx.userRef,
+ *   marketplace: 'DE', refreshToken: result.refreshToken, accessToken: { accessToken, expiresAt },
+ *   allowRelink: config.allowRelink, events: [authorizedEvent], audit: [{ action: 'seller.authorized' }] });
+ * ```
+ */
+export interface AuthorizationInput extends ChangeEffects {
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+  readonly kind: PartnerKind;
+  readonly userRef: string | null;
+  readonly marketplace: string | null;
+  readonly refreshToken: string;
+  /** The access token the code exchange returned, cached for every instance; optional. */
+  readonly accessToken?: AccessToken | null;
+  /**
+   * Re-link a seller stored with a different non-null `userRef` (`SPAPI_AUTH_ALLOW_RELINK`).
+   * Without it such a save throws {@link SellerOwnershipError}. A null `userRef` never re-links:
+   * the stored one is kept.
+   */
+  readonly allowRelink?: boolean;
+}
+
+/** The result of {@link SellerStore.saveAuthorization}. */
+export interface SaveAuthorizationResult {
+  readonly seller: SellerRecord;
+  /** False when an existing authorization was replaced (re-authorization). */
+  readonly created: boolean;
+  /** The `userRef` stored before, when the save re-linked the seller to another user. */
+  readonly relinkedFrom: string | null;
+}
+
+/**
+ * Options of {@link SellerStore.listSellers}.
+ *
+ * @example
+ * ```ts
+ * const page = await store.listSellers({ status: 'active', search: 'A3F', limit: 50, cursor: previous.nextCursor });
+ * ```
+ */
+export interface ListSellersQuery {
+  readonly status?: SellerStatus;
+  /** A prefix of the selling partner id or of the user_ref (case-sensitive). */
+  readonly search?: string;
+  /** The `nextCursor` of the previous page. */
+  readonly cursor?: string | null;
+  /** 1…500, default 50. */
+  readonly limit?: number;
+}
+
+/** One page of sellers, ordered by selling partner id then region. */
+export interface SellerPage {
+  readonly items: readonly SellerRecord[];
+  /** Pass as `cursor` for the next page; null on the last page. */
+  readonly nextCursor: string | null;
+}
+
+/**
+ * Options of {@link SellerStore.listRefreshDue}.
+ *
+ * @example
+ * ```ts
+ * const due = await store.listRefreshDue({ before: Date.now() + 600_000, limit: 200 });
+ * const next = await store.listRefreshDue({ before, after: due[due.length - 1], limit: 200 });
+ * ```
+ */
+export interface RefreshDueQuery {
+  /** Access tokens expiring strictly before this time (epoch ms). */
+  readonly before: number;
+  /** The last entry of the previous page (keyset: expiry, then seller id, then region). */
+  readonly after?: RefreshDueEntry | null;
+  /** 1…1000, default 100. */
+  readonly limit?: number;
+}
+
+/** An active seller whose stored access token expires soon (see {@link SellerStore.listRefreshDue}). */
+export interface RefreshDueEntry {
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+  readonly accessTokenExpiresAt: number;
+}
+
+/** Sellers: what one authorization is, listed and changed with its events and audit. */
+export interface SellerStore {
+  getSeller(key: SellerTokenKey): Promise<SellerRecord | null>;
+  /** Every region's authorization of one selling partner, ordered by region. */
+  findSellers(sellingPartnerId: string): Promise<SellerRecord[]>;
+  listSellers(query?: ListSellersQuery): Promise<SellerPage>;
+  countSellersByStatus(): Promise<Record<SellerStatus, number>>;
+  /**
+   * Active sellers with a stored access token expiring before `query.before`, soonest first (then by
+   * id and region), one page at a time; sellers without a stored token or not `active` are left out.
+   */
+  listRefreshDue(query: RefreshDueQuery): Promise<RefreshDueEntry[]>;
+  /**
+   * Stores a new authorization or replaces one atomically (refresh token, status `active`,
+   * authorized_at, cached access token, lease cleared, version bumped), with its events and audit.
+   * Throws {@link SellerOwnershipError} when the seller belongs to another user_ref and
+   * `allowRelink` is not set; nothing is written then.
+   */
+  saveAuthorization(input: AuthorizationInput): Promise<SaveAuthorizationResult>;
+  /** Sets the status (e.g. `revoked`), bumping the version; false when no such seller. */
+  setSellerStatus(key: SellerTokenKey, status: SellerStatus, effects?: ChangeEffects): Promise<boolean>;
+  /** Forgets the seller and wipes its tokens; false when no such seller. */
+  deleteSeller(key: SellerTokenKey, effects?: ChangeEffects): Promise<boolean>;
+}

@@ -3,14 +3,24 @@
  * never contain a token, a secret, a key or a key-ring value.
  */
 
+/**
+ * Every code a storage error can carry, with the class that carries it (docs/errors.md lists
+ * them; a test fails when the two disagree).
+ *
+ * @example
+ * STORAGE_ERROR_CODES.store_unavailable; // 'StorageUnavailableError'
+ */
+export const STORAGE_ERROR_CODES = Object.freeze({
+  credential_integrity_error: 'StorageIntegrityError',
+  seller_owned_by_other_user: 'SellerOwnershipError',
+  invalid_encryption_keys: 'KeyRingError',
+  store_unavailable: 'StorageUnavailableError',
+  invalid_database_url: 'StorageError',
+  migration_failed: 'StorageError',
+} as const);
+
 /** Every code a storage error can carry. */
-export type StorageErrorCode =
-  | 'credential_integrity_error'
-  | 'seller_owned_by_other_user'
-  | 'invalid_encryption_keys'
-  | 'store_unavailable'
-  | 'invalid_database_url'
-  | 'migration_failed';
+export type StorageErrorCode = keyof typeof STORAGE_ERROR_CODES;
 
 /**
  * Base class of the storage errors; `switch (err.code)` narrows.

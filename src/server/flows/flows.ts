@@ -30,6 +30,7 @@ import {
   type ServerResponse,
 } from '../http/request.js';
 import { errorPage, html, page } from '../http/html.js';
+import type { HttpErrorCode, HttpFailure, HttpStatusOf } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { SELLER_ID, TOKEN, USER_REF } from '../http/validate.js';
 
@@ -92,7 +93,12 @@ export function registerFlowRoutes(router: Router, ctx: ServiceContext): void {
 
   const wantsJson = (req: ServerRequest): boolean =>
     /\bapplication\/json\b/i.test(req.header('accept') ?? '');
-  const fail = (req: ServerRequest, status: number, code: string, message: string): ServerResponse =>
+  const fail = <C extends HttpErrorCode>(
+    req: ServerRequest,
+    status: HttpStatusOf<C>,
+    code: C,
+    message: string,
+  ): ServerResponse =>
     wantsJson(req) ? errorResponse(status, code, message) : errorPage(status, code, message);
 
   /** Creates the OAuth transaction and its binding cookie; returns the state and the Set-Cookie value. */
@@ -579,8 +585,12 @@ export async function createFlowSession(
   return { token, expiresAt };
 }
 
+/** The codes a failed code exchange answers with. */
+type ExchangeFailureCode =
+  'authorization_code_invalid' | 'upstream_credentials_invalid' | 'upstream_unavailable';
+
 /** Maps a failed exchange to the status, code and message the browser sees. */
-function mapExchangeError(err: unknown): { status: number; code: string; message: string } {
+function mapExchangeError(err: unknown): { status: 400 | 503; code: ExchangeFailureCode; message: string } {
   if (isSpapiAuthError(err)) {
     switch (err.code) {
       case 'authorization_code_invalid':
@@ -611,20 +621,14 @@ function mapExchangeError(err: unknown): { status: number; code: string; message
   };
 }
 
-const STATE_FAILURES: Record<
-  'not_found' | 'expired' | 'consumed' | 'binding_mismatch',
-  [number, string, string]
-> = {
+const STATE_FAILURES: Record<'not_found' | 'expired' | 'consumed' | 'binding_mismatch', HttpFailure> = {
   not_found: [400, 'state_invalid', 'The state is not one this service issued.'],
   expired: [400, 'state_expired', 'This authorization took too long (over 10 minutes). Please start again.'],
   consumed: [400, 'state_used', 'This authorization was already completed or attempted.'],
   binding_mismatch: [400, 'state_not_bound', 'This browser did not start this authorization.'],
 };
 
-const SESSION_FAILURES: Record<
-  'not_found' | 'expired' | 'consumed' | 'binding_mismatch',
-  [number, string, string]
-> = {
+const SESSION_FAILURES: Record<'not_found' | 'expired' | 'consumed' | 'binding_mismatch', HttpFailure> = {
   not_found: [404, 'link_invalid', 'This link is not valid.'],
   expired: [410, 'link_expired', 'This link has expired (links live 10 minutes). Ask for a new one.'],
   consumed: [410, 'link_used', 'This link was already used. Ask for a new one.'],

@@ -6,6 +6,8 @@
  * copying, and {@link toFetchHandler} maps them to `Request → Response` for in-process tests.
  */
 
+import { HTTP_ERRORS, assertRegistered, type HttpErrorCode, type HttpStatusOf } from './errors.js';
+
 /** An incoming request as handlers see it. */
 export interface ServerRequest {
   readonly method: string;
@@ -36,21 +38,40 @@ export type Handler = (req: ServerRequest) => Promise<ServerResponse> | ServerRe
 
 /**
  * An error that becomes a JSON `{ "error": { "code", "message" } }` response (or a page, in the
- * browser flows). `code` is stable (docs/errors.md); `message` never contains a secret.
+ * browser flows). `code` is one of {@link HTTP_ERRORS} and `status` must be the one registered for
+ * it (checked by the compiler for literals, and at run time); `message` defaults to the registry's
+ * and never contains a secret.
  *
  * @example
  * throw new HttpError(404, 'seller_not_found', 'No such seller.');
  */
-export class HttpError extends Error {
+export class HttpError<C extends HttpErrorCode = HttpErrorCode> extends Error {
   override name = 'HttpError';
+  readonly status: HttpStatusOf<C>;
   constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
+    status: HttpStatusOf<C>,
+    readonly code: C,
+    message: string = HTTP_ERRORS[code].message,
     readonly headers: HeaderMap = {},
   ) {
     super(message);
+    assertRegistered(status, code);
+    this.status = status;
   }
+}
+
+/**
+ * An {@link HttpError} with the status registered for `code`, for codes chosen at run time.
+ *
+ * @example
+ * throw httpError(err.code, err.message);
+ */
+export function httpError<C extends HttpErrorCode>(
+  code: C,
+  message?: string,
+  headers?: HeaderMap,
+): HttpError<C> {
+  return new HttpError<C>(HTTP_ERRORS[code].status, code, message, headers);
 }
 
 /**
@@ -128,17 +149,19 @@ export function json(status: number, value: unknown, extra?: HeaderMap): ServerR
 }
 
 /**
- * A JSON error response in the product's shape.
+ * A JSON error response in the product's shape; `status` must be the one registered for `code` in
+ * {@link HTTP_ERRORS}.
  *
  * @example
  * return errorResponse(404, 'seller_not_found', 'No such seller.');
  */
-export function errorResponse(
-  status: number,
-  code: string,
-  message: string,
+export function errorResponse<C extends HttpErrorCode>(
+  status: HttpStatusOf<C>,
+  code: C,
+  message: string = HTTP_ERRORS[code].message,
   extra?: HeaderMap,
 ): ServerResponse {
+  assertRegistered(status, code);
   return json(status, { error: { code, message } }, extra);
 }
 

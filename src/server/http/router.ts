@@ -3,12 +3,13 @@
  * segments match one segment and are checked by the route's validator before any handler runs, so
  * a traversal or injection attempt in an id gets a 400 from the router, never another route's handler.
  */
+import type { HttpErrorCode } from './errors.js';
 import { HttpError, type ServerRequest, type ServerResponse } from './request.js';
 
 /** A parameter validator: the regular expression a segment must match and the error to give when it does not. */
 export interface ParamRule {
   readonly pattern: RegExp;
-  readonly code: string;
+  readonly code: HttpErrorCode;
   readonly message: string;
 }
 

@@ -14,6 +14,7 @@
  * - raises the app-wide `credentials.invalid_client` alarm (throttled), never touching a seller;
  * - asks Amazon for a rotation ({@link requestClientSecretRotation}, the CLI's `secret rotate`).
  */
+import type { HttpStatusOf } from '../http/errors.js';
 import { createHash } from 'node:crypto';
 import type { LwaCredentials } from '../../core/lwa.js';
 import type { Config } from '../../config.js';
@@ -37,12 +38,16 @@ const SECRET = /^[\x21-\x7e]{1,512}$/;
 const INVALID_CLIENT_ALARM_EVERY_MS = 15 * 60_000;
 const RELOAD_EVERY_MS = 60_000;
 
+/** The codes of a refused notification (registered in `HTTP_ERRORS`). */
+export type NotificationErrorCode =
+  'invalid_notification' | 'unsupported_notification' | 'client_id_mismatch';
+
 /** A refused notification; `code` is stable (docs/errors.md), the message names no secret. */
 export class NotificationError extends Error {
   override name = 'NotificationError';
   constructor(
-    readonly status: number,
-    readonly code: 'invalid_notification' | 'unsupported_notification' | 'client_id_mismatch',
+    readonly status: HttpStatusOf<NotificationErrorCode>,
+    readonly code: NotificationErrorCode,
     message: string,
   ) {
     super(message);

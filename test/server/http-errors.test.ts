@@ -1,0 +1,77 @@
+// The service's HTTP error codes: one registry (HTTP_ERRORS), documented in docs/errors.md, every
+// code answered somewhere, and the status of an HttpError always the registered one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { HTTP_ERRORS, isHttpErrorCode, type HttpErrorCode } from '../../src/server/http/errors.js';
+import { HttpError, errorResponse, httpError } from '../../src/server/http/request.js';
+import { ERROR_CODES } from '../../src/core/errors.js';
+
+const root = new URL('../../', import.meta.url);
+const doc = readFileSync(new URL('docs/errors.md', root), 'utf8');
+const section = doc.slice(doc.indexOf('## HTTP error codes of the service'));
+const httpSection = section.slice(
+  0,
+  section.indexOf('\n## ', 4) === -1 ? undefined : section.indexOf('\n## ', 4),
+);
+const rows = [...httpSection.matchAll(/^\| `([a-z_]+)` \| (\d{3}) \| (.+?) \|$/gm)];
+
+test('docs/errors.md lists exactly the codes of HTTP_ERRORS, each with its status and a meaning', () => {
+  assert.ok(rows.length > 0, 'the HTTP section has rows');
+  const documented = new Map(rows.map((r) => [r[1]!, { status: Number(r[2]), when: r[3]! }]));
+  assert.equal(documented.size, rows.length, 'a code is documented twice');
+  assert.deepEqual([...documented.keys()].sort(), Object.keys(HTTP_ERRORS).sort());
+  for (const [code, spec] of Object.entries(HTTP_ERRORS)) {
+    const d = documented.get(code)!;
+    assert.equal(d.status, spec.status, `${code}: status`);
+    assert.ok(d.when.length > 15, `${code}: meaning`);
+    assert.ok(spec.message.length > 5 && spec.message.endsWith('.'), `${code}: default message`);
+  }
+});
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(new URL(dir, root), { recursive: true })
+    .map((f) => join(dir, String(f)))
+    .filter((f) => f.endsWith('.ts'));
+}
+
+test('every registered code is answered somewhere in the service (no dead entries)', () => {
+  const sources = sourceFiles('src/server')
+    .filter((f) => !f.endsWith(join('http', 'errors.ts')))
+    .map((f) => readFileSync(new URL(f, root), 'utf8'))
+    .join('\n');
+  for (const code of Object.keys(HTTP_ERRORS)) {
+    assert.ok(sources.includes(`'${code}'`), `${code} is registered but never answered`);
+  }
+});
+
+test('a core code the browser flows show as it is keeps its name in both lists', () => {
+  for (const code of ['state_missing', 'state_invalid', 'invalid_callback', 'authorization_denied']) {
+    assert.ok(code in ERROR_CODES && isHttpErrorCode(code), code);
+  }
+});
+
+test('HttpError and errorResponse refuse a status that is not the registered one', () => {
+  const wrong = (): unknown => new HttpError(400 as never, 'seller_not_found');
+  assert.throws(
+    wrong,
+    (e: unknown) => e instanceof TypeError && /registered with status 404/.test(e.message),
+  );
+  assert.throws(() => errorResponse(500 as never, 'not_found'), TypeError);
+  assert.throws(() => new HttpError(400, 'no_such_code' as HttpErrorCode, 'm'), /not in HTTP_ERRORS/);
+});
+
+test('the registry gives the default message and, for a code chosen at run time, the status', () => {
+  const err = httpError('link_expired');
+  assert.equal(err.status, 410);
+  assert.equal(err.message, HTTP_ERRORS.link_expired.message);
+  const res = errorResponse(404, 'seller_not_found');
+  assert.equal(res.status, 404);
+  assert.deepEqual(JSON.parse(String(res.body)), {
+    error: { code: 'seller_not_found', message: HTTP_ERRORS.seller_not_found.message },
+  });
+  const specific = new HttpError(429, 'rate_limited', 'Slow down.', { 'retry-after': '3' });
+  assert.equal(specific.message, 'Slow down.');
+  assert.deepEqual(specific.headers, { 'retry-after': '3' });
+});

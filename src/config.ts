@@ -64,6 +64,12 @@ export interface Config {
    * 0 turns the proactive refresher off (tokens are then refreshed only on demand).
    */
   readonly refreshRateLimit: number;
+  /**
+   * The hot set (`SPAPI_AUTH_REFRESH_IDLE_AFTER`, seconds): the proactive refresher renews only
+   * sellers whose access token was asked for within this long; an idle seller is refreshed on its
+   * next request. 0 renews every active seller (no idle filter).
+   */
+  readonly refreshIdleAfterS: number;
   readonly port: number;
   readonly host: string;
   /** Non-fatal remarks to print at start-up (never containing a value). */
@@ -84,6 +90,17 @@ export interface Config {
  * const rate = config.refreshRateLimit || DEFAULT_REFRESH_RATE_LIMIT;
  */
 export const DEFAULT_REFRESH_RATE_LIMIT = 10;
+
+/**
+ * Default of `SPAPI_AUTH_REFRESH_IDLE_AFTER`: two one-hour token lifetimes. A seller asked for at
+ * least once per token lifetime always has a request inside the window when its token comes due,
+ * with a whole lifetime to spare for irregular callers; a seller that goes quiet costs at most two
+ * more proactive refreshes before it leaves the hot set.
+ *
+ * @example
+ * const idleMs = (config.refreshIdleAfterS || DEFAULT_REFRESH_IDLE_AFTER_S) * 1000;
+ */
+export const DEFAULT_REFRESH_IDLE_AFTER_S = 7200;
 
 /** Credentials used in dev when the environment sets none: the emulator's built-in application. */
 export interface DevDefaults {
@@ -310,6 +327,13 @@ export function loadConfig(
     0,
     100_000,
   );
+  const refreshIdleAfterS = integer(
+    raw('SPAPI_AUTH_REFRESH_IDLE_AFTER'),
+    'SPAPI_AUTH_REFRESH_IDLE_AFTER',
+    DEFAULT_REFRESH_IDLE_AFTER_S,
+    0,
+    31_536_000,
+  );
 
   const config: Config = {
     mode,
@@ -335,6 +359,7 @@ export function loadConfig(
     allowRelink: bool('SPAPI_AUTH_ALLOW_RELINK', false),
     keyRateLimit,
     refreshRateLimit,
+    refreshIdleAfterS,
     port,
     host,
     warnings: Object.freeze(warnings),

@@ -23,7 +23,7 @@ import type { LwaCredentials } from '../core/lwa.js';
 import type { TokenMetricsSink } from './ops/metrics.js';
 import { createOperations, registerOperationsRoutes } from './ops/operations.js';
 import { listen, type RunningServer } from './http/node.js';
-import { createRefresher, type Refresher } from './tokens/refresher.js';
+import { createRefresher, type Refresher, type RefreshDueSource } from './tokens/refresher.js';
 import { cacheSellerCounts } from './ops/seller-counts.js';
 import { createCoreTokenSource } from './tokens/source.js';
 import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
@@ -224,8 +224,8 @@ export async function startService(opts: {
  * await refresher?.stop();
  */
 export function startRefresher(
-  config: Pick<Config, 'refreshRateLimit'>,
-  store: Pick<Store, 'listRefreshDue'>,
+  config: Pick<Config, 'refreshRateLimit'> & Partial<Pick<Config, 'refreshIdleAfterS'>>,
+  store: RefreshDueSource,
   tokens: Pick<ReturnType<typeof createTokenSource>, 'refreshAccessToken'>,
   log: Logger,
 ): Refresher | undefined {
@@ -235,6 +235,7 @@ export function startRefresher(
     store,
     refresh: (key, minExpiresAt) => refresh.call(tokens, key, minExpiresAt),
     ratePerSecond: config.refreshRateLimit,
+    idleAfterMs: (config.refreshIdleAfterS ?? 0) * 1000,
     log,
   });
   refresher.start();

@@ -13,15 +13,50 @@
  * fleet expiring together is spread over the time before it, and a fleet already spread is
  * refreshed shortly before each deadline. Refreshes go through the token source (single-flight
  * and the store lease: several instances refresh a seller once).
+ *
+ * The hot set: with `idleAfterMs` set (`SPAPI_AUTH_REFRESH_IDLE_AFTER`), only sellers whose token
+ * was asked for within that window are listed (the token source records uses, coalesced, in
+ * `last_used_at`); an idle seller costs no LWA call until its next request refreshes it on demand.
+ *
+ * Several instances: when the store can claim (`claimRefreshDue`), each instance takes the due
+ * sellers it is about to refresh in small batches (a claim column with an expiry; PostgreSQL skips
+ * rows another instance is claiming), so N instances share the work — N times the catch-up rate —
+ * instead of all walking the same list and waiting on each other's leases.
  */
 import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
 import { isSpapiAuthError } from '../../core/errors.js';
-import type { RefreshDueEntry, Store } from '../../storage/store.js';
+import type { RefreshDueEntry, RefreshDueQuery } from '../../storage/store.js';
 import type { Logger } from '../http/log.js';
+
+/** The listing's query with the hot set's window. */
+export interface HotRefreshDueQuery extends RefreshDueQuery {
+  /** Only sellers whose token was asked for at or after this time (epoch ms); absent: every one. */
+  readonly usedSince?: number;
+}
+
+/** What the refresher reads and claims (the store's `listRefreshDue` and `claimRefreshDue`). */
+export interface RefreshDueSource {
+  listRefreshDue(query: HotRefreshDueQuery): Promise<RefreshDueEntry[]>;
+  /** Claims due sellers no other instance holds a live claim on, for `claimForMs`; absent: no sharing. */
+  claimRefreshDue?(query: RefreshClaimQuery): Promise<RefreshDueEntry[]>;
+}
+
+/** Options of a claim: the listing's filters, how many, and how long the claim holds. */
+export interface RefreshClaimQuery {
+  readonly before: number;
+  readonly usedSince?: number;
+  readonly limit: number;
+  readonly claimForMs: number;
+}
 
 /** Options of {@link createRefresher}. */
 export interface RefresherOptions {
-  readonly store: Pick<Store, 'listRefreshDue'>;
+  readonly store: RefreshDueSource;
+  /**
+   * The hot set's window (ms): only sellers whose token was asked for within it are renewed ahead
+   * of time; 0 or absent renews every active seller.
+   */
+  readonly idleAfterMs?: number;
   /**
    * Refreshes one seller's token unless the one held already expires at or after `minExpiresAt`
    * (the token source's `refreshAccessToken`: single-flight and the cluster lease apply).
@@ -74,6 +109,11 @@ const HOUR_MS = 3_600_000;
 const ON_DEMAND_MAX_MS = 6 * 60_000;
 /** Paced a little below the limit so that no window of one second ever holds more than the limit. */
 const PACE = 0.95;
+/** A claim covers this much of the instance's paced work (seconds), at most {@link CLAIM_MAX} sellers. */
+const CLAIM_WORK_S = 2;
+const CLAIM_MAX = 200;
+/** A claim outlives its batch's work by the lease and an LWA call: a dead instance's claims lapse soon. */
+const CLAIM_SLACK_MS = 30_000;
 
 /**
  * Builds a refresher; call `start()` (and `stop()` on shutdown).
@@ -95,8 +135,16 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   const pageSize = opts.pageSize ?? Math.min(5000, Math.max(500, Math.ceil(rate * 60)));
   const maxConcurrent = opts.maxConcurrent ?? Math.min(64, Math.max(4, Math.ceil(opts.ratePerSecond)));
   let lifetime = opts.lifetimeMs ?? HOUR_MS;
+  const idleAfterMs = opts.idleAfterMs ?? 0;
+  if (!(idleAfterMs >= 0) || !Number.isFinite(idleAfterMs)) {
+    throw new TypeError('idleAfterMs must be 0 or a positive number');
+  }
+  const claimBatch = Math.min(CLAIM_MAX, Math.max(1, Math.ceil(rate * CLAIM_WORK_S)));
+  const claimForMs = (claimBatch * 1000) / rate + CLAIM_SLACK_MS;
 
   let queue: RefreshDueEntry[] = [];
+  // Sellers this instance claimed and has not started yet (only when the store can claim).
+  let claimed: RefreshDueEntry[] = [];
   let nextReadAt = 0;
   // A fraction, not milliseconds: the jitter scales with the lifetime known now, so a draw made
   // while the one-hour default was assumed does not stretch the lead once a refresh shows 20 s.
@@ -126,6 +174,30 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   };
 
   const keyOf = (e: SellerTokenKey): string => `${e.region}|${e.sellingPartnerId}`;
+  const usedFilter = (t: number): { usedSince?: number } =>
+    idleAfterMs > 0 ? { usedSince: t - idleAfterMs } : {};
+  const startable = (e: RefreshDueEntry): boolean => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e));
+
+  /**
+   * Claims the next batch of due sellers for this instance; false when another instance holds the
+   * rest (the listing is then dropped until the next read).
+   */
+  const claim = async (t: number): Promise<boolean> => {
+    const got = await store.claimRefreshDue!({
+      before: t + lifetime,
+      limit: claimBatch,
+      claimForMs,
+      ...usedFilter(t),
+    });
+    if (got.length === 0) {
+      queue = [];
+      return false;
+    }
+    const mine = new Set(got.map(keyOf));
+    queue = queue.filter((e) => !mine.has(keyOf(e)));
+    claimed = got.filter(startable);
+    return claimed.length > 0;
+  };
   const intervalMs = (): number => opts.intervalMs ?? Math.min(1000, Math.max(50, lifetime / 20));
   /** How long before expiry a token must be renewed: before requests would, with a safety margin. */
   const leadMs = (): number =>
@@ -142,20 +214,26 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     jitter = random();
     for (const [k, until] of backoff) if (until <= t) backoff.delete(k);
     const due: RefreshDueEntry[] = [];
+    const used = usedFilter(t);
     while (due.length < pageSize) {
       const limit = Math.min(1000, pageSize - due.length);
-      const page = await store.listRefreshDue({ before: t + lifetime, after: due.at(-1) ?? null, limit });
+      const page = await store.listRefreshDue({
+        before: t + lifetime,
+        after: due.at(-1) ?? null,
+        limit,
+        ...used,
+      });
       due.push(...page);
       if (page.length < limit) break;
     }
-    queue = due.filter((e) => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e)));
+    queue = due.filter(startable);
     if (queue.length === 0 && inflight.size === 0 && shownShorter !== undefined && !learned) {
       // The pass is done: plan from the lifetime the renewals showed. Left on the default, the
       // held-back sellers' backoffs all ended together and renewed the whole fleet at the full
       // rate, tokens just renewed by another instance included (the T-C5 duplicates).
       learn(shownShorter);
       nextReadAt = t + intervalMs();
-      queue = due.filter((e) => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e)));
+      queue = due.filter(startable);
     }
   };
 
@@ -219,14 +297,23 @@ export function createRefresher(opts: RefresherOptions): Refresher {
       t = now();
     }
     refill(t);
-    const start = startBy();
+    // Claimed sellers start at once: the claim was taken when the listing's start had come.
+    const start = claimed.length > 0 ? Math.min(t, startBy()) : startBy();
     // Nothing due for a while: new tokens expire later than the listed ones, so the listing can
     // wait (half the time to the start, at most a minute or a quarter lifetime) instead of being
     // read every interval. (An empty queue is read again at the interval: the page ran out.)
     if (queue.length > 0 && start > t)
       nextReadAt = Math.max(nextReadAt, t + Math.min(60_000, lifetime / 4, (start - t) / 2));
-    while (queue.length > 0 && t >= start && tokens >= 1 && inflight.size < maxConcurrent) {
-      const entry = queue.shift()!;
+    const sharing = store.claimRefreshDue !== undefined;
+    while (t >= start && tokens >= 1 && inflight.size < maxConcurrent) {
+      let entry: RefreshDueEntry | undefined;
+      if (!sharing) {
+        entry = queue.shift();
+      } else {
+        if (claimed.length === 0 && (queue.length === 0 || !(await claim(t)))) break;
+        entry = claimed.shift();
+      }
+      if (entry === undefined) break;
       if (inflight.has(keyOf(entry))) continue;
       tokens -= 1;
       launch(entry);
@@ -234,7 +321,8 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     // Whole milliseconds, at least one: clocks and stored times are integers.
     const untilRead = nextReadAt - t;
     let delay = untilRead;
-    if (queue.length > 0) delay = Math.min(untilRead, t < start ? start - t : ((1 - tokens) * 1000) / rate);
+    if (queue.length > 0 || claimed.length > 0)
+      delay = Math.min(untilRead, t < start ? start - t : ((1 - tokens) * 1000) / rate);
     return Math.max(1, Math.ceil(delay));
   };
 

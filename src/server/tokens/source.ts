@@ -18,6 +18,7 @@ import type { Store } from '../../storage/store.js';
 import { credentialsOf, type TokenSource } from './gateway.js';
 import type { Logger } from '../http/log.js';
 import type { TokenMetricsSink } from '../ops/metrics.js';
+import type { UsageRecorder } from './usage.js';
 
 const MARGIN_MS = 5 * 60_000;
 const JITTER_MS = 60_000;
@@ -41,6 +42,11 @@ export interface CoreTokenSourceOptions {
   readonly credentials?: LwaCredentials | (() => LwaCredentials);
   /** Token metrics (cache hits, joins, lease waits, refreshes). */
   readonly metrics?: TokenMetricsSink;
+  /**
+   * Called when a seller's token is handed to a caller (not on proactive refreshes): the hot set's
+   * "last used" ({@link UsageRecorder.touch}); synchronous and cheap, it runs on the hot path.
+   */
+  readonly onUse?: (sellingPartnerId: string, region: Region) => void;
 }
 
 /**
@@ -70,6 +76,7 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
   );
   const onEvent = opts.onEvent;
   const metrics = opts.metrics;
+  const onUse = opts.onUse ?? ((): void => undefined);
   const manager = createTokenManager({
     credentials: liveCredentials(opts.credentials ?? credentialsOf(config)),
     vault,
@@ -131,11 +138,14 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
       const hit = peek[region]?.get(sellingPartnerId);
       if (hit === undefined || hit.until <= now()) return undefined;
       metrics?.cacheHit();
+      onUse(sellingPartnerId, region);
       return hit.token;
     },
     async getAccessToken(key) {
       if (closed) throw new Error('token source closed');
-      return remember(key.sellingPartnerId, key.region, await manager.getAccessToken(key));
+      const t = remember(key.sellingPartnerId, key.region, await manager.getAccessToken(key));
+      onUse(key.sellingPartnerId, key.region);
+      return t;
     },
     async refreshAccessToken(key, minExpiresAt) {
       if (closed) throw new Error('token source closed');
@@ -143,8 +153,11 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
       return remember(key.sellingPartnerId, key.region, t);
     },
     getGrantlessToken: (scope) => manager.getGrantlessToken(scope as GrantlessScope),
-    getRestrictedDataToken: (key, request) =>
-      manager.getRestrictedDataToken(key, request as RestrictedDataTokenRequest),
+    async getRestrictedDataToken(key, request) {
+      const t = await manager.getRestrictedDataToken(key, request as RestrictedDataTokenRequest);
+      onUse(key.sellingPartnerId, key.region);
+      return t;
+    },
     forget(key) {
       peek[key.region]?.delete(key.sellingPartnerId);
       manager.forget(key);

@@ -27,6 +27,7 @@ import type { Logger } from './http/log.js';
 import { errorPage } from './http/html.js';
 import { Router } from './http/router.js';
 import { registerTokenRoutes } from './tokens/routes.js';
+import { openApiDocument } from './openapi.js';
 import { PARAM_RULES } from './http/validate.js';
 
 /** What {@link createApp} needs. */
@@ -54,6 +55,8 @@ export interface App {
   readonly handle: Handler;
   readonly fetch: (req: Request) => Promise<Response>;
   readonly context: ServiceContext;
+  /** Every route the router holds, as (method, pattern). */
+  routes(): readonly { readonly method: string; readonly pattern: string }[];
   /** Writes buffered audit records; call after the server stopped accepting requests. */
   close(): Promise<void>;
 }
@@ -95,6 +98,19 @@ export function createApp(deps: AppDeps): App {
       return errorResponse(503, 'store_unavailable', 'The store is unreachable.');
     }
   });
+  // The API description is public (it holds no secret), so other origins may read it too.
+  const openapi = JSON.stringify(openApiDocument(config.publicUrl));
+  router.add('GET', '/openapi.json', () => ({
+    status: 200,
+    headers: {
+      ...BASE_HEADERS,
+      'content-type': 'application/json; charset=utf-8',
+      'cache-control': 'public, max-age=300',
+      'access-control-allow-origin': '*',
+      'cross-origin-resource-policy': 'cross-origin',
+    },
+    body: openapi,
+  }));
   registerFlowRoutes(router, context);
   registerTokenRoutes(router, context);
   for (const extend of deps.extensions ?? []) extend(router, context);
@@ -223,6 +239,7 @@ export function createApp(deps: AppDeps): App {
     handle,
     fetch: toFetchHandler(handle),
     context,
+    routes: () => router.routes(),
     close: () => audit.close(),
   };
 }

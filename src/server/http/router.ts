@@ -56,6 +56,8 @@ export class Router {
   // Scratch for match(), which is synchronous: segment start offsets of the path being matched.
   private readonly starts: number[] = [];
 
+  private readonly registered: { readonly method: string; readonly pattern: string }[] = [];
+
   constructor(private readonly rules: Readonly<Record<string, ParamRule>> = {}) {}
 
   add(method: string, pattern: string, handler: RouteHandler): this {
@@ -72,6 +74,7 @@ export class Router {
       params.push([i, seg.slice(1), rule]);
     });
     const route: Route = { method, pattern, handler, fixed, params };
+    this.registered.push({ method, pattern });
     let byFirst = this.index.get(segments.length);
     if (byFirst === undefined) this.index.set(segments.length, (byFirst = new Map([['', []]])));
     const first = segments[0]!;
@@ -83,6 +86,11 @@ export class Router {
       list.push(route);
     }
     return this;
+  }
+
+  /** Every registered route as (method, pattern), in registration order (for the API description). */
+  routes(): readonly { readonly method: string; readonly pattern: string }[] {
+    return [...this.registered];
   }
 
   match(method: string, path: string): Match {

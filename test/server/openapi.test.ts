@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
+import { HTTP_ERRORS } from '../../src/server/http/errors.js';
 import { describedRoutes, openApiDocument } from '../../src/server/openapi.js';
 import { requestClientSecretRotation } from '../../src/server/ops/rotation.js';
 import { Browser, PUBLIC_URL, api, connectSeller } from './helpers.js';
@@ -77,6 +78,28 @@ test('openapi: every /v1 route is described and every described route exists', a
 test('openapi: docs/openapi.json is the generated document (npm run openapi)', () => {
   const shipped = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8'));
   assert.deepEqual(shipped, openApiDocument());
+});
+
+test('openapi: every error code it lists is registered in HTTP_ERRORS with that status', () => {
+  const doc = openApiDocument() as Doc;
+  const registry = HTTP_ERRORS as Readonly<Record<string, { status: number }>>;
+  const wrong: string[] = [];
+  let listed = 0;
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      for (const [status, response] of Object.entries(op.responses)) {
+        const schema = (response as { content: Record<string, { schema: Record<string, unknown> }> }).content[
+          'application/json'
+        ]!.schema as { properties?: { error?: { properties?: { code?: { enum?: string[] } } } } };
+        for (const code of schema.properties?.error?.properties?.code?.enum ?? []) {
+          listed++;
+          if (registry[code]?.status !== Number(status)) wrong.push(`${method} ${path} ${status} ${code}`);
+        }
+      }
+    }
+  }
+  assert.ok(listed > 50, `the document lists the error codes (${listed})`);
+  assert.deepEqual(wrong, []);
 });
 
 test('openapi: GET /openapi.json serves the document with this instance as its server; every schema compiles', async () => {

@@ -16,7 +16,7 @@ import { credentialsOf } from '../server/tokens/gateway.js';
 import { silentLogger } from '../server/http/log.js';
 import { ClientSecretRing } from '../server/ops/rotation.js';
 import { openServiceStore } from '../server/service.js';
-import { SELLER_ID } from '../server/http/validate.js';
+import { SELLING_PARTNER_ID_RE } from '../core/consent.js';
 import { CliError, UsageError, type CliContext } from './command.js';
 
 function configFailure(err: unknown): never {
@@ -237,7 +237,8 @@ export function singleArg(positionals: readonly string[], what: string): string 
  */
 export function sellerIdArg(positionals: readonly string[]): string {
   const id = singleArg(positionals, '<seller-id>');
-  if (!SELLER_ID.test(id)) throw new UsageError('the selling partner id is malformed (invalid_seller_id)');
+  if (!SELLING_PARTNER_ID_RE.test(id))
+    throw new UsageError('the selling partner id is malformed (invalid_seller_id)');
   return id;
 }
 

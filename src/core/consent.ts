@@ -204,8 +204,17 @@ export interface LoginRequest {
 }
 
 const AMAZON_STATE_RE = /^[\x21-\x7e]{1,1024}$/;
-/** What a `selling_partner_id` may look like (merchant ids, `amzn1.vg.…` vendor ids). */
-export const SELLING_PARTNER_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
+/**
+ * What a selling partner id may look like, everywhere: the callback, the Login URI, the token
+ * manager's keys and the service's routes. Amazon documents no format; merchant ids are upper-case
+ * alphanumerics (`A3FHEXAMPLEYWS`) and vendor ids look like `amzn1.vg.5412430`. A conservative
+ * superset: 1–128 letters, digits, `.`, `_`, `-`, starting and ending with a letter or digit (so
+ * that no id is a path segment such as `..`).
+ *
+ * @example
+ * SELLING_PARTNER_ID_RE.test('amzn1.vg.5412430'); // true
+ */
+export const SELLING_PARTNER_ID_RE = /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$/;
 
 function single(params: URLSearchParams, name: string, err: (why: string) => Error): string | undefined {
   const all = params.getAll(name);

@@ -1,19 +1,21 @@
 /**
  * Every SP-API marketplace as data: one row per country, the only place in the code that knows
- * Amazon's hosts. Facts from ../shared/spec/amazon.md §3 (sources named there).
+ * Amazon's hosts, from Amazon's marketplace-id, endpoint, Seller Central and Vendor Central tables.
  *
- * Choices where amazon.md marks a host UNCONFIRMED or conflicting:
+ * Choices where the sources disagree or no Amazon source confirms a host:
  * - UK, DE, FR, IT, ES Seller Central: `sellercentral-europe.amazon.com`, the host every official
  *   table found lists. Country hosts (`sellercentral.amazon.co.uk`, `.de`, …) exist and are used by
- *   many integrations, so they are in {@link AMAZON_CONSENT_HOSTS} (accepted as Appstore callback hosts,
- *   and answered by the emulator) but not used to build consent URLs.
+ *   many integrations, so they are the rows' `sellerCentralAliases`: in {@link AMAZON_CONSENT_HOSTS}
+ *   (accepted as Appstore callback hosts, and answered by the emulator) but not used to build consent URLs.
+ * - `amazon.com`: the host of the `amazon_callback_uri` in Amazon's own Appstore example, an alias of
+ *   US Seller Central. It names no region; an Appstore authorization arriving on it is filed under NA.
  * - Ireland Seller Central: `sellercentral.amazon.ie` (Apideck) over `sellercentral-europe.amazon.com`
  *   (bizon). Every marketplace Amazon opened after the unified EU account (NL, SE, PL, BE, TR, EG, SA)
  *   got its own Seller Central host, and IE (2025) is the newest; both hosts are in the allow-list.
  * - South Africa Seller Central `sellercentral.amazon.co.za`, Ireland and South Africa Vendor Central
  *   (`vendorcentral.amazon.ie`, `vendorcentral.amazon.co.za`): the only candidates any source gives.
  * - India Vendor Central: `vendorcentral.amazon.in`, the official table after its 2021 fix, over the
- *   2025 sample's pre-fix `www.vendorcentral.in`; the latter stays in the allow-list.
+ *   2025 sample's pre-fix `www.vendorcentral.in`; the latter is an alias (in the allow-list).
  * - The United Kingdom's code is `UK` as on Amazon's current page; `GB` (the 2021 guide) is an alias.
  */
 
@@ -35,6 +37,13 @@ export interface Marketplace {
   readonly sellerCentral: string;
   /** Origin of the Vendor Central host that shows the consent page. */
   readonly vendorCentral: string;
+  /**
+   * Other host names (no scheme) that Amazon shows this marketplace's Seller Central consent or
+   * Appstore confirm pages on: accepted as Appstore callback hosts, never used to build a URL.
+   */
+  readonly sellerCentralAliases: readonly string[];
+  /** Other host names that Amazon shows this marketplace's Vendor Central pages on (as above). */
+  readonly vendorCentralAliases: readonly string[];
 }
 
 /** SP-API production endpoints per region (amazon.md §3.1). */
@@ -67,8 +76,18 @@ const row = (
   region: Region,
   sellerCentral: string,
   vendorCentral: string,
+  aliases: { readonly seller?: readonly string[]; readonly vendor?: readonly string[] } = {},
 ): Marketplace =>
-  Object.freeze({ countryCode, country, marketplaceId, region, sellerCentral, vendorCentral });
+  Object.freeze({
+    countryCode,
+    country,
+    marketplaceId,
+    region,
+    sellerCentral,
+    vendorCentral,
+    sellerCentralAliases: Object.freeze([...(aliases.seller ?? [])]),
+    vendorCentralAliases: Object.freeze([...(aliases.vendor ?? [])]),
+  });
 
 /** Every marketplace of amazon.md §3.3, in Amazon's order. */
 export const MARKETPLACES: readonly Marketplace[] = Object.freeze([
@@ -87,6 +106,8 @@ export const MARKETPLACES: readonly Marketplace[] = Object.freeze([
     'na',
     'https://sellercentral.amazon.com',
     'https://vendorcentral.amazon.com',
+    // Amazon's own Appstore example sends the Login URI `amazon_callback_uri=https://amazon.com/apps/authorize/confirm/…`.
+    { seller: ['amazon.com'] },
   ),
   row(
     'MX',
@@ -112,9 +133,15 @@ export const MARKETPLACES: readonly Marketplace[] = Object.freeze([
     'https://sellercentral.amazon.ie',
     'https://vendorcentral.amazon.ie',
   ),
-  row('ES', 'Spain', 'A1RKKUPIHCS9HS', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.es'),
-  row('UK', 'United Kingdom', 'A1F83G8C2ARO7P', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.co.uk'),
-  row('FR', 'France', 'A13V1IB3VIYZZH', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.fr'),
+  row('ES', 'Spain', 'A1RKKUPIHCS9HS', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.es', {
+    seller: ['sellercentral.amazon.es'],
+  }),
+  row('UK', 'United Kingdom', 'A1F83G8C2ARO7P', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.co.uk', {
+    seller: ['sellercentral.amazon.co.uk'],
+  }),
+  row('FR', 'France', 'A13V1IB3VIYZZH', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.fr', {
+    seller: ['sellercentral.amazon.fr'],
+  }),
   row(
     'BE',
     'Belgium',
@@ -131,8 +158,12 @@ export const MARKETPLACES: readonly Marketplace[] = Object.freeze([
     'https://sellercentral.amazon.nl',
     'https://vendorcentral.amazon.nl',
   ),
-  row('DE', 'Germany', 'A1PA6795UKMFR9', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.de'),
-  row('IT', 'Italy', 'APJ6JRA9NG5V4', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.it'),
+  row('DE', 'Germany', 'A1PA6795UKMFR9', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.de', {
+    seller: ['sellercentral.amazon.de'],
+  }),
+  row('IT', 'Italy', 'APJ6JRA9NG5V4', 'eu', SC_EUROPE, 'https://vendorcentral.amazon.it', {
+    seller: ['sellercentral.amazon.it'],
+  }),
   row(
     'SE',
     'Sweden',
@@ -175,6 +206,7 @@ export const MARKETPLACES: readonly Marketplace[] = Object.freeze([
     'eu',
     'https://sellercentral.amazon.in',
     'https://vendorcentral.amazon.in',
+    { vendor: ['www.vendorcentral.in'] },
   ),
   row(
     'SG',
@@ -250,17 +282,49 @@ export function isRegion(value: unknown): value is Region {
   return value === 'na' || value === 'eu' || value === 'fe';
 }
 
+const hostOf = (origin: string): string => new URL(origin).hostname;
+
 /**
- * Every host Amazon may show a consent page or an Appstore confirm page on: the table's Seller and
- * Vendor Central hosts plus the known alternatives (see the choices above). This is the allow-list
- * for an Appstore `amazon_callback_uri`.
+ * Every host Amazon may show a consent page or an Appstore confirm page on: each marketplace's
+ * Seller and Vendor Central hosts and their aliases. This is the allow-list for an Appstore
+ * `amazon_callback_uri`.
  */
-export const AMAZON_CONSENT_HOSTS: ReadonlySet<string> = new Set([
-  ...MARKETPLACES.flatMap((m) => [new URL(m.sellerCentral).host, new URL(m.vendorCentral).host]),
-  'sellercentral.amazon.co.uk',
-  'sellercentral.amazon.de',
-  'sellercentral.amazon.fr',
-  'sellercentral.amazon.it',
-  'sellercentral.amazon.es',
-  'www.vendorcentral.in',
-]);
+export const AMAZON_CONSENT_HOSTS: ReadonlySet<string> = new Set(
+  MARKETPLACES.flatMap((m) => [
+    hostOf(m.sellerCentral),
+    hostOf(m.vendorCentral),
+    ...m.sellerCentralAliases,
+    ...m.vendorCentralAliases,
+  ]),
+);
+
+/** What a consent host serves: a marketplace (the first in the table when several share it) and a kind. */
+export interface ConsentHost {
+  readonly marketplace: Marketplace;
+  readonly kind: PartnerKind;
+}
+
+const byHost = new Map<string, ConsentHost>();
+for (const marketplace of MARKETPLACES) {
+  const add = (host: string, kind: PartnerKind): void => {
+    if (!byHost.has(host)) byHost.set(host, Object.freeze({ marketplace, kind }));
+  };
+  add(hostOf(marketplace.sellerCentral), 'seller');
+  add(hostOf(marketplace.vendorCentral), 'vendor');
+  for (const h of marketplace.sellerCentralAliases) add(h, 'seller');
+  for (const h of marketplace.vendorCentralAliases) add(h, 'vendor');
+}
+
+/**
+ * The marketplace and partner kind of one of Amazon's consent hosts (a name on
+ * {@link AMAZON_CONSENT_HOSTS}, compared exactly, lower case), or undefined. A host several
+ * marketplaces share (`sellercentral-europe.amazon.com`) gives the first of them in the table:
+ * its region is right, its country is a guess.
+ *
+ * @example
+ * findConsentHost('sellercentral.amazon.de'); // { marketplace: DE, kind: 'seller' }
+ * findConsentHost('amazon.com')?.marketplace.region; // 'na'
+ */
+export function findConsentHost(host: string): ConsentHost | undefined {
+  return byHost.get(host);
+}

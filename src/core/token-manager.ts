@@ -32,6 +32,7 @@ import {
   type LwaTokenResult,
 } from './lwa.js';
 import { isRegion, type Region } from './marketplaces.js';
+import { SELLING_PARTNER_ID_RE } from './consent.js';
 import {
   DEFAULT_USER_AGENT,
   buildRestrictedDataTokenRequest,
@@ -219,7 +220,7 @@ function assertKey(key: SellerTokenKey): void {
     key === null ||
     !isRegion(key.region) ||
     typeof key.sellingPartnerId !== 'string' ||
-    !/^[A-Za-z0-9._-]{1,128}$/.test(key.sellingPartnerId)
+    !SELLING_PARTNER_ID_RE.test(key.sellingPartnerId)
   ) {
     throw new TypeError("key must be { sellingPartnerId, region: 'na' | 'eu' | 'fe' }");
   }

@@ -1,7 +1,7 @@
 // Seller Central's side of the browser flows: the consent page (amazon.md §1.1, §13), the
 // Appstore hop through the app's Login URI (amazon.md §2), and the redirect with the code (§1.2).
 import { randomInt } from 'node:crypto';
-import { AMAZON_CONSENT_HOSTS, MARKETPLACES, isRegion, type Region } from '../core/marketplaces.js';
+import { AMAZON_CONSENT_HOSTS, findConsentHost, isRegion, type Region } from '../core/marketplaces.js';
 import { BadRequest, escapeHtml, html, mediaType, readText, redirect } from './http.js';
 import type { AppState, EmulatorState, PendingConsent } from './state.js';
 import { CODE_TTL_MS, PENDING_TTL_MS } from './state.js';
@@ -18,15 +18,8 @@ function newCode(): string {
 
 /** Region and partner kind implied by the host the browser asked (an emulator host implies neither). */
 function hostHints(url: URL): { region: Region | undefined; kind: 'seller' | 'vendor' | undefined } {
-  const host = url.hostname.toLowerCase();
-  for (const m of MARKETPLACES) {
-    if (new URL(m.sellerCentral).hostname === host) return { region: m.region, kind: 'seller' };
-    if (new URL(m.vendorCentral).hostname === host) return { region: m.region, kind: 'vendor' };
-  }
-  // The remaining allow-listed hosts are the European country hosts (amazon.md §3.4) and India's
-  // old Vendor Central host, all in the EU region.
-  if (AMAZON_CONSENT_HOSTS.has(host))
-    return { region: 'eu', kind: host.includes('vendor') ? 'vendor' : 'seller' };
+  const known = findConsentHost(url.hostname.toLowerCase());
+  if (known) return { region: known.marketplace.region, kind: known.kind };
   // Not Amazon's: one emulator origin serves every region, so it takes a `region` (and `kind`) hint
   // in the query, which Amazon's own hosts neither need nor get.
   const region = url.searchParams.get('region');

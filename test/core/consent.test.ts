@@ -87,6 +87,18 @@ test('amazon_callback_uri: allowed hosts and exact path only (security.md T-A20�
   assert.equal(ok(`https://vendorcentral.amazon.co.jp${path}?x=1`).hostname, 'vendorcentral.amazon.co.jp');
   assert.equal(ok(path).href, `https://sellercentral.amazon.com${path}`, 'relative → Seller Central');
   assert.equal(ok(`https://SELLERCENTRAL.amazon.com${path}`).hostname, 'sellercentral.amazon.com');
+  // The host of Amazon's own Appstore example, and every Seller and Vendor Central host and alias.
+  assert.equal(ok(`https://amazon.com${path}`).href, `https://amazon.com${path}`);
+  for (const m of MARKETPLACES) {
+    for (const host of [
+      new URL(m.sellerCentral).hostname,
+      new URL(m.vendorCentral).hostname,
+      ...m.sellerCentralAliases,
+      ...m.vendorCentralAliases,
+    ]) {
+      assert.equal(ok(`https://${host}${path}`).hostname, host);
+    }
+  }
   for (const v of [
     `https://evil.example${path}`,
     `https://sellercentral.amazon.com.evil.example${path}`,
@@ -106,7 +118,16 @@ test('amazon_callback_uri: allowed hosts and exact path only (security.md T-A20�
     `https://sellercentral.amazon.com.${path}`,
     `https://sеllercentral.amazon.com${path}`, // Cyrillic е
     `https://sellercentral.amazon.com${path}\r\nSet-Cookie: x=1`,
-    `https://amazon.com${path}`,
+    `https://evilamazon.com${path}`,
+    `https://amazon.com.evil.example${path}`,
+    `https://amazon.com.${path}`,
+    `https://www.amazon.com.evil.example${path}`,
+    `https://amazon.com@evil.example${path}`,
+    `https://amazon.com:443${path}`,
+    `http://amazon.com${path}`,
+    `https://xn--amazon-0ve.com${path}`, // punycode look-alike
+    `https://amazоn.com${path}`, // Cyrillic о
+    `https://sellercentral.amazon.de.${path}`,
     '',
     'x'.repeat(3000),
   ]) {

@@ -1,0 +1,266 @@
+/**
+ * Both workflows end here: Amazon sends the browser to the redirect URI with `state`,
+ * `selling_partner_id` and `spapi_oauth_code`. The core parses the query (repetition, length and
+ * characters of every parameter); this module consumes the transaction the state names (bound to
+ * this browser by its cookie), exchanges the code once, and files the authorization. The code never
+ * appears in a URL, a log or an error body.
+ */
+import { parseCallback, type CallbackFailure } from '../../core/callback.js';
+import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
+import { isSpapiAuthError } from '../../core/errors.js';
+import { hashState, randomToken } from '../../core/state.js';
+import { SellerOwnershipError, StorageError } from '../../storage/errors.js';
+import type { OAuthTransaction } from '../../storage/store.js';
+import type { ExchangedTokens, ServiceContext } from '../context.js';
+import { readCookie } from '../http/cookies.js';
+import { HttpError, parseQuery, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
+import { html, page } from '../http/html.js';
+import type { Router } from '../http/router.js';
+import { TOKEN } from '../http/validate.js';
+import { bindingCookieName, checkOwnership, flowFailure } from './transaction.js';
+
+/** A callback whose code was exchanged: what the steps after the exchange work with. */
+export interface ExchangedAuthorization {
+  readonly tx: OAuthTransaction;
+  readonly sellingPartnerId: string;
+  readonly tokens: ExchangedTokens;
+}
+
+/** The browser's messages for the core's callback and state codes. */
+const CALLBACK_FAILURES: Readonly<Record<CallbackFailure['error']['code'], string>> = {
+  state_missing: 'The callback has no state.',
+  state_invalid: 'The state is not one this service issued.',
+  state_expired: 'This authorization took too long (over 10 minutes). Please start again.',
+  state_used: 'This authorization was already completed or attempted.',
+  state_not_bound: 'This browser did not start this authorization.',
+  invalid_callback: 'A callback parameter is repeated, too long or has characters that are not allowed.',
+  code_missing: 'Amazon sent no authorization code.',
+  authorization_denied: 'The authorization was cancelled on Amazon.',
+};
+
+/** Why the store could not consume a transaction, as the code the browser sees (all 400). */
+const STATE_FAILURES = {
+  not_found: 'state_invalid',
+  expired: 'state_expired',
+  consumed: 'state_used',
+  binding_mismatch: 'state_not_bound',
+} as const;
+
+/**
+ * Registers `GET /oauth/callback` and the result page `GET /oauth/result`.
+ *
+ * @example
+ * registerCallbackRoutes(router, ctx);
+ */
+export function registerCallbackRoutes(router: Router, ctx: ServiceContext): void {
+  const { config, store, log, audit } = ctx;
+  const cookieName = bindingCookieName(config.secureCookies);
+
+  router.add('GET', '/oauth/callback', async (req) => {
+    const cb = parseCallback(req.rawQuery);
+    // Amazon's own answers (a cancel, no code) still end the transaction; a malformed callback
+    // (perhaps forged) is refused without touching it.
+    const ends = !cb.ok && (cb.error.code === 'authorization_denied' || cb.error.code === 'code_missing');
+    if (!cb.ok && !ends) return flowFailure(req, 400, cb.error.code, CALLBACK_FAILURES[cb.error.code]);
+    const state = cb.state!;
+    if (cb.ok && cb.unexpectedParams.includes('iss'))
+      log.warn('unexpected iss parameter on callback', { route: '/oauth/callback' });
+
+    const binding = readCookie(req.header('cookie'), cookieName);
+    if (binding === undefined || !TOKEN.test(binding)) {
+      return flowFailure(
+        req,
+        400,
+        'state_not_bound',
+        'This browser did not start this authorization (the binding cookie is missing).',
+      );
+    }
+    const consumed = await store.consumeOAuthTransaction(await hashState(state), await hashState(binding));
+    if (!consumed.ok) {
+      const code = STATE_FAILURES[consumed.reason];
+      return flowFailure(req, 400, code, CALLBACK_FAILURES[code]);
+    }
+    const tx = consumed.value;
+    if (!cb.ok) {
+      if (cb.error.code === 'authorization_denied') {
+        audit.add({
+          action: 'seller.authorization_denied',
+          outcome: 'authorization_denied',
+          region: tx.region,
+        });
+      }
+      return flowFailure(req, 400, cb.error.code, CALLBACK_FAILURES[cb.error.code]);
+    }
+    const refused = await refuseBeforeExchange(tx, cb.sellingPartnerId);
+    if (refused) return flowFailure(req, refused.status, refused.code, refused.message);
+    return completeAuthorization(req, tx, cb.sellingPartnerId, cb.spapiOauthCode);
+  });
+
+  router.add('GET', '/oauth/result', (req) => {
+    const q = parseQuery(req.rawQuery);
+    const sellerId = q instanceof HttpError ? undefined : q.get('selling_partner_id');
+    const region = q instanceof HttpError ? undefined : q.get('region');
+    const shown =
+      sellerId !== undefined && SELLING_PARTNER_ID_RE.test(sellerId) ? sellerId : 'the selling partner';
+    const where = region === 'na' || region === 'eu' || region === 'fe' ? region.toUpperCase() : undefined;
+    return page(
+      200,
+      'Seller connected',
+      html`<p class="ok">
+          ${shown} is connected${where ? html` in region ${where}` : ''}. You can close this page.
+        </p>
+        ${config.mode === 'dev' ? html`<p><a href="/">Back to the start page</a></p>` : ''}`,
+    );
+  });
+
+  /** The checks a callback must pass before its code is spent; the refusal, audited, or undefined. */
+  const refuseBeforeExchange = async (
+    tx: OAuthTransaction,
+    sellerId: string,
+  ): Promise<HttpError | undefined> => {
+    let refusal: HttpError | undefined;
+    if (tx.expectedSellingPartnerId !== null && tx.expectedSellingPartnerId !== sellerId) {
+      log.warn('callback seller does not match the expected seller', { flow: tx.flow, seller_id: sellerId });
+      refusal = new HttpError(
+        409,
+        'seller_mismatch',
+        'Amazon returned a different selling partner than the one expected.',
+      );
+    } else {
+      try {
+        await checkOwnership(ctx, sellerId, tx.userRef, tx.region);
+      } catch (err) {
+        if (!(err instanceof HttpError)) throw err;
+        refusal = err;
+      }
+    }
+    if (refusal) {
+      audit.add({
+        action: 'seller.authorization_refused',
+        sellingPartnerId: sellerId,
+        region: tx.region,
+        outcome: refusal.code,
+      });
+    }
+    return refusal;
+  };
+
+  /** Exchanges the code once, then files the authorization and sends the browser on. */
+  const completeAuthorization = async (
+    req: ServerRequest,
+    tx: OAuthTransaction,
+    sellerId: string,
+    code: string,
+  ): Promise<ServerResponse> => {
+    let tokens: ExchangedTokens;
+    try {
+      tokens = await ctx.amazon.exchangeCode({ code, codeVerifier: tx.pkceVerifier ?? undefined });
+    } catch (err) {
+      const mapped = mapExchangeError(err);
+      log.warn('code exchange failed', { flow: tx.flow, seller_id: sellerId, code: mapped.code });
+      audit.add({
+        action: 'seller.authorization_failed',
+        sellingPartnerId: sellerId,
+        region: tx.region,
+        outcome: mapped.code,
+      });
+      return flowFailure(req, mapped.status, mapped.code, mapped.message);
+    }
+    try {
+      await fileAuthorization({ tx, sellingPartnerId: sellerId, tokens });
+    } catch (err) {
+      if (err instanceof SellerOwnershipError) {
+        return flowFailure(
+          req,
+          409,
+          'seller_owned_by_other_user',
+          'This selling partner is already linked to another user.',
+        );
+      }
+      throw err;
+    }
+    const target = tx.returnTo !== null ? new URL(tx.returnTo) : new URL(`${config.publicUrl}/oauth/result`);
+    target.searchParams.set('status', 'connected');
+    target.searchParams.set('selling_partner_id', sellerId);
+    target.searchParams.set('region', tx.region);
+    return redirect(303, target.href);
+  };
+
+  /**
+   * The step after a successful exchange: store the tokens with the `seller.authorized` event and
+   * audit record in one write, then drop whatever this instance cached for the seller. Anything that
+   * should happen with fresh tokens before the browser moves on (e.g. fetching the seller's profile)
+   * belongs here.
+   */
+  const fileAuthorization = async ({
+    tx,
+    sellingPartnerId,
+    tokens,
+  }: ExchangedAuthorization): Promise<void> => {
+    const saved = await store.saveAuthorization({
+      sellingPartnerId,
+      region: tx.region,
+      kind: tx.kind,
+      userRef: tx.userRef,
+      marketplace: tx.marketplace,
+      refreshToken: tokens.refreshToken,
+      accessToken: tokens.accessToken,
+      allowRelink: config.allowRelink,
+      events: [
+        {
+          id: randomToken(16),
+          type: 'seller.authorized',
+          createdAt: ctx.now(),
+          data: {
+            selling_partner_id: sellingPartnerId,
+            region: tx.region,
+            kind: tx.kind,
+            user_ref: tx.userRef,
+            flow: tx.flow,
+          },
+        },
+      ],
+      audit: [
+        {
+          action: 'seller.authorized',
+          actor: tx.flow,
+          sellingPartnerId,
+          region: tx.region,
+          outcome: 'ok',
+          details: { kind: tx.kind, user_ref: tx.userRef },
+        },
+      ],
+    });
+    ctx.amazon.forget({ sellingPartnerId, region: tx.region });
+    log.info('seller authorized', {
+      flow: tx.flow,
+      seller_id: sellingPartnerId,
+      region: tx.region,
+      kind: saved.created ? 'new' : 'renewed',
+    });
+  };
+}
+
+/** Maps a failed exchange to the status, code and message the browser sees. */
+function mapExchangeError(err: unknown): { status: number; code: string; message: string } {
+  if (err instanceof StorageError) throw err;
+  if (isSpapiAuthError(err, 'authorization_code_invalid')) {
+    return {
+      status: 400,
+      code: 'authorization_code_invalid',
+      message: 'The authorization expired or was already used. Please authorize again.',
+    };
+  }
+  if (isSpapiAuthError(err, 'invalid_client')) {
+    return {
+      status: 503,
+      code: 'upstream_credentials_invalid',
+      message: "The app's Login with Amazon credentials were refused.",
+    };
+  }
+  return {
+    status: 503,
+    code: 'upstream_unavailable',
+    message: 'Login with Amazon could not be reached. Please authorize again in a few minutes.',
+  };
+}

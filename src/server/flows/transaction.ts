@@ -1,0 +1,208 @@
+/**
+ * What the three browser flows share: the single-use flow sessions (connect links, pending Appstore
+ * sign-ins), the OAuth transaction with its binding cookie, the ownership pre-check and the way a
+ * failure is answered (a page, or JSON when the client asks for it).
+ *
+ * The state is 32 random bytes kept only as a hash, bound to the browser by a separate random
+ * cookie whose hash is stored with it, single use (consumed atomically by the store: one winner
+ * under duplicate callbacks) and valid 10 minutes.
+ */
+import type { Marketplace, PartnerKind, Region } from '../../core/marketplaces.js';
+import { createPkce, createState, hashState, randomToken } from '../../core/state.js';
+import type { SessionType } from '../../storage/store.js';
+import type { ServiceContext } from '../context.js';
+import { serializeCookie } from '../http/cookies.js';
+import { HttpError, errorResponse, type ServerRequest, type ServerResponse } from '../http/request.js';
+import { errorPage } from '../http/html.js';
+import { USER_REF } from '../http/validate.js';
+
+/**
+ * Lifetime of connect links, pending Appstore sessions and OAuth transactions.
+ *
+ * @example
+ * const expiresAt = now() + FLOW_TTL_MS; // 10 minutes
+ */
+export const FLOW_TTL_MS = 10 * 60 * 1000;
+
+/** The payload of a connect session (website link, or the Appstore flow after the app's sign-in). */
+export interface ConnectPayload {
+  readonly flow: 'website' | 'appstore';
+  readonly user_ref: string | null;
+  readonly marketplace: string;
+  readonly kind: PartnerKind;
+  readonly return_to: string | null;
+  readonly selling_partner_id: string | null;
+  readonly amazon_callback_uri?: string;
+  readonly amazon_state?: string;
+  readonly version_beta?: boolean;
+}
+
+/** The payload of a pending Appstore session (before the app's sign-in). */
+export interface AppstorePayload {
+  readonly amazon_callback_uri: string;
+  readonly amazon_state: string;
+  readonly selling_partner_id: string;
+  readonly marketplace: string;
+  readonly version_beta: boolean;
+}
+
+/** What {@link startTransaction} records for the callback. */
+export interface TransactionInput {
+  readonly flow: 'website' | 'appstore';
+  readonly kind: PartnerKind;
+  readonly marketplace: Marketplace;
+  readonly region: Region;
+  readonly userRef: string | null;
+  readonly returnTo: string | null;
+  readonly expectedSellingPartnerId: string | null;
+}
+
+/** A started transaction: our new state, the binding cookie to set, and the PKCE challenge if on. */
+export interface StartedTransaction {
+  readonly state: string;
+  readonly cookie: string;
+  readonly codeChallenge: string | undefined;
+}
+
+/**
+ * The binding cookie's name: `__Host-` needs Secure, which needs https.
+ *
+ * @example
+ * bindingCookieName(true); // '__Host-spapi_tx'
+ */
+export function bindingCookieName(secure: boolean): string {
+  return secure ? '__Host-spapi_tx' : 'spapi_tx';
+}
+
+/**
+ * Creates the OAuth transaction and its binding cookie (the browser that started it is the only one
+ * that can finish it). The binding cookie is not cleared after use: its transaction is consumed, it
+ * expires with it, and a reload of the callback then reports `state_used` rather than `state_not_bound`.
+ *
+ * @example
+ * const { state, cookie } = await startTransaction(ctx, { flow: 'website', kind: 'seller', … });
+ */
+export async function startTransaction(
+  ctx: Pick<ServiceContext, 'config' | 'store' | 'now'>,
+  input: TransactionInput,
+): Promise<StartedTransaction> {
+  const { config, store } = ctx;
+  const state = createState();
+  const binding = randomToken(32);
+  const pkce = config.pkce ? await createPkce() : undefined;
+  await store.createOAuthTransaction({
+    stateHash: await hashState(state),
+    bindingHash: await hashState(binding),
+    flow: input.flow,
+    kind: input.kind,
+    marketplace: input.marketplace.countryCode,
+    region: input.region,
+    userRef: input.userRef,
+    returnTo: input.returnTo,
+    expectedSellingPartnerId: input.expectedSellingPartnerId,
+    pkceVerifier: pkce?.codeVerifier ?? null,
+    expiresAt: ctx.now() + FLOW_TTL_MS,
+  });
+  const cookie = serializeCookie(bindingCookieName(config.secureCookies), binding, {
+    maxAgeSeconds: FLOW_TTL_MS / 1000,
+    secure: config.secureCookies,
+    sameSite: 'Lax',
+  });
+  return { state, cookie, codeChallenge: pkce?.codeChallenge };
+}
+
+/**
+ * Stores a single-use session (a connect link, or a pending Appstore sign-in) under the hash of a
+ * new random token, valid {@link FLOW_TTL_MS}; returns the token (shown once, in a URL).
+ *
+ * @example
+ * const { token } = await createFlowSession(ctx, 'connect', { flow: 'website', user_ref: 'u1', … });
+ */
+export async function createFlowSession(
+  ctx: Pick<ServiceContext, 'store' | 'now'>,
+  type: SessionType,
+  payload: ConnectPayload | AppstorePayload,
+): Promise<{ token: string; expiresAt: number }> {
+  const token = randomToken(32);
+  const expiresAt = ctx.now() + FLOW_TTL_MS;
+  await ctx.store.createSession({
+    tokenHash: await hashState(token),
+    type,
+    expiresAt,
+    payload: { ...payload },
+  });
+  return { token, expiresAt };
+}
+
+/**
+ * Refuses before any exchange when the seller belongs to another user_ref (in `region`, or in any
+ * region when it is not known yet).
+ *
+ * @example
+ * await checkOwnership(ctx, 'A1EMUSELLERNA01', 'user-7', 'na'); // throws 409 seller_owned_by_other_user
+ */
+export async function checkOwnership(
+  ctx: Pick<ServiceContext, 'config' | 'store'>,
+  sellingPartnerId: string,
+  userRef: string | null,
+  region?: Region,
+): Promise<void> {
+  if (userRef === null || ctx.config.allowRelink) return;
+  const existing = await ctx.store.findSellers(sellingPartnerId);
+  if (
+    existing.some(
+      (s) => (region === undefined || s.region === region) && s.userRef !== null && s.userRef !== userRef,
+    )
+  ) {
+    throw new HttpError(
+      409,
+      'seller_owned_by_other_user',
+      'This selling partner is already linked to another user.',
+    );
+  }
+}
+
+/**
+ * A failure as the browser flows answer it: JSON when the client asks for JSON, else a page.
+ *
+ * @example
+ * return flowFailure(req, 400, 'state_missing', 'The callback has no state.');
+ */
+export function flowFailure(
+  req: ServerRequest,
+  status: number,
+  code: string,
+  message: string,
+): ServerResponse {
+  return /\bapplication\/json\b/i.test(req.header('accept') ?? '')
+    ? errorResponse(status, code, message)
+    : errorPage(status, code, message);
+}
+
+/** Why a flow session could not be used, as status, code and message. */
+export const SESSION_FAILURES: Readonly<
+  Record<'not_found' | 'expired' | 'consumed' | 'binding_mismatch', readonly [number, string, string]>
+> = {
+  not_found: [404, 'link_invalid', 'This link is not valid.'],
+  expired: [410, 'link_expired', 'This link has expired (links live 10 minutes). Ask for a new one.'],
+  consumed: [410, 'link_used', 'This link was already used. Ask for a new one.'],
+  binding_mismatch: [404, 'link_invalid', 'This link is not valid.'],
+};
+
+/**
+ * The app's user id from a JSON body, checked before any store work.
+ *
+ * @example
+ * const userRef = userRefOf(await readJsonObject(req)); // or a 400 invalid_user_ref
+ */
+export function userRefOf(body: Readonly<Record<string, unknown>>): string {
+  const userRef = body.user_ref;
+  if (typeof userRef !== 'string' || !USER_REF.test(userRef)) {
+    throw new HttpError(
+      400,
+      'invalid_user_ref',
+      'user_ref must be a string of 1 to 256 printable characters.',
+    );
+  }
+  return userRef;
+}

@@ -16,7 +16,7 @@ import { findConsentHost, findMarketplace, MARKETPLACES, type Marketplace } from
 import { hashState } from '../../core/state.js';
 import type { Config } from '../../config.js';
 import type { ServiceContext } from '../context.js';
-import { HttpError, json, readJsonObject, redirect, type ServerResponse } from '../http/request.js';
+import { httpError, json, readJsonObject, redirect, type ServerResponse } from '../http/request.js';
 import type { Router } from '../http/router.js';
 import {
   SESSION_FAILURES,
@@ -28,13 +28,6 @@ import {
   type AppstorePayload,
   type ConnectPayload,
 } from './transaction.js';
-
-/** The Login URI messages by the core's code. */
-const LOGIN_FAILURES: Readonly<Record<LoginRequestError['code'], string>> = {
-  invalid_callback_uri: 'amazon_callback_uri is not an Amazon confirmation URL for this application.',
-  invalid_login_request:
-    'The Login URI request lacks amazon_state or selling_partner_id, or one of its parameters is malformed.',
-};
 
 /**
  * What an `amazon_callback_uri` must be for this service: Amazon's hosts and our confirm path (or the
@@ -122,7 +115,7 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
     try {
       login = parseLoginRequest(req.rawQuery, callbackUriPolicy(config));
     } catch (err) {
-      if (err instanceof LoginRequestError) return flowFailure(req, 400, err.code, LOGIN_FAILURES[err.code]);
+      if (err instanceof LoginRequestError) return flowFailure(req, err.code);
       throw err;
     }
     if (config.signinUrl !== undefined) {
@@ -151,8 +144,7 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
     const userRef = userRefOf(body);
     const result = await store.consumeSession(await hashState(params.token!), 'appstore');
     if (!result.ok) {
-      const [status, code, message] = SESSION_FAILURES[result.reason];
-      throw new HttpError(status, code, message);
+      throw httpError(SESSION_FAILURES[result.reason]);
     }
     const p = result.value.payload as unknown as AppstorePayload;
     const marketplace = findMarketplace(p.marketplace);

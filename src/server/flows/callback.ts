@@ -5,7 +5,7 @@
  * this browser by its cookie), exchanges the code once, and files the authorization. The code never
  * appears in a URL, a log or an error body.
  */
-import { parseCallback, type CallbackFailure } from '../../core/callback.js';
+import { parseCallback } from '../../core/callback.js';
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { isSpapiAuthError } from '../../core/errors.js';
 import { hashState, randomToken } from '../../core/state.js';
@@ -15,6 +15,7 @@ import type { ExchangedTokens, ServiceContext } from '../context.js';
 import { readCookie } from '../http/cookies.js';
 import { HttpError, parseQuery, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
 import { html, page } from '../http/html.js';
+import type { HttpErrorCode } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { TOKEN } from '../http/validate.js';
 import { bindingCookieName, checkOwnership, flowFailure } from './transaction.js';
@@ -26,25 +27,13 @@ export interface ExchangedAuthorization {
   readonly tokens: ExchangedTokens;
 }
 
-/** The browser's messages for the core's callback and state codes. */
-const CALLBACK_FAILURES: Readonly<Record<CallbackFailure['error']['code'], string>> = {
-  state_missing: 'The callback has no state.',
-  state_invalid: 'The state is not one this service issued.',
-  state_expired: 'This authorization took too long (over 10 minutes). Please start again.',
-  state_used: 'This authorization was already completed or attempted.',
-  state_not_bound: 'This browser did not start this authorization.',
-  invalid_callback: 'A callback parameter is repeated, too long or has characters that are not allowed.',
-  code_missing: 'Amazon sent no authorization code.',
-  authorization_denied: 'The authorization was cancelled on Amazon.',
-};
-
-/** Why the store could not consume a transaction, as the code the browser sees (all 400). */
+/** Why the store could not consume a transaction, as the code the browser sees. */
 const STATE_FAILURES = {
   not_found: 'state_invalid',
   expired: 'state_expired',
   consumed: 'state_used',
   binding_mismatch: 'state_not_bound',
-} as const;
+} as const satisfies Record<string, HttpErrorCode>;
 
 /**
  * Registers `GET /oauth/callback` and the result page `GET /oauth/result`.
@@ -61,7 +50,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     // Amazon's own answers (a cancel, no code) still end the transaction; a malformed callback
     // (perhaps forged) is refused without touching it.
     const ends = !cb.ok && (cb.error.code === 'authorization_denied' || cb.error.code === 'code_missing');
-    if (!cb.ok && !ends) return flowFailure(req, 400, cb.error.code, CALLBACK_FAILURES[cb.error.code]);
+    if (!cb.ok && !ends) return flowFailure(req, cb.error.code);
     const state = cb.state!;
     if (cb.ok && cb.unexpectedParams.includes('iss'))
       log.warn('unexpected iss parameter on callback', { route: '/oauth/callback' });
@@ -70,15 +59,13 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     if (binding === undefined || !TOKEN.test(binding)) {
       return flowFailure(
         req,
-        400,
         'state_not_bound',
         'This browser did not start this authorization (the binding cookie is missing).',
       );
     }
     const consumed = await store.consumeOAuthTransaction(await hashState(state), await hashState(binding));
     if (!consumed.ok) {
-      const code = STATE_FAILURES[consumed.reason];
-      return flowFailure(req, 400, code, CALLBACK_FAILURES[code]);
+      return flowFailure(req, STATE_FAILURES[consumed.reason]);
     }
     const tx = consumed.value;
     if (!cb.ok) {
@@ -89,10 +76,10 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
           region: tx.region,
         });
       }
-      return flowFailure(req, 400, cb.error.code, CALLBACK_FAILURES[cb.error.code]);
+      return flowFailure(req, cb.error.code);
     }
     const refused = await refuseBeforeExchange(tx, cb.sellingPartnerId);
-    if (refused) return flowFailure(req, refused.status, refused.code, refused.message);
+    if (refused) return flowFailure(req, refused.code, refused.message);
     return completeAuthorization(req, tx, cb.sellingPartnerId, cb.spapiOauthCode);
   });
 
@@ -164,7 +151,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
         region: tx.region,
         outcome: mapped.code,
       });
-      return flowFailure(req, mapped.status, mapped.code, mapped.message);
+      return flowFailure(req, mapped.code, mapped.message);
     }
     try {
       await fileAuthorization({ tx, sellingPartnerId: sellerId, tokens });
@@ -172,7 +159,6 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
       if (err instanceof SellerOwnershipError) {
         return flowFailure(
           req,
-          409,
           'seller_owned_by_other_user',
           'This selling partner is already linked to another user.',
         );
@@ -242,24 +228,21 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
 }
 
 /** Maps a failed exchange to the status, code and message the browser sees. */
-function mapExchangeError(err: unknown): { status: number; code: string; message: string } {
+function mapExchangeError(err: unknown): { code: HttpErrorCode; message: string } {
   if (err instanceof StorageError) throw err;
   if (isSpapiAuthError(err, 'authorization_code_invalid')) {
     return {
-      status: 400,
       code: 'authorization_code_invalid',
       message: 'The authorization expired or was already used. Please authorize again.',
     };
   }
   if (isSpapiAuthError(err, 'invalid_client')) {
     return {
-      status: 503,
       code: 'upstream_credentials_invalid',
       message: "The app's Login with Amazon credentials were refused.",
     };
   }
   return {
-    status: 503,
     code: 'upstream_unavailable',
     message: 'Login with Amazon could not be reached. Please authorize again in a few minutes.',
   };

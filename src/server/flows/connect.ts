@@ -92,20 +92,19 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
   router.add('GET', '/connect/:token', async (req, { params }) => {
     const result = await store.consumeSession(await hashState(params.token!), 'connect');
     if (!result.ok) {
-      const [status, code, message] = SESSION_FAILURES[result.reason];
-      return flowFailure(req, status, code, message);
+      return flowFailure(req, SESSION_FAILURES[result.reason]);
     }
     const p = result.value.payload as unknown as ConnectPayload;
     const marketplace = findMarketplace(p.marketplace);
     if (!marketplace)
-      return flowFailure(req, 400, 'invalid_marketplace', 'The link names an unknown marketplace.');
+      return flowFailure(req, 'invalid_marketplace', 'The link names an unknown marketplace.');
     if (p.flow === 'appstore') {
       let login;
       try {
         login = storedLoginRequest(p, config);
       } catch (err) {
         // Validated when Amazon sent it; only a change of configuration since then gets here.
-        if (err instanceof LoginRequestError) return flowFailure(req, 400, err.code, err.message);
+        if (err instanceof LoginRequestError) return flowFailure(req, err.code);
         throw err;
       }
       return continueAtAmazon(ctx, { login, userRef: p.user_ref });

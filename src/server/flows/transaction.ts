@@ -14,6 +14,7 @@ import type { ServiceContext } from '../context.js';
 import { serializeCookie } from '../http/cookies.js';
 import { HttpError, errorResponse, type ServerRequest, type ServerResponse } from '../http/request.js';
 import { errorPage } from '../http/html.js';
+import { HTTP_ERRORS, type HttpErrorCode } from '../http/errors.js';
 import { USER_REF } from '../http/validate.js';
 
 /**
@@ -163,31 +164,30 @@ export async function checkOwnership(
 }
 
 /**
- * A failure as the browser flows answer it: JSON when the client asks for JSON, else a page.
+ * A failure as the browser flows answer it, with the status registered for `code`: JSON when the
+ * client asks for JSON, else a page.
  *
  * @example
- * return flowFailure(req, 400, 'state_missing', 'The callback has no state.');
+ * return flowFailure(req, 'state_missing');
  */
 export function flowFailure(
   req: ServerRequest,
-  status: number,
-  code: string,
-  message: string,
+  code: HttpErrorCode,
+  message: string = HTTP_ERRORS[code].message,
 ): ServerResponse {
+  const status = HTTP_ERRORS[code].status;
   return /\bapplication\/json\b/i.test(req.header('accept') ?? '')
     ? errorResponse(status, code, message)
     : errorPage(status, code, message);
 }
 
-/** Why a flow session could not be used, as status, code and message. */
-export const SESSION_FAILURES: Readonly<
-  Record<'not_found' | 'expired' | 'consumed' | 'binding_mismatch', readonly [number, string, string]>
-> = {
-  not_found: [404, 'link_invalid', 'This link is not valid.'],
-  expired: [410, 'link_expired', 'This link has expired (links live 10 minutes). Ask for a new one.'],
-  consumed: [410, 'link_used', 'This link was already used. Ask for a new one.'],
-  binding_mismatch: [404, 'link_invalid', 'This link is not valid.'],
-};
+/** Why a flow session could not be used, as the code the browser (or the API) gets. */
+export const SESSION_FAILURES = {
+  not_found: 'link_invalid',
+  expired: 'link_expired',
+  consumed: 'link_used',
+  binding_mismatch: 'link_invalid',
+} as const satisfies Record<string, HttpErrorCode>;
 
 /**
  * The app's user id from a JSON body, checked before any store work.

@@ -6,7 +6,8 @@
  * validates real responses against these schemas.
  */
 import { SCOPES } from './tokens/api-keys.js';
-import { SELLER_ID, TOKEN, USER_REF } from './http/validate.js';
+import { SELLING_PARTNER_ID_RE as SELLER_ID } from '../core/consent.js';
+import { TOKEN, USER_REF } from './http/validate.js';
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses it). */
 export type JsonSchema = Readonly<Record<string, unknown>>;

@@ -219,7 +219,7 @@ test('openapi: real responses of every operation match their schemas, refusals t
       'seller_not_found',
     );
     assert.equal(
-      codeOf(await call('/v1/sellers/:id/access-token', 'GET', '/v1/sellers/bad-id/access-token')),
+      codeOf(await call('/v1/sellers/:id/access-token', 'GET', '/v1/sellers/-bad/access-token')),
       'invalid_seller_id',
     );
     assert.equal(

@@ -19,12 +19,44 @@ export type Mode = 'dev' | 'serve';
 export class ConfigError extends Error {
   override name = 'ConfigError';
   readonly code = 'invalid_config';
+  /** Every variable at fault: several when required ones are missing (all named in one message). */
+  readonly variables: readonly string[];
   constructor(
     readonly variable: string,
     problem: string,
+    variables: readonly string[] = [variable],
   ) {
     super(`${variable}: ${problem}`);
+    this.variables = Object.freeze([...variables]);
   }
+}
+
+/** What `serve` cannot start without (dev has defaults for all of them). */
+const REQUIRED_IN_SERVE = [
+  'LWA_CLIENT_ID',
+  'LWA_CLIENT_SECRET',
+  'SPAPI_APPLICATION_ID',
+  'SPAPI_AUTH_PUBLIC_URL',
+  'SPAPI_AUTH_ENCRYPTION_KEYS',
+] as const;
+
+const DEFAULT_DATABASE_URL = 'sqlite:./data/spapi-auth.db';
+
+/**
+ * Checks the shape of `DATABASE_URL`. `sqlite://./data/x.db` is refused: read as a URL its path is
+ * `/data/x.db` at the filesystem root, never what the writer meant; `sqlite:<path>` is the form.
+ */
+function checkDatabaseUrl(url: string): string {
+  if (url.startsWith('sqlite://')) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'sqlite:// is not accepted (it would put the file at the filesystem root): write sqlite:<path>, e.g. sqlite:./data/spapi-auth.db or sqlite:/var/lib/spapi-auth/db.sqlite',
+    );
+  }
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/.test(url)) {
+    throw new ConfigError('DATABASE_URL', 'must be sqlite:<path> or postgres://…');
+  }
+  return url;
 }
 
 /** The validated configuration. Every field is read-only and the object is frozen. */
@@ -212,6 +244,13 @@ export function loadConfig(
 
   const devApp = dev ? options.devDefaults : undefined;
   if (dev && !devApp) throw new TypeError('loadConfig: devDefaults is required in dev mode');
+  if (!dev) {
+    // Name every missing variable at once: one run, one fix, not one variable per attempt.
+    const missing = REQUIRED_IN_SERVE.filter((name) => raw(name) === undefined);
+    if (missing.length > 1) {
+      throw new ConfigError(missing.join(', '), 'are required (serve)', missing);
+    }
+  }
 
   const lwaClientId = required('LWA_CLIENT_ID', devApp?.clientId);
   if (!PRINTABLE.test(lwaClientId) || lwaClientId.length > 256) {
@@ -277,10 +316,7 @@ export function loadConfig(
     );
   }
 
-  const databaseUrl = raw('DATABASE_URL') ?? 'sqlite:./data/spapi-auth.db';
-  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', 'must be sqlite:<path> or postgres://…');
-  }
+  const databaseUrl = checkDatabaseUrl(raw('DATABASE_URL') ?? DEFAULT_DATABASE_URL);
 
   const encryptionKeys = raw('SPAPI_AUTH_ENCRYPTION_KEYS');
   if (encryptionKeys === undefined) {
@@ -382,10 +418,7 @@ export interface StoreConfig {
  * const { databaseUrl } = loadStoreConfig(process.env);
  */
 export function loadStoreConfig(env: Readonly<Record<string, string | undefined>>): StoreConfig {
-  const databaseUrl = env.DATABASE_URL?.trim() || 'sqlite:./data/spapi-auth.db';
-  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/.test(databaseUrl)) {
-    throw new ConfigError('DATABASE_URL', 'must be sqlite:<path> or postgres://…');
-  }
+  const databaseUrl = checkDatabaseUrl(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL);
   const keys = env.SPAPI_AUTH_ENCRYPTION_KEYS?.replace(/\s+/g, '') || undefined;
   if (keys !== undefined && !KEY_RING.test(keys)) {
     throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'must be kid1:<base64 of 32 bytes>[,kid2:…]');

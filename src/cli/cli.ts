@@ -25,6 +25,83 @@ function overview(): string {
   ].join('\n');
 }
 
+/** Edit distance (insertions, deletions, substitutions, swapped neighbours), for "did you mean". */
+function distance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        v = Math.min(v, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = v;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/** The closest of `names` to a mistyped `word`, if one is close enough to be what was meant. */
+function closest(word: string, names: readonly string[]): string | undefined {
+  let best: { name: string; d: number } | undefined;
+  for (const name of names) {
+    const d = name.startsWith(word) && word.length >= 2 ? 1 : distance(word, name);
+    if (best === undefined || d < best.d) best = { name, d };
+  }
+  return best !== undefined && best.d <= Math.max(1, Math.floor(best.name.length / 3))
+    ? best.name
+    : undefined;
+}
+
+/** Printable and short, for echoing what the user typed. */
+function shown(text: string): string {
+  const printable = text.replace(/[^\x20-\x7e]/g, '?');
+  return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
+}
+
+/**
+ * Refuses an option the command does not know, with the nearest known one, before `parseArgs`
+ * (whose own message tells the user how to pass a positional starting with `-`).
+ */
+function checkOptions(args: readonly string[], command: Command): void {
+  const long = Object.keys(command.options);
+  const short = new Map(
+    Object.entries(command.options).flatMap(([name, o]) => (o.short === undefined ? [] : [[o.short, name]])),
+  );
+  for (const arg of args) {
+    if (arg === '--') return;
+    if (arg.startsWith('--')) {
+      const name = arg.slice(2).split('=')[0]!;
+      if (long.includes(name)) continue;
+      const near = closest(name, long);
+      throw new UsageError(
+        `unknown option --${shown(name)}${near === undefined ? '' : ` (did you mean --${near}?)`}`,
+      );
+    }
+    if (/^-[^-]/.test(arg)) {
+      for (const c of arg.slice(1)) {
+        if (!short.has(c)) throw new UsageError(`unknown option -${shown(c)}`);
+      }
+    }
+  }
+}
+
+/** Node's parseArgs messages for the remaining mistakes, in the CLI's own words. */
+function parseArgsMessage(err: Error & { code: string }): string {
+  const option = /'(--?[^' ]+)/.exec(err.message)?.[1];
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /does not take an argument/.test(err.message)
+        ? `option ${option ?? ''} takes no value`
+        : `option ${option ?? ''} needs a value`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument '${shown(/'([^']*)'/.exec(err.message)?.[1] ?? '')}' (this command takes none)`;
+    default:
+      return err.message;
+  }
+}
+
 export async function main(argv: string[], ctx: CliContext): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
@@ -37,7 +114,13 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   }
   const command: Command | undefined = commands.find((c) => c.name === name);
   if (!command) {
-    ctx.stderr(`spapi-auth: unknown command '${name}' (see spapi-auth --help)\n`);
+    const near = closest(
+      name,
+      commands.map((c) => c.name),
+    );
+    ctx.stderr(
+      `spapi-auth: unknown command '${shown(name)}'${near === undefined ? '' : ` (did you mean '${near}'?)`} (see spapi-auth --help)\n`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -45,6 +128,7 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   try {
+    checkOptions(rest, command);
     const parsed = parseArgs({
       args: rest,
       options: command.options,
@@ -55,7 +139,9 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
   } catch (err) {
     const code = (err as { code?: unknown }).code;
     if (err instanceof UsageError || (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS'))) {
-      ctx.stderr(`spapi-auth ${name}: ${(err as Error).message} (see spapi-auth ${name} --help)\n`);
+      const message =
+        err instanceof UsageError ? err.message : parseArgsMessage(err as Error & { code: string });
+      ctx.stderr(`spapi-auth ${name}: ${message} (see spapi-auth ${name} --help)\n`);
       return 2;
     }
     if (err instanceof CliError) {

@@ -9,7 +9,7 @@ import type { Store } from '../storage/store.js';
 import { ApiKeyAuthenticator } from './tokens/api-keys.js';
 import { AuditBuffer } from './ops/audit.js';
 import type { AmazonGateway, ServiceContext } from './context.js';
-import { registerDevRoutes } from './dev/page.js';
+import { registerDevRoutes, type DevPartner } from './dev/page.js';
 import { registerFlowRoutes } from './flows/flows.js';
 import {
   BASE_HEADERS,
@@ -39,6 +39,8 @@ export interface AppDeps {
   readonly now?: () => number;
   /** Dev only: the embedded emulator, answering every path no route of the service claims. */
   readonly fallback?: Handler;
+  /** Dev only: the emulator's test accounts, so the start page offers only what can connect. */
+  readonly devPartners?: readonly DevPartner[];
   /** How often buffered audit records are written (ms). */
   readonly auditIntervalMs?: number;
   /**
@@ -114,7 +116,7 @@ export function createApp(deps: AppDeps): App {
   registerFlowRoutes(router, context);
   registerTokenRoutes(router, context);
   for (const extend of deps.extensions ?? []) extend(router, context);
-  if (config.mode === 'dev') registerDevRoutes(router, context);
+  if (config.mode === 'dev') registerDevRoutes(router, context, deps.devPartners);
 
   // HSTS only when the service is served over https (its public URL says so).
   const hsts = config.secureCookies;

@@ -157,6 +157,8 @@ export async function startService(opts: {
   readonly fetch?: FetchLike;
   /** Dev: the embedded emulator's handler. */
   readonly fallback?: Handler;
+  /** Dev: the emulator's test accounts (see {@link AppDeps.devPartners}). */
+  readonly devPartners?: AppDeps['devPartners'];
   readonly port?: number;
   /** Extra route modules, see {@link AppDeps.extensions}. */
   readonly extensions?: AppDeps['extensions'];
@@ -188,6 +190,7 @@ export async function startService(opts: {
     amazon,
     log,
     ...(opts.fallback ? { fallback: opts.fallback } : {}),
+    ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
     extensions: [...(opts.extensions ?? []), (router, ctx) => registerOperationsRoutes(router, ctx, ops)],
     onResponse: (route, status) => ops.metrics.request(route, status),
   });

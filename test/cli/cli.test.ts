@@ -47,7 +47,10 @@ describe('spapi-auth', () => {
   it('refuses an unknown command and an unknown flag with one line and exit code 2', async () => {
     const unknown = await runCli(['selers', 'list']);
     assert.equal(unknown.code, 2);
-    assert.equal(unknown.stderr, "spapi-auth: unknown command 'selers' (see spapi-auth --help)\n");
+    assert.equal(
+      unknown.stderr,
+      "spapi-auth: unknown command 'selers' (did you mean 'sellers'?) (see spapi-auth --help)\n",
+    );
     for (const args of [
       ['token', 'A1', '--regoin', 'na'],
       ['url', '--market', 'DE'],

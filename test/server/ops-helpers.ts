@@ -9,7 +9,7 @@ import { createEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
 import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
-import { createApp } from '../../src/server/app.js';
+import { createApp, type AppDeps } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/http/log.js';
 import {
   createOperations,
@@ -45,6 +45,8 @@ export interface OpsOptions {
   readonly webhookFetch?: (req: Request) => Promise<Response>;
   /** The emulator's client secrets (default: the canary secret only). */
   readonly emulatorSecrets?: readonly string[];
+  /** Dev mode: the test accounts the start page may offer. */
+  readonly devPartners?: AppDeps['devPartners'];
 }
 
 export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService> {
@@ -108,6 +110,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     log,
     now,
     auditIntervalMs: 50,
+    ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
     extensions: [(router, ctx) => registerOperationsRoutes(router, ctx, ops)],
     onResponse: (route, status) => ops.metrics.request(route, status),
   });

@@ -58,6 +58,9 @@ test('serve + emulator on ports + SQLite: keys create → connect → sellers �
       PORT: String(port),
       HOST: '127.0.0.1',
     };
+    const migrated = await runCli(['migrate'], { env, cwd: repoRoot });
+    assert.equal(migrated.code, 0, migrated.stderr);
+    assert.match(migrated.stderr, /created a new SQLite database at /, 'a new database file is said');
     const created = await runCli(
       ['keys', 'create', '--scopes', 'tokens:read,sellers:read,connect', '--json'],
       { env, cwd: repoRoot },

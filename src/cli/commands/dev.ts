@@ -2,8 +2,8 @@
 // ring in ./data, a dev API key and the start URL printed. What `npm start` runs.
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from '../../config.js';
-import { DEV_CLIENT_SECRET, createEmulator, devApplication } from '../../emulator/index.js';
-import { fromFetchHandler } from '../../server/http/request.js';
+import { DEV_CLIENT_SECRET, TEST_SELLERS, createEmulator, devApplication } from '../../emulator/index.js';
+import { devFallback, devLogSink } from '../../server/dev/emulator-mount.js';
 import { createLogger } from '../../server/http/log.js';
 import {
   devApiKey,
@@ -71,7 +71,8 @@ export const devCommand: Command = {
       throw configFailure(err);
     }
     const emulator = createEmulator({ applications: [app] });
-    const log = createLogger({ sink: ctx.stdout, level: 'warn' });
+    // Request lines on: a newcomer watching the flow sees each hop (paths are route patterns, no tokens).
+    const log = createLogger({ sink: devLogSink(ctx.stdout), level: 'info' });
     let service: Service;
     let apiKey: { id: string; key: string };
     try {
@@ -83,10 +84,11 @@ export const devCommand: Command = {
         log,
         // LWA and SP-API calls go to the emulator in-process; the browser reaches it through the fallback.
         fetch: (req) => emulator.fetch(req),
-        fallback: fromFetchHandler((req) => emulator.fetch(req), config.publicUrl),
+        fallback: devFallback((req) => emulator.fetch(req), config.publicUrl),
+        devPartners: TEST_SELLERS.flatMap((s) => s.regions.map((region) => ({ kind: s.kind, region }))),
       });
     } catch (err) {
-      throw configFailure(err);
+      throw configFailure(err, config);
     }
     if (generatedRing) {
       ctx.stderr(

@@ -1,11 +1,9 @@
 // `spapi-auth keys create|list|revoke`: API keys for the token API. A key is printed once; the store
 // keeps only its SHA-256.
-import { loadStoreConfig } from '../../config.js';
 import { SCOPES, generateApiKey, isScope } from '../../server/tokens/api-keys.js';
-import { openServiceStore } from '../../server/service.js';
 import type { Store } from '../../storage/store.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
-import { configFailure } from './serve.js';
+import { loadCliStoreConfig, withStore } from '../runtime.js';
 
 const help = `Usage: spapi-auth keys create --scopes SCOPE[,SCOPE…] [--name NAME] [--json]
        spapi-auth keys list [--json]
@@ -13,7 +11,8 @@ const help = `Usage: spapi-auth keys create --scopes SCOPE[,SCOPE…] [--name NA
 
 API keys for the token API (Authorization: Bearer spk_…). The key is printed once, at creation;
 the store keeps only its SHA-256. Scopes: ${SCOPES.join(', ')}.
-Uses DATABASE_URL (default sqlite:./data/spapi-auth.db).
+Uses DATABASE_URL (default sqlite:./data/spapi-auth.db), which must exist and be migrated
+(\`spapi-auth migrate\`, or a service that started once).
 
 Options:
   --scopes LIST   comma-separated scopes (create)
@@ -22,19 +21,10 @@ Options:
   --help          show this help
 `;
 
-async function withStore<T>(ctx: CliContext, fn: (store: Store) => Promise<T>): Promise<T> {
-  let store: Store;
-  try {
-    const { databaseUrl } = loadStoreConfig(ctx.env);
-    store = await openServiceStore(databaseUrl, ctx.cwd, null);
-  } catch (err) {
-    throw configFailure(err);
-  }
-  try {
-    return await fn(store);
-  } finally {
-    await store.close();
-  }
+// Like every store command but `migrate`, keys refuse a missing or unmigrated store instead of
+// creating one: a key made in a mistyped database would work nowhere.
+function withKeyStore<T>(ctx: CliContext, fn: (store: Store) => Promise<T>): Promise<T> {
+  return withStore(ctx, loadCliStoreConfig(ctx), null, fn);
 }
 
 export const keysCommand: Command = {
@@ -73,7 +63,7 @@ export const keysCommand: Command = {
       if (name !== null && !/^[\x20-\x7e]{1,100}$/.test(name))
         throw new UsageError('--name must be 1 to 100 printable characters');
       const k = generateApiKey();
-      await withStore(ctx, (store) =>
+      await withKeyStore(ctx, (store) =>
         store.createApiKey(
           { id: k.id, name, hash: k.hash, scopes },
           { audit: [{ action: 'api_key.created', actor: 'cli', outcome: 'ok', details: { key_id: k.id } }] },
@@ -88,7 +78,7 @@ export const keysCommand: Command = {
     }
     if (sub === 'list') {
       if (rest.length > 0) throw new UsageError('keys list takes no positional arguments');
-      const keys = await withStore(ctx, (store) => store.listApiKeys());
+      const keys = await withKeyStore(ctx, (store) => store.listApiKeys());
       const rows = keys.map((k) => ({
         id: k.id,
         name: k.name,
@@ -112,7 +102,7 @@ export const keysCommand: Command = {
       if (id === undefined || extra.length > 0) throw new UsageError('keys revoke takes exactly one key id');
       if (!/^[0-9a-f]{16}$/.test(id))
         throw new UsageError('a key id is 16 hexadecimal characters (see keys list)');
-      const ok = await withStore(ctx, (store) =>
+      const ok = await withKeyStore(ctx, (store) =>
         store.revokeApiKey(id, {
           audit: [{ action: 'api_key.revoked', actor: 'cli', outcome: 'ok', details: { key_id: id } }],
         }),

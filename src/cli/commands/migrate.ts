@@ -2,7 +2,7 @@
 import { loadStoreConfig } from '../../config.js';
 import { openServiceStore } from '../../server/service.js';
 import type { Command } from '../command.js';
-import { configFailure } from './serve.js';
+import { configFailure, newSqliteFile } from './serve.js';
 
 const help = `Usage: spapi-auth migrate [--json]
 
@@ -24,7 +24,10 @@ export const migrateCommand: Command = {
     let store;
     try {
       const { databaseUrl } = loadStoreConfig(ctx.env);
+      const created = newSqliteFile(databaseUrl, ctx.cwd);
       store = await openServiceStore(databaseUrl, ctx.cwd, null, { migrate: false });
+      if (created !== undefined)
+        ctx.stderr(`spapi-auth migrate: created a new SQLite database at ${created}\n`);
     } catch (err) {
       throw configFailure(err);
     }

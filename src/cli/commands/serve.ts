@@ -1,10 +1,12 @@
 // `spapi-auth serve`: the service, configured by the environment, until SIGTERM/SIGINT.
+import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig, scrubSecretsFromEnv, type Config } from '../../config.js';
 import { createLogger } from '../../server/http/log.js';
 import { keyRingOf, openServiceStore, startService, type Service } from '../../server/service.js';
 import { armFaultPoint } from '../../server/flows/fault-points.js';
 import { StorageError } from '../../storage/errors.js';
 import { CliError, type CliContext, type Command } from '../command.js';
+import { sqlitePathOf } from '../runtime.js';
 
 const help = `Usage: spapi-auth serve
 
@@ -17,15 +19,29 @@ Options:
   --help   show this help
 `;
 
-/** Turns a configuration or store error into a one-line CLI failure (never a value). */
-export function configFailure(err: unknown): Error {
+/**
+ * Turns a configuration, store or listen error into a one-line CLI failure (never a value);
+ * `listen` names the address a failed listen was for.
+ */
+export function configFailure(err: unknown, listen?: { host: string; port: number }): Error {
   if (err instanceof ConfigError) return new CliError(`configuration: ${err.message}`);
   if (err instanceof StorageError) return new CliError(`${err.code}: ${err.message}`);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const where = listen === undefined ? 'the port' : `port ${listen.port} on ${listen.host}`;
   if (code === 'EADDRINUSE')
-    return new CliError('the port is already in use (set PORT, or stop the other process)');
-  if (code === 'EACCES') return new CliError('not allowed to listen on that port (set PORT above 1023)');
+    return new CliError(`${where} is already in use (set PORT, or stop the other process)`);
+  if (code === 'EACCES') return new CliError(`not allowed to listen on ${where} (set PORT above 1023)`);
   return err as Error;
+}
+
+/**
+ * The SQLite file `databaseUrl` names when it does not exist yet (opening the store will create
+ * it), else undefined. Outside `dev` a new file is said: a mistyped path would otherwise start an
+ * empty service with no seller.
+ */
+export function newSqliteFile(databaseUrl: string, cwd: string): string | undefined {
+  const file = sqlitePathOf(databaseUrl, cwd);
+  return file !== undefined && !existsSync(file) ? file : undefined;
 }
 
 /** Resolves when the process is told to stop (SIGTERM or SIGINT). */
@@ -65,13 +81,19 @@ export const serveCommand: Command = {
     for (const w of config.warnings) ctx.stderr(`spapi-auth serve: warning: ${w}\n`);
     const log = createLogger({ sink: ctx.stdout, level: 'info' });
     let service: Service;
+    const created = newSqliteFile(config.databaseUrl, ctx.cwd);
     try {
       const opened = await openServiceStore(config.databaseUrl, ctx.cwd, keyRingOf(config));
+      if (created !== undefined) {
+        ctx.stderr(
+          `spapi-auth serve: created a new, empty SQLite database at ${created} (DATABASE_URL); if sellers were expected, check the path\n`,
+        );
+      }
       // Test-only crash hook; a no-op unless SPAPI_AUTH_FAULT_POINT is set (refused in production).
       const { store, fetch } = armFaultPoint(config.faultPoint, opened);
       service = await startService({ config, store, log, ...(fetch ? { fetch } : {}) });
     } catch (err) {
-      throw configFailure(err);
+      throw configFailure(err, config);
     }
     // Children and crash reporters must not inherit the secrets.
     scrubSecretsFromEnv(ctx.env);

@@ -1,13 +1,17 @@
 /** "Connect a seller" (`/admin/connect`): a connect link made in the dashboard, for this browser or to send. */
-import { MARKETPLACES, findMarketplace, type Marketplace } from '../../core/marketplaces.js';
+import { MARKETPLACES, findMarketplace, isRegion, type Marketplace } from '../../core/marketplaces.js';
 import { createFlowSession } from '../flows/flows.js';
 import { HttpError } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
+import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { USER_REF } from '../http/validate.js';
 import { readForm, type AdminKit } from './kit.js';
 
+/** Where a connect link made in the dashboard returns after consent (`?status&selling_partner_id&region`). */
+export const CONNECTED_PATH = '/admin/connected';
+
 /**
- * Registers `GET` and `POST /admin/connect`.
+ * Registers `GET` and `POST /admin/connect`, and the page the flow returns to.
  *
  * @example
  * registerConnectPage(kit);
@@ -51,6 +55,25 @@ export function registerConnectPage(kit: AdminKit): void {
     return kit.render(a, 'connect', 'Connect a seller', body);
   });
 
+  // No access check here: the session cookie is SameSite=Strict and the browser arrives from
+  // Amazon (a cross-site chain), so it would not be sent; the page links into the dashboard (a
+  // same-site navigation that carries it) and shows nothing but the id the callback put in the URL.
+  // A seller who was sent the link lands here too and sees the same plain confirmation.
+  kit.add('GET', CONNECTED_PATH, (req) => {
+    if (!kit.enabled) return kit.disabled();
+    const q = new URLSearchParams(req.rawQuery);
+    const id = q.get('selling_partner_id') ?? '';
+    const region = q.get('region') ?? '';
+    if (q.get('status') !== 'connected' || !SELLING_PARTNER_ID_RE.test(id) || !isRegion(region))
+      throw new HttpError(400, 'invalid_callback', 'This page is reached from a finished authorization.');
+    const body = html`<div class="card login">
+      <h1>Connected</h1>
+      <p class="ok"><span class="mono">${id}</span> is connected in region ${region.toUpperCase()}.</p>
+      <p><a class="btn" id="open-seller" href="/admin/sellers/${id}">Open it in the dashboard</a></p>
+    </div>`;
+    return kit.render(undefined, 'connect', 'Connected', body);
+  });
+
   kit.add('POST', '/admin/connect', async (req) => {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
@@ -68,7 +91,8 @@ export function registerConnectPage(kit: AdminKit): void {
       user_ref: userRef === '' ? null : userRef,
       marketplace: marketplace.countryCode,
       kind,
-      return_to: null,
+      // Back to the dashboard after consent, not to the public result page.
+      return_to: `${config.publicUrl}${CONNECTED_PATH}`,
       selling_partner_id: null,
     });
     ctx.audit.add({

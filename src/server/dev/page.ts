@@ -3,7 +3,14 @@
  * whole website flow against the embedded emulator, and the connected sellers with a live check of
  * their access token. Registered only in dev mode; the form is protected by an Origin check.
  */
-import { MARKETPLACES, findMarketplace } from '../../core/marketplaces.js';
+import {
+  MARKETPLACES,
+  REGIONS,
+  findMarketplace,
+  type Marketplace,
+  type PartnerKind,
+  type Region,
+} from '../../core/marketplaces.js';
 import type { ServiceContext } from '../context.js';
 import { createFlowSession } from '../flows/flows.js';
 import { HttpError, redirect } from '../http/request.js';
@@ -20,13 +27,35 @@ import { sellerJson } from '../tokens/routes.js';
  */
 export const DEV_USER_REF = 'dev-user';
 
+/** A kind of partner the emulator has a test account for in a region (what the page can offer). */
+export interface DevPartner {
+  readonly kind: PartnerKind;
+  readonly region: Region;
+}
+
+/** Without a list from the emulator: every kind in every region. */
+const EVERY_PARTNER: readonly DevPartner[] = REGIONS.flatMap((region) =>
+  (['seller', 'vendor'] as const).map((kind) => ({ kind, region })),
+);
+
+/** The marketplaces whose region has a test partner of `kind`. */
+function marketplacesFor(kind: PartnerKind, partners: readonly DevPartner[]): Marketplace[] {
+  return MARKETPLACES.filter((m) => partners.some((p) => p.kind === kind && p.region === m.region));
+}
+
 /**
- * Registers `GET /` and `POST /dev/connect`.
+ * Registers `GET /` and `POST /dev/connect`. `partners` (the emulator's test accounts) limits the
+ * page to the marketplaces someone can actually connect in: a vendor form only for regions with a
+ * test vendor.
  *
  * @example
- * if (config.mode === 'dev') registerDevRoutes(router, context);
+ * if (config.mode === 'dev') registerDevRoutes(router, context, [{ kind: 'seller', region: 'na' }]);
  */
-export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
+export function registerDevRoutes(
+  router: Router,
+  ctx: ServiceContext,
+  partners: readonly DevPartner[] = EVERY_PARTNER,
+): void {
   const { config, store, amazon } = ctx;
   const publicHost = new URL(config.publicUrl).host;
 
@@ -61,12 +90,30 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
         </tr>`;
       }),
     );
-    const options = MARKETPLACES.map(
-      (m) =>
-        html`<option value="${m.countryCode}" ${m.countryCode === 'US' ? html` selected` : ''}>
-          ${m.countryCode} — ${m.country}
-        </option>`,
-    );
+    const connectForm = (kind: PartnerKind): SafeHtml | '' => {
+      const list = marketplacesFor(kind, partners);
+      if (list.length === 0) return '';
+      const first = list.some((m) => m.countryCode === 'US') ? 'US' : list[0]!.countryCode;
+      return html`<form method="post" action="/dev/connect">
+        <input type="hidden" name="kind" value="${kind}" />
+        <div class="fields">
+          <label class="field"
+            >Marketplace (${kind === 'vendor' ? 'Vendor Central' : 'Seller Central'})
+            <select name="marketplace">
+              ${list.map(
+                (m) =>
+                  html`<option value="${m.countryCode}" ${m.countryCode === first ? html` selected` : ''}>
+                    ${m.countryCode} — ${m.country}
+                  </option>`,
+              )}
+            </select></label
+          >
+        </div>
+        <p class="actions">
+          <button type="submit" class="btn${kind === 'seller' ? ' big' : ''}">Connect a ${kind}</button>
+        </p>
+      </form>`;
+    };
     return sitePage({
       title: 'spapi-auth (dev)',
       nav: html`<a href="/admin">Admin dashboard</a>`,
@@ -81,31 +128,12 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
         <div class="row">
           <section class="card">
             <h2>Start the website flow</h2>
-            <form method="post" action="/dev/connect">
-              <div class="fields">
-                <label class="field"
-                  >Marketplace
-                  <select name="marketplace">
-                    ${options}
-                  </select></label
-                >
-                <label class="field"
-                  >Kind
-                  <select name="kind">
-                    <option value="seller" selected>seller</option>
-                    <option value="vendor">vendor</option>
-                  </select></label
-                >
-              </div>
-              <p class="actions">
-                <button type="submit" class="btn big">Connect a seller</button>
-                <span class="small muted"
-                  >Or start on "Amazon" with the
-                  <a href="/appstore/authorize?application_id=${config.applicationId}">Appstore flow</a
-                  >.</span
-                >
-              </p>
-            </form>
+            ${connectForm('seller')} ${connectForm('vendor')}
+            <p class="small muted">
+              Or start on "Amazon" with the
+              <a href="/appstore/authorize?application_id=${config.applicationId}">Appstore flow</a> (sellers
+              only).
+            </p>
           </section>
           <section class="card">
             <h2>Next</h2>
@@ -172,7 +200,12 @@ export function registerDevRoutes(router: Router, ctx: ServiceContext): void {
     const form = new URLSearchParams(new TextDecoder().decode(await req.body()));
     const marketplace = findMarketplace(form.get('marketplace') ?? 'US');
     const kind = form.get('kind') === 'vendor' ? 'vendor' : 'seller';
-    if (!marketplace) throw new HttpError(400, 'invalid_marketplace', 'Unknown marketplace.');
+    if (!marketplace || !marketplacesFor(kind, partners).includes(marketplace))
+      throw new HttpError(
+        400,
+        'invalid_marketplace',
+        `The emulator has no test ${kind} in that marketplace.`,
+      );
     const { token } = await createFlowSession(ctx, 'connect', {
       flow: 'website',
       user_ref: DEV_USER_REF,

@@ -90,9 +90,10 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     const shown =
       sellerId !== undefined && SELLING_PARTNER_ID_RE.test(sellerId) ? sellerId : 'the selling partner';
     const where = region === 'na' || region === 'eu' || region === 'fe' ? region.toUpperCase() : undefined;
+    const kind = q instanceof HttpError ? undefined : q.get('kind');
     return page(
       200,
-      'Seller connected',
+      kind === 'vendor' ? 'Vendor connected' : kind === 'seller' ? 'Seller connected' : 'Connected',
       html`<p class="ok">
           ${shown} is connected${where ? html` in region ${where}` : ''}. You can close this page.
         </p>
@@ -169,7 +170,16 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     target.searchParams.set('status', 'connected');
     target.searchParams.set('selling_partner_id', sellerId);
     target.searchParams.set('region', tx.region);
+    target.searchParams.set('kind', tx.kind);
     return redirect(303, target.href);
+  };
+
+  // The Appstore flow knows only the region (its marketplace is the region's first, a stand-in):
+  // a re-authorization there keeps the marketplace the seller was connected with.
+  const marketplaceToStore = async (tx: OAuthTransaction, sellerId: string): Promise<string> => {
+    if (tx.flow !== 'appstore') return tx.marketplace;
+    const known = (await store.findSellers(sellerId)).find((s) => s.region === tx.region);
+    return known?.marketplace ?? tx.marketplace;
   };
 
   /**
@@ -188,7 +198,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
       region: tx.region,
       kind: tx.kind,
       userRef: tx.userRef,
-      marketplace: tx.marketplace,
+      marketplace: await marketplaceToStore(tx, sellingPartnerId),
       refreshToken: tokens.refreshToken,
       accessToken: tokens.accessToken,
       allowRelink: config.allowRelink,

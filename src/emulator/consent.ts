@@ -341,12 +341,17 @@ export async function handleConsentDecision(
 }
 
 /**
- * The `amazon_callback_uri` on the emulator's own origin. On a non-Amazon host it carries the
- * region as a `region` hint, because the origin alone cannot tell the service which region it is.
+ * The `amazon_callback_uri`: on the host the control API chose (one of Amazon's, or a bare path),
+ * else on the emulator's own origin. On a non-Amazon host it carries the region as a `region` hint,
+ * because the origin alone cannot tell the service which region it is.
  */
-function callbackUri(url: URL, appId: string, regionHint: Region | undefined): string {
-  const u = new URL(`/apps/authorize/confirm/${encodeURIComponent(appId)}`, url.origin);
-  if (regionHint !== undefined) u.searchParams.set('region', regionHint);
+function callbackUri(url: URL, appId: string, state: EmulatorState, region: Region): string {
+  const path = `/apps/authorize/confirm/${encodeURIComponent(appId)}`;
+  const chosen = state.appstoreCallbackHost;
+  if (chosen === 'relative') return path;
+  if (chosen !== undefined) return `https://${chosen}${path}`;
+  const u = new URL(path, url.origin);
+  if (!AMAZON_CONSENT_HOSTS.has(url.hostname.toLowerCase())) u.searchParams.set('region', region);
   return u.href;
 }
 
@@ -361,15 +366,17 @@ export function handleAppstoreAuthorize(request: Request, url: URL, state: Emula
   if (app.loginUri === undefined) {
     return errorPage(state, 400, 'MD9100', 'The application has no OAuth Login URI.');
   }
+  const chosen = state.appstoreCallbackHost;
+  const hinted =
+    chosen !== undefined && chosen !== 'relative'
+      ? findConsentHost(chosen)?.marketplace.region
+      : hostHints(url).region;
   const requested = q.get('selling_partner_id');
   const seller =
-    requested === null
-      ? state.defaultSeller(hostHints(url).region ?? 'na', 'seller')
-      : state.sellers.get(requested);
+    requested === null ? state.defaultSeller(hinted ?? 'na', 'seller') : state.sellers.get(requested);
   // The Appstore workflow is for sellers only (amazon.md §2).
   if (!seller || seller.kind !== 'seller')
     return errorPage(state, 400, 'unknown_seller', 'The selling partner is unknown or not a seller.');
-  const hinted = hostHints(url).region;
   const region = hinted !== undefined && seller.regions.includes(hinted) ? hinted : seller.regions[0]!;
   const amazonState = state.randomId();
   state.pruneShortLived();
@@ -383,10 +390,7 @@ export function handleAppstoreAuthorize(request: Request, url: URL, state: Emula
     used: false,
   });
   const target = new URL(app.loginUri);
-  target.searchParams.append(
-    'amazon_callback_uri',
-    callbackUri(url, app.id, AMAZON_CONSENT_HOSTS.has(url.hostname.toLowerCase()) ? undefined : region),
-  );
+  target.searchParams.append('amazon_callback_uri', callbackUri(url, app.id, state, region));
   target.searchParams.append('amazon_state', amazonState);
   target.searchParams.append('selling_partner_id', seller.sellingPartnerId);
   if (beta) target.searchParams.append('version', 'beta');

@@ -3,7 +3,8 @@
 import { parseFault, type FaultSpec } from './faults.js';
 import { BadRequest, json, parseJsonObject, readText } from './http.js';
 import type { EmulatorNotification, EmulatorState, EmulatorStats } from './state.js';
-import type { ConsentMode, EmulatorApplication } from './types.js';
+import { AMAZON_CONSENT_HOSTS } from '../core/marketplaces.js';
+import type { AppstoreCallbackHost, ConsentMode, EmulatorApplication } from './types.js';
 
 /**
  * The path prefix of the control API.
@@ -108,6 +109,9 @@ const ROUTES = {
     '{ selling_partner_id, client_id? } revokes the partner’s refresh tokens (and their access tokens)',
   'GET consent': 'the consent mode',
   'POST consent': '{ mode: "auto" | "page", selling_partner_id? }',
+  'GET appstore': 'the host the Appstore hop puts in amazon_callback_uri',
+  'POST appstore':
+    '{ callback_host: "<one of Amazon\'s consent hosts, e.g. amazon.com>" | "relative" | null } (null: the emulator\'s own origin)',
   'GET notifications': 'notifications queued for the app (APPLICATION_OAUTH_CLIENT_NEW_SECRET, …)',
   'DELETE notifications': 'clear them',
   'POST notifications/secret-expiry':
@@ -190,6 +194,24 @@ export async function handleControl(request: Request, path: string, state: Emula
         state.consentSeller = typeof spid === 'string' ? spid : undefined;
         return json(200, { mode: state.consentMode, selling_partner_id: state.consentSeller ?? null });
       }
+      case 'GET appstore':
+        return json(200, { callback_host: state.appstoreCallbackHost ?? null });
+      case 'POST appstore': {
+        const host = (await body(request)).callback_host;
+        if (
+          host !== null &&
+          host !== 'relative' &&
+          !(typeof host === 'string' && AMAZON_CONSENT_HOSTS.has(host))
+        ) {
+          return controlError(
+            400,
+            'invalid_appstore',
+            'callback_host must be one of Amazon\'s consent hosts, "relative" or null',
+          );
+        }
+        state.appstoreCallbackHost = host ?? undefined;
+        return json(200, { callback_host: state.appstoreCallbackHost ?? null });
+      }
       case 'GET notifications':
         return json(200, { notifications: state.notifications }, { 'cache-control': 'no-store' });
       case 'DELETE notifications':
@@ -266,6 +288,8 @@ export interface EmulatorControl {
   revoke(sellingPartnerId: string, clientId?: string): Promise<number>;
   /** `auto` answers consent with the redirect at once (as `sellingPartnerId`, or the host's default seller). */
   consentMode(mode: ConsentMode, sellingPartnerId?: string): Promise<void>;
+  /** Sets the Appstore hop's `amazon_callback_uri` host (undefined: the emulator's own origin). */
+  appstoreCallbackHost(host: AppstoreCallbackHost): Promise<void>;
   /** Notifications queued for the app, oldest first. */
   notifications(): Promise<EmulatorNotification[]>;
   /** Queues an `APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY` notification. */
@@ -350,6 +374,8 @@ export function createControlClient(
         mode,
         ...(spid === undefined ? {} : { selling_partner_id: spid }),
       })),
+    appstoreCallbackHost: async (host) =>
+      void (await call('POST', 'appstore', { callback_host: host ?? null })),
     notifications: async () =>
       (await call<{ notifications: EmulatorNotification[] }>('GET', 'notifications')).notifications,
     secretExpiry: (o = {}) =>

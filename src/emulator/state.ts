@@ -6,6 +6,7 @@ import { DEV_APPLICATION, TEST_SELLERS } from './dev-app.js';
 import type { Fault, FaultTarget } from './faults.js';
 import { bump, opaqueToken, safeEqual } from './http.js';
 import type {
+  AppstoreCallbackHost,
   BucketRate,
   ConsentMode,
   EmulatorApplication,
@@ -193,6 +194,8 @@ export class EmulatorState {
   stats: EmulatorStats = emptyStats();
   consentMode: ConsentMode = 'page';
   consentSeller: string | undefined;
+  appstoreCallbackHost: AppstoreCallbackHost;
+  private readonly seedAppstoreCallbackHost: AppstoreCallbackHost;
   private nextFaultId = 1;
 
   constructor(options: EmulatorOptions = {}) {
@@ -205,6 +208,7 @@ export class EmulatorState {
     this.seedApps = options.applications ?? [DEV_APPLICATION];
     this.seedSellers = options.sellers ?? TEST_SELLERS;
     this.seedConsentMode = options.consentMode ?? 'page';
+    this.seedAppstoreCallbackHost = options.appstoreCallbackHost;
     this.reset();
   }
 
@@ -229,6 +233,7 @@ export class EmulatorState {
     this.stats = emptyStats();
     this.consentMode = this.seedConsentMode;
     this.consentSeller = undefined;
+    this.appstoreCallbackHost = this.seedAppstoreCallbackHost;
   }
 
   upsertApp(app: EmulatorApplication): AppState {

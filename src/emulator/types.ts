@@ -69,7 +69,16 @@ export interface EmulatorOptions {
   readonly rotateRefreshTokens?: boolean;
   /** Cap on request bodies (bytes) of the Amazon endpoints; default 64 KiB. */
   readonly maxBodyBytes?: number;
+  /** The Appstore's `amazon_callback_uri` host at start (see {@link AppstoreCallbackHost}). */
+  readonly appstoreCallbackHost?: AppstoreCallbackHost;
 }
+
+/**
+ * Where the Appstore hop's `amazon_callback_uri` points: one of Amazon's consent hosts (its own
+ * example uses `amazon.com`; integrators report Seller Central hosts), `'relative'` for a bare
+ * `/apps/authorize/confirm/<app id>` path, or undefined for the emulator's own origin (default).
+ */
+export type AppstoreCallbackHost = string | 'relative' | undefined;
 
 /** How the consent page answers. */
 export type ConsentMode = 'auto' | 'page';

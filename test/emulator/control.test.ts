@@ -267,3 +267,30 @@ test('in-process redirect: follow re-enters the emulator or calls the real targe
     await new Promise((resolve) => target.close(resolve));
   }
 });
+
+test('appstore: the Login URI gets amazon_callback_uri on the chosen Amazon host, a bare path, or the own origin', async () => {
+  const emulator = createEmulator();
+  const app = devApplication('http://localhost:3000');
+  const hop = async (): Promise<string> => {
+    const res = await emulator.fetch(`http://emulator.test/appstore/authorize?application_id=${app.id}`, {
+      redirect: 'manual',
+    });
+    assert.equal(res.status, 302);
+    return new URL(res.headers.get('location')!).searchParams.get('amazon_callback_uri')!;
+  };
+  const path = `/apps/authorize/confirm/${app.id}`;
+  assert.equal(await hop(), `http://emulator.test${path}?region=na`);
+  await emulator.control.appstoreCallbackHost('amazon.com');
+  assert.equal(await hop(), `https://amazon.com${path}`);
+  await emulator.control.appstoreCallbackHost('relative');
+  assert.equal(await hop(), path);
+  const refused = await emulator.fetch(`${C}appstore`, {
+    method: 'POST',
+    body: JSON.stringify({ callback_host: 'amazon.com.evil.example' }),
+  });
+  assert.equal(refused.status, 400);
+  assert.equal(((await refused.json()) as { callback_host?: string }).callback_host, undefined);
+  assert.deepEqual(await (await emulator.fetch(`${C}appstore`)).json(), { callback_host: 'relative' });
+  await emulator.control.reset();
+  assert.equal(await hop(), `http://emulator.test${path}?region=na`);
+});

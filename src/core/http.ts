@@ -4,6 +4,7 @@
  * jitter, `Retry-After`, per-attempt timeouts, and the `fetch` / `now` / `sleep` seams.
  */
 import { LwaError } from './errors.js';
+import { AMAZON_HOST_HEADER } from './marketplaces.js';
 
 /** The `fetch` signature the core needs; the emulator's in-process `fetch` fits it. */
 export type FetchLike = (input: Request) => Promise<Response>;
@@ -210,6 +211,25 @@ export function networkError(err: unknown, what: string): unknown {
     return new LwaError('upstream_unavailable', `${what} failed: network error`, { cause: err });
   }
   return err;
+}
+
+/**
+ * A request for one of Amazon's real URLs (`https://api.amazon.com/auth/o2/token`,
+ * `https://sellingpartnerapi-eu.amazon.com/…`). Without `amazonUrl` it goes there. With it, the same
+ * path and query go to `amazonUrl` (the emulator), with the real host in {@link AMAZON_HOST_HEADER}
+ * so the emulator can answer as that host would (a region's endpoint refuses another region's token).
+ * The one place where `amazonUrl` changes where a call goes. Internal.
+ *
+ * @example
+ * amazonRequest('https://sellingpartnerapi-eu.amazon.com/sellers/v1/marketplaceParticipations', { method: 'GET' }, 'http://127.0.0.1:4010');
+ * // GET http://127.0.0.1:4010/sellers/v1/marketplaceParticipations, x-amzn-emulator-host: sellingpartnerapi-eu.amazon.com
+ */
+export function amazonRequest(url: string | URL, init: RequestInit, amazonUrl: string | undefined): Request {
+  if (amazonUrl === undefined) return new Request(url, init);
+  const real = new URL(url);
+  const headers = new Headers(init.headers);
+  headers.set(AMAZON_HOST_HEADER, real.host);
+  return new Request(amazonBase(amazonUrl) + real.pathname + real.search, { ...init, headers });
 }
 
 /**

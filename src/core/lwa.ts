@@ -8,7 +8,7 @@ import { AuthorizationError, LwaError, type SpapiAuthError } from './errors.js';
 import {
   BodyTooLargeError,
   DEFAULT_RETRY,
-  amazonEndpoint,
+  amazonRequest,
   networkError,
   parseRetryAfter,
   readCappedText,
@@ -29,7 +29,10 @@ export interface LwaCredentials {
 
 /** Where the token endpoint is: Amazon's, or `amazonUrl`'s `/auth/o2/token` (the emulator). */
 export interface LwaEndpointOptions {
-  /** Sends every Amazon call to this base URL instead (the emulator; `SPAPI_AUTH_AMAZON_URL`). */
+  /**
+   * Sends every Amazon call to this base URL instead (the emulator; `SPAPI_AUTH_AMAZON_URL`), naming
+   * the real host (`api.amazon.com`) in the `x-amzn-emulator-host` header.
+   */
   readonly amazonUrl?: string;
 }
 
@@ -89,10 +92,6 @@ const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024;
 /** Printable ASCII without space: what an LWA token looks like (`Atza|…`, `Atzr|…`, `Atc|…`). */
 const TOKEN_RE = /^[\x21-\x7e]+$/;
 
-function tokenUrl(opts: LwaEndpointOptions | undefined): string {
-  return opts?.amazonUrl === undefined ? LWA_TOKEN_URL : amazonEndpoint(opts.amazonUrl, '/auth/o2/token');
-}
-
 function assertParam(value: unknown, name: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
     throw new TypeError(`${name} must be a non-empty string`);
@@ -105,15 +104,19 @@ function buildTokenRequest(
 ): Request {
   const body = new URLSearchParams();
   for (const [k, v] of Object.entries(form)) if (v !== undefined) body.set(k, v);
-  return new Request(tokenUrl(opts), {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
-      accept: 'application/json',
+  return amazonRequest(
+    LWA_TOKEN_URL,
+    {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded;charset=UTF-8',
+        accept: 'application/json',
+      },
+      body: body.toString(),
+      redirect: 'manual',
     },
-    body: body.toString(),
-    redirect: 'manual',
-  });
+    opts?.amazonUrl,
+  );
 }
 
 /** Parameters of the authorization-code grant. */

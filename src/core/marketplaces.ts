@@ -63,6 +63,26 @@ export const SPAPI_SANDBOX_ENDPOINTS: Readonly<Record<Region, string>> = Object.
 /** The Login with Amazon token endpoint (amazon.md §4); one host for every region. */
 export const LWA_TOKEN_URL = 'https://api.amazon.com/auth/o2/token';
 
+/**
+ * The header that names the Amazon host (`api.amazon.com`, `sellingpartnerapi-eu.amazon.com`, …) a
+ * request was meant for when `amazonUrl` sends it to the emulator instead. A dedicated header rather
+ * than `Host`: browsers and most fetch implementations refuse to set `Host`, and a proxy or dev
+ * server in front of the emulator routes on it.
+ */
+export const AMAZON_HOST_HEADER = 'x-amzn-emulator-host';
+
+/**
+ * The region whose SP-API endpoint (production or sandbox) a host is, if it is one.
+ *
+ * @example
+ * spapiRegionOfHost('sandbox.sellingpartnerapi-fe.amazon.com'); // 'fe'
+ * spapiRegionOfHost('api.amazon.com'); // undefined
+ */
+export function spapiRegionOfHost(host: string): Region | undefined {
+  const m = /^(?:sandbox\.)?sellingpartnerapi-(na|eu|fe)\.amazon\.com$/i.exec(host);
+  return m ? (m[1]!.toLowerCase() as Region) : undefined;
+}
+
 /** All regions, in a stable order. */
 export const REGIONS: readonly Region[] = Object.freeze(['na', 'eu', 'fe'] as const);
 

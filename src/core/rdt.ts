@@ -1,9 +1,9 @@
 /**
  * Restricted data tokens (Tokens API 2021-03-01, amazon.md §7) as a build/process pair, and the
- * SP-API base URL of a region (production, sandbox, or the configured emulator).
+ * SP-API base URL of a region (production or sandbox).
  */
 import { SpApiError } from './errors.js';
-import { BodyTooLargeError, amazonBase, readCappedText } from './http.js';
+import { BodyTooLargeError, amazonRequest, readCappedText } from './http.js';
 import { spapiEndpoint, type Region } from './marketplaces.js';
 
 /** One resource an RDT grants (amazon.md §7). */
@@ -34,19 +34,22 @@ export interface RestrictedDataTokenResponse {
 export interface SpApiEndpointOptions {
   /** Use the sandbox endpoints. */
   readonly sandbox?: boolean;
-  /** Send every call to this base URL (the emulator); wins over `sandbox`. */
+  /**
+   * Send every call to this base URL (the emulator), naming the region's real host (production or
+   * sandbox) in the `x-amzn-emulator-host` header, so the emulator answers as that endpoint would.
+   */
   readonly amazonUrl?: string;
 }
 
 /**
- * The SP-API base URL for a region.
+ * The SP-API base URL for a region: Amazon's production or sandbox endpoint. `amazonUrl` does not
+ * change it: the request for it is sent to the emulator when the call is made.
  *
  * @example
  * spapiBaseUrl('eu'); // 'https://sellingpartnerapi-eu.amazon.com'
- * spapiBaseUrl('eu', { amazonUrl: 'http://127.0.0.1:4010' }); // 'http://127.0.0.1:4010'
+ * spapiBaseUrl('eu', { sandbox: true }); // 'https://sandbox.sellingpartnerapi-eu.amazon.com'
  */
 export function spapiBaseUrl(region: Region, options?: SpApiEndpointOptions): string {
-  if (options?.amazonUrl !== undefined) return amazonBase(options.amazonUrl);
   return spapiEndpoint(region, options?.sandbox === true);
 }
 
@@ -114,17 +117,21 @@ export function buildRestrictedDataTokenRequest(
     }
     body['targetApplication'] = request.targetApplication;
   }
-  return new Request(spapiBaseUrl(region, options) + RDT_PATH, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json',
-      'x-amz-access-token': accessToken,
-      'user-agent': options?.userAgent ?? DEFAULT_USER_AGENT,
+  return amazonRequest(
+    spapiBaseUrl(region, options) + RDT_PATH,
+    {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        'x-amz-access-token': accessToken,
+        'user-agent': options?.userAgent ?? DEFAULT_USER_AGENT,
+      },
+      body: JSON.stringify(body),
+      redirect: 'manual',
     },
-    body: JSON.stringify(body),
-    redirect: 'manual',
-  });
+    options?.amazonUrl,
+  );
 }
 
 /**

@@ -1,11 +1,14 @@
 /**
- * A small SP-API `fetch` for library users: the region's endpoint (or sandbox, or `amazonUrl`),
+ * A small SP-API `fetch` for library users: the region's endpoint (or sandbox; sent to `amazonUrl`
+ * with the real host named when an emulator is configured),
  * `x-amz-access-token` from the token manager (an RDT when asked), a User-Agent in Amazon's
  * format, one drop-refresh-retry when SP-API says the token is invalid or expired (403), and 429
  * retried with bounded backoff. It returns SP-API's `Response` as is otherwise.
  */
 import {
   DEFAULT_RETRY,
+  amazonBase,
+  amazonRequest,
   backoffDelay,
   defaultSleep,
   parseRetryAfter,
@@ -135,10 +138,8 @@ export function createSpApiFetch(options: SpApiFetchOptions): SpApiFetch {
   const retry = { ...DEFAULT_RETRY, ...options.retry };
   const userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
   if (userAgent.length > 500) throw new TypeError('userAgent longer than 500 characters');
-  const endpoint: SpApiEndpointOptions = {
-    ...(options.amazonUrl === undefined ? {} : { amazonUrl: options.amazonUrl }),
-    sandbox: options.sandbox === true,
-  };
+  const endpoint: SpApiEndpointOptions = { sandbox: options.sandbox === true };
+  if (options.amazonUrl !== undefined) amazonBase(options.amazonUrl); // a bad URL fails here, not per call
 
   return async function spApiFetch(req: SpApiRequest): Promise<Response> {
     if (typeof req.path !== 'string' || !req.path.startsWith('/') || req.path.startsWith('//')) {
@@ -182,13 +183,17 @@ export function createSpApiFetch(options: SpApiFetchOptions): SpApiFetch {
       headers.set('accept', 'application/json');
       if (req.body !== undefined) headers.set('content-type', 'application/json');
       return fetchFn(
-        new Request(url, {
-          method,
-          headers,
-          redirect: 'manual',
-          ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
-          ...(req.signal === undefined ? {} : { signal: req.signal }),
-        }),
+        amazonRequest(
+          url,
+          {
+            method,
+            headers,
+            redirect: 'manual',
+            ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
+            ...(req.signal === undefined ? {} : { signal: req.signal }),
+          },
+          options.amazonUrl,
+        ),
       );
     };
 

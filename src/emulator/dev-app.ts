@@ -56,8 +56,9 @@ export function devApplication(origin?: string): EmulatorApplication {
 export const DEV_APPLICATION: EmulatorApplication = Object.freeze(devApplication());
 
 /**
- * The seeded test sellers: one seller per region, one seller in two regions (authorizes twice), and
- * one vendor. The first seller of a region is that region's default in consent `auto` mode.
+ * The seeded test partners: one seller per region, one seller in two regions (authorizes twice), and
+ * one vendor per region. The first seller (or vendor) of a region is that region's default in
+ * consent `auto` mode.
  *
  * @example
  * ```ts
@@ -99,5 +100,19 @@ export const TEST_SELLERS: readonly EmulatorSeller[] = Object.freeze([
     kind: 'vendor',
     regions: ['na'],
     marketplaces: ['US'],
+  },
+  {
+    sellingPartnerId: 'A1EMUVENDOREU01',
+    name: 'Emulator Vendor (Europe)',
+    kind: 'vendor',
+    regions: ['eu'],
+    marketplaces: ['DE', 'UK'],
+  },
+  {
+    sellingPartnerId: 'A1EMUVENDORFE01',
+    name: 'Emulator Vendor (Far East)',
+    kind: 'vendor',
+    regions: ['fe'],
+    marketplaces: ['JP'],
   },
 ] satisfies EmulatorSeller[]);

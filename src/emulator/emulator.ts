@@ -14,6 +14,7 @@ import {
   type FaultTarget,
   type Outcome,
 } from './faults.js';
+import { AMAZON_HOST_HEADER } from '../core/marketplaces.js';
 import { html, sleep } from './http.js';
 import { handleToken, lwaError, parseTokenRequest } from './lwa.js';
 import { handleSpapi, spapiError, spapiStatsPath } from './spapi.js';
@@ -224,6 +225,21 @@ function fetchFailed(message: string): TypeError {
   });
 }
 
+/** The hosts a client may name in `x-amzn-emulator-host`: LWA and the SP-API endpoints. */
+const NAMEABLE_HOST = /^(?:api\.amazon\.com|(?:sandbox\.)?sellingpartnerapi-(?:na|eu|fe)\.amazon\.com)$/i;
+
+/**
+ * The URL a request is answered for. A client configured with `amazonUrl` sends Amazon's requests
+ * to the emulator's own origin and names the real host in `x-amzn-emulator-host`; the emulator then
+ * answers as that host (a region's endpoint refuses another region's token). A request that reached
+ * an Amazon host by name (in-process, or a socket opened for the real `Host`) keeps its host.
+ */
+function amazonHostUrl(request: Request, url: URL): URL {
+  const named = request.headers.get(AMAZON_HOST_HEADER);
+  if (named === null || !NAMEABLE_HOST.test(named) || NAMEABLE_HOST.test(url.hostname)) return url;
+  return new URL(url.pathname + url.search, `https://${named.toLowerCase()}`);
+}
+
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
 
 /**
@@ -255,6 +271,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
         response: spapiError(400, 'InvalidInput', 'The request URL is malformed', ''),
       };
     }
+    url = amazonHostUrl(request, url);
     if (url.pathname.startsWith(CONTROL_PREFIX) || url.pathname === CONTROL_PREFIX.slice(0, -1)) {
       return {
         kind: 'response',

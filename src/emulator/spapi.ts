@@ -1,6 +1,6 @@
 // The SP-API slice (amazon.md §6, §7, §8, §11): access-token checks, Amazon's error list, token
 // buckets, and four operations.
-import { findMarketplace, type Region } from '../core/marketplaces.js';
+import { findMarketplace, spapiRegionOfHost } from '../core/marketplaces.js';
 import { BadRequest, json, opaqueToken, parseJsonObject, readText, requestId } from './http.js';
 import type { AccessRecord, EmulatorState } from './state.js';
 import { NEW_SECRET_LIFE_MS, OLD_SECRET_GRACE_MS, RDT_TTL_S } from './state.js';
@@ -52,12 +52,6 @@ function ok(body: unknown, rate: number): Response {
   return json(200, body, { 'x-amzn-requestid': requestId(), 'x-amzn-ratelimit-limit': String(rate) });
 }
 
-/** The region a request's host names (`sellingpartnerapi-eu.amazon.com` → eu), if any. */
-function hostRegion(url: URL): Region | undefined {
-  const m = /^(?:sandbox\.)?sellingpartnerapi-(na|eu|fe)\.amazon\.com$/i.exec(url.hostname);
-  return m ? (m[1]!.toLowerCase() as Region) : undefined;
-}
-
 type Auth = { ok: true; token: AccessRecord } | { ok: false; response: Response };
 
 function authenticate(request: Request, url: URL, state: EmulatorState): Auth {
@@ -72,10 +66,12 @@ function authenticate(request: Request, url: URL, state: EmulatorState): Auth {
   const app = state.appByClientId(token.clientId);
   if (!app)
     return { ok: false, response: denied('The access token you provided is revoked, malformed or invalid.') };
-  // A token is regional: calling another region's endpoint is refused (amazon.md §3.1, §13 pitfall 8).
-  const region = hostRegion(url);
+  // A token is regional: another region's endpoint refuses it with an empty details field (amazon.md
+  // §3.1, §13 pitfall 8; the body reported in selling-partner-api-models#854 and #4825, where
+  // Amazon's support answers that each region needs its own refresh token).
+  const region = spapiRegionOfHost(url.hostname);
   if (region !== undefined && token.region !== undefined && token.region !== region) {
-    return { ok: false, response: denied('The access token you provided is not valid for this region.') };
+    return { ok: false, response: denied('') };
   }
   return { ok: true, token };
 }

@@ -50,7 +50,7 @@ export type SpapiOperation =
 export interface EmulatorOptions {
   /** Registered applications; default: the built-in dev application only. */
   readonly applications?: readonly EmulatorApplication[];
-  /** Test sellers; default: the built-in NA, EU, FE, NA+EU sellers and the NA vendor. */
+  /** Test sellers; default: the built-in NA, EU, FE and NA+EU sellers and the NA, EU and FE vendors. */
   readonly sellers?: readonly EmulatorSeller[];
   /** Added before every LWA token response (milliseconds); default 0. */
   readonly latencyMs?: number;

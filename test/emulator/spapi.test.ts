@@ -94,25 +94,47 @@ test('403 Unauthorized for a missing, unknown, expired or revoked token', async 
   assert.equal(stats.spapi['/sellers/v1/marketplaceParticipations']?.['403'], 4);
 });
 
-test('a token is regional: the EU endpoint refuses an NA token', async () => {
+test('a token is regional: the EU endpoint refuses an NA token with an empty details field', async () => {
   const { fetch } = setup();
   const { access_token } = await authorize(fetch);
+  for (const base of [
+    'https://sellingpartnerapi-eu.amazon.com',
+    'https://sandbox.sellingpartnerapi-fe.amazon.com',
+  ]) {
+    const refused = await assertSpapiError(
+      await call(fetch, '/sellers/v1/marketplaceParticipations', access_token, {}, base),
+      403,
+      'Unauthorized',
+    );
+    assert.deepEqual(refused, {
+      code: 'Unauthorized',
+      message: 'Access to requested resource is denied.',
+      details: '',
+    });
+  }
+  // On the emulator's own origin the region comes from x-amzn-emulator-host (what `amazonUrl` sends).
+  const own = 'http://127.0.0.1:1';
+  const named = (host: string) => ({ headers: { 'x-amzn-emulator-host': host } });
   await assertSpapiError(
     await call(
       fetch,
       '/sellers/v1/marketplaceParticipations',
       access_token,
-      {},
-      'https://sellingpartnerapi-eu.amazon.com',
+      named('sellingpartnerapi-eu.amazon.com'),
+      own,
     ),
     403,
     'Unauthorized',
   );
+  const path = '/sellers/v1/marketplaceParticipations';
   assert.equal(
-    (await call(fetch, '/sellers/v1/marketplaceParticipations', access_token, {}, 'http://127.0.0.1:1'))
-      .status,
+    (await call(fetch, path, access_token, named('sellingpartnerapi-na.amazon.com'), own)).status,
     200,
   );
+  // Only Amazon's LWA and SP-API hosts can be named; a real Amazon host is never overridden.
+  assert.equal((await call(fetch, path, access_token, named('evil.example'), own)).status, 200);
+  assert.equal((await call(fetch, path, access_token, named('sellingpartnerapi-eu.amazon.com'))).status, 200);
+  assert.equal((await call(fetch, path, access_token, {}, own)).status, 200);
 });
 
 test('429 QuotaExceeded past the token bucket; the bucket refills with the clock', async () => {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { listen } from '../src/server/http/node.js';
-import { webhookEvent } from '../src/server/ops/webhooks.js';
+import { webhookEvent } from '../src/server/ops/events.js';
 import { makeOpsService } from '../test/server/ops-helpers.js';
 
 const out = process.argv[2] ?? '/tmp/spapi-admin-shots';

@@ -6,10 +6,5 @@ export { startService, openServiceStore, createTokenSource, type Service } from 
 export { createApp, type App, type AppDeps } from './app.js';
 export { listen, type RunningServer } from './http/node.js';
 export { loadConfig, ConfigError, redactConfig, type Config, type Mode } from '../config.js';
-export {
-  verifyWebhookSignature,
-  signWebhook,
-  SIGNATURE_HEADER,
-  WEBHOOK_EVENT_TYPES,
-  type WebhookEventType,
-} from './ops/webhooks.js';
+export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER } from './ops/webhooks.js';
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './ops/events.js';

@@ -3,8 +3,9 @@
  * compare-and-set on the row version (see the protocol in `core/token-vault.ts`).
  */
 import type { RefreshFailure, SellerTokenKey, TokenVault } from '../core/index.js';
-import type { ChangeEffects, SellerRecord, Store } from './store.js';
+import type { ChangeEffects, SellerRecord, Store, WebhookEventInput } from './store.js';
 import { randomUUID } from 'node:crypto';
+import { newEventId } from './event-id.js';
 
 /** Options of {@link createStoreTokenVault}. */
 export interface StoreTokenVaultOptions {
@@ -51,6 +52,32 @@ export function createStoreTokenVault(store: Store, options: StoreTokenVaultOpti
   };
 }
 
+/**
+ * The `seller.reauthorization_required` event: the builder of that type (the service lists it with
+ * the others in `server/ops/events.ts`); here because the vault writes it in the same transaction.
+ *
+ * @example
+ * const event = reauthorizationRequiredEvent(seller, { code: 'invalid_grant' }, Date.now());
+ */
+export function reauthorizationRequiredEvent(
+  seller: Pick<SellerRecord, 'sellingPartnerId' | 'region' | 'kind' | 'userRef'>,
+  failure: Pick<RefreshFailure, 'code'>,
+  at: number,
+): WebhookEventInput {
+  return {
+    id: newEventId(),
+    type: 'seller.reauthorization_required',
+    createdAt: at,
+    data: {
+      selling_partner_id: seller.sellingPartnerId,
+      region: seller.region,
+      kind: seller.kind,
+      user_ref: seller.userRef,
+      reason: failure.code,
+    },
+  };
+}
+
 function defaultReauthorizationEffects(
   seller: SellerRecord | null,
   failure: RefreshFailure,
@@ -58,22 +85,7 @@ function defaultReauthorizationEffects(
 ): ChangeEffects {
   const sellingPartnerId = seller?.sellingPartnerId ?? null;
   return {
-    events: seller
-      ? [
-          {
-            id: randomUUID(),
-            type: 'seller.reauthorization_required',
-            createdAt: at,
-            data: {
-              selling_partner_id: seller.sellingPartnerId,
-              region: seller.region,
-              kind: seller.kind,
-              user_ref: seller.userRef,
-              reason: failure.code,
-            },
-          },
-        ]
-      : [],
+    events: seller ? [reauthorizationRequiredEvent(seller, failure, at)] : [],
     audit: [
       {
         action: 'seller.reauthorization_required',

@@ -19,8 +19,8 @@ import {
   sweepReauthorizationDue,
   verifyWebhookSignature,
   webhookBody,
-  webhookEvent,
 } from '../../src/server/ops/webhooks.js';
+import { webhookEvent } from '../../src/server/ops/events.js';
 import { api, connectSeller } from './helpers.js';
 import { makeOpsService, startReceiver } from './ops-helpers.js';
 

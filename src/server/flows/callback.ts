@@ -8,7 +8,7 @@
 import { parseCallback } from '../../core/callback.js';
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { isSpapiAuthError } from '../../core/errors.js';
-import { hashState, randomToken } from '../../core/state.js';
+import { hashState } from '../../core/state.js';
 import { SellerOwnershipError, StorageError } from '../../storage/errors.js';
 import type { OAuthTransaction } from '../../storage/store.js';
 import type { ExchangedTokens, ServiceContext } from '../context.js';
@@ -18,6 +18,7 @@ import { html, page } from '../http/html.js';
 import type { HttpErrorCode } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { TOKEN } from '../http/validate.js';
+import { sellerAuthorizedEvent } from '../ops/events.js';
 import { bindingCookieName, checkOwnership, flowFailure } from './transaction.js';
 
 /** A callback whose code was exchanged: what the steps after the exchange work with. */
@@ -203,18 +204,11 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
       accessToken: tokens.accessToken,
       allowRelink: config.allowRelink,
       events: [
-        {
-          id: randomToken(16),
-          type: 'seller.authorized',
-          createdAt: ctx.now(),
-          data: {
-            selling_partner_id: sellingPartnerId,
-            region: tx.region,
-            kind: tx.kind,
-            user_ref: tx.userRef,
-            flow: tx.flow,
-          },
-        },
+        sellerAuthorizedEvent(
+          { sellingPartnerId, region: tx.region, kind: tx.kind, userRef: tx.userRef },
+          { source: 'consent', flow: tx.flow },
+          ctx.now(),
+        ),
       ],
       audit: [
         {

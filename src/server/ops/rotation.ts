@@ -25,7 +25,7 @@ import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { Router } from '../http/router.js';
 import type { ApiKeyAuthenticator, Scope } from '../tokens/api-keys.js';
-import { webhookEvent } from './webhooks.js';
+import { clientSecretExpiringEvent, invalidClientEvent } from './events.js';
 
 /** The notification types {@link acceptNotification} handles. */
 export const NEW_SECRET = 'APPLICATION_OAUTH_CLIENT_NEW_SECRET';
@@ -165,13 +165,7 @@ export class ClientSecretRing {
       },
     );
     this.opts.store
-      .enqueueWebhookEvents([
-        webhookEvent(
-          'credentials.invalid_client',
-          { client_id: this.clientId, secrets_tried: this.secrets.length },
-          at,
-        ),
-      ])
+      .enqueueWebhookEvents([invalidClientEvent(this.clientId, this.secrets.length, at)])
       .catch((err: unknown) =>
         this.opts.log.error('invalid_client alarm not recorded', { error_name: (err as Error)?.name }),
       );
@@ -395,18 +389,9 @@ export async function acceptNotification(
         : null;
     // The id comes from the notification's, so a redelivered notification enqueues nothing new.
     const key = notif ?? `${ring.clientId}|${expiry}|${reason ?? ''}`;
-    const id = `evt_exp_${createHash('sha256').update(key).digest('hex').slice(0, 32)}`;
-    await store.enqueueWebhookEvents(
-      [
-        webhookEvent(
-          'credentials.client_secret_expiring',
-          { client_id: ring.clientId, expires_at: new Date(expiry).toISOString(), reason },
-          now,
-          id,
-        ),
-      ],
-      { skipExisting: true },
-    );
+    await store.enqueueWebhookEvents([clientSecretExpiringEvent(ring.clientId, expiry, reason, now, key)], {
+      skipExisting: true,
+    });
     await store.appendAudit([
       {
         action: 'client_secret.expiring',

@@ -1,5 +1,5 @@
 /**
- * Webhooks: the event shapes, the signature (`Spapi-Auth-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
+ * Webhooks (the events themselves are built in `events.ts`): the signature (`Spapi-Auth-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
  * "t.body">`), the delivery worker over the store's durable outbox, and the periodic sweep that
  * emits `seller.reauthorization_due`.
  *
@@ -10,22 +10,11 @@
  * jitter; after {@link MAX_ATTEMPTS} the event is given up (`dead`) and can be retried from the
  * admin dashboard.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Region } from '../../core/marketplaces.js';
-import type { OutboxEvent, SellerRecord, Store, WebhookEventInput } from '../../storage/store.js';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { OutboxEvent, Store, WebhookEventInput } from '../../storage/store.js';
+import { sellerReauthorizationDueEvent } from './events.js';
 import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
-
-/** The event types the service emits (product.md "Webhooks"). */
-export const WEBHOOK_EVENT_TYPES = Object.freeze([
-  'seller.authorized',
-  'seller.reauthorization_required',
-  'seller.reauthorization_due',
-  'seller.deleted',
-  'credentials.invalid_client',
-  'credentials.client_secret_expiring',
-] as const);
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
 /** The header carrying the signature. */
 export const SIGNATURE_HEADER = 'Spapi-Auth-Signature';
@@ -38,21 +27,6 @@ export const REAUTHORIZATION_DUE_BEFORE_MS = 30 * 86_400_000;
 // The sweep reports sellers whose due moment passed within this window. It must stay shorter than
 // the store's retention of delivered events (7 days), because the event id is what deduplicates.
 const DUE_WINDOW_MS = 6 * 86_400_000;
-
-/**
- * A new event for the outbox, with a unique id.
- *
- * @example
- * await store.enqueueWebhookEvents([webhookEvent('credentials.invalid_client', { client_id }, Date.now())]);
- */
-export function webhookEvent(
-  type: WebhookEventType,
-  data: Readonly<Record<string, unknown>>,
-  at: number,
-  id = `evt_${randomBytes(16).toString('hex')}`,
-): WebhookEventInput {
-  return { id, type, createdAt: at, data };
-}
 
 /**
  * The exact JSON body delivered for an event: `{ id, type, created_at, data }`. The same bytes on
@@ -267,16 +241,6 @@ export class WebhookWorker {
   }
 }
 
-/** The `data` of the seller events: who, where, and for whom. */
-export function sellerEventData(s: Pick<SellerRecord, 'sellingPartnerId' | 'region' | 'kind' | 'userRef'>): {
-  selling_partner_id: string;
-  region: Region;
-  kind: string;
-  user_ref: string | null;
-} {
-  return { selling_partner_id: s.sellingPartnerId, region: s.region, kind: s.kind, user_ref: s.userRef };
-}
-
 /**
  * Enqueues `seller.reauthorization_due` for every active seller whose 365-day mark is less than 30
  * days away and whose due moment passed within the last six days. The event id is derived from
@@ -299,18 +263,7 @@ export async function sweepReauthorizationDue(
       const reauthorizeBy = s.authorizedAt + REAUTHORIZE_AFTER_MS;
       const dueAt = reauthorizeBy - REAUTHORIZATION_DUE_BEFORE_MS;
       if (dueAt > now || now - dueAt > DUE_WINDOW_MS || reauthorizeBy <= now) continue;
-      const id = `evt_due_${createHash('sha256')
-        .update(`${s.sellingPartnerId}|${s.region}|${s.authorizedAt}`)
-        .digest('hex')
-        .slice(0, 32)}`;
-      events.push(
-        webhookEvent(
-          'seller.reauthorization_due',
-          { ...sellerEventData(s), reauthorize_by: new Date(reauthorizeBy).toISOString() },
-          now,
-          id,
-        ),
-      );
+      events.push(sellerReauthorizationDueEvent(s, reauthorizeBy, now));
     }
     if (events.length > 0) {
       await store.enqueueWebhookEvents(events, { skipExisting: true });

@@ -5,7 +5,7 @@
 import type { SellerTokenKey } from '../../core/index.js';
 import type { Region } from '../../core/marketplaces.js';
 import type { Store } from '../../storage/store.js';
-import { webhookEvent } from '../ops/webhooks.js';
+import { sellerDeletedEvent } from '../ops/events.js';
 
 /** What {@link deleteSellerAuthorizations} needs besides the store and the seller id. */
 export interface DeleteSellerOptions {
@@ -54,13 +54,7 @@ export async function deleteSellerAuthorizations(
   for (const r of records) {
     const key = { sellingPartnerId, region: r.region };
     const ok = await store.deleteSeller(key, {
-      events: [
-        webhookEvent(
-          'seller.deleted',
-          { selling_partner_id: sellingPartnerId, region: r.region, user_ref: r.userRef },
-          now(),
-        ),
-      ],
+      events: [sellerDeletedEvent(r, now())],
       audit: [
         { action: 'seller.deleted', actor: opts.actor, sellingPartnerId, region: r.region, outcome: 'ok' },
       ],

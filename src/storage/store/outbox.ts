@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * const event = { id: randomUUID(), type: 'seller.deleted', createdAt: Date.now(), data: { selling_partner_id: id } };
+ * const event = { id: newEventId(), type: 'seller.deleted', createdAt: Date.now(), data: { selling_partner_id: id } };
  * ```
  */
 export interface WebhookEventInput {

@@ -1,0 +1,156 @@
+/**
+ * Every webhook event the service emits, built here: one builder per type, one id scheme (`evt_` +
+ * 32 hex, see `storage/event-id.ts`), and the `data` each type documents in docs/webhooks.md. No
+ * builder takes a token, a code or a secret.
+ */
+import type { PartnerKind, Region } from '../../core/marketplaces.js';
+import { derivedEventId, newEventId } from '../../storage/event-id.js';
+import type { SellerRecord, WebhookEventInput } from '../../storage/store.js';
+import { reauthorizationRequiredEvent } from '../../storage/token-vault.js';
+
+/** The event types the service emits. */
+export const WEBHOOK_EVENT_TYPES = Object.freeze([
+  'seller.authorized',
+  'seller.reauthorization_required',
+  'seller.reauthorization_due',
+  'seller.deleted',
+  'credentials.invalid_client',
+  'credentials.client_secret_expiring',
+] as const);
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/**
+ * An event of any type with a fresh id (for tests and tools; the service uses the builders below).
+ *
+ * @example
+ * await store.enqueueWebhookEvents([webhookEvent('seller.deleted', { selling_partner_id: 'A1' }, Date.now())]);
+ */
+export function webhookEvent(
+  type: WebhookEventType,
+  data: Readonly<Record<string, unknown>>,
+  at: number,
+  id = newEventId(),
+): WebhookEventInput {
+  return { id, type, createdAt: at, data };
+}
+
+/** The seller fields every `seller.*` event starts with. */
+export type SellerRef = Pick<SellerRecord, 'sellingPartnerId' | 'region' | 'kind' | 'userRef'>;
+
+/**
+ * `{ selling_partner_id, region, kind, user_ref }` of a seller.
+ *
+ * @example
+ * sellerEventData(seller); // { selling_partner_id: 'A1B2', region: 'na', kind: 'seller', user_ref: 'u1' }
+ */
+export function sellerEventData(s: SellerRef): {
+  selling_partner_id: string;
+  region: Region;
+  kind: PartnerKind;
+  user_ref: string | null;
+} {
+  return {
+    selling_partner_id: s.sellingPartnerId,
+    region: s.region,
+    kind: s.kind,
+    user_ref: s.userRef,
+  };
+}
+
+/** How an authorization reached the service. */
+export type AuthorizationOrigin =
+  { readonly source: 'consent'; readonly flow: 'website' | 'appstore' } | { readonly source: 'import' };
+
+/**
+ * `seller.authorized`: a seller or vendor completed consent (`source: "consent"`, with its `flow`)
+ * or was imported with a working refresh token (`source: "import"`).
+ *
+ * @example
+ * sellerAuthorizedEvent(seller, { source: 'consent', flow: 'website' }, Date.now());
+ */
+export function sellerAuthorizedEvent(
+  seller: SellerRef,
+  origin: AuthorizationOrigin,
+  at: number,
+  extra: Readonly<Record<string, unknown>> = {},
+): WebhookEventInput {
+  const how = origin.source === 'consent' ? { source: 'consent', flow: origin.flow } : { source: 'import' };
+  return webhookEvent('seller.authorized', { ...sellerEventData(seller), ...how, ...extra }, at);
+}
+
+/**
+ * `seller.reauthorization_required`: LWA answered `invalid_grant` for the seller's refresh token.
+ *
+ * @example
+ * sellerReauthorizationRequiredEvent(seller, { code: 'invalid_grant' }, Date.now());
+ */
+export const sellerReauthorizationRequiredEvent = reauthorizationRequiredEvent;
+
+/**
+ * `seller.reauthorization_due`: 30 days before the 365-day mark. The id is derived from (seller,
+ * region, authorized_at), so every sweep of every instance enqueues it once per authorization.
+ *
+ * @example
+ * sellerReauthorizationDueEvent(seller, seller.authorizedAt + 365 * 86_400_000, Date.now());
+ */
+export function sellerReauthorizationDueEvent(
+  seller: SellerRef & Pick<SellerRecord, 'authorizedAt'>,
+  reauthorizeBy: number,
+  at: number,
+): WebhookEventInput {
+  return webhookEvent(
+    'seller.reauthorization_due',
+    { ...sellerEventData(seller), reauthorize_by: new Date(reauthorizeBy).toISOString() },
+    at,
+    derivedEventId('seller.reauthorization_due', seller.sellingPartnerId, seller.region, seller.authorizedAt),
+  );
+}
+
+/**
+ * `seller.deleted`: the authorization was deleted and its tokens wiped.
+ *
+ * @example
+ * sellerDeletedEvent({ sellingPartnerId: 'A1B2', region: 'na', userRef: null }, Date.now());
+ */
+export function sellerDeletedEvent(
+  seller: Pick<SellerRecord, 'sellingPartnerId' | 'region' | 'userRef'>,
+  at: number,
+): WebhookEventInput {
+  return webhookEvent(
+    'seller.deleted',
+    { selling_partner_id: seller.sellingPartnerId, region: seller.region, user_ref: seller.userRef },
+    at,
+  );
+}
+
+/**
+ * `credentials.invalid_client`: LWA refused every configured client secret.
+ *
+ * @example
+ * invalidClientEvent('amzn1.application-oa2-client.x', 2, Date.now());
+ */
+export function invalidClientEvent(clientId: string, secretsTried: number, at: number): WebhookEventInput {
+  return webhookEvent('credentials.invalid_client', { client_id: clientId, secrets_tried: secretsTried }, at);
+}
+
+/**
+ * `credentials.client_secret_expiring`: Amazon's advance warning arrived. `dedupeKey` (the
+ * notification's id, or what identifies the warning) makes a redelivery enqueue nothing new.
+ *
+ * @example
+ * clientSecretExpiringEvent(clientId, expiry, 'PERIODIC_ROTATION', Date.now(), notificationId);
+ */
+export function clientSecretExpiringEvent(
+  clientId: string,
+  expiresAt: number,
+  reason: string | null,
+  at: number,
+  dedupeKey: string,
+): WebhookEventInput {
+  return webhookEvent(
+    'credentials.client_secret_expiring',
+    { client_id: clientId, expires_at: new Date(expiresAt).toISOString(), reason },
+    at,
+    derivedEventId('credentials.client_secret_expiring', dedupeKey),
+  );
+}

@@ -1,0 +1,106 @@
+// One builder per webhook event type, one id scheme (`evt_` + 32 hex), built in one place.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  WEBHOOK_EVENT_TYPES,
+  clientSecretExpiringEvent,
+  invalidClientEvent,
+  sellerAuthorizedEvent,
+  sellerDeletedEvent,
+  sellerReauthorizationDueEvent,
+  sellerReauthorizationRequiredEvent,
+} from '../../src/server/ops/events.js';
+import { EVENT_ID_RE } from '../../src/storage/event-id.js';
+import { repoRoot } from '../helpers/cli.js';
+import { connectSeller } from './helpers.js';
+import { makeOpsService } from './ops-helpers.js';
+
+const SELLER = { sellingPartnerId: 'A1B2C3', region: 'eu', kind: 'vendor', userRef: 'u-7' } as const;
+const AT = 1_700_000_000_000;
+
+test('a builder per event type, each with an evt_<32 hex> id and its documented data', () => {
+  const events = [
+    sellerAuthorizedEvent(SELLER, { source: 'consent', flow: 'appstore' }, AT),
+    sellerReauthorizationRequiredEvent(SELLER, { code: 'invalid_grant' }, AT),
+    sellerReauthorizationDueEvent({ ...SELLER, authorizedAt: AT }, AT + 365 * 86_400_000, AT),
+    sellerDeletedEvent(SELLER, AT),
+    invalidClientEvent('amzn1.application-oa2-client.x', 2, AT),
+    clientSecretExpiringEvent(
+      'amzn1.application-oa2-client.x',
+      AT + 86_400_000,
+      'PERIODIC_ROTATION',
+      AT,
+      'n-1',
+    ),
+  ];
+  assert.deepEqual(events.map((e) => e.type).sort(), [...WEBHOOK_EVENT_TYPES].sort());
+  for (const e of events) {
+    assert.match(e.id, EVENT_ID_RE, e.type);
+    assert.equal(e.createdAt, AT);
+  }
+  const base = { selling_partner_id: 'A1B2C3', region: 'eu', kind: 'vendor', user_ref: 'u-7' };
+  assert.deepEqual(events[0]!.data, { ...base, source: 'consent', flow: 'appstore' });
+  assert.deepEqual(sellerAuthorizedEvent(SELLER, { source: 'import' }, AT).data, {
+    ...base,
+    source: 'import',
+  });
+  assert.deepEqual(events[1]!.data, { ...base, reason: 'invalid_grant' });
+  assert.deepEqual(events[2]!.data, {
+    ...base,
+    reauthorize_by: new Date(AT + 365 * 86_400_000).toISOString(),
+  });
+  assert.deepEqual(events[3]!.data, { selling_partner_id: 'A1B2C3', region: 'eu', user_ref: 'u-7' });
+  // Fresh ids differ; derived ones repeat for the same subject (the outbox deduplicates on them).
+  assert.notEqual(sellerDeletedEvent(SELLER, AT).id, events[3]!.id);
+  assert.equal(sellerReauthorizationDueEvent({ ...SELLER, authorizedAt: AT }, 0, AT + 1).id, events[2]!.id);
+  assert.notEqual(
+    sellerReauthorizationDueEvent({ ...SELLER, authorizedAt: AT + 1 }, 0, AT).id,
+    events[2]!.id,
+  );
+  assert.equal(clientSecretExpiringEvent('c', 0, null, 0, 'n-1').id, events[5]!.id);
+});
+
+test('no module outside events.ts (and the store vault it re-exports) writes an event type literal', () => {
+  const src = join(repoRoot, 'src');
+  const offenders: string[] = [];
+  for (const f of readdirSync(src, { recursive: true }).map(String)) {
+    if (!f.endsWith('.ts') || f.startsWith('emulator')) continue;
+    const own = [
+      join('server', 'ops', 'events.ts'),
+      join('storage', 'token-vault.ts'),
+      join('storage', 'event-id.ts'),
+    ];
+    if (own.includes(f)) continue;
+    // Code only: doc comments may show an event.
+    const text = readFileSync(join(src, f), 'utf8')
+      .split('\n')
+      .filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line))
+      .join('\n');
+    if (/type: '(seller|credentials)\.[a-z_]+'/.test(text) || /webhookEvent\(\s*'/.test(text))
+      offenders.push(f);
+    if (/evt_\$\{|`evt_/.test(text)) offenders.push(`${f} (its own id scheme)`);
+  }
+  assert.deepEqual(offenders, []);
+});
+
+test('the connect flow writes seller.authorized through the builder: evt_ id, source consent', async () => {
+  const svc = await makeOpsService();
+  try {
+    await connectSeller(svc, { userRef: 'acct-42' });
+    const [event] = await svc.store.claimWebhookEvents('test', { limit: 5, leaseMs: 1000 });
+    assert.equal(event?.type, 'seller.authorized');
+    assert.match(event.id, EVENT_ID_RE);
+    assert.deepEqual(event.data, {
+      selling_partner_id: 'A1EMUSELLERNA01',
+      region: 'na',
+      kind: 'seller',
+      user_ref: 'acct-42',
+      source: 'consent',
+      flow: 'website',
+    });
+  } finally {
+    await svc.close();
+  }
+});

@@ -49,6 +49,9 @@ export function createMemoryTokenVault(options: { readonly now?: () => number } 
   const now = options.now ?? Date.now;
   const rows = new Map<string, Row>();
   const owner = `memory-${randomToken(8)}`;
+  // The store's rules (the vault contract): a lease is its owner, the row version it was taken at
+  // and its expiry (so a paused holder whose lease was taken again holds nothing), and it locks the
+  // row whatever the status (the manager reads the status).
   const holds = (row: Row | undefined, lease: RefreshLease): row is Row =>
     row !== undefined &&
     row.lease !== null &&
@@ -87,7 +90,7 @@ export function createMemoryTokenVault(options: { readonly now?: () => number } 
     },
     async acquireLease(key, ttlMs) {
       const row = rows.get(k(key));
-      if (row === undefined || row.status !== 'active') return null;
+      if (row === undefined) return null;
       if (row.lease !== null && row.lease.expiresAt > now()) return null;
       row.lease = Object.freeze({ owner, version: row.version, expiresAt: now() + ttlMs });
       return row.lease;
@@ -119,10 +122,8 @@ export function createMemoryTokenVault(options: { readonly now?: () => number } 
     },
     async discardAccessToken(key, accessToken) {
       const row = rows.get(k(key));
-      if (row?.accessToken?.accessToken === accessToken) {
-        row.accessToken = null;
-        row.version++;
-      }
+      // No version bump: a refresh in flight may still commit its newer token.
+      if (row?.accessToken?.accessToken === accessToken) row.accessToken = null;
     },
   };
 }

@@ -1,12 +1,12 @@
 /**
- * spapi-auth storage: the {@link Store} interface, its adapters (memory, SQLite, PostgreSQL),
+ * spapi-auth storage: the {@link Store} interface, its engines (SQLite — on a file or in memory — and
+ * PostgreSQL),
  * encryption at rest, rewrap, and the token vault the core's token manager uses.
  */
 export * from './store.js';
 export * from './errors.js';
 export { createKeyRing, parseKeyRing, generateKey, sealValue, openValue, sealedKeyId } from './crypto.js';
 export type { KeyRing, SealContext } from './crypto.js';
-export { createMemoryStore } from './memory.js';
 export { createSqliteStore } from './sqlite.js';
 export type { SqliteStoreOptions } from './sqlite.js';
 export { createPostgresStore } from './postgres.js';

@@ -1,9 +1,8 @@
 /**
  * Opens the store a database URL names: `sqlite:<path>`, `postgres://…` / `postgresql://…`, or
- * `memory:`.
+ * `memory:` (SQLite in memory: one process, gone at exit).
  */
 import { StorageError } from './errors.js';
-import { createMemoryStore } from './memory.js';
 import { createPostgresStore } from './postgres.js';
 import { createSqliteStore } from './sqlite.js';
 import type { Store, StoreOptions } from './store.js';
@@ -22,7 +21,8 @@ export async function openStore(
   options: StoreOptions & { schema?: string } = {},
 ): Promise<Store> {
   if (typeof databaseUrl !== 'string') throw new TypeError('databaseUrl must be a string');
-  if (databaseUrl === 'memory:' || databaseUrl === 'memory://') return createMemoryStore(options);
+  if (databaseUrl === 'memory:' || databaseUrl === 'memory://')
+    return createSqliteStore({ ...options, path: ':memory:' });
   if (databaseUrl.startsWith('sqlite:')) {
     const path = databaseUrl.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '')

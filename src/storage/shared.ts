@@ -1,7 +1,7 @@
 // What every adapter shares: sealing with the right additional data, cursors, argument checks.
 // Internal to src/storage (not exported from the package).
 import { isRegion } from '../core/index.js';
-import type { Region, SellerTokenKey } from '../core/index.js';
+import type { PartnerKind, Region, SellerTokenKey } from '../core/index.js';
 import { openValue, sealValue } from './crypto.js';
 import type { KeyRing } from './crypto.js';
 import { KeyRingError } from './errors.js';
@@ -14,11 +14,14 @@ import type {
   RefreshDueQuery,
   SellerRecord,
   SellerStatus,
+  SessionType,
   StoreOptions,
   WebhookEventInput,
 } from './store.js';
 
 export const SELLER_STATUSES: readonly SellerStatus[] = ['active', 'reauthorization_required', 'revoked'];
+const PARTNER_KINDS: readonly PartnerKind[] = ['seller', 'vendor'];
+const SESSION_TYPES: readonly SessionType[] = ['connect', 'appstore'];
 export const DEFAULT_PURGE_GRACE_MS = 60 * 60 * 1000;
 /** Delivered webhook events are kept this long for inspection, then purged. */
 export const DELIVERED_EVENT_RETENTION_MS = 7 * 24 * 60 * 60 * 1000;
@@ -189,10 +192,18 @@ export function assertWebhookEvent(e: WebhookEventInput): void {
   assertTime(e.createdAt, 'event createdAt');
 }
 
-/** An authorization to save: a valid seller key and a refresh token. */
+/** An authorization to save: a valid seller key and kind, a refresh token, a well-formed access token. */
 export function assertAuthorizationInput(input: AuthorizationInput): void {
   assertSellerKey(input);
+  if (!PARTNER_KINDS.includes(input.kind)) throw new TypeError('kind must be seller or vendor');
   assertRefreshToken(input.refreshToken, 'refreshToken');
+  // PostgreSQL's BIGINT refuses a fractional expiry that SQLite would store: refuse it on both.
+  if (input.accessToken) assertTime(input.accessToken.expiresAt, 'accessToken expiresAt');
+}
+
+/** A session type `createSession` knows. */
+export function assertSessionType(type: unknown): asserts type is SessionType {
+  if (!SESSION_TYPES.includes(type as SessionType)) throw new TypeError('type must be connect or appstore');
 }
 
 /** A refresh token LWA rotated on a refresh, if any (`commitRefresh`'s optional argument). */
@@ -236,12 +247,4 @@ export function planRefreshDue(query: RefreshDueQuery): RefreshDuePlan {
     assertTime(after.accessTokenExpiresAt, 'after.accessTokenExpiresAt');
   }
   return { before: query.before, after, limit: boundedLimit(query.limit, 100, 1000) };
-}
-
-/** The refresh-due order: expiry, then seller id, then region (byte order, as the SQL adapters sort). */
-export function compareRefreshDue(a: RefreshDueEntry, b: RefreshDueEntry): number {
-  if (a.accessTokenExpiresAt !== b.accessTokenExpiresAt)
-    return a.accessTokenExpiresAt - b.accessTokenExpiresAt;
-  if (a.sellingPartnerId !== b.sellingPartnerId) return a.sellingPartnerId < b.sellingPartnerId ? -1 : 1;
-  return a.region < b.region ? -1 : a.region > b.region ? 1 : 0;
 }

@@ -1,7 +1,7 @@
 /**
  * The one storage interface of the service: everything spapi-auth keeps, behind a small set of
- * atomic operations. Three adapters implement it (memory, SQLite, PostgreSQL) and pass one
- * contract suite (`test/storage/contract.ts`).
+ * atomic operations. One SQL implementation over two engines (SQLite, on a file or `:memory:`, and
+ * PostgreSQL) passes one contract suite (`test/storage/contract.ts`).
  *
  * One file per concern: the interface of each in `store/<concern>.ts` (sellers, leases, flows,
  * keys, secrets, audit, outbox, rewrap, lifecycle), its SQL in `sql/<concern>.ts`; {@link Store}
@@ -52,7 +52,7 @@ export type * from './store/sellers.js';
  *
  * @example
  * ```ts
- * const store = createMemoryStore();
+ * const store = await openStore('memory:', { keyRing });
  * await store.saveAuthorization({ sellingPartnerId: 'A1', region: 'na', kind: 'seller', userRef: 'u1',
  *   marketplace: 'US', refreshToken: 'Atzr|…', events: [event], audit: [{ action: 'seller.authorized' }] });
  * ```
@@ -68,6 +68,6 @@ export interface Store
     AuditStore,
     OutboxStore,
     RewrapStore {
-  /** `memory`, `sqlite` or `postgres`. */
-  readonly engine: 'memory' | 'sqlite' | 'postgres';
+  /** `sqlite` (also for `memory:`) or `postgres`. */
+  readonly engine: 'sqlite' | 'postgres';
 }

@@ -10,7 +10,7 @@ import { freePort } from './helpers.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createEmulator, startEmulator } from '../../src/emulator/index.js';
 import { fromFetchHandler } from '../../src/server/http/request.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
+import { openStore } from '../../src/storage/open.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { generateApiKey } from '../../src/server/tokens/api-keys.js';
 import { silentLogger } from '../../src/server/http/log.js';
@@ -50,7 +50,7 @@ test('Chromium: connect link → consent page on another site → Confirm → co
     },
     { mode: 'serve' },
   );
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', key]]) });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
   const service = await startService({ config, store, log: silentLogger });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {
@@ -110,7 +110,7 @@ test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole f
       devDefaults: { clientId: app.clientId, clientSecret: app.clientSecret!, applicationId: app.id },
     },
   );
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', key]]) });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
   const service = await startService({
     config,
     store,

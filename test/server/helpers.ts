@@ -5,7 +5,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
+import { openStore } from '../../src/storage/open.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
 import { generateApiKey, type Scope } from '../../src/server/tokens/api-keys.js';
@@ -109,7 +109,7 @@ export function serviceEnv(
   };
 }
 
-/** The memory store, or SQLite at `sqlitePath` (closed and reopened by tests to simulate a restart). */
+/** SQLite in memory (`memory:`), or SQLite at `sqlitePath` (closed and reopened by tests to simulate a restart). */
 export function openTestStore(opts: {
   readonly keyRing: KeyRing;
   readonly now?: () => number;
@@ -117,7 +117,7 @@ export function openTestStore(opts: {
 }): Promise<Store> {
   const storeOptions = { keyRing: opts.keyRing, ...(opts.now ? { now: opts.now } : {}) };
   return opts.sqlitePath === undefined
-    ? Promise.resolve(createMemoryStore(storeOptions))
+    ? openStore('memory:', storeOptions)
     : createSqliteStore({ ...storeOptions, path: opts.sqlitePath });
 }
 

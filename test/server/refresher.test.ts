@@ -6,7 +6,7 @@ import type { AccessToken, SellerTokenKey } from '../../src/core/token-vault.js'
 import { createLogger } from '../../src/server/http/log.js';
 import { createRefresher, type Refresher } from '../../src/server/tokens/refresher.js';
 import { createTokenSource, startRefresher } from '../../src/server/service.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
+import { openStore } from '../../src/storage/open.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { loadConfig } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/index.js';
@@ -53,7 +53,7 @@ async function world(sellers: number, ratePerSecond: number): Promise<World> {
     now,
   });
   const config = loadConfig(serviceEnv(app), { mode: 'serve' });
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', Buffer.alloc(32, 3)]]), now });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', Buffer.alloc(32, 3)]]), now });
   open.push(store);
   for (const id of ids) {
     await emulator.control.consentMode('auto', id);
@@ -193,7 +193,10 @@ describe('proactive refresher', () => {
 
   it('lets a refresh in flight finish on stop, and is off at rate 0', async () => {
     let t = T0;
-    const store = createMemoryStore({ keyRing: createKeyRing([['k1', Buffer.alloc(32, 7)]]), now: () => t });
+    const store = await openStore('memory:', {
+      keyRing: createKeyRing([['k1', Buffer.alloc(32, 7)]]),
+      now: () => t,
+    });
     await store.saveAuthorization({
       sellingPartnerId: 'A1STOP',
       region: 'eu',

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import { cacheSellerCounts } from '../../src/server/ops/seller-counts.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
+import { openStore } from '../../src/storage/open.js';
 
 it('shares one count query between callers and reuses it for the TTL; a failure is not kept', async () => {
   let t = 1_000;
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', Buffer.alloc(32, 1)]]) });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', Buffer.alloc(32, 1)]]) });
   await store.saveAuthorization({
     sellingPartnerId: 'A1COUNT',
     region: 'na',
@@ -44,5 +44,5 @@ it('shares one count query between callers and reuses it for the TTL; a failure 
   fail = false;
   assert.equal((await served.countSellersByStatus()).revoked, 1);
   assert.equal(queries, 4, 'the failed query was not cached');
-  assert.equal(served.engine, 'memory', 'every other member is the store’s');
+  assert.equal(served.engine, 'sqlite', 'every other member is the store’s');
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createKeyRing } from '../../src/storage/crypto.js';
-import { createMemoryStore } from '../../src/storage/memory.js';
+import { openStore } from '../../src/storage/open.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import type { Store } from '../../src/storage/store.js';
 import { createLogger, silentLogger } from '../../src/server/http/log.js';
@@ -100,7 +100,7 @@ test('backoff: exponential with full jitter, at least a second, capped at an hou
 
 test('a receiver that fails twice then accepts gets the event exactly once, correctly signed', async () => {
   const c = clock();
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
   const receiver = await startReceiver([500, 503, 200]);
   const metricsSeen: string[] = [];
   const worker = new WebhookWorker({
@@ -159,7 +159,7 @@ test('a receiver that fails twice then accepts gets the event exactly once, corr
 
 test('backoff is respected: a failed event is not retried before its time', async () => {
   const c = clock();
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
   const receiver = await startReceiver([500, 200]);
   const worker = new WebhookWorker({
     store,
@@ -244,7 +244,7 @@ test('a restart between attempts loses nothing: failed attempt, crash while clai
 
 test('redirects are not followed and count as failures; a hanging receiver times out', async () => {
   const c = clock();
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
   const redirecting = await startReceiver([302]);
   const logs: string[] = [];
   const worker = new WebhookWorker({
@@ -263,7 +263,7 @@ test('redirects are not followed and count as failures; a hanging receiver times
   } finally {
     await redirecting.close();
   }
-  const s2 = createMemoryStore({ keyRing: createKeyRing([['k1', randomBytes(32)]]) });
+  const s2 = await openStore('memory:', { keyRing: createKeyRing([['k1', randomBytes(32)]]) });
   const hanging = new WebhookWorker({
     store: s2,
     url: 'http://127.0.0.1:9/never',
@@ -287,7 +287,7 @@ test('redirects are not followed and count as failures; a hanging receiver times
 
 test('after the last attempt an event is given up, and the admin retry makes it due again', async () => {
   const c = clock();
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
   const receiver = await startReceiver([500, 500, 200]);
   const worker = new WebhookWorker({
     store,
@@ -322,7 +322,7 @@ for (const engine of ['memory', 'sqlite'] as const) {
     const keyRing = createKeyRing([['k1', randomBytes(32)]]);
     const store =
       engine === 'memory'
-        ? createMemoryStore({ keyRing, now: c.now })
+        ? await openStore('memory:', { keyRing, now: c.now })
         : await createSqliteStore({ keyRing, now: c.now, path: join(dir, 'db.sqlite') });
     try {
       const events = Array.from({ length: 5 }, (_, i) =>
@@ -357,7 +357,7 @@ for (const engine of ['memory', 'sqlite'] as const) {
 
 test('reauthorization_due: once per authorization, 30 days before the 365-day mark, none for others', async () => {
   const c = clock(Date.UTC(2026, 0, 1));
-  const store = createMemoryStore({ keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', randomBytes(32)]]), now: c.now });
   const save = (id: string) =>
     store.saveAuthorization({
       sellingPartnerId: id,

@@ -1,5 +1,6 @@
-// The one contract every Store adapter passes (Auth.js adapter-suite style): memory.test.ts,
-// sqlite.test.ts and postgres.test.ts call storeContract with their own database factory.
+// The one contract the Store passes on every engine (Auth.js adapter-suite style): sqlite-memory.test.ts
+// (SQLite `:memory:`), sqlite.test.ts (a file) and postgres.test.ts call storeContract with their own
+// database factory.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
@@ -25,7 +26,7 @@ import type {
 /** A fresh, empty database; `open` connects a store (several for "other instances"). */
 export interface TestDatabase {
   open(options?: StoreOptions): Promise<Store>;
-  /** Whether a second `open` shares the data (false for memory: each open is a new store). */
+  /** Whether a second `open` shares the data (false for `:memory:`: each open is a new database). */
   readonly shared: boolean;
 }
 
@@ -871,6 +872,119 @@ export function storeContract(harness: ContractHarness): void {
           assert.equal(ids.length, 30);
           assert.equal(new Set(ids).size, 30);
         }));
+      it('lists outbox rows newest first by state, paged by seq', () =>
+        withStore(async (store, clock) => {
+          const events = Array.from({ length: 4 }, (_, i) => event(`t${i}`, clock.now()));
+          await store.enqueueWebhookEvents(events);
+          const [first, second] = await store.claimWebhookEvents('w1', { limit: 2, leaseMs: 1000 });
+          assert.equal(await store.markWebhookDelivered(first!.id, 'w1'), true);
+          assert.equal(
+            await store.markWebhookFailed(second!.id, 'w1', { error: 'HTTP 410', nextAttemptAt: null }),
+            true,
+          );
+          const all = await store.listWebhookEvents();
+          assert.deepEqual(
+            all.map((r) => r.id),
+            [...events].reverse().map((e) => e.id),
+          );
+          assert.deepEqual(
+            all.map((r) => r.state),
+            ['pending', 'pending', 'dead', 'delivered'],
+          );
+          assert.ok(all[0]!.seq > all[1]!.seq);
+          const dead = all[2]!;
+          assert.equal(dead.lastError, 'HTTP 410');
+          assert.equal(dead.attempts, 1);
+          assert.equal(dead.deadAt, clock.now());
+          assert.deepEqual(dead.data, events[1]!.data);
+          assert.equal(all[3]!.deliveredAt, clock.now());
+          const ids = async (query: Parameters<Store['listWebhookEvents']>[0]): Promise<string[]> =>
+            (await store.listWebhookEvents(query)).map((r) => r.id);
+          assert.deepEqual(await ids({ state: 'pending' }), [events[3]!.id, events[2]!.id]);
+          assert.deepEqual(await ids({ state: 'dead' }), [events[1]!.id]);
+          assert.deepEqual(await ids({ state: 'delivered' }), [events[0]!.id]);
+          assert.deepEqual(await ids({ limit: 1 }), [events[3]!.id]);
+          assert.deepEqual(await ids({ before: all[1]!.seq }), [events[1]!.id, events[0]!.id]);
+          assert.deepEqual(await ids({ state: 'pending', before: all[1]!.seq }), []);
+        }));
+
+      it('retries an undelivered event now, never a delivered one nor one under a live claim', () =>
+        withStore(async (store, clock) => {
+          const [a, b, c] = [event('a', clock.now()), event('b', clock.now()), event('c', clock.now())];
+          await store.enqueueWebhookEvents([a, b, c]);
+          await store.claimWebhookEvents('w1', { limit: 3, leaseMs: 10_000 });
+          assert.equal(await store.markWebhookDelivered(a.id, 'w1'), true);
+          assert.equal(
+            await store.markWebhookFailed(b.id, 'w1', { error: 'gone', nextAttemptAt: null }),
+            true,
+          );
+          assert.equal(await store.retryWebhookEvent(a.id), false, 'delivered');
+          assert.equal(await store.retryWebhookEvent(c.id), false, 'claimed, claim unexpired');
+          assert.equal(await store.retryWebhookEvent('no-such-event'), false);
+          clock.advance(5000);
+          assert.equal(await store.retryWebhookEvent(b.id), true, 'dead');
+          assert.deepEqual(await store.webhookOutboxDepth(), { pending: 2, dead: 0 });
+          const [row] = (await store.listWebhookEvents()).filter((r) => r.id === b.id);
+          assert.equal(row?.state, 'pending');
+          assert.equal(row?.nextAttemptAt, clock.now());
+          clock.advance(5000);
+          assert.equal(await store.retryWebhookEvent(c.id), true, 'the claim expired');
+          const again = await store.claimWebhookEvents('w2', { limit: 10, leaseMs: 10_000 });
+          assert.deepEqual(again.map((e) => e.id).sort(), [b.id, c.id].sort());
+        }));
+    });
+
+    describe('argument checks (alike on every engine)', () => {
+      const lease = { owner: 'o', version: 1, expiresAt: 1 };
+      const bad: readonly [string, (store: Store) => Promise<unknown>][] = [
+        ['an unknown outbox state', (s) => s.listWebhookEvents({ state: 'bogus' as never })],
+        ['a fractional outbox cursor', (s) => s.listWebhookEvents({ before: -1.5 })],
+        ['a NaN outbox cursor', (s) => s.listWebhookEvents({ before: Number.NaN })],
+        ['a string outbox cursor', (s) => s.listWebhookEvents({ before: '5' as never })],
+        ['an outbox limit of 0', (s) => s.listWebhookEvents({ limit: 0 })],
+        ['a fractional audit cursor', (s) => s.listAudit({ before: -1.5 })],
+        ['an unknown audit region', (s) => s.listAudit({ region: 'xx' as never })],
+        [
+          'a commit without a lease',
+          (s) => s.commitRefresh(KEY, {} as never, { accessToken: 'a', expiresAt: 1 }),
+        ],
+        ['a release without a lease', (s) => s.releaseRefreshLease(KEY, {} as never)],
+        [
+          'a re-authorization mark without a lease',
+          (s) => s.markReauthorizationRequired(KEY, {} as never, { code: 'x' }),
+        ],
+        [
+          'a fractional commit expiry',
+          (s) => s.commitRefresh(KEY, lease, { accessToken: 'a', expiresAt: 1.5 }),
+        ],
+        [
+          'an empty rotated refresh token',
+          (s) => s.commitRefresh(KEY, lease, { accessToken: 'a', expiresAt: 1 }, ''),
+        ],
+        [
+          'a fractional access token expiry at authorization',
+          (s) =>
+            s.saveAuthorization(authorization({ accessToken: { accessToken: 'Atza|x', expiresAt: 1.5 } })),
+        ],
+        ['an unknown partner kind', (s) => s.saveAuthorization(authorization({ kind: 'bogus' as never }))],
+        [
+          'an unknown session type',
+          (s) => s.createSession({ tokenHash: 't', type: 'bogus' as never, expiresAt: 5, payload: {} }),
+        ],
+        ['a zero lease TTL', (s) => s.acquireRefreshLease(KEY, 'o', 0)],
+        ['an unknown seller status', (s) => s.setSellerStatus(KEY, 'bogus' as never)],
+      ];
+      for (const [what, call] of bad) {
+        it(`refuses ${what} with a TypeError`, () =>
+          withStore(async (store) => {
+            await assert.rejects(call(store), TypeError);
+            assert.deepEqual(await store.countSellersByStatus(), {
+              active: 0,
+              reauthorization_required: 0,
+              revoked: 0,
+            });
+          }));
+      }
     });
 
     describe('encryption at rest', () => {
@@ -915,7 +1029,6 @@ export function storeContract(harness: ContractHarness): void {
         const db = await harness.fresh();
         const store = await db.open({ keyRing: null });
         try {
-          if (store.engine === 'memory') return; // the memory store makes its own key
           await assert.rejects(store.saveAuthorization(authorization()), KeyRingError);
           assert.equal(await store.getSeller(KEY), null);
         } finally {

@@ -173,8 +173,13 @@ describe('SQLite engine', () => {
     const store = await openStore(`sqlite:${path}`, { keyRing: KEY_RING });
     assert.equal(store.engine, 'sqlite');
     await store.close();
-    const memory = await openStore('memory:');
-    assert.equal(memory.engine, 'memory');
+    const memory = await openStore('memory:', { keyRing: KEY_RING });
+    assert.equal(memory.engine, 'sqlite');
+    await memory.saveAuthorization(authorization());
+    assert.equal((await memory.findSellers('A3FHEXAMPLEYWS')).length, 1);
+    const other = await openStore('memory://', { keyRing: KEY_RING });
+    assert.deepEqual(await other.findSellers('A3FHEXAMPLEYWS'), [], 'each memory: store is its own database');
+    await Promise.all([memory.close(), other.close()]);
     await assert.rejects(
       openStore('mysql://user:hunter2@db/x'),
       (err: unknown) =>

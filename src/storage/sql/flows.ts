@@ -2,6 +2,7 @@
 // concurrent consumer wins.
 import {
   assertRegion,
+  assertSessionType,
   assertTime,
   DEFAULT_PURGE_GRACE_MS,
   DELIVERED_EVENT_RETENTION_MS,
@@ -109,6 +110,7 @@ export function flowMethods(ctx: SqlContext): FlowStore {
     },
 
     async createSession(input: SessionInput) {
+      assertSessionType(input.type);
       assertTime(input.expiresAt, 'expiresAt');
       const payloadEnc = sealer.seal('connect_sessions', 'payload', input.tokenHash, toJson(input.payload));
       await db.run(

@@ -15,7 +15,7 @@ import {
   sellerRowKey,
 } from '../shared.js';
 import type { LeaseStore, SellerStatus } from '../store.js';
-import type { Row, SqlContext } from './driver.js';
+import type { Row, SqlContext, SqlValue } from './driver.js';
 import { num, strOrNull } from './values.js';
 import { writeEffects } from './effects.js';
 import { selectSeller } from './sellers.js';
@@ -41,10 +41,26 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
   }
 
   function checkLease(lease: RefreshLease): void {
-    if (typeof lease?.owner !== 'string' || !Number.isSafeInteger(lease.version)) {
+    if (
+      typeof lease?.owner !== 'string' ||
+      !Number.isSafeInteger(lease.version) ||
+      !Number.isSafeInteger(lease.expiresAt)
+    ) {
       throw new TypeError('lease must come from acquireRefreshLease');
     }
   }
+
+  // A lease is its owner, the row version and its expiry: a holder whose lease expired and was
+  // taken again — by another process or by its own (same owner, same version) — no longer holds it.
+  const HELD =
+    'selling_partner_id = ? AND region = ? AND lease_owner = ? AND version = ? AND lease_expires_at = ?';
+  const held = (key: SellerTokenKey, lease: RefreshLease): SqlValue[] => [
+    key.sellingPartnerId,
+    key.region,
+    lease.owner,
+    lease.version,
+    lease.expiresAt,
+  ];
 
   return {
     async loadTokens(key) {
@@ -86,18 +102,8 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
            refresh_token_enc = COALESCE(?, refresh_token_enc),
            last_error_code = NULL, last_error_message = NULL, last_error_at = NULL,
            lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = ?
-         WHERE selling_partner_id = ? AND region = ? AND lease_owner = ? AND version = ?`,
-        [
-          accessEnc,
-          token.expiresAt,
-          at,
-          refreshEnc,
-          at,
-          key.sellingPartnerId,
-          key.region,
-          lease.owner,
-          lease.version,
-        ],
+         WHERE ${HELD}`,
+        [accessEnc, token.expiresAt, at, refreshEnc, at, ...held(key, lease)],
       );
       return changed === 1;
     },
@@ -106,8 +112,8 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
       assertSellerKey(key);
       checkLease(lease);
       const at = now();
-      const params = [key.sellingPartnerId, key.region, lease.owner, lease.version];
-      const where = 'WHERE selling_partner_id = ? AND region = ? AND lease_owner = ? AND version = ?';
+      const params = held(key, lease);
+      const where = `WHERE ${HELD}`;
       if (failure) {
         await db.run(
           `UPDATE sellers SET lease_owner = NULL, lease_expires_at = NULL, last_error_code = ?,
@@ -128,17 +134,8 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
           `UPDATE sellers SET status = 'reauthorization_required', access_token_enc = NULL,
              access_token_expires_at = NULL, lease_owner = NULL, lease_expires_at = NULL,
              last_error_code = ?, last_error_message = ?, last_error_at = ?, version = version + 1, updated_at = ?
-           WHERE selling_partner_id = ? AND region = ? AND lease_owner = ? AND version = ?`,
-          [
-            failure.code,
-            failure.message ?? null,
-            at,
-            at,
-            key.sellingPartnerId,
-            key.region,
-            lease.owner,
-            lease.version,
-          ],
+           WHERE ${HELD}`,
+          [failure.code, failure.message ?? null, at, at, ...held(key, lease)],
         );
         if (changed === 0) return false;
         await writeEffects(tx, effects, at);

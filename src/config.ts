@@ -88,6 +88,10 @@ export interface Config {
   readonly webhookUrl: string | undefined;
   readonly webhookSecret: string | undefined;
   readonly adminPassword: string | undefined;
+  /** When set, `GET /metrics` requires `Authorization: Bearer <token>` (`SPAPI_AUTH_METRICS_TOKEN`). */
+  readonly metricsToken: string | undefined;
+  /** Whether `/metrics` includes the process and runtime metrics (`SPAPI_AUTH_METRICS_RUNTIME`). */
+  readonly metricsRuntime: boolean;
   readonly allowRelink: boolean;
   /** Requests per second per API key; 0 turns the limit off. The burst is twice this. */
   readonly keyRateLimit: number;
@@ -156,6 +160,7 @@ const SECRET_FIELDS = new Set<keyof Config>([
   'encryptionKeys',
   'webhookSecret',
   'adminPassword',
+  'metricsToken',
   'databaseUrl',
 ]);
 
@@ -171,6 +176,7 @@ export const SECRET_VARIABLES: readonly string[] = Object.freeze([
   'SPAPI_AUTH_ENCRYPTION_KEYS',
   'SPAPI_AUTH_WEBHOOK_SECRET',
   'SPAPI_AUTH_ADMIN_PASSWORD',
+  'SPAPI_AUTH_METRICS_TOKEN',
   'DATABASE_URL',
 ]);
 
@@ -348,6 +354,10 @@ export function loadConfig(
   if (adminPassword !== undefined && adminPassword.length < 12) {
     throw new ConfigError('SPAPI_AUTH_ADMIN_PASSWORD', 'must be at least 12 characters');
   }
+  const metricsToken = raw('SPAPI_AUTH_METRICS_TOKEN');
+  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+    throw new ConfigError('SPAPI_AUTH_METRICS_TOKEN', 'must be 16 to 256 printable characters');
+  }
 
   const keyRateLimit = integer(
     raw('SPAPI_AUTH_KEY_RATE_LIMIT'),
@@ -392,6 +402,8 @@ export function loadConfig(
     webhookUrl,
     webhookSecret,
     adminPassword,
+    metricsToken,
+    metricsRuntime: bool('SPAPI_AUTH_METRICS_RUNTIME', true),
     allowRelink: bool('SPAPI_AUTH_ALLOW_RELINK', false),
     keyRateLimit,
     refreshRateLimit,

@@ -1,14 +1,32 @@
 /**
- * Prometheus metrics, hand-written (no dependency): counters, gauges and one histogram, rendered in
- * the text exposition format 0.0.4 at `GET /metrics`. The token API's hot path only increments a
- * number or looks up a pre-built counter, so measuring costs nothing next to serving.
+ * Prometheus metrics in the text exposition format 0.0.4 at `GET /metrics`: the service's own
+ * counters, gauges and one histogram, hand-written so that the token API's hot path only increments
+ * a number or looks up a pre-built counter; and the standard process and runtime metrics
+ * (`process_cpu_seconds_total`, `process_resident_memory_bytes`, `nodejs_eventloop_lag_seconds`,
+ * `nodejs_gc_duration_seconds`, `nodejs_active_handles`, …) from `prom-client`'s default
+ * collectors, one set per process.
  *
  * Label values are only ever code-defined words (grant types, outcomes, statuses) and route
  * patterns (`/v1/sellers/:id/access-token`, never the raw path): no seller id, token or secret can
  * reach a label. The same object keeps a 24-hour, 5-minute-bucket series of refreshes and errors
  * for the admin dashboard's chart, and the LWA health summary.
  */
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { OutboxDepth, SellerStatus, Store } from '../../storage/store.js';
+
+let runtimeRegistry: Registry | undefined;
+
+/**
+ * The process and runtime metrics, collected once per process however many services it runs (the
+ * collectors observe GC and the event loop of the whole process).
+ */
+function runtimeMetrics(): Registry {
+  if (runtimeRegistry === undefined) {
+    runtimeRegistry = new Registry();
+    collectDefaultMetrics({ register: runtimeRegistry });
+  }
+  return runtimeRegistry;
+}
 
 /** Label names → values; values must come from code, never from a request. */
 export type Labels = Readonly<Record<string, string>>;
@@ -257,8 +275,17 @@ export class ServiceMetrics implements TokenMetricsSink {
   private readonly requestKeys = new Map<string, Map<number, string>>();
   private readonly requestCounts = new Map<string, number>();
 
-  constructor(private readonly now: () => number = Date.now) {
+  /**
+   * @param now the clock
+   * @param opts.runtime include the process and runtime metrics (default true;
+   *   `SPAPI_AUTH_METRICS_RUNTIME=false` when another exporter covers them)
+   */
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly opts: { readonly runtime?: boolean } = {},
+  ) {
     this.started = now();
+    if (opts.runtime !== false) runtimeMetrics();
   }
 
   cacheHit(): void {
@@ -403,7 +430,10 @@ export class ServiceMetrics implements TokenMetricsSink {
     this.sellers.render(out);
     this.outboxDepth.render(out);
     if (breaker !== undefined) this.breakerOpen.render(out);
-    return out.join('\n') + '\n';
+    // prom-client separates families with a blank line; one exposition has none.
+    const runtime =
+      this.opts.runtime === false ? '' : (await runtimeMetrics().metrics()).replace(/\n+/g, '\n');
+    return out.join('\n') + '\n' + runtime;
   }
 
   /** Forgets the cached store reading (tests; after a bulk change). */

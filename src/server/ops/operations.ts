@@ -4,12 +4,14 @@
  * `POST /v1/notifications` and `/admin/**`. `service.ts` builds one per process and hands its
  * pieces to the token source, the gateway and the app.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config.js';
 import type { FetchLike } from '../../core/http.js';
 import type { Store } from '../../storage/store.js';
 import { registerAdminRoutes } from '../admin/routes.js';
 import type { ServiceContext } from '../context.js';
 import type { Logger } from '../http/log.js';
+import { errorResponse } from '../http/request.js';
 import { ServiceMetrics, instrumentLwaFetch } from './metrics.js';
 import { ClientSecretRing, registerNotificationRoutes } from './rotation.js';
 import type { Router } from '../http/router.js';
@@ -46,7 +48,7 @@ export function createOperations(opts: {
 }): Operations {
   const { config, store, log } = opts;
   const now = opts.now ?? Date.now;
-  const metrics = new ServiceMetrics(now);
+  const metrics = new ServiceMetrics(now, { runtime: config.metricsRuntime });
   const ring = new ClientSecretRing({ config, store, log, now });
   metrics.onInvalidClient = () => ring.onInvalidClient();
   const webhooks = new WebhookWorker({
@@ -85,21 +87,41 @@ export function createOperations(opts: {
 }
 
 /**
+ * Whether an `Authorization` header may read `/metrics`: anyone without a configured token, else
+ * exactly `Bearer <token>` (compared as SHA-256 digests, in constant time).
+ */
+function metricsAccess(token: string | undefined): (authorization: string | undefined) => boolean {
+  if (token === undefined) return () => true;
+  const expected = createHash('sha256').update(`Bearer ${token}`).digest();
+  return (authorization) =>
+    authorization !== undefined &&
+    timingSafeEqual(createHash('sha256').update(authorization).digest(), expected);
+}
+
+/**
  * Registers `GET /metrics`, `POST /v1/notifications` and the admin dashboard.
  *
  * @example
  * registerOperationsRoutes(router, context, ops);
  */
 export function registerOperationsRoutes(router: Router, ctx: ServiceContext, ops: Operations): void {
-  router.add('GET', '/metrics', async () => ({
-    status: 200,
-    headers: {
-      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-      'cache-control': 'no-store',
-      'x-content-type-options': 'nosniff',
-    },
-    body: await ops.metrics.render(ctx.store),
-  }));
+  const allowed = metricsAccess(ctx.config.metricsToken);
+  router.add('GET', '/metrics', async (req) => {
+    if (!allowed(req.header('authorization'))) {
+      return errorResponse(401, 'unauthorized', 'The metrics token is required: Authorization: Bearer …', {
+        'www-authenticate': 'Bearer realm="metrics"',
+      });
+    }
+    return {
+      status: 200,
+      headers: {
+        'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      },
+      body: await ops.metrics.render(ctx.store),
+    };
+  });
   registerNotificationRoutes(router, {
     store: ctx.store,
     keys: ctx.keys,

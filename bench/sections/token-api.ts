@@ -9,7 +9,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Counter as PromCounter, Registry } from 'prom-client';
 import { startEmulator } from '../../src/emulator/index.js';
+import { ServiceMetrics } from '../../src/server/ops/metrics.js';
 import { parseKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import { si, type BenchSection } from '../framework.js';
@@ -62,6 +64,38 @@ interface Run extends LoadResult {
   readonly cpuUsPerRequest: number;
 }
 
+/**
+ * Nanoseconds per call of the per-request counter on the token API's hot path: the service's own
+ * (`ServiceMetrics.request`, a pre-built key and a Map add) and prom-client's labelled counter, by
+ * label object and by cached child, in the same process one after the other, best of 5.
+ */
+function counterCosts(): { own: number; promLabels: number; promChild: number } {
+  const route = '/v1/sellers/:id/access-token';
+  const N = 1_000_000;
+  const time = (f: () => void): number => {
+    let bestNs = Infinity;
+    for (let r = 0; r < 5; r++) {
+      const t0 = process.hrtime.bigint();
+      for (let i = 0; i < N; i++) f();
+      bestNs = Math.min(bestNs, Number(process.hrtime.bigint() - t0) / N);
+    }
+    return bestNs;
+  };
+  const own = new ServiceMetrics(Date.now, { runtime: false });
+  const prom = new PromCounter({
+    name: 'bench_http_requests_total',
+    help: 'bench',
+    labelNames: ['route', 'status'],
+    registers: [new Registry()],
+  });
+  const child = prom.labels(route, '200');
+  return {
+    own: time(() => own.request(route, 200)),
+    promLabels: time(() => prom.inc({ route, status: '200' })),
+    promChild: time(() => child.inc()),
+  };
+}
+
 /** The least-disturbed run: the one with the most requests per second. */
 const best = (rs: readonly Run[]): Run =>
   rs.reduce((a, r) => (r.requestsPerSecond > a.requestsPerSecond ? r : a));
@@ -97,11 +131,26 @@ export const tokenApi: BenchSection = {
         [],
         pinned(0),
       );
+      // The same service without the process and runtime collectors (GC observer, event-loop
+      // monitor), to see what they cost the hot path.
+      const noRuntime = await startServe(
+        serveEnv({
+          amazonUrl: emu.url,
+          databaseUrl,
+          keyRing: ring,
+          extra: { SPAPI_AUTH_KEY_RATE_LIMIT: '0', SPAPI_AUTH_METRICS_RUNTIME: 'false' },
+        }),
+        [],
+        pinned(0),
+      );
       const url = `${service.url}/v1/sellers/${SELLER}/access-token`;
+      const urlNoRuntime = `${noRuntime.url}/v1/sellers/${SELLER}/access-token`;
       const headers = { authorization: `Bearer ${apiKey}` };
       const first = await fetch(url, { headers });
       const body = await first.text();
       if (first.status !== 200) throw new Error(`token API answered ${first.status}`);
+      if ((await fetch(urlNoRuntime, { headers })).status !== 200)
+        throw new Error('token API (no runtime metrics) failed');
       const bare = await startBare(body);
       try {
         const load = async (
@@ -121,13 +170,16 @@ export const tokenApi: BenchSection = {
         };
         await load(bare.pid, bare.url, undefined, 1); // warm-up (JIT, connections)
         await load(service.pid, url, headers, 1);
+        await load(noRuntime.pid, urlNoRuntime, headers, 1);
         const bares: Run[] = [];
         const ours: Run[] = [];
+        const oursNoRuntime: Run[] = [];
         for (let r = 0; r < ROUNDS; r++) {
           bares.push(await load(bare.pid, bare.url));
           ours.push(await load(service.pid, url, headers));
+          oursNoRuntime.push(await load(noRuntime.pid, urlNoRuntime, headers));
           log(
-            `round ${r + 1}: bare ${si(bares[r]!.requestsPerSecond)}/s p99 ${bares[r]!.p99Ms} ms ${bares[r]!.cpuUsPerRequest.toFixed(1)} µs CPU/req; token API ${si(ours[r]!.requestsPerSecond)}/s p99 ${ours[r]!.p99Ms} ms ${ours[r]!.cpuUsPerRequest.toFixed(1)} µs CPU/req`,
+            `round ${r + 1}: bare ${si(bares[r]!.requestsPerSecond)}/s p99 ${bares[r]!.p99Ms} ms ${bares[r]!.cpuUsPerRequest.toFixed(1)} µs CPU/req; token API ${si(ours[r]!.requestsPerSecond)}/s p99 ${ours[r]!.p99Ms} ms ${ours[r]!.cpuUsPerRequest.toFixed(1)} µs CPU/req; without runtime metrics ${si(oursNoRuntime[r]!.requestsPerSecond)}/s ${oursNoRuntime[r]!.cpuUsPerRequest.toFixed(1)} µs CPU/req`,
           );
         }
         const b = best(bares);
@@ -145,7 +197,9 @@ export const tokenApi: BenchSection = {
         const bareCpu = cpuPer(bares);
         const ourCpu = cpuPer(ours);
         const cpuRatio = bareCpu / ourCpu;
-        const failures = ours.reduce((a, r) => a + r.non2xx + r.errors, 0);
+        const failures = [...ours, ...oursNoRuntime].reduce((a, r) => a + r.non2xx + r.errors, 0);
+        const noRuntimeCpu = cpuPer(oursNoRuntime);
+        const counters = counterCosts();
         return {
           rows: [
             {
@@ -174,6 +228,16 @@ export const tokenApi: BenchSection = {
               result: `${medianPair.toFixed(2)}× (rounds: ${pairRatios.map((r) => r.toFixed(2)).join(', ')})`,
             },
             { metric: 'token API p99 latency', result: `${p99} ms`, target: '< 5 ms', met: p99 < 5 },
+            {
+              metric:
+                'server CPU time per request with the process and runtime metrics (prom-client default collectors) / without (`SPAPI_AUTH_METRICS_RUNTIME=false`), all runs',
+              result: `${ourCpu.toFixed(1)} µs / ${noRuntimeCpu.toFixed(1)} µs (${(((ourCpu - noRuntimeCpu) / noRuntimeCpu) * 100).toFixed(1)} %)`,
+            },
+            {
+              metric:
+                'per-request counter on the hot path, ns per call: the service own / prom-client labelled counter (label object / cached child)',
+              result: `${counters.own.toFixed(0)} ns / ${counters.promLabels.toFixed(0)} ns / ${counters.promChild.toFixed(0)} ns`,
+            },
           ],
           notes: [
             `Method: one \`spapi-auth serve\` process (${serveRuntime().label}, SQLite, per-key rate limit off with \`SPAPI_AUTH_KEY_RATE_LIMIT=0\`, one seller whose token was fetched once so it is in memory) and one bare \`node:http\` server in its own process answering the very body the token API returned, with the same \`content-type\` and \`cache-control\` headers. autocannon runs in a separate process, ${CONNECTIONS} keep-alive connections, one request in flight per connection, ${SECONDS} s per run after a 1 s warm-up, alternating bare / token API for ${ROUNDS} rounds; each side's best run (most requests/s: the least disturbed by other work on this shared machine) is reported with its own p50 and p99, and every run is in the log. Because throughput on this shared machine swings by a factor of two or three between runs, the server's CPU time per request (user + system time from /proc over each run, divided by the requests served) is reported too: it barely depends on what else runs, and for a CPU-bound server on a core of its own requests/s is its inverse. At 100 connections the p99 is dominated by queueing on the shared cores: compare it with the bare server's p99 in the same run. ` +
@@ -181,12 +245,14 @@ export const tokenApi: BenchSection = {
                 ? 'Core split: the server under test is pinned to CPU 0 and autocannon to CPU 1 (`taskset`); the benchmark process itself is idle during a run. Other work on this shared machine can still land on either core.'
                 : 'No `taskset` here: the servers and autocannon share both cores as the OS schedules them.') +
               ' autocannon reports latency in whole milliseconds.' +
+              ' A second service process with `SPAPI_AUTH_METRICS_RUNTIME=false` (no prom-client default collectors: no GC observer, no event-loop monitor) runs in the same rounds, right after the first. The counter row times 1,000,000 calls of each in this process (best of 5): what prom-client would cost per request if it also counted the requests.' +
               ` Machine load when the section started: ${machineLoad} (1-minute load average, two cores). On a busy machine a server gets the CPU in shorter slices and handles fewer requests per wake-up, so its CPU time per request rises too, for the bare server and the token API alike: compare the two within a run, and across repeated runs.`,
           ],
         };
       } finally {
         bare.stop();
         await service.stop();
+        await noRuntime.stop();
       }
     } finally {
       await emu.close();

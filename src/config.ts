@@ -66,7 +66,7 @@ export interface Config {
   readonly lwaClientSecret: string;
   readonly lwaClientSecretNext: string | undefined;
   readonly applicationId: string;
-  /** The service's public origin, without a trailing slash. */
+  /** The service's public origin and path prefix (when a proxy mounts it below the root), without a trailing slash. */
   readonly publicUrl: string;
   /** `<publicUrl>/oauth/callback`: one constant used in the consent URL, the Appstore hop and the exchange. */
   readonly redirectUri: string;
@@ -290,8 +290,11 @@ export function loadConfig(
     raw('SPAPI_AUTH_PUBLIC_URL') ?? (dev ? `http://localhost:${port === 0 ? 3000 : port}` : undefined);
   if (publicUrlRaw === undefined) throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'is required (serve)');
   const pub = origin('SPAPI_AUTH_PUBLIC_URL', publicUrlRaw);
-  if (pub.pathname !== '/')
-    throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'must be an origin without a path');
+  // A path prefix (`https://example.com/auth`) when a proxy mounts the service below the root and
+  // strips the prefix: every URL the service sends starts with it; the routes do not.
+  const prefix = pub.pathname.replace(/\/+$/, '');
+  if (prefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix))
+    throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'must be an origin, optionally with a plain path prefix');
   const local = pub.hostname === 'localhost' || pub.hostname === '127.0.0.1';
   if (pub.protocol === 'http:') {
     if (!local)
@@ -301,7 +304,7 @@ export function loadConfig(
         'SPAPI_AUTH_PUBLIC_URL is plain http: for local testing only (the binding cookie is not Secure)',
       );
   }
-  const publicUrl = pub.origin;
+  const publicUrl = pub.origin + prefix;
 
   const amazonRaw = raw('SPAPI_AUTH_AMAZON_URL');
   let amazonUrl: string | undefined;

@@ -85,13 +85,31 @@ test('SPAPI_AUTH_PUBLIC_URL: https required except localhost / 127.0.0.1, which 
   configError(() =>
     loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: 'http://auth.example.com' }), { mode: 'serve' }),
   );
-  configError(() =>
-    loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: 'https://auth.example.com/base' }), { mode: 'serve' }),
-  );
   const c = loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: 'http://127.0.0.1:8080' }), { mode: 'serve' });
   assert.equal(c.secureCookies, false);
   assert.equal(c.redirectUri, 'http://127.0.0.1:8080/oauth/callback');
   assert.ok(c.warnings.some((w) => w.includes('SPAPI_AUTH_PUBLIC_URL')));
+});
+
+test('SPAPI_AUTH_PUBLIC_URL may carry a plain path prefix (a proxy mounting the service below the root)', () => {
+  const c = loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: 'https://app.example.com/auth/' }), {
+    mode: 'serve',
+  });
+  assert.equal(c.publicUrl, 'https://app.example.com/auth');
+  assert.equal(c.redirectUri, 'https://app.example.com/auth/oauth/callback');
+  assert.equal(c.loginUri, 'https://app.example.com/auth/oauth/login');
+  assert.equal(c.secureCookies, true);
+  for (const bad of [
+    'https://app.example.com/a%20b',
+    'https://app.example.com/a//b',
+    'https://app.example.com/a?x=1',
+  ]) {
+    assert.equal(
+      configError(() => loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: bad }), { mode: 'serve' })).variable,
+      'SPAPI_AUTH_PUBLIC_URL',
+      bad,
+    );
+  }
 });
 
 test('NODE_TLS_REJECT_UNAUTHORIZED=0 is refused outside dev and tolerated in dev', () => {

@@ -4,6 +4,7 @@
  * thin async function joining them through the injected `fetch`, with timeouts, no redirects, a
  * byte cap, bounded retries and the second client secret.
  */
+import type { GrantlessScope } from './scopes.js';
 import { AuthorizationError, LwaError, type SpapiAuthError } from './errors.js';
 import {
   BodyTooLargeError,
@@ -54,11 +55,7 @@ export interface LwaCallOptions extends LwaEndpointOptions, TransportOptions {
 /** Grant grammar shared by the three requests. */
 export type LwaGrant = 'authorization_code' | 'refresh_token' | 'client_credentials';
 
-/** The grantless scopes SP-API knows (amazon.md §4.1). */
-export type GrantlessScope =
-  | 'sellingpartnerapi::notifications'
-  | 'sellingpartnerapi::client_credential:rotation'
-  | 'sellingpartnerapi::migration';
+export type { GrantlessScope } from './scopes.js';
 
 /** A validated token response. */
 export interface LwaTokenResponse {

@@ -54,7 +54,18 @@ export function spapiBaseUrl(region: Region, options?: SpApiEndpointOptions): st
 }
 
 const RDT_PATH = '/tokens/2021-03-01/restrictedDataToken';
-const METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE']);
+const METHODS: ReadonlySet<unknown> = new Set<RestrictedResource['method']>(['GET', 'PUT', 'POST', 'DELETE']);
+
+/**
+ * Whether `method` is one a restricted resource can name (the Tokens API's four).
+ *
+ * @example
+ * isRdtMethod('GET'); // true
+ * isRdtMethod('PATCH'); // false
+ */
+export function isRdtMethod(method: unknown): method is RestrictedResource['method'] {
+  return METHODS.has(method);
+}
 
 /**
  * Validates and canonicalises resources (sorted data elements) so equal requests share a cache entry.
@@ -68,7 +79,7 @@ export function canonicalResources(resources: readonly RestrictedResource[]): Re
     throw new TypeError('restrictedResources must be an array of 1 to 50 resources');
   }
   return resources.map((r) => {
-    if (typeof r !== 'object' || r === null || !METHODS.has(r.method)) {
+    if (typeof r !== 'object' || r === null || !isRdtMethod(r.method)) {
       throw new TypeError('each restricted resource needs a method: GET, PUT, POST or DELETE');
     }
     if (typeof r.path !== 'string' || !/^\/[\x21-\x7e]{1,512}$/.test(r.path)) {

@@ -1,6 +1,7 @@
 // POST /auth/o2/token — Login with Amazon's token endpoint (amazon.md §1.3, §4, §5, §8).
 import { createHash } from 'node:crypto';
 import type { Region } from '../core/marketplaces.js';
+import { GRANTLESS_SCOPES as AMAZON_GRANTLESS_SCOPES } from '../core/scopes.js';
 import {
   BadRequest,
   json,
@@ -15,18 +16,14 @@ import type { EmulatorState } from './state.js';
 import { AUTHORIZATION_LIFE_MS } from './state.js';
 
 /**
- * The grantless scopes LWA accepts for SP-API (amazon.md §4.1).
+ * The grantless scopes LWA accepts for SP-API (the core's list, as a set).
  *
  * @example
  * ```ts
  * GRANTLESS_SCOPES.has('sellingpartnerapi::client_credential:rotation'); // true
  * ```
  */
-export const GRANTLESS_SCOPES: ReadonlySet<string> = new Set([
-  'sellingpartnerapi::notifications',
-  'sellingpartnerapi::client_credential:rotation',
-  'sellingpartnerapi::migration',
-]);
+export const GRANTLESS_SCOPES: ReadonlySet<string> = new Set(AMAZON_GRANTLESS_SCOPES);
 
 const GRANT_TYPES: ReadonlySet<string> = new Set([
   'authorization_code',

@@ -3,6 +3,8 @@
  * API-key authenticator, the audit buffer, the logger and the clock. Built once by `createApp`.
  */
 import type { AccessToken, Marketplace, PartnerKind, SellerTokenKey } from '../core/index.js';
+import type { RestrictedDataTokenRequest } from '../core/rdt.js';
+import type { RestrictedDataToken } from '../core/token-manager.js';
 import type { Config } from '../config.js';
 import type { Store } from '../storage/store.js';
 import type { ApiKeyAuthenticator } from './tokens/api-keys.js';
@@ -13,22 +15,6 @@ import type { Logger } from './http/log.js';
 export interface ExchangedTokens {
   readonly refreshToken: string;
   readonly accessToken: AccessToken;
-}
-
-/** A restricted data token and its expiry (epoch ms). */
-export interface RestrictedDataToken {
-  readonly restrictedDataToken: string;
-  readonly expiresAt: number;
-}
-
-/** The body of a restricted data token request, as the Tokens API takes it. */
-export interface RdtRequest {
-  readonly restrictedResources: readonly {
-    readonly method: string;
-    readonly path: string;
-    readonly dataElements?: readonly string[];
-  }[];
-  readonly targetApplication?: string;
 }
 
 /**
@@ -50,7 +36,10 @@ export interface AmazonGateway {
   /** An access token for a seller: memory, then the store, then one refresh cluster-wide. */
   getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
   getGrantlessToken(scope: string): Promise<AccessToken>;
-  getRestrictedDataToken(key: SellerTokenKey, request: RdtRequest): Promise<RestrictedDataToken>;
+  getRestrictedDataToken(
+    key: SellerTokenKey,
+    request: RestrictedDataTokenRequest,
+  ): Promise<RestrictedDataToken>;
   /** Drops whatever is cached in memory for a seller (after deletion or re-authorization). */
   forget(key: SellerTokenKey): void;
   /** The SP-API base URL of a region as callers should use it. */

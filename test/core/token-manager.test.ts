@@ -7,6 +7,7 @@ import {
   type TokenManagerOptions,
 } from '../../src/core/token-manager.js';
 import type { SellerTokenKey, TokenVault } from '../../src/core/token-vault.js';
+import { createLwaThrottle } from '../../src/core/lwa-guard.js';
 
 const KEY: SellerTokenKey = { sellingPartnerId: 'A1SELLER', region: 'na' };
 const json = (body: unknown, status = 200, headers: Record<string, string> = {}) =>
@@ -551,4 +552,40 @@ test('property (T-C9): under any interleaving, at most one LWA refresh in flight
     }),
     { numRuns: 300 },
   );
+});
+
+test('peekAccessToken answers synchronously exactly while getAccessToken would answer from memory', async () => {
+  const { tokens, amazon, clock, events } = setup();
+  assert.equal(tokens.peekAccessToken(KEY), undefined, 'nothing cached yet');
+  const start = clock.t;
+  const t = await tokens.getAccessToken(KEY);
+  const refreshAt = start + 3_600_000 - 300_000;
+  clock.t = refreshAt - 1;
+  assert.equal(tokens.peekAccessToken(KEY), t, 'the same frozen token, 1 ms before the refresh point');
+  assert.equal(events.filter((e) => e.type === 'cache_hit').length, 1, 'a peek counts as a cache hit');
+  clock.t = refreshAt;
+  assert.equal(tokens.peekAccessToken(KEY), undefined, 'at the refresh point the caller must refresh');
+  assert.equal(
+    tokens.peekAccessToken({ sellingPartnerId: 'A1SELLER', region: 'constructor' as 'na' }),
+    undefined,
+  );
+  assert.throws(() => tokens.peekAccessToken(null as never), TypeError);
+  tokens.forget(KEY);
+  clock.t = start;
+  assert.equal(tokens.peekAccessToken(KEY), undefined, 'forgotten');
+  assert.equal(amazon.calls.refresh_token, 1, 'peeking never calls LWA');
+});
+
+test('the app-wide 429 pause is injectable: a pause imposed from outside holds back LWA, one seen here is published', async () => {
+  const published: number[] = [];
+  const throttle = createLwaThrottle({ onPause: (until) => published.push(until) });
+  const { tokens, amazon, clock } = setup({ throttle, retry: { maxAttempts: 1 } });
+  throttle.pauseUntil(clock.t + 60_000);
+  await assert.rejects(tokens.getAccessToken(KEY), { code: 'upstream_unavailable' });
+  assert.equal(amazon.calls.refresh_token, 0, 'no LWA call during a pause another instance imposed');
+  assert.equal(tokens.breakerState().state, 'open');
+  clock.t += 60_000;
+  amazon.script.push(json({}, 429, { 'retry-after': '7' }));
+  await assert.rejects(tokens.getAccessToken(KEY), { code: 'rate_limited' });
+  assert.equal(published.at(-1), clock.t + 7_000, "this instance's 429 is published to the others");
 });

@@ -47,11 +47,14 @@ export interface OpsOptions {
   readonly emulatorSecrets?: readonly string[];
   /** Dev mode: the test accounts the start page may offer. */
   readonly devPartners?: AppDeps['devPartners'];
+  /** The service's clock stands still except for `advance` (default: real time plus `advance`). */
+  readonly frozenClock?: boolean;
 }
 
 export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService> {
   let offset = 0;
-  const now = (): number => Date.now() + offset;
+  const frozenAt = Date.now();
+  const now = (): number => (opts.frozenClock === true ? frozenAt : Date.now()) + offset;
   const app0 = devApplication(PUBLIC_URL);
   const secrets = opts.emulatorSecrets ?? [CANARY_SECRET];
   const emulatorApp = { ...app0, clientSecret: secrets[0]!, clientSecrets: secrets.slice(1) };

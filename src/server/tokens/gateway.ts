@@ -10,7 +10,9 @@ import { buildConsentUrl } from '../../core/consent.js';
 import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
 import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
 import type { Config } from '../../config.js';
-import type { AmazonGateway, RdtRequest, RestrictedDataToken } from '../context.js';
+import type { RestrictedDataTokenRequest } from '../../core/rdt.js';
+import type { RestrictedDataToken } from '../../core/token-manager.js';
+import type { AmazonGateway } from '../context.js';
 
 /** What the gateway needs of the core's token manager. */
 export interface TokenSource {
@@ -18,7 +20,10 @@ export interface TokenSource {
   peekAccessToken(sellingPartnerId: string, region: Region): AccessToken | undefined;
   getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
   getGrantlessToken(scope: string): Promise<AccessToken>;
-  getRestrictedDataToken(key: SellerTokenKey, request: RdtRequest): Promise<RestrictedDataToken>;
+  getRestrictedDataToken(
+    key: SellerTokenKey,
+    request: RestrictedDataTokenRequest,
+  ): Promise<RestrictedDataToken>;
   forget(key: SellerTokenKey): void;
 }
 

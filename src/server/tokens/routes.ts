@@ -7,11 +7,13 @@
 import { isSpapiAuthError } from '../../core/errors.js';
 import type { AccessToken, Region } from '../../core/index.js';
 import { isRegion } from '../../core/marketplaces.js';
+import { GRANTLESS_SCOPES, RETIRED_GRANTLESS_SCOPES } from '../../core/scopes.js';
 import { StorageError } from '../../storage/errors.js';
 import type { SellerRecord, SellerStatus } from '../../storage/store.js';
 import type { VerifiedKey } from './api-keys.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
-import type { RdtRequest, ServiceContext } from '../context.js';
+import { isRdtMethod, type RestrictedDataTokenRequest } from '../../core/rdt.js';
+import type { ServiceContext } from '../context.js';
 import {
   HttpError,
   apiHeaders,
@@ -27,16 +29,10 @@ const REAUTHORIZE_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
 const REGION_CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 50_000;
 
-/**
- * The grantless scopes the API hands out (product.md).
- *
- * @example
- * GRANTLESS_SCOPES.includes('sellingpartnerapi::notifications'); // true
- */
-export const GRANTLESS_SCOPES: readonly string[] = Object.freeze([
-  'sellingpartnerapi::notifications',
-  'sellingpartnerapi::client_credential:rotation',
-]);
+/** The grantless scopes the API hands out: Amazon's, less those whose API is gone. */
+const SERVED_SCOPES: readonly string[] = Object.freeze(
+  GRANTLESS_SCOPES.filter((s) => !RETIRED_GRANTLESS_SCOPES.includes(s)),
+);
 
 /**
  * Maps a core or storage error to the API's status and stable code.
@@ -292,8 +288,8 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
     const body = await readJsonObject(req);
     const scope = body.scope;
-    if (typeof scope !== 'string' || !GRANTLESS_SCOPES.includes(scope)) {
-      throw new HttpError(400, 'invalid_scope', `scope must be one of ${GRANTLESS_SCOPES.join(', ')}.`);
+    if (typeof scope !== 'string' || !SERVED_SCOPES.includes(scope)) {
+      throw new HttpError(400, 'invalid_scope', `scope must be one of ${SERVED_SCOPES.join(', ')}.`);
     }
     try {
       const t = await amazon.getGrantlessToken(scope);
@@ -398,7 +394,6 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
 }
 
 const STATUSES = new Set(['active', 'reauthorization_required', 'revoked']);
-const RDT_METHODS = new Set(['GET', 'PUT', 'POST', 'DELETE']);
 const DATA_ELEMENTS = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']);
 
 /**
@@ -407,7 +402,7 @@ const DATA_ELEMENTS = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformat
  * @example
  * parseRdtRequest({ restrictedResources: [{ method: 'GET', path: '/orders/v0/orders' }] });
  */
-export function parseRdtRequest(body: Record<string, unknown>): RdtRequest {
+export function parseRdtRequest(body: Record<string, unknown>): RestrictedDataTokenRequest {
   const bad = (msg: string): HttpError => new HttpError(400, 'invalid_restricted_resources', msg);
   const list = body.restrictedResources;
   if (!Array.isArray(list) || list.length === 0 || list.length > 50) {
@@ -416,8 +411,7 @@ export function parseRdtRequest(body: Record<string, unknown>): RdtRequest {
   const restrictedResources = list.map((r: unknown) => {
     if (r === null || typeof r !== 'object') throw bad('Each restricted resource must be an object.');
     const { method, path, dataElements } = r as Record<string, unknown>;
-    if (typeof method !== 'string' || !RDT_METHODS.has(method))
-      throw bad('method must be GET, PUT, POST or DELETE.');
+    if (!isRdtMethod(method)) throw bad('method must be GET, PUT, POST or DELETE.');
     if (typeof path !== 'string' || !/^\/[A-Za-z0-9/_{}.-]{1,511}$/.test(path) || path.includes('..')) {
       throw bad('path must be an SP-API path such as /orders/v0/orders.');
     }

@@ -1,16 +1,14 @@
 /**
  * The service's token source: the core's token manager (memory → store → one refresh per seller
  * across the cluster; breaker, retries, grantless and RDT caches) over the store-backed
- * `TokenVault`. On top of it, a synchronous peek for the token API's hot path, so that a cached
- * token is served without a promise: it answers only while the token is further from expiry than
- * the manager's largest margin (5 minutes plus 1 of jitter, or a fifth of a short lifetime), so it
- * never serves a token the manager would already be refreshing.
+ * `TokenVault`, with its events turned into logs and metrics. The token API's hot path peeks into
+ * the manager's own cache (`peekAccessToken`), so that a cached token is served without a promise
+ * and exactly while the manager would serve it.
  */
 import { createTokenManager, type TokenEvent, type TokenManager } from '../../core/token-manager.js';
 import type { FetchLike } from '../../core/http.js';
-import type { GrantlessScope, LwaCredentials } from '../../core/lwa.js';
+import type { LwaCredentials } from '../../core/lwa.js';
 import type { Region } from '../../core/marketplaces.js';
-import type { RestrictedDataTokenRequest } from '../../core/rdt.js';
 import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
 import type { Config } from '../../config.js';
 import { createStoreTokenVault } from '../../storage/token-vault.js';
@@ -19,10 +17,6 @@ import { credentialsOf, type TokenSource } from './gateway.js';
 import type { Logger } from '../http/log.js';
 import type { TokenMetricsSink } from '../ops/metrics.js';
 import type { UsageRecorder } from './usage.js';
-
-const MARGIN_MS = 5 * 60_000;
-const JITTER_MS = 60_000;
-const PEEK_MAX = 100_000;
 
 /** Options of {@link createCoreTokenSource}. */
 export interface CoreTokenSourceOptions {
@@ -58,22 +52,13 @@ export interface CoreTokenSourceOptions {
  */
 export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource & {
   readonly manager: TokenManager;
-  /** A proactive refresh (see {@link TokenManager.refreshAccessToken}), remembered for the hot path. */
+  /** A proactive refresh (see {@link TokenManager.refreshAccessToken}). */
   refreshAccessToken(key: SellerTokenKey, minExpiresAt: number): Promise<AccessToken>;
   close(): void;
 } {
   const { config, log } = opts;
   const now = opts.now ?? Date.now;
   const vault = createStoreTokenVault(opts.store, { owner: opts.owner, now });
-  // Per region, keyed by seller id: the hot path builds no key string.
-  const peek: Record<Region, Map<string, { token: AccessToken; until: number }>> = Object.assign(
-    Object.create(null) as object,
-    {
-      na: new Map(),
-      eu: new Map(),
-      fe: new Map(),
-    },
-  );
   const onEvent = opts.onEvent;
   const metrics = opts.metrics;
   const onUse = opts.onUse ?? ((): void => undefined);
@@ -120,48 +105,30 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
   });
   let closed = false;
 
-  const remember = (id: string, region: Region, t: AccessToken): AccessToken => {
-    const cache = peek[region];
-    // The window is fixed when a token is first seen: recomputing it from a shrinking remainder
-    // would stretch it past the point where the manager refreshes. Past it, calls go to the manager.
-    if (cache.get(id)?.token.accessToken === t.accessToken) return t;
-    const remaining = t.expiresAt - now();
-    const until = t.expiresAt - Math.min(MARGIN_MS + JITTER_MS, remaining / 4);
-    if (cache.size >= PEEK_MAX) cache.clear();
-    cache.set(id, { token: t, until });
-    return t;
-  };
-
   return {
     manager,
     peekAccessToken(sellingPartnerId, region) {
-      const hit = peek[region]?.get(sellingPartnerId);
-      if (hit === undefined || hit.until <= now()) return undefined;
-      metrics?.cacheHit();
-      onUse(sellingPartnerId, region);
-      return hit.token;
+      const token = manager.peekAccessToken({ sellingPartnerId, region });
+      if (token !== undefined) onUse(sellingPartnerId, region);
+      return token;
     },
     async getAccessToken(key) {
       if (closed) throw new Error('token source closed');
-      const t = remember(key.sellingPartnerId, key.region, await manager.getAccessToken(key));
+      const t = await manager.getAccessToken(key);
       onUse(key.sellingPartnerId, key.region);
       return t;
     },
     async refreshAccessToken(key, minExpiresAt) {
       if (closed) throw new Error('token source closed');
-      const t = await manager.refreshAccessToken(key, { minExpiresAt });
-      return remember(key.sellingPartnerId, key.region, t);
+      return manager.refreshAccessToken(key, { minExpiresAt });
     },
-    getGrantlessToken: (scope) => manager.getGrantlessToken(scope as GrantlessScope),
+    getGrantlessToken: (scope) => manager.getGrantlessToken(scope),
     async getRestrictedDataToken(key, request) {
-      const t = await manager.getRestrictedDataToken(key, request as RestrictedDataTokenRequest);
+      const t = await manager.getRestrictedDataToken(key, request);
       onUse(key.sellingPartnerId, key.region);
       return t;
     },
-    forget(key) {
-      peek[key.region]?.delete(key.sellingPartnerId);
-      manager.forget(key);
-    },
+    forget: (key) => manager.forget(key),
     close() {
       closed = true;
     },

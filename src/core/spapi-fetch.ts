@@ -101,7 +101,13 @@ export type SpApiFetch = (request: SpApiRequest) => Promise<Response>;
 const TOKEN_REJECTED = /token/i;
 const TOKEN_BAD = /expired|invalid|revoked|malformed/i;
 
-/** True when a 403 body says the access token itself was refused (not a missing role). */
+/**
+ * True when a 403 body says the access token itself was refused (not a missing role, not another
+ * region's endpoint, whose refusal has empty details). That includes "The LWA secret token you
+ * provided has expired.": the token was issued under a client secret past its deadline, and a
+ * refresh either gets one under the current secret (the credentials' `clientSecretNext` after a
+ * rotation) or fails as `invalid_client`, which says what to fix.
+ */
 async function tokenRejected(response: Response): Promise<boolean> {
   if (response.status !== 403) return false;
   try {
@@ -113,8 +119,7 @@ async function tokenRejected(response: Response): Promise<boolean> {
       return (
         (e.code === 'Unauthorized' || e.code === 'InvalidToken') &&
         TOKEN_REJECTED.test(text) &&
-        TOKEN_BAD.test(text) &&
-        !/secret/i.test(text)
+        TOKEN_BAD.test(text)
       );
     });
   } catch {

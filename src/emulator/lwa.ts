@@ -1,7 +1,7 @@
 // POST /auth/o2/token — Login with Amazon's token endpoint (amazon.md §1.3, §4, §5, §8).
 import { createHash } from 'node:crypto';
 import type { Region } from '../core/marketplaces.js';
-import { GRANTLESS_SCOPES as AMAZON_GRANTLESS_SCOPES } from '../core/scopes.js';
+import { GRANTLESS_SCOPES as AMAZON_GRANTLESS_SCOPES, RETIRED_GRANTLESS_SCOPES } from '../core/scopes.js';
 import {
   BadRequest,
   json,
@@ -12,18 +12,23 @@ import {
   sha256Base64url,
   sleep,
 } from './http.js';
-import type { EmulatorState } from './state.js';
+import type { AppSecret, EmulatorState } from './state.js';
 import { AUTHORIZATION_LIFE_MS } from './state.js';
 
 /**
- * The grantless scopes LWA accepts for SP-API (the core's list, as a set).
+ * The grantless scopes LWA accepts for SP-API. `sellingpartnerapi::migration` is not among them: its
+ * only operation, the Authorization API's `getAuthorizationCode`, was removed on March 27, 2024, so
+ * it is refused like any unknown scope.
  *
  * @example
  * ```ts
  * GRANTLESS_SCOPES.has('sellingpartnerapi::client_credential:rotation'); // true
+ * GRANTLESS_SCOPES.has('sellingpartnerapi::migration'); // false
  * ```
  */
-export const GRANTLESS_SCOPES: ReadonlySet<string> = new Set(AMAZON_GRANTLESS_SCOPES);
+export const GRANTLESS_SCOPES: ReadonlySet<string> = new Set(
+  AMAZON_GRANTLESS_SCOPES.filter((s) => !RETIRED_GRANTLESS_SCOPES.includes(s)),
+);
 
 const GRANT_TYPES: ReadonlySet<string> = new Set([
   'authorization_code',
@@ -84,6 +89,7 @@ function lwaOk(body: Record<string, unknown>): Response {
 function sellerTokenResponse(
   state: EmulatorState,
   clientId: string,
+  secret: AppSecret,
   seller: { readonly sellingPartnerId: string; readonly region: Region },
   refreshToken: string,
 ): { response: Response; outcome: string } {
@@ -91,6 +97,7 @@ function sellerTokenResponse(
     {
       kind: 'seller',
       clientId,
+      secret,
       sellingPartnerId: seller.sellingPartnerId,
       region: seller.region,
       scopes: [],
@@ -207,8 +214,8 @@ export async function handleToken(
   // LWA's client_id is at most 100 bytes (amazon.md §4.1); longer is not a client it knows.
   if (Buffer.byteLength(clientId) > 100) return fail(401, 'invalid_client', DESCRIPTIONS.client);
   const app = state.appByClientId(clientId);
-  if (!app || !state.secretMatches(app, clientSecret))
-    return fail(401, 'invalid_client', DESCRIPTIONS.client);
+  const secret = app === undefined ? undefined : state.matchingSecret(app, clientSecret);
+  if (!app || !secret) return fail(401, 'invalid_client', DESCRIPTIONS.client);
 
   const now = state.now();
   if (grantType === 'authorization_code') {
@@ -239,7 +246,7 @@ export async function handleToken(
       authorizedAt: now,
       revoked: false,
     });
-    return sellerTokenResponse(state, clientId, record, refreshToken);
+    return sellerTokenResponse(state, clientId, secret, record, refreshToken);
   }
 
   if (grantType === 'refresh_token') {
@@ -263,7 +270,7 @@ export async function handleToken(
       (state.stats.refresh_by_seller[record.sellingPartnerId] ?? 0) + 1;
     const key = tokenKey(token);
     state.stats.refresh_by_token[key] = (state.stats.refresh_by_token[key] ?? 0) + 1;
-    return sellerTokenResponse(state, clientId, record, refreshToken);
+    return sellerTokenResponse(state, clientId, secret, record, refreshToken);
   }
 
   // client_credentials (grantless)
@@ -275,6 +282,7 @@ export async function handleToken(
     {
       kind: 'grantless',
       clientId,
+      secret,
       sellingPartnerId: undefined,
       region: undefined,
       scopes,

@@ -66,9 +66,14 @@ function authenticate(request: Request, url: URL, state: EmulatorState): Auth {
   const app = state.appByClientId(token.clientId);
   if (!app)
     return { ok: false, response: denied('The access token you provided is revoked, malformed or invalid.') };
-  // A token is regional: another region's endpoint refuses it with an empty details field (amazon.md
-  // §3.1, §13 pitfall 8; the body reported in selling-partner-api-models#854 and #4825, where
-  // Amazon's support answers that each region needs its own refresh token).
+  // The app's client secret behind the token passed its deadline (rotation: seven days after the
+  // new one was made): SP-API refuses the still-unexpired token with this detail (reported in
+  // selling-partner-api-models#4489 and PipedreamHQ/pipedream#16843).
+  if (token.secret.expiresAt !== null && token.secret.expiresAt <= state.now())
+    return { ok: false, response: denied('The LWA secret token you provided has expired.') };
+  // A token is regional: another region's endpoint refuses it with an empty details field (the body
+  // reported in selling-partner-api-models#854 and #4825, where Amazon's support answers that each
+  // region needs its own refresh token).
   const region = spapiRegionOfHost(url.hostname);
   if (region !== undefined && token.region !== undefined && token.region !== region) {
     return { ok: false, response: denied('') };
@@ -131,9 +136,18 @@ async function restrictedDataToken(
   state: EmulatorState,
   rate: number,
 ): Promise<Response> {
+  // The Tokens API model's 400: code InvalidRequest (not the InvalidInput other APIs use).
   const invalid = (details: string) =>
-    spapiError(400, 'InvalidInput', 'Request is missing or has invalid parameters', details);
-  const body = parseJsonObject(await readText(request, state.maxBodyBytes));
+    spapiError(400, 'InvalidRequest', 'Request is missing or has invalid parameters', details, {
+      'x-amzn-ratelimit-limit': String(rate),
+    });
+  let body: Record<string, unknown>;
+  try {
+    body = parseJsonObject(await readText(request, state.maxBodyBytes));
+  } catch (err) {
+    if (err instanceof BadRequest && err.status === 400) return invalid(err.message);
+    throw err;
+  }
   const resources = body.restrictedResources;
   if (!Array.isArray(resources) || resources.length === 0) return invalid('Resource not provided.');
   if (resources.length > 50) return invalid('At most 50 restricted resources are allowed.');
@@ -159,6 +173,7 @@ async function restrictedDataToken(
   state.rememberAccess(rdt, {
     kind: 'rdt',
     clientId: token.clientId,
+    secret: token.secret,
     sellingPartnerId: token.sellingPartnerId,
     region: token.region,
     scopes: [],
@@ -176,6 +191,37 @@ function pathMatches(pattern: string, path: string): boolean {
   return a.length === b.length && a.every((seg, i) => seg === b[i] || /^\{[^}]+\}$/.test(seg));
 }
 
+/** ISO 8601 in UTC as getOrders takes it: a date, or a date and time with an optional `Z`. */
+const ISO_UTC = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?Z?)?$/;
+
+/**
+ * getOrders' date rules: "Either the CreatedAfter parameter or the LastUpdatedAfter parameter is
+ * required. Both cannot be empty. The date must be in ISO 8601 format." (the Orders v0 model).
+ * Amazon's answer to a missing filter is a bare InvalidInput (developer reports of getOrders 400s);
+ * to a bad date, "Invalid date-time field(s) [createdAfter]." (selling-partner-api-models#1437).
+ */
+function dateFilterError(q: URLSearchParams): { message: string; details: string } | undefined {
+  const fields = ['CreatedAfter', 'CreatedBefore', 'LastUpdatedAfter', 'LastUpdatedBefore'] as const;
+  const bad = fields.filter((f) => {
+    const v = q.get(f);
+    return v !== null && (!ISO_UTC.test(v) || Number.isNaN(Date.parse(v)));
+  });
+  if (bad.length > 0) {
+    const names = bad.map((f) => f[0]!.toLowerCase() + f.slice(1));
+    return {
+      message: 'This is an invalid input',
+      details: `Invalid date-time field(s) [${names.join(', ')}].`,
+    };
+  }
+  if (!q.get('CreatedAfter') && !q.get('LastUpdatedAfter')) {
+    return {
+      message: 'The input you have submitted is not valid. Please check your input and try again.',
+      details: 'Either CreatedAfter or LastUpdatedAfter is required.',
+    };
+  }
+  return undefined;
+}
+
 function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: number): Response {
   let elements: ReadonlySet<string> = new Set();
   if (token.kind === 'rdt') {
@@ -187,6 +233,11 @@ function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: numbe
   if (ids.length === 0)
     return spapiError(400, 'InvalidInput', 'Missing required parameter MarketplaceIds', '');
   if (ids.length > 50) return spapiError(400, 'InvalidInput', 'At most 50 MarketplaceIds are allowed', '');
+  const refused = dateFilterError(url.searchParams);
+  if (refused !== undefined)
+    return spapiError(400, 'InvalidInput', refused.message, refused.details, {
+      'x-amzn-ratelimit-limit': String(rate),
+    });
   const seller = state.sellers.get(token.sellingPartnerId!);
   const mine = new Set((seller?.marketplaces ?? []).map((c) => findMarketplace(c)?.marketplaceId));
   for (const id of ids) {
@@ -313,10 +364,10 @@ export async function handleSpapi(request: Request, url: URL, state: EmulatorSta
       : `${token.clientId}:${token.sellingPartnerId}:${token.region}`;
   const rate = state.rates[route.operation];
   if (!state.takeBucket(route.operation, caller)) {
-    // Whether Amazon sends Retry-After on 429 is UNCONFIRMED (amazon.md §11): it does not here.
-    return spapiError(429, 'QuotaExceeded', 'You exceeded your quota for the requested resource.', '', {
-      'x-amzn-ratelimit-limit': String(rate.rate),
-    });
+    // Whether Amazon sends Retry-After on 429 is UNCONFIRMED (amazon.md §11): it does not here. Nor
+    // x-amzn-RateLimit-Limit: "For this status code, the rate limit header is deprecated and no
+    // longer returned" (the Tokens API model's 429, also its 415, 500 and 503).
+    return spapiError(429, 'QuotaExceeded', 'You exceeded your quota for the requested resource.', '');
   }
   try {
     switch (route.operation) {

@@ -39,12 +39,19 @@ export const DEFAULT_RATES: Readonly<Record<SpapiOperation, BucketRate>> = Objec
   rotateApplicationClientSecret: { rate: 0.0167, burst: 1 },
 });
 
+/** One client secret of an app; rotation shortens `expiresAt` of the old ones in place. */
+export interface AppSecret {
+  readonly secret: string;
+  /** Epoch ms; null = no expiry. */
+  expiresAt: number | null;
+}
+
 export interface AppState {
   readonly id: string;
   name: string;
   readonly clientId: string;
-  /** Valid secrets; `expiresAt` null = no expiry. */
-  secrets: { secret: string; expiresAt: number | null }[];
+  /** Valid secrets. */
+  secrets: AppSecret[];
   redirectUris: string[];
   loginUri: string | undefined;
   draft: boolean;
@@ -75,6 +82,11 @@ export interface RefreshRecord {
 export interface AccessRecord {
   readonly kind: 'seller' | 'grantless' | 'rdt';
   readonly clientId: string;
+  /**
+   * The client secret the token was issued with (an RDT: its access token's). Once it expires,
+   * SP-API refuses the token: "The LWA secret token you provided has expired."
+   */
+  readonly secret: AppSecret;
   readonly sellingPartnerId: string | undefined;
   readonly region: Region | undefined;
   readonly scopes: readonly string[];
@@ -250,14 +262,14 @@ export class EmulatorState {
     return undefined;
   }
 
-  /** Whether `secret` is one of the app's unexpired secrets. Checks all, so timing says nothing. */
-  secretMatches(app: AppState, secret: string): boolean {
+  /** The app's unexpired secret equal to `secret`, if any. Checks all, so timing says nothing. */
+  matchingSecret(app: AppState, secret: string): AppSecret | undefined {
     const now = this.now();
-    let ok = false;
+    let found: AppSecret | undefined;
     for (const s of app.secrets) {
-      if (safeEqual(s.secret, secret) && (s.expiresAt === null || now < s.expiresAt)) ok = true;
+      if (safeEqual(s.secret, secret) && (s.expiresAt === null || now < s.expiresAt)) found = s;
     }
-    return ok;
+    return found;
   }
 
   /** The default test seller for a region and kind (first seeded match), if any. */

@@ -204,7 +204,7 @@ test('SP-API helper: an early-expired token is dropped, refreshed once and the c
   const orders = await spapi({
     ...key,
     path: '/orders/v0/orders',
-    query: { MarketplaceIds: ['ATVPDKIKX0DER'] },
+    query: { MarketplaceIds: ['ATVPDKIKX0DER'], CreatedAfter: '2026-01-01T00:00:00Z' },
     restricted: { dataElements: ['buyerInfo'] },
   });
   assert.equal(orders.status, 200);

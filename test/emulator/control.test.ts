@@ -84,7 +84,7 @@ test('faults: 429 with Retry-After, garbage bodies, 307 to another host, grant_t
   );
   assert.equal(
     (
-      await f('https://x/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER', {
+      await f('https://x/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER&CreatedAfter=2026-01-01', {
         headers: { 'x-amz-access-token': a.access_token },
       })
     ).status,

@@ -85,7 +85,7 @@ test('amazon-sp-api exchanges a code, refreshes, and calls SP-API operations aga
   const orders = (await sp.callAPI({
     operation: 'getOrders',
     endpoint: 'orders',
-    query: { MarketplaceIds: ['ATVPDKIKX0DER'] },
+    query: { MarketplaceIds: ['ATVPDKIKX0DER'], CreatedAfter: '2026-01-01T00:00:00Z' },
     restricted_data_token: rdt.restrictedDataToken,
   })) as { Orders: { BuyerInfo?: { BuyerEmail: string } }[] };
   assert.ok(orders.Orders.length > 0 && orders.Orders.every((o) => o.BuyerInfo?.BuyerEmail));

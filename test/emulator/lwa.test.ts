@@ -211,13 +211,12 @@ test('refresh after revocation and after the 365-day authorization lapse is inva
   );
 });
 
-test('client_credentials: the three scopes, Atc| tokens with scope and no refresh token', async () => {
+test('client_credentials: the two live scopes, Atc| tokens with scope and no refresh token; migration refused', async () => {
   const { fetch } = clocked();
   for (const scope of [
     'sellingpartnerapi::notifications',
     'sellingpartnerapi::client_credential:rotation',
-    'sellingpartnerapi::migration',
-    'sellingpartnerapi::notifications sellingpartnerapi::migration',
+    'sellingpartnerapi::notifications sellingpartnerapi::client_credential:rotation',
   ]) {
     const res = await tokenRequest(fetch, { grant_type: 'client_credentials', scope });
     assert.equal(res.status, 200, scope);
@@ -226,11 +225,19 @@ test('client_credentials: the three scopes, Atc| tokens with scope and no refres
     assert.equal(body.scope, scope);
     assert.equal(body.refresh_token, undefined);
   }
-  const bad = await tokenRequest(fetch, { grant_type: 'client_credentials', scope: 'SCOPE_MIGRATION_API' });
-  assert.equal(
-    (await assertLwaError(bad, 400, 'invalid_scope')).error_description,
-    'The request has an invalid parameter : scope',
-  );
+  // A wrong literal, and the scope of the Authorization API removed on 2024-03-27, alone or beside a valid one.
+  for (const scope of [
+    'SCOPE_MIGRATION_API',
+    'sellingpartnerapi::migration',
+    'sellingpartnerapi::notifications sellingpartnerapi::migration',
+  ]) {
+    const bad = await tokenRequest(fetch, { grant_type: 'client_credentials', scope });
+    assert.equal(
+      (await assertLwaError(bad, 400, 'invalid_scope')).error_description,
+      'The request has an invalid parameter : scope',
+      scope,
+    );
+  }
   await assertLwaError(
     await tokenRequest(fetch, { grant_type: 'client_credentials' }),
     400,

@@ -145,7 +145,11 @@ test('429 QuotaExceeded past the token bucket; the bucket refills with the clock
   const path = '/sellers/v1/marketplaceParticipations';
   assert.equal((await call(fetch, path, access_token)).status, 200);
   assert.equal((await call(fetch, path, access_token)).status, 200);
-  const err = await assertSpapiError(await call(fetch, path, access_token), 429, 'QuotaExceeded');
+  const throttled = await call(fetch, path, access_token);
+  // The rate-limit header is "deprecated and no longer returned" on 429 (the Tokens API model).
+  assert.equal(throttled.headers.get('x-amzn-ratelimit-limit'), null);
+  assert.equal(throttled.headers.get('retry-after'), null);
+  const err = await assertSpapiError(throttled, 429, 'QuotaExceeded');
   assert.equal(err.message, 'You exceeded your quota for the requested resource.');
   advance(1);
   assert.equal((await call(fetch, path, access_token)).status, 200);
@@ -155,7 +159,7 @@ test('429 QuotaExceeded past the token bucket; the bucket refills with the clock
 test('orders: no buyer data with an access token, buyer data under an RDT that asks for it', async () => {
   const { fetch } = setup();
   const { access_token } = await authorize(fetch);
-  const path = '/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER';
+  const path = '/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER&CreatedAfter=2025-12-01T00:00:00Z';
   const plain = (await (await call(fetch, path, access_token)).json()) as {
     payload: { Orders: Record<string, unknown>[] };
   };
@@ -206,10 +210,39 @@ test('orders: no buyer data with an access token, buyer data under an RDT that a
   );
   await assertSpapiError(await call(fetch, '/orders/v0/orders', access_token), 400, 'InvalidInput');
   await assertSpapiError(
-    await call(fetch, '/orders/v0/orders?MarketplaceIds=A1PA6795UKMFR9', access_token),
+    await call(
+      fetch,
+      '/orders/v0/orders?MarketplaceIds=A1PA6795UKMFR9&CreatedAfter=2026-01-01',
+      access_token,
+    ),
     400,
     'InvalidInput',
   );
+});
+
+test('getOrders requires CreatedAfter or LastUpdatedAfter, in ISO 8601', async () => {
+  const { fetch } = setup();
+  const { access_token } = await authorize(fetch);
+  const orders = (q: string) =>
+    call(fetch, `/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER${q}`, access_token);
+  const missing = await orders('');
+  assert.ok(missing.headers.get('x-amzn-ratelimit-limit'), 'a 400 of getOrders carries the rate limit');
+  const none = await assertSpapiError(missing, 400, 'InvalidInput');
+  assert.equal(
+    none.message,
+    'The input you have submitted is not valid. Please check your input and try again.',
+  );
+  await assertSpapiError(await orders('&CreatedBefore=2026-01-01T00:00:00Z'), 400, 'InvalidInput');
+  await assertSpapiError(await orders('&CreatedAfter='), 400, 'InvalidInput');
+  const bad = await assertSpapiError(await orders('&CreatedAfter=yesterday'), 400, 'InvalidInput');
+  assert.equal(bad.details, 'Invalid date-time field(s) [createdAfter].');
+  for (const q of [
+    '&CreatedAfter=2026-01-01T00:00:00Z',
+    '&LastUpdatedAfter=2026-01-01',
+    '&CreatedAfter=2026-01-01T08:00',
+  ]) {
+    assert.equal((await orders(q)).status, 200, q);
+  }
 });
 
 test('RDT request validation: Amazon’s 400 for a missing or bad resource, malformed JSON, oversized body', async () => {
@@ -221,29 +254,33 @@ test('RDT request validation: Amazon’s 400 for a missing or bad resource, malf
       body,
       headers: { 'content-type': 'application/json' },
     });
-  const none = await assertSpapiError(await post('{}'), 400, 'InvalidInput');
+  // The Tokens API model's 400 example: code InvalidRequest, this message and details.
+  const empty = await post('{}');
+  assert.ok(empty.headers.get('x-amzn-ratelimit-limit'));
+  const none = await assertSpapiError(empty, 400, 'InvalidRequest');
+  assert.equal(none.message, 'Request is missing or has invalid parameters');
   assert.equal(none.details, 'Resource not provided.');
   await assertSpapiError(
     await post('{"restrictedResources":[{"method":"PATCH","path":"/x"}]}'),
     400,
-    'InvalidInput',
+    'InvalidRequest',
   );
   await assertSpapiError(
     await post('{"restrictedResources":[{"method":"GET","path":"x"}]}'),
     400,
-    'InvalidInput',
+    'InvalidRequest',
   );
   await assertSpapiError(
     await post('{"restrictedResources":[{"method":"GET","path":"/x","dataElements":["ssn"]}]}'),
     400,
-    'InvalidInput',
+    'InvalidRequest',
   );
   await assertSpapiError(
     await post(JSON.stringify({ restrictedResources: Array(51).fill({ method: 'GET', path: '/x' }) })),
     400,
-    'InvalidInput',
+    'InvalidRequest',
   );
-  await assertSpapiError(await post('{not json'), 400, 'InvalidInput');
+  await assertSpapiError(await post('{not json'), 400, 'InvalidRequest');
   await assertSpapiError(await post(JSON.stringify({ pad: 'x'.repeat(4096) })), 413, 'RequestEntityTooLarge');
   const grantlessToken = await grantless(fetch, 'sellingpartnerapi::notifications');
   await assertSpapiError(

@@ -77,11 +77,7 @@ function checkDraft(state: EmulatorState, app: AppState, version: string | null)
   return undefined;
 }
 
-function checkRedirect(
-  state: EmulatorState,
-  app: AppState,
-  given: string | null,
-): Checked<{ uri: string; explicit: boolean }> {
+function checkRedirect(state: EmulatorState, app: AppState, given: string | null): Checked<{ uri: string }> {
   if (given === null || given === '') {
     const first = app.redirectUris[0];
     if (first === undefined) {
@@ -90,7 +86,7 @@ function checkRedirect(
         response: errorPage(state, 400, 'MD9100', 'The application has no OAuth redirect URI.'),
       };
     }
-    return { ok: true, value: { uri: first, explicit: false } };
+    return { ok: true, value: { uri: first } };
   }
   if (given.includes('#')) {
     return { ok: false, response: errorPage(state, 400, 'MD5110', 'The redirect URI contains fragments.') };
@@ -106,7 +102,7 @@ function checkRedirect(
       ),
     };
   }
-  return { ok: true, value: { uri: given, explicit: true } };
+  return { ok: true, value: { uri: given } };
 }
 
 function checkPkce(
@@ -147,7 +143,6 @@ function approve(
     sellingPartnerId: seller.sellingPartnerId,
     region,
     redirectUri: p.redirectUri,
-    redirectUriExplicit: p.redirectUriExplicit,
     expiresAt: state.now() + CODE_TTL_MS,
     codeChallenge: p.codeChallenge,
     codeChallengeMethod: p.codeChallengeMethod,
@@ -267,7 +262,6 @@ function startConsent(
   return consentOrAuto(state, url, app, {
     appId: app.id,
     redirectUri: target.value.uri,
-    redirectUriExplicit: target.value.explicit,
     state: q.get('state') ?? undefined,
     region: seller.region,
     sellingPartnerId: seller.sellingPartnerId,

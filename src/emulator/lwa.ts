@@ -225,8 +225,10 @@ export async function handleToken(
     if (!record || record.used || record.expiresAt <= now || record.clientId !== clientId) {
       return fail(400, 'invalid_grant', DESCRIPTIONS.code);
     }
+    // Omitted: accepted (Amazon's own exchange example and widely used clients omit it). Sent: it
+    // must be the one the code was issued for.
     const redirectUri = params.redirect_uri;
-    if (redirectUri === undefined ? record.redirectUriExplicit : redirectUri !== record.redirectUri) {
+    if (redirectUri !== undefined && redirectUri !== record.redirectUri) {
       return fail(400, 'invalid_grant', DESCRIPTIONS.redirect_uri);
     }
     if (record.codeChallenge !== undefined) {

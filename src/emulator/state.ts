@@ -61,10 +61,8 @@ export interface CodeRecord {
   readonly clientId: string;
   readonly sellingPartnerId: string;
   readonly region: Region;
-  /** The redirect URI the code was sent to. */
+  /** The redirect URI the code was sent to: an exchange that names one must name this one. */
   readonly redirectUri: string;
-  /** Whether the consent request named the redirect URI (then the exchange must repeat it). */
-  readonly redirectUriExplicit: boolean;
   readonly expiresAt: number;
   readonly codeChallenge: string | undefined;
   readonly codeChallengeMethod: 'S256' | 'plain' | undefined;
@@ -101,7 +99,6 @@ export interface AccessRecord {
 export interface PendingConsent {
   readonly appId: string;
   readonly redirectUri: string;
-  readonly redirectUriExplicit: boolean;
   readonly state: string | undefined;
   readonly region: Region;
   /** Fixed seller (the Appstore flow names it); otherwise chosen on the page. */

@@ -194,7 +194,8 @@ if (missing !== undefined && process.env.CI === 'true') {
         // The NA seller is taken by the next test's user_ref; pick the global seller here.
         await page.check('input[value="A1EMUSELLERGL01:na"]');
         await page.click('#confirm');
-        await page.waitForURL((u) => u.origin === publicUrl && u.pathname === '/oauth/result');
+        // A link made in the dashboard returns to the dashboard, not to the public result page.
+        await page.waitForURL((u) => u.origin === publicUrl && u.pathname === '/admin/connected');
         const sellers = await store.listSellers({ limit: 10 });
         const mine = sellers.items.find((x) => x.userRef === 'admin-button-user');
         assert.ok(mine, 'the seller is stored under the user_ref typed in the form');

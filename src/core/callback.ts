@@ -31,6 +31,7 @@ export interface CallbackFailure {
   readonly error: CallbackError | StateError;
 }
 
+/** What {@link parseCallback} returns: the callback's values, or a typed error (never thrown). */
 export type CallbackResult = CallbackSuccess | CallbackFailure;
 
 /** Our states are 43 characters; a library user's may differ, so allow unreserved URL characters. */

@@ -46,21 +46,36 @@ export interface Marketplace {
   readonly vendorCentralAliases: readonly string[];
 }
 
-/** SP-API production endpoints per region (amazon.md §3.1). */
+/**
+ * SP-API production endpoints per region.
+ *
+ * @example
+ * SPAPI_ENDPOINTS.eu; // 'https://sellingpartnerapi-eu.amazon.com'
+ */
 export const SPAPI_ENDPOINTS: Readonly<Record<Region, string>> = Object.freeze({
   na: 'https://sellingpartnerapi-na.amazon.com',
   eu: 'https://sellingpartnerapi-eu.amazon.com',
   fe: 'https://sellingpartnerapi-fe.amazon.com',
 });
 
-/** SP-API sandbox endpoints per region (amazon.md §3.2). */
+/**
+ * SP-API sandbox endpoints per region.
+ *
+ * @example
+ * SPAPI_SANDBOX_ENDPOINTS.na; // 'https://sandbox.sellingpartnerapi-na.amazon.com'
+ */
 export const SPAPI_SANDBOX_ENDPOINTS: Readonly<Record<Region, string>> = Object.freeze({
   na: 'https://sandbox.sellingpartnerapi-na.amazon.com',
   eu: 'https://sandbox.sellingpartnerapi-eu.amazon.com',
   fe: 'https://sandbox.sellingpartnerapi-fe.amazon.com',
 });
 
-/** The Login with Amazon token endpoint (amazon.md §4); one host for every region. */
+/**
+ * The Login with Amazon token endpoint; one host for every region.
+ *
+ * @example
+ * new URL(LWA_TOKEN_URL).host; // 'api.amazon.com'
+ */
 export const LWA_TOKEN_URL = 'https://api.amazon.com/auth/o2/token';
 
 /**
@@ -83,7 +98,12 @@ export function spapiRegionOfHost(host: string): Region | undefined {
   return m ? (m[1]!.toLowerCase() as Region) : undefined;
 }
 
-/** All regions, in a stable order. */
+/**
+ * All regions, in a stable order.
+ *
+ * @example
+ * for (const region of REGIONS) console.log(spapiEndpoint(region));
+ */
 export const REGIONS: readonly Region[] = Object.freeze(['na', 'eu', 'fe'] as const);
 
 const SC_EUROPE = 'https://sellercentral-europe.amazon.com';
@@ -109,7 +129,12 @@ const row = (
     vendorCentralAliases: Object.freeze([...(aliases.vendor ?? [])]),
   });
 
-/** Every marketplace of amazon.md §3.3, in Amazon's order. */
+/**
+ * Every SP-API marketplace, in the order of Amazon's marketplace-ids page.
+ *
+ * @example
+ * MARKETPLACES.filter((m) => m.region === 'fe').map((m) => m.countryCode); // ['SG', 'AU', 'JP']
+ */
 export const MARKETPLACES: readonly Marketplace[] = Object.freeze([
   row(
     'CA',
@@ -292,12 +317,23 @@ export function consentOrigin(marketplace: Marketplace, kind: PartnerKind): stri
   return kind === 'vendor' ? marketplace.vendorCentral : marketplace.sellerCentral;
 }
 
-/** The SP-API base URL of a region, production or sandbox. */
+/**
+ * The SP-API base URL of a region, production or sandbox.
+ *
+ * @example
+ * spapiEndpoint('fe'); // 'https://sellingpartnerapi-fe.amazon.com'
+ */
 export function spapiEndpoint(region: Region, sandbox = false): string {
   return (sandbox ? SPAPI_SANDBOX_ENDPOINTS : SPAPI_ENDPOINTS)[region];
 }
 
-/** True for `na`, `eu` and `fe`. */
+/**
+ * True for `na`, `eu` and `fe`.
+ *
+ * @example
+ * isRegion('eu'); // true
+ * isRegion('us'); // false
+ */
 export function isRegion(value: unknown): value is Region {
   return value === 'na' || value === 'eu' || value === 'fe';
 }
@@ -308,6 +344,9 @@ const hostOf = (origin: string): string => new URL(origin).hostname;
  * Every host Amazon may show a consent page or an Appstore confirm page on: each marketplace's
  * Seller and Vendor Central hosts and their aliases. This is the allow-list for an Appstore
  * `amazon_callback_uri`.
+ *
+ * @example
+ * AMAZON_CONSENT_HOSTS.has('sellercentral.amazon.de'); // true
  */
 export const AMAZON_CONSENT_HOSTS: ReadonlySet<string> = new Set(
   MARKETPLACES.flatMap((m) => [

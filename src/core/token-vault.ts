@@ -35,6 +35,7 @@ export interface AccessToken {
   readonly expiresAt: number;
 }
 
+/** Where an authorization stands: usable, or refused by LWA (`invalid_grant`) until the seller authorizes again. */
 export type SellerTokenStatus = 'active' | 'reauthorization_required' | 'revoked';
 
 /** What the vault knows of one authorization, secrets decrypted. */
@@ -63,6 +64,14 @@ export interface RefreshFailure {
   readonly message?: string;
 }
 
+/**
+ * Where refresh tokens live, for the token manager: {@link createMemoryTokenVault}, the service's
+ * store (`createStoreTokenVault` of `spapi-auth/storage`), or your own. The protocol of one refresh
+ * is described at the top of this module.
+ *
+ * @example
+ * const tokens = createTokenManager({ credentials, vault: createMemoryTokenVault() });
+ */
 export interface TokenVault {
   /** The current state, or null when the vault has no such authorization. */
   load(key: SellerTokenKey): Promise<SellerTokenState | null>;

@@ -11,7 +11,6 @@ import {
   type RunningEmulator,
 } from '../../src/emulator/index.js';
 import {
-  AMAZON_HOST_HEADER,
   buildConsentUrl,
   buildRestrictedDataTokenRequest,
   createMemoryTokenVault,
@@ -23,6 +22,7 @@ import {
   type FetchLike,
   type Region,
 } from '../../src/core/index.js';
+import { AMAZON_HOST_HEADER } from '../../src/core/marketplaces.js';
 
 const REDIRECT = 'http://localhost:3000/oauth/callback';
 const CREDS = { clientId: DEV_APPLICATION.clientId, clientSecret: DEV_CLIENT_SECRET };

@@ -13,6 +13,7 @@
 export const STORAGE_ERROR_CODES = Object.freeze({
   credential_integrity_error: 'StorageIntegrityError',
   seller_owned_by_other_user: 'SellerOwnershipError',
+  seller_already_connected: 'SellerExistsError',
   invalid_encryption_keys: 'KeyRingError',
   store_unavailable: 'StorageUnavailableError',
   invalid_database_url: 'StorageError',
@@ -69,6 +70,23 @@ export class SellerOwnershipError extends StorageError {
   override name = 'SellerOwnershipError';
   constructor() {
     super('seller_owned_by_other_user', 'This selling partner is already linked to another user.');
+  }
+}
+
+/**
+ * The seller is already connected and this authorization may not replace its token: its
+ * transaction named no seller, or carried no owner (HTTP 409). A re-authorization goes through a
+ * connect session that names the seller, or the Appstore sign-in hop.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof SellerExistsError) return errorResponse(409, err.code);
+ * ```
+ */
+export class SellerExistsError extends StorageError {
+  override name = 'SellerExistsError';
+  constructor() {
+    super('seller_already_connected', 'This selling partner is already connected.');
   }
 }
 

@@ -4,7 +4,7 @@ import { isRegion } from '../core/index.js';
 import type { PartnerKind, Region, SellerTokenKey } from '../core/index.js';
 import { openValue, sealValue } from './crypto.js';
 import type { KeyRing } from './crypto.js';
-import { KeyRingError } from './errors.js';
+import { KeyRingError, SellerExistsError, SellerOwnershipError } from './errors.js';
 import type {
   AuditInput,
   AuthorizationInput,
@@ -204,6 +204,19 @@ export function assertAuthorizationInput(input: AuthorizationInput): void {
 /** A session type `createSession` knows. */
 export function assertSessionType(type: unknown): asserts type is SessionType {
   if (!SESSION_TYPES.includes(type as SessionType)) throw new TypeError('type must be connect or appstore');
+}
+
+/**
+ * Whether `input` may replace a row owned by `storedUserRef` (see `AuthorizationInput.replaces`);
+ * throws {@link SellerExistsError} or {@link SellerOwnershipError} when not.
+ */
+export function assertMayReplace(storedUserRef: string | null, input: AuthorizationInput): void {
+  const policy = input.replaces ?? 'same_owner';
+  if (policy === 'none') throw new SellerExistsError();
+  if (storedUserRef === input.userRef) return;
+  if (input.allowRelink === true && input.userRef !== null) return;
+  if (policy === 'same_owner_or_unowned' && storedUserRef === null && input.userRef !== null) return;
+  throw new SellerOwnershipError();
 }
 
 /** A refresh token LWA rotated on a refresh, if any (`commitRefresh`'s optional argument). */

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config.js';
 import { freePort } from './helpers.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
-import { createEmulator, startEmulator } from '../../src/emulator/index.js';
+import { TEST_SELLERS, createEmulator, startEmulator } from '../../src/emulator/index.js';
+import { devPartnersOf } from '../../src/server/dev/emulator-mount.js';
 import { fromFetchHandler } from '../../src/server/http/request.js';
 import { openStore } from '../../src/storage/open.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
@@ -117,6 +118,7 @@ test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole f
     log: silentLogger,
     fetch: (req) => emulator.fetch(req),
     fallback: fromFetchHandler((req) => emulator.fetch(req), publicUrl),
+    devPartners: devPartnersOf(TEST_SELLERS),
   });
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
   try {

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, loadStoreConfig } from '../../src/config.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import { devFallback, devLogSink } from '../../src/server/dev/emulator-mount.js';
 import { createLogger } from '../../src/server/http/log.js';
-import { AMAZON_URL, Browser, PUBLIC_URL, connectSeller, makeService } from './helpers.js';
+import { AMAZON_URL, Browser, PUBLIC_URL, api, connectSeller, makeService } from './helpers.js';
 import { cookiePair, csrfOf, makeOpsService } from './ops-helpers.js';
 
 const KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -163,14 +163,22 @@ test('result page: a vendor is "Vendor connected", a seller "Seller connected"',
 });
 
 test('Appstore re-authorization keeps the marketplace the seller connected with (US stays US)', async () => {
-  const svc = await makeService();
+  // Re-authorizing a stored seller through the Appstore takes the sign-in hop (its owner).
+  const svc = await makeService({ SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' });
   try {
-    await connectSeller(svc, { marketplace: 'US' });
+    await connectSeller(svc, { marketplace: 'US', userRef: 'u1' });
     const before = await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
     assert.equal(before?.marketplace, 'US');
     await svc.emulator.control.consentMode('auto', 'A1EMUSELLERNA01');
     const start = `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}&selling_partner_id=A1EMUSELLERNA01`;
-    const { res } = await new Browser(svc).follow(start);
+    const browser = new Browser(svc);
+    const { url: signin } = await browser.follow(start, (u) =>
+      u.startsWith('https://app.example.com/signin'),
+    );
+    const pending = new URL(signin).searchParams.get('spapi_pending');
+    const confirmed = await api(svc, 'POST', `/v1/appstore-sessions/${pending}/confirm`, { user_ref: 'u1' });
+    const { url: next } = (await confirmed.json()) as { url: string };
+    const { res } = await browser.follow(next);
     assert.equal(res.status, 200, await res.clone().text());
     assert.equal(await svc.lwaCalls('authorization_code'), 2, 're-authorized');
     const after = await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });

@@ -7,6 +7,8 @@ import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
+import { createPostgresStore } from '../../src/storage/postgres.js';
+import { PG_URL } from '../helpers/e2e.js';
 import type { Store } from '../../src/storage/store.js';
 import { generateApiKey, type Scope } from '../../src/server/tokens/api-keys.js';
 import { createApp, type App } from '../../src/server/app.js';
@@ -38,7 +40,12 @@ export interface TestService {
 
 export async function makeService(
   env: Record<string, string> = {},
-  opts: { now?: () => number; sqlitePath?: string; logLevel?: 'debug' | 'info' } = {},
+  opts: {
+    now?: () => number;
+    sqlitePath?: string;
+    postgresSchema?: string;
+    logLevel?: 'debug' | 'info';
+  } = {},
 ): Promise<TestService> {
   const app0 = devApplication(PUBLIC_URL);
   const emulatorApp = { ...app0, clientSecret: CANARY_SECRET };
@@ -49,6 +56,7 @@ export async function makeService(
     keyRing: createKeyRing([['k1', randomBytes(32)]]),
     ...(opts.now ? { now: opts.now } : {}),
     ...(opts.sqlitePath === undefined ? {} : { sqlitePath: opts.sqlitePath }),
+    ...(opts.postgresSchema === undefined ? {} : { postgresSchema: opts.postgresSchema }),
   });
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: opts.logLevel ?? 'debug' });
@@ -109,13 +117,20 @@ export function serviceEnv(
   };
 }
 
-/** SQLite in memory (`memory:`), or SQLite at `sqlitePath` (closed and reopened by tests to simulate a restart). */
+/**
+ * SQLite in memory (`memory:`), SQLite at `sqlitePath` (closed and reopened by tests to simulate a restart), or
+ * PostgreSQL at the test server in the schema `postgresSchema`.
+ */
 export function openTestStore(opts: {
   readonly keyRing: KeyRing;
   readonly now?: () => number;
   readonly sqlitePath?: string;
+  readonly postgresSchema?: string;
 }): Promise<Store> {
   const storeOptions = { keyRing: opts.keyRing, ...(opts.now ? { now: opts.now } : {}) };
+  if (opts.postgresSchema !== undefined) {
+    return createPostgresStore({ ...storeOptions, url: PG_URL, schema: opts.postgresSchema });
+  }
   return opts.sqlitePath === undefined
     ? openStore('memory:', storeOptions)
     : createSqliteStore({ ...storeOptions, path: opts.sqlitePath });

@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import type { SellerTokenKey } from '../../src/core/index.js';
 import {
   KeyRingError,
+  SellerExistsError,
   SellerOwnershipError,
   StorageIntegrityError,
   createKeyRing,
@@ -154,11 +155,11 @@ export function storeContract(harness: ContractHarness): void {
           assert.equal(await store.markReauthorizationRequired(KEY, lease, { code: 'invalid_grant' }), true);
           clock.advance(1000);
           const result = await store.saveAuthorization(
-            authorization({ refreshToken: 'Atzr|new', userRef: null, marketplace: null }),
+            authorization({ refreshToken: 'Atzr|new', marketplace: null }),
           );
           assert.equal(result.created, false);
           assert.equal(result.seller.status, 'active');
-          assert.equal(result.seller.userRef, 'user-1', 'a null userRef keeps the stored owner');
+          assert.equal(result.seller.userRef, 'user-1');
           assert.equal(result.seller.marketplace, 'US');
           assert.equal(result.seller.authorizedAt, clock.now());
           assert.equal(result.seller.lastError, null);
@@ -186,6 +187,73 @@ export function storeContract(harness: ContractHarness): void {
           assert.equal((await store.getSeller(KEY))?.userRef, 'user-1');
           assert.deepEqual(await store.webhookOutboxDepth(), depth);
           assert.equal((await store.listAudit()).length, 0);
+        }));
+
+      it('an authorization without an owner, or with replaces none, never replaces a stored token', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization({ refreshToken: 'Atzr|victim' }));
+          const depth = await store.webhookOutboxDepth();
+          const effects = { events: [event()], audit: [{ action: 'x' }] };
+          await assert.rejects(
+            store.saveAuthorization(authorization({ userRef: null, refreshToken: 'Atzr|x', ...effects })),
+            (err: unknown) => err instanceof SellerOwnershipError,
+          );
+          await assert.rejects(
+            store.saveAuthorization(
+              authorization({ userRef: null, refreshToken: 'Atzr|x', allowRelink: true, ...effects }),
+            ),
+            (err: unknown) => err instanceof SellerOwnershipError,
+            'allowRelink does not let an ownerless authorization in',
+          );
+          for (const userRef of ['user-1', null]) {
+            await assert.rejects(
+              store.saveAuthorization(
+                authorization({
+                  userRef,
+                  refreshToken: 'Atzr|x',
+                  replaces: 'none',
+                  allowRelink: true,
+                  ...effects,
+                }),
+              ),
+              (err: unknown) => err instanceof SellerExistsError && err.code === 'seller_already_connected',
+            );
+          }
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|victim');
+          assert.equal((await store.getSeller(KEY))?.version, 1);
+          assert.deepEqual(await store.webhookOutboxDepth(), depth);
+          assert.equal((await store.listAudit()).length, 0);
+          // A first authorization with replaces none is stored as usual.
+          const other = { ...KEY, region: 'eu' as const };
+          const created = await store.saveAuthorization(authorization({ ...other, replaces: 'none' }));
+          assert.equal(created.created, true);
+        }));
+
+      it('a row without an owner is claimed only with replaces same_owner_or_unowned', () =>
+        withStore(async (store) => {
+          await store.saveAuthorization(authorization({ userRef: null, refreshToken: 'Atzr|unowned' }));
+          await assert.rejects(
+            store.saveAuthorization(authorization({ userRef: 'user-2', refreshToken: 'Atzr|x' })),
+            (err: unknown) => err instanceof SellerOwnershipError,
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|unowned');
+          const claimed = await store.saveAuthorization(
+            authorization({
+              userRef: 'user-2',
+              refreshToken: 'Atzr|claimed',
+              replaces: 'same_owner_or_unowned',
+            }),
+          );
+          assert.equal(claimed.seller.userRef, 'user-2');
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|claimed');
+          // Once owned, another owner is refused in that mode too.
+          await assert.rejects(
+            store.saveAuthorization(
+              authorization({ userRef: 'user-3', refreshToken: 'Atzr|x', replaces: 'same_owner_or_unowned' }),
+            ),
+            (err: unknown) => err instanceof SellerOwnershipError,
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|claimed');
         }));
 
       it('re-links when allowed and says from whom', () =>

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import {
   KeyRingError,
   STORAGE_ERROR_CODES,
+  SellerExistsError,
   SellerOwnershipError,
   StorageError,
   StorageIntegrityError,
@@ -28,6 +29,7 @@ test('each storage error class carries the code the list gives it', () => {
   const made: StorageError[] = [
     new StorageIntegrityError('m'),
     new SellerOwnershipError(),
+    new SellerExistsError(),
     new KeyRingError('m'),
     new StorageUnavailableError('m'),
     new StorageError('invalid_database_url', 'm'),

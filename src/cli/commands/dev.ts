@@ -3,7 +3,7 @@
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from '../../config.js';
 import { DEV_CLIENT_SECRET, TEST_SELLERS, createEmulator, devApplication } from '../../emulator/index.js';
-import { devFallback, devLogSink } from '../../server/dev/emulator-mount.js';
+import { devFallback, devLogSink, devPartnersOf } from '../../server/dev/emulator-mount.js';
 import { createLogger } from '../../server/http/log.js';
 import {
   devApiKey,
@@ -85,7 +85,7 @@ export const devCommand: Command = {
         // LWA and SP-API calls go to the emulator in-process; the browser reaches it through the fallback.
         fetch: (req) => emulator.fetch(req),
         fallback: devFallback((req) => emulator.fetch(req), config.publicUrl),
-        devPartners: TEST_SELLERS.flatMap((s) => s.regions.map((region) => ({ kind: s.kind, region }))),
+        devPartners: devPartnersOf(TEST_SELLERS),
       });
     } catch (err) {
       throw configFailure(err, config);

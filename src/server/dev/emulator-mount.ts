@@ -3,7 +3,9 @@
  * emulator answers the Amazon paths a browser or the CLI reaches at the dev origin; a path neither
  * knows gets the service's own 404 (not an SP-API error body), and every request is one short line.
  */
+import type { PartnerKind, Region } from '../../core/marketplaces.js';
 import { errorResponse, fromFetchHandler, type Handler } from '../http/request.js';
+import type { DevPartner } from './page.js';
 
 /**
  * The dev fallback: the emulator for every path no service route claims, except that the
@@ -47,4 +49,18 @@ export function devLogSink(write: (text: string) => void): (line: string) => voi
     const ms = typeof rec.duration_ms === 'number' ? ` (${rec.duration_ms} ms)` : '';
     write(`${String(rec.method)} ${String(rec.route)} → ${String(rec.status)}${ms}\n`);
   };
+}
+
+/**
+ * The page's partners from the emulator's test accounts.
+ *
+ * @example
+ * registerDevRoutes(router, ctx, devPartnersOf(TEST_SELLERS));
+ */
+export function devPartnersOf(
+  accounts: readonly { sellingPartnerId: string; kind: PartnerKind; regions: readonly Region[] }[],
+): DevPartner[] {
+  return accounts.flatMap((s) =>
+    s.regions.map((region) => ({ kind: s.kind, region, sellingPartnerId: s.sellingPartnerId })),
+  );
 }

@@ -31,12 +31,34 @@ export const DEV_USER_REF = 'dev-user';
 export interface DevPartner {
   readonly kind: PartnerKind;
   readonly region: Region;
+  /** The test account's id, when known: the Appstore link names one not connected yet. */
+  readonly sellingPartnerId?: string;
 }
 
 /** Without a list from the emulator: every kind in every region. */
 const EVERY_PARTNER: readonly DevPartner[] = REGIONS.flatMap((region) =>
   (['seller', 'vendor'] as const).map((kind) => ({ kind, region })),
 );
+
+/**
+ * The emulator's "Authorize now" for the first test seller not stored yet: without a sign-in page an
+ * Appstore authorization carries no owner, so it may only connect a new seller.
+ */
+function appstoreLink(
+  applicationId: string,
+  partners: readonly DevPartner[],
+  stored: readonly { readonly sellingPartnerId: string }[],
+): string {
+  const q = new URLSearchParams({ application_id: applicationId });
+  const fresh = partners.find(
+    (p) =>
+      p.kind === 'seller' &&
+      p.sellingPartnerId !== undefined &&
+      !stored.some((s) => s.sellingPartnerId === p.sellingPartnerId),
+  );
+  if (fresh?.sellingPartnerId !== undefined) q.set('selling_partner_id', fresh.sellingPartnerId);
+  return `/appstore/authorize?${q.toString()}`;
+}
 
 /** The marketplaces whose region has a test partner of `kind`. */
 function marketplacesFor(kind: PartnerKind, partners: readonly DevPartner[]): Marketplace[] {
@@ -131,8 +153,8 @@ export function registerDevRoutes(
             ${connectForm('seller')} ${connectForm('vendor')}
             <p class="small muted">
               Or start on "Amazon" with the
-              <a href="/appstore/authorize?application_id=${config.applicationId}">Appstore flow</a> (sellers
-              only).
+              <a href="${appstoreLink(config.applicationId, partners, items)}">Appstore flow</a> (sellers
+              only; an Appstore authorization without a sign-in page connects sellers not stored yet).
             </p>
           </section>
           <section class="card">

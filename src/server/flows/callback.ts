@@ -9,8 +9,8 @@ import { parseCallback } from '../../core/callback.js';
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { isSpapiAuthError } from '../../core/errors.js';
 import { hashState } from '../../core/state.js';
-import { SellerOwnershipError, StorageError } from '../../storage/errors.js';
-import type { OAuthTransaction } from '../../storage/store.js';
+import { SellerExistsError, SellerOwnershipError, StorageError } from '../../storage/errors.js';
+import type { OAuthTransaction, ReplacePolicy } from '../../storage/store.js';
 import type { ExchangedTokens, ServiceContext } from '../context.js';
 import { readCookie } from '../http/cookies.js';
 import { HttpError, parseQuery, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
@@ -123,6 +123,10 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
         refusal = err;
       }
     }
+    if (!refusal && replacePolicy(tx, sellerId) === 'none') {
+      const existing = await store.getSeller({ sellingPartnerId: sellerId, region: tx.region });
+      if (existing) refusal = new HttpError(409, 'seller_already_connected');
+    }
     if (refusal) {
       audit.add({
         action: 'seller.authorization_refused',
@@ -158,12 +162,17 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     try {
       await fileAuthorization({ tx, sellingPartnerId: sellerId, tokens });
     } catch (err) {
-      if (err instanceof SellerOwnershipError) {
-        return flowFailure(
-          req,
-          'seller_owned_by_other_user',
-          'This selling partner is already linked to another user.',
-        );
+      // The store's own check, for a row written since the check before the exchange.
+      if (err instanceof SellerOwnershipError || err instanceof SellerExistsError) {
+        const code =
+          err instanceof SellerExistsError ? 'seller_already_connected' : 'seller_owned_by_other_user';
+        audit.add({
+          action: 'seller.authorization_refused',
+          sellingPartnerId: sellerId,
+          region: tx.region,
+          outcome: code,
+        });
+        return flowFailure(req, code);
       }
       throw err;
     }
@@ -202,6 +211,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
       marketplace: await marketplaceToStore(tx, sellingPartnerId),
       refreshToken: tokens.refreshToken,
       accessToken: tokens.accessToken,
+      replaces: replacePolicy(tx, sellingPartnerId),
       allowRelink: config.allowRelink,
       events: [
         sellerAuthorizedEvent(
@@ -229,6 +239,21 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
       kind: saved.created ? 'new' : 'renewed',
     });
   };
+}
+
+/**
+ * Which stored authorization a callback may replace. The `selling_partner_id` of a callback is
+ * browser-supplied, and no LWA or SP-API answer names the account behind a grant, so an
+ * authorization replaces a stored token only when its transaction was made for that seller and an
+ * owner: a connect session the app's backend created with `selling_partner_id`, or the Appstore
+ * flow after the app's sign-in (its seller id is Amazon's Login URI one, its owner the signed-in
+ * `user_ref`). Then it may renew the owner's row, or claim a row without an owner. Any other
+ * authorization (a plain connect link, the Appstore flow without sign-in) only creates.
+ */
+function replacePolicy(tx: OAuthTransaction, sellingPartnerId: string): ReplacePolicy {
+  return tx.userRef !== null && tx.expectedSellingPartnerId === sellingPartnerId
+    ? 'same_owner_or_unowned'
+    : 'none';
 }
 
 /** Maps a failed exchange to the status, code and message the browser sees. */

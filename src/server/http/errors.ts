@@ -93,6 +93,11 @@ export const HTTP_ERRORS = Object.freeze({
     status: 409,
     message: 'This selling partner is already linked to another user.',
   },
+  seller_already_connected: {
+    status: 409,
+    message:
+      'This selling partner is already connected. Re-authorize it with a link that names it, or after signing in.',
+  },
   client_id_mismatch: { status: 409, message: 'The notification is for another LWA client id.' },
   link_expired: { status: 410, message: 'This link has expired. Ask for a new one.' },
   link_used: { status: 410, message: 'This link was already used. Ask for a new one.' },

@@ -3,6 +3,7 @@ import type { Region, SellerTokenKey } from '../../core/index.js';
 import { SellerOwnershipError } from '../errors.js';
 import {
   assertAuthorizationInput,
+  assertMayReplace,
   assertSellerKey,
   assertStatus,
   encodeCursor,
@@ -181,17 +182,10 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
       return db.transaction(async (tx) => {
         const existing = await selectSeller(tx, input, db.forUpdate);
         const previousUserRef = existing ? strOrNull(existing.user_ref) : null;
-        if (
-          existing &&
-          input.userRef !== null &&
-          previousUserRef !== null &&
-          previousUserRef !== input.userRef &&
-          !input.allowRelink
-        ) {
-          throw new SellerOwnershipError();
-        }
-        // The guard repeats the ownership rule inside the write, so a concurrent first save that the
-        // SELECT could not lock still cannot re-link silently.
+        if (existing) assertMayReplace(previousUserRef, input);
+        // The guard repeats the replace rule inside the write, so a concurrent first save that the
+        // SELECT could not lock still cannot replace a row it may not.
+        const guard = replaceGuard(input);
         const changed = await tx.run(
           `INSERT INTO sellers (selling_partner_id, region, kind, user_ref, status, marketplace, refresh_token_enc,
              access_token_enc, access_token_expires_at, version, lease_owner, lease_expires_at, authorized_at,
@@ -210,8 +204,7 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
              authorized_at = excluded.authorized_at,
              last_error_code = NULL, last_error_message = NULL, last_error_at = NULL,
              updated_at = excluded.updated_at
-           WHERE sellers.user_ref IS NULL OR excluded.user_ref IS NULL OR sellers.user_ref = excluded.user_ref
-             OR ? = 1`,
+           WHERE ${guard}`,
           [
             input.sellingPartnerId,
             input.region,
@@ -224,10 +217,13 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
             at,
             at,
             at,
-            input.allowRelink ? 1 : 0,
           ],
         );
-        if (changed === 0) throw new SellerOwnershipError();
+        if (changed === 0) {
+          const current = await selectSeller(tx, input);
+          assertMayReplace(current ? strOrNull(current.user_ref) : null, input);
+          throw new SellerOwnershipError();
+        }
         await writeEffects(tx, input, at);
         const seller = toSeller((await selectSeller(tx, input))!);
         const relinked =
@@ -267,4 +263,21 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
       });
     },
   };
+}
+
+/**
+ * The `ON CONFLICT … DO UPDATE … WHERE` condition of {@link assertMayReplace}, for a row another
+ * transaction inserted after this one's SELECT (`sellers` is the stored row, `excluded` this one).
+ */
+function replaceGuard(input: AuthorizationInput): string {
+  const policy = input.replaces ?? 'same_owner';
+  if (policy === 'none') return '1 = 0';
+  const same =
+    '(sellers.user_ref = excluded.user_ref OR (sellers.user_ref IS NULL AND excluded.user_ref IS NULL))';
+  const unowned =
+    policy === 'same_owner_or_unowned'
+      ? ' OR (sellers.user_ref IS NULL AND excluded.user_ref IS NOT NULL)'
+      : '';
+  const relink = input.allowRelink === true && input.userRef !== null ? ' OR 1 = 1' : '';
+  return `${same}${unowned}${relink}`;
 }

@@ -66,12 +66,26 @@ export interface AuthorizationInput extends ChangeEffects {
   /** The access token the code exchange returned, cached for every instance; optional. */
   readonly accessToken?: AccessToken | null;
   /**
-   * Re-link a seller stored with a different non-null `userRef` (`SPAPI_AUTH_ALLOW_RELINK`).
-   * Without it such a save throws {@link SellerOwnershipError}. A null `userRef` never re-links:
-   * the stored one is kept.
+   * Which existing row (same seller and region) this authorization may replace:
+   * - `'none'`: none, a first authorization only; an existing row throws {@link SellerExistsError}.
+   *   For a transaction that named no seller or carries no owner (the selling partner id in a
+   *   callback is browser-supplied: such an authorization cannot prove it is that seller's).
+   * - `'same_owner'` (default): a row whose `userRef` equals this one's (both may be null).
+   * - `'same_owner_or_unowned'`: also a row without an owner, which this authorization claims. For
+   *   a transaction that named this seller and carries an owner.
+   *
+   * A row of another owner throws {@link SellerOwnershipError}, unless `allowRelink`.
+   */
+  readonly replaces?: ReplacePolicy;
+  /**
+   * Re-link a seller stored with a different `userRef` (`SPAPI_AUTH_ALLOW_RELINK`) when
+   * `replaces` allows replacing at all.
    */
   readonly allowRelink?: boolean;
 }
+
+/** See {@link AuthorizationInput.replaces}. */
+export type ReplacePolicy = 'none' | 'same_owner' | 'same_owner_or_unowned';
 
 /** The result of {@link SellerStore.saveAuthorization}. */
 export interface SaveAuthorizationResult {

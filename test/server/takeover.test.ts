@@ -1,0 +1,213 @@
+// Seller takeover: an attacker authorizes the app with their own Amazon account and edits the
+// browser-supplied selling_partner_id to a victim's, to file their refresh token under the victim's
+// id. Neither attack may change the victim's stored token, on SQLite and on PostgreSQL.
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { SellerTokenKey } from '../../src/core/token-vault.js';
+import { dropSchemas, postgresSuiteRuns, runSchema, tempDir } from '../storage/helpers.js';
+import {
+  AMAZON_URL,
+  Browser,
+  PUBLIC_URL,
+  connectSeller,
+  errorCode,
+  makeService,
+  type TestService,
+} from './helpers.js';
+
+const VICTIM: SellerTokenKey = { sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' };
+/** The attacker's own Amazon account (a seller the emulator knows, NA and EU). */
+const ATTACKER = 'A1EMUSELLERGL01';
+const JSON_ACCEPT = { accept: 'application/json' };
+
+/** Replaces one query parameter of a URL. */
+function edited(url: string, name: string, value: string): string {
+  const u = new URL(url);
+  u.searchParams.set(name, value);
+  return u.href;
+}
+
+/** The Appstore flow as the attacker runs it: their own account, the victim's id on the Login URI and the callback. */
+async function appstoreAttack(svc: TestService): Promise<Response> {
+  const browser = new Browser(svc);
+  const { url: login } = await browser.follow(
+    `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}&selling_partner_id=${ATTACKER}`,
+    (u) => u.startsWith(`${PUBLIC_URL}/oauth/login`),
+  );
+  const { url: callback } = await browser.follow(
+    edited(login, 'selling_partner_id', VICTIM.sellingPartnerId),
+    (u) => u.startsWith(`${PUBLIC_URL}/oauth/callback`),
+  );
+  assert.equal(
+    new URL(callback).searchParams.get('selling_partner_id'),
+    ATTACKER,
+    'Amazon names the real account',
+  );
+  return browser.request(edited(callback, 'selling_partner_id', VICTIM.sellingPartnerId), JSON_ACCEPT);
+}
+
+/** The website flow as the attacker runs it: a connect link for their own user_ref, the victim's id on the callback. */
+async function websiteAttack(svc: TestService, userRef: string): Promise<Response> {
+  await svc.emulator.control.consentMode('auto', ATTACKER);
+  const created = await svc.app.fetch(
+    new Request(`${PUBLIC_URL}/v1/connect-sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${svc.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_ref: userRef, marketplace: 'US' }),
+    }),
+  );
+  const { url } = (await created.json()) as { url: string };
+  const browser = new Browser(svc);
+  const { url: callback } = await browser.follow(url, (u) => u.startsWith(`${PUBLIC_URL}/oauth/callback`));
+  return browser.request(edited(callback, 'selling_partner_id', VICTIM.sellingPartnerId), JSON_ACCEPT);
+}
+
+/** The Appstore flow without sign-in, untouched: stores the victim without an owner. */
+async function appstoreConnect(svc: TestService): Promise<void> {
+  const { res } = await new Browser(svc).follow(
+    `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}&selling_partner_id=${VICTIM.sellingPartnerId}`,
+  );
+  assert.equal(res.status, 200);
+}
+
+async function refreshTokenOf(svc: TestService, key: SellerTokenKey): Promise<string | undefined> {
+  return (await svc.store.loadTokens(key))?.refreshToken;
+}
+
+function takeoverSuite(engine: string, open: (env?: Record<string, string>) => Promise<TestService>): void {
+  describe(`seller takeover (${engine})`, () => {
+    it('a: the Appstore flow without sign-in, seller id edited on the Login URI and the callback, does not replace a user_ref-owned seller', async () => {
+      const svc = await open();
+      try {
+        await connectSeller(svc, { sellerId: VICTIM.sellingPartnerId, userRef: 'victim' });
+        const before = await refreshTokenOf(svc, VICTIM);
+        assert.ok(before);
+        const codes = await svc.lwaCalls('authorization_code');
+        const res = await appstoreAttack(svc);
+        assert.equal(res.status, 409);
+        assert.equal(await errorCode(res), 'seller_already_connected');
+        assert.equal(await svc.lwaCalls('authorization_code'), codes, 'refused before the code is spent');
+        assert.equal(await refreshTokenOf(svc, VICTIM), before);
+        assert.equal((await svc.store.getSeller(VICTIM))?.userRef, 'victim');
+      } finally {
+        await svc.close();
+      }
+    });
+
+    it('b: the website flow with the seller id edited on the callback does not replace a seller whose user_ref is unset', async () => {
+      const svc = await open();
+      try {
+        await appstoreConnect(svc);
+        const victim = await svc.store.getSeller(VICTIM);
+        assert.equal(victim?.userRef, null);
+        const before = await refreshTokenOf(svc, VICTIM);
+        assert.ok(before);
+        const res = await websiteAttack(svc, 'mallory');
+        assert.equal(res.status, 409);
+        assert.equal(await errorCode(res), 'seller_already_connected');
+        assert.equal(await refreshTokenOf(svc, VICTIM), before);
+        assert.equal((await svc.store.getSeller(VICTIM))?.userRef, null, 'not claimed by a plain connect');
+        assert.equal((await svc.store.getSeller(VICTIM))?.version, victim?.version);
+      } finally {
+        await svc.close();
+      }
+    });
+
+    it('a plain connect never replaces a stored token, even of its own user_ref; a link that names the seller does', async () => {
+      const svc = await open();
+      try {
+        await connectSeller(svc, { sellerId: VICTIM.sellingPartnerId, userRef: 'u1' });
+        const before = await refreshTokenOf(svc, VICTIM);
+        const again = await websiteAttack(svc, 'u1');
+        assert.equal(await errorCode(again), 'seller_already_connected');
+        assert.equal(await refreshTokenOf(svc, VICTIM), before);
+        // The re-authorization the app's backend asks for, naming the seller, renews it.
+        await svc.emulator.control.consentMode('auto', VICTIM.sellingPartnerId);
+        const created = await svc.app.fetch(
+          new Request(`${PUBLIC_URL}/v1/connect-sessions`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${svc.apiKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              user_ref: 'u1',
+              marketplace: 'US',
+              selling_partner_id: VICTIM.sellingPartnerId,
+            }),
+          }),
+        );
+        const { url } = (await created.json()) as { url: string };
+        const { res } = await new Browser(svc).follow(url);
+        assert.equal(res.status, 200);
+        assert.notEqual(await refreshTokenOf(svc, VICTIM), before);
+      } finally {
+        await svc.close();
+      }
+    });
+
+    it('a seller without an owner is not replaced by the Appstore flow without sign-in, and is claimed through the sign-in hop', async () => {
+      const svc = await open();
+      try {
+        await appstoreConnect(svc);
+        const before = await refreshTokenOf(svc, VICTIM);
+        // The same seller coming back through the Appstore without sign-in: no owner, no replace.
+        const { res } = await new Browser(svc).follow(
+          `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}&selling_partner_id=${VICTIM.sellingPartnerId}`,
+          () => false,
+          JSON_ACCEPT,
+        );
+        assert.equal(res.status, 409);
+        assert.equal(await errorCode(res), 'seller_already_connected');
+        assert.equal(await refreshTokenOf(svc, VICTIM), before);
+      } finally {
+        await svc.close();
+      }
+      const signin = await open({ SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' });
+      try {
+        await signin.store.saveAuthorization({
+          ...VICTIM,
+          kind: 'seller',
+          userRef: null,
+          marketplace: 'US',
+          refreshToken: 'Atzr|seeded-without-owner',
+        });
+        const browser = new Browser(signin);
+        const { url } = await browser.follow(
+          `${AMAZON_URL}/appstore/authorize?application_id=${signin.config.applicationId}&selling_partner_id=${VICTIM.sellingPartnerId}`,
+          (u) => u.startsWith('https://app.example.com/signin'),
+        );
+        const pending = new URL(url).searchParams.get('spapi_pending')!;
+        const confirmed = await signin.app.fetch(
+          new Request(`${PUBLIC_URL}/v1/appstore-sessions/${pending}/confirm`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${signin.apiKey}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ user_ref: 'user-7' }),
+          }),
+        );
+        const { url: next } = (await confirmed.json()) as { url: string };
+        const { res } = await browser.follow(next);
+        assert.equal(res.status, 200);
+        assert.equal((await signin.store.getSeller(VICTIM))?.userRef, 'user-7');
+        assert.notEqual(await refreshTokenOf(signin, VICTIM), 'Atzr|seeded-without-owner');
+      } finally {
+        await signin.close();
+      }
+    });
+  });
+}
+
+const sqlite = tempDir('takeover');
+after(() => sqlite.remove());
+let n = 0;
+takeoverSuite('SQLite', (env = {}) => makeService(env, { sqlitePath: `${sqlite.path}/db-${++n}.sqlite` }));
+
+if (
+  await postgresSuiteRuns(
+    'seller takeover (PostgreSQL)',
+    'the takeover suite on PostgreSQL',
+    'runs the takeover attacks',
+  )
+) {
+  const prefix = runSchema('takeover');
+  after(() => dropSchemas(prefix));
+  let m = 0;
+  takeoverSuite('PostgreSQL', (env = {}) => makeService(env, { postgresSchema: `${prefix}_${++m}` }));
+}

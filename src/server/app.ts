@@ -201,6 +201,8 @@ export function createApp(deps: AppDeps): App {
     h['x-request-id'] = requestId;
     if (h['referrer-policy'] === undefined) res.headers = { ...BASE_HEADERS, ...h };
     if (route === QUIET_ROUTE && res.status === 200) {
+      // Quiet, but over https as strict as every other response.
+      if (hsts) h['strict-transport-security'] = HSTS;
       if (log.debugEnabled)
         log.debug('request', { request_id: requestId, method: req.method, route, status: 200 });
       return res;

@@ -1,0 +1,273 @@
+// The deployment recipe of docs/deployment.md, run: nginx (Debian's package) from the very files on
+// that page, TLS with a self-signed certificate, two `spapi-auth serve` instances on one PostgreSQL
+// database, and the website flow in Chromium over https — once on a host of its own, once under the
+// path prefix /auth. Skips with a message without nginx, Chromium or PostgreSQL, unless CI=true.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { devApplication } from '../../src/emulator/dev-app.js';
+import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { EmulatorApplication } from '../../src/emulator/types.js';
+import type { Store } from '../../src/storage/store.js';
+import {
+  createKey,
+  freePort,
+  freshDatabase,
+  markerSecrets,
+  openTestStore,
+  postgresSuiteRuns,
+  serveEnv,
+  startServe,
+  type ServeProcess,
+} from '../helpers/e2e.js';
+import { docFiles, nginxMissing, startNginx, substitute, type RunningNginx } from '../helpers/nginx.js';
+import { selfSignedCert } from '../helpers/tls.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SELLER = 'A1EMUSELLERNA01';
+const SNIPPET = '/etc/nginx/snippets/spapi-auth-proxy.conf';
+const SITE = '/etc/nginx/sites-available/spapi-auth';
+const PREFIX_SITE = '/etc/nginx/sites-available/app-with-spapi-auth';
+
+const missing =
+  nginxMissing() ?? (existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`);
+if (missing !== null && process.env.CI === 'true') {
+  it('the deployment recipe needs nginx and Chromium in CI', () => assert.fail(missing));
+} else if (missing !== null) {
+  console.log(`# SKIP deployment recipe: ${missing}`);
+  it('deployment recipe (nginx, two instances, https)', { skip: missing }, () => undefined);
+} else if (await postgresSuiteRuns('deployment recipe', 'the nginx recipe', 'two instances on PostgreSQL')) {
+  describe('the nginx recipe of docs/deployment.md: two instances on PostgreSQL over https', () => {
+    const secrets = markerSecrets('Deploy');
+    const dir = mkdtempSync(join(tmpdir(), 'spapi-deploy-'));
+    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    let amazon: RunningEmulator;
+    let app: EmulatorApplication;
+    let store: Store;
+    let apiKey: string;
+    let nginx: RunningNginx;
+    let browser: Browser;
+    let instances: ServeProcess[] = [];
+    let ports: number[];
+    let httpPort: number;
+    let siteUrl: string;
+    let prefixUrl: string;
+
+    /** Both instances (again), with `publicUrl` as their public URL. */
+    const startInstances = async (publicUrl: string): Promise<void> => {
+      await Promise.all(instances.map((i) => i.stop()));
+      instances = await Promise.all(
+        ports.map((port) =>
+          startServe(serveEnv({ app, secrets, amazon, databaseUrl: db.url, publicUrl, port }), 40_000),
+        ),
+      );
+    };
+
+    /** Requests each instance logged so far (its JSON request lines). */
+    const requestsSeen = (): number[] =>
+      instances.map(
+        (i) =>
+          i
+            .output()
+            .stdout.split('\n')
+            .filter((l) => l.includes('"msg":"request"')).length,
+      );
+
+    /**
+     * The website flow as a person's browser runs it, through nginx: the app asks for a connect link
+     * (API, over https), the browser opens it, Amazon (the emulator, consent in auto mode) sends it
+     * back to the callback, and it lands on the result page. Returns what the browser saw.
+     */
+    const websiteFlow = async (
+      context: BrowserContext,
+      base: string,
+    ): Promise<{ finalUrl: string; heading: string; txCookie: string | undefined }> => {
+      const created = await context.request.post(`${base}/v1/connect-sessions`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+        data: { user_ref: 'deploy-user', marketplace: 'US' },
+      });
+      assert.equal(created.status(), 201, await created.text());
+      const { url } = (await created.json()) as { url: string };
+      assert.ok(url.startsWith(`${base}/connect/`), `the link is on the public URL: ${url}`);
+      const page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+      // Set-Cookie is only in the full header list (Playwright leaves it out of headers()).
+      const cookies: Promise<string | null>[] = [];
+      page.on('response', (res) => void cookies.push(res.headerValue('set-cookie')));
+      await page.goto(url);
+      await page.waitForURL((u) => u.href.startsWith(`${base}/oauth/result`));
+      const heading = (await page.textContent('h1')) ?? '';
+      const finalUrl = page.url();
+      await page.close();
+      const txCookie =
+        (await Promise.all(cookies)).find((c) => c !== null && /spapi_tx=/.test(c)) ?? undefined;
+      return { finalUrl, heading, txCookie };
+    };
+
+    before(async () => {
+      db = await freshDatabase('deploy');
+      ports = await Promise.all([freePort(), freePort()]);
+      const [sitePort, prefixPort] = await Promise.all([freePort(), freePort()]);
+      httpPort = await freePort();
+      siteUrl = `https://127.0.0.1:${sitePort}`;
+      prefixUrl = `https://127.0.0.1:${prefixPort}/auth`;
+      app = {
+        ...devApplication(siteUrl),
+        clientSecret: secrets.clientSecret,
+        redirectUris: [`${siteUrl}/oauth/callback`, `${prefixUrl}/oauth/callback`],
+      };
+      amazon = await startEmulator({ port: 0, applications: [app], consentMode: 'auto' });
+      store = await openTestStore(db.url, secrets.encryptionKeys);
+      apiKey = await createKey(store);
+
+      // The doc's files, with this machine's ports and the test certificate.
+      const files = docFiles('docs/deployment.md');
+      const tls = join(dir, 'tls');
+      mkdirSync(tls);
+      selfSignedCert(tls);
+      const certs: [RegExp, string][] = [
+        [/ssl_certificate \S+;/, `ssl_certificate ${join(tls, 'cert.pem')};`],
+        [/ssl_certificate_key \S+;/, `ssl_certificate_key ${join(tls, 'key.pem')};`],
+      ];
+      const site = substitute(files.get(SITE) ?? '', [
+        ['server 127.0.0.1:3001 ', `server 127.0.0.1:${ports[0]} `],
+        ['server 127.0.0.1:3002 ', `server 127.0.0.1:${ports[1]} `],
+        ['listen 80;', `listen 127.0.0.1:${httpPort};`],
+        ['listen 443 ssl http2;', `listen 127.0.0.1:${sitePort} ssl http2;`],
+        ...certs,
+      ]);
+      const prefixSite = substitute(files.get(PREFIX_SITE) ?? '', [
+        ['listen 443 ssl http2;', `listen 127.0.0.1:${prefixPort} ssl http2;`],
+        ...certs,
+      ]);
+      assert.ok(files.get(SNIPPET), `${SNIPPET} is in docs/deployment.md`);
+      nginx = await startNginx(join(dir, 'nginx'), {
+        'snippets/spapi-auth-proxy.conf': files.get(SNIPPET)!,
+        'sites-enabled/spapi-auth': site,
+        'sites-enabled/app-with-spapi-auth': prefixSite,
+      });
+      await startInstances(siteUrl);
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--disable-background-networking',
+          '--disable-component-update',
+        ],
+      });
+    });
+
+    after(async () => {
+      await browser?.close();
+      await Promise.all(instances.map((i) => i.stop()));
+      await nginx?.stop();
+      await store?.close();
+      await amazon?.close();
+      await db?.drop();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the website flow in Chromium over https, served by both instances; __Host- cookie; token through the proxy', async () => {
+      // The test certificate is self-signed: this browser profile accepts it, as it would a real one.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      try {
+        const before = requestsSeen();
+        const { finalUrl, heading, txCookie } = await websiteFlow(context, siteUrl);
+        assert.match(heading, /connected/i);
+        assert.match(finalUrl, /selling_partner_id=A1EMUSELLERNA01/);
+        assert.ok(txCookie, 'the connect link set the binding cookie');
+        assert.match(txCookie, /^__Host-spapi_tx=[^;]+; Path=\/;.*; Secure$/);
+        const token = await context.request.get(`${siteUrl}/v1/sellers/${SELLER}/access-token`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        assert.equal(token.status(), 200, await token.text());
+        assert.equal(token.headers()['strict-transport-security'], 'max-age=63072000; includeSubDomains');
+        const served = requestsSeen().map((n, i) => n - before[i]!);
+        assert.ok(
+          served.every((n) => n > 0),
+          `round robin: each instance served part of the flow (${served.join(' and ')} requests)`,
+        );
+        // The request id nginx made is the one the instance logged.
+        const listed = await context.request.get(`${siteUrl}/v1/sellers`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        assert.equal(listed.status(), 200);
+        const id = listed.headers()['x-request-id'];
+        assert.match(id ?? '', /^[0-9a-f]{32}$/);
+        assert.ok(instances.some((i) => i.output().stdout.includes(`"request_id":"${id}"`)));
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('plain http is redirected to https; /metrics is not served through the proxy', async () => {
+      const res = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
+        httpRequest(`http://127.0.0.1:${httpPort}/v1/sellers`, (r) => {
+          r.resume();
+          resolve({ status: r.statusCode ?? 0, location: r.headers.location });
+        })
+          .on('error', reject)
+          .end();
+      });
+      assert.equal(res.status, 301);
+      assert.equal(res.location, 'https://127.0.0.1/v1/sellers');
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      try {
+        assert.equal((await context.request.get(`${siteUrl}/metrics`)).status(), 404);
+        assert.equal((await context.request.get(`${siteUrl}/readyz`)).status(), 200);
+        // Straight to an instance, for the monitoring network.
+        assert.equal((await fetch(`${instances[0]!.url}/metrics`)).status, 200);
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('graceful shutdown: with one instance stopped (SIGTERM), every request still succeeds through the other', async () => {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      try {
+        await instances[0]!.stop(15_000);
+        const { code, signal } = await instances[0]!.exited;
+        assert.deepEqual(
+          { code, signal },
+          { code: 0, signal: null },
+          'the instance exited by itself on SIGTERM',
+        );
+        for (let i = 0; i < 6; i++) {
+          const res = await context.request.get(`${siteUrl}/v1/sellers/${SELLER}/access-token`, {
+            headers: { authorization: `Bearer ${apiKey}` },
+          });
+          assert.equal(res.status(), 200, `request ${i}: ${await res.text()}`);
+        }
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('under the path prefix /auth (SPAPI_AUTH_PUBLIC_URL with a path), through the same proxy', async () => {
+      await startInstances(prefixUrl);
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      try {
+        const { finalUrl, heading, txCookie } = await websiteFlow(context, prefixUrl);
+        assert.match(heading, /connected/i);
+        assert.ok(finalUrl.startsWith(`${prefixUrl}/oauth/result?`), finalUrl);
+        assert.match(txCookie ?? '', /^__Host-spapi_tx=[^;]+; Path=\/;/);
+        const doc = await context.request.get(`${prefixUrl}/openapi.json`);
+        assert.deepEqual(((await doc.json()) as { servers: unknown }).servers, [{ url: prefixUrl }]);
+        const token = await context.request.get(`${prefixUrl}/v1/sellers/${SELLER}/access-token`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        assert.equal(token.status(), 200, await token.text());
+        assert.equal((await context.request.get(`${prefixUrl}/metrics`)).status(), 404);
+      } finally {
+        await context.close();
+      }
+      assert.doesNotMatch(nginx.errors(), /\[(emerg|alert|crit)\]/);
+    });
+  });
+}

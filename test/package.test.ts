@@ -1,10 +1,23 @@
-// The package as a user gets it: `npm pack` of the repo (after `npm test` built dist/), unpacked, and
-// checked without `npm install` (native builds are slow): what ships, what the exports and bin point
-// at, and that the core runs from the unpacked folder with no dependency reachable.
+// The package as a user gets it: `npm pack` of the repo (after `npm test` built dist/). First
+// unpacked and checked as files: what ships, what the exports and bin point at, and that the core
+// runs from the unpacked folder with no dependency reachable. Then installed, offline, into a
+// scratch project: no native driver comes along, the published types compile in a strict project
+// without Node types, and the library, the storage entry (which names the missing driver) and the
+// CLI run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,11 +38,28 @@ function distProblem(): string | undefined {
     : `dist/ is incomplete (${missing.length} missing, e.g. ${missing[0]})`;
 }
 
+/** `npm pack` into a new temp folder; resolves to the folder and the tarball's path. */
+function pack(): { dir: string; tarball: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'spapi-auth-pack-'));
+  const packed = JSON.parse(
+    execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
+      cwd: root,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }),
+  ) as { filename: string }[];
+  return { dir, tarball: join(dir, packed[0]!.filename) };
+}
+
 interface PackageJson {
   name: string;
   exports: Record<string, { types: string; default: string }>;
   bin: Record<string, string>;
   files: string[];
+  engines: { node: string };
+  dependencies?: Record<string, string>;
+  peerDependencies: Record<string, string>;
+  peerDependenciesMeta: Record<string, { optional?: boolean }>;
 }
 
 test('npm pack: the tarball a user installs ships what the exports, bin and docs need, and the core runs with no dependency', async (t) => {
@@ -39,16 +69,8 @@ test('npm pack: the tarball a user installs ships what the exports, bin and docs
     t.skip(`${problem}: run npm run build (npm test does) to test the packed package`);
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'spapi-auth-pack-'));
+  const { dir, tarball } = pack();
   try {
-    const packed = JSON.parse(
-      execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
-        cwd: root,
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'pipe'],
-      }),
-    ) as { filename: string; files: { path: string }[] }[];
-    const tarball = join(dir, packed[0]!.filename);
     execFileSync('tar', ['-xzf', tarball, '-C', dir]);
     const pkgDir = join(dir, 'package');
     // The listing is read from the unpacked folder, not npm's report: it is what a user gets.
@@ -146,6 +168,215 @@ test('npm pack: the tarball a user installs ships what the exports, bin and docs
     assert.equal(url.pathname, '/apps/authorize/consent');
     assert.equal(url.searchParams.get('application_id'), 'amzn1.sp.solution.1');
     assert.equal(url.searchParams.get('state'), out.state);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The environment of a child npm or node: without the npm_* settings of an enclosing `npm test`. */
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v;
+  return { ...env, ...extra };
+}
+
+/** Runs a command, resolving to its exit status and output (never throwing on a non-zero exit). */
+function run(
+  cmd: string,
+  args: readonly string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv },
+): { status: number; stdout: string; stderr: string } {
+  try {
+    const stdout = execFileSync(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? cleanEnv(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return { status: 0, stdout, stderr: '' };
+  } catch (err) {
+    const e = err as { status?: number; stdout?: string; stderr?: string };
+    return { status: e.status ?? 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+const STRICT = {
+  strict: true,
+  exactOptionalPropertyTypes: true,
+  noUncheckedIndexedAccess: true,
+  skipLibCheck: false,
+  target: 'ES2022',
+  module: 'NodeNext',
+  moduleResolution: 'NodeNext',
+  noEmit: true,
+};
+
+test('a scratch project installs the tarball offline without the optional drivers, type-checks strictly without Node types, and runs', async (t) => {
+  const problem = distProblem();
+  if (problem !== undefined) {
+    if (process.env.CI === 'true') assert.fail(`${problem}: run npm run build before this test`);
+    t.skip(`${problem}: run npm run build (npm test does) to test the packed package`);
+    return;
+  }
+  const { dir, tarball } = pack();
+  try {
+    const app = join(dir, 'app');
+    mkdirSync(app);
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true, type: 'module' }),
+    );
+    // Offline, from npm's cache (filled by the repo's own `npm ci`), install scripts allowed: the
+    // assertions below show that none was there to run.
+    const install = run(
+      'npm',
+      ['install', tarball, '--offline', '--omit=optional', '--no-audit', '--no-fund'],
+      { cwd: app },
+    );
+    assert.equal(install.status, 0, `npm install of the tarball failed: ${install.stderr.slice(0, 2000)}`);
+    const modules = join(app, 'node_modules');
+    const pkg = JSON.parse(readFileSync(join(modules, 'spapi-auth/package.json'), 'utf8')) as PackageJson;
+
+    // The drivers are optional peers: declared with their major version, not installed.
+    assert.deepEqual(Object.keys(pkg.peerDependencies).sort(), ['better-sqlite3', 'pg']);
+    for (const driver of ['better-sqlite3', 'pg']) {
+      assert.equal(pkg.peerDependenciesMeta[driver]?.optional, true, `${driver} is an optional peer`);
+      assert.equal(pkg.dependencies?.[driver], undefined, `${driver} is not a dependency`);
+      assert.ok(!existsSync(join(modules, driver)), `${driver} is not installed`);
+    }
+    const tree = JSON.parse(readFileSync(join(modules, '.package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
+    const scripted = Object.entries(tree.packages)
+      .filter(([, p]) => p.hasInstallScript)
+      .map(([name]) => name);
+    assert.deepEqual(scripted, [], 'no installed package has an install script (nothing compiles)');
+
+    // The core's types, in a strict project with no Node types at all (fetch's types from the DOM lib).
+    writeFileSync(
+      join(app, 'core.ts'),
+      `import { buildConsentUrl, createState, createMemoryTokenVault, createTokenManager, CallbackError, SpapiAuthError } from 'spapi-auth';
+import type { SellerTokenKey, TokenVault } from 'spapi-auth';
+const state: string = createState();
+export const url: string = buildConsentUrl({ marketplace: 'DE', applicationId: 'amzn1.sp.solution.1', state });
+export const vault: TokenVault = createMemoryTokenVault();
+export const key: SellerTokenKey = { sellingPartnerId: 'A3FHEXAMPLEYWS', region: 'eu' };
+export const tokens = createTokenManager({ credentials: { clientId: 'id', clientSecret: 'secret' }, vault });
+const failure = new CallbackError('invalid_callback', 'bad');
+export const base: SpapiAuthError = failure;
+export const code: 'invalid_callback' | 'code_missing' | 'authorization_denied' = failure.code;
+// @ts-expect-error a region outside na / eu / fe is refused by the types
+export const wrong: SellerTokenKey = { sellingPartnerId: 'A1', region: 'xx' };
+`,
+    );
+    writeFileSync(
+      join(app, 'tsconfig.core.json'),
+      JSON.stringify({
+        compilerOptions: { ...STRICT, types: [], lib: ['ES2023', 'DOM'] },
+        files: ['core.ts'],
+      }),
+    );
+    const tsc = join(root, 'node_modules/typescript/bin/tsc');
+    const core = run(process.execPath, [tsc, '-p', 'tsconfig.core.json'], { cwd: app });
+    assert.equal(
+      core.status,
+      0,
+      `the core's declarations do not compile without Node types:\n${core.stdout}`,
+    );
+
+    // Every other entry with Node's types only: no @types/pg nor @types/better-sqlite3 is reachable
+    // from the temp folder, so a declaration naming either would fail here.
+    mkdirSync(join(app, 'types'));
+    symlinkSync(join(root, 'node_modules/@types/node'), join(app, 'types/node'), 'dir');
+    writeFileSync(
+      join(app, 'node.ts'),
+      `import { createPostgresStore, openStore, StorageDriverMissingError } from 'spapi-auth/storage';
+import type { PgPoolLike, Store } from 'spapi-auth/storage';
+import { startEmulator } from 'spapi-auth/emulator';
+import * as server from 'spapi-auth/server';
+export const open: (url: string) => Promise<Store> = (url) => openStore(url);
+export const withPool = (pool: PgPoolLike): Promise<Store> => createPostgresStore({ pool });
+export const missing = (err: unknown): string | undefined =>
+  err instanceof StorageDriverMissingError ? err.installCommand : undefined;
+export const emulator = startEmulator;
+export const serverEntry = server;
+`,
+    );
+    writeFileSync(
+      join(app, 'tsconfig.node.json'),
+      JSON.stringify({
+        compilerOptions: { ...STRICT, types: ['node'], typeRoots: ['./types'], lib: ['ES2023'] },
+        files: ['node.ts'],
+      }),
+    );
+    const node = run(process.execPath, [tsc, '-p', 'tsconfig.node.json'], { cwd: app });
+    assert.equal(
+      node.status,
+      0,
+      `the storage, emulator or server declarations do not compile:\n${node.stdout}`,
+    );
+
+    // At run time: the core by import and by require() (engines says which Node versions load this
+    // ES module with require()), the other entries, and a store that names its missing driver.
+    assert.equal(pkg.engines.node, '^20.19.0 || >=22.12.0');
+    const script = `
+      const { buildConsentUrl, createState } = await import('spapi-auth');
+      const url = buildConsentUrl({ marketplace: 'JP', applicationId: 'amzn1.sp.solution.1', state: createState() });
+      await import('spapi-auth/emulator');
+      await import('spapi-auth/server');
+      const { openStore } = await import('spapi-auth/storage');
+      const stores = {};
+      for (const databaseUrl of ['sqlite:./data/app.db', 'memory:', 'postgres://app@127.0.0.1:1/app']) {
+        try {
+          await openStore(databaseUrl);
+          stores[databaseUrl] = 'opened';
+        } catch (err) {
+          stores[databaseUrl] = { name: err.name, code: err.code, driver: err.driver, message: err.message };
+        }
+      }
+      process.stdout.write(JSON.stringify({ url, stores }));`;
+    const imported = run(process.execPath, ['--input-type=module', '-e', script], { cwd: app });
+    assert.equal(imported.status, 0, imported.stderr);
+    const out = JSON.parse(imported.stdout) as {
+      url: string;
+      stores: Record<string, { name: string; code: string; driver: string; message: string }>;
+    };
+    assert.equal(new URL(out.url).origin, 'https://sellercentral.amazon.co.jp');
+    for (const [databaseUrl, driver] of [
+      ['sqlite:./data/app.db', 'better-sqlite3@12'],
+      ['memory:', 'better-sqlite3@12'],
+      ['postgres://app@127.0.0.1:1/app', 'pg@8'],
+    ] as const) {
+      const failure = out.stores[databaseUrl]!;
+      assert.equal(failure.name, 'StorageDriverMissingError', databaseUrl);
+      assert.equal(failure.code, 'storage_driver_missing', databaseUrl);
+      assert.equal(failure.driver, driver.split('@')[0]);
+      assert.ok(failure.message.includes(`npm install ${driver}`), failure.message);
+    }
+    assert.ok(!existsSync(join(app, 'data')), 'nothing was created for the store that could not open');
+    const required = run(
+      process.execPath,
+      ['-e', "const m = require('spapi-auth'); process.stdout.write(typeof m.buildConsentUrl)"],
+      { cwd: app },
+    );
+    assert.equal(
+      required.status,
+      0,
+      `require('spapi-auth') failed on ${process.version}: ${required.stderr}`,
+    );
+    assert.equal(required.stdout, 'function');
+
+    // The CLI: help without any driver; a store command names the missing one and exits 1.
+    const cli = join(modules, 'spapi-auth', pkg.bin['spapi-auth']!);
+    const help = run(process.execPath, [cli, '--help'], { cwd: app });
+    assert.equal(help.status, 0, help.stderr);
+    const migrate = run(process.execPath, [cli, 'migrate'], {
+      cwd: app,
+      env: cleanEnv({ DATABASE_URL: 'sqlite:./data/app.db' }),
+    });
+    assert.equal(migrate.status, 1);
+    assert.match(migrate.stderr, /npm install better-sqlite3@12/);
+    assert.match(migrate.stderr, /storage_driver_missing/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

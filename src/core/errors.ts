@@ -111,7 +111,19 @@ export abstract class SpapiAuthError extends Error {
   }
 }
 
-function defineError<C extends string>(name: C) {
+/**
+ * The constructor {@link defineError} returns. Declared rather than inferred: an inferred class
+ * expression type would copy the statics of the `Error` constructor into the published
+ * declarations, and with `@types/node` those name `NodeJS.CallSite`, which a project without Node
+ * types cannot compile.
+ */
+type ErrorClass<C extends string> = new (
+  code: CodeOf<C>,
+  message: string,
+  details?: ErrorDetails,
+) => SpapiAuthError & { readonly code: CodeOf<C> };
+
+function defineError<C extends string>(name: C): ErrorClass<C> {
   return class extends SpapiAuthError {
     readonly code: CodeOf<C>;
     constructor(code: CodeOf<C>, message: string, details?: ErrorDetails) {

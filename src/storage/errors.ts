@@ -18,6 +18,7 @@ export const STORAGE_ERROR_CODES = Object.freeze({
   store_unavailable: 'StorageUnavailableError',
   invalid_database_url: 'StorageError',
   migration_failed: 'StorageError',
+  storage_driver_missing: 'StorageDriverMissingError',
 } as const);
 
 /** Every code a storage error can carry. */
@@ -117,5 +118,43 @@ export class StorageUnavailableError extends StorageError {
   override name = 'StorageUnavailableError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('store_unavailable', message, options);
+  }
+}
+
+/** The database drivers, optional peer dependencies of spapi-auth, with the major version it supports. */
+export const STORAGE_DRIVERS = Object.freeze({
+  'better-sqlite3': { engine: 'SQLite', major: 12 },
+  pg: { engine: 'PostgreSQL', major: 8 },
+} as const);
+
+/** A database driver package spapi-auth can load. */
+export type StorageDriver = keyof typeof STORAGE_DRIVERS;
+
+/**
+ * The store for `DATABASE_URL` needs a database driver that is not installed (`better-sqlite3` for
+ * SQLite and `memory:`, `pg` for PostgreSQL): they are optional so that library users install
+ * nothing native. The message names the package and the command that installs it.
+ *
+ * @example
+ * ```ts
+ * if (err instanceof StorageDriverMissingError) console.error(`run: ${err.installCommand}`);
+ * ```
+ */
+export class StorageDriverMissingError extends StorageError {
+  override name = 'StorageDriverMissingError';
+  /** The missing package. */
+  readonly driver: StorageDriver;
+  /** The command that installs it, e.g. `npm install better-sqlite3@12`. */
+  readonly installCommand: string;
+  constructor(driver: StorageDriver, options?: { cause?: unknown }) {
+    const { engine, major } = STORAGE_DRIVERS[driver];
+    const installCommand = `npm install ${driver}@${major}`;
+    super(
+      'storage_driver_missing',
+      `The ${engine} store needs the ${driver} package, which is not installed: ${installCommand}`,
+      options,
+    );
+    this.driver = driver;
+    this.installCommand = installCommand;
   }
 }

@@ -10,7 +10,7 @@ export type { KeyRing, SealContext } from './crypto.js';
 export { createSqliteStore } from './sqlite.js';
 export type { SqliteStoreOptions } from './sqlite.js';
 export { createPostgresStore } from './postgres.js';
-export type { PostgresStoreOptions } from './postgres.js';
+export type { PgClientLike, PgPoolLike, PgQueryResult, PostgresStoreOptions } from './postgres.js';
 export { openStore } from './open.js';
 export { rewrap } from './rewrap.js';
 export type { RewrapProgress } from './rewrap.js';

@@ -1,17 +1,41 @@
 // PostgreSQL through `pg` — the engine for several instances behind a load balancer. Statements are
-// written with `?` and numbered here ($1, $2, …); values are always bound.
-import pg from 'pg';
-import type { Pool, PoolClient } from 'pg';
+// written with `?` and numbered here ($1, $2, …); values are always bound. `pg` is an optional peer
+// dependency, imported when the first PostgreSQL store opens (see drivers.ts); the types below
+// declare only the slice of it the store uses, so that these declarations need no `@types/pg`.
+import { loadDriver } from './drivers.js';
 import { StorageError, StorageUnavailableError } from './errors.js';
+// Named in the TSDoc links below.
+import type { StorageDriverMissingError } from './errors.js';
 import { loadMigrations } from './migrations.js';
 import { createSqlStore } from './sql/index.js';
 import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql/index.js';
 import type { MigrationProgress, Store, StoreOptions } from './store.js';
 
-/** Options of {@link createPostgresStore}: a connection URL or a pool of your own. */
+/** The result of a query, as `pg` returns it. */
+export interface PgQueryResult<R> {
+  readonly rows: R[];
+  readonly rowCount: number | null;
+}
+
+/** The slice of a `pg` client the store uses (a `pg.PoolClient` is one). */
+export interface PgClientLike {
+  query<R = Row>(text: string, values?: unknown[]): Promise<PgQueryResult<R>>;
+  release(): void;
+}
+
+/** The slice of a `pg.Pool` the store uses (a `pg.Pool` is one). */
+export interface PgPoolLike {
+  query<R = Row>(text: string, values?: unknown[]): Promise<PgQueryResult<R>>;
+  connect(): Promise<PgClientLike>;
+  on(event: 'connect', listener: (client: PgClientLike) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  end(): Promise<void>;
+}
+
+/** Options of {@link createPostgresStore}: a connection URL or a pool of your own (a `pg.Pool`). */
 export interface PostgresStoreOptions extends StoreOptions {
   readonly url?: string;
-  readonly pool?: Pool;
+  readonly pool?: PgPoolLike;
   /** Keep the tables in this schema (created if missing); tests use a fresh one per run. */
   readonly schema?: string;
   /** Pool size when the store creates the pool (default 10). */
@@ -52,7 +76,7 @@ function numbered(sql: string): string {
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-function executor(target: Pool | PoolClient): SqlExecutor {
+function executor(target: PgPoolLike | PgClientLike): SqlExecutor {
   return {
     async all(sql, params = []) {
       try {
@@ -73,7 +97,8 @@ function executor(target: Pool | PoolClient): SqlExecutor {
 
 /**
  * Opens (and by default migrates) a PostgreSQL store. Migrations take an advisory lock, so several
- * instances starting at once apply each migration exactly once.
+ * instances starting at once apply each migration exactly once. Throws
+ * {@link StorageDriverMissingError} when it has to create the pool and `pg` is not installed.
  *
  * @example
  * ```ts
@@ -87,13 +112,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw new TypeError('schema must be a lower-case SQL identifier');
   }
   const ownsPool = !options.pool;
-  const pool: Pool =
-    options.pool ??
-    new pg.Pool({
-      connectionString: options.url,
-      max: options.maxConnections ?? 10,
-      ...(schema ? { options: `-c search_path=${schema}` } : {}),
-    });
+  const pool: PgPoolLike = options.pool ?? (await createPool(options.url!, options.maxConnections, schema));
   if (!ownsPool && schema) {
     pool.on('connect', (client) => void client.query(`SET search_path TO "${schema}"`));
   }
@@ -112,10 +131,19 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   return store;
 }
 
-function createPostgresDriver(pool: Pool, schema: string | null, ownsPool: boolean): SqlDriver {
+async function createPool(url: string, max = 10, schema: string | undefined): Promise<PgPoolLike> {
+  const { default: pg } = await loadDriver('pg', () => import('pg'));
+  return new pg.Pool({
+    connectionString: url,
+    max,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+}
+
+function createPostgresDriver(pool: PgPoolLike, schema: string | null, ownsPool: boolean): SqlDriver {
   const lockName = `spapi-auth:migrate:${schema ?? 'default'}`;
 
-  async function connect(): Promise<PoolClient> {
+  async function connect(): Promise<PgClientLike> {
     try {
       return await pool.connect();
     } catch (err) {
@@ -123,7 +151,7 @@ function createPostgresDriver(pool: Pool, schema: string | null, ownsPool: boole
     }
   }
 
-  async function applied(client: PoolClient): Promise<Set<string>> {
+  async function applied(client: PgClientLike): Promise<Set<string>> {
     const exists = await client.query("SELECT to_regclass('schema_migrations') AS t");
     if (exists.rows[0]?.t === null) return new Set();
     const rows = await client.query<{ name: string }>('SELECT name FROM schema_migrations');

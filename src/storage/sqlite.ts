@@ -1,15 +1,18 @@
 // SQLite through better-sqlite3 12 (synchronous) behind the asynchronous Store. One connection per
 // store; an in-process queue keeps one logical operation at a time on it, and BEGIN IMMEDIATE plus
-// the busy timeout order writers across processes sharing the file.
-import Database from 'better-sqlite3';
+// the busy timeout order writers across processes sharing the file. better-sqlite3 is an optional
+// peer dependency, imported when the first SQLite store opens (see drivers.ts).
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { loadDriver } from './drivers.js';
 import { StorageError, StorageUnavailableError } from './errors.js';
 import { loadMigrations } from './migrations.js';
 import { createSqlStore } from './sql/index.js';
 import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql/index.js';
 import type { MigrationProgress, Store, StoreOptions } from './store.js';
+// Named in the TSDoc links below.
+import type { StorageDriverMissingError } from './errors.js';
 
 /** Options of {@link createSqliteStore}. */
 export interface SqliteStoreOptions extends StoreOptions {
@@ -21,6 +24,7 @@ export interface SqliteStoreOptions extends StoreOptions {
 
 /**
  * Opens (and by default migrates) a SQLite store: WAL mode, a busy timeout, `synchronous=NORMAL`.
+ * Throws {@link StorageDriverMissingError} when better-sqlite3 is not installed.
  *
  * @example
  * ```ts
@@ -29,6 +33,7 @@ export interface SqliteStoreOptions extends StoreOptions {
  */
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('path is required');
+  const { default: Database } = await loadDriver('better-sqlite3', () => import('better-sqlite3'));
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
   const db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
   db.pragma('journal_mode = WAL');

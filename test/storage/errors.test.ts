@@ -7,6 +7,7 @@ import {
   STORAGE_ERROR_CODES,
   SellerExistsError,
   SellerOwnershipError,
+  StorageDriverMissingError,
   StorageError,
   StorageIntegrityError,
   StorageUnavailableError,
@@ -34,6 +35,7 @@ test('each storage error class carries the code the list gives it', () => {
     new StorageUnavailableError('m'),
     new StorageError('invalid_database_url', 'm'),
     new StorageError('migration_failed', 'm'),
+    new StorageDriverMissingError('pg'),
   ];
   for (const err of made) {
     assert.ok(err instanceof StorageError);

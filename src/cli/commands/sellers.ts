@@ -2,7 +2,7 @@
 import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
-import { sellerDetailJson, sellerJson } from '../../server/tokens/routes.js';
+import { sellerDetailJson, sellerJson } from '../../server/sellers/json.js';
 import { deleteSellerAuthorizations } from '../../server/sellers/delete.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';

@@ -4,7 +4,7 @@ import type { Region } from '../../core/marketplaces.js';
 import { createAmazonGateway } from '../../server/tokens/gateway.js';
 import { silentLogger } from '../../server/http/log.js';
 import { createTokenSource } from '../../server/service.js';
-import { tokenApiError } from '../../server/tokens/routes.js';
+import { tokenApiError } from '../../server/tokens/api-errors.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { printJson } from '../output.js';
 import { cliKeyRing, loadCliConfig, loadSecretRing, regionFlag, sellerIdArg, withStore } from '../runtime.js';

@@ -7,7 +7,7 @@ import type { AuditRecord, SellerRecord } from '../../storage/store.js';
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
-import { REAUTHORIZE_AFTER_MS } from '../ops/webhooks.js';
+import { REAUTHORIZE_AFTER_MS } from '../sellers/json.js';
 import { day, pill, when } from './layout.js';
 import { readForm, type AdminKit } from './kit.js';
 

@@ -17,7 +17,7 @@ import { HttpError, redirect } from '../http/request.js';
 import { pill, when } from '../admin/layout.js';
 import { html, sitePage, type SafeHtml } from '../http/html.js';
 import type { Router } from '../http/router.js';
-import { sellerJson } from '../tokens/routes.js';
+import { sellerJson } from '../sellers/json.js';
 
 /**
  * The user_ref the dev page connects sellers under.

@@ -13,7 +13,8 @@ import type { ServiceContext } from '../context.js';
 import type { Logger } from '../http/log.js';
 import { errorResponse } from '../http/request.js';
 import { ServiceMetrics, instrumentLwaFetch } from './metrics.js';
-import { ClientSecretRing, registerNotificationRoutes } from './rotation.js';
+import { ClientSecretRing } from './rotation.js';
+import { registerNotificationRoutes } from './notification-routes.js';
 import type { Router } from '../http/router.js';
 import { WebhookWorker, startReauthorizationSweep } from './webhooks.js';
 

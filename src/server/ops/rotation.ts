@@ -20,10 +20,8 @@ import type { LwaCredentials } from '../../core/lwa.js';
 import type { Config } from '../../config.js';
 import type { AppSecretRecord, Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
-import { HttpError, json, readJsonObject } from '../http/request.js';
 import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
-import type { Router } from '../http/router.js';
 import type { ApiKeyAuthenticator, Scope } from '../tokens/api-keys.js';
 import { clientSecretExpiringEvent, invalidClientEvent } from './events.js';
 
@@ -410,47 +408,6 @@ export async function acceptNotification(
     'unsupported_notification',
     `Only ${NEW_SECRET} and ${SECRET_EXPIRY} notifications are accepted here.`,
   );
-}
-
-/**
- * Registers `POST /v1/notifications` (API key with the `notifications:write` scope): the JSON of an
- * Amazon notification as delivered through SQS.
- *
- * @example
- * registerNotificationRoutes(router, { store, keys, ring, metrics, now });
- */
-export function registerNotificationRoutes(
-  router: Router,
-  deps: {
-    readonly store: Store;
-    readonly keys: ApiKeyAuthenticator;
-    readonly ring: ClientSecretRing;
-    readonly log: Logger;
-    readonly metrics?: Pick<ServiceMetrics, 'secretRotations'>;
-    readonly now: () => number;
-  },
-): void {
-  router.add('POST', '/v1/notifications', async (req) => {
-    const key = await deps.keys.authenticate(req.header('authorization'), NOTIFICATIONS_SCOPE);
-    const body = await readJsonObject(req);
-    try {
-      const result = await acceptNotification({ ...deps, actor: key.id }, body);
-      deps.log.info('notification accepted', {
-        key_id: key.id,
-        kind: result.notificationType,
-        code: result.outcome,
-      });
-      return json(200, {
-        notification_type: result.notificationType,
-        outcome: result.outcome,
-        expires_at: result.expiresAt,
-        ...(result.previousExpiresAt ? { previous_expires_at: result.previousExpiresAt } : {}),
-      });
-    } catch (err) {
-      if (err instanceof NotificationError) throw new HttpError(err.status, err.code, err.message);
-      throw err;
-    }
-  });
 }
 
 /**

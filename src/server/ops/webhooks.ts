@@ -15,13 +15,12 @@ import type { OutboxEvent, Store, WebhookEventInput } from '../../storage/store.
 import { sellerReauthorizationDueEvent } from './events.js';
 import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
+import { REAUTHORIZE_AFTER_MS } from '../sellers/json.js';
 
 /** The header carrying the signature. */
 export const SIGNATURE_HEADER = 'Spapi-Auth-Signature';
 /** Attempts before an event is given up (about a day of retries with the default backoff). */
 export const MAX_ATTEMPTS = 30;
-/** Amazon requires a seller to re-authorize a public app every 365 days (amazon.md §4.3). */
-export const REAUTHORIZE_AFTER_MS = 365 * 86_400_000;
 /** `seller.reauthorization_due` fires this long before the 365-day mark. */
 export const REAUTHORIZATION_DUE_BEFORE_MS = 30 * 86_400_000;
 // The sweep reports sellers whose due moment passed within this window. It must stay shorter than

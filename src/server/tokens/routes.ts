@@ -4,14 +4,14 @@
  * request: with a cached token it does no database work (the API key, the seller's region and the
  * token all come from memory) and reuses the serialised body while the token is unchanged.
  */
-import { isSpapiAuthError } from '../../core/errors.js';
 import type { AccessToken, Region } from '../../core/index.js';
 import { isRegion } from '../../core/marketplaces.js';
 import { GRANTLESS_SCOPES, RETIRED_GRANTLESS_SCOPES } from '../../core/scopes.js';
-import { StorageError } from '../../storage/errors.js';
-import type { SellerRecord, SellerStatus } from '../../storage/store.js';
 import type { VerifiedKey } from './api-keys.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
+import { sellerDetailJson, sellerJson } from '../sellers/json.js';
+import type { SellerStatus } from '../../storage/store.js';
+import { tokenApiError } from './api-errors.js';
 import { isRdtMethod, type RestrictedDataTokenRequest } from '../../core/rdt.js';
 import type { ServiceContext } from '../context.js';
 import {
@@ -25,7 +25,6 @@ import {
 } from '../http/request.js';
 import type { Router } from '../http/router.js';
 
-const REAUTHORIZE_AFTER_MS = 365 * 24 * 60 * 60 * 1000;
 const REGION_CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 50_000;
 
@@ -33,120 +32,6 @@ const CACHE_MAX = 50_000;
 const SERVED_SCOPES: readonly string[] = Object.freeze(
   GRANTLESS_SCOPES.filter((s) => !RETIRED_GRANTLESS_SCOPES.includes(s)),
 );
-
-/**
- * Maps a core or storage error to the API's status and stable code.
- *
- * @example
- * throw tokenApiError(err); // HttpError(409, 'seller_reauthorization_required', …)
- */
-export function tokenApiError(err: unknown): HttpError {
-  if (err instanceof HttpError) return err;
-  if (isSpapiAuthError(err)) {
-    const retryAfter = String(Math.max(1, Math.ceil((err.retryAfterMs ?? 30_000) / 1000)));
-    switch (err.code) {
-      case 'reauthorization_required':
-        return new HttpError(
-          409,
-          'seller_reauthorization_required',
-          'The seller must authorize the app again.',
-        );
-      case 'seller_revoked':
-        return new HttpError(409, 'seller_revoked', 'The seller revoked the authorization.');
-      case 'seller_not_found':
-        return new HttpError(404, 'seller_not_found', 'No such seller in that region.');
-      case 'invalid_client':
-        return new HttpError(
-          503,
-          'upstream_credentials_invalid',
-          "Login with Amazon refused the app's client credentials.",
-        );
-      case 'invalid_scope':
-        return new HttpError(400, 'invalid_scope', 'Login with Amazon refused the scope.');
-      case 'spapi_request_failed':
-      case 'invalid_spapi_response':
-        return new HttpError(
-          502,
-          'upstream_request_failed',
-          'The Selling Partner API refused or failed the request.',
-        );
-      default:
-        return new HttpError(
-          503,
-          'upstream_unavailable',
-          'Login with Amazon is unavailable; try again later.',
-          {
-            'retry-after': retryAfter,
-          },
-        );
-    }
-  }
-  if (err instanceof StorageError) {
-    if (err.code === 'credential_integrity_error') {
-      return new HttpError(
-        500,
-        'credential_integrity_error',
-        'A stored credential failed its integrity check.',
-      );
-    }
-    return new HttpError(503, 'store_unavailable', 'The store is unavailable; try again later.', {
-      'retry-after': '5',
-    });
-  }
-  throw err;
-}
-
-/**
- * The JSON shape of one authorization (seller in one region).
- *
- * @example
- * json(200, { items: page.items.map(sellerJson) });
- */
-export function sellerJson(s: SellerRecord): Record<string, unknown> {
-  return {
-    selling_partner_id: s.sellingPartnerId,
-    region: s.region,
-    status: s.status,
-    kind: s.kind,
-    user_ref: s.userRef,
-    marketplace: s.marketplace,
-    authorized_at: iso(s.authorizedAt),
-    reauthorize_by: iso(s.authorizedAt + REAUTHORIZE_AFTER_MS),
-    last_refresh_at: s.lastRefreshAt === null ? null : iso(s.lastRefreshAt),
-    last_error:
-      s.lastError === null
-        ? null
-        : { code: s.lastError.code, message: s.lastError.message, at: iso(s.lastError.at) },
-  };
-}
-
-/**
- * The JSON shape of one selling partner in every region (`GET /v1/sellers/:id`): its worst status
- * across regions, and each authorization. `records` are `store.findSellers`'s, never empty.
- *
- * @example
- * json(200, sellerDetailJson(await store.findSellers('A1EMUSELLERNA01')));
- */
-export function sellerDetailJson(records: readonly SellerRecord[]): {
-  selling_partner_id: string;
-  status: SellerStatus;
-  kind: SellerRecord['kind'];
-  user_ref: string | null;
-  regions: Region[];
-  authorizations: Record<string, unknown>[];
-} {
-  const first = records[0];
-  if (first === undefined) throw new TypeError('sellerDetailJson needs at least one authorization');
-  const worst = records.find((r) => r.status !== 'active') ?? first;
-  return {
-    selling_partner_id: first.sellingPartnerId,
-    status: worst.status,
-    kind: first.kind,
-    user_ref: first.userRef,
-    regions: records.map((r) => r.region),
-    authorizations: records.map(sellerJson),
-  };
-}
 
 /**
  * Registers the token API routes on `router`.

@@ -145,6 +145,7 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
     values: [
       'KeyRingError',
       'STORAGE_ERROR_CODES',
+      'SellerExistsError',
       'SellerOwnershipError',
       'StorageError',
       'StorageIntegrityError',

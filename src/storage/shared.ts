@@ -163,7 +163,11 @@ export function decodeTableCursor(cursor: string | null | undefined): {
 }
 
 // Audit records are for people; a token in one would defeat the vault. Refuse anything token-shaped.
-const TOKEN_SHAPED = /Atz[ar]\||Atzr\||amzn1\.oa2-cs\./;
+/**
+ * What an LWA access or refresh token or a client secret looks like: such values never go in an
+ * audit record (nor, for the same reason, in a `user_ref`).
+ */
+export const TOKEN_SHAPED = /Atz[ar]\||amzn1\.oa2-cs\./;
 
 export function assertAuditSafe(records: readonly AuditInput[]): void {
   for (const record of records) {

@@ -5,6 +5,7 @@ import { loadConfig, type Config } from '../../config.js';
 import { DEV_CLIENT_SECRET, TEST_SELLERS, createEmulator, devApplication } from '../../emulator/index.js';
 import { devFallback, devLogSink, devPartnersOf } from '../../server/dev/emulator-mount.js';
 import { createLogger } from '../../server/http/log.js';
+import { isLoopbackHost } from '../../server/http/validate.js';
 import {
   devApiKey,
   devKeyRing,
@@ -89,6 +90,12 @@ export const devCommand: Command = {
       });
     } catch (err) {
       throw configFailure(err, config);
+    }
+    if (!isLoopbackHost(config.host)) {
+      ctx.stderr(
+        `spapi-auth dev: warning: HOST=${config.host} accepts connections from other machines; dev is for this machine ` +
+          '(its API key is printed below and the emulator answers anyone) — unset HOST to listen on 127.0.0.1.\n',
+      );
     }
     if (generatedRing) {
       ctx.stderr(

@@ -9,6 +9,7 @@ import type { ServiceMetrics } from '../ops/metrics.js';
 import { html, type SafeHtml } from '../http/html.js';
 import type { ClientSecretRing } from '../ops/rotation.js';
 import type { RouteHandler, Router } from '../http/router.js';
+import { isLoopbackAddress } from '../http/validate.js';
 import { adminPage, type Section } from './layout.js';
 import { AdminSessions, type AdminSession } from './session.js';
 
@@ -140,7 +141,9 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
   };
 
   const refuseRemoteInDev = (req: ServerRequest): void => {
-    if (devOpen && !LOCAL_HOST.test(req.header('host') ?? '')) {
+    // The peer must be this machine (the Host header is the client's to choose), and the Host a
+    // local name too (a DNS-rebinding page reaches 127.0.0.1 under its own name).
+    if (devOpen && (!isLoopbackAddress(req.remoteAddress) || !LOCAL_HOST.test(req.header('host') ?? ''))) {
       throw new HttpError(
         403,
         'admin_local_only',

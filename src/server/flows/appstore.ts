@@ -23,6 +23,7 @@ import {
   checkOwnership,
   createFlowSession,
   flowFailure,
+  headWithoutSideEffects,
   startTransaction,
   userRefOf,
   type AppstorePayload,
@@ -110,32 +111,36 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
   const { config, store, log, audit } = ctx;
 
   // ── Appstore workflow, step 1: Amazon loads our Login URI ──
-  router.add('GET', '/oauth/login', async (req) => {
-    let login: LoginRequest;
-    try {
-      login = parseLoginRequest(req.rawQuery, callbackUriPolicy(config));
-    } catch (err) {
-      if (err instanceof LoginRequestError) return flowFailure(req, err.code);
-      throw err;
-    }
-    if (config.signinUrl !== undefined) {
-      const marketplace = marketplaceOfCallback(login.amazonCallbackUri, config.amazonUrl);
-      const payload: AppstorePayload = {
-        amazon_callback_uri: login.amazonCallbackUri.href,
-        amazon_state: login.amazonState,
-        selling_partner_id: login.sellingPartnerId,
-        marketplace: marketplace.countryCode,
-        version_beta: login.beta,
-      };
-      const { token } = await createFlowSession(ctx, 'appstore', payload);
-      const signin = new URL(config.signinUrl);
-      signin.searchParams.set('spapi_pending', token);
-      log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: login.sellingPartnerId });
-      return redirect(302, signin.href);
-    }
-    log.info('appstore login', { flow: 'appstore', seller_id: login.sellingPartnerId });
-    return continueAtAmazon(ctx, { login, userRef: null });
-  });
+  router.add(
+    'GET',
+    '/oauth/login',
+    headWithoutSideEffects(async (req) => {
+      let login: LoginRequest;
+      try {
+        login = parseLoginRequest(req.rawQuery, callbackUriPolicy(config));
+      } catch (err) {
+        if (err instanceof LoginRequestError) return flowFailure(req, err.code);
+        throw err;
+      }
+      if (config.signinUrl !== undefined) {
+        const marketplace = marketplaceOfCallback(login.amazonCallbackUri, config.amazonUrl);
+        const payload: AppstorePayload = {
+          amazon_callback_uri: login.amazonCallbackUri.href,
+          amazon_state: login.amazonState,
+          selling_partner_id: login.sellingPartnerId,
+          marketplace: marketplace.countryCode,
+          version_beta: login.beta,
+        };
+        const { token } = await createFlowSession(ctx, 'appstore', payload);
+        const signin = new URL(config.signinUrl);
+        signin.searchParams.set('spapi_pending', token);
+        log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: login.sellingPartnerId });
+        return redirect(302, signin.href);
+      }
+      log.info('appstore login', { flow: 'appstore', seller_id: login.sellingPartnerId });
+      return continueAtAmazon(ctx, { login, userRef: null });
+    }),
+  );
 
   // ── Appstore workflow, step 2: the app has signed its user in ──
   router.add('POST', '/v1/appstore-sessions/:token/confirm', async (req, { params }) => {
@@ -148,7 +153,10 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
     }
     const p = result.value.payload as unknown as AppstorePayload;
     const marketplace = findMarketplace(p.marketplace);
-    await checkOwnership(ctx, p.selling_partner_id, userRef, marketplace?.region);
+    // Refused here only for a key that may read sellers anyway; for a connect-only key the callback
+    // refuses it, before any exchange, so this answer does not tell who owns the seller.
+    if (key.scopes.has('sellers:read'))
+      await checkOwnership(ctx, p.selling_partner_id, userRef, marketplace?.region);
     const payload: ConnectPayload = {
       flow: 'appstore',
       user_ref: userRef,

@@ -17,6 +17,7 @@ import {
   checkOwnership,
   createFlowSession,
   flowFailure,
+  headWithoutSideEffects,
   startTransaction,
   userRefOf,
   type ConnectPayload,
@@ -64,7 +65,16 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
       if (known.length === 0) {
         throw new HttpError(404, 'seller_not_found', 'No such seller to re-authorize in that region.');
       }
-      await checkOwnership(ctx, expected, userRef, marketplace.region);
+      try {
+        await checkOwnership(ctx, expected, userRef, marketplace.region);
+      } catch (err) {
+        // A key that may not read sellers learns nothing about other users' sellers: another
+        // owner's seller is answered as an unknown one.
+        if (err instanceof HttpError && !key.scopes.has('sellers:read')) {
+          throw new HttpError(404, 'seller_not_found', 'No such seller to re-authorize in that region.');
+        }
+        throw err;
+      }
     }
     const payload: ConnectPayload = {
       flow: 'website',
@@ -89,40 +99,44 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
   });
 
   // ── Website workflow, step 2 (and the Appstore flow after sign-in): the browser opens the link ──
-  router.add('GET', '/connect/:token', async (req, { params }) => {
-    const result = await store.consumeSession(await hashState(params.token!), 'connect');
-    if (!result.ok) {
-      return flowFailure(req, SESSION_FAILURES[result.reason]);
-    }
-    const p = result.value.payload as unknown as ConnectPayload;
-    const marketplace = findMarketplace(p.marketplace);
-    if (!marketplace)
-      return flowFailure(req, 'invalid_marketplace', 'The link names an unknown marketplace.');
-    if (p.flow === 'appstore') {
-      let login;
-      try {
-        login = storedLoginRequest(p, config);
-      } catch (err) {
-        // Validated when Amazon sent it; only a change of configuration since then gets here.
-        if (err instanceof LoginRequestError) return flowFailure(req, err.code);
-        throw err;
+  router.add(
+    'GET',
+    '/connect/:token',
+    headWithoutSideEffects(async (req, { params }) => {
+      const result = await store.consumeSession(await hashState(params.token!), 'connect');
+      if (!result.ok) {
+        return flowFailure(req, SESSION_FAILURES[result.reason]);
       }
-      return continueAtAmazon(ctx, { login, userRef: p.user_ref });
-    }
-    const { state, cookie, codeChallenge } = await startTransaction(ctx, {
-      flow: 'website',
-      kind: p.kind,
-      marketplace,
-      region: marketplace.region,
-      userRef: p.user_ref,
-      returnTo: p.return_to,
-      expectedSellingPartnerId: p.selling_partner_id,
-    });
-    log.info('connect started', { flow: 'website', region: marketplace.region, kind: p.kind });
-    return redirect(302, ctx.amazon.consentUrl({ marketplace, kind: p.kind, state, codeChallenge }), {
-      'set-cookie': cookie,
-    });
-  });
+      const p = result.value.payload as unknown as ConnectPayload;
+      const marketplace = findMarketplace(p.marketplace);
+      if (!marketplace)
+        return flowFailure(req, 'invalid_marketplace', 'The link names an unknown marketplace.');
+      if (p.flow === 'appstore') {
+        let login;
+        try {
+          login = storedLoginRequest(p, config);
+        } catch (err) {
+          // Validated when Amazon sent it; only a change of configuration since then gets here.
+          if (err instanceof LoginRequestError) return flowFailure(req, err.code);
+          throw err;
+        }
+        return continueAtAmazon(ctx, { login, userRef: p.user_ref });
+      }
+      const { state, cookie, codeChallenge } = await startTransaction(ctx, {
+        flow: 'website',
+        kind: p.kind,
+        marketplace,
+        region: marketplace.region,
+        userRef: p.user_ref,
+        returnTo: p.return_to,
+        expectedSellingPartnerId: p.selling_partner_id,
+      });
+      log.info('connect started', { flow: 'website', region: marketplace.region, kind: p.kind });
+      return redirect(302, ctx.amazon.consentUrl({ marketplace, kind: p.kind, state, codeChallenge }), {
+        'set-cookie': cookie,
+      });
+    }),
+  );
 }
 
 /**

@@ -15,7 +15,9 @@ import { serializeCookie } from '../http/cookies.js';
 import { HttpError, errorResponse, type ServerRequest, type ServerResponse } from '../http/request.js';
 import { errorPage } from '../http/html.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../http/errors.js';
+import type { RouteHandler } from '../http/router.js';
 import { USER_REF } from '../http/validate.js';
+import { TOKEN_SHAPED } from '../../storage/shared.js';
 
 /**
  * Lifetime of connect links, pending Appstore sessions and OAuth transactions.
@@ -181,6 +183,25 @@ export function flowFailure(
     : errorPage(status, code, message);
 }
 
+/**
+ * A GET handler of a browser flow whose GET spends something (a single-use link, an authorization
+ * code, a new transaction row): a `HEAD` — a link prefetcher, a mail scanner — gets an empty 200 and
+ * changes nothing, so that the browser's own GET still works.
+ *
+ * @example
+ * router.add('GET', '/connect/:token', headWithoutSideEffects(async (req, rc) => …));
+ */
+export function headWithoutSideEffects(handler: RouteHandler): RouteHandler {
+  return (req, rc) =>
+    req.method === 'HEAD'
+      ? {
+          status: 200,
+          headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+          body: null,
+        }
+      : handler(req, rc);
+}
+
 /** Why a flow session could not be used, as the code the browser (or the API) gets. */
 export const SESSION_FAILURES = {
   not_found: 'link_invalid',
@@ -203,6 +224,10 @@ export function userRefOf(body: Readonly<Record<string, unknown>>): string {
       'invalid_user_ref',
       'user_ref must be a string of 1 to 256 printable characters.',
     );
+  }
+  // The audit refuses token-shaped values; refused here, before a code would be spent for nothing.
+  if (TOKEN_SHAPED.test(userRef)) {
+    throw new HttpError(400, 'invalid_user_ref', 'user_ref must not look like a token or a secret.');
   }
   return userRef;
 }

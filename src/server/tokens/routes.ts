@@ -241,6 +241,8 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     const pageResult = await store
       .listSellers({ limit, cursor: cursor ?? null, status: status as SellerStatus | undefined, search })
       .catch((err: unknown) => {
+        // Every other argument was checked above: a TypeError is the store refusing the cursor's shape.
+        if (err instanceof TypeError) throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
         throw tokenApiError(err);
       });
     return json(200, { items: pageResult.items.map(sellerJson), next_cursor: pageResult.nextCursor });

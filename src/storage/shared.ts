@@ -12,6 +12,7 @@ import type {
   ListSellersQuery,
   RefreshDueEntry,
   RefreshDueQuery,
+  SellerProfile,
   SellerRecord,
   SellerStatus,
   SessionType,
@@ -203,6 +204,25 @@ export function assertAuthorizationInput(input: AuthorizationInput): void {
   assertRefreshToken(input.refreshToken, 'refreshToken');
   // PostgreSQL's BIGINT refuses a fractional expiry that SQLite would store: refuse it on both.
   if (input.accessToken) assertTime(input.accessToken.expiresAt, 'accessToken expiresAt');
+  if (
+    input.authorizedAt !== undefined &&
+    !(Number.isSafeInteger(input.authorizedAt) && input.authorizedAt > 0)
+  )
+    throw new TypeError('authorizedAt must be a positive integer (epoch ms)');
+}
+
+/** A seller profile to store: a name or null, a list of marketplaces, a time. */
+export function assertSellerProfile(profile: SellerProfile): void {
+  if (profile === null || typeof profile !== 'object') throw new TypeError('profile must be an object');
+  if (profile.storeName !== null && (typeof profile.storeName !== 'string' || profile.storeName.length > 512))
+    throw new TypeError('profile.storeName must be a string of at most 512 characters or null');
+  if (!Array.isArray(profile.marketplaces) || profile.marketplaces.length > 100)
+    throw new TypeError('profile.marketplaces must be an array of at most 100 marketplaces');
+  for (const m of profile.marketplaces) {
+    if (typeof m?.id !== 'string' || typeof m.country !== 'string' || typeof m.name !== 'string')
+      throw new TypeError('each marketplace needs an id, a country and a name');
+  }
+  assertPositiveInteger(profile.fetchedAt, 'profile.fetchedAt');
 }
 
 /** A session type `createSession` knows. */

@@ -168,7 +168,7 @@ describe('spapi-auth doctor', () => {
     assert.equal(unmigrated.code, 1);
     assert.match(
       check(unmigrated, 'store').detail,
-      /migration\(s\) pending \(001_initial, 002_refresh_due_index\)/,
+      /migration\(s\) pending \(001_initial, 002_refresh_due_index, 007_seller_profiles\)/,
     );
     assert.equal(check(unmigrated, 'store').fix, 'run `spapi-auth migrate`');
   });

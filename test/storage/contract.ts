@@ -316,6 +316,54 @@ export function storeContract(harness: ContractHarness): void {
           assert.equal((await store.listEncryptedValues({ limit: 100 })).items.length, 0);
         }));
 
+      it('keeps a seller profile per region, lists the sellers still without one, and drops it with the seller', () =>
+        withStore(async (store, clock) => {
+          const profile = {
+            storeName: 'Store Ö',
+            marketplaces: [
+              {
+                id: 'ATVPDKIKX0DER',
+                country: 'US',
+                name: 'Amazon.com',
+                participating: true,
+                suspendedListings: false,
+              },
+            ],
+            fetchedAt: clock.now(),
+          };
+          assert.equal(await store.saveSellerProfile(KEY, profile), false, 'no such seller');
+          await store.saveAuthorization(authorization({ authorizedAt: clock.now() - 86_400_000 }));
+          clock.advance(1000);
+          await store.saveAuthorization(authorization({ sellingPartnerId: 'A2OTHER', region: 'eu' }));
+          assert.equal((await store.getSeller(KEY))?.authorizedAt, clock.now() - 1000 - 86_400_000);
+          assert.deepEqual(await store.listSellersWithoutProfile(10), [
+            KEY,
+            { sellingPartnerId: 'A2OTHER', region: 'eu' },
+          ]);
+          assert.equal(await store.getSellerProfile(KEY), null);
+          assert.equal(await store.saveSellerProfile(KEY, profile), true);
+          assert.deepEqual(await store.getSellerProfile(KEY), profile);
+          assert.equal(await store.getSellerProfile({ ...KEY, region: 'eu' }), null, 'per region');
+          assert.deepEqual(await store.listSellersWithoutProfile(10), [
+            { sellingPartnerId: 'A2OTHER', region: 'eu' },
+          ]);
+          await store.saveSellerProfile(KEY, { ...profile, storeName: null, marketplaces: [] });
+          assert.deepEqual(await store.getSellerProfile(KEY), {
+            ...profile,
+            storeName: null,
+            marketplaces: [],
+          });
+          await assert.rejects(store.saveSellerProfile(KEY, { ...profile, fetchedAt: -1 }), TypeError);
+          await store.deleteSeller(KEY);
+          assert.equal(await store.getSellerProfile(KEY), null);
+          await store.saveAuthorization(authorization());
+          assert.equal(
+            await store.getSellerProfile(KEY),
+            null,
+            'a new authorization starts without the old profile',
+          );
+        }));
+
       it('pages, filters, searches and counts sellers', () =>
         withStore(async (store) => {
           for (let i = 0; i < 25; i++) {

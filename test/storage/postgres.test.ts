@@ -44,7 +44,7 @@ if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'r
           const { rows } = await client.query(`SELECT name FROM "${schema}".schema_migrations`);
           assert.deepEqual(
             rows.map((r) => r.name),
-            ['001_initial', '002_refresh_due_index'],
+            ['001_initial', '002_refresh_due_index', '007_seller_profiles'],
           );
         } finally {
           await client.end();

@@ -36,12 +36,16 @@ describe('SQLite engine', () => {
     const path = freshPath();
     const progress: string[] = [];
     const store = await createSqliteStore({ path, keyRing: KEY_RING, migrate: false });
-    assert.deepEqual(await store.pendingMigrations(), ['001_initial', '002_refresh_due_index']);
+    assert.deepEqual(await store.pendingMigrations(), [
+      '001_initial',
+      '002_refresh_due_index',
+      '007_seller_profiles',
+    ]);
     assert.deepEqual(
       await store.migrate({ onProgress: (p) => progress.push(`${p.index + 1}/${p.total} ${p.name}`) }),
-      ['001_initial', '002_refresh_due_index'],
+      ['001_initial', '002_refresh_due_index', '007_seller_profiles'],
     );
-    assert.deepEqual(progress, ['1/2 001_initial', '2/2 002_refresh_due_index']);
+    assert.deepEqual(progress, ['1/3 001_initial', '2/3 002_refresh_due_index', '3/3 007_seller_profiles']);
     assert.deepEqual(await store.migrate(), []);
     assert.deepEqual(await store.pendingMigrations(), []);
     await store.close();

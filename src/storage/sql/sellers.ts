@@ -4,7 +4,9 @@ import { SellerOwnershipError } from '../errors.js';
 import {
   assertAuthorizationInput,
   assertMayReplace,
+  assertPositiveInteger,
   assertSellerKey,
+  assertSellerProfile,
   assertStatus,
   encodeCursor,
   planRefreshDue,
@@ -12,7 +14,7 @@ import {
   SELLER_STATUSES,
   sellerRowKey,
 } from '../shared.js';
-import type { AuthorizationInput, SellerRecord, SellerStatus, SellerStore } from '../store.js';
+import type { AuthorizationInput, SellerProfile, SellerRecord, SellerStatus, SellerStore } from '../store.js';
 import type { Row, SqlContext, SqlExecutor, SqlValue } from './driver.js';
 import { keysetAfter, num, numOrNull, strOrNull, TABLE_KEYS } from './values.js';
 import { writeEffects } from './effects.js';
@@ -214,7 +216,7 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
             refreshEnc,
             accessEnc,
             accessExpires,
-            at,
+            input.authorizedAt ?? at,
             at,
             at,
           ],
@@ -258,9 +260,67 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
           key.region,
         ]);
         if (changed === 0) return false;
+        await tx.run('DELETE FROM seller_profiles WHERE selling_partner_id = ? AND region = ?', [
+          key.sellingPartnerId,
+          key.region,
+        ]);
         await writeEffects(tx, effects, at);
         return true;
       });
+    },
+
+    async getSellerProfile(key) {
+      assertSellerKey(key);
+      const rows = await db.all(
+        `SELECT store_name, marketplaces, fetched_at FROM seller_profiles
+         WHERE selling_partner_id = ? AND region = ?`,
+        [key.sellingPartnerId, key.region],
+      );
+      const row = rows[0];
+      if (row === undefined) return null;
+      return {
+        storeName: strOrNull(row.store_name),
+        marketplaces: JSON.parse(String(row.marketplaces)) as SellerProfile['marketplaces'],
+        fetchedAt: num(row.fetched_at),
+      };
+    },
+
+    async saveSellerProfile(key, profile) {
+      assertSellerKey(key);
+      assertSellerProfile(profile);
+      return db.transaction(async (tx) => {
+        if ((await selectSeller(tx, key)) === undefined) return false;
+        await tx.run(
+          `INSERT INTO seller_profiles (selling_partner_id, region, store_name, marketplaces, fetched_at)
+           VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (selling_partner_id, region) DO UPDATE SET
+             store_name = excluded.store_name, marketplaces = excluded.marketplaces,
+             fetched_at = excluded.fetched_at`,
+          [
+            key.sellingPartnerId,
+            key.region,
+            profile.storeName,
+            JSON.stringify(profile.marketplaces),
+            profile.fetchedAt,
+          ],
+        );
+        return true;
+      });
+    },
+
+    async listSellersWithoutProfile(limit) {
+      assertPositiveInteger(limit, 'limit');
+      const rows = await db.all(
+        `SELECT s.selling_partner_id, s.region FROM sellers s
+         LEFT JOIN seller_profiles p ON p.selling_partner_id = s.selling_partner_id AND p.region = s.region
+         WHERE s.status = 'active' AND p.selling_partner_id IS NULL
+         ORDER BY s.authorized_at, s.selling_partner_id, s.region LIMIT ?`,
+        [Math.min(limit, 1000)],
+      );
+      return rows.map((row) => ({
+        sellingPartnerId: String(row.selling_partner_id),
+        region: row.region as Region,
+      }));
     },
   };
 }

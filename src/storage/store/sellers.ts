@@ -66,6 +66,11 @@ export interface AuthorizationInput extends ChangeEffects {
   /** The access token the code exchange returned, cached for every instance; optional. */
   readonly accessToken?: AccessToken | null;
   /**
+   * When the refresh token was granted (the 365-day clock), for an import of a seller authorized
+   * elsewhere; default: now.
+   */
+  readonly authorizedAt?: number;
+  /**
    * Which existing row (same seller and region) this authorization may replace:
    * - `'none'`: none, a first authorization only; an existing row throws {@link SellerExistsError}.
    *   For a transaction that named no seller or carries no owner (the selling partner id in a
@@ -146,6 +151,26 @@ export interface RefreshDueEntry {
   readonly accessTokenExpiresAt: number;
 }
 
+/** One marketplace of a seller's profile (from SP-API's marketplaceParticipations). */
+export interface SellerMarketplace {
+  /** Amazon's marketplace id, e.g. `ATVPDKIKX0DER`. */
+  readonly id: string;
+  /** ISO country code as Amazon reports it (`US`, `GB`, …). */
+  readonly country: string;
+  /** e.g. `Amazon.com`. */
+  readonly name: string;
+  /** Whether the seller participates in the marketplace. */
+  readonly participating: boolean;
+  readonly suspendedListings: boolean;
+}
+
+/** What SP-API says about the seller: its store name and marketplaces, and when it was read. */
+export interface SellerProfile {
+  readonly storeName: string | null;
+  readonly marketplaces: readonly SellerMarketplace[];
+  readonly fetchedAt: number;
+}
+
 /** Sellers: what one authorization is, listed and changed with its events and audit. */
 export interface SellerStore {
   getSeller(key: SellerTokenKey): Promise<SellerRecord | null>;
@@ -167,6 +192,12 @@ export interface SellerStore {
   saveAuthorization(input: AuthorizationInput): Promise<SaveAuthorizationResult>;
   /** Sets the status (e.g. `revoked`), bumping the version; false when no such seller. */
   setSellerStatus(key: SellerTokenKey, status: SellerStatus, effects?: ChangeEffects): Promise<boolean>;
-  /** Forgets the seller and wipes its tokens; false when no such seller. */
+  /** Forgets the seller and wipes its tokens (and its profile); false when no such seller. */
   deleteSeller(key: SellerTokenKey, effects?: ChangeEffects): Promise<boolean>;
+  /** The seller's profile, or null when it was never fetched. */
+  getSellerProfile(key: SellerTokenKey): Promise<SellerProfile | null>;
+  /** Stores (replaces) the seller's profile; false when no such seller. */
+  saveSellerProfile(key: SellerTokenKey, profile: SellerProfile): Promise<boolean>;
+  /** Active sellers with no profile yet (its fetch failed or is pending), oldest authorization first. */
+  listSellersWithoutProfile(limit: number): Promise<SellerTokenKey[]>;
 }

@@ -123,6 +123,8 @@ function marketplaceParticipations(token: AccessRecord, state: EmulatorState, ra
         domainName: `www.amazon.${RETAIL[m!.countryCode]?.[0] ?? m!.countryCode.toLowerCase()}`,
       },
       participation: { isParticipating: true, hasSuspendedListings: false },
+      // Amazon's MarketplaceParticipation carries the seller's store name per marketplace.
+      storeName: seller?.name ?? token.sellingPartnerId!,
     }));
   return ok({ payload }, rate);
 }

@@ -44,6 +44,16 @@ export interface AmazonGateway {
   forget(key: SellerTokenKey): void;
   /** The SP-API base URL of a region as callers should use it. */
   endpoint(region: SellerTokenKey['region']): string;
+  /**
+   * One SP-API GET at a region's endpoint with a given access token (the seller's profile right
+   * after the code exchange, before anything is stored). 429s are retried within the core's bounds.
+   */
+  callSpApi(input: {
+    readonly sellingPartnerId: string;
+    readonly region: SellerTokenKey['region'];
+    readonly accessToken: string;
+    readonly path: string;
+  }): Promise<Response>;
 }
 
 /** Shared dependencies of the route modules. */

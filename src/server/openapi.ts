@@ -51,6 +51,37 @@ const STATUS: JsonSchema = {
   description: 'Where the authorization stands.',
 };
 
+const AUTHORIZATION_PROPERTIES = {
+  selling_partner_id: str('The selling partner id (merchant or vendor id).'),
+  region: ref('Region'),
+  status: ref('SellerStatus'),
+  kind: { type: 'string', enum: ['seller', 'vendor'] },
+  user_ref: nullable(str("The app's own user id given when the link was made.")),
+  marketplace: nullable(str('The marketplace the seller was connected from (country code).')),
+  authorized_at: instant('When the seller last authorized the app.'),
+  reauthorize_by: instant('When the authorization lapses (365 days after authorized_at).'),
+  last_refresh_at: nullable(instant('The last successful refresh of its access token.')),
+  last_error: nullable(
+    object({ code: str('The error code.'), message: nullable(str('What happened.')), at: instant('When.') }, [
+      'code',
+      'message',
+      'at',
+    ]),
+  ),
+};
+const AUTHORIZATION_REQUIRED = [
+  'selling_partner_id',
+  'region',
+  'status',
+  'kind',
+  'user_ref',
+  'marketplace',
+  'authorized_at',
+  'reauthorize_by',
+  'last_refresh_at',
+  'last_error',
+];
+
 const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   Error: object(
     {
@@ -66,36 +97,30 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
   ),
   Region: REGION,
   SellerStatus: STATUS,
-  Authorization: object(
+  Authorization: object(AUTHORIZATION_PROPERTIES, AUTHORIZATION_REQUIRED),
+  AuthorizationDetail: object(
     {
-      selling_partner_id: str('The selling partner id (merchant or vendor id).'),
-      region: ref('Region'),
-      status: ref('SellerStatus'),
-      kind: { type: 'string', enum: ['seller', 'vendor'] },
-      user_ref: nullable(str("The app's own user id given when the link was made.")),
-      marketplace: nullable(str('The marketplace the seller was connected from (country code).')),
-      authorized_at: instant('When the seller last authorized the app.'),
-      reauthorize_by: instant('When the authorization lapses (365 days after authorized_at).'),
-      last_refresh_at: nullable(instant('The last successful refresh of its access token.')),
-      last_error: nullable(
-        object(
-          { code: str('The error code.'), message: nullable(str('What happened.')), at: instant('When.') },
-          ['code', 'message', 'at'],
-        ),
+      ...AUTHORIZATION_PROPERTIES,
+      store_name: nullable(
+        str('The store name SP-API reports (marketplaceParticipations); null until read.'),
       ),
+      marketplaces: nullable({
+        type: 'array',
+        description: 'The marketplaces SP-API reports for the seller in this region; null until read.',
+        items: object(
+          {
+            id: str('The marketplace id.'),
+            country: str('Its country code.'),
+            name: str('e.g. Amazon.com.'),
+            participating: { type: 'boolean' },
+            suspended_listings: { type: 'boolean' },
+          },
+          ['id', 'country', 'name', 'participating', 'suspended_listings'],
+        ),
+      }),
+      profile_fetched_at: nullable(instant('When the profile was read.')),
     },
-    [
-      'selling_partner_id',
-      'region',
-      'status',
-      'kind',
-      'user_ref',
-      'marketplace',
-      'authorized_at',
-      'reauthorize_by',
-      'last_refresh_at',
-      'last_error',
-    ],
+    [...AUTHORIZATION_REQUIRED, 'store_name', 'marketplaces', 'profile_fetched_at'],
   ),
   SellerPage: object(
     {
@@ -111,7 +136,7 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
       kind: { type: 'string', enum: ['seller', 'vendor'] },
       user_ref: nullable(str("The app's own user id.")),
       regions: { type: 'array', items: ref('Region'), minItems: 1 },
-      authorizations: { type: 'array', items: ref('Authorization'), minItems: 1 },
+      authorizations: { type: 'array', items: ref('AuthorizationDetail'), minItems: 1 },
     },
     ['selling_partner_id', 'status', 'kind', 'user_ref', 'regions', 'authorizations'],
   ),

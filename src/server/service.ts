@@ -14,6 +14,7 @@ import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
 import type { TokenEvent, TokenManager } from '../core/token-manager.js';
 import { createAmazonGateway, type TokenSource } from './tokens/gateway.js';
+import { startProfileSweep } from './sellers/profile.js';
 import { auditTokenEvent } from './ops/audit.js';
 import { generateApiKey, hashApiKey, type Scope } from './tokens/api-keys.js';
 import { createApp, type App, type AppDeps } from './app.js';
@@ -198,6 +199,8 @@ export async function startService(opts: {
   sink = (e) => auditTokenEvent(app.context.audit, e);
   const server = await listen(app.handle, { port: opts.port ?? config.port, host: config.host });
   const stopPurge = startPurge(store, log);
+  // Profiles the callback or an import could not read (throttled, Amazon down) are fetched later.
+  const stopProfiles = startProfileSweep({ store, amazon, log, now: Date.now });
   const refresher = startRefresher(config, store, tokens, log);
   let closing: Promise<void> | undefined;
   return {
@@ -208,6 +211,7 @@ export async function startService(opts: {
       (closing ??= (async () => {
         await server.close();
         stopPurge();
+        stopProfiles();
         // Refreshes in flight finish (their lease and commit) before the store closes.
         await refresher?.stop();
         await ops.close();

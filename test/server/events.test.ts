@@ -99,6 +99,12 @@ test('the connect flow writes seller.authorized through the builder: evt_ id, so
       user_ref: 'acct-42',
       source: 'consent',
       flow: 'website',
+      store_name: 'Emulator Seller (North America)',
+      marketplaces: [
+        { id: 'ATVPDKIKX0DER', country: 'US', name: 'Amazon.com', participating: true },
+        { id: 'A2EUQ1WTGCTBG2', country: 'CA', name: 'Amazon.ca', participating: true },
+        { id: 'A1AM78C64UM0Y8', country: 'MX', name: 'Amazon.com.mx', participating: true },
+      ],
     });
   } finally {
     await svc.close();

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
 import { sellerDetailJson, sellerJson } from '../../server/sellers/json.js';
+import { withProfiles } from '../../server/sellers/profile.js';
 import { deleteSellerAuthorizations } from '../../server/sellers/delete.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
@@ -96,12 +97,15 @@ async function list(values: Record<string, unknown>, ctx: CliContext): Promise<n
 }
 
 async function show(id: string, values: Record<string, unknown>, ctx: CliContext): Promise<number> {
-  const { records, audit } = await withStore(ctx, loadCliStoreConfig(ctx), null, async (store) => ({
-    records: await store.findSellers(id),
-    audit: await store.listAudit({ sellingPartnerId: id, limit: 10 }),
-  }));
-  if (records.length === 0) throw new CliError(`no seller ${id} in the store (seller_not_found)`);
-  const detail = sellerDetailJson(records);
+  const { records, audit, detail } = await withStore(ctx, loadCliStoreConfig(ctx), null, async (store) => {
+    const found = await store.findSellers(id);
+    return {
+      records: found,
+      audit: await store.listAudit({ sellingPartnerId: id, limit: 10 }),
+      detail: found.length === 0 ? undefined : await withProfiles(store, sellerDetailJson(found), found),
+    };
+  });
+  if (detail === undefined) throw new CliError(`no seller ${id} in the store (seller_not_found)`);
   if (values.json) {
     // The shape of GET /v1/sellers/:id.
     printJson(ctx, detail);
@@ -116,13 +120,24 @@ async function show(id: string, values: Record<string, unknown>, ctx: CliContext
       ['regions', detail.regions.join(', ')],
     ]),
   ];
-  for (const r of records) {
+  records.forEach((r, i) => {
     const j = sellerJson(r);
+    const profile = detail.authorizations[i]!;
+    const markets = profile.marketplaces as { country: string; participating: boolean }[] | null;
     out.push(
       `\nregion ${r.region}\n` +
         formatFields(
           [
             ['status', r.status],
+            ['store name', typeof profile.store_name === 'string' ? profile.store_name : '-'],
+            [
+              'marketplaces',
+              markets === null
+                ? '- (not read yet)'
+                : markets
+                    .map((m) => `${m.country}${m.participating ? '' : ' (not participating)'}`)
+                    .join(', ') || '-',
+            ],
             ['marketplace', r.marketplace ?? '-'],
             ['authorized at', String(j.authorized_at)],
             ['reauthorize by', String(j.reauthorize_by)],
@@ -136,7 +151,7 @@ async function show(id: string, values: Record<string, unknown>, ctx: CliContext
           '  ',
         ),
     );
-  }
+  });
   if (audit.length > 0) {
     out.push(
       '\nrecent activity\n' +

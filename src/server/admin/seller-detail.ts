@@ -3,7 +3,7 @@
  * action per region, and the seller's audit trail.
  */
 import { isRegion } from '../../core/marketplaces.js';
-import type { AuditRecord, SellerRecord } from '../../storage/store.js';
+import type { AuditRecord, SellerProfile, SellerRecord } from '../../storage/store.js';
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
@@ -30,7 +30,9 @@ export function registerSellerDetailPage(kit: AdminKit): void {
     if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
     const body = html`<p><a href="/admin/sellers">← Sellers</a></p>
       <h1 class="mono">${id}</h1>
-      ${records.map((s) => regionCard(id, s, a.csrf))}
+      ${await Promise.all(
+        records.map(async (s) => regionCard(id, s, await store.getSellerProfile(s), a.csrf)),
+      )}
       <section class="card tablecard">
         <div class="head"><h2>Audit trail</h2></div>
         ${auditTable(audit)}
@@ -57,10 +59,25 @@ export function registerSellerDetailPage(kit: AdminKit): void {
 }
 
 /** One authorization of the seller, with its delete form. */
-function regionCard(id: string, s: SellerRecord, csrf: string): SafeHtml {
+function regionCard(id: string, s: SellerRecord, profile: SellerProfile | null, csrf: string): SafeHtml {
   return html`<section class="card" id="region-${s.region}">
     <h2>Region ${s.region.toUpperCase()} ${pill(s.status)}</h2>
     <dl class="kv">
+      <dt>Store name</dt>
+      <dd class="store-name">${profile?.storeName ?? '—'}</dd>
+      <dt>Marketplaces</dt>
+      <dd class="marketplaces">
+        ${
+          profile === null
+            ? html`<span class="muted">not read yet (fetched in the background)</span>`
+            : profile.marketplaces.map(
+                (m) =>
+                  html`<span class="mono" title="${m.id}">${m.country}</span> ${m.name}${
+                      m.participating ? '' : html` <span class="muted">(not participating)</span>`
+                    }<br />`,
+              )
+        }
+      </dd>
       <dt>Kind</dt>
       <dd>${s.kind}</dd>
       <dt>user_ref</dt>

@@ -10,7 +10,7 @@ import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { isSpapiAuthError } from '../../core/errors.js';
 import { hashState } from '../../core/state.js';
 import { SellerExistsError, SellerOwnershipError, StorageError } from '../../storage/errors.js';
-import type { OAuthTransaction, ReplacePolicy } from '../../storage/store.js';
+import type { OAuthTransaction, ReplacePolicy, SellerProfile } from '../../storage/store.js';
 import type { ExchangedTokens, ServiceContext } from '../context.js';
 import { readCookie } from '../http/cookies.js';
 import { HttpError, parseQuery, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
@@ -18,7 +18,8 @@ import { html, page } from '../http/html.js';
 import type { HttpErrorCode } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { TOKEN } from '../http/validate.js';
-import { sellerAuthorizedEvent } from '../ops/events.js';
+import { profileEventData, sellerAuthorizedEvent } from '../ops/events.js';
+import { checkSellerProfile, regionMismatchMessage } from '../sellers/profile.js';
 import { bindingCookieName, checkOwnership, flowFailure, headWithoutSideEffects } from './transaction.js';
 
 /** A callback whose code was exchanged: what the steps after the exchange work with. */
@@ -26,6 +27,8 @@ export interface ExchangedAuthorization {
   readonly tx: OAuthTransaction;
   readonly sellingPartnerId: string;
   readonly tokens: ExchangedTokens;
+  /** The seller's profile read with the new token, or null when that read failed (fetched later). */
+  readonly profile: SellerProfile | null;
 }
 
 /** Why the store could not consume a transaction, as the code the browser sees. */
@@ -163,8 +166,43 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
       });
       return flowFailure(req, mapped.code, mapped.message);
     }
+    // The profile read is the region check: a grant for another region is refused, unstored.
+    const check = await checkSellerProfile(ctx.amazon, {
+      sellingPartnerId: sellerId,
+      region: tx.region,
+      accessToken: tokens.accessToken.accessToken,
+      now: ctx.now,
+    });
+    if (check.kind === 'wrong_region') {
+      log.warn('grant works in another region', {
+        flow: tx.flow,
+        seller_id: sellerId,
+        region: check.actualRegion,
+      });
+      audit.add({
+        action: 'seller.authorization_refused',
+        sellingPartnerId: sellerId,
+        region: tx.region,
+        outcome: 'region_mismatch',
+      });
+      return flowFailure(
+        req,
+        'region_mismatch',
+        regionMismatchMessage({
+          intended: tx.region,
+          actual: check.actualRegion,
+          marketplace: tx.marketplace,
+          kind: tx.kind,
+        }),
+      );
+    }
     try {
-      await fileAuthorization({ tx, sellingPartnerId: sellerId, tokens });
+      await fileAuthorization({
+        tx,
+        sellingPartnerId: sellerId,
+        tokens,
+        profile: check.kind === 'ok' ? check.profile : null,
+      });
     } catch (err) {
       // The store's own check, for a row written since the check before the exchange.
       if (err instanceof SellerOwnershipError || err instanceof SellerExistsError) {
@@ -206,6 +244,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     tx,
     sellingPartnerId,
     tokens,
+    profile,
   }: ExchangedAuthorization): Promise<void> => {
     const saved = await store.saveAuthorization({
       sellingPartnerId,
@@ -222,6 +261,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
           { sellingPartnerId, region: tx.region, kind: tx.kind, userRef: tx.userRef },
           { source: 'consent', flow: tx.flow },
           ctx.now(),
+          profileEventData(profile),
         ),
       ],
       audit: [
@@ -235,6 +275,8 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
         },
       ],
     });
+    // Without a profile row the sweep fetches it later; a stale one from before is replaced.
+    if (profile !== null) await store.saveSellerProfile({ sellingPartnerId, region: tx.region }, profile);
     ctx.amazon.forget({ sellingPartnerId, region: tx.region });
     log.info('seller authorized', {
       flow: tx.flow,

@@ -85,6 +85,10 @@ export const HTTP_ERRORS = Object.freeze({
   method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
   seller_reauthorization_required: { status: 409, message: 'The seller must authorize the app again.' },
   seller_revoked: { status: 409, message: 'The seller revoked the authorization.' },
+  region_mismatch: {
+    status: 409,
+    message: 'The authorization works in another region than the one asked for; nothing was stored.',
+  },
   seller_mismatch: {
     status: 409,
     message: 'Amazon returned a different selling partner than the one expected.',

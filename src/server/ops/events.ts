@@ -5,7 +5,7 @@
  */
 import type { PartnerKind, Region } from '../../core/marketplaces.js';
 import { derivedEventId, newEventId } from '../../storage/event-id.js';
-import type { SellerRecord, WebhookEventInput } from '../../storage/store.js';
+import type { SellerProfile, SellerRecord, WebhookEventInput } from '../../storage/store.js';
 import { reauthorizationRequiredEvent } from '../../storage/token-vault.js';
 
 /** The event types the service emits. */
@@ -76,6 +76,31 @@ export function sellerAuthorizedEvent(
 ): WebhookEventInput {
   const how = origin.source === 'consent' ? { source: 'consent', flow: origin.flow } : { source: 'import' };
   return webhookEvent('seller.authorized', { ...sellerEventData(seller), ...how, ...extra }, at);
+}
+
+/**
+ * The profile members of `seller.authorized`: `store_name` and `marketplaces` (`[{ id, country,
+ * name, participating }]`), nulls when the profile could not be read yet.
+ *
+ * @example
+ * sellerAuthorizedEvent(seller, origin, Date.now(), profileEventData(profile));
+ */
+export function profileEventData(profile: SellerProfile | null): {
+  store_name: string | null;
+  marketplaces: { id: string; country: string; name: string; participating: boolean }[] | null;
+} {
+  return {
+    store_name: profile?.storeName ?? null,
+    marketplaces:
+      profile === null
+        ? null
+        : profile.marketplaces.map((m) => ({
+            id: m.id,
+            country: m.country,
+            name: m.name,
+            participating: m.participating,
+          })),
+  };
 }
 
 /**

@@ -7,6 +7,7 @@
 import { exchangeAuthorizationCode, type LwaCredentials } from '../../core/lwa.js';
 import type { FetchLike } from '../../core/http.js';
 import { buildConsentUrl } from '../../core/consent.js';
+import { createSpApiFetch } from '../../core/spapi-fetch.js';
 import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
 import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
 import type { Config } from '../../config.js';
@@ -113,5 +114,19 @@ export function createAmazonGateway(opts: {
     getRestrictedDataToken: (key, request) => tokens.getRestrictedDataToken(key, request),
     forget: (key) => tokens.forget(key),
     endpoint: (region) => endpoints[region],
+    callSpApi({ sellingPartnerId, region, accessToken, path }) {
+      // A token source that only knows the token in hand: nothing is cached, refreshed or stored.
+      const fixed = { accessToken, expiresAt: Number.MAX_SAFE_INTEGER };
+      const spapi = createSpApiFetch({
+        tokens: {
+          getAccessToken: async () => fixed,
+          getRestrictedDataToken: () => Promise.reject(new TypeError('no restricted data token here')),
+          invalidate: async () => {},
+        },
+        sandbox: config.sandbox,
+        ...transport,
+      });
+      return spapi({ sellingPartnerId, region, path });
+    },
   };
 }

@@ -4,6 +4,7 @@
  * request: with a cached token it does no database work (the API key, the seller's region and the
  * token all come from memory) and reuses the serialised body while the token is unchanged.
  */
+import { withProfiles } from '../sellers/profile.js';
 import type { AccessToken, Region } from '../../core/index.js';
 import { isRegion } from '../../core/marketplaces.js';
 import { GRANTLESS_SCOPES, RETIRED_GRANTLESS_SCOPES } from '../../core/scopes.js';
@@ -254,7 +255,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       throw tokenApiError(err);
     });
     if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
-    return json(200, sellerDetailJson(records));
+    return json(200, await withProfiles(store, sellerDetailJson(records), records));
   });
 
   router.add('DELETE', '/v1/sellers/:id', async (req, { params }) => {

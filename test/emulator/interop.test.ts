@@ -121,3 +121,36 @@ test('amazon-sp-api sees Amazon’s error codes: invalid_client and a revoked se
     code: 'invalid_grant',
   });
 });
+
+test('amazon-sp-api keeps the real Host, so the emulator checks regions: an NA seller at the EU endpoint is refused', async () => {
+  const agent = new EmulatorAgent(server.port);
+  const consent = await fetch(`${server.url}/apps/authorize/consent?application_id=${APP.id}&state=region`, {
+    redirect: 'manual',
+  });
+  const code = new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
+  const credentials = {
+    SELLING_PARTNER_APP_CLIENT_ID: APP.clientId,
+    SELLING_PARTNER_APP_CLIENT_SECRET: SECRET,
+  };
+  const options = {
+    https_proxy_agent: agent,
+    auto_request_throttled: false,
+    credentials_path: '/nonexistent',
+  };
+  const bootstrap = new SellingPartner({
+    region: 'na',
+    credentials,
+    options: { ...options, only_grantless_operations: true },
+  });
+  const { refresh_token } = await bootstrap.exchange(code);
+  const eu = new SellingPartner({ region: 'eu', refresh_token, credentials, options });
+  await assert.rejects(eu.callAPI({ operation: 'getMarketplaceParticipations', endpoint: 'sellers' }), {
+    code: 'Unauthorized',
+    message: 'Access to requested resource is denied.',
+  });
+  const na = new SellingPartner({ region: 'na', refresh_token, credentials, options });
+  assert.ok(
+    Array.isArray(await na.callAPI({ operation: 'getMarketplaceParticipations', endpoint: 'sellers' })),
+  );
+  assert.ok(agent.hosts.includes('sellingpartnerapi-eu.amazon.com'));
+});

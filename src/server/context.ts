@@ -42,6 +42,8 @@ export interface AmazonGateway {
   ): Promise<RestrictedDataToken>;
   /** Drops whatever is cached in memory for a seller (after deletion or re-authorization). */
   forget(key: SellerTokenKey): void;
+  /** One LWA call with our client id and `clientSecret`; throws the core's `LwaError` unless LWA accepts it. */
+  verifyClientSecret(clientSecret: string): Promise<void>;
   /** The SP-API base URL of a region as callers should use it. */
   endpoint(region: SellerTokenKey['region']): string;
   /**

@@ -110,7 +110,10 @@ test('another instance picks the accepted secret up from the store', async () =>
   const a = await makeOpsService({ sqlitePath: path });
   try {
     const notification = await rotateAtEmulator(a);
-    const result = await acceptNotification({ store: a.store, ring: a.ops.ring, actor: 'cli' }, notification);
+    const result = await acceptNotification(
+      { store: a.store, ring: a.ops.ring, actor: 'cli', verifySecret: (x) => a.amazon.verifyClientSecret(x) },
+      notification,
+    );
     assert.equal(result.outcome, 'accepted');
     const b = await makeOpsService({ sqlitePath: path, keyRing: a.keyRing });
     try {
@@ -261,7 +264,15 @@ test('bad notifications get a stable code and never echo a secret', async () => 
     assert.ok(!svc.logs.join('').includes(marker));
     assert.deepEqual(await svc.store.listAppSecrets(svc.config.lwaClientId), []);
     await assert.rejects(
-      acceptNotification({ store: svc.store, ring: svc.ops.ring, actor: 'cli' }, '[]'),
+      acceptNotification(
+        {
+          store: svc.store,
+          ring: svc.ops.ring,
+          actor: 'cli',
+          verifySecret: (x) => svc.amazon.verifyClientSecret(x),
+        },
+        '[]',
+      ),
       (e: unknown) => e instanceof NotificationError && e.code === 'invalid_notification',
     );
   } finally {

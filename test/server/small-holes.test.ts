@@ -13,6 +13,7 @@ import {
   type TestService,
 } from './helpers.js';
 import { makeOpsService } from './ops-helpers.js';
+import { requestClientSecretRotation } from '../../src/server/ops/rotation.js';
 import { isLoopbackAddress, isLoopbackHost } from '../../src/server/http/validate.js';
 
 const CALLBACK = `${PUBLIC_URL}/oauth/callback`;
@@ -181,6 +182,42 @@ test('a connect-only key cannot tell an unknown seller from another user’s sel
     assert.equal(
       (await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' }))?.userRef,
       'alice',
+    );
+  } finally {
+    await svc.close();
+  }
+});
+
+test('a notifications:write key cannot install a client secret LWA does not accept; LWA down installs nothing either', async () => {
+  const svc = await makeOpsService();
+  try {
+    await requestClientSecretRotation({ amazon: svc.amazon, fetch: (r) => svc.emulator.fetch(r) });
+    const real = (await svc.emulator.control.notifications()).find(
+      (n) => n.notificationType === 'APPLICATION_OAUTH_CLIENT_NEW_SECRET',
+    ) as unknown as { payload: { applicationOAuthClientNewSecret: Record<string, unknown> } };
+    assert.ok(real);
+    const forged = structuredClone(real);
+    forged.payload.applicationOAuthClientNewSecret.newClientSecret =
+      'amzn1.oa2-cs.v1.forged-by-a-key-holder-00000';
+    const key = await svc.key(['notifications:write']);
+    const before = svc.ops.ring.credentials().clientSecret;
+    const refused = await api(svc, 'POST', '/v1/notifications', forged, key);
+    assert.equal(refused.status, 409);
+    assert.equal(await errorCode(refused), 'client_secret_refused');
+    assert.equal(svc.ops.ring.credentials().clientSecret, before, 'the current secret stays in use');
+    assert.deepEqual(await svc.store.listAppSecrets(svc.config.lwaClientId), [], 'nothing stored');
+
+    // LWA unreachable: the real secret is not installed blind; a later delivery installs it.
+    await svc.emulator.control.fault({ target: 'token', status: 503, count: 1 });
+    const down = await api(svc, 'POST', '/v1/notifications', real, key);
+    assert.equal(down.status, 503);
+    assert.equal(await errorCode(down), 'client_secret_unverified');
+    assert.deepEqual(await svc.store.listAppSecrets(svc.config.lwaClientId), []);
+    const ok = await api(svc, 'POST', '/v1/notifications', real, key);
+    assert.equal(ok.status, 200);
+    assert.equal(
+      svc.ops.ring.credentials().clientSecret,
+      real.payload.applicationOAuthClientNewSecret.newClientSecret,
     );
   } finally {
     await svc.close();

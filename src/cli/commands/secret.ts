@@ -6,6 +6,7 @@ import { amazonEndpoint } from '../../core/http.js';
 import { getGrantlessToken } from '../../core/lwa.js';
 import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
 import { silentLogger } from '../../server/http/log.js';
+import { verifyClientSecret } from '../../server/tokens/gateway.js';
 import {
   ClientSecretRing,
   NEW_SECRET,
@@ -133,7 +134,13 @@ async function accept(file: string, values: Record<string, unknown>, ctx: CliCon
     const ring = new ClientSecretRing({ config, store, log: silentLogger });
     await ring.reload();
     try {
-      return await acceptNotification({ store, ring, actor: 'cli' }, notification);
+      const verifySecret = (secret: string): Promise<void> =>
+        verifyClientSecret(
+          config.lwaClientId,
+          secret,
+          config.amazonUrl ? { amazonUrl: config.amazonUrl } : {},
+        );
+      return await acceptNotification({ store, ring, actor: 'cli', verifySecret }, notification);
     } catch (err) {
       if (err instanceof NotificationError)
         throw new CliError(`${err.message.replace(/\.$/, '')} (${err.code})`);

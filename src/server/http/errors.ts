@@ -102,6 +102,10 @@ export const HTTP_ERRORS = Object.freeze({
     message:
       'This selling partner is already connected. Re-authorize it with a link that names it, or after signing in.',
   },
+  client_secret_refused: {
+    status: 409,
+    message: 'Login with Amazon refused the new client secret; the current secret stays in use.',
+  },
   client_id_mismatch: { status: 409, message: 'The notification is for another LWA client id.' },
   link_expired: { status: 410, message: 'This link has expired. Ask for a new one.' },
   link_used: { status: 410, message: 'This link was already used. Ask for a new one.' },
@@ -116,6 +120,10 @@ export const HTTP_ERRORS = Object.freeze({
   upstream_request_failed: {
     status: 502,
     message: 'The Selling Partner API refused or failed the request.',
+  },
+  client_secret_unverified: {
+    status: 503,
+    message: 'Login with Amazon could not check the new client secret; it was not installed.',
   },
   upstream_unavailable: { status: 503, message: 'Login with Amazon is unavailable; try again later.' },
   upstream_credentials_invalid: {

@@ -127,6 +127,7 @@ export function registerOperationsRoutes(router: Router, ctx: ServiceContext, op
     store: ctx.store,
     keys: ctx.keys,
     ring: ops.ring,
+    verifySecret: (secret) => ctx.amazon.verifyClientSecret(secret),
     log: ctx.log,
     metrics: ops.metrics,
     now: ctx.now,

@@ -17,6 +17,7 @@
 import type { HttpStatusOf } from '../http/errors.js';
 import { createHash } from 'node:crypto';
 import type { LwaCredentials } from '../../core/lwa.js';
+import { isSpapiAuthError } from '../../core/errors.js';
 import type { Config } from '../../config.js';
 import type { AppSecretRecord, Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
@@ -38,7 +39,11 @@ const RELOAD_EVERY_MS = 60_000;
 
 /** The codes of a refused notification (registered in `HTTP_ERRORS`). */
 export type NotificationErrorCode =
-  'invalid_notification' | 'unsupported_notification' | 'client_id_mismatch';
+  | 'invalid_notification'
+  | 'unsupported_notification'
+  | 'client_id_mismatch'
+  | 'client_secret_refused'
+  | 'client_secret_unverified';
 
 /** A refused notification; `code` is stable (docs/errors.md), the message names no secret. */
 export class NotificationError extends Error {
@@ -264,6 +269,26 @@ function parseJson(text: string): unknown {
   }
 }
 
+/** Runs the LWA check of a new secret; nothing is stored or switched unless LWA accepts it. */
+async function verifyNewSecret(verify: (secret: string) => Promise<void>, secret: string): Promise<void> {
+  try {
+    await verify(secret);
+  } catch (err) {
+    if (isSpapiAuthError(err, 'invalid_client')) {
+      throw new NotificationError(
+        409,
+        'client_secret_refused',
+        'Login with Amazon refused the new client secret; the current secret stays in use.',
+      );
+    }
+    throw new NotificationError(
+      503,
+      'client_secret_unverified',
+      'Login with Amazon could not be asked about the new client secret; it was not installed. Deliver the notification again.',
+    );
+  }
+}
+
 /**
  * Accepts an Amazon notification (amazon.md §8): `APPLICATION_OAUTH_CLIENT_NEW_SECRET` stores the
  * new secret encrypted, records the old secrets' expiry and switches to the new one;
@@ -281,6 +306,11 @@ export async function acceptNotification(
     >;
     readonly ring: ClientSecretRing;
     readonly actor: string;
+    /**
+     * Checks a new secret with LWA before anything is stored (one call; `verifyClientSecret`):
+     * whoever holds a `notifications:write` key could otherwise install a secret Amazon never issued.
+     */
+    readonly verifySecret: (secret: string) => Promise<void>;
     readonly metrics?: Pick<ServiceMetrics, 'secretRotations'>;
     readonly now?: () => number;
   },
@@ -334,6 +364,7 @@ export async function acceptNotification(
     };
     const stored = await store.listAppSecrets(ring.clientId);
     if (stored.some((s) => s.secret === secret)) return { ...result, outcome: 'already_accepted' };
+    await verifyNewSecret(deps.verifySecret, secret);
     // The secrets in use until now stay valid until oldExpiry: record that, so every instance drops
     // them then (a configured secret is stored, sealed, for the purpose).
     for (const old of ring.inUse()) {

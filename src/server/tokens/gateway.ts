@@ -4,7 +4,7 @@
  * owns caching, single-flight, the store lease and retries). Every Amazon call goes through the
  * injected `fetch` and, when configured, to `SPAPI_AUTH_AMAZON_URL` (the emulator).
  */
-import { exchangeAuthorizationCode, type LwaCredentials } from '../../core/lwa.js';
+import { exchangeAuthorizationCode, getGrantlessToken, type LwaCredentials } from '../../core/lwa.js';
 import type { FetchLike } from '../../core/http.js';
 import { buildConsentUrl } from '../../core/consent.js';
 import { createSpApiFetch } from '../../core/spapi-fetch.js';
@@ -65,6 +65,31 @@ export function credentialsOf(config: Config): LwaCredentials {
         clientSecret: config.lwaClientSecret,
         clientSecretNext: config.lwaClientSecretNext,
       };
+}
+
+/** Where LWA calls go: the fetch to use and the emulator origin, if any. */
+export interface LwaTransport {
+  readonly fetch?: FetchLike;
+  readonly amazonUrl?: string;
+}
+
+/**
+ * Checks a client secret with one LWA call (a client-credentials grant, no retry) before it is put
+ * to use. Resolves when LWA accepts it; throws the core's `LwaError` otherwise (`invalid_client`:
+ * refused; any other code: LWA could not tell).
+ *
+ * @example
+ * await verifyClientSecret(config.lwaClientId, newSecret, { amazonUrl: config.amazonUrl });
+ */
+export async function verifyClientSecret(
+  clientId: string,
+  clientSecret: string,
+  transport: LwaTransport = {},
+): Promise<void> {
+  await getGrantlessToken({ clientId, clientSecret }, 'sellingpartnerapi::notifications', {
+    ...transport,
+    retry: { maxAttempts: 1 },
+  });
 }
 
 /**
@@ -128,5 +153,6 @@ export function createAmazonGateway(opts: {
       });
       return spapi({ sellingPartnerId, region, path });
     },
+    verifyClientSecret: (secret) => verifyClientSecret(config.lwaClientId, secret, transport),
   };
 }

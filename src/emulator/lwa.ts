@@ -1,4 +1,5 @@
-// POST /auth/o2/token — Login with Amazon's token endpoint (amazon.md §1.3, §4, §5, §8).
+// POST /auth/o2/token — Login with Amazon's token endpoint: the code exchange, refresh, grantless
+// tokens, PKCE and the two secrets of a rotation.
 import { createHash } from 'node:crypto';
 import type { Region } from '../core/marketplaces.js';
 import { GRANTLESS_SCOPES as AMAZON_GRANTLESS_SCOPES, RETIRED_GRANTLESS_SCOPES } from '../core/scopes.js';
@@ -36,7 +37,7 @@ const GRANT_TYPES: ReadonlySet<string> = new Set([
   'client_credentials',
 ]);
 
-// Amazon's own wording where it is known (amazon.md §4.3, §4.4).
+// Amazon's own wording where it is known (developers' reports of LWA's answers).
 const DESCRIPTIONS = {
   code: 'The request has an invalid grant parameter : code',
   redirect_uri: 'The request has an invalid grant parameter : redirect_uri',
@@ -120,9 +121,9 @@ function sellerTokenResponse(
 export type TokenParams = { ok: true; params: Record<string, string> } | { ok: false; response: Response };
 
 /**
- * Parses a token request body: form or JSON (Amazon accepts both, amazon.md §4.1). A body in any
+ * Parses a token request body: form or JSON (Amazon accepts both: the official SDKs send each). A body in any
  * other media type is not read, so it looks like a request without grant_type, as on Amazon
- * (`unsupported_grant_type`, amazon.md §13 pitfall 6).
+ * (`unsupported_grant_type`, as developers report for a body LWA did not parse).
  */
 export async function parseTokenRequest(request: Request, state: EmulatorState): Promise<TokenParams> {
   try {
@@ -211,7 +212,7 @@ export async function handleToken(
   const clientSecret = basic?.secret ?? params.client_secret;
   if (clientId === undefined || clientId === '') return missing('client_id');
   if (clientSecret === undefined || clientSecret === '') return missing('client_secret');
-  // LWA's client_id is at most 100 bytes (amazon.md §4.1); longer is not a client it knows.
+  // LWA's client_id is at most 100 bytes (Login with Amazon docs); longer is not a client it knows.
   if (Buffer.byteLength(clientId) > 100) return fail(401, 'invalid_client', DESCRIPTIONS.client);
   const app = state.appByClientId(clientId);
   const secret = app === undefined ? undefined : state.matchingSecret(app, clientSecret);

@@ -1,4 +1,4 @@
-// The SP-API slice (amazon.md §6, §7, §8, §11): access-token checks, Amazon's error list, token
+// The SP-API slice: access-token checks, Amazon's error list, token
 // buckets, and four operations.
 import { findMarketplace, spapiRegionOfHost } from '../core/marketplaces.js';
 import { BadRequest, json, opaqueToken, parseJsonObject, readText, requestId } from './http.js';
@@ -26,7 +26,7 @@ const ERROR_TYPES: Record<number, string> = {
   500: 'InternalFailure',
 };
 
-/** Amazon's error list `{ "errors": [ { code, message, details } ] }` with its headers (amazon.md §11). */
+/** Amazon's error list `{ "errors": [ { code, message, details } ] }` with its headers (SP-API's response format). */
 export function spapiError(
   status: number,
   code: string,
@@ -268,7 +268,7 @@ function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: numbe
         NumberOfItemsShipped: n === 0 ? 1 : 0,
         NumberOfItemsUnshipped: n === 0 ? 0 : 1,
       };
-      // Buyer data only under an RDT that asked for it (amazon.md §7).
+      // Buyer data only under an RDT that asked for it (the Tokens API use case guide).
       if (elements.has('buyerInfo')) {
         order.BuyerInfo = {
           BuyerEmail: `buyer${m}${n}@marketplace.amazon.example`,
@@ -306,7 +306,7 @@ function rotateClientSecret(token: AccessRecord, state: EmulatorState): Response
       oldClientSecretExpiryTime: new Date(oldExpiry).toISOString(),
     },
   });
-  // amazon.md §8: 204, and the secret is not in the response.
+  // The Application Management model: 204, and the secret is not in the response.
   return new Response(null, {
     status: 204,
     headers: { 'x-amzn-requestid': requestId(), 'x-amzn-ratelimit-limit': '0.0167' },
@@ -366,7 +366,7 @@ export async function handleSpapi(request: Request, url: URL, state: EmulatorSta
       : `${token.clientId}:${token.sellingPartnerId}:${token.region}`;
   const rate = state.rates[route.operation];
   if (!state.takeBucket(route.operation, caller)) {
-    // Whether Amazon sends Retry-After on 429 is UNCONFIRMED (amazon.md §11): it does not here. Nor
+    // Whether Amazon sends Retry-After on 429 is undocumented: it does not here. Nor
     // x-amzn-RateLimit-Limit: "For this status code, the rate limit header is deprecated and no
     // longer returned" (the Tokens API model's 429, also its 415, 500 and 503).
     return spapiError(429, 'QuotaExceeded', 'You exceeded your quota for the requested resource.', '');

@@ -15,17 +15,17 @@ import type {
   SpapiOperation,
 } from './types.js';
 
-export const CODE_TTL_MS = 300_000; // amazon.md §1.2: the code expires after five minutes
-export const OLD_SECRET_GRACE_MS = 7 * 86_400_000; // amazon.md §8: old secret valid seven days
-export const NEW_SECRET_LIFE_MS = 180 * 86_400_000; // amazon.md §8: rotate every 180 days
-export const AUTHORIZATION_LIFE_MS = 365 * 86_400_000; // amazon.md §4.3: re-authorize every 365 days
+export const CODE_TTL_MS = 300_000; // "An LWA authorization code expires after five minutes"
+export const OLD_SECRET_GRACE_MS = 7 * 86_400_000; // old credentials expire seven days after new ones
+export const NEW_SECRET_LIFE_MS = 180 * 86_400_000; // client secrets must be rotated every 180 days
+export const AUTHORIZATION_LIFE_MS = 365 * 86_400_000; // public apps are re-authorized every 365 days
 export const PENDING_TTL_MS = 600_000; // consent pages and amazon_state: 10 minutes (UNCONFIRMED)
-export const RDT_TTL_S = 3600; // amazon.md §7
+export const RDT_TTL_S = 3600; // "An RDT remains valid for one hour"
 const MAX_ISSUED = 200_000; // bound on remembered tokens so long load runs cannot exhaust memory
 const MAX_SHORT_LIVED = 10_000; // codes, consent pages, amazon_states: pruned past this size
 
 /**
- * Default usage plans (amazon.md §7, §8; Sellers and Orders from Amazon's published rate tables).
+ * Default usage plans (Amazon's published rate tables and the Tokens and Application Management models).
  *
  * @example
  * ```ts
@@ -135,7 +135,7 @@ export interface EmulatorStats {
   requests: number;
 }
 
-/** Amazon's notification envelope (amazon.md §8). */
+/** Amazon's notification envelope (the notifications schemas). */
 export interface EmulatorNotification {
   readonly notificationVersion: string;
   readonly notificationType: string;

@@ -1,5 +1,5 @@
-// Seller Central's side of the browser flows: the consent page (amazon.md §1.1, §13), the
-// Appstore hop through the app's Login URI (amazon.md §2), and the redirect with the code (§1.2).
+// Seller Central's side of the browser flows: the consent page (with Amazon's consent-page error
+// codes), the Appstore hop through the app's Login URI, and the redirect with the code.
 import { randomInt } from 'node:crypto';
 import { AMAZON_CONSENT_HOSTS, findConsentHost, isRegion, type Region } from '../core/marketplaces.js';
 import { BadRequest, escapeHtml, html, mediaType, readText, redirect } from './http.js';
@@ -111,7 +111,7 @@ function checkPkce(
 ): Checked<{ challenge: string | undefined; method: 'S256' | 'plain' | undefined }> {
   const challenge = q.get('code_challenge');
   if (challenge === null) return { ok: true, value: { challenge: undefined, method: undefined } };
-  const method = q.get('code_challenge_method') ?? 'plain'; // LWA's default (amazon.md §5)
+  const method = q.get('code_challenge_method') ?? 'plain'; // LWA's documented default
   if ((method !== 'S256' && method !== 'plain') || !/^[A-Za-z0-9\-._~]{43,128}$/.test(challenge)) {
     return {
       ok: false,
@@ -126,7 +126,7 @@ function checkPkce(
   return { ok: true, value: { challenge, method } };
 }
 
-/** Issues a code for the pending consent and sends the browser to the redirect URI (amazon.md §1.2). */
+/** Issues a code for the pending consent and sends the browser to the redirect URI. */
 function approve(
   state: EmulatorState,
   p: PendingConsent,
@@ -155,7 +155,7 @@ function approve(
   if (p.state !== undefined) target.searchParams.append('state', p.state);
   target.searchParams.append('selling_partner_id', seller.sellingPartnerId);
   target.searchParams.append('spapi_oauth_code', code);
-  // UNCONFIRMED whether Amazon's hop is a 302 or a client-side redirect (amazon.md §1.2): a 302.
+  // Amazon's docs do not say whether the hop is a 302 or a client-side redirect: a 302.
   return redirect(target.href);
 }
 
@@ -315,7 +315,7 @@ export async function handleConsentDecision(
   if (action === 'cancel') {
     state.pending.delete(id);
     state.countConsent('cancel');
-    // What Amazon sends on Cancel is UNCONFIRMED (amazon.md §1.1): the emulator stays on Amazon and
+    // What Amazon sends on Cancel is undocumented: the emulator stays on Amazon and
     // never calls the redirect URI, the case a client must survive (its transaction just expires).
     return page(
       'Authorization cancelled',
@@ -368,7 +368,7 @@ export function handleAppstoreAuthorize(request: Request, url: URL, state: Emula
   const requested = q.get('selling_partner_id');
   const seller =
     requested === null ? state.defaultSeller(hinted ?? 'na', 'seller') : state.sellers.get(requested);
-  // The Appstore workflow is for sellers only (amazon.md §2).
+  // The Appstore workflow is for sellers only.
   if (!seller || seller.kind !== 'seller')
     return errorPage(state, 400, 'unknown_seller', 'The selling partner is unknown or not a seller.');
   const region = hinted !== undefined && seller.regions.includes(hinted) ? hinted : seller.regions[0]!;

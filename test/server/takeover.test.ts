@@ -191,6 +191,61 @@ function takeoverSuite(engine: string, open: (env?: Record<string, string>) => P
         await signin.close();
       }
     });
+
+    it('a re-authorization whose seller profile differs from the stored one is flagged in the audit', async () => {
+      const svc = await open();
+      try {
+        await connectSeller(svc, { sellerId: VICTIM.sellingPartnerId, userRef: 'u1' });
+        const stored = await svc.store.getSellerProfile(VICTIM);
+        assert.ok(stored, 'the profile was read after the exchange');
+        const reauthorize = async (): Promise<void> => {
+          await svc.emulator.control.consentMode('auto', VICTIM.sellingPartnerId);
+          const created = await svc.app.fetch(
+            new Request(`${PUBLIC_URL}/v1/connect-sessions`, {
+              method: 'POST',
+              headers: { authorization: `Bearer ${svc.apiKey}`, 'content-type': 'application/json' },
+              body: JSON.stringify({
+                user_ref: 'u1',
+                marketplace: 'US',
+                selling_partner_id: VICTIM.sellingPartnerId,
+              }),
+            }),
+          );
+          const { url } = (await created.json()) as { url: string };
+          assert.equal((await new Browser(svc).follow(url)).res.status, 200);
+          await svc.app.context.audit.flush();
+        };
+        const flagged = async (): Promise<number> =>
+          (await svc.store.listAudit({ sellingPartnerId: VICTIM.sellingPartnerId, limit: 100 })).filter(
+            (r) => r.action === 'seller.profile_changed',
+          ).length;
+        await reauthorize();
+        assert.equal(await flagged(), 0, 'the same account coming back is not flagged');
+        // The stored profile is another account's (other store, other marketplaces).
+        await svc.store.saveSellerProfile(VICTIM, {
+          storeName: 'Another Store',
+          marketplaces: [
+            {
+              id: 'A1F83G8C2ARO7P',
+              country: 'UK',
+              name: 'Amazon.co.uk',
+              participating: true,
+              suspendedListings: false,
+            },
+          ],
+          fetchedAt: stored.fetchedAt,
+        });
+        await reauthorize();
+        const records = (
+          await svc.store.listAudit({ sellingPartnerId: VICTIM.sellingPartnerId, limit: 100 })
+        ).filter((r) => r.action === 'seller.profile_changed');
+        assert.equal(records.length, 1);
+        assert.equal(records[0]!.outcome, 'flagged');
+        assert.match(String(records[0]!.details?.changed), /marketplaces/);
+      } finally {
+        await svc.close();
+      }
+    });
   });
 }
 

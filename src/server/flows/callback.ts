@@ -246,6 +246,16 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     tokens,
     profile,
   }: ExchangedAuthorization): Promise<void> => {
+    const key = { sellingPartnerId, region: tx.region };
+    // No call names the account behind a grant; a re-authorization whose profile differs from the
+    // stored one (another store name, other marketplaces) may be another account: flagged for an operator.
+    const changed = profile === null ? [] : profileChanges(await store.getSellerProfile(key), profile);
+    if (changed.length > 0) {
+      log.warn('re-authorization with a different seller profile', {
+        flow: tx.flow,
+        seller_id: sellingPartnerId,
+      });
+    }
     const saved = await store.saveAuthorization({
       sellingPartnerId,
       region: tx.region,
@@ -273,6 +283,18 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
           outcome: 'ok',
           details: { kind: tx.kind, user_ref: tx.userRef },
         },
+        ...(changed.length > 0
+          ? [
+              {
+                action: 'seller.profile_changed',
+                actor: tx.flow,
+                sellingPartnerId,
+                region: tx.region,
+                outcome: 'flagged',
+                details: { changed: changed.join(','), user_ref: tx.userRef },
+              },
+            ]
+          : []),
       ],
     });
     // Without a profile row the sweep fetches it later; a stale one from before is replaced.
@@ -321,4 +343,23 @@ function mapExchangeError(err: unknown): { code: HttpErrorCode; message: string 
     code: 'upstream_unavailable',
     message: 'Login with Amazon could not be reached. Please authorize again in a few minutes.',
   };
+}
+
+/**
+ * What differs between the stored profile of a seller and the one just read with a new grant:
+ * `store_name`, `marketplaces` (the participating marketplace ids). Empty when nothing was stored.
+ */
+export function profileChanges(stored: SellerProfile | null, fresh: SellerProfile): string[] {
+  if (stored === null) return [];
+  const ids = (p: SellerProfile): string =>
+    p.marketplaces
+      .filter((m) => m.participating)
+      .map((m) => m.id)
+      .sort()
+      .join(',');
+  const changes: string[] = [];
+  if (stored.storeName !== null && fresh.storeName !== null && stored.storeName !== fresh.storeName)
+    changes.push('store_name');
+  if (ids(stored) !== ids(fresh)) changes.push('marketplaces');
+  return changes;
 }

@@ -38,8 +38,8 @@ function distProblem(): string | undefined {
     : `dist/ is incomplete (${missing.length} missing, e.g. ${missing[0]})`;
 }
 
-/** `npm pack` into a new temp folder; resolves to the folder and the tarball's path. */
-function pack(): { dir: string; tarball: string } {
+/** `npm pack` into a new temp folder: the folder, the tarball's path and its integrity. */
+function pack(): { dir: string; tarball: string; integrity: string } {
   const dir = mkdtempSync(join(tmpdir(), 'spapi-auth-pack-'));
   const packed = JSON.parse(
     execFileSync('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', dir], {
@@ -47,8 +47,96 @@ function pack(): { dir: string; tarball: string } {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     }),
-  ) as { filename: string }[];
-  return { dir, tarball: join(dir, packed[0]!.filename) };
+  ) as { filename: string; integrity: string }[];
+  return { dir, tarball: join(dir, packed[0]!.filename), integrity: packed[0]!.integrity };
+}
+
+interface LockEntry {
+  version: string;
+  resolved?: string;
+  integrity?: string;
+  dependencies?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/**
+ * A scratch project's package.json and package-lock.json depending on the packed tarball only, its
+ * runtime dependencies pinned as the repo's lockfile pins them, each with its registry URL and
+ * integrity: `npm ci --offline` then installs from npm's cache (which the repo's own `npm ci` filled)
+ * without asking the registry anything, as a user's CI would install it.
+ */
+function scratchProject(
+  app: string,
+  packed: { tarball: string; integrity: string },
+  drivers: readonly string[] = [],
+): void {
+  const repoLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson & {
+    version: string;
+    license: string;
+  };
+  const spec = `file:../${packed.tarball.split(/[\\/]/).pop()}`;
+  // Drivers at the versions the repo tests with (its devDependencies).
+  const dependencies: Record<string, string> = { 'spapi-auth': spec };
+  for (const driver of drivers) dependencies[driver] = pkg.devDependencies[driver]!;
+  const packages: Record<string, LockEntry> = {
+    '': { version: '1.0.0', name: 'scratch-app', dependencies },
+    'node_modules/spapi-auth': {
+      version: pkg.version,
+      resolved: spec,
+      integrity: packed.integrity,
+      license: pkg.license,
+      bin: pkg.bin,
+      engines: pkg.engines,
+      ...(pkg.dependencies ? { dependencies: pkg.dependencies } : {}),
+      peerDependencies: pkg.peerDependencies,
+      peerDependenciesMeta: pkg.peerDependenciesMeta,
+    },
+  };
+  const add = (deps: Record<string, string> | undefined, at: string, optional = false): void => {
+    for (const name of Object.keys(deps ?? {})) {
+      const path = [`${at}node_modules/${name}`, `node_modules/${name}`].find((p) => repoLock.packages[p]);
+      if (path === undefined && optional) continue;
+      assert.ok(path, `${name} is in the repo's lockfile`);
+      if (packages[path]) continue;
+      // A dev-only package of the repo is a dependency of the scratch project.
+      const { dev: _dev, devOptional: _devOptional, ...entry } = repoLock.packages[path]!;
+      const base = name.split('/').pop()!;
+      packages[path] = {
+        ...entry,
+        resolved: entry.resolved ?? `https://registry.npmjs.org/${name}/-/${base}-${entry.version}.tgz`,
+      };
+      add(entry.dependencies, `${path}/`);
+      add(entry.optionalDependencies as Record<string, string> | undefined, `${path}/`, true);
+    }
+  };
+  add(pkg.dependencies, '');
+  add(Object.fromEntries(drivers.map((d) => [d, ''])), '');
+  const manifest = { name: 'scratch-app', version: '1.0.0', private: true, type: 'module' };
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ ...manifest, dependencies }));
+  writeFileSync(
+    join(app, 'package-lock.json'),
+    JSON.stringify({ name: 'scratch-app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }),
+  );
+}
+
+/** Installed packages (scoped ones included) that would run an install script or build an addon. */
+function packagesThatBuild(modules: string): string[] {
+  const dirs = readdirSync(modules)
+    .filter((d) => !d.startsWith('.'))
+    .flatMap((d) => (d.startsWith('@') ? readdirSync(join(modules, d)).map((s) => `${d}/${s}`) : [d]));
+  return dirs.filter((d) => {
+    const manifest = JSON.parse(readFileSync(join(modules, d, 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    const scripts = Object.keys(manifest.scripts ?? {});
+    return (
+      ['preinstall', 'install', 'postinstall'].some((s) => scripts.includes(s)) ||
+      existsSync(join(modules, d, 'binding.gyp'))
+    );
+  });
 }
 
 interface PackageJson {
@@ -58,6 +146,7 @@ interface PackageJson {
   files: string[];
   engines: { node: string };
   dependencies?: Record<string, string>;
+  devDependencies: Record<string, string>;
   peerDependencies: Record<string, string>;
   peerDependenciesMeta: Record<string, { optional?: boolean }>;
 }
@@ -218,22 +307,17 @@ test('a scratch project installs the tarball offline without the optional driver
     t.skip(`${problem}: run npm run build (npm test does) to test the packed package`);
     return;
   }
-  const { dir, tarball } = pack();
+  const packed = pack();
+  const { dir } = packed;
   try {
     const app = join(dir, 'app');
     mkdirSync(app);
-    writeFileSync(
-      join(app, 'package.json'),
-      JSON.stringify({ name: 'scratch-app', version: '1.0.0', private: true, type: 'module' }),
-    );
-    // Offline, from npm's cache (filled by the repo's own `npm ci`), install scripts allowed: the
-    // assertions below show that none was there to run.
-    const install = run(
-      'npm',
-      ['install', tarball, '--offline', '--omit=optional', '--no-audit', '--no-fund'],
-      { cwd: app },
-    );
-    assert.equal(install.status, 0, `npm install of the tarball failed: ${install.stderr.slice(0, 2000)}`);
+    scratchProject(app, packed);
+    // Offline, install scripts allowed: the assertions below show that none was there to run.
+    const install = run('npm', ['ci', '--offline', '--omit=optional', '--no-audit', '--no-fund'], {
+      cwd: app,
+    });
+    assert.equal(install.status, 0, `npm ci of the tarball failed: ${install.stderr.slice(0, 2000)}`);
     const modules = join(app, 'node_modules');
     const pkg = JSON.parse(readFileSync(join(modules, 'spapi-auth/package.json'), 'utf8')) as PackageJson;
 
@@ -244,13 +328,11 @@ test('a scratch project installs the tarball offline without the optional driver
       assert.equal(pkg.dependencies?.[driver], undefined, `${driver} is not a dependency`);
       assert.ok(!existsSync(join(modules, driver)), `${driver} is not installed`);
     }
-    const tree = JSON.parse(readFileSync(join(modules, '.package-lock.json'), 'utf8')) as {
-      packages: Record<string, { hasInstallScript?: boolean }>;
-    };
-    const scripted = Object.entries(tree.packages)
-      .filter(([, p]) => p.hasInstallScript)
-      .map(([name]) => name);
-    assert.deepEqual(scripted, [], 'no installed package has an install script (nothing compiles)');
+    assert.deepEqual(
+      packagesThatBuild(modules),
+      [],
+      'no installed package has an install script (nothing compiles)',
+    );
 
     // The core's types, in a strict project with no Node types at all (fetch's types from the DOM lib).
     writeFileSync(
@@ -377,6 +459,40 @@ export const serverEntry = server;
     assert.equal(migrate.status, 1);
     assert.match(migrate.stderr, /npm install better-sqlite3@12/);
     assert.match(migrate.stderr, /storage_driver_missing/);
+
+    // The user installs the drivers (here without their install scripts, so better-sqlite3's addon
+    // is not built): the store finds pg in the user's node_modules, and asks to rebuild the addon.
+    const withDrivers = join(dir, 'app-with-drivers');
+    mkdirSync(withDrivers);
+    scratchProject(withDrivers, packed, ['better-sqlite3', 'pg']);
+    const installDrivers = run('npm', ['ci', '--offline', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: withDrivers,
+    });
+    assert.equal(installDrivers.status, 0, installDrivers.stderr.slice(0, 2000));
+    const opened = run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const { openStore } = await import('spapi-auth/storage');
+        const out = {};
+        for (const url of ['memory:', 'postgres://app@127.0.0.1:1/app']) {
+          try { await openStore(url); out[url] = 'opened'; }
+          catch (err) { out[url] = { code: err.code, name: err.name, installCommand: err.installCommand }; }
+        }
+        process.stdout.write(JSON.stringify(out));`,
+      ],
+      { cwd: withDrivers },
+    );
+    assert.equal(opened.status, 0, opened.stderr);
+    assert.deepEqual(JSON.parse(opened.stdout), {
+      'memory:': {
+        code: 'storage_driver_missing',
+        name: 'StorageDriverMissingError',
+        installCommand: 'npm rebuild better-sqlite3',
+      },
+      'postgres://app@127.0.0.1:1/app': { code: 'store_unavailable', name: 'StorageUnavailableError' },
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

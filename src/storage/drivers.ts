@@ -21,3 +21,19 @@ export async function loadDriver<T>(driver: StorageDriver, load: () => Promise<T
     throw err;
   }
 }
+
+// better-sqlite3 loads its addon at the first `new Database()`: these are its messages (from the
+// `bindings` package, and Node's own for an addon built for another Node ABI).
+const ADDON_NOT_BUILT =
+  /Could not locate the bindings file|NODE_MODULE_VERSION|compiled against a different Node\.js version/;
+
+/**
+ * The {@link StorageDriverMissingError} (`npm rebuild …`) for an error that says the driver's
+ * native addon is not built for this Node.js, or undefined for any other error.
+ */
+export function addonNotBuilt(driver: StorageDriver, err: unknown): StorageDriverMissingError | undefined {
+  const message = err instanceof Error ? err.message : '';
+  return ADDON_NOT_BUILT.test(message)
+    ? new StorageDriverMissingError(driver, { cause: err, notBuilt: true })
+    : undefined;
+}

@@ -133,7 +133,9 @@ export type StorageDriver = keyof typeof STORAGE_DRIVERS;
 /**
  * The store for `DATABASE_URL` needs a database driver that is not installed (`better-sqlite3` for
  * SQLite and `memory:`, `pg` for PostgreSQL): they are optional so that library users install
- * nothing native. The message names the package and the command that installs it.
+ * nothing native. The message names the package and the command that installs it — or, when
+ * better-sqlite3 is installed but its native addon was not built for this Node.js (installed with
+ * `--ignore-scripts`, or Node upgraded since), the command that rebuilds it.
  *
  * @example
  * ```ts
@@ -144,15 +146,17 @@ export class StorageDriverMissingError extends StorageError {
   override name = 'StorageDriverMissingError';
   /** The missing package. */
   readonly driver: StorageDriver;
-  /** The command that installs it, e.g. `npm install better-sqlite3@12`. */
+  /** The command that installs it, e.g. `npm install better-sqlite3@12` (or `npm rebuild …`). */
   readonly installCommand: string;
-  constructor(driver: StorageDriver, options?: { cause?: unknown }) {
+  constructor(driver: StorageDriver, options?: { cause?: unknown; notBuilt?: boolean }) {
     const { engine, major } = STORAGE_DRIVERS[driver];
-    const installCommand = `npm install ${driver}@${major}`;
+    const installCommand = options?.notBuilt ? `npm rebuild ${driver}` : `npm install ${driver}@${major}`;
     super(
       'storage_driver_missing',
-      `The ${engine} store needs the ${driver} package, which is not installed: ${installCommand}`,
-      options,
+      options?.notBuilt
+        ? `The ${engine} store needs the native addon of ${driver}, which is not built for this Node.js: ${installCommand}`
+        : `The ${engine} store needs the ${driver} package, which is not installed: ${installCommand}`,
+      options?.cause === undefined ? undefined : { cause: options.cause },
     );
     this.driver = driver;
     this.installCommand = installCommand;

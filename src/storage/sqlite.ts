@@ -5,7 +5,7 @@
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { loadDriver } from './drivers.js';
+import { addonNotBuilt, loadDriver } from './drivers.js';
 import { StorageError, StorageUnavailableError } from './errors.js';
 import { loadMigrations } from './migrations.js';
 import { createSqlStore } from './sql/index.js';
@@ -35,7 +35,12 @@ export async function createSqliteStore(options: SqliteStoreOptions): Promise<St
   if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('path is required');
   const { default: Database } = await loadDriver('better-sqlite3', () => import('better-sqlite3'));
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
-  const db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+  let db: SqliteDatabase;
+  try {
+    db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
+  } catch (err) {
+    throw addonNotBuilt('better-sqlite3', err) ?? err;
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');

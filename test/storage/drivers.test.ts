@@ -2,7 +2,7 @@
 // npm command; any other failure passes through unchanged.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { loadDriver } from '../../src/storage/drivers.js';
+import { addonNotBuilt, loadDriver } from '../../src/storage/drivers.js';
 import { StorageDriverMissingError, StorageError } from '../../src/storage/index.js';
 
 /** The error Node's ESM loader throws for a package that is not installed. */
@@ -54,4 +54,25 @@ test('an installed driver is loaded as it is', async () => {
   assert.equal(typeof pg.default.Pool, 'function');
   const sqlite = await loadDriver('better-sqlite3', () => import('better-sqlite3'));
   assert.equal(typeof sqlite.default, 'function');
+});
+
+test('better-sqlite3 installed without its addon built for this Node is storage_driver_missing, asking for a rebuild', () => {
+  const messages = [
+    'Could not locate the bindings file. Tried:\n → /app/node_modules/better-sqlite3/build/better_sqlite3.node',
+    "The module '/app/node_modules/better-sqlite3/build/Release/better_sqlite3.node'\nwas compiled against a different Node.js version using\nNODE_MODULE_VERSION 115. This version of Node.js requires\nNODE_MODULE_VERSION 127.",
+  ];
+  for (const message of messages) {
+    const cause = new Error(message);
+    const err = addonNotBuilt('better-sqlite3', cause);
+    assert.ok(err instanceof StorageDriverMissingError);
+    assert.equal(err.code, 'storage_driver_missing');
+    assert.equal(err.installCommand, 'npm rebuild better-sqlite3');
+    assert.ok(err.message.includes('npm rebuild better-sqlite3'), err.message);
+    assert.equal(err.cause, cause);
+  }
+  assert.equal(
+    addonNotBuilt('better-sqlite3', new Error('SQLITE_CANTOPEN: unable to open database file')),
+    undefined,
+  );
+  assert.equal(addonNotBuilt('better-sqlite3', 'not an error'), undefined);
 });

@@ -5,7 +5,12 @@
  * the manager's own cache (`peekAccessToken`), so that a cached token is served without a promise
  * and exactly while the manager would serve it.
  */
-import { createTokenManager, type TokenEvent, type TokenManager } from '../../core/token-manager.js';
+import {
+  createTokenManager,
+  type LwaThrottle,
+  type TokenEvent,
+  type TokenManager,
+} from '../../core/token-manager.js';
 import type { FetchLike } from '../../core/http.js';
 import type { LwaCredentials } from '../../core/lwa.js';
 import type { Region } from '../../core/marketplaces.js';
@@ -41,6 +46,8 @@ export interface CoreTokenSourceOptions {
    * "last used" ({@link UsageRecorder.touch}); synchronous and cheap, it runs on the hot path.
    */
   readonly onUse?: (sellingPartnerId: string, region: Region) => void;
+  /** The LWA 429 pause shared by every instance (cluster-throttle.ts); default this process's own. */
+  readonly throttle?: LwaThrottle;
 }
 
 /**
@@ -69,6 +76,7 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
     ...(config.amazonUrl !== undefined ? { amazonUrl: config.amazonUrl } : {}),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.throttle ? { throttle: opts.throttle } : {}),
     onEvent: (e) => {
       if (metrics !== undefined) countEvent(metrics, e);
       switch (e.type) {

@@ -12,7 +12,10 @@ import type { FetchLike } from '../core/http.js';
 import { generateKey, parseKeyRing, type KeyRing } from '../storage/crypto.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
-import type { TokenEvent, TokenManager } from '../core/token-manager.js';
+import type { SharedThrottle, TokenEvent, TokenManager } from '../core/token-manager.js';
+import type { Region } from '../core/marketplaces.js';
+import { createClusterThrottle, LWA_THROTTLE, type ClusterThrottle } from './tokens/cluster-throttle.js';
+import { createUsageRecorder, usageIntervalMs, type UsageRecorder } from './tokens/usage.js';
 import { createAmazonGateway, type TokenSource } from './tokens/gateway.js';
 import { startProfileSweep } from './sellers/profile.js';
 import { auditTokenEvent } from './ops/audit.js';
@@ -116,6 +119,10 @@ export interface TokenSourceOptions {
   readonly metrics?: TokenMetricsSink;
   /** Token manager events, e.g. {@link auditTokenEvent}. */
   readonly onEvent?: (event: TokenEvent) => void;
+  /** Each token handed to a caller (the hot set's last use, {@link UsageRecorder.touch}). */
+  readonly onUse?: (sellingPartnerId: string, region: Region) => void;
+  /** The LWA 429 pause shared by the instances ({@link createClusterThrottle}). */
+  readonly sharedThrottle?: SharedThrottle;
 }
 
 /**
@@ -173,6 +180,7 @@ export async function startService(opts: {
   const credentials = (): LwaCredentials => ops.ring.credentials();
   // The audit buffer is the app's; refresh events are forwarded to it once the app exists.
   let sink: ((e: TokenEvent) => void) | undefined;
+  const { usage, throttle } = startTokenUpkeep(config, store, log);
   const tokens = createTokenSource({
     config,
     store,
@@ -181,6 +189,8 @@ export async function startService(opts: {
     credentials,
     metrics: ops.metrics,
     onEvent: (e) => sink?.(e),
+    ...(usage === undefined ? {} : { onUse: usage.touch }),
+    sharedThrottle: throttle,
   });
   const manager = tokens.manager;
   if (manager !== undefined) ops.metrics.breakerState = () => manager.breakerState().state;
@@ -214,12 +224,46 @@ export async function startService(opts: {
         stopProfiles();
         // Refreshes in flight finish (their lease and commit) before the store closes.
         await refresher?.stop();
+        await usage?.close();
+        await throttle.close();
         await ops.close();
         await app.close();
         tokens.close?.();
         await store.close();
       })()),
   };
+}
+
+/**
+ * What keeps tokens cheap across instances: the hot set's coalesced "last used" recorder (when
+ * `SPAPI_AUTH_REFRESH_IDLE_AFTER` is above 0; every instance records, whether or not it runs the
+ * refresher) and the LWA 429 pause shared through the store.
+ *
+ * @example
+ * const { usage, throttle } = startTokenUpkeep(config, store, log);
+ * await usage?.close(); await throttle.close();
+ */
+export function startTokenUpkeep(
+  config: Pick<Config, 'refreshIdleAfterS'>,
+  store: Pick<Store, 'recordSellerUse' | 'raiseClusterDeadline' | 'readClusterDeadline'>,
+  log: Logger,
+): { usage: UsageRecorder | undefined; throttle: ClusterThrottle } {
+  const usage =
+    config.refreshIdleAfterS > 0
+      ? createUsageRecorder({
+          write: (keys, at) => store.recordSellerUse(keys, at),
+          log,
+          intervalMs: usageIntervalMs(config.refreshIdleAfterS),
+        })
+      : undefined;
+  const throttle = createClusterThrottle({
+    backend: {
+      publish: (until) => store.raiseClusterDeadline(LWA_THROTTLE, until),
+      read: () => store.readClusterDeadline(LWA_THROTTLE),
+    },
+    log,
+  });
+  return { usage, throttle };
 }
 
 /**

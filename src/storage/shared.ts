@@ -274,6 +274,7 @@ export interface RefreshDuePlan {
   readonly before: number;
   readonly after: RefreshDueEntry | null;
   readonly limit: number;
+  readonly usedSince: number | null;
 }
 
 export function planRefreshDue(query: RefreshDueQuery): RefreshDuePlan {
@@ -283,5 +284,7 @@ export function planRefreshDue(query: RefreshDueQuery): RefreshDuePlan {
     assertSellerKey(after);
     assertTime(after.accessTokenExpiresAt, 'after.accessTokenExpiresAt');
   }
-  return { before: query.before, after, limit: boundedLimit(query.limit, 100, 1000) };
+  const usedSince = query.usedSince ?? null;
+  if (usedSince !== null) assertTime(usedSince, 'usedSince');
+  return { before: query.before, after, limit: boundedLimit(query.limit, 100, 1000), usedSince };
 }

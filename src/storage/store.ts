@@ -33,6 +33,7 @@ import type { FlowStore } from './store/flows.js';
 import type { LeaseStore } from './store/leases.js';
 import type { LifecycleStore } from './store/lifecycle.js';
 import type { OutboxStore } from './store/outbox.js';
+import type { RefreshStore } from './store/refresh.js';
 import type { RewrapStore } from './store/rewrap.js';
 import type { SellerStore } from './store/sellers.js';
 
@@ -43,6 +44,7 @@ export type * from './store/keys.js';
 export type * from './store/leases.js';
 export type * from './store/lifecycle.js';
 export type * from './store/outbox.js';
+export type * from './store/refresh.js';
 export type * from './store/rewrap.js';
 export type * from './store/secrets.js';
 export type * from './store/sellers.js';
@@ -67,6 +69,7 @@ export interface Store
     AppSecretStore,
     AuditStore,
     OutboxStore,
+    RefreshStore,
     RewrapStore {
   /** `sqlite` (also for `memory:`) or `postgres`. */
   readonly engine: 'sqlite' | 'postgres';

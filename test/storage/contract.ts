@@ -488,6 +488,98 @@ export function storeContract(harness: ContractHarness): void {
           await assert.rejects(store.listRefreshDue({ before: Number.NaN }), TypeError);
         }));
 
+      it('hot set: lists only sellers used since usedSince; uses are recorded in batches, the latest kept', () =>
+        withStore(async (store, clock) => {
+          const t0 = clock.now();
+          const token = () => ({ accessToken: `Atza|t-${randomUUID()}`, expiresAt: t0 + 3_600_000 });
+          // Connecting counts as a use (t0); then H1 and H2 are asked for later, IDLE is not.
+          for (const id of ['H1', 'H2', 'IDLE']) {
+            await store.saveAuthorization(authorization({ sellingPartnerId: id, accessToken: token() }));
+          }
+          const ids = (list: readonly { sellingPartnerId: string }[]) => list.map((e) => e.sellingPartnerId);
+          const before = t0 + 4_000_000;
+          assert.deepEqual(ids(await store.listRefreshDue({ before, usedSince: t0 })), ['H1', 'H2', 'IDLE']);
+          clock.advance(60_000);
+          await store.recordSellerUse(
+            [
+              { sellingPartnerId: 'H1', region: 'na' },
+              { sellingPartnerId: 'H2', region: 'na' },
+              { sellingPartnerId: 'UNKNOWN', region: 'na' },
+              { sellingPartnerId: 'H1', region: 'eu' },
+            ],
+            t0 + 60_000,
+          );
+          // An older use arriving late (another instance's batch) does not move a later one back.
+          await store.recordSellerUse([{ sellingPartnerId: 'H2', region: 'na' }], t0 + 30_000);
+          assert.deepEqual(ids(await store.listRefreshDue({ before, usedSince: t0 + 1 })), ['H1', 'H2']);
+          assert.deepEqual(ids(await store.listRefreshDue({ before, usedSince: t0 + 60_000 })), ['H1', 'H2']);
+          assert.deepEqual(ids(await store.listRefreshDue({ before, usedSince: t0 + 60_001 })), []);
+          assert.equal((await store.listRefreshDue({ before })).length, 3, 'no window: every active seller');
+          // A token that expired before the window cannot belong to a seller used inside it.
+          assert.deepEqual(await store.listRefreshDue({ before, usedSince: t0 + 3_600_000 }), []);
+          const record = await store.getSeller({ sellingPartnerId: 'H1', region: 'na' });
+          assert.equal(record?.version, 1, 'a recorded use is no change of the authorization');
+          await assert.rejects(store.listRefreshDue({ before, usedSince: Number.NaN }), TypeError);
+          await assert.rejects(store.recordSellerUse([], Number.NaN), TypeError);
+        }));
+
+      it('claims: due sellers claimed in batches, soonest first, disjoint until the claim lapses', () =>
+        withStore(async (store, clock, db) => {
+          const t0 = clock.now();
+          for (let i = 0; i < 10; i++) {
+            await store.saveAuthorization(
+              authorization({
+                sellingPartnerId: `C${i}`,
+                accessToken: { accessToken: `Atza|c${i}`, expiresAt: t0 + 1_000 + (9 - i) },
+              }),
+            );
+          }
+          await store.saveAuthorization(
+            authorization({
+              sellingPartnerId: 'LATER',
+              accessToken: { accessToken: 'Atza|later', expiresAt: t0 + 3_600_000 },
+            }),
+          );
+          const ids = (list: readonly { sellingPartnerId: string }[]) => list.map((e) => e.sellingPartnerId);
+          const other = db.shared ? await db.open({ keyRing: RING, now: clock.now }) : store;
+          try {
+            const query = { before: t0 + 60_000, usedSince: t0, limit: 4, claimForMs: 30_000 };
+            const a = await store.claimRefreshDue(query);
+            assert.deepEqual(ids(a), ['C9', 'C8', 'C7', 'C6']);
+            // Two claims at once (two instances on a shared database): disjoint.
+            const [b, c] = await Promise.all([store.claimRefreshDue(query), other.claimRefreshDue(query)]);
+            const claimed = [...ids(a), ...ids(b), ...ids(c)];
+            assert.equal(new Set(claimed).size, claimed.length, `claimed twice: ${claimed.join(',')}`);
+            assert.deepEqual(claimed.sort(), [...Array.from({ length: 10 }, (_, i) => `C${i}`)].sort());
+            assert.deepEqual(await other.claimRefreshDue(query), [], 'everything due is claimed');
+            clock.advance(30_000);
+            assert.equal((await other.claimRefreshDue({ ...query, limit: 100 })).length, 10, 'claims lapse');
+            await assert.rejects(store.claimRefreshDue({ ...query, claimForMs: 0 }), TypeError);
+          } finally {
+            if (other !== store) await other.close();
+          }
+        }));
+
+      it('cluster deadlines: raised, never lowered, shared by every store on the database', () =>
+        withStore(async (store, clock, db) => {
+          const t0 = clock.now();
+          assert.equal(await store.readClusterDeadline('lwa_throttle'), 0);
+          await store.raiseClusterDeadline('lwa_throttle', t0 + 20_000);
+          await store.raiseClusterDeadline('lwa_throttle', t0 + 5_000);
+          assert.equal(await store.readClusterDeadline('lwa_throttle'), t0 + 20_000);
+          if (db.shared) {
+            const other = await db.open({ keyRing: RING, now: clock.now });
+            try {
+              assert.equal(await other.readClusterDeadline('lwa_throttle'), t0 + 20_000);
+              await other.raiseClusterDeadline('lwa_throttle', t0 + 30_000);
+            } finally {
+              await other.close();
+            }
+            assert.equal(await store.readClusterDeadline('lwa_throttle'), t0 + 30_000);
+          }
+          await assert.rejects(store.raiseClusterDeadline("x'; DROP TABLE sellers; --", t0), TypeError);
+        }));
+
       it('stores SQL-injection strings as seller ids verbatim, with the tables intact', () =>
         withStore(async (store) => {
           await store.saveAuthorization(authorization({ sellingPartnerId: 'ZZ-CONTROL' }));

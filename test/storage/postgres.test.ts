@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { loadMigrations } from '../../src/storage/migrations.js';
 import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
@@ -44,7 +45,7 @@ if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'r
           const { rows } = await client.query(`SELECT name FROM "${schema}".schema_migrations`);
           assert.deepEqual(
             rows.map((r) => r.name),
-            ['001_initial', '002_refresh_due_index', '007_seller_profiles'],
+            loadMigrations('postgres').map((m) => m.name),
           );
         } finally {
           await client.end();

@@ -8,6 +8,9 @@
 import type { LwaThrottle } from '../../core/token-manager.js';
 import type { Logger } from '../http/log.js';
 
+/** The store's cluster-state row that holds the LWA 429 pause. */
+export const LWA_THROTTLE = 'lwa_throttle';
+
 /** Where the pause lives: the store's cluster-state row. */
 export interface ThrottleBackend {
   /** Raises the stored pause end to `untilMs` (keeps a later one). */

@@ -72,6 +72,9 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
     fe: new Map<string, number>(),
   });
   let pending: SellerTokenKey[] = [];
+  // The first use noted since the last flush: the batch is written with it, so a stored use is
+  // never later than the request (the listing relies on a used seller's token outliving its use).
+  let pendingSince = 0;
   let flushing: Promise<void> = Promise.resolve();
 
   const flush = (): Promise<void> => {
@@ -82,12 +85,13 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       }
       if (pending.length === 0) return;
       const batch = pending;
+      const at = pendingSince;
       pending = [];
       for (let i = 0; i < batch.length; i += KEYS_PER_WRITE) {
         if (i > 0) await nextTurn();
         const slice = batch.length <= KEYS_PER_WRITE ? batch : batch.slice(i, i + KEYS_PER_WRITE);
         try {
-          await opts.write(slice, t);
+          await opts.write(slice, at);
         } catch (err) {
           // Lost uses only make a seller look idle sooner: its next request refreshes on demand.
           log.warn('recording token use failed', {
@@ -114,6 +118,7 @@ export function createUsageRecorder(opts: UsageRecorderOptions): UsageRecorder {
       const last = map.get(sellingPartnerId);
       if (last !== undefined && t - last < intervalMs) return;
       if (pending.length >= MAX_PENDING) return;
+      if (pending.length === 0) pendingSince = t;
       map.set(sellingPartnerId, t);
       pending.push({ sellingPartnerId, region });
     },

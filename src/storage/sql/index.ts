@@ -8,6 +8,7 @@ import { flowMethods } from './flows.js';
 import { apiKeyMethods } from './keys.js';
 import { leaseMethods } from './leases.js';
 import { outboxMethods } from './outbox.js';
+import { refreshMethods } from './refresh.js';
 import { rewrapMethods } from './rewrap.js';
 import { appSecretMethods } from './secrets.js';
 import { sellerMethods } from './sellers.js';
@@ -36,6 +37,7 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
     ...appSecretMethods(ctx),
     ...auditMethods(ctx),
     ...outboxMethods(ctx),
+    ...refreshMethods(ctx),
     ...rewrapMethods(ctx),
   };
 }

@@ -18,6 +18,7 @@ import type { AuthorizationInput, SellerProfile, SellerRecord, SellerStatus, Sel
 import type { Row, SqlContext, SqlExecutor, SqlValue } from './driver.js';
 import { keysetAfter, num, numOrNull, strOrNull, TABLE_KEYS } from './values.js';
 import { writeEffects } from './effects.js';
+import { hotSetCondition } from './refresh.js';
 
 /** The seller columns every read returns (never the sealed tokens). */
 export const SELLER_COLUMNS = `selling_partner_id, region, kind, user_ref, status, marketplace, access_token_expires_at,
@@ -158,12 +159,13 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
           a.region,
         );
       }
-      // Served by the sellers_refresh_due index (status, expiry, id, region).
+      const hot = hotSetCondition(plan.usedSince);
+      // Served by the sellers_refresh_due index (status, expiry, id, region, last use).
       const rows = await db.all(
         `SELECT selling_partner_id, region, access_token_expires_at FROM sellers
-         WHERE status = 'active' AND access_token_expires_at < ? ${after}
+         WHERE status = 'active' AND access_token_expires_at < ? ${after} ${hot.sql}
          ORDER BY access_token_expires_at, selling_partner_id, region LIMIT ?`,
-        [...params, plan.limit],
+        [...params, ...hot.params, plan.limit],
       );
       return rows.map((row) => ({
         sellingPartnerId: String(row.selling_partner_id),
@@ -191,8 +193,9 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
         const changed = await tx.run(
           `INSERT INTO sellers (selling_partner_id, region, kind, user_ref, status, marketplace, refresh_token_enc,
              access_token_enc, access_token_expires_at, version, lease_owner, lease_expires_at, authorized_at,
-             last_refresh_at, last_error_code, last_error_message, last_error_at, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 1, NULL, NULL, ?, NULL, NULL, NULL, NULL, ?, ?)
+             last_refresh_at, last_error_code, last_error_message, last_error_at, created_at, updated_at,
+             last_used_at)
+           VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 1, NULL, NULL, ?, NULL, NULL, NULL, NULL, ?, ?, ?)
            ON CONFLICT (selling_partner_id, region) DO UPDATE SET
              kind = excluded.kind,
              user_ref = COALESCE(excluded.user_ref, sellers.user_ref),
@@ -205,7 +208,8 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
              lease_owner = NULL, lease_expires_at = NULL,
              authorized_at = excluded.authorized_at,
              last_error_code = NULL, last_error_message = NULL, last_error_at = NULL,
-             updated_at = excluded.updated_at
+             updated_at = excluded.updated_at,
+             last_used_at = excluded.last_used_at
            WHERE ${guard}`,
           [
             input.sellingPartnerId,
@@ -218,6 +222,8 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
             accessExpires,
             input.authorizedAt ?? at,
             at,
+            at,
+            // A seller just connected is about to be used: it starts in the refresher's hot set.
             at,
           ],
         );

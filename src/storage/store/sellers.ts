@@ -9,6 +9,7 @@ import type {
 import type { ChangeEffects } from './effects.js';
 // Named in the TSDoc links below.
 import type { SellerOwnershipError } from '../errors.js';
+import type { RefreshStore } from './refresh.js';
 
 export type { SellerTokenKey as SellerKey } from '../../core/index.js';
 
@@ -142,6 +143,11 @@ export interface RefreshDueQuery {
   readonly after?: RefreshDueEntry | null;
   /** 1…1000, default 100. */
   readonly limit?: number;
+  /**
+   * The hot set: only sellers whose access token was asked for at or after this time (epoch ms,
+   * `last_used_at`, see {@link RefreshStore.recordSellerUse}); absent: every active seller.
+   */
+  readonly usedSince?: number;
 }
 
 /** An active seller whose stored access token expires soon (see {@link SellerStore.listRefreshDue}). */

@@ -1,6 +1,6 @@
 // The refresher's concern over SQL: last use, claims, cluster deadlines (migration 005).
 import type { Region } from '../../core/index.js';
-import { assertSellerKey, assertTime, boundedLimit, compareRefreshDue } from '../shared.js';
+import { assertSellerKey, assertTime, boundedLimit } from '../shared.js';
 import type { RefreshDueEntry, RefreshStore } from '../store.js';
 import type { SqlContext, SqlValue } from './driver.js';
 import { num } from './values.js';
@@ -21,6 +21,8 @@ export function hotSetCondition(usedSince: number | null): { sql: string; params
     params: [usedSince, usedSince],
   };
 }
+
+const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** The RefreshStore methods over the SQL driver. */
 export function refreshMethods(ctx: SqlContext): RefreshStore {
@@ -70,13 +72,21 @@ export function refreshMethods(ctx: SqlContext): RefreshStore {
          RETURNING selling_partner_id, region, access_token_expires_at`,
         [t + Math.ceil(query.claimForMs), query.before, ...hot.params, t, limit],
       );
-      return rows
-        .map((row): RefreshDueEntry => ({
-          sellingPartnerId: String(row.selling_partner_id),
-          region: row.region as Region,
-          accessTokenExpiresAt: num(row.access_token_expires_at),
-        }))
-        .sort(compareRefreshDue);
+      return (
+        rows
+          .map((row): RefreshDueEntry => ({
+            sellingPartnerId: String(row.selling_partner_id),
+            region: row.region as Region,
+            accessTokenExpiresAt: num(row.access_token_expires_at),
+          }))
+          // UPDATE … RETURNING has no order: the listing's (expiry, then id and region in byte order).
+          .sort(
+            (a, b) =>
+              a.accessTokenExpiresAt - b.accessTokenExpiresAt ||
+              byteOrder(a.sellingPartnerId, b.sellingPartnerId) ||
+              byteOrder(a.region, b.region),
+          )
+      );
     },
 
     async raiseClusterDeadline(name, until) {

@@ -12,7 +12,7 @@ import type { FetchLike } from '../core/http.js';
 import { generateKey, parseKeyRing, type KeyRing } from '../storage/crypto.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
-import type { SharedThrottle, TokenEvent, TokenManager } from '../core/token-manager.js';
+import type { LwaThrottle, TokenEvent, TokenManager } from '../core/token-manager.js';
 import type { Region } from '../core/marketplaces.js';
 import { createClusterThrottle, LWA_THROTTLE, type ClusterThrottle } from './tokens/cluster-throttle.js';
 import { createUsageRecorder, usageIntervalMs, type UsageRecorder } from './tokens/usage.js';
@@ -122,7 +122,7 @@ export interface TokenSourceOptions {
   /** Each token handed to a caller (the hot set's last use, {@link UsageRecorder.touch}). */
   readonly onUse?: (sellingPartnerId: string, region: Region) => void;
   /** The LWA 429 pause shared by the instances ({@link createClusterThrottle}). */
-  readonly sharedThrottle?: SharedThrottle;
+  readonly throttle?: LwaThrottle;
 }
 
 /**
@@ -190,7 +190,7 @@ export async function startService(opts: {
     metrics: ops.metrics,
     onEvent: (e) => sink?.(e),
     ...(usage === undefined ? {} : { onUse: usage.touch }),
-    sharedThrottle: throttle,
+    throttle,
   });
   const manager = tokens.manager;
   if (manager !== undefined) ops.metrics.breakerState = () => manager.breakerState().state;

@@ -437,8 +437,9 @@ async function callLwa<T extends LwaTokenResponse>(
     const result = await withRetries(
       async (signal) => {
         issuedAt = now();
+        // Built outside the try: a bad argument is the caller's TypeError, not a network error to retry.
+        const request = new Request(build(secret), { signal });
         try {
-          const request = new Request(build(secret), { signal });
           return await process(await fetchFn(request), processOpts);
         } catch (err) {
           throw networkError(err, 'LWA request');

@@ -357,3 +357,13 @@ test('two client secrets: invalid_client on the first tries the second once and 
   });
   assert.equal(one.seen.length, 1);
 });
+
+test('a bad argument to a joined call is the caller’s TypeError: no request, no retry, not upstream_unavailable', async () => {
+  const f = fakeFetch([]);
+  await assert.rejects(getGrantlessToken(CREDS, '', { fetch: f, sleep: async () => {} }), {
+    name: 'TypeError',
+    message: 'scope must be a non-empty string',
+  });
+  await assert.rejects(refreshAccessToken(CREDS, '', { fetch: f, sleep: async () => {} }), TypeError);
+  assert.equal(f.seen.length, 0);
+});

@@ -81,8 +81,8 @@ export const LWA_TOKEN_URL = 'https://api.amazon.com/auth/o2/token';
 /**
  * The header that names the Amazon host (`api.amazon.com`, `sellingpartnerapi-eu.amazon.com`, …) a
  * request was meant for when `amazonUrl` sends it to the emulator instead. A dedicated header rather
- * than `Host`: browsers and most fetch implementations refuse to set `Host`, and a proxy or dev
- * server in front of the emulator routes on it.
+ * than `Host`: browsers and most fetch implementations refuse to set `Host`, and a proxy in front of
+ * the emulator would route on it.
  */
 export const AMAZON_HOST_HEADER = 'x-amzn-emulator-host';
 

@@ -29,6 +29,8 @@ import { selfSignedCert } from '../helpers/tls.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const SELLER = 'A1EMUSELLERNA01';
+// Another seller under the prefix: a plain connect link only creates, never replaces, a seller.
+const EU_SELLER = 'A1EMUSELLEREU01';
 const SNIPPET = '/etc/nginx/snippets/spapi-auth-proxy.conf';
 const SITE = '/etc/nginx/sites-available/spapi-auth';
 const PREFIX_SITE = '/etc/nginx/sites-available/app-with-spapi-auth';
@@ -85,10 +87,13 @@ if (missing !== null && process.env.CI === 'true') {
     const websiteFlow = async (
       context: BrowserContext,
       base: string,
+      seller: string,
+      marketplace: string,
     ): Promise<{ finalUrl: string; heading: string; txCookie: string | undefined }> => {
+      await amazon.emulator.control.consentMode('auto', seller);
       const created = await context.request.post(`${base}/v1/connect-sessions`, {
         headers: { authorization: `Bearer ${apiKey}` },
-        data: { user_ref: 'deploy-user', marketplace: 'US' },
+        data: { user_ref: 'deploy-user', marketplace },
       });
       assert.equal(created.status(), 201, await created.text());
       const { url } = (await created.json()) as { url: string };
@@ -178,7 +183,7 @@ if (missing !== null && process.env.CI === 'true') {
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       try {
         const before = requestsSeen();
-        const { finalUrl, heading, txCookie } = await websiteFlow(context, siteUrl);
+        const { finalUrl, heading, txCookie } = await websiteFlow(context, siteUrl, SELLER, 'US');
         assert.match(heading, /connected/i);
         assert.match(finalUrl, /selling_partner_id=A1EMUSELLERNA01/);
         assert.ok(txCookie, 'the connect link set the binding cookie');
@@ -253,13 +258,14 @@ if (missing !== null && process.env.CI === 'true') {
       await startInstances(prefixUrl);
       const context = await browser.newContext({ ignoreHTTPSErrors: true });
       try {
-        const { finalUrl, heading, txCookie } = await websiteFlow(context, prefixUrl);
+        const { finalUrl, heading, txCookie } = await websiteFlow(context, prefixUrl, EU_SELLER, 'DE');
         assert.match(heading, /connected/i);
         assert.ok(finalUrl.startsWith(`${prefixUrl}/oauth/result?`), finalUrl);
+        assert.match(finalUrl, /selling_partner_id=A1EMUSELLEREU01/);
         assert.match(txCookie ?? '', /^__Host-spapi_tx=[^;]+; Path=\/;/);
         const doc = await context.request.get(`${prefixUrl}/openapi.json`);
         assert.deepEqual(((await doc.json()) as { servers: unknown }).servers, [{ url: prefixUrl }]);
-        const token = await context.request.get(`${prefixUrl}/v1/sellers/${SELLER}/access-token`, {
+        const token = await context.request.get(`${prefixUrl}/v1/sellers/${EU_SELLER}/access-token`, {
           headers: { authorization: `Bearer ${apiKey}` },
         });
         assert.equal(token.status(), 200, await token.text());

@@ -1,4 +1,4 @@
-// `spapi-auth sellers list|show|delete`: the sellers in the store, as the token API shows them.
+// `spapi-auth sellers list|show|delete|import|export`: the sellers in the store, as the token API shows them.
 import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
@@ -6,12 +6,16 @@ import { sellerDetailJson, sellerJson } from '../../server/sellers/json.js';
 import { withProfiles } from '../../server/sellers/profile.js';
 import { deleteSellerAuthorizations } from '../../server/sellers/delete.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
+import { TRANSFER_FLAGS, exportCommand, importCommand } from './sellers-transfer.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
 import { loadCliStoreConfig, regionFlag, sellerIdArg, subcommand, withStore } from '../runtime.js';
 
 const help = `Usage: spapi-auth sellers list [--status S] [--json]
        spapi-auth sellers show <seller-id> [--json]
        spapi-auth sellers delete <seller-id> [--region na|eu|fe] [--yes] [--json]
+       spapi-auth sellers import FILE|- [--format jsonl|csv] [--dry-run] [--rate N] [--concurrency N]
+                                 [--passphrase-file F] [--json]
+       spapi-auth sellers export (--passphrase-file F | --unencrypted-refresh-tokens) [--out FILE] [--json]
 
 The sellers (and vendors) in the store the service uses (DATABASE_URL; default
 sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per region.
@@ -24,11 +28,32 @@ sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per
            access token it holds in memory until that token's refresh time (under an hour);
            nothing is refreshed for the seller again.
 
+  import   sellers connected by your own code: one JSON object per line (or CSV with a header row)
+           with selling_partner_id, region (na|eu|fe), refresh_token, and optional user_ref, kind
+           (seller|vendor), marketplace, authorized_at (ISO 8601; default now, which starts the
+           365-day clock). Each line is verified with one LWA refresh (at most --rate a second,
+           default SPAPI_AUTH_REFRESH_RATE_LIMIT; --concurrency at a time, default 4) and its
+           profile read in its region, then stored encrypted with an audit record and a
+           seller.authorized webhook ("source":"import"). Refused lines are reported by line number
+           with a stable code (invalid_grant, invalid_region, duplicate, malformed_line,
+           seller_owned_by_other_user, …). Safe to run again. Exit 0 when every line was imported
+           or already there, 1 when any failed.
+  export   the active sellers in the same format, refresh tokens encrypted for the receiver with a
+           passphrase (scrypt + AES-256-GCM; import reads it with the same --passphrase-file), or in
+           clear only with --unencrypted-refresh-tokens
+
 Options:
   --status S       list only active, reauthorization_required or revoked
   --region R       delete only the authorization in region R
   --yes            delete without asking
-  --json           print one JSON document (the token API's shapes)
+  --format F       import: jsonl (default) or csv
+  --dry-run        import: check every line, call nothing, store nothing
+  --rate N         import: LWA refreshes per second at most
+  --concurrency N  import: lines verified at the same time (1-64)
+  --passphrase-file F  import/export: the passphrase (first line of F; or SPAPI_AUTH_TRANSFER_PASSPHRASE)
+  --out FILE       export: write there (mode 0600) instead of stdout
+  --unencrypted-refresh-tokens  export: write the refresh tokens in clear (say so on purpose)
+  --json           print one JSON document (the token API's shapes; import: the summary)
   --help           show this help
 `;
 
@@ -230,7 +255,10 @@ async function run(
     list: ['status', 'json'],
     show: ['json'],
     delete: ['region', 'yes', 'json'],
+    ...TRANSFER_FLAGS,
   });
+  if (sub === 'import') return importCommand(rest, args.values, ctx);
+  if (sub === 'export') return exportCommand(rest, args.values, ctx);
   if (sub === 'list') {
     if (rest.length > 0) throw new UsageError(`unexpected argument for 'list'`);
     return list(args.values, ctx);
@@ -249,13 +277,20 @@ async function run(
  */
 export const sellersCommand: Command = {
   name: 'sellers',
-  summary: 'list, show or delete the sellers in the store',
+  summary: 'list, show, delete, import or export the sellers in the store',
   help,
   options: {
     status: { type: 'string' },
     region: { type: 'string' },
     yes: { type: 'boolean', short: 'y' },
     json: { type: 'boolean' },
+    format: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    rate: { type: 'string' },
+    concurrency: { type: 'string' },
+    'passphrase-file': { type: 'string' },
+    out: { type: 'string' },
+    'unencrypted-refresh-tokens': { type: 'boolean' },
   },
   positionals: true,
   run,

@@ -93,6 +93,36 @@ export async function verifyClientSecret(
 }
 
 /**
+ * The gateway's {@link AmazonGateway.callSpApi} on its own, for tools that have an access token in
+ * hand but no token manager (`sellers import`).
+ *
+ * @example
+ * const callSpApi = spApiCaller(config, { fetch });
+ * await callSpApi({ sellingPartnerId, region: 'na', accessToken, path: '/sellers/v1/marketplaceParticipations' });
+ */
+export function spApiCaller(
+  config: Pick<Config, 'sandbox' | 'amazonUrl'>,
+  transport: { readonly fetch?: FetchLike; readonly now?: () => number } = {},
+): AmazonGateway['callSpApi'] {
+  return ({ sellingPartnerId, region, accessToken, path }) => {
+    // A token source that only knows the token in hand: nothing is cached, refreshed or stored.
+    const fixed = { accessToken, expiresAt: Number.MAX_SAFE_INTEGER };
+    const spapi = createSpApiFetch({
+      tokens: {
+        getAccessToken: async () => fixed,
+        getRestrictedDataToken: () => Promise.reject(new TypeError('no restricted data token here')),
+        invalidate: async () => {},
+      },
+      sandbox: config.sandbox,
+      ...(transport.fetch ? { fetch: transport.fetch } : {}),
+      ...(transport.now ? { now: transport.now } : {}),
+      ...(config.amazonUrl ? { amazonUrl: config.amazonUrl } : {}),
+    });
+    return spapi({ sellingPartnerId, region, path });
+  };
+}
+
+/**
  * Builds the gateway.
  *
  * @example
@@ -139,20 +169,7 @@ export function createAmazonGateway(opts: {
     getRestrictedDataToken: (key, request) => tokens.getRestrictedDataToken(key, request),
     forget: (key) => tokens.forget(key),
     endpoint: (region) => endpoints[region],
-    callSpApi({ sellingPartnerId, region, accessToken, path }) {
-      // A token source that only knows the token in hand: nothing is cached, refreshed or stored.
-      const fixed = { accessToken, expiresAt: Number.MAX_SAFE_INTEGER };
-      const spapi = createSpApiFetch({
-        tokens: {
-          getAccessToken: async () => fixed,
-          getRestrictedDataToken: () => Promise.reject(new TypeError('no restricted data token here')),
-          invalidate: async () => {},
-        },
-        sandbox: config.sandbox,
-        ...transport,
-      });
-      return spapi({ sellingPartnerId, region, path });
-    },
+    callSpApi: spApiCaller(config, transport),
     verifyClientSecret: (secret) => verifyClientSecret(config.lwaClientId, secret, transport),
   };
 }

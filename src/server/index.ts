@@ -1,6 +1,7 @@
 /**
  * `spapi-auth/server`: the service as a library, for embedding it in your own process or tests.
- * Most users run `spapi-auth serve` instead; the webhook helpers are what a receiver needs.
+ * Most users run `spapi-auth serve` instead; the webhook helpers are what a receiver needs, and the
+ * seller import / export functions what code moving sellers from its own database needs.
  */
 export { startService, openServiceStore, createTokenSource, type Service } from './service.js';
 export { createApp, type App, type AppDeps } from './app.js';
@@ -8,3 +9,19 @@ export { listen, type RunningServer } from './http/node.js';
 export { loadConfig, ConfigError, redactConfig, type Config, type Mode } from '../config.js';
 export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER } from './ops/webhooks.js';
 export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './ops/events.js';
+export {
+  importSellers,
+  IMPORT_CODES,
+  type ImportCode,
+  type ImportFailure,
+  type ImportOptions,
+  type ImportSummary,
+} from './sellers/import.js';
+export { exportSellers, type ExportProtection, type ExportSummary } from './sellers/export.js';
+export {
+  readTransferLines,
+  transferCipher,
+  type TransferCipher,
+  type TransferLine,
+} from './sellers/transfer-format.js';
+export { spApiCaller } from './tokens/gateway.js';

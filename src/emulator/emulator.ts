@@ -237,7 +237,12 @@ const NAMEABLE_HOST = /^(?:api\.amazon\.com|(?:sandbox\.)?sellingpartnerapi-(?:n
 function amazonHostUrl(request: Request, url: URL): URL {
   const named = request.headers.get(AMAZON_HOST_HEADER);
   if (named === null || !NAMEABLE_HOST.test(named) || NAMEABLE_HOST.test(url.hostname)) return url;
-  return new URL(url.pathname + url.search, `https://${named.toLowerCase()}`);
+  // The URL's own path and query kept as they are (a path such as `//x` must not become a host).
+  const routed = new URL(url.href);
+  routed.protocol = 'https:';
+  routed.hostname = named.toLowerCase();
+  routed.port = '';
+  return routed;
 }
 
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);

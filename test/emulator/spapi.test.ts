@@ -135,6 +135,12 @@ test('a token is regional: the EU endpoint refuses an NA token with an empty det
   assert.equal((await call(fetch, path, access_token, named('evil.example'), own)).status, 200);
   assert.equal((await call(fetch, path, access_token, named('sellingpartnerapi-eu.amazon.com'))).status, 200);
   assert.equal((await call(fetch, path, access_token, {}, own)).status, 200);
+  // The path stays the path: `//host/…` on the emulator's origin is an unknown path, not another host.
+  const sneaky = `//sellingpartnerapi-na.amazon.com${path}`;
+  assert.equal(
+    (await call(fetch, sneaky, access_token, named('sellingpartnerapi-eu.amazon.com'), own)).status,
+    404,
+  );
 });
 
 test('429 QuotaExceeded past the token bucket; the bucket refills with the clock', async () => {

@@ -39,7 +39,12 @@ test('T-B13: the code exchange answered invalid_grant → "authorize again", sta
     const before = await svc.store.listSellers({ limit: 10 });
     const tokensBefore = await svc.store.loadTokens({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
 
-    const again = await pendingCallback(svc, { user_ref: 'u1', marketplace: 'US' });
+    // A re-authorization names the seller (a plain link may not replace a stored one).
+    const again = await pendingCallback(svc, {
+      user_ref: 'u1',
+      marketplace: 'US',
+      selling_partner_id: 'A1EMUSELLERNA01',
+    });
     await svc.emulator.control.fault({
       target: 'token',
       grant_type: 'authorization_code',

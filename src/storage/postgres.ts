@@ -112,7 +112,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
     throw new TypeError('schema must be a lower-case SQL identifier');
   }
   const ownsPool = !options.pool;
-  const pool: PgPoolLike = options.pool ?? (await createPool(options.url!, options.maxConnections, schema));
+  const pool: PgPoolLike =
+    options.pool ?? (await createPool(options.url!, schema, options.maxConnections ?? 10));
   if (!ownsPool && schema) {
     pool.on('connect', (client) => void client.query(`SET search_path TO "${schema}"`));
   }
@@ -131,7 +132,8 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   return store;
 }
 
-async function createPool(url: string, max = 10, schema: string | undefined): Promise<PgPoolLike> {
+/** A pool of the store's own (`pg` is imported here, on first use). */
+async function createPool(url: string, schema: string | undefined, max: number): Promise<PgPoolLike> {
   const { default: pg } = await loadDriver('pg', () => import('pg'));
   return new pg.Pool({
     connectionString: url,

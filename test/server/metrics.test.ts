@@ -64,7 +64,11 @@ test('counters move as the flows run; the text is valid exposition format withou
     assert.ok(!text.includes(CANARY_SECRET));
     assert.ok(!/Atz[ar]\|/.test(text));
     for (const line of text.trim().split('\n')) {
-      assert.match(line, /^(# (HELP|TYPE) \w+ .+|\w+(\{(\w+="[^"\n]*",?)+\})? -?[\d.e+]+)$/, line);
+      assert.match(
+        line,
+        /^(# (HELP|TYPE) \w+ .+|\w+(\{(\w+="[^"\n]*",?)+\})? (-?[\d.]+(e[+-]?\d+)?|NaN))$/,
+        line,
+      );
     }
     // The dashboard's series saw the refresh.
     const series = svc.ops.metrics.activitySeries();

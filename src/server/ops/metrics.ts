@@ -430,9 +430,12 @@ export class ServiceMetrics implements TokenMetricsSink {
     this.sellers.render(out);
     this.outboxDepth.render(out);
     if (breaker !== undefined) this.breakerOpen.render(out);
-    // prom-client separates families with a blank line; one exposition has none.
+    // prom-client separates families with a blank line (one exposition has none) and writes an
+    // empty event-loop histogram's mean as `Nan`, which the format spells `NaN`.
     const runtime =
-      this.opts.runtime === false ? '' : (await runtimeMetrics().metrics()).replace(/\n+/g, '\n');
+      this.opts.runtime === false
+        ? ''
+        : (await runtimeMetrics().metrics()).replace(/\n+/g, '\n').replace(/ Nan$/gm, ' NaN');
     return out.join('\n') + '\n' + runtime;
   }
 

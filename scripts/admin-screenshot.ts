@@ -53,7 +53,7 @@ for (let i = 0; i < 60; i++) {
         sellingPartnerId: `A${(1_000_000 + i * 7919).toString(36).toUpperCase()}SELLER`,
         region: (['na', 'eu', 'fe'] as const)[i % 3]!,
       },
-      i % 2 ? 'reauthorization_required' : 'revoked',
+      'reauthorization_required',
     );
   }
 }

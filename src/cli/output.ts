@@ -11,10 +11,10 @@ import type { CliContext } from './command.js';
  *
  * @example
  * ```ts
- * ctx.stdout(formatTable(['ID', 'STATUS'], [['A1', 'active'], ['A22', 'revoked']]));
+ * ctx.stdout(formatTable(['ID', 'STATUS'], [['A1', 'active'], ['A22', 'reauthorization_required']]));
  * // ID   STATUS
  * // A1   active
- * // A22  revoked
+ * // A22  reauthorization_required
  * ```
  */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {

@@ -35,7 +35,7 @@ export interface AccessTokenDeps {
   readonly random: () => number;
   readonly leaseTtlMs: number;
   readonly leaseWaitMs: number;
-  /** How long a seller found `reauthorization_required` / `revoked` is answered from memory. */
+  /** How long a seller found `reauthorization_required` is answered from memory. */
   readonly memoMs: number;
   /** The refresh point of a token (expiry minus the margin). */
   readonly refreshAtOf: (expiresAt: number, lifetime: number) => number;
@@ -51,7 +51,7 @@ interface Entry extends CacheEntry<AccessToken> {
   readonly hit: TokenEvent;
 }
 
-type SellerErrorCode = 'reauthorization_required' | 'seller_revoked' | 'seller_not_found';
+type SellerErrorCode = 'reauthorization_required' | 'seller_not_found';
 
 const HOUR = 3_600_000;
 /** A token this close to its expiry is no longer served, even when LWA is down. */
@@ -70,10 +70,7 @@ const MAX_ROUNDS = 4;
 export class AccessTokens {
   // Null prototype: a bogus region such as 'constructor' finds nothing instead of a function.
   private readonly caches: Record<Region, SingleFlightCache<AccessToken, Entry>>;
-  private readonly statusMemo = new Map<
-    string,
-    { until: number; code: 'reauthorization_required' | 'seller_revoked' }
-  >();
+  private readonly statusMemo = new Map<string, { until: number; code: 'reauthorization_required' }>();
   private readonly lifetimes = new Map<string, number>();
   private lastLifetime = HOUR;
   // How often a waiter tries to take over the lease (a dead holder's lease expires unannounced).
@@ -162,9 +159,9 @@ export class AccessTokens {
   private checkStatus(k: string, state: SellerTokenState | null): SellerTokenState {
     if (state === null) throw sellerError('seller_not_found');
     if (state.status !== 'active') {
-      const code = state.status === 'revoked' ? 'seller_revoked' : 'reauthorization_required';
-      this.statusMemo.set(k, { until: this.deps.now() + this.deps.memoMs, code });
-      throw sellerError(code);
+      // Any status but active (a row written by an older version may say `revoked`) needs a new authorization.
+      this.statusMemo.set(k, { until: this.deps.now() + this.deps.memoMs, code: 'reauthorization_required' });
+      throw sellerError('reauthorization_required');
     }
     return state;
   }
@@ -361,8 +358,6 @@ function sellerError(code: SellerErrorCode): AuthorizationError {
     code,
     code === 'reauthorization_required'
       ? 'the seller must authorize the application again'
-      : code === 'seller_revoked'
-        ? 'the seller authorization was revoked'
-        : 'no authorization for this seller and region',
+      : 'no authorization for this seller and region',
   );
 }

@@ -39,7 +39,6 @@ export const ERROR_CODES = Object.freeze({
   // The state of one seller's authorization
   reauthorization_required: { errorClass: 'AuthorizationError', retryable: false },
   seller_not_found: { errorClass: 'AuthorizationError', retryable: false },
-  seller_revoked: { errorClass: 'AuthorizationError', retryable: false },
   // SP-API calls made by the core (Tokens API)
   spapi_request_failed: { errorClass: 'SpApiError', retryable: false },
   invalid_spapi_response: { errorClass: 'SpApiError', retryable: false },
@@ -178,8 +177,8 @@ export class LwaError extends defineError('LwaError') {}
 
 /**
  * One seller's authorization cannot give tokens: LWA said `invalid_grant` on refresh (or an earlier
- * refresh did) → `reauthorization_required`; the vault has no such seller → `seller_not_found`;
- * the seller was revoked → `seller_revoked`.
+ * refresh did; a seller's revocation and the 365-day lapse look the same) →
+ * `reauthorization_required`; the vault has no such seller → `seller_not_found`.
  *
  * @example
  * if (err instanceof AuthorizationError && err.code === 'reauthorization_required') sendReconnectEmail();

@@ -108,7 +108,7 @@ export interface TokenManagerOptions {
    * several instances.
    */
   readonly throttle?: LwaThrottle;
-  /** How long a seller found `reauthorization_required` / `revoked` is answered from memory. Default 5,000 ms. */
+  /** How long a seller found `reauthorization_required` is answered from memory. Default 5,000 ms. */
   readonly sellerStatusMemoMs?: number;
   /** User-Agent for the Tokens API call (Amazon's format; see `buildUserAgent`). */
   readonly userAgent?: string;
@@ -142,8 +142,8 @@ export interface RestrictedDataToken {
 export interface TokenManager {
   /**
    * A valid access token for a seller in a region: from memory, the vault, or one LWA refresh.
-   * Rejects with `reauthorization_required`, `seller_not_found`, `seller_revoked`,
-   * `invalid_client`, `upstream_unavailable`, `rate_limited`…
+   * Rejects with `reauthorization_required`, `seller_not_found`, `invalid_client`,
+   * `upstream_unavailable`, `rate_limited`…
    */
   getAccessToken(key: SellerTokenKey, options?: TokenCallOptions): Promise<AccessToken>;
   /**

@@ -35,8 +35,19 @@ export interface AccessToken {
   readonly expiresAt: number;
 }
 
-/** Where an authorization stands: usable, or refused by LWA (`invalid_grant`) until the seller authorizes again. */
-export type SellerTokenStatus = 'active' | 'reauthorization_required' | 'revoked';
+/**
+ * Every status an authorization can have: usable, or refused by LWA (`invalid_grant`) until the
+ * seller authorizes again. There is no `revoked`: Amazon answers a seller's revocation and the lapse
+ * of the 365-day authorization alike (`invalid_grant`, "User may have revoked or didn't grant the
+ * permission"), and documents no way to tell them apart, so both are `reauthorization_required`.
+ *
+ * @example
+ * SELLER_TOKEN_STATUSES.includes('active'); // true
+ */
+export const SELLER_TOKEN_STATUSES = Object.freeze(['active', 'reauthorization_required'] as const);
+
+/** Where an authorization stands (one of {@link SELLER_TOKEN_STATUSES}). */
+export type SellerTokenStatus = (typeof SELLER_TOKEN_STATUSES)[number];
 
 /** What the vault knows of one authorization, secrets decrypted. */
 export interface SellerTokenState {

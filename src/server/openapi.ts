@@ -5,6 +5,7 @@
  * as `docs/openapi.json`. A test compares the routes here with the router's, both ways, and
  * validates real responses against these schemas.
  */
+import { SELLER_TOKEN_STATUSES } from '../core/token-vault.js';
 import { SCOPES } from './tokens/api-keys.js';
 import { SELLING_PARTNER_ID_RE as SELLER_ID } from '../core/consent.js';
 import { TOKEN, USER_REF } from './http/validate.js';
@@ -47,7 +48,7 @@ const pattern = (re: RegExp): string => re.source;
 const REGION: JsonSchema = { type: 'string', enum: ['na', 'eu', 'fe'], description: 'The SP-API region.' };
 const STATUS: JsonSchema = {
   type: 'string',
-  enum: ['active', 'reauthorization_required', 'revoked'],
+  enum: [...SELLER_TOKEN_STATUSES],
   description: 'Where the authorization stands.',
 };
 
@@ -204,7 +205,7 @@ const BODY_ERRORS: ErrorCodes = {
 const QUERY_ERRORS: ErrorCodes = { 400: ['invalid_parameter', 'duplicate_parameter'] };
 const TOKEN_ERRORS: ErrorCodes = {
   404: ['seller_not_found'],
-  409: ['seller_reauthorization_required', 'seller_revoked'],
+  409: ['seller_reauthorization_required'],
   500: ['credential_integrity_error'],
   503: ['upstream_unavailable', 'upstream_credentials_invalid'],
 };

@@ -1,5 +1,6 @@
 // What every adapter shares: sealing with the right additional data, cursors, argument checks.
 // Internal to src/storage (not exported from the package).
+import { SELLER_TOKEN_STATUSES } from '../core/token-vault.js';
 import { isRegion } from '../core/index.js';
 import type { PartnerKind, Region, SellerTokenKey } from '../core/index.js';
 import { openValue, sealValue } from './crypto.js';
@@ -20,7 +21,7 @@ import type {
   WebhookEventInput,
 } from './store.js';
 
-export const SELLER_STATUSES: readonly SellerStatus[] = ['active', 'reauthorization_required', 'revoked'];
+export const SELLER_STATUSES: readonly SellerStatus[] = SELLER_TOKEN_STATUSES;
 const PARTNER_KINDS: readonly PartnerKind[] = ['seller', 'vendor'];
 const SESSION_TYPES: readonly SessionType[] = ['connect', 'appstore'];
 export const DEFAULT_PURGE_GRACE_MS = 60 * 60 * 1000;

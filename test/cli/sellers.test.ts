@@ -31,7 +31,10 @@ describe('spapi-auth sellers', () => {
       refreshToken: RT_GL,
       userRef: 'acct-9',
     });
-    await store.setSellerStatus({ sellingPartnerId: 'A1EMUSELLEREU01', region: 'eu' }, 'revoked');
+    await store.setSellerStatus(
+      { sellingPartnerId: 'A1EMUSELLEREU01', region: 'eu' },
+      'reauthorization_required',
+    );
   });
   after(async () => {
     await store.close();
@@ -47,7 +50,7 @@ describe('spapi-auth sellers', () => {
     assert.deepEqual(
       rows.map((l) => l.split(/\s+/).slice(0, 4).join(' ')),
       [
-        'A1EMUSELLEREU01 eu seller revoked',
+        'A1EMUSELLEREU01 eu seller reauthorization_required',
         'A1EMUSELLERGL01 eu seller active',
         'A1EMUSELLERGL01 na seller active',
         'A1EMUSELLERNA01 na seller active',
@@ -55,19 +58,19 @@ describe('spapi-auth sellers', () => {
     );
     // Aligned: the STATUS column starts at the same offset on every line.
     const at = lines[0]!.indexOf('STATUS');
-    for (const row of rows) assert.match(row.slice(at), /^(active|revoked)/);
+    for (const row of rows) assert.match(row.slice(at), /^(active|reauthorization_required)/);
     assert.equal(lines.at(-1), '4 authorizations');
     assertNoLeak(r, MARKERS);
   });
 
   it('filters by status and prints the token API shape with --json', async () => {
-    const r = await world.cli(['sellers', 'list', '--status', 'revoked', '--json']);
+    const r = await world.cli(['sellers', 'list', '--status', 'reauthorization_required', '--json']);
     assert.equal(r.code, 0, r.stderr);
     const body = JSON.parse(r.stdout) as { items: Record<string, unknown>[] };
     assert.equal(body.items.length, 1);
     const s = body.items[0]!;
     assert.equal(s.selling_partner_id, 'A1EMUSELLEREU01');
-    assert.equal(s.status, 'revoked');
+    assert.equal(s.status, 'reauthorization_required');
     assert.equal(s.region, 'eu');
     const authorizedAt = Date.parse(s.authorized_at as string);
     assert.equal(Date.parse(s.reauthorize_by as string) - authorizedAt, 365 * 24 * 3600 * 1000);
@@ -83,7 +86,10 @@ describe('spapi-auth sellers', () => {
       'status',
       'user_ref',
     ]);
+    const eu = { sellingPartnerId: 'A1EMUSELLEREU01', region: 'eu' } as const;
+    await store.setSellerStatus(eu, 'active');
     const none = await world.cli(['sellers', 'list', '--status', 'reauthorization_required']);
+    await store.setSellerStatus(eu, 'reauthorization_required');
     assert.equal(none.code, 0);
     assert.equal(none.stdout, 'no sellers with status reauthorization_required\n');
   });

@@ -91,7 +91,7 @@ test('rotation end to end: rotate, accept the queued notification while token re
       assert.ok(!bytes.includes(CANARY_SECRET), `old secret in clear in ${f}`);
     }
     const metrics = await svc.ops.metrics.render({
-      countSellersByStatus: async () => ({ active: 1, reauthorization_required: 0, revoked: 0 }),
+      countSellersByStatus: async () => ({ active: 1, reauthorization_required: 0 }),
       webhookOutboxDepth: async () => ({ pending: 0, dead: 0 }),
     });
     for (const text of [svc.logs.join(''), metrics]) {

@@ -25,24 +25,23 @@ it('shares one count query between callers and reuses it for the TTL; a failure 
   const served = cacheSellerCounts(store, { ttlMs: 5_000, now: () => t });
   const [a, b] = await Promise.all([served.countSellersByStatus(), served.countSellersByStatus()]);
   assert.equal(queries, 1);
-  assert.deepEqual(a, { active: 1, reauthorization_required: 0, revoked: 0 });
+  assert.deepEqual(a, { active: 1, reauthorization_required: 0 });
   assert.deepEqual(b, a);
-  await served.setSellerStatus({ sellingPartnerId: 'A1COUNT', region: 'na' }, 'revoked');
+  await served.setSellerStatus({ sellingPartnerId: 'A1COUNT', region: 'na' }, 'reauthorization_required');
   t += 4_999;
   assert.equal((await served.countSellersByStatus()).active, 1, 'cached within the TTL');
   assert.equal(queries, 1);
   t += 1;
   assert.deepEqual(await served.countSellersByStatus(), {
     active: 0,
-    reauthorization_required: 0,
-    revoked: 1,
+    reauthorization_required: 1,
   });
   assert.equal(queries, 2);
   t += 5_000;
   fail = true;
   await assert.rejects(served.countSellersByStatus(), /down/);
   fail = false;
-  assert.equal((await served.countSellersByStatus()).revoked, 1);
+  assert.equal((await served.countSellersByStatus()).reauthorization_required, 1);
   assert.equal(queries, 4, 'the failed query was not cached');
   assert.equal(served.engine, 'sqlite', 'every other member is the store’s');
 });

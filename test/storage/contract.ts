@@ -302,10 +302,12 @@ export function storeContract(harness: ContractHarness): void {
         withStore(async (store) => {
           await store.saveAuthorization(authorization());
           assert.equal(
-            await store.setSellerStatus(KEY, 'revoked', { events: [event('seller.revoked')] }),
+            await store.setSellerStatus(KEY, 'reauthorization_required', {
+              events: [event('seller.reauthorization_required')],
+            }),
             true,
           );
-          assert.equal((await store.getSeller(KEY))?.status, 'revoked');
+          assert.equal((await store.getSeller(KEY))?.status, 'reauthorization_required');
           assert.equal((await store.getSeller(KEY))?.version, 2);
           assert.equal(await store.deleteSeller(KEY, { events: [event('seller.deleted')] }), true);
           assert.equal(await store.getSeller(KEY), null);
@@ -369,7 +371,8 @@ export function storeContract(harness: ContractHarness): void {
           for (let i = 0; i < 25; i++) {
             const id = `A${String(i).padStart(3, '0')}`;
             await store.saveAuthorization(authorization({ sellingPartnerId: id, userRef: `team-${i % 3}` }));
-            if (i % 5 === 0) await store.setSellerStatus({ sellingPartnerId: id, region: 'na' }, 'revoked');
+            if (i % 5 === 0)
+              await store.setSellerStatus({ sellingPartnerId: id, region: 'na' }, 'reauthorization_required');
           }
           await store.saveAuthorization(
             authorization({ sellingPartnerId: 'A001', region: 'eu', userRef: 'team-1' }),
@@ -389,9 +392,9 @@ export function storeContract(harness: ContractHarness): void {
           assert.deepEqual(seen, [...seen].sort());
           assert.equal(seen[1], 'A001/eu');
           assert.equal(seen[2], 'A001/na');
-          const revoked = await store.listSellers({ status: 'revoked' });
+          const reauthorize = await store.listSellers({ status: 'reauthorization_required' });
           assert.deepEqual(
-            revoked.items.map((s) => s.sellingPartnerId),
+            reauthorize.items.map((s) => s.sellingPartnerId),
             ['A000', 'A005', 'A010', 'A015', 'A020'],
           );
           const byId = await store.listSellers({ search: 'A01' });
@@ -405,8 +408,7 @@ export function storeContract(harness: ContractHarness): void {
           assert.equal((await store.listSellers({ search: 'zzz' })).items.length, 0);
           assert.deepEqual(await store.countSellersByStatus(), {
             active: 21,
-            reauthorization_required: 0,
-            revoked: 5,
+            reauthorization_required: 5,
           });
           await assert.rejects(store.listSellers({ cursor: 'not-a-cursor' }), TypeError);
           await assert.rejects(store.listSellers({ limit: 0 }), TypeError);
@@ -428,7 +430,7 @@ export function storeContract(harness: ContractHarness): void {
           await store.saveAuthorization(
             authorization({ sellingPartnerId: 'B03', region: 'eu', userRef: 'B-03' }),
           );
-          await store.setSellerStatus({ sellingPartnerId: 'C05', region: 'na' }, 'revoked');
+          await store.setSellerStatus({ sellingPartnerId: 'C05', region: 'na' }, 'reauthorization_required');
           const pages = async (query: { search: string; status?: 'active' }): Promise<string[]> => {
             const seen: string[] = [];
             let cursor: string | null = null;
@@ -1189,7 +1191,6 @@ export function storeContract(harness: ContractHarness): void {
             assert.deepEqual(await store.countSellersByStatus(), {
               active: 0,
               reauthorization_required: 0,
-              revoked: 0,
             });
           }));
       }

@@ -211,7 +211,7 @@ if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'r
           `INSERT INTO "${schema}".sellers (selling_partner_id, region, kind, user_ref, status, refresh_token_enc,
              version, authorized_at, created_at, updated_at)
            SELECT 'S' || lpad(i::text, 6, '0'), 'na', 'seller', 'user-' || (i % 1000),
-             CASE WHEN i % 10 = 0 THEN 'revoked' ELSE 'active' END, 'v1.k1.x.y.z', 1, 0, 0, 0
+             CASE WHEN i % 10 = 0 THEN 'reauthorization_required' ELSE 'active' END, 'v1.k1.x.y.z', 1, 0, 0, 0
            FROM generate_series(1, 100000) AS i`,
         );
         await client.query(`ANALYZE "${schema}".sellers`);
@@ -222,11 +222,10 @@ if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'r
         assert.equal((await store.listSellers({ search: 'user-999', limit: 500 })).items.length, 100);
         assert.deepEqual(await store.countSellersByStatus(), {
           active: 90_000,
-          reauthorization_required: 0,
-          revoked: 10_000,
+          reauthorization_required: 10_000,
         });
         const plan = await client.query(
-          `EXPLAIN SELECT * FROM "${schema}".sellers WHERE status = 'revoked' ORDER BY selling_partner_id, region LIMIT 51`,
+          `EXPLAIN SELECT * FROM "${schema}".sellers WHERE status = 'reauthorization_required' ORDER BY selling_partner_id, region LIMIT 51`,
         );
         assert.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /Index/);
         const search = await client.query(

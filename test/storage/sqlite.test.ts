@@ -138,7 +138,7 @@ describe('SQLite engine', () => {
         INSERT INTO sellers (selling_partner_id, region, kind, user_ref, status, refresh_token_enc, version,
           authorized_at, created_at, updated_at)
         SELECT 'S' || substr('000000' || i, -6), 'na', 'seller', 'user-' || (i % 1000),
-          CASE WHEN i % 10 = 0 THEN 'revoked' ELSE 'active' END, 'v1.k1.x.y.z', 1, 0, 0, 0 FROM n`);
+          CASE WHEN i % 10 = 0 THEN 'reauthorization_required' ELSE 'active' END, 'v1.k1.x.y.z', 1, 0, 0, 0 FROM n`);
       raw.exec('ANALYZE');
       const page = await store.listSellers({ limit: 50 });
       assert.equal(
@@ -147,20 +147,21 @@ describe('SQLite engine', () => {
       );
       assert.equal((await store.listSellers({ search: 'S01234', limit: 500 })).items.length, 10);
       assert.equal((await store.listSellers({ search: 'user-999', limit: 500 })).items.length, 100);
-      const revoked = await store.listSellers({ status: 'revoked', limit: 500 });
-      assert.equal(revoked.items.length, 500);
-      assert.ok(revoked.items.every((s) => s.status === 'revoked'));
+      const reauthorize = await store.listSellers({ status: 'reauthorization_required', limit: 500 });
+      assert.equal(reauthorize.items.length, 500);
+      assert.ok(reauthorize.items.every((s) => s.status === 'reauthorization_required'));
       assert.deepEqual(await store.countSellersByStatus(), {
         active: 90_000,
-        reauthorization_required: 0,
-        revoked: 10_000,
+        reauthorization_required: 10_000,
       });
       const plan = (sql: string): string =>
         (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all() as { detail: string }[])
           .map((r) => r.detail)
           .join('\n');
       assert.match(
-        plan("SELECT * FROM sellers WHERE status = 'revoked' ORDER BY selling_partner_id, region LIMIT 51"),
+        plan(
+          "SELECT * FROM sellers WHERE status = 'reauthorization_required' ORDER BY selling_partner_id, region LIMIT 51",
+        ),
         /INDEX sellers_status/,
       );
       assert.match(

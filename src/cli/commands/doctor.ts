@@ -117,13 +117,13 @@ async function checkStore(
       };
     }
     const counts = await store.countSellersByStatus();
-    const total = counts.active + counts.reauthorization_required + counts.revoked;
+    const total = counts.active + counts.reauthorization_required;
     return {
       store,
       check: {
         check: 'store',
         verdict: 'ok',
-        detail: `${store.engine} reachable, schema up to date, ${total} seller authorization(s) (${counts.active} active, ${counts.reauthorization_required} need re-authorization, ${counts.revoked} revoked)`,
+        detail: `${store.engine} reachable, schema up to date, ${total} seller authorization(s) (${counts.active} active, ${counts.reauthorization_required} need re-authorization)`,
       },
     };
   } catch (err) {

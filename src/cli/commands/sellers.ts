@@ -1,4 +1,5 @@
 // `spapi-auth sellers list|show|delete|import|export`: the sellers in the store, as the token API shows them.
+import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
 import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
@@ -43,7 +44,7 @@ sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per
            clear only with --unencrypted-refresh-tokens
 
 Options:
-  --status S       list only active, reauthorization_required or revoked
+  --status S       list only active or reauthorization_required sellers
   --region R       delete only the authorization in region R
   --yes            delete without asking
   --format F       import: jsonl (default) or csv
@@ -57,7 +58,7 @@ Options:
   --help           show this help
 `;
 
-const STATUSES: readonly SellerStatus[] = ['active', 'reauthorization_required', 'revoked'];
+const STATUSES: readonly SellerStatus[] = SELLER_TOKEN_STATUSES;
 const PAGE = 500;
 
 function row(s: SellerRecord): string[] {

@@ -3,6 +3,7 @@
  * caching, no referrer), the stylesheet, the navigation, and small formatting helpers. Everything
  * goes through the escaping `html` tag of `../pages.ts`; the only raw markup is written here.
  */
+import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
 import type { SellerStatus } from '../../storage/store.js';
 import { BASE_HEADERS, type HeaderMap, type ServerResponse } from '../http/request.js';
 import { html, htmlDocument, type SafeHtml } from '../http/html.js';
@@ -98,4 +99,4 @@ export function day(ms: number): string {
 }
 
 /** The statuses, in display order. */
-export const STATUS_ORDER: readonly SellerStatus[] = ['active', 'reauthorization_required', 'revoked'];
+export const STATUS_ORDER: readonly SellerStatus[] = SELLER_TOKEN_STATUSES;

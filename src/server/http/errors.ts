@@ -84,7 +84,6 @@ export const HTTP_ERRORS = Object.freeze({
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
   seller_reauthorization_required: { status: 409, message: 'The seller must authorize the app again.' },
-  seller_revoked: { status: 409, message: 'The seller revoked the authorization.' },
   region_mismatch: {
     status: 409,
     message: 'The authorization works in another region than the one asked for; nothing was stored.',

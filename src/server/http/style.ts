@@ -37,7 +37,7 @@ details.danger{margin-top:.9rem}td.id{white-space:nowrap}
 .pill{display:inline-block;padding:.05rem .55rem;border-radius:999px;font-size:.8rem;font-weight:600;white-space:nowrap}
 .s-active,.s-delivered,.s-closed,.s-ok{color:var(--ok);background:var(--ok-bg)}
 .s-reauthorization_required,.s-pending,.s-half_open,.s-warn{color:var(--warn);background:var(--warn-bg)}
-.s-revoked,.s-dead,.s-open,.s-bad{color:var(--bad);background:var(--bad-bg)}
+.s-dead,.s-open,.s-bad{color:var(--bad);background:var(--bad-bg)}
 .s-unknown{color:var(--idle);background:var(--idle-bg)}
 table{width:100%;border-collapse:collapse;background:var(--card)}
 th,td{text-align:left;padding:.55rem .7rem;border-bottom:1px solid var(--line);vertical-align:top}

@@ -24,8 +24,6 @@ export function tokenApiError(err: unknown): HttpError {
           'seller_reauthorization_required',
           'The seller must authorize the app again.',
         );
-      case 'seller_revoked':
-        return new HttpError(409, 'seller_revoked', 'The seller revoked the authorization.');
       case 'seller_not_found':
         return new HttpError(404, 'seller_not_found', 'No such seller in that region.');
       case 'invalid_client':

@@ -5,6 +5,7 @@
  * token all come from memory) and reuses the serialised body while the token is unchanged.
  */
 import { withProfiles } from '../sellers/profile.js';
+import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
 import type { AccessToken, Region } from '../../core/index.js';
 import { isRegion } from '../../core/marketplaces.js';
 import { GRANTLESS_SCOPES, RETIRED_GRANTLESS_SCOPES } from '../../core/scopes.js';
@@ -225,11 +226,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     }
     const status = q.get('status');
     if (status !== undefined && !STATUSES.has(status)) {
-      throw new HttpError(
-        400,
-        'invalid_status',
-        'status must be active, reauthorization_required or revoked.',
-      );
+      throw new HttpError(400, 'invalid_status', `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`);
     }
     const cursor = q.get('cursor');
     if (cursor !== undefined && !/^[\x21-\x7e]{1,512}$/.test(cursor)) {
@@ -281,7 +278,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
   return { forgetSeller };
 }
 
-const STATUSES = new Set(['active', 'reauthorization_required', 'revoked']);
+const STATUSES: ReadonlySet<string> = new Set(SELLER_TOKEN_STATUSES);
 const DATA_ELEMENTS = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']);
 
 /**

@@ -13,7 +13,7 @@ import type { RefreshStore } from './refresh.js';
 
 export type { SellerTokenKey as SellerKey } from '../../core/index.js';
 
-/** `active` | `reauthorization_required` | `revoked`. */
+/** `active` | `reauthorization_required` (see `SELLER_TOKEN_STATUSES` in the core for why there is no `revoked`). */
 export type SellerStatus = SellerTokenStatus;
 
 /** A stored refresh failure, with the time it was recorded. */
@@ -196,7 +196,7 @@ export interface SellerStore {
    * `allowRelink` is not set; nothing is written then.
    */
   saveAuthorization(input: AuthorizationInput): Promise<SaveAuthorizationResult>;
-  /** Sets the status (e.g. `revoked`), bumping the version; false when no such seller. */
+  /** Sets the status, bumping the version; false when no such seller. */
   setSellerStatus(key: SellerTokenKey, status: SellerStatus, effects?: ChangeEffects): Promise<boolean>;
   /** Forgets the seller and wipes its tokens (and its profile); false when no such seller. */
   deleteSeller(key: SellerTokenKey, effects?: ChangeEffects): Promise<boolean>;

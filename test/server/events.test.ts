@@ -11,6 +11,7 @@ import {
   sellerDeletedEvent,
   sellerReauthorizationDueEvent,
   sellerReauthorizationRequiredEvent,
+  webhookTestEvent,
 } from '../../src/server/ops/events.js';
 import { EVENT_ID_RE } from '../../src/storage/event-id.js';
 import { repoRoot } from '../helpers/cli.js';
@@ -34,6 +35,7 @@ test('a builder per event type, each with an evt_<32 hex> id and its documented 
       AT,
       'n-1',
     ),
+    webhookTestEvent('admin', AT),
   ];
   assert.deepEqual(events.map((e) => e.type).sort(), [...WEBHOOK_EVENT_TYPES].sort());
   for (const e of events) {

@@ -22,6 +22,7 @@ const NOTICES: Readonly<Record<string, string>> = {
   deleted: 'The authorization was deleted and its tokens wiped. A seller.deleted webhook was queued.',
   retried: 'The event is due again; the worker will deliver it within seconds.',
   not_retried: 'That event was delivered already or is being delivered right now.',
+  test_sent: 'A webhook.test event is queued; the worker delivers it within seconds.',
 };
 
 /** What the dashboard needs besides the service context. */

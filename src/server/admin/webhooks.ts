@@ -2,6 +2,7 @@
 import type { OutboxState, OutboxRecord } from '../../storage/store.js';
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
+import { webhookTestEvent } from '../ops/events.js';
 import { pill, when } from './layout.js';
 import { PAGE_SIZE, noticeOf, readForm, type AdminKit } from './kit.js';
 
@@ -45,6 +46,10 @@ export function registerWebhooksPage(kit: AdminKit): void {
                 <code>SPAPI_AUTH_WEBHOOK_SECRET</code>. Events wait here until then.`
         }
       </p>
+      <form method="post" action="/admin/webhooks/test" class="filters">
+        <input type="hidden" name="csrf" value="${a.csrf}" />
+        <button class="btn ghost" type="submit" id="send-test-event">Send test event</button>
+      </form>
       <nav class="tabs">
         ${OUTBOX_STATES.map(
           (s) =>
@@ -70,6 +75,20 @@ export function registerWebhooksPage(kit: AdminKit): void {
         }
       </section>`;
     return kit.render(a, 'webhooks', 'Webhooks', body);
+  });
+
+  kit.add('POST', '/admin/webhooks/test', async (req) => {
+    const form = await readForm(req);
+    kit.checkPost(req, form);
+    const event = webhookTestEvent('admin', ctx.now());
+    await store.enqueueWebhookEvents([event]);
+    ctx.audit.add({
+      action: 'webhook.test_sent',
+      actor: 'admin',
+      outcome: 'ok',
+      details: { event_id: event.id },
+    });
+    return redirect(303, '/admin/webhooks?state=pending&notice=test_sent');
   });
 
   kit.add('POST', '/admin/webhooks/retry', async (req) => {

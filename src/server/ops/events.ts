@@ -16,6 +16,7 @@ export const WEBHOOK_EVENT_TYPES = Object.freeze([
   'seller.deleted',
   'credentials.invalid_client',
   'credentials.client_secret_expiring',
+  'webhook.test',
 ] as const);
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
@@ -177,5 +178,20 @@ export function clientSecretExpiringEvent(
     { client_id: clientId, expires_at: new Date(expiresAt).toISOString(), reason },
     at,
     derivedEventId('credentials.client_secret_expiring', dedupeKey),
+  );
+}
+
+/**
+ * `webhook.test`: sent on demand from the dashboard to check the receiver end to end (delivered
+ * and signed like every event; it names no seller).
+ *
+ * @example
+ * await store.enqueueWebhookEvents([webhookTestEvent('admin', Date.now())]);
+ */
+export function webhookTestEvent(requestedBy: string, at: number): WebhookEventInput {
+  return webhookEvent(
+    'webhook.test',
+    { message: 'A test event from spapi-auth.', requested_by: requestedBy },
+    at,
   );
 }

@@ -1,5 +1,5 @@
 /**
- * The only module that reads the environment. It maps the variables of product.md's table to one
+ * The only module that reads the environment. It maps the documented variables (docs/deployment.md) to one
  * frozen, validated {@link Config}. A missing or malformed value throws a {@link ConfigError} whose
  * message names the variable and never its value; the config object itself redacts its secrets
  * when inspected or serialised, so a crash report or a debug dump cannot leak them.
@@ -487,7 +487,7 @@ function freezeRedacted(config: Config): Config {
   return Object.freeze(config);
 }
 
-/** The crash points the test-only fault hook knows (security.md T-E3…T-E5). */
+/** The crash points the test-only fault hook knows (docs/security.md T-E3…T-E5). */
 export const FAULT_POINTS: readonly string[] = Object.freeze([
   'after_lwa_code_response',
   'after_lease',

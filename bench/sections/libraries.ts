@@ -1,5 +1,5 @@
 /**
- * Side by side with what users would pick instead (product.md "Anchors"): the popular SP-API clients
+ * Side by side with what users would pick instead: the popular SP-API clients
  * `amazon-sp-api`, `@sp-api-sdk/auth` and the official `@amazon-sp-api-release/amazon-sp-api-sdk-js`,
  * spapi-auth's library and spapi-auth's service, each against its own fresh emulator with 50 ms LWA
  * latency, one scenario at a time; the LWA calls are counted by the emulator.

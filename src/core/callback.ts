@@ -1,5 +1,5 @@
 /**
- * Parsing the callback Amazon sends to the redirect URI (amazon.md §1.2): `state`,
+ * Parsing the callback Amazon sends to the redirect URI after consent: `state`,
  * `selling_partner_id`, `spapi_oauth_code`, `mws_auth_token` (hybrid apps), or `error=`. Every
  * parameter is checked for repetition, length and characters before anything looks it up
  * (RFC 6749 §10.14).
@@ -24,7 +24,7 @@ export interface CallbackSuccess {
 }
 
 /** A callback that cannot be used. `state` is set when it was present and well-formed, so that the
- * transaction can still be consumed (security.md §1.2: consume on every callback, errors included). */
+ * transaction can still be consumed (consume on every callback, errors included, so that a state is never usable twice). */
 export interface CallbackFailure {
   readonly ok: false;
   readonly state: string | undefined;

@@ -1,7 +1,7 @@
 /**
- * Consent URLs (the website workflow) and the Appstore Login URI hop (amazon.md §1–2). The Appstore
+ * Consent URLs (the website workflow) and the Appstore Login URI hop. The Appstore
  * `amazon_callback_uri` is attacker-controllable input we redirect to: it is validated against the
- * Amazon host allow-list and our exact confirm path before any redirect (security.md §1.4).
+ * Amazon host allow-list and our exact confirm path before any redirect (an open redirect otherwise).
  */
 import { LoginRequestError } from './errors.js';
 import { amazonBase } from './http.js';

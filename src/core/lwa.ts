@@ -1,5 +1,5 @@
 /**
- * The Login with Amazon token client (amazon.md §4). Each grant is a pair of pure functions — one
+ * The Login with Amazon token client (`POST https://api.amazon.com/auth/o2/token`). Each grant is a pair of pure functions — one
  * builds the `Request`, one turns the `Response` into a validated object or a typed error — and a
  * thin async function joining them through the injected `fetch`, with timeouts, no redirects, a
  * byte cap, bounded retries and the second client secret.

@@ -1,12 +1,12 @@
 /**
- * Restricted data tokens (Tokens API 2021-03-01, amazon.md §7) as a build/process pair, and the
+ * Restricted data tokens (Tokens API 2021-03-01) as a build/process pair, and the
  * SP-API base URL of a region (production or sandbox).
  */
 import { SpApiError } from './errors.js';
 import { BodyTooLargeError, amazonRequest, readCappedText } from './http.js';
 import { spapiEndpoint, type Region } from './marketplaces.js';
 
-/** One resource an RDT grants (amazon.md §7). */
+/** One resource an RDT grants (Tokens API 2021-03-01 `restrictedResources`). */
 export interface RestrictedResource {
   readonly method: 'GET' | 'PUT' | 'POST' | 'DELETE';
   /** e.g. `/orders/v0/orders` or `/orders/v0/orders/{orderId}/orderItems`. */
@@ -146,7 +146,7 @@ export function buildRestrictedDataTokenRequest(
 }
 
 /**
- * The User-Agent the core sends when the caller gives none (Amazon's format, amazon.md §6).
+ * The User-Agent the core sends when the caller gives none (Amazon's `AppName/Version (Language=…)` format).
  *
  * @example
  * createSpApiFetch({ tokens, userAgent: DEFAULT_USER_AGENT });

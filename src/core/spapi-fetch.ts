@@ -40,7 +40,7 @@ const escapeUa = (s: string): string =>
   s.replace(/[^\x20-\x7e]/g, '?').replace(/[\\/()=;]/g, (c) => `\\${c}`);
 
 /**
- * A User-Agent in the format Amazon requires (amazon.md §6), at most 500 characters (SP-API rejects
+ * A User-Agent in the format Amazon requires (`AppName/Version (Language=…)`), at most 500 characters (SP-API rejects
  * longer ones: a `TypeError` here instead).
  *
  * @example

@@ -56,7 +56,7 @@ type Checked<T> = { ok: true; value: T } | { ok: false; response: Response };
 
 function findApp(state: EmulatorState, id: string | null): Checked<AppState> {
   const app = id === null || id === '' ? undefined : state.apps.get(id);
-  // Amazon shows this when the id is unknown — typically the LWA client id passed by mistake (§13.3).
+  // Amazon shows this when the id is unknown — typically the LWA client id passed by mistake.
   if (!app)
     return {
       ok: false,

@@ -351,7 +351,7 @@ export async function handleSpapi(request: Request, url: URL, state: EmulatorSta
       { allow: route.method },
     );
   }
-  // "The Selling Partner API will reject a User-Agent header if it is longer than 500 characters" (§6).
+  // "The Selling Partner API will reject a User-Agent header if it is longer than 500 characters" (SP-API's User-Agent rule).
   if ((request.headers.get('user-agent') ?? '').length > 500) {
     return spapiError(400, 'InvalidInput', 'The User-Agent header is longer than 500 characters', '');
   }

@@ -64,7 +64,7 @@ export interface EmulatorOptions {
   readonly consentMode?: ConsentMode;
   /**
    * Rotate the refresh token on every refresh and reject the old one (Amazon does not; this exists to
-   * test a client's compare-and-set of rotated tokens, security.md T-B17). Default false.
+   * test a client's compare-and-set of rotated tokens, docs/security.md T-B17). Default false.
    */
   readonly rotateRefreshTokens?: boolean;
   /** Cap on request bodies (bytes) of the Amazon endpoints; default 64 KiB. */

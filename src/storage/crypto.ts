@@ -1,5 +1,5 @@
 /**
- * Encryption at rest: AES-256-GCM with a key ring (security.md §2.6).
+ * Encryption at rest: AES-256-GCM with a key ring (docs/storage.md, "Encryption at rest").
  *
  * A sealed value is one self-describing ASCII string:
  *

@@ -81,7 +81,7 @@ const rejected = (v: string, amazonUrl?: string) =>
     v,
   );
 
-test('amazon_callback_uri: allowed hosts and exact path only (security.md T-A20…A22)', () => {
+test('amazon_callback_uri: allowed hosts and exact path only (docs/security.md T-A20…A22)', () => {
   const path = `/apps/authorize/confirm/${APP}`;
   assert.equal(ok(`https://sellercentral.amazon.com${path}`).href, `https://sellercentral.amazon.com${path}`);
   assert.equal(ok(`https://vendorcentral.amazon.co.jp${path}?x=1`).hostname, 'vendorcentral.amazon.co.jp');

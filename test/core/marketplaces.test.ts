@@ -8,7 +8,7 @@ import {
   spapiEndpoint,
 } from '../../src/core/marketplaces.js';
 
-test('every marketplace of amazon.md §3.3 is present once, with https origins', () => {
+test("every marketplace of Amazon's marketplace-ids page is present once, with https origins", () => {
   assert.equal(MARKETPLACES.length, 23);
   assert.equal(new Set(MARKETPLACES.map((m) => m.marketplaceId)).size, 23);
   assert.equal(new Set(MARKETPLACES.map((m) => m.countryCode)).size, 23);

@@ -1,4 +1,4 @@
-// security.md T-B17 / T-C8 in the core: an LWA that rotates the refresh token on every refresh and
+// docs/security.md T-B17 / T-C8 in the core: an LWA that rotates the refresh token on every refresh and
 // rejects a spent one. The rotated token must reach the vault in the refresh's compare-and-set, so
 // the next refresh presents it and the seller is never locked out.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// The browser end-to-end (security.md T-A1, T-G3, T-G6, T-G7, T-G8): Debian's Chromium driven by
+// The browser end-to-end (docs/security.md T-A1, T-G3, T-G6, T-G7, T-G8): Debian's Chromium driven by
 // playwright-core against `spapi-auth serve` on `localhost` and the emulator on `127.0.0.1` — two
 // different sites, so the binding cookie must survive a real cross-site return. Screenshots of the
 // main pages go to test-artifacts/screenshots/ (gitignored).

@@ -1,4 +1,4 @@
-// Several instances (security.md T-C2, T-C3, T-C7): three `spapi-auth serve` processes sharing one
+// Several instances (docs/security.md T-C2, T-C3, T-C7): three `spapi-auth serve` processes sharing one
 // PostgreSQL database (fresh per run) and one emulator on a port, no balancer — the client spreads
 // its requests over the three itself. Every count is taken at the emulator.
 import { after, before, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// security.md T-B17 and T-C8 end to end: the emulator in rotation mode (every refresh returns a new
+// docs/security.md T-B17 and T-C8 end to end: the emulator in rotation mode (every refresh returns a new
 // refresh token and rejects the old one — Amazon does not do this today, the design must survive it)
 // and three `serve` processes sharing one SQLite file. A stampede over the three makes one refresh;
 // the rotated token is persisted by the compare-and-set, so the next refresh succeeds: no seller is

@@ -1,12 +1,12 @@
-// Compressed-clock soak (security.md T-C5), compressed further to fit the suite: access tokens
-// live 20 s at the emulator (the spec: 60 s), 50 sellers (200), 45 s of load at about 100 requests
+// Compressed-clock soak (docs/security.md T-C5), compressed further to fit the suite: access tokens
+// live 20 s at the emulator (the full soak: 60 s), 50 sellers (200), 45 s of load at about 100 requests
 // per second (10 minutes at 200) over two `spapi-auth serve` processes on one PostgreSQL database,
 // with the proactive refresher on (`SPAPI_AUTH_REFRESH_RATE_LIMIT=10` each). The fleet starts with
 // tokens that expire together; the load starts once the refresher has renewed them (start-up is
 // T-C12). Asserted, with counts taken at the emulator every 250 ms: no 5xx (every request 200)
 // throughout; in the steady state (the last 25 s, after one token lifetime of load) at most one
 // refresh per seller per token lifetime plus one, and at most 2 × 10 refreshes in any second —
-// the per-instance limit, not the spec's M/10.
+// the per-instance limit, not the full soak's M/10.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunningEmulator } from '../../src/emulator/index.js';

@@ -1,4 +1,4 @@
-// Startup stampede (security.md T-C12): a fleet whose stored access tokens all expire soon, and
+// Startup stampede (docs/security.md T-C12): a fleet whose stored access tokens all expire soon, and
 // two `spapi-auth serve` processes starting cold on the one PostgreSQL database with the proactive
 // refresher on (`SPAPI_AUTH_REFRESH_RATE_LIMIT=N` each). Every count is taken at the emulator,
 // sampled every 250 ms: the refreshes must be spread (no window of at most one second holds more

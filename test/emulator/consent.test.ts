@@ -1,4 +1,4 @@
-// Consent pages and the Appstore hop: amazon.md §1.1, §1.2, §2, §13.
+// Consent pages and the Appstore hop, as Amazon documents them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEmulator, TEST_SELLERS, type EmulatorApplication } from '../../src/emulator/index.js';

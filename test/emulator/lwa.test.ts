@@ -1,4 +1,4 @@
-// The LWA token endpoint: amazon.md §1.3, §4, §5.
+// The LWA token endpoint: the three grants, their errors and limits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEmulator, tokenKey, type EmulatorApplication } from '../../src/emulator/index.js';

@@ -1,4 +1,4 @@
-// The SP-API slice: amazon.md §6, §7, §8, §11.
+// The SP-API slice: endpoints, the Tokens API, client-secret rotation, errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEmulator } from '../../src/emulator/index.js';
@@ -355,7 +355,7 @@ test('clientSecret rotation: grantless rotation scope only; 204; notification; o
     });
   assert.equal((await withNew()).status, 200);
   assert.equal((await withOld()).status, 200);
-  // Refresh tokens survive a rotation (amazon.md §4.3).
+  // Refresh tokens survive a client-secret rotation (Amazon does not rotate them).
   assert.equal(
     (
       await tokenRequest(fetch, {

@@ -1,4 +1,4 @@
-// The canary sweep (security.md T-H1): every test that handles secrets registers its marker values
+// The canary sweep (docs/security.md T-H1): every test that handles secrets registers its marker values
 // here (client secret, codes, refresh and access tokens, API keys, encryption keys, states), then
 // scans whatever it captured — process output, HTTP error bodies, /metrics, a database dump — and
 // gets back where each marker leaked. Values are never printed in full, so a failing test does not

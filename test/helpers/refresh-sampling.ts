@@ -1,4 +1,4 @@
-// Refresh pacing as seen from outside (security.md T-C5, T-C12): the emulator's refresh counters
+// Refresh pacing as seen from outside (docs/security.md T-C5, T-C12): the emulator's refresh counters
 // read every 250 ms, and the most refreshes any window of a given length held. Counts only — the
 // windows are measured between samples, so a burst shorter than a sample interval is still counted.
 import type { RunningEmulator } from '../../src/emulator/index.js';

@@ -1,4 +1,4 @@
-// security.md T-E3, T-E4, T-E5: `serve` killed with SIGKILL at named points of a code exchange and
+// docs/security.md T-E3, T-E4, T-E5: `serve` killed with SIGKILL at named points of a code exchange and
 // of a refresh (the test-only SPAPI_AUTH_FAULT_POINT hook, src/server/flows/fault-points.ts), then
 // restarted: every seller has exactly one row that decrypts and refreshes, no half-written row, no
 // lease stuck past its time-to-live. SQLite, one file shared by every process of the test.

@@ -1,4 +1,4 @@
-// security.md T-E1 and T-E2 against a `serve` process on PostgreSQL: its connections killed with
+// docs/security.md T-E1 and T-E2 against a `serve` process on PostgreSQL: its connections killed with
 // pg_terminate_backend in the middle of a refresh, and the database unreachable for a while. The
 // shared PostgreSQL server is never stopped: the service reaches it through a TCP proxy that the
 // test closes and reopens, and only the backends of this test's own fresh database are killed.

@@ -1,4 +1,4 @@
-// security.md T-B13 (the code exchange answered with invalid_grant) at the service, in-process, and
+// docs/security.md T-B13 (the code exchange answered with invalid_grant) at the service, in-process, and
 // T-B15 (LWA behind a certificate the service must not trust) with `serve` as a process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

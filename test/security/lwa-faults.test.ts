@@ -1,4 +1,4 @@
-// security.md §6.B against the real thing: `spapi-auth serve` as a process (SQLite), the emulator on
+// The LWA faults against the real thing: `spapi-auth serve` as a process (SQLite), the emulator on
 // a port told to misbehave through its control API, every count taken at the emulator. Each case
 // uses its own seller whose stored access token has already expired, so its first request refreshes.
 import { after, before, describe, it } from 'node:test';
@@ -81,7 +81,7 @@ async function gzipBomb(mib: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('LWA faults against a serve process (security.md §6.B)', () => {
+describe('LWA faults against a serve process', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'spapi-lwa-faults-'));
     const port = await freePort();

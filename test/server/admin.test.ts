@@ -1,5 +1,5 @@
 // The admin dashboard: login and session cookie, CSRF on every POST, headers, escaping of stored
-// values, paging, delete, connect, webhook retry, dev-mode access (security.md §5.4, §6.G).
+// values, paging, delete, connect, webhook retry, dev-mode access.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, connectSeller, PUBLIC_URL } from './helpers.js';

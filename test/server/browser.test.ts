@@ -1,6 +1,6 @@
 // A real browser (Debian's Chromium through playwright-core) walks the website flow: the service on
 // one site (localhost) and the emulator on another (127.0.0.1), so the binding cookie must survive
-// the cross-site return (SameSite=Lax, security.md T-G3), and the pages' CSP must not break the flow.
+// the cross-site return (SameSite=Lax, docs/security.md T-G3), and the pages' CSP must not break the flow.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// security.md T-A26: for arbitrary callback query strings, with or without the binding cookie, the
+// docs/security.md T-A26: for arbitrary callback query strings, with or without the binding cookie, the
 // callback answers 303 or 4xx — never 5xx — and calls LWA only when state and cookie are valid.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

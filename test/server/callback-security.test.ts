@@ -1,4 +1,4 @@
-// security.md §6.A: every bad input at /connect, /oauth/login and /oauth/callback gets its clear
+// Every bad input at /connect, /oauth/login and /oauth/callback gets its clear
 // error with no LWA call and no data changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// security.md T-H1/T-H3: marker secrets never reach a log line, an error body or the database in
+// docs/security.md T-H1/T-H3: marker secrets never reach a log line, an error body or the database in
 // clear; a hostile value cannot forge a log line.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // The node:http adapter on a real port: graceful shutdown with a request in flight, what Node's
-// parser refuses before any handler runs (security.md T-F7, T-F8), and `spapi-auth dev` as a newcomer runs it.
+// parser refuses before any handler runs (docs/security.md T-F7, T-F8), and `spapi-auth dev` as a newcomer runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';

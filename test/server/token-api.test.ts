@@ -1,4 +1,4 @@
-// The token API: the cached hot path, refresh and its failures, API keys (security.md §6.F), sellers.
+// The token API: the cached hot path, refresh and its failures, API keys, sellers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Store } from '../../src/storage/store.js';

@@ -1,4 +1,4 @@
-// `spapi-auth secret rotate|accept`: the 180-day LWA client-secret rotation (amazon.md §8), through
+// `spapi-auth secret rotate|accept`: the 180-day LWA client-secret rotation Amazon requires, through
 // the service's own rotation module (src/server/ops/rotation.ts).
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';

@@ -2,7 +2,7 @@
  * A test-only crash hook: with `SPAPI_AUTH_FAULT_POINT` set (refused by the config when
  * `NODE_ENV=production`), the process kills itself with SIGKILL at that point of a code exchange
  * or of a refresh, so the tests can show that a crash there loses nothing and leaves no half-written
- * row and no stuck lease (security.md T-E3…T-E5). Without the variable nothing is wrapped.
+ * row and no stuck lease (docs/security.md T-E3…T-E5). Without the variable nothing is wrapped.
  */
 import type { FetchLike } from '../../core/http.js';
 import type { Store } from '../../storage/store.js';

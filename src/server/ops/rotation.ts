@@ -1,5 +1,5 @@
 /**
- * Client-secret rotation (amazon.md §8). Amazon requires a new LWA client secret every 180 days;
+ * Client-secret rotation (Application Management API 2023-11-30). Amazon requires a new LWA client secret every 180 days;
  * after `POST /applications/2023-11-30/clientSecret` it delivers the new secret in an
  * `APPLICATION_OAUTH_CLIENT_NEW_SECRET` notification (through SQS) and keeps the old one valid for
  * seven days. This module:
@@ -290,7 +290,7 @@ async function verifyNewSecret(verify: (secret: string) => Promise<void>, secret
 }
 
 /**
- * Accepts an Amazon notification (amazon.md §8): `APPLICATION_OAUTH_CLIENT_NEW_SECRET` stores the
+ * Accepts an Amazon notification (Notifications API, delivered through SQS): `APPLICATION_OAUTH_CLIENT_NEW_SECRET` stores the
  * new secret encrypted, records the old secrets' expiry and switches to the new one;
  * `APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY` enqueues `credentials.client_secret_expiring`. Both are
  * idempotent (a notification delivered twice changes nothing). Throws {@link NotificationError}.

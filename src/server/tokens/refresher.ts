@@ -6,7 +6,7 @@
  * LWA call rate follows the request rate.
  *
  * Scheduling: the store lists active sellers by access-token expiry, soonest first. Each token has
- * a deadline — its expiry minus the point where requests would refresh it (product.md: 5 min +
+ * a deadline — its expiry minus the point where requests would refresh it (5 min +
  * up to 1 min of jitter, at most a fifth of the lifetime) minus a safety margin with jitter. The
  * refresher starts as late as it can while still finishing every listed token before its deadline
  * at the paced rate (item i of the list needs i / rate seconds of the bucket before it), so a

@@ -11,6 +11,7 @@ import { sellersCommand } from './sellers.js';
 import { serveCommand } from './serve.js';
 import { tokenCommand } from './token.js';
 import { urlCommand } from './url.js';
+import { webhooksCommand } from './webhooks.js';
 
 export const commands: readonly Command[] = [
   devCommand,
@@ -23,5 +24,6 @@ export const commands: readonly Command[] = [
   urlCommand,
   encryptionKeyCommand,
   secretCommand,
+  webhooksCommand,
   doctorCommand,
 ];

@@ -39,11 +39,15 @@ before(async () => {
 });
 after(() => server.close());
 
-test('amazon-sp-api exchanges a code, refreshes, and calls SP-API operations against the emulator', async () => {
+/** An agent, amazon-sp-api's credentials and options over it, and a fresh code from consent (auto mode). */
+async function setUp(state: string) {
   const agent = new EmulatorAgent(server.port);
-  const consent = await fetch(`${server.url}/apps/authorize/consent?application_id=${APP.id}&state=interop`, {
-    redirect: 'manual',
-  });
+  const consent = await fetch(
+    `${server.url}/apps/authorize/consent?application_id=${APP.id}&state=${state}`,
+    {
+      redirect: 'manual',
+    },
+  );
   const code = new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
   const credentials = {
     SELLING_PARTNER_APP_CLIENT_ID: APP.clientId,
@@ -54,12 +58,16 @@ test('amazon-sp-api exchanges a code, refreshes, and calls SP-API operations aga
     auto_request_throttled: false,
     credentials_path: '/nonexistent',
   };
-
   const bootstrap = new SellingPartner({
     region: 'na',
     credentials,
     options: { ...options, only_grantless_operations: true },
   });
+  return { agent, code, credentials, options, bootstrap };
+}
+
+test('amazon-sp-api exchanges a code, refreshes, and calls SP-API operations against the emulator', async () => {
+  const { agent, code, credentials, options, bootstrap } = await setUp('interop');
   const exchanged = await bootstrap.exchange(code); // JSON body, no redirect_uri (as DG2021's example)
   assert.match(exchanged.refresh_token, /^Atzr\|/);
 
@@ -123,25 +131,7 @@ test('amazon-sp-api sees Amazon’s error codes: invalid_client and a revoked se
 });
 
 test('amazon-sp-api keeps the real Host, so the emulator checks regions: an NA seller at the EU endpoint is refused', async () => {
-  const agent = new EmulatorAgent(server.port);
-  const consent = await fetch(`${server.url}/apps/authorize/consent?application_id=${APP.id}&state=region`, {
-    redirect: 'manual',
-  });
-  const code = new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
-  const credentials = {
-    SELLING_PARTNER_APP_CLIENT_ID: APP.clientId,
-    SELLING_PARTNER_APP_CLIENT_SECRET: SECRET,
-  };
-  const options = {
-    https_proxy_agent: agent,
-    auto_request_throttled: false,
-    credentials_path: '/nonexistent',
-  };
-  const bootstrap = new SellingPartner({
-    region: 'na',
-    credentials,
-    options: { ...options, only_grantless_operations: true },
-  });
+  const { agent, code, credentials, options, bootstrap } = await setUp('region');
   const { refresh_token } = await bootstrap.exchange(code);
   const eu = new SellingPartner({ region: 'eu', refresh_token, credentials, options });
   await assert.rejects(eu.callAPI({ operation: 'getMarketplaceParticipations', endpoint: 'sellers' }), {

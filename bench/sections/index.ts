@@ -1,10 +1,19 @@
 /** Every benchmark section, in report order. Add yours here (one import, one entry). */
 import type { BenchSection } from '../framework.js';
 import { connectFlow } from './connect.js';
+import { importSection } from './import.js';
 import { libraries } from './libraries.js';
 import { library } from './library.js';
 import { refresh } from './refresh.js';
 import { scale } from './scale.js';
 import { tokenApi } from './token-api.js';
 
-export const SECTIONS: readonly BenchSection[] = [library, libraries, tokenApi, scale, refresh, connectFlow];
+export const SECTIONS: readonly BenchSection[] = [
+  library,
+  libraries,
+  tokenApi,
+  scale,
+  refresh,
+  connectFlow,
+  importSection,
+];

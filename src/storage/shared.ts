@@ -276,6 +276,7 @@ export interface RefreshDuePlan {
   readonly after: RefreshDueEntry | null;
   readonly limit: number;
   readonly usedSince: number | null;
+  readonly unclaimed: boolean;
 }
 
 export function planRefreshDue(query: RefreshDueQuery): RefreshDuePlan {
@@ -287,5 +288,11 @@ export function planRefreshDue(query: RefreshDueQuery): RefreshDuePlan {
   }
   const usedSince = query.usedSince ?? null;
   if (usedSince !== null) assertTime(usedSince, 'usedSince');
-  return { before: query.before, after, limit: boundedLimit(query.limit, 100, 1000), usedSince };
+  return {
+    before: query.before,
+    after,
+    limit: boundedLimit(query.limit, 100, 1000),
+    usedSince,
+    unclaimed: query.unclaimed === true,
+  };
 }

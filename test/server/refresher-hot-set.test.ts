@@ -40,6 +40,7 @@ function fakeStore(clock: { t: number }) {
       queries.push(q);
       const a = q.after;
       return due(q)
+        .filter((r) => !q.unclaimed || rows.get(r.sellingPartnerId)!.claimUntil <= clock.t)
         .filter(
           (r) =>
             a == null ||

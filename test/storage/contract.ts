@@ -548,6 +548,10 @@ export function storeContract(harness: ContractHarness): void {
             const query = { before: t0 + 60_000, usedSince: t0, limit: 4, claimForMs: 30_000 };
             const a = await store.claimRefreshDue(query);
             assert.deepEqual(ids(a), ['C9', 'C8', 'C7', 'C6']);
+            // The listing leaves claimed sellers out when asked (what is left to share).
+            const unclaimed = await other.listRefreshDue({ before: t0 + 60_000, unclaimed: true });
+            assert.deepEqual(ids(unclaimed), ['C5', 'C4', 'C3', 'C2', 'C1', 'C0']);
+            assert.equal((await other.listRefreshDue({ before: t0 + 60_000 })).length, 10);
             // Two claims at once (two instances on a shared database): disjoint.
             const [b, c] = await Promise.all([store.claimRefreshDue(query), other.claimRefreshDue(query)]);
             const claimed = [...ids(a), ...ids(b), ...ids(c)];

@@ -28,11 +28,8 @@ import { isSpapiAuthError } from '../../core/errors.js';
 import type { RefreshDueEntry, RefreshDueQuery } from '../../storage/store.js';
 import type { Logger } from '../http/log.js';
 
-/** The listing's query with the hot set's window. */
-export interface HotRefreshDueQuery extends RefreshDueQuery {
-  /** Only sellers whose token was asked for at or after this time (epoch ms); absent: every one. */
-  readonly usedSince?: number;
-}
+/** The listing's query (the hot set's window, claimed sellers left out when sharing). */
+export type HotRefreshDueQuery = RefreshDueQuery;
 
 /** What the refresher reads and claims (the store's `listRefreshDue` and `claimRefreshDue`). */
 export interface RefreshDueSource {
@@ -140,7 +137,6 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     throw new TypeError('idleAfterMs must be 0 or a positive number');
   }
   const claimBatch = Math.min(CLAIM_MAX, Math.max(1, Math.ceil(rate * CLAIM_WORK_S)));
-  const claimForMs = (claimBatch * 1000) / rate + CLAIM_SLACK_MS;
 
   let queue: RefreshDueEntry[] = [];
   // Sellers this instance claimed and has not started yet (only when the store can claim).
@@ -174,27 +170,52 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   };
 
   const keyOf = (e: SellerTokenKey): string => `${e.region}|${e.sellingPartnerId}`;
+  const sharing = store.claimRefreshDue !== undefined;
   const usedFilter = (t: number): { usedSince?: number } =>
     idleAfterMs > 0 ? { usedSince: t - idleAfterMs } : {};
   const startable = (e: RefreshDueEntry): boolean => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e));
 
   /**
-   * Claims the next batch of due sellers for this instance; false when another instance holds the
-   * rest (the listing is then dropped until the next read).
+   * How many of the queue's head the schedule starts within {@link CLAIM_WORK_S} from `t`: each
+   * entry starts at the bucket's pace, and no earlier than the latest start that still covers it
+   * and everything after it (so a claim never takes a token just renewed, which is listed too).
+   */
+  const startingSoon = (t: number): number => {
+    const lead = leadMs();
+    const step = 1000 / rate;
+    const latest: number[] = new Array<number>(queue.length);
+    let m = Number.POSITIVE_INFINITY;
+    for (let i = queue.length - 1; i >= 0; i--) {
+      m = Math.min(m, queue[i]!.accessTokenExpiresAt - lead - i * step);
+      latest[i] = m;
+    }
+    let at = t - step;
+    let n = 0;
+    for (let j = 0; j < queue.length && n < claimBatch; j++) {
+      at = Math.max(at + step, latest[j]! + j * step);
+      if (at > t + CLAIM_WORK_S * 1000) break;
+      n++;
+    }
+    return n;
+  };
+
+  /**
+   * Claims the sellers this instance is about to start; false when there are none now (another
+   * instance claimed them: the listing, which leaves claimed sellers out, is read again).
    */
   const claim = async (t: number): Promise<boolean> => {
+    const n = startingSoon(t);
+    if (n === 0) return false;
     const got = await store.claimRefreshDue!({
-      before: t + lifetime,
-      limit: claimBatch,
-      claimForMs,
+      before: queue[n - 1]!.accessTokenExpiresAt + 1,
+      limit: n,
+      claimForMs: (n * 1000) / rate + CLAIM_SLACK_MS,
       ...usedFilter(t),
     });
-    if (got.length === 0) {
-      queue = [];
-      return false;
-    }
     const mine = new Set(got.map(keyOf));
     queue = queue.filter((e) => !mine.has(keyOf(e)));
+    // Fewer than planned: another instance took part of this listing; read the rest anew.
+    if (got.length < n) nextReadAt = Math.min(nextReadAt, t);
     claimed = got.filter(startable);
     return claimed.length > 0;
   };
@@ -222,6 +243,8 @@ export function createRefresher(opts: RefresherOptions): Refresher {
         after: due.at(-1) ?? null,
         limit,
         ...used,
+        // Sharing: what another instance (or this one) has claimed is not this listing's work.
+        ...(sharing ? { unclaimed: true } : {}),
       });
       due.push(...page);
       if (page.length < limit) break;
@@ -304,7 +327,6 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     // read every interval. (An empty queue is read again at the interval: the page ran out.)
     if (queue.length > 0 && start > t)
       nextReadAt = Math.max(nextReadAt, t + Math.min(60_000, lifetime / 4, (start - t) / 2));
-    const sharing = store.claimRefreshDue !== undefined;
     while (t >= start && tokens >= 1 && inflight.size < maxConcurrent) {
       let entry: RefreshDueEntry | undefined;
       if (!sharing) {

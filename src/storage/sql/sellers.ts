@@ -160,10 +160,12 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
         );
       }
       const hot = hotSetCondition(plan.usedSince);
+      const unclaimed = plan.unclaimed ? 'AND (refresh_claim_until IS NULL OR refresh_claim_until <= ?)' : '';
+      if (plan.unclaimed) hot.params.push(now());
       // Served by the sellers_refresh_due index (status, expiry, id, region, last use).
       const rows = await db.all(
         `SELECT selling_partner_id, region, access_token_expires_at FROM sellers
-         WHERE status = 'active' AND access_token_expires_at < ? ${after} ${hot.sql}
+         WHERE status = 'active' AND access_token_expires_at < ? ${after} ${hot.sql} ${unclaimed}
          ORDER BY access_token_expires_at, selling_partner_id, region LIMIT ?`,
         [...params, ...hot.params, plan.limit],
       );

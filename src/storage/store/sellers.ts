@@ -148,6 +148,8 @@ export interface RefreshDueQuery {
    * `last_used_at`, see {@link RefreshStore.recordSellerUse}); absent: every active seller.
    */
   readonly usedSince?: number;
+  /** Leave out sellers under a live refresh claim ({@link RefreshStore.claimRefreshDue}). */
+  readonly unclaimed?: boolean;
 }
 
 /** An active seller whose stored access token expires soon (see {@link SellerStore.listRefreshDue}). */

@@ -5,6 +5,7 @@ import { importSection } from './import.js';
 import { libraries } from './libraries.js';
 import { library } from './library.js';
 import { refresh } from './refresh.js';
+import { refreshDay } from './refresh-day.js';
 import { scale } from './scale.js';
 import { tokenApi } from './token-api.js';
 
@@ -14,6 +15,7 @@ export const SECTIONS: readonly BenchSection[] = [
   tokenApi,
   scale,
   refresh,
+  refreshDay,
   connectFlow,
   importSection,
 ];

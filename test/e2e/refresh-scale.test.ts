@@ -111,7 +111,9 @@ describe('hot set: 30 s tokens, SPAPI_AUTH_REFRESH_IDLE_AFTER=40', () => {
     // (window + the recorder's 4 s interval + a quarter lifetime of listing staleness).
     assert.ok(byOnceAt60.n >= 0);
     assert.equal(onceEnd, byOnceAt60.n, `the idle seller was refreshed after 60 s (${onceEnd} refreshes)`);
-    assert.ok(onceEnd <= 2, `the idle seller was refreshed ${onceEnd} times`);
+    // Its renewals while in the window: the start-up pass (on the one-hour default every listed
+    // token is due at once), then at most one per 30 s lifetime inside the 40 s.
+    assert.ok(onceEnd <= 3, `the idle seller was refreshed ${onceEnd} times`);
     // 85 s of 30 s tokens: the hot seller needed at least two new tokens, all served.
     assert.deepEqual(
       statuses.filter((s) => s !== 200),

@@ -22,8 +22,8 @@ import { loadAverage } from './harness.js';
 
 /**
  * 1,000 sellers, not 10,000: renewing every seller costs a store transaction and an emulator call
- * per refresh, about 27 per seller a day, which at 10,000 sellers (270,000 refreshes) takes eight
- * minutes on this 2-core machine; the ratios do not depend on the fleet size (each seller is
+ * per refresh, about 27 per seller a day, which at 10,000 sellers (270,000 refreshes) takes minutes
+ * on this 2-core machine; the ratios do not depend on the fleet size (each seller is
  * renewed independently). `SPAPI_AUTH_BENCH_DAY_SELLERS=10000` runs the full fleet.
  */
 const SELLERS = Number(process.env['SPAPI_AUTH_BENCH_DAY_SELLERS'] ?? 1_000);
@@ -254,9 +254,6 @@ export const refreshDay: BenchSection = {
       if (performance.now() - lastLog > 10_000) {
         lastLog = performance.now();
         log(`hour ${h}: ${worlds.map((w, i) => w.calls - atDayStart[i]!).join(' / ')} LWA calls`);
-        log(
-          `proactive ${worlds.map((w) => w.proactive).join(' / ')}; other ${worlds.map((w) => w.other).join(' / ')}`,
-        );
       }
     }
     const day = worlds.map((w, i) => w.calls - atDayStart[i]!);

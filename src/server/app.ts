@@ -29,6 +29,7 @@ import { Router } from './http/router.js';
 import { registerTokenRoutes } from './tokens/routes.js';
 import { openApiDocument } from './openapi.js';
 import { PARAM_RULES } from './http/validate.js';
+import { RevocationFeed, type REVOCATION_POLL_MS } from './revocations.js';
 
 /** What {@link createApp} needs. */
 export interface AppDeps {
@@ -43,6 +44,8 @@ export interface AppDeps {
   readonly devPartners?: readonly DevPartner[];
   /** How often buffered audit records are written (ms). */
   readonly auditIntervalMs?: number;
+  /** How often revocations by other instances are read (ms; default {@link REVOCATION_POLL_MS}). */
+  readonly revocationPollMs?: number;
   /**
    * More route modules (admin dashboard, webhooks, metrics…): each registers its routes on the
    * router with the shared context. Registered after the flows and the token API.
@@ -87,7 +90,23 @@ export function createApp(deps: AppDeps): App {
     now,
     onFirstUse: (k) => audit.add({ action: 'api_key.used', actor: k.id, outcome: 'ok' }),
   });
-  const context: ServiceContext = { config, store, amazon: deps.amazon, keys, audit, log, now };
+  const revocations = new RevocationFeed(
+    store,
+    { apiKey: (id) => keys.forget(id), seller: (key) => deps.amazon.forget(key) },
+    log,
+    now,
+  );
+  revocations.start(deps.revocationPollMs);
+  const context: ServiceContext = {
+    config,
+    store,
+    amazon: deps.amazon,
+    keys,
+    revocations,
+    audit,
+    log,
+    now,
+  };
   const router = new Router(PARAM_RULES);
 
   router.add('GET', '/healthz', () => json(200, { status: 'ok' }));
@@ -244,6 +263,9 @@ export function createApp(deps: AppDeps): App {
     fetch: toFetchHandler(handle),
     context,
     routes: () => router.routes(),
-    close: () => audit.close(),
+    close: async () => {
+      await revocations.stop();
+      await audit.close();
+    },
   };
 }

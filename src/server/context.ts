@@ -8,6 +8,7 @@ import type { RestrictedDataToken } from '../core/token-manager.js';
 import type { Config } from '../config.js';
 import type { Store } from '../storage/store.js';
 import type { ApiKeyAuthenticator } from './tokens/api-keys.js';
+import type { RevocationFeed } from './revocations.js';
 import type { AuditBuffer } from './ops/audit.js';
 import type { Logger } from './http/log.js';
 
@@ -64,6 +65,8 @@ export interface ServiceContext {
   readonly store: Store;
   readonly amazon: AmazonGateway;
   readonly keys: ApiKeyAuthenticator;
+  /** The cluster's revocations (admin logout, revoked keys, deleted sellers) as this process knows them. */
+  readonly revocations: RevocationFeed;
   readonly audit: AuditBuffer;
   readonly log: Logger;
   readonly now: () => number;

@@ -4,7 +4,7 @@
  * PostgreSQL) passes one contract suite (`test/storage/contract.ts`).
  *
  * One file per concern: the interface of each in `store/<concern>.ts` (sellers, leases, flows,
- * keys, secrets, audit, outbox, rewrap, lifecycle), its SQL in `sql/<concern>.ts`; {@link Store}
+ * keys, secrets, audit, outbox, rewrap, revocations, lifecycle), its SQL in `sql/<concern>.ts`; {@link Store}
  * composes them. A new method goes in the concern it belongs to, with its contract tests.
  *
  * Conventions:
@@ -34,6 +34,7 @@ import type { LeaseStore } from './store/leases.js';
 import type { LifecycleStore } from './store/lifecycle.js';
 import type { OutboxStore } from './store/outbox.js';
 import type { RefreshStore } from './store/refresh.js';
+import type { RevocationStore } from './store/revocations.js';
 import type { RewrapStore } from './store/rewrap.js';
 import type { SellerStore } from './store/sellers.js';
 
@@ -45,6 +46,7 @@ export type * from './store/leases.js';
 export type * from './store/lifecycle.js';
 export type * from './store/outbox.js';
 export type * from './store/refresh.js';
+export type * from './store/revocations.js';
 export type * from './store/rewrap.js';
 export type * from './store/secrets.js';
 export type * from './store/sellers.js';
@@ -70,6 +72,7 @@ export interface Store
     AuditStore,
     OutboxStore,
     RefreshStore,
+    RevocationStore,
     RewrapStore {
   /** `sqlite` (also for `memory:`) or `postgres`. */
   readonly engine: 'sqlite' | 'postgres';

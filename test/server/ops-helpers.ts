@@ -41,6 +41,8 @@ export interface OpsOptions {
   readonly env?: Record<string, string>;
   readonly mode?: 'dev' | 'serve';
   readonly sqlitePath?: string;
+  /** PostgreSQL at the test server, in this schema (several services may share one). */
+  readonly postgresSchema?: string;
   readonly keyRing?: KeyRing;
   readonly webhookFetch?: (req: Request) => Promise<Response>;
   /** The emulator's client secrets (default: the canary secret only). */
@@ -77,6 +79,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     keyRing,
     now,
     ...(opts.sqlitePath === undefined ? {} : { sqlitePath: opts.sqlitePath }),
+    ...(opts.postgresSchema === undefined ? {} : { postgresSchema: opts.postgresSchema }),
   });
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: 'debug' });

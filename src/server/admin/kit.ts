@@ -85,7 +85,12 @@ export interface AdminKit {
 export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminDeps): AdminKit {
   const { config } = ctx;
   const secure = config.secureCookies;
-  const sessions = new AdminSessions({ password: config.adminPassword, secure, now: ctx.now });
+  const sessions = new AdminSessions({
+    password: config.adminPassword,
+    secure,
+    now: ctx.now,
+    isRevoked: (id) => ctx.revocations.isAdminSessionRevoked(id),
+  });
   const devOpen = config.mode === 'dev' && config.adminPassword === undefined;
   const enabled = devOpen || config.adminPassword !== undefined;
   const publicOrigin = new URL(config.publicUrl).origin;

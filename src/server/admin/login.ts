@@ -52,7 +52,10 @@ export function registerLoginRoutes(kit: AdminKit): void {
   });
 
   kit.add('POST', '/admin/logout', async (req) => {
-    kit.checkPost(req, await readForm(req));
+    const session = kit.checkPost(req, await readForm(req));
+    // Ended on the server too: a copy of the cookie is refused on every instance from now on.
+    await ctx.revocations.revokeAdminSession(session.id, session.expiresAt);
+    ctx.audit.add({ action: 'admin.logout', actor: 'admin', outcome: 'ok' });
     return redirect(303, kit.devOpen ? '/admin' : '/admin/login', { 'set-cookie': sessions.clear() });
   });
 }

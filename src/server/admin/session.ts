@@ -5,6 +5,9 @@
  * derived from `SPAPI_AUTH_ADMIN_PASSWORD` with scrypt (changing the password ends every session);
  * in dev without a password it is random per process.
  *
+ * Logout also records the session id as revoked in the store (`../revocations.ts`), which every
+ * instance reads within a second: a copied cookie stops working when its owner logs out.
+ *
  * The cookie is `HttpOnly; SameSite=Strict; Path=/admin` (and `Secure` on https): it is never sent
  * on a cross-site request, never readable by a script, and never sent to the OAuth or API routes.
  */
@@ -47,10 +50,18 @@ export class AdminSessions {
   private readonly passwordDigest: Buffer | undefined;
   private readonly now: () => number;
   private readonly secure: boolean;
+  private readonly isRevoked: (id: string) => boolean;
 
-  constructor(opts: { password: string | undefined; secure: boolean; now?: () => number }) {
+  /** `isRevoked`: whether a session was logged out (server-side revocation; none by default). */
+  constructor(opts: {
+    password: string | undefined;
+    secure: boolean;
+    now?: () => number;
+    isRevoked?: (id: string) => boolean;
+  }) {
     this.now = opts.now ?? Date.now;
     this.secure = opts.secure;
+    this.isRevoked = opts.isRevoked ?? ((): boolean => false);
     // scrypt makes guessing the password from a stolen cookie as slow as guessing it at the form.
     this.key =
       opts.password === undefined
@@ -99,6 +110,7 @@ export class AdminSessions {
     if (!sameString(parts[4]!, mac(this.key, body))) return undefined;
     const expiresAt = Number(parts[1]) * 1000;
     if (!Number.isSafeInteger(expiresAt) || expiresAt <= this.now()) return undefined;
+    if (this.isRevoked(parts[2]!)) return undefined;
     return { id: parts[2]!, authenticated: parts[3] === '1', expiresAt };
   }
 

@@ -9,6 +9,7 @@ import { apiKeyMethods } from './keys.js';
 import { leaseMethods } from './leases.js';
 import { outboxMethods } from './outbox.js';
 import { refreshMethods } from './refresh.js';
+import { revocationMethods } from './revocations.js';
 import { rewrapMethods } from './rewrap.js';
 import { appSecretMethods } from './secrets.js';
 import { sellerMethods } from './sellers.js';
@@ -39,5 +40,6 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
     ...outboxMethods(ctx),
     ...refreshMethods(ctx),
     ...rewrapMethods(ctx),
+    ...revocationMethods(ctx),
   };
 }

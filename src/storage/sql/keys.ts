@@ -3,6 +3,7 @@ import type { ApiKeyInput, ApiKeyRecord, ApiKeyStore } from '../store.js';
 import type { Row, SqlContext } from './driver.js';
 import { num, numOrNull, strOrNull } from './values.js';
 import { writeEffects } from './effects.js';
+import { insertRevocation, REVOCATION_WINDOW_MS } from './revocations.js';
 
 function toApiKey(row: Row): ApiKeyRecord {
   return {
@@ -58,6 +59,8 @@ export function apiKeyMethods(ctx: SqlContext): ApiKeyStore {
           [at, id],
         );
         if (changed === 0) return false;
+        // Other instances drop the key from their verified-key cache when they read this row.
+        await insertRevocation(tx, 'api_key', id, at, at + REVOCATION_WINDOW_MS);
         await writeEffects(tx, effects, at);
         return true;
       });

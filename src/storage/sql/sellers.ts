@@ -18,6 +18,7 @@ import type { AuthorizationInput, SellerProfile, SellerRecord, SellerStatus, Sel
 import type { Row, SqlContext, SqlExecutor, SqlValue } from './driver.js';
 import { keysetAfter, num, numOrNull, strOrNull, TABLE_KEYS } from './values.js';
 import { writeEffects } from './effects.js';
+import { insertRevocation, REVOCATION_WINDOW_MS } from './revocations.js';
 import { hotSetCondition } from './refresh.js';
 
 /** The seller columns every read returns (never the sealed tokens). */
@@ -272,6 +273,14 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
           key.sellingPartnerId,
           key.region,
         ]);
+        // Other instances drop the seller's access token from memory when they read this row.
+        await insertRevocation(
+          tx,
+          'seller',
+          `${key.sellingPartnerId}:${key.region}`,
+          at,
+          at + REVOCATION_WINDOW_MS,
+        );
         await writeEffects(tx, effects, at);
         return true;
       });

@@ -103,15 +103,23 @@ test('spapi-auth dev in an empty folder: data/ created, key ring 0600, the newco
   try {
     let out = '';
     let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    // stdout and stderr are separate pipes: their chunks arrive in any order, so wait for both
+    // lines (the key-ring warning on stderr, the API key on stdout) before reading either.
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`dev did not start: ${out} ${err}`)), 15_000);
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('Dev API key')) {
+      const check = (): void => {
+        if (out.includes('Dev API key') && err.includes('encryption key ring')) {
           clearTimeout(timer);
           resolve();
         }
+      };
+      child.stderr.on('data', (d: Buffer) => {
+        err += d.toString();
+        check();
+      });
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        check();
       });
       child.once('exit', (code) => reject(new Error(`dev exited ${code}: ${err}`)));
     });

@@ -186,7 +186,10 @@ const APPLICATION_ID = /^amzn1\.(?:sp\.solution|sellerapps\.app)\.[A-Za-z0-9-]{1
 const PRINTABLE = /^[\x21-\x7e]+$/;
 
 /**
- * Reads and validates the configuration from an environment object.
+ * Reads and validates the configuration from an environment object. Each group of settings has
+ * its own reader below (application, listening address, public URL, Amazon, storage, flows,
+ * webhooks, operators, limits); this function only composes them, so that a new setting goes
+ * into the group it belongs to.
  *
  * @example
  * const config = loadConfig(process.env, { mode: 'serve' });
@@ -198,17 +201,63 @@ export function loadConfig(
 ): Config {
   const { mode } = options;
   const dev = mode === 'dev';
-  const readFile = options.readFile ?? ((p: string) => readFileSync(p, 'utf8'));
-  const warnings: string[] = [];
-
   if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' && !dev) {
     throw new ConfigError(
       'NODE_TLS_REJECT_UNAUTHORIZED',
       'TLS certificate checks are disabled; refusing to start outside dev',
     );
   }
+  const devApp = dev ? options.devDefaults : undefined;
+  if (dev && !devApp) throw new TypeError('loadConfig: devDefaults is required in dev mode');
 
-  // A secret may come from NAME_FILE (an orchestrator-mounted file), which is preferred over NAME.
+  const r = envReader(env, options.readFile ?? ((p: string) => readFileSync(p, 'utf8')), dev);
+  if (!dev) {
+    // Name every missing variable at once: one run, one fix, not one variable per attempt.
+    const missing = REQUIRED_IN_SERVE.filter((name) => r.raw(name) === undefined);
+    if (missing.length > 1) {
+      throw new ConfigError(missing.join(', '), 'are required (serve)', missing);
+    }
+  }
+
+  const warnings: string[] = [];
+  const application = readApplication(r, devApp);
+  const listen = readListen(r);
+  const config: Config = {
+    mode,
+    ...application,
+    ...readPublicUrl(r, listen.port, warnings),
+    ...readAmazon(r, warnings),
+    ...readStorage(r),
+    ...readFlows(r),
+    ...readWebhooks(r),
+    ...readOperators(r),
+    ...readLimits(r),
+    ...listen,
+    warnings: Object.freeze(warnings),
+    ...faultPointOf(env),
+  };
+  return freezeRedacted(config);
+}
+
+/**
+ * The typed accessors every group reader uses. A secret may come from `NAME_FILE` (an
+ * orchestrator-mounted file), which is preferred over `NAME`; blank values count as unset.
+ */
+interface EnvReader {
+  readonly dev: boolean;
+  raw(name: string): string | undefined;
+  bool(name: string, fallback: boolean): boolean;
+  required(name: string, fallback: string | undefined): string;
+  /** An absolute http(s) URL without credentials, query or fragment. */
+  origin(name: string, value: string): URL;
+  integer(name: string, fallback: number, min: number, max: number): number;
+}
+
+function envReader(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string,
+  dev: boolean,
+): EnvReader {
   const raw = (name: string): string | undefined => {
     const file = env[`${name}_FILE`];
     if (file !== undefined && file !== '') {
@@ -223,73 +272,77 @@ export function loadConfig(
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
-  const bool = (name: string, fallback: boolean): boolean => {
-    const v = raw(name);
-    if (v === undefined) return fallback;
-    if (/^(true|1|yes)$/i.test(v)) return true;
-    if (/^(false|0|no)$/i.test(v)) return false;
-    throw new ConfigError(name, 'must be true or false');
+  return {
+    dev,
+    raw,
+    bool(name, fallback) {
+      const v = raw(name);
+      if (v === undefined) return fallback;
+      if (/^(true|1|yes)$/i.test(v)) return true;
+      if (/^(false|0|no)$/i.test(v)) return false;
+      throw new ConfigError(name, 'must be true or false');
+    },
+    required(name, fallback) {
+      const v = raw(name) ?? fallback;
+      if (v === undefined) throw new ConfigError(name, `is required${dev ? '' : ' (serve)'}`);
+      return v;
+    },
+    origin(name, value) {
+      let u: URL;
+      try {
+        u = new URL(value);
+      } catch {
+        throw new ConfigError(name, 'must be an absolute URL');
+      }
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(name, 'must be http(s)');
+      if (u.username || u.password) throw new ConfigError(name, 'must not contain credentials');
+      if (u.search || u.hash) throw new ConfigError(name, 'must not contain a query or fragment');
+      return u;
+    },
+    integer(name, fallback, min, max) {
+      return integer(raw(name), name, fallback, min, max);
+    },
   };
-  const required = (name: string, fallback: string | undefined): string => {
-    const v = raw(name) ?? fallback;
-    if (v === undefined) throw new ConfigError(name, `is required${dev ? '' : ' (serve)'}`);
-    return v;
-  };
-  const origin = (name: string, value: string): URL => {
-    let u: URL;
-    try {
-      u = new URL(value);
-    } catch {
-      throw new ConfigError(name, 'must be an absolute URL');
-    }
-    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(name, 'must be http(s)');
-    if (u.username || u.password) throw new ConfigError(name, 'must not contain credentials');
-    if (u.search || u.hash) throw new ConfigError(name, 'must not contain a query or fragment');
-    return u;
-  };
+}
 
-  const devApp = dev ? options.devDefaults : undefined;
-  if (dev && !devApp) throw new TypeError('loadConfig: devDefaults is required in dev mode');
-  if (!dev) {
-    // Name every missing variable at once: one run, one fix, not one variable per attempt.
-    const missing = REQUIRED_IN_SERVE.filter((name) => raw(name) === undefined);
-    if (missing.length > 1) {
-      throw new ConfigError(missing.join(', '), 'are required (serve)', missing);
+/** The app's identity at Amazon: LWA credentials (with the next secret during a rotation) and the SP-API application id. */
+function readApplication(r: EnvReader, devApp: DevDefaults | undefined) {
+  const printable = (name: string, value: string | undefined, max: number): void => {
+    if (value !== undefined && (!PRINTABLE.test(value) || value.length > max)) {
+      throw new ConfigError(name, 'must be printable ASCII without spaces');
     }
-  }
-
-  const lwaClientId = required('LWA_CLIENT_ID', devApp?.clientId);
-  if (!PRINTABLE.test(lwaClientId) || lwaClientId.length > 256) {
-    throw new ConfigError('LWA_CLIENT_ID', 'must be printable ASCII without spaces');
-  }
-  const lwaClientSecret = required('LWA_CLIENT_SECRET', devApp?.clientSecret);
-  if (!PRINTABLE.test(lwaClientSecret) || lwaClientSecret.length > 512) {
-    throw new ConfigError('LWA_CLIENT_SECRET', 'must be printable ASCII without spaces');
-  }
-  const lwaClientSecretNext = raw('LWA_CLIENT_SECRET_NEXT');
-  if (
-    lwaClientSecretNext !== undefined &&
-    (!PRINTABLE.test(lwaClientSecretNext) || lwaClientSecretNext.length > 512)
-  ) {
-    throw new ConfigError('LWA_CLIENT_SECRET_NEXT', 'must be printable ASCII without spaces');
-  }
-  const applicationId = required('SPAPI_APPLICATION_ID', devApp?.applicationId);
+  };
+  const lwaClientId = r.required('LWA_CLIENT_ID', devApp?.clientId);
+  printable('LWA_CLIENT_ID', lwaClientId, 256);
+  const lwaClientSecret = r.required('LWA_CLIENT_SECRET', devApp?.clientSecret);
+  printable('LWA_CLIENT_SECRET', lwaClientSecret, 512);
+  const lwaClientSecretNext = r.raw('LWA_CLIENT_SECRET_NEXT');
+  printable('LWA_CLIENT_SECRET_NEXT', lwaClientSecretNext, 512);
+  const applicationId = r.required('SPAPI_APPLICATION_ID', devApp?.applicationId);
   if (!APPLICATION_ID.test(applicationId)) {
     throw new ConfigError(
       'SPAPI_APPLICATION_ID',
       'must be an SP-API application id (amzn1.sp.solution.… or amzn1.sellerapps.app.…), not the LWA client id',
     );
   }
+  return { lwaClientId, lwaClientSecret, lwaClientSecretNext, applicationId };
+}
 
-  const port = integer(raw('PORT'), 'PORT', 3000, 0, 65535);
-  const host = raw('HOST') ?? '127.0.0.1';
+/** Where this process listens (`PORT`, `HOST`). */
+function readListen(r: EnvReader) {
+  const port = r.integer('PORT', 3000, 0, 65535);
+  const host = r.raw('HOST') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host))
     throw new ConfigError('HOST', 'must be a host name or address');
+  return { port, host };
+}
 
+/** The public URL and the URLs Amazon sends browsers back to, derived from it once. */
+function readPublicUrl(r: EnvReader, port: number, warnings: string[]) {
   const publicUrlRaw =
-    raw('SPAPI_AUTH_PUBLIC_URL') ?? (dev ? `http://localhost:${port === 0 ? 3000 : port}` : undefined);
+    r.raw('SPAPI_AUTH_PUBLIC_URL') ?? (r.dev ? `http://localhost:${port === 0 ? 3000 : port}` : undefined);
   if (publicUrlRaw === undefined) throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'is required (serve)');
-  const pub = origin('SPAPI_AUTH_PUBLIC_URL', publicUrlRaw);
+  const pub = r.origin('SPAPI_AUTH_PUBLIC_URL', publicUrlRaw);
   // A path prefix (`https://example.com/auth`) when a proxy mounts the service below the root and
   // strips the prefix: every URL the service sends starts with it; the routes do not.
   const prefix = pub.pathname.replace(/\/+$/, '');
@@ -299,17 +352,26 @@ export function loadConfig(
   if (pub.protocol === 'http:') {
     if (!local)
       throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'must be https (http only for localhost and 127.0.0.1)');
-    if (!dev)
+    if (!r.dev)
       warnings.push(
         'SPAPI_AUTH_PUBLIC_URL is plain http: for local testing only (the binding cookie is not Secure)',
       );
   }
   const publicUrl = pub.origin + prefix;
+  return {
+    publicUrl,
+    redirectUri: `${publicUrl}/oauth/callback`,
+    loginUri: `${publicUrl}/oauth/login`,
+    secureCookies: pub.protocol === 'https:',
+  };
+}
 
-  const amazonRaw = raw('SPAPI_AUTH_AMAZON_URL');
+/** `SPAPI_AUTH_AMAZON_URL`: one origin (an emulator) standing in for every Amazon host, and the sandbox switch. */
+function readAmazon(r: EnvReader, warnings: string[]) {
+  const amazonRaw = r.raw('SPAPI_AUTH_AMAZON_URL');
   let amazonUrl: string | undefined;
   if (amazonRaw !== undefined) {
-    const a = origin('SPAPI_AUTH_AMAZON_URL', amazonRaw);
+    const a = r.origin('SPAPI_AUTH_AMAZON_URL', amazonRaw);
     if (a.pathname !== '/')
       throw new ConfigError('SPAPI_AUTH_AMAZON_URL', 'must be an origin without a path');
     if (a.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(a.hostname)) {
@@ -324,99 +386,80 @@ export function loadConfig(
       'SPAPI_AUTH_AMAZON_URL is set: every Amazon call goes to that origin (an emulator), not to Amazon',
     );
   }
+  return { amazonUrl, sandbox: r.bool('SPAPI_AUTH_SANDBOX', false) };
+}
 
-  const databaseUrl = checkDatabaseUrl(raw('DATABASE_URL') ?? DEFAULT_DATABASE_URL);
-
-  const encryptionKeys = raw('SPAPI_AUTH_ENCRYPTION_KEYS');
+/** The database and the key ring that encrypts what it holds. */
+function readStorage(r: EnvReader) {
+  const databaseUrl = checkDatabaseUrl(r.raw('DATABASE_URL') ?? DEFAULT_DATABASE_URL);
+  const encryptionKeys = r.raw('SPAPI_AUTH_ENCRYPTION_KEYS');
   if (encryptionKeys === undefined) {
-    if (!dev) throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'is required (serve)');
+    if (!r.dev) throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'is required (serve)');
   } else if (!KEY_RING.test(encryptionKeys.replace(/\s+/g, ''))) {
     throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'must be kid1:<base64 of 32 bytes>[,kid2:…]');
   }
+  return { databaseUrl, encryptionKeys: encryptionKeys?.replace(/\s+/g, '') };
+}
 
-  const returnOrigins = (raw('SPAPI_AUTH_RETURN_ORIGINS') ?? '')
+/** How the consent flows behave: where browsers may return to, the Appstore sign-in hop, PKCE, draft apps. */
+function readFlows(r: EnvReader) {
+  const returnOrigins = (r.raw('SPAPI_AUTH_RETURN_ORIGINS') ?? '')
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map((s) => {
-      const u = origin('SPAPI_AUTH_RETURN_ORIGINS', s);
+      const u = r.origin('SPAPI_AUTH_RETURN_ORIGINS', s);
       if (u.pathname !== '/')
         throw new ConfigError('SPAPI_AUTH_RETURN_ORIGINS', 'must list origins without paths');
       return u.origin;
     });
+  const signinRaw = r.raw('SPAPI_AUTH_SIGNIN_URL');
+  return {
+    returnOrigins: Object.freeze(returnOrigins),
+    signinUrl: signinRaw === undefined ? undefined : r.origin('SPAPI_AUTH_SIGNIN_URL', signinRaw).href,
+    draftApp: r.bool('SPAPI_AUTH_DRAFT_APP', false),
+    pkce: r.bool('SPAPI_AUTH_PKCE', false),
+    allowRelink: r.bool('SPAPI_AUTH_ALLOW_RELINK', false),
+  };
+}
 
-  const signinRaw = raw('SPAPI_AUTH_SIGNIN_URL');
-  const signinUrl = signinRaw === undefined ? undefined : origin('SPAPI_AUTH_SIGNIN_URL', signinRaw).href;
-  const webhookRaw = raw('SPAPI_AUTH_WEBHOOK_URL');
-  const webhookUrl = webhookRaw === undefined ? undefined : origin('SPAPI_AUTH_WEBHOOK_URL', webhookRaw).href;
-  const webhookSecret = raw('SPAPI_AUTH_WEBHOOK_SECRET');
+/** Where seller events are delivered, and the secret that signs them. */
+function readWebhooks(r: EnvReader) {
+  const webhookRaw = r.raw('SPAPI_AUTH_WEBHOOK_URL');
+  const webhookUrl =
+    webhookRaw === undefined ? undefined : r.origin('SPAPI_AUTH_WEBHOOK_URL', webhookRaw).href;
+  const webhookSecret = r.raw('SPAPI_AUTH_WEBHOOK_SECRET');
   if (webhookUrl !== undefined && webhookSecret === undefined) {
     throw new ConfigError('SPAPI_AUTH_WEBHOOK_SECRET', 'is required when SPAPI_AUTH_WEBHOOK_URL is set');
   }
-  const adminPassword = raw('SPAPI_AUTH_ADMIN_PASSWORD');
+  return { webhookUrl, webhookSecret };
+}
+
+/** What operators sign in and scrape with: the admin password and the `/metrics` settings. */
+function readOperators(r: EnvReader) {
+  const adminPassword = r.raw('SPAPI_AUTH_ADMIN_PASSWORD');
   if (adminPassword !== undefined && adminPassword.length < 12) {
     throw new ConfigError('SPAPI_AUTH_ADMIN_PASSWORD', 'must be at least 12 characters');
   }
-  const metricsToken = raw('SPAPI_AUTH_METRICS_TOKEN');
+  const metricsToken = r.raw('SPAPI_AUTH_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
     throw new ConfigError('SPAPI_AUTH_METRICS_TOKEN', 'must be 16 to 256 printable characters');
   }
+  return { adminPassword, metricsToken, metricsRuntime: r.bool('SPAPI_AUTH_METRICS_RUNTIME', true) };
+}
 
-  const keyRateLimit = integer(
-    raw('SPAPI_AUTH_KEY_RATE_LIMIT'),
-    'SPAPI_AUTH_KEY_RATE_LIMIT',
-    100,
-    0,
-    1_000_000,
-  );
-  const refreshRateLimit = integer(
-    raw('SPAPI_AUTH_REFRESH_RATE_LIMIT'),
-    'SPAPI_AUTH_REFRESH_RATE_LIMIT',
-    DEFAULT_REFRESH_RATE_LIMIT,
-    0,
-    100_000,
-  );
-  const refreshIdleAfterS = integer(
-    raw('SPAPI_AUTH_REFRESH_IDLE_AFTER'),
-    'SPAPI_AUTH_REFRESH_IDLE_AFTER',
-    DEFAULT_REFRESH_IDLE_AFTER_S,
-    0,
-    31_536_000,
-  );
-
-  const config: Config = {
-    mode,
-    lwaClientId,
-    lwaClientSecret,
-    lwaClientSecretNext,
-    applicationId,
-    publicUrl,
-    redirectUri: `${publicUrl}/oauth/callback`,
-    loginUri: `${publicUrl}/oauth/login`,
-    secureCookies: pub.protocol === 'https:',
-    draftApp: bool('SPAPI_AUTH_DRAFT_APP', false),
-    databaseUrl,
-    encryptionKeys: encryptionKeys?.replace(/\s+/g, ''),
-    amazonUrl,
-    sandbox: bool('SPAPI_AUTH_SANDBOX', false),
-    pkce: bool('SPAPI_AUTH_PKCE', false),
-    returnOrigins: Object.freeze(returnOrigins),
-    signinUrl,
-    webhookUrl,
-    webhookSecret,
-    adminPassword,
-    metricsToken,
-    metricsRuntime: bool('SPAPI_AUTH_METRICS_RUNTIME', true),
-    allowRelink: bool('SPAPI_AUTH_ALLOW_RELINK', false),
-    keyRateLimit,
-    refreshRateLimit,
-    refreshIdleAfterS,
-    port,
-    host,
-    warnings: Object.freeze(warnings),
-    ...faultPointOf(env),
+/** Rates: per API key, and of the proactive refresher (with its idle window, the hot set). */
+function readLimits(r: EnvReader) {
+  return {
+    keyRateLimit: r.integer('SPAPI_AUTH_KEY_RATE_LIMIT', 100, 0, 1_000_000),
+    refreshRateLimit: r.integer('SPAPI_AUTH_REFRESH_RATE_LIMIT', DEFAULT_REFRESH_RATE_LIMIT, 0, 100_000),
+    refreshIdleAfterS: r.integer(
+      'SPAPI_AUTH_REFRESH_IDLE_AFTER',
+      DEFAULT_REFRESH_IDLE_AFTER_S,
+      0,
+      31_536_000,
+    ),
   };
-  return freezeRedacted(config);
 }
 
 /** What the store-only commands (`migrate`, `keys`) need: where the database is and, optionally, the key ring. */

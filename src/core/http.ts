@@ -151,14 +151,28 @@ export function backoffDelay(
 }
 
 /**
- * The per-attempt signal: the timeout, plus the caller's signal when given. Internal.
+ * The per-attempt signal: the timeout, plus the caller's signal when given, and `clear` to call
+ * once the attempt has settled. A timer cleared at once, rather than `AbortSignal.timeout`, which
+ * keeps its signal and timer alive until it fires (10 s by default) even when the call took 50 ms:
+ * under a burst of calls that is memory held for nothing. Internal.
  *
  * @example
- * fetch(new Request(req, { signal: attemptSignal(10_000, callerSignal) }));
+ * const { signal, clear } = attemptSignal(10_000, callerSignal);
+ * try { await fetch(new Request(req, { signal })); } finally { clear(); }
  */
-export function attemptSignal(timeoutMs: number, signal: AbortSignal | undefined): AbortSignal {
-  const timeout = AbortSignal.timeout(timeoutMs);
-  return signal === undefined ? timeout : AbortSignal.any([timeout, signal]);
+export function attemptSignal(
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): { signal: AbortSignal; clear: () => void } {
+  const controller = new AbortController();
+  const timer = setTimeout(
+    () => controller.abort(new DOMException(`attempt timed out after ${timeoutMs} ms`, 'TimeoutError')),
+    timeoutMs,
+  );
+  return {
+    signal: signal === undefined ? controller.signal : AbortSignal.any([controller.signal, signal]),
+    clear: () => clearTimeout(timer),
+  };
 }
 
 /**
@@ -181,8 +195,14 @@ export async function withRetries<T>(
   const started = now();
   for (let n = 0; ; n++) {
     transport.signal?.throwIfAborted();
+    // Each attempt consumes its response before it settles, so the timer can go when it does.
+    const attemptOf = attemptSignal(retry.timeoutMs, transport.signal);
     try {
-      return await attempt(attemptSignal(retry.timeoutMs, transport.signal));
+      try {
+        return await attempt(attemptOf.signal);
+      } finally {
+        attemptOf.clear();
+      }
     } catch (err) {
       if (transport.signal?.aborted) throw transport.signal.reason;
       const decision = retryable(err);

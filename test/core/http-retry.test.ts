@@ -112,3 +112,34 @@ test('backoff is capped, and Retry-After reads seconds or an HTTP date', () => {
   assert.equal(parseRetryAfter('soon', 0), undefined);
   assert.equal(parseRetryAfter(null, 0), undefined);
 });
+
+test('each attempt has its own timeout, which aborts a hanging attempt and is cleared once the attempt settles', async () => {
+  const signals: AbortSignal[] = [];
+  const hung = withRetries(
+    (signal) =>
+      new Promise<string>((_, reject) => {
+        signals.push(signal);
+        signal.addEventListener('abort', () => reject(signal.reason));
+      }),
+    () => ({ retry: false }),
+    { ...DEFAULT_RETRY, timeoutMs: 20 },
+    {},
+  );
+  await assert.rejects(hung, { name: 'TimeoutError' });
+
+  const value = await withRetries(
+    async (signal) => {
+      signals.push(signal);
+      return 'ok';
+    },
+    () => ({ retry: false }),
+    { ...DEFAULT_RETRY, timeoutMs: 20 },
+    {},
+  );
+  assert.equal(value, 'ok');
+  // Well past the timeout: a settled attempt's timer was cleared, so its signal never fires
+  // (AbortSignal.timeout would have kept it, and aborted it, until then).
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(signals[0]!.aborted, true);
+  assert.equal(signals[1]!.aborted, false);
+});

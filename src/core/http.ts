@@ -4,7 +4,7 @@
  * jitter, `Retry-After`, per-attempt timeouts, and the `fetch` / `now` / `sleep` seams.
  */
 import { LwaError } from './errors.js';
-import { AMAZON_HOST_HEADER } from './marketplaces.js';
+import { AMAZON_HOST_HEADER, AMAZON_HOST_PATH } from './marketplaces.js';
 
 /** The `fetch` signature the core needs; the emulator's in-process `fetch` fits it. */
 export type FetchLike = (input: Request) => Promise<Response>;
@@ -250,6 +250,20 @@ export function amazonRequest(url: string | URL, init: RequestInit, amazonUrl: s
   const headers = new Headers(init.headers);
   headers.set(AMAZON_HOST_HEADER, real.host);
   return new Request(amazonBase(amazonUrl) + real.pathname + real.search, { ...init, headers });
+}
+
+/**
+ * An Amazon base URL (a region's SP-API endpoint) as another program should use it: the real URL
+ * without `amazonUrl`; with it, the emulator's origin naming the real host in the path
+ * ({@link AMAZON_HOST_PATH}), so that the region is not lost on the way. Internal.
+ *
+ * @example
+ * amazonBaseFor('https://sellingpartnerapi-eu.amazon.com', 'http://127.0.0.1:4010');
+ * // 'http://127.0.0.1:4010/__amazon/sellingpartnerapi-eu.amazon.com'
+ */
+export function amazonBaseFor(realBase: string, amazonUrl: string | undefined): string {
+  if (amazonUrl === undefined) return realBase;
+  return amazonBase(amazonUrl) + AMAZON_HOST_PATH + new URL(realBase).host;
 }
 
 /**

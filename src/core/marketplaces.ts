@@ -87,6 +87,17 @@ export const LWA_TOKEN_URL = 'https://api.amazon.com/auth/o2/token';
 export const AMAZON_HOST_HEADER = 'x-amzn-emulator-host';
 
 /**
+ * The path form of {@link AMAZON_HOST_HEADER}, for base URLs handed to other programs: with
+ * `amazonUrl` set, a region's SP-API endpoint is `<amazonUrl>/__amazon/<real host>`, so a client
+ * that only joins paths onto the base (and sends no special header) still reaches the emulator as
+ * that region's endpoint, and gets the region checks Amazon makes.
+ *
+ * @example
+ * `${amazonUrl}${AMAZON_HOST_PATH}sellingpartnerapi-eu.amazon.com/orders/v0/orders`;
+ */
+export const AMAZON_HOST_PATH = '/__amazon/';
+
+/**
  * The region whose SP-API endpoint (production or sandbox) a host is, if it is one.
  *
  * @example

@@ -14,7 +14,7 @@ import {
   type FaultTarget,
   type Outcome,
 } from './faults.js';
-import { AMAZON_HOST_HEADER } from '../core/marketplaces.js';
+import { AMAZON_HOST_HEADER, AMAZON_HOST_PATH } from '../core/marketplaces.js';
 import { html, sleep } from './http.js';
 import { handleToken, lwaError, parseTokenRequest } from './lwa.js';
 import { handleSpapi, spapiError, spapiStatsPath } from './spapi.js';
@@ -235,13 +235,25 @@ const NAMEABLE_HOST = /^(?:api\.amazon\.com|(?:sandbox\.)?sellingpartnerapi-(?:n
  * an Amazon host by name (in-process, or a socket opened for the real `Host`) keeps its host.
  */
 function amazonHostUrl(request: Request, url: URL): URL {
+  // The path form (`/__amazon/<host>/…`): a base URL handed to a program that sends no header.
+  if (url.pathname.startsWith(AMAZON_HOST_PATH)) {
+    const rest = url.pathname.slice(AMAZON_HOST_PATH.length);
+    const slash = rest.indexOf('/');
+    const host = slash === -1 ? rest : rest.slice(0, slash);
+    if (NAMEABLE_HOST.test(host)) return asHost(url, host, slash === -1 ? '/' : rest.slice(slash));
+  }
   const named = request.headers.get(AMAZON_HOST_HEADER);
   if (named === null || !NAMEABLE_HOST.test(named) || NAMEABLE_HOST.test(url.hostname)) return url;
   // The URL's own path and query kept as they are (a path such as `//x` must not become a host).
+  return asHost(url, named, url.pathname);
+}
+
+function asHost(url: URL, host: string, pathname: string): URL {
   const routed = new URL(url.href);
   routed.protocol = 'https:';
-  routed.hostname = named.toLowerCase();
+  routed.hostname = host.toLowerCase();
   routed.port = '';
+  routed.pathname = pathname;
   return routed;
 }
 

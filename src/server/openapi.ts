@@ -146,7 +146,10 @@ const SCHEMAS: Readonly<Record<string, JsonSchema>> = {
       access_token: str('An LWA access token for SP-API calls of this seller (`x-amz-access-token`).'),
       expires_at: instant('When the token expires; ask again before then.'),
       region: ref('Region'),
-      endpoint: str('The SP-API base URL of the region.', { format: 'uri' }),
+      endpoint: str(
+        'The SP-API base URL of the region (with SPAPI_AUTH_AMAZON_URL set: the emulator, as <emulator>/__amazon/<the regional host>).',
+        { format: 'uri' },
+      ),
     },
     ['access_token', 'expires_at', 'region', 'endpoint'],
   ),

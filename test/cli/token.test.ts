@@ -46,7 +46,7 @@ describe('spapi-auth token', () => {
     const body = JSON.parse(second.stdout) as Record<string, string>;
     assert.equal(body.access_token, token);
     assert.equal(body.region, 'na');
-    assert.equal(body.endpoint, world.emulator.url);
+    assert.equal(body.endpoint, `${world.emulator.url}/__amazon/sellingpartnerapi-na.amazon.com`);
     assert.ok(Date.parse(body.expires_at!) > Date.now() + 30 * 60_000);
     assert.equal(await world.lwaCalls('refresh_token'), before + 1, 'no second refresh');
     const audit = await store.listAudit({ sellingPartnerId: 'A1EMUSELLERNA01', limit: 5 });

@@ -119,6 +119,26 @@ test('in-process with amazonUrl, and in-process on Amazon’s real URLs: the sam
   }
 });
 
+test('a base URL naming the real host in its path (/__amazon/<host>) gets that host’s region check; other hosts are not routed', async () => {
+  const emulator = createEmulator({ consentMode: 'auto' });
+  const origin = 'http://127.0.0.1:4999';
+  const na = await authorize(emulator.fetch, 'US', origin);
+  const vault = createMemoryTokenVault();
+  vault.put({ sellingPartnerId: na.sellingPartnerId, region: 'na' }, na.refreshToken);
+  const manager = createTokenManager({ credentials: CREDS, vault, fetch: emulator.fetch, amazonUrl: origin });
+  const { accessToken } = await manager.getAccessToken({
+    sellingPartnerId: na.sellingPartnerId,
+    region: 'na',
+  });
+  const at = (host: string) =>
+    emulator.fetch(`${origin}/__amazon/${host}${PARTICIPATIONS}`, {
+      headers: { 'x-amz-access-token': accessToken },
+    });
+  assert.equal((await at('sellingpartnerapi-na.amazon.com')).status, 200);
+  await assertRegionRefused(await at('sellingpartnerapi-eu.amazon.com'));
+  assert.equal((await at('evil.example')).status, 404, 'only Amazon’s hosts are nameable');
+});
+
 test('every region has its sellers and vendors, each served only at its own endpoint', async () => {
   const emulator = createEmulator({ consentMode: 'auto' });
   const amazonUrl = 'http://127.0.0.1:4999';

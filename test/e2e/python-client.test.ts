@@ -77,6 +77,6 @@ describe('the token API from Python (standard library only)', { skip: missing ??
     assert.match(out.token.access_token, /^Atza\|/);
     assert.ok(Date.parse(out.token.expires_at) > Date.now());
     assert.equal(out.token.region, 'na');
-    assert.equal(out.token.endpoint, amazon.url);
+    assert.equal(out.token.endpoint, `${amazon.url}/__amazon/sellingpartnerapi-na.amazon.com`);
   });
 });

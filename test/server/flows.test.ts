@@ -48,7 +48,7 @@ test('website flow: connect session → consent → callback → 303 → seller 
     };
     assert.match(t.access_token, /^Atza\|/);
     assert.equal(t.region, 'na');
-    assert.equal(t.endpoint, AMAZON_URL);
+    assert.equal(t.endpoint, `${AMAZON_URL}/__amazon/sellingpartnerapi-na.amazon.com`);
     // The exchange's access token was stored: no refresh needed.
     assert.equal(await svc.lwaCalls('refresh_token'), 0);
     const sp = await svc.emulator.fetch(`${AMAZON_URL}/sellers/v1/marketplaceParticipations`, {

@@ -104,12 +104,20 @@ test('serve + emulator on ports + SQLite: keys create → connect → sellers �
     const tokenRes = await fetch(`${publicUrl}/v1/sellers/A1EMUSELLERNA01/access-token`, { headers: auth });
     assert.equal(tokenRes.status, 200);
     const token = (await tokenRes.json()) as { access_token: string; endpoint: string };
-    assert.equal(token.endpoint, emulator.url);
+    // The emulator's origin naming the region's real host: a client that only joins paths onto it
+    // gets that region's checks, as at Amazon.
+    assert.equal(token.endpoint, `${emulator.url}/__amazon/sellingpartnerapi-na.amazon.com`);
     const participations = await fetch(`${token.endpoint}/sellers/v1/marketplaceParticipations`, {
       headers: { 'x-amz-access-token': token.access_token },
     });
     assert.equal(participations.status, 200);
     assert.ok(Array.isArray(((await participations.json()) as { payload: unknown[] }).payload));
+    // The same token at the EU endpoint, as the token API would hand it out for EU: Amazon's 403.
+    const wrongRegion = await fetch(
+      `${token.endpoint.replace('sellingpartnerapi-na', 'sellingpartnerapi-eu')}/sellers/v1/marketplaceParticipations`,
+      { headers: { 'x-amz-access-token': token.access_token } },
+    );
+    assert.equal(wrongRegion.status, 403);
 
     // Bad inputs on the real socket: raw traversal and a header-smuggling attempt.
     const traversal = await fetch(`${publicUrl}/v1/sellers/..%2F..%2Fadmin/access-token`, { headers: auth });

@@ -5,7 +5,7 @@
  * injected `fetch` and, when configured, to `SPAPI_AUTH_AMAZON_URL` (the emulator).
  */
 import { exchangeAuthorizationCode, getGrantlessToken, type LwaCredentials } from '../../core/lwa.js';
-import type { FetchLike } from '../../core/http.js';
+import { amazonBaseFor, type FetchLike } from '../../core/http.js';
 import { buildConsentUrl } from '../../core/consent.js';
 import { createSpApiFetch } from '../../core/spapi-fetch.js';
 import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
@@ -144,10 +144,14 @@ export function createAmazonGateway(opts: {
     ...(opts.now ? { now: opts.now } : {}),
     ...(config.amazonUrl ? { amazonUrl: config.amazonUrl } : {}),
   };
+  // With an emulator, the endpoint names the real regional host in its path: a caller's own client
+  // that only joins paths onto it still meets that region's checks (another region's token: 403).
+  const endpointOf = (region: Region): string =>
+    amazonBaseFor(spapiEndpoint(region, config.sandbox), config.amazonUrl);
   const endpoints: Record<Region, string> = {
-    na: config.amazonUrl ?? spapiEndpoint('na', config.sandbox),
-    eu: config.amazonUrl ?? spapiEndpoint('eu', config.sandbox),
-    fe: config.amazonUrl ?? spapiEndpoint('fe', config.sandbox),
+    na: endpointOf('na'),
+    eu: endpointOf('eu'),
+    fe: endpointOf('fe'),
   };
 
   return {

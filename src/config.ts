@@ -87,6 +87,11 @@ export interface Config {
   readonly signinUrl: string | undefined;
   readonly webhookUrl: string | undefined;
   readonly webhookSecret: string | undefined;
+  /**
+   * The signing secret being retired (`SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS`): while set, every
+   * delivery carries a second `v1=` signature made with it, so receivers still holding it verify.
+   */
+  readonly webhookSecretPrevious: string | undefined;
   readonly adminPassword: string | undefined;
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>` (`SPAPI_AUTH_METRICS_TOKEN`). */
   readonly metricsToken: string | undefined;
@@ -159,6 +164,7 @@ const SECRET_FIELDS = new Set<keyof Config>([
   'lwaClientSecretNext',
   'encryptionKeys',
   'webhookSecret',
+  'webhookSecretPrevious',
   'adminPassword',
   'metricsToken',
   'databaseUrl',
@@ -175,6 +181,7 @@ export const SECRET_VARIABLES: readonly string[] = Object.freeze([
   'LWA_CLIENT_SECRET_NEXT',
   'SPAPI_AUTH_ENCRYPTION_KEYS',
   'SPAPI_AUTH_WEBHOOK_SECRET',
+  'SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS',
   'SPAPI_AUTH_ADMIN_PASSWORD',
   'SPAPI_AUTH_METRICS_TOKEN',
   'DATABASE_URL',
@@ -432,7 +439,18 @@ function readWebhooks(r: EnvReader) {
   if (webhookUrl !== undefined && webhookSecret === undefined) {
     throw new ConfigError('SPAPI_AUTH_WEBHOOK_SECRET', 'is required when SPAPI_AUTH_WEBHOOK_URL is set');
   }
-  return { webhookUrl, webhookSecret };
+  // The secret being rotated out: signed with as well until the operator removes it.
+  const webhookSecretPrevious = r.raw('SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS');
+  if (webhookSecretPrevious !== undefined && webhookSecret === undefined) {
+    throw new ConfigError(
+      'SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS',
+      'needs SPAPI_AUTH_WEBHOOK_SECRET (the new secret) beside it',
+    );
+  }
+  if (webhookSecretPrevious !== undefined && webhookSecretPrevious === webhookSecret) {
+    throw new ConfigError('SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS', 'is the same as SPAPI_AUTH_WEBHOOK_SECRET');
+  }
+  return { webhookUrl, webhookSecret, webhookSecretPrevious };
 }
 
 /** What operators sign in and scrape with: the admin password and the `/metrics` settings. */

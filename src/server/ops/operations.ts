@@ -56,6 +56,7 @@ export function createOperations(opts: {
     store,
     url: config.webhookUrl,
     secret: config.webhookSecret,
+    previousSecret: config.webhookSecretPrevious,
     log,
     metrics,
     now,

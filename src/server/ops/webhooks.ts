@@ -1,6 +1,7 @@
 /**
  * Webhooks (the events themselves are built in `events.ts`): the signature (`Spapi-Auth-Signature: t=<unix>,v1=<hex HMAC-SHA256 of
- * "t.body">`), the delivery worker over the store's durable outbox, and the periodic sweep that
+ * "t.body">`, with a second `v1=` made with the previous secret while one is being rotated out),
+ * the delivery worker over the store's durable outbox, and the periodic sweep that
  * emits `seller.reauthorization_due`.
  *
  * Delivery is at least once until a 2xx and never again after it: the worker claims events with a
@@ -44,30 +45,43 @@ export function webhookBody(event: Pick<OutboxEvent, 'id' | 'type' | 'createdAt'
 }
 
 /**
- * The `Spapi-Auth-Signature` header value for a body sent at `timestampSeconds`.
+ * The `Spapi-Auth-Signature` header value for a body sent at `timestampSeconds`: one `v1=` per
+ * secret, in the order given (during a rotation: the new secret first, then the previous one).
  *
  * @example
  * const header = signWebhook(secret, body, Math.floor(Date.now() / 1000)); // 't=…,v1=…'
+ * signWebhook([next, previous], body, t); // 't=…,v1=…,v1=…'
  */
-export function signWebhook(secret: string, body: string, timestampSeconds: number): string {
-  const mac = createHmac('sha256', secret).update(`${timestampSeconds}.${body}`).digest('hex');
-  return `t=${timestampSeconds},v1=${mac}`;
+export function signWebhook(
+  secret: string | readonly string[],
+  body: string,
+  timestampSeconds: number,
+): string {
+  const secrets = typeof secret === 'string' ? [secret] : secret;
+  if (secrets.length === 0) throw new TypeError('signWebhook needs at least one secret');
+  const macs = secrets.map(
+    (k) => `v1=${createHmac('sha256', k).update(`${timestampSeconds}.${body}`).digest('hex')}`,
+  );
+  return `t=${timestampSeconds},${macs.join(',')}`;
 }
 
 /**
  * Verifies a signature header against the raw body (what a receiver does; docs/webhooks.md shows
- * the same in a dozen lines). Rejects timestamps more than `toleranceSeconds` (default 300) away.
+ * the same in a dozen lines). Accepts when any `v1=` of the header is the HMAC under any of the
+ * given secrets (a receiver may hold the old and the new secret during a rotation); every
+ * comparison is constant-time. Rejects timestamps more than `toleranceSeconds` (default 300) away.
  *
  * @example
  * if (!verifyWebhookSignature(secret, req.headers['spapi-auth-signature'], rawBody)) return res.status(400);
  */
 export function verifyWebhookSignature(
-  secret: string,
+  secret: string | readonly string[],
   header: string | undefined,
   body: string,
   opts: { toleranceSeconds?: number; now?: () => number } = {},
 ): boolean {
-  if (typeof header !== 'string') return false;
+  if (typeof header !== 'string' || header.length > 4096) return false;
+  const secrets = typeof secret === 'string' ? [secret] : secret;
   const parts = new Map<string, string[]>();
   for (const item of header.split(',')) {
     const eq = item.indexOf('=');
@@ -79,11 +93,17 @@ export function verifyWebhookSignature(
   if (!Number.isSafeInteger(t)) return false;
   const nowS = Math.floor((opts.now ?? Date.now)() / 1000);
   if (Math.abs(nowS - t) > (opts.toleranceSeconds ?? 300)) return false;
-  const expected = Buffer.from(createHmac('sha256', secret).update(`${t}.${body}`).digest('hex'));
-  return (parts.get('v1') ?? []).some((v) => {
-    const got = Buffer.from(v);
-    return got.length === expected.length && timingSafeEqual(got, expected);
-  });
+  const given = (parts.get('v1') ?? []).map((v) => Buffer.from(v));
+  let ok = false;
+  for (const k of secrets) {
+    if (typeof k !== 'string' || k === '') continue;
+    const expected = Buffer.from(createHmac('sha256', k).update(`${t}.${body}`).digest('hex'));
+    // Every pair is compared (no early exit), each in constant time.
+    for (const got of given) {
+      if (got.length === expected.length && timingSafeEqual(got, expected)) ok = true;
+    }
+  }
+  return ok;
 }
 
 /**
@@ -109,6 +129,8 @@ export interface WebhookWorkerOptions {
   /** Target URL; without one the worker delivers nothing (events wait in the outbox). */
   readonly url: string | undefined;
   readonly secret: string | undefined;
+  /** The secret being rotated out: while set, each delivery carries a second `v1=` made with it. */
+  readonly previousSecret?: string | undefined;
   readonly log: Logger;
   readonly metrics?: Pick<ServiceMetrics, 'webhookDelivery'>;
   readonly fetch?: (req: Request) => Promise<Response>;
@@ -151,6 +173,12 @@ export class WebhookWorker {
   /** Whether a target is configured. */
   get enabled(): boolean {
     return this.opts.url !== undefined && this.opts.secret !== undefined;
+  }
+
+  /** The signing secrets: the current one, then the previous one while it is still configured. */
+  private secrets(): string[] {
+    const { secret, previousSecret } = this.opts;
+    return previousSecret !== undefined && previousSecret !== secret ? [secret!, previousSecret] : [secret!];
   }
 
   /** Starts polling (no-op without a target). */
@@ -206,7 +234,7 @@ export class WebhookWorker {
             'content-type': 'application/json',
             'user-agent': 'spapi-auth-webhooks/1',
             'spapi-auth-event-id': event.id,
-            [SIGNATURE_HEADER.toLowerCase()]: signWebhook(this.opts.secret!, body, t),
+            [SIGNATURE_HEADER.toLowerCase()]: signWebhook(this.secrets(), body, t),
           },
           body,
           redirect: 'manual',

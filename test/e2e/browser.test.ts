@@ -12,6 +12,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
+import { webhookEvent } from '../../src/server/ops/events.js';
 import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import { repoRoot } from '../helpers/cli.js';
 import {
@@ -333,6 +334,46 @@ if (missing !== undefined && process.env.CI === 'true') {
           afterList.items.map((s) => [s.sellingPartnerId, s.status, s.version]),
           before.items.map((s) => [s.sellingPartnerId, s.status, s.version]),
         );
+      } finally {
+        await context.close();
+      }
+    });
+
+    it('T-F17: "Redeliver" on a failed webhook event queues it again under the same id (a click, with the form\'s CSRF token)', async () => {
+      const { context, page } = await newContext();
+      try {
+        const failed = webhookEvent('seller.deleted', { selling_partner_id: 'A1BROWSERHOOK' }, Date.now());
+        await store.enqueueWebhookEvents([failed]);
+        const claimed = await store.claimWebhookEvents('gone-worker', { limit: 10, leaseMs: 1 });
+        assert.ok(claimed.some((e) => e.id === failed.id));
+        await store.markWebhookFailed(failed.id, 'gone-worker', { error: 'http_500', nextAttemptAt: null });
+        await login(page);
+        await page.goto(`${publicUrl}/admin/webhooks?state=dead`);
+        const row = page.locator('tr', { hasText: failed.id });
+        await Promise.all([
+          page.waitForURL((u) => u.searchParams.get('notice') === 'redelivered'),
+          row.locator('button[data-action=redeliver]').click(),
+        ]);
+        await shot(page, '12-admin-webhook-redelivered');
+        assert.match(await page.locator('.notice').innerText(), /same id/);
+        assert.equal(new URL(page.url()).searchParams.get('state'), 'pending');
+        await page.locator('tr', { hasText: failed.id }).waitFor();
+        const [queued] = (await store.listWebhookEvents({ state: 'pending' })).filter(
+          (r) => r.id === failed.id,
+        );
+        assert.equal(queued?.attempts, 0, 'queued again with a fresh schedule');
+        assert.deepEqual(queued?.data, failed.data);
+        // The audit is written by the service's buffer (flushed within a second).
+        const deadline = Date.now() + 10_000;
+        let audited = false;
+        while (!audited && Date.now() < deadline) {
+          audited = (await store.listAudit({ limit: 50 })).some(
+            (r) =>
+              r.action === 'webhook.redelivered' && r.actor === 'admin' && r.details.event_id === failed.id,
+          );
+          if (!audited) await new Promise((r) => setTimeout(r, 200));
+        }
+        assert.ok(audited, 'the redelivery is in the audit, naming the operator');
       } finally {
         await context.close();
       }

@@ -118,6 +118,8 @@ test('every POST without the right CSRF token is refused with 403 and changes no
       ['/admin/sellers/A1EMUSELLERNA01/delete', { region: 'na' }],
       ['/admin/connect', { marketplace: 'US', kind: 'seller' }],
       ['/admin/webhooks/retry', { id: e.id }],
+      ['/admin/webhooks/redeliver', { id: e.id }],
+      ['/admin/webhooks/test', {}],
       ['/admin/logout', {}],
     ];
     for (const [path, form] of forms) {

@@ -1201,6 +1201,40 @@ export function storeContract(harness: ContractHarness): void {
           const again = await store.claimWebhookEvents('w2', { limit: 10, leaseMs: 10_000 });
           assert.deepEqual(again.map((e) => e.id).sort(), [b.id, c.id].sort());
         }));
+
+      it('redelivers a given-up or delivered event with the same id and a fresh attempt count, never a pending one', () =>
+        withStore(async (store, clock) => {
+          const [a, b, c] = [event('a', clock.now()), event('b', clock.now()), event('c', clock.now())];
+          await store.enqueueWebhookEvents([a, b, c]);
+          await store.claimWebhookEvents('w1', { limit: 3, leaseMs: 10_000 });
+          assert.equal(await store.markWebhookDelivered(a.id, 'w1'), true);
+          assert.equal(
+            await store.markWebhookFailed(b.id, 'w1', { error: 'http_500', nextAttemptAt: null }),
+            true,
+          );
+          assert.equal(await store.redeliverWebhookEvent(c.id), false, 'pending (and claimed)');
+          assert.equal(await store.redeliverWebhookEvent('no-such-event'), false);
+          clock.advance(5000);
+          assert.equal(await store.redeliverWebhookEvent(b.id), true, 'dead');
+          assert.equal(await store.redeliverWebhookEvent(a.id), true, 'delivered');
+          assert.equal(await store.redeliverWebhookEvent(a.id), false, 'already pending again');
+          assert.deepEqual(await store.webhookOutboxDepth(), { pending: 3, dead: 0 });
+          const rows = await store.listWebhookEvents({ state: 'pending' });
+          for (const id of [a.id, b.id]) {
+            const row = rows.find((r) => r.id === id);
+            assert.equal(row?.attempts, 0, 'a fresh retry schedule');
+            assert.equal(row?.lastError, null);
+            assert.equal(row?.deliveredAt, null);
+            assert.equal(row?.deadAt, null);
+            assert.equal(row?.nextAttemptAt, clock.now());
+          }
+          clock.advance(5000);
+          const again = await store.claimWebhookEvents('w2', { limit: 10, leaseMs: 10_000 });
+          assert.deepEqual(again.map((e) => e.id).sort(), [a.id, b.id, c.id].sort());
+          assert.deepEqual(again.find((e) => e.id === b.id)?.data, b.data, 'the same event');
+          assert.equal(again.find((e) => e.id === b.id)?.attempts, 1);
+          assert.equal(await store.redeliverWebhookEvent(b.id), false, 'under a live claim');
+        }));
     });
 
     describe('argument checks (alike on every engine)', () => {

@@ -22,6 +22,9 @@ const NOTICES: Readonly<Record<string, string>> = {
   deleted: 'The authorization was deleted and its tokens wiped. A seller.deleted webhook was queued.',
   retried: 'The event is due again; the worker will deliver it within seconds.',
   not_retried: 'That event was delivered already or is being delivered right now.',
+  redelivered:
+    'The event is queued again with the same id and a fresh retry schedule; the worker delivers it within seconds.',
+  not_redelivered: 'That event is still pending or is being delivered right now: nothing to redeliver.',
   test_sent: 'A webhook.test event is queued; the worker delivers it within seconds.',
 };
 

@@ -1,4 +1,8 @@
-/** The webhook outbox (`/admin/webhooks`): pending, failed and delivered events, with a retry action. */
+/**
+ * The webhook outbox (`/admin/webhooks`): pending, failed and delivered events, with a retry action
+ * (a pending event due now) and a redeliver action (a failed or delivered event queued again, same
+ * id, fresh retry schedule).
+ */
 import type { OutboxState, OutboxRecord } from '../../storage/store.js';
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
@@ -9,7 +13,8 @@ import { PAGE_SIZE, noticeOf, readForm, type AdminKit } from './kit.js';
 const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'dead', 'delivered'];
 
 /**
- * Registers `GET /admin/webhooks` and `POST /admin/webhooks/retry`.
+ * Registers `GET /admin/webhooks`, `POST /admin/webhooks/test`, `POST /admin/webhooks/retry` and
+ * `POST /admin/webhooks/redeliver`.
  *
  * @example
  * registerWebhooksPage(kit);
@@ -107,9 +112,46 @@ export function registerWebhooksPage(kit: AdminKit): void {
     const state = form.get('state') === 'dead' ? 'dead' : 'pending';
     return redirect(303, `/admin/webhooks?state=${state}&notice=${ok ? 'retried' : 'not_retried'}`);
   });
+
+  // A failed (given-up) or delivered event queued again with the same id: receivers deduplicate on
+  // it. The attempt count starts over, so a given-up event gets the whole retry schedule again.
+  kit.add('POST', '/admin/webhooks/redeliver', async (req) => {
+    const form = await readForm(req);
+    kit.checkPost(req, form);
+    const id = form.get('id') ?? '';
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(id))
+      throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
+    const ok = await store.redeliverWebhookEvent(id);
+    ctx.audit.add({
+      action: 'webhook.redelivered',
+      actor: 'admin',
+      outcome: ok ? 'ok' : 'not_redeliverable',
+      details: { event_id: id },
+    });
+    const back = form.get('state') === 'delivered' ? 'delivered' : 'dead';
+    return redirect(
+      303,
+      ok
+        ? '/admin/webhooks?state=pending&notice=redelivered'
+        : `/admin/webhooks?state=${back}&notice=not_redelivered`,
+    );
+  });
 }
 
-/** The events of one tab, each with a retry form unless delivered. */
+/** A one-button form posting an event id (with the tab to come back to). */
+function actionForm(action: string, id: string, state: OutboxState, csrf: string, label: string): SafeHtml {
+  return html`<form method="post" action="${action}">
+    <input type="hidden" name="csrf" value="${csrf}" /><input type="hidden" name="id" value="${id}" /><input
+      type="hidden"
+      name="state"
+      value="${state}"
+    /><button class="btn ghost" type="submit" data-action="${label === 'Redeliver' ? 'redeliver' : 'retry'}">
+      ${label}
+    </button>
+  </form>`;
+}
+
+/** The events of one tab: Retry now on pending ones, Redeliver on failed and delivered ones. */
 function eventTable(rows: readonly OutboxRecord[], state: OutboxState, csrf: string): SafeHtml {
   return html`<table class="rows">
     <thead>
@@ -145,20 +187,9 @@ function eventTable(rows: readonly OutboxRecord[], state: OutboxState, csrf: str
             </td>
             <td data-label="">
               ${
-                r.state !== 'delivered'
-                  ? html`<form method="post" action="/admin/webhooks/retry">
-                      <input type="hidden" name="csrf" value="${csrf}" /><input
-                        type="hidden"
-                        name="id"
-                        value="${r.id}"
-                      /><input type="hidden" name="state" value="${state}" /><button
-                        class="btn ghost"
-                        type="submit"
-                      >
-                        Retry now
-                      </button>
-                    </form>`
-                  : ''
+                r.state === 'pending'
+                  ? actionForm('/admin/webhooks/retry', r.id, state, csrf, 'Retry now')
+                  : actionForm('/admin/webhooks/redeliver', r.id, state, csrf, 'Redeliver')
               }
             </td>
           </tr>`,

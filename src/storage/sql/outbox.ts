@@ -150,5 +150,17 @@ export function outboxMethods(ctx: SqlContext): OutboxStore {
       );
       return changed === 1;
     },
+
+    async redeliverWebhookEvent(id) {
+      const at = now();
+      const changed = await db.run(
+        `UPDATE webhook_outbox SET dead_at = NULL, delivered_at = NULL, attempts = 0, last_error = NULL,
+           lease_owner = NULL, lease_expires_at = NULL, next_attempt_at = ?
+         WHERE id = ? AND (dead_at IS NOT NULL OR delivered_at IS NOT NULL)
+           AND (lease_expires_at IS NULL OR lease_expires_at <= ?)`,
+        [at, id, at],
+      );
+      return changed === 1;
+    },
   };
 }

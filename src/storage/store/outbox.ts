@@ -91,4 +91,11 @@ export interface OutboxStore {
    * can never cause a second delivery).
    */
   retryWebhookEvent(id: string): Promise<boolean>;
+  /**
+   * Queues a given-up (`dead`) or delivered event for delivery again, with the same id and bytes,
+   * due now and with its attempt count reset (a full retry schedule, where
+   * {@link retryWebhookEvent} grants a given-up event a single attempt); false when no such event,
+   * it is still pending, or a deliverer holds an unexpired claim on it.
+   */
+  redeliverWebhookEvent(id: string): Promise<boolean>;
 }

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { parseTrustedProxies } from './server/http/client-address.js';
 
 /** `dev` runs with the embedded emulator and generated defaults; `serve` is production. */
 export type Mode = 'dev' | 'serve';
@@ -101,6 +102,22 @@ export interface Config {
   /** Requests per second per API key; 0 turns the limit off. The burst is twice this. */
   readonly keyRateLimit: number;
   /**
+   * Requests per minute per client address on the browser flows that anyone can reach
+   * (`SPAPI_AUTH_OAUTH_RATE_LIMIT`: `/oauth/login`, `/connect/:token`, `/oauth/callback`); as many at
+   * once after a quiet spell. 0 turns the limit off.
+   */
+  readonly oauthRateLimit: number;
+  /**
+   * Unconsumed OAuth transactions, and unconsumed pending Appstore sessions, kept at most
+   * (`SPAPI_AUTH_MAX_PENDING_FLOWS`); past it the oldest are deleted first.
+   */
+  readonly maxPendingFlows: number;
+  /**
+   * Addresses and CIDR networks of the reverse proxies whose `X-Forwarded-For` is believed
+   * (`SPAPI_AUTH_TRUSTED_PROXIES`); empty: the socket peer is the client.
+   */
+  readonly trustedProxies: readonly string[];
+  /**
    * Proactive LWA refreshes per second this instance starts at most (`SPAPI_AUTH_REFRESH_RATE_LIMIT`);
    * 0 turns the proactive refresher off (tokens are then refreshed only on demand).
    */
@@ -142,6 +159,27 @@ export const DEFAULT_REFRESH_RATE_LIMIT = 10;
  * const idleMs = (config.refreshIdleAfterS || DEFAULT_REFRESH_IDLE_AFTER_S) * 1000;
  */
 export const DEFAULT_REFRESH_IDLE_AFTER_S = 7200;
+
+/**
+ * Default of `SPAPI_AUTH_OAUTH_RATE_LIMIT`: requests per minute per client address on the browser
+ * flows. One authorization is two or three of them (Login URI or connect link, then the callback),
+ * so a person retrying a few times stays far below it, while one client can no longer create
+ * thousands of rows a second.
+ *
+ * @example
+ * const perMinute = config.oauthRateLimit; // 30 unless configured
+ */
+export const DEFAULT_OAUTH_RATE_LIMIT = 30;
+
+/**
+ * Default of `SPAPI_AUTH_MAX_PENDING_FLOWS`: at about 0.5 KB a row, 10,000 unconsumed
+ * transactions are a few megabytes, and far more authorizations than a service starts in the
+ * 10 minutes a transaction lives.
+ *
+ * @example
+ * const cap = config.maxPendingFlows; // 10000 unless configured
+ */
+export const DEFAULT_MAX_PENDING_FLOWS = 10_000;
 
 /** Credentials used in dev when the environment sets none: the emulator's built-in application. */
 export interface DevDefaults {
@@ -335,13 +373,25 @@ function readApplication(r: EnvReader, devApp: DevDefaults | undefined) {
   return { lwaClientId, lwaClientSecret, lwaClientSecretNext, applicationId };
 }
 
-/** Where this process listens (`PORT`, `HOST`). */
+/** Where this process listens (`PORT`, `HOST`), and which proxies in front of it are believed. */
 function readListen(r: EnvReader) {
   const port = r.integer('PORT', 3000, 0, 65535);
   const host = r.raw('HOST') ?? '127.0.0.1';
   if (!/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host))
     throw new ConfigError('HOST', 'must be a host name or address');
-  return { port, host };
+  const trustedProxies = (r.raw('SPAPI_AUTH_TRUSTED_PROXIES') ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  try {
+    parseTrustedProxies(trustedProxies);
+  } catch {
+    throw new ConfigError(
+      'SPAPI_AUTH_TRUSTED_PROXIES',
+      'must list IP addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8,::1)',
+    );
+  }
+  return { port, host, trustedProxies: Object.freeze(trustedProxies) };
 }
 
 /** The public URL and the URLs Amazon sends browsers back to, derived from it once. */
@@ -466,10 +516,12 @@ function readOperators(r: EnvReader) {
   return { adminPassword, metricsToken, metricsRuntime: r.bool('SPAPI_AUTH_METRICS_RUNTIME', true) };
 }
 
-/** Rates: per API key, and of the proactive refresher (with its idle window, the hot set). */
+/** Rates: per API key, per client address on the browser flows, the pending-flow cap, and the proactive refresher (with its idle window, the hot set). */
 function readLimits(r: EnvReader) {
   return {
     keyRateLimit: r.integer('SPAPI_AUTH_KEY_RATE_LIMIT', 100, 0, 1_000_000),
+    oauthRateLimit: r.integer('SPAPI_AUTH_OAUTH_RATE_LIMIT', DEFAULT_OAUTH_RATE_LIMIT, 0, 1_000_000),
+    maxPendingFlows: r.integer('SPAPI_AUTH_MAX_PENDING_FLOWS', DEFAULT_MAX_PENDING_FLOWS, 100, 100_000_000),
     refreshRateLimit: r.integer('SPAPI_AUTH_REFRESH_RATE_LIMIT', DEFAULT_REFRESH_RATE_LIMIT, 0, 100_000),
     refreshIdleAfterS: r.integer(
       'SPAPI_AUTH_REFRESH_IDLE_AFTER',

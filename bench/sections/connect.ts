@@ -83,7 +83,7 @@ export const connectFlow: BenchSection = {
           amazonUrl: emu.url,
           databaseUrl,
           keyRing: ring,
-          extra: { SPAPI_AUTH_KEY_RATE_LIMIT: '0' },
+          extra: { SPAPI_AUTH_KEY_RATE_LIMIT: '0', SPAPI_AUTH_OAUTH_RATE_LIMIT: '0' },
         }),
       );
       try {

@@ -30,6 +30,8 @@ import { registerTokenRoutes } from './tokens/routes.js';
 import { openApiDocument } from './openapi.js';
 import { PARAM_RULES } from './http/validate.js';
 import { RevocationFeed, type REVOCATION_POLL_MS } from './revocations.js';
+import { createClientAddress } from './http/client-address.js';
+import { RateLimiter, addressKey, type LimitDecision } from './http/limits.js';
 
 /** What {@link createApp} needs. */
 export interface AppDeps {
@@ -97,6 +99,19 @@ export function createApp(deps: AppDeps): App {
     now,
   );
   revocations.start(deps.revocationPollMs);
+  let warnedForwarded = false;
+  const clientAddress = createClientAddress(config.trustedProxies, () => {
+    if (warnedForwarded) return;
+    warnedForwarded = true;
+    // Once per process: behind a proxy that is not trusted every client has the proxy's address.
+    log.warn(
+      'X-Forwarded-For from a peer that is not a trusted proxy is ignored; if a reverse proxy forwards to this service, list its address in SPAPI_AUTH_TRUSTED_PROXIES',
+      { variable: 'SPAPI_AUTH_TRUSTED_PROXIES' },
+    );
+  });
+  const oauthLimiter =
+    config.oauthRateLimit > 0 ? new RateLimiter({ perMinute: config.oauthRateLimit, now }) : undefined;
+  const unlimited: LimitDecision = { allowed: true };
   const context: ServiceContext = {
     config,
     store,
@@ -106,6 +121,9 @@ export function createApp(deps: AppDeps): App {
     audit,
     log,
     now,
+    clientAddress,
+    oauthLimit: (req) =>
+      oauthLimiter === undefined ? unlimited : oauthLimiter.take(addressKey(clientAddress(req))),
   };
   const router = new Router(PARAM_RULES);
 

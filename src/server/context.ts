@@ -11,6 +11,8 @@ import type { ApiKeyAuthenticator } from './tokens/api-keys.js';
 import type { RevocationFeed } from './revocations.js';
 import type { AuditBuffer } from './ops/audit.js';
 import type { Logger } from './http/log.js';
+import type { ClientAddress, PeerAndHeaders } from './http/client-address.js';
+import type { LimitDecision } from './http/limits.js';
 
 /** The refresh and access token returned by a code exchange. */
 export interface ExchangedTokens {
@@ -70,4 +72,14 @@ export interface ServiceContext {
   readonly audit: AuditBuffer;
   readonly log: Logger;
   readonly now: () => number;
+  /**
+   * The client's address, for limits and logs (never for URLs): the socket peer, or the right-most
+   * untrusted `X-Forwarded-For` entry when the peer is a trusted proxy (`http/client-address.ts`).
+   */
+  readonly clientAddress: ClientAddress;
+  /**
+   * Spends one request of the client address's allowance on the routes anyone can reach that write
+   * rows (`SPAPI_AUTH_OAUTH_RATE_LIMIT`; one bucket per address, shared by those routes, per instance).
+   */
+  readonly oauthLimit: (req: PeerAndHeaders) => LimitDecision;
 }

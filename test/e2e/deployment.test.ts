@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
@@ -34,6 +35,9 @@ const EU_SELLER = 'A1EMUSELLEREU01';
 const SNIPPET = '/etc/nginx/snippets/spapi-auth-proxy.conf';
 const SITE = '/etc/nginx/sites-available/spapi-auth';
 const PREFIX_SITE = '/etc/nginx/sites-available/app-with-spapi-auth';
+const ENV_FILE = '/etc/spapi-auth/env';
+// Per-address allowance of the browser flows on each instance (low, so the test can exhaust it).
+const OAUTH_LIMIT = 10;
 
 const missing =
   nginxMissing() ?? (existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`);
@@ -58,13 +62,29 @@ if (missing !== null && process.env.CI === 'true') {
     let httpPort: number;
     let siteUrl: string;
     let prefixUrl: string;
+    // What the doc's /etc/spapi-auth/env says about the proxy, given to both instances.
+    let trustedProxies: string;
 
     /** Both instances (again), with `publicUrl` as their public URL. */
     const startInstances = async (publicUrl: string): Promise<void> => {
       await Promise.all(instances.map((i) => i.stop()));
       instances = await Promise.all(
         ports.map((port) =>
-          startServe(serveEnv({ app, secrets, amazon, databaseUrl: db.url, publicUrl, port }), 40_000),
+          startServe(
+            serveEnv({
+              app,
+              secrets,
+              amazon,
+              databaseUrl: db.url,
+              publicUrl,
+              port,
+              extra: {
+                SPAPI_AUTH_TRUSTED_PROXIES: trustedProxies,
+                SPAPI_AUTH_OAUTH_RATE_LIMIT: String(OAUTH_LIMIT),
+              },
+            }),
+            40_000,
+          ),
         ),
       );
     };
@@ -150,6 +170,9 @@ if (missing !== null && process.env.CI === 'true') {
         ...certs,
       ]);
       assert.ok(files.get(SNIPPET), `${SNIPPET} is in docs/deployment.md`);
+      const trusted = /^SPAPI_AUTH_TRUSTED_PROXIES=(\S+)$/m.exec(files.get(ENV_FILE) ?? '');
+      assert.ok(trusted, `${ENV_FILE} in docs/deployment.md sets SPAPI_AUTH_TRUSTED_PROXIES`);
+      trustedProxies = trusted[1]!;
       nginx = await startNginx(join(dir, 'nginx'), {
         'snippets/spapi-auth-proxy.conf': files.get(SNIPPET)!,
         'sites-enabled/spapi-auth': site,
@@ -209,6 +232,48 @@ if (missing !== null && process.env.CI === 'true') {
       } finally {
         await context.close();
       }
+    });
+
+    it('through nginx the per-address limit counts the browser address nginx forwards, never a forged X-Forwarded-For', async () => {
+      const port = Number(new URL(siteUrl).port);
+      /** GET /oauth/login (malformed: answered 400, but counted) from a given local source address. */
+      const loginFrom = (localAddress: string, headers: Record<string, string> = {}): Promise<number> =>
+        new Promise((resolve, reject) => {
+          httpsRequest(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/oauth/login',
+              localAddress,
+              rejectUnauthorized: false,
+              agent: false,
+              headers,
+            },
+            (r) => {
+              r.resume();
+              resolve(r.statusCode ?? 0);
+            },
+          )
+            .on('error', reject)
+            .end();
+        });
+      // One browser (127.0.0.5) forging a new X-Forwarded-For on every request: still one client.
+      const statuses: number[] = [];
+      for (let i = 0; i < 2 * OAUTH_LIMIT + 6; i++) {
+        statuses.push(await loginFrom('127.0.0.5', { 'x-forwarded-for': `198.51.100.${i + 1}` }));
+      }
+      const passed = statuses.filter((s) => s !== 429);
+      assert.ok(
+        passed.every((s) => s === 400),
+        statuses.join(' '),
+      );
+      assert.ok(
+        passed.length <= 2 * OAUTH_LIMIT,
+        `at most the allowance of both instances: ${statuses.join(' ')}`,
+      );
+      assert.deepEqual(statuses.slice(-4), [429, 429, 429, 429]);
+      // Another browser behind the same nginx is not affected: the instances see its own address.
+      assert.deepEqual([await loginFrom('127.0.0.6'), await loginFrom('127.0.0.6')], [400, 400]);
     });
 
     it('plain http is redirected to https; /metrics is not served through the proxy', async () => {

@@ -141,6 +141,8 @@ export function serveEnv(
     SPAPI_AUTH_ENCRYPTION_KEYS: encryptionKeys,
     DATABASE_URL: opts.databaseUrl,
     SPAPI_AUTH_KEY_RATE_LIMIT: '0',
+    // Every test browser is on 127.0.0.1: tests of the per-address limit turn it on.
+    SPAPI_AUTH_OAUTH_RATE_LIMIT: '0',
     // The proactive refresher is off: the tests count the refreshes that callers cause.
     SPAPI_AUTH_REFRESH_RATE_LIMIT: '0',
     PORT: String(opts.port),

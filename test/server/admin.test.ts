@@ -339,9 +339,9 @@ test('login attempts are throttled', () =>
     const anon = cookiePair(form.headers.get('set-cookie'));
     const csrf = csrfOf(await form.text());
     const statuses: number[] = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 7; i++) {
       statuses.push((await post(svc, '/admin/login', { csrf, password: `guess-${i}` }, anon)).status);
     }
-    assert.deepEqual(statuses.slice(0, 10), Array(10).fill(303));
-    assert.equal(statuses[11], 429);
+    // Five failures from this address, then it is locked out (test/server/abuse-limits.test.ts has the rest).
+    assert.deepEqual(statuses, [303, 303, 303, 303, 303, 429, 429]);
   }));

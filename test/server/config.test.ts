@@ -212,3 +212,33 @@ test('SPAPI_AUTH_AMAZON_URL: an origin; plain http only on loopback', () => {
     );
   }
 });
+
+test('the abuse limits: SPAPI_AUTH_OAUTH_RATE_LIMIT, SPAPI_AUTH_MAX_PENDING_FLOWS, SPAPI_AUTH_TRUSTED_PROXIES', () => {
+  const d = loadConfig(serveEnv(), { mode: 'serve' });
+  assert.equal(d.oauthRateLimit, 30);
+  assert.ok(d.oauthRateLimit < d.keyRateLimit * 60, 'below the API key limit');
+  assert.equal(d.maxPendingFlows, 10_000);
+  assert.deepEqual(d.trustedProxies, [], 'nobody is trusted by default');
+  const c = loadConfig(
+    serveEnv({
+      SPAPI_AUTH_OAUTH_RATE_LIMIT: '0',
+      SPAPI_AUTH_MAX_PENDING_FLOWS: '500',
+      SPAPI_AUTH_TRUSTED_PROXIES: ' 127.0.0.1, ::1 ,10.0.0.0/8',
+    }),
+    { mode: 'serve' },
+  );
+  assert.equal(c.oauthRateLimit, 0);
+  assert.equal(c.maxPendingFlows, 500);
+  assert.deepEqual(c.trustedProxies, ['127.0.0.1', '::1', '10.0.0.0/8']);
+  const marker = '10.0.0.0/99-CANARY';
+  const err = configError(() =>
+    loadConfig(serveEnv({ SPAPI_AUTH_TRUSTED_PROXIES: `127.0.0.1,${marker}` }), { mode: 'serve' }),
+  );
+  assert.equal(err.variable, 'SPAPI_AUTH_TRUSTED_PROXIES');
+  assert.ok(!err.message.includes('CANARY'));
+  assert.equal(
+    configError(() => loadConfig(serveEnv({ SPAPI_AUTH_MAX_PENDING_FLOWS: '5' }), { mode: 'serve' }))
+      .variable,
+    'SPAPI_AUTH_MAX_PENDING_FLOWS',
+  );
+});

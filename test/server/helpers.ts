@@ -113,6 +113,8 @@ export function serviceEnv(
     SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${randomBytes(32).toString('base64')}`,
     SPAPI_AUTH_RETURN_ORIGINS: 'https://app.example.com',
     DATABASE_URL: 'memory:',
+    // Every in-process request comes from 127.0.0.1: tests of the per-address limit turn it on.
+    SPAPI_AUTH_OAUTH_RATE_LIMIT: '0',
     ...env,
   };
 }

@@ -1,13 +1,15 @@
 /**
- * The login form (shared password) and logout. Failed logins are throttled per process: after
- * {@link LOGIN_FAILURES_PER_MINUTE} failures in a minute every attempt gets a 429 for the rest of it.
+ * The login form (shared password) and logout. Failed logins are throttled per client address
+ * (`ctx.clientAddress`, the one the OAuth limit uses) with a {@link FailureThrottle}: five failures
+ * in a row lock that address out for 30 s, each further failure doubles it up to 15 minutes, and a
+ * success clears it. Other addresses are not affected, so wrong passwords from one address lock
+ * no operator out; while locked the password is not even checked. Per instance.
  */
 import { HttpError, redirect, type ServerResponse } from '../http/request.js';
 import { html } from '../http/html.js';
+import { FailureThrottle, addressKey } from '../http/limits.js';
 import { adminPage } from './layout.js';
 import { readForm, type AdminKit } from './kit.js';
-
-const LOGIN_FAILURES_PER_MINUTE = 10;
 
 /**
  * Registers `GET`/`POST /admin/login` and `POST /admin/logout`.
@@ -18,7 +20,7 @@ const LOGIN_FAILURES_PER_MINUTE = 10;
 export function registerLoginRoutes(kit: AdminKit): void {
   const { ctx, sessions } = kit;
   const secure = ctx.config.secureCookies;
-  let failures: number[] = [];
+  const throttle = new FailureThrottle({ now: ctx.now });
 
   kit.add('GET', '/admin/login', (req) => {
     if (!kit.enabled) return kit.disabled();
@@ -34,18 +36,25 @@ export function registerLoginRoutes(kit: AdminKit): void {
   kit.add('POST', '/admin/login', async (req) => {
     const form = await readForm(req);
     kit.checkPost(req, form, false);
-    const at = ctx.now();
-    failures = failures.filter((t) => at - t < 60_000);
-    if (failures.length >= LOGIN_FAILURES_PER_MINUTE) {
-      throw new HttpError(429, 'rate_limited', 'Too many failed logins; wait a minute.', {
-        'retry-after': '60',
-      });
+    const key = `password:${addressKey(ctx.clientAddress(req))}`;
+    const allowed = throttle.check(key);
+    if (!allowed.allowed) {
+      throw new HttpError(
+        429,
+        'login_throttled',
+        `Too many failed logins from this address; wait ${allowed.retryAfterS} seconds before trying again.`,
+        { 'retry-after': String(allowed.retryAfterS) },
+      );
     }
     if (!sessions.checkPassword(form.get('password') ?? '')) {
-      failures.push(at);
-      ctx.log.warn('admin login failed', { route: '/admin/login' });
+      const lockMs = throttle.failure(key);
+      ctx.log.warn('admin login failed', {
+        route: '/admin/login',
+        ...(lockMs > 0 ? { code: 'login_throttled' } : {}),
+      });
       return redirect(303, '/admin/login?failed=1');
     }
+    throttle.success(key);
     const { cookie } = sessions.issue(true);
     ctx.audit.add({ action: 'admin.login', actor: 'admin', outcome: 'ok' });
     return redirect(303, '/admin', { 'set-cookie': cookie });

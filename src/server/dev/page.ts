@@ -203,6 +203,11 @@ export function registerDevRoutes(
   });
 
   router.add('POST', '/dev/connect', async (req) => {
+    // Anyone who reaches the dev server may post this form: the browser flows' per-address limit.
+    const limit = ctx.oauthLimit(req);
+    if (!limit.allowed) {
+      throw new HttpError(429, 'flow_rate_limited', undefined, { 'retry-after': String(limit.retryAfterS) });
+    }
     // With Referrer-Policy: no-referrer, browsers send `Origin: null` on form posts, so the
     // same-origin proof is Sec-Fetch-Site (or an exact Origin from other clients).
     const sameOrigin =

@@ -24,6 +24,7 @@ import {
   createFlowSession,
   flowFailure,
   headWithoutSideEffects,
+  rateLimited,
   startTransaction,
   userRefOf,
   type AppstorePayload,
@@ -114,32 +115,34 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
   router.add(
     'GET',
     '/oauth/login',
-    headWithoutSideEffects(async (req) => {
-      let login: LoginRequest;
-      try {
-        login = parseLoginRequest(req.rawQuery, callbackUriPolicy(config));
-      } catch (err) {
-        if (err instanceof LoginRequestError) return flowFailure(req, err.code);
-        throw err;
-      }
-      if (config.signinUrl !== undefined) {
-        const marketplace = marketplaceOfCallback(login.amazonCallbackUri, config.amazonUrl);
-        const payload: AppstorePayload = {
-          amazon_callback_uri: login.amazonCallbackUri.href,
-          amazon_state: login.amazonState,
-          selling_partner_id: login.sellingPartnerId,
-          marketplace: marketplace.countryCode,
-          version_beta: login.beta,
-        };
-        const { token } = await createFlowSession(ctx, 'appstore', payload);
-        const signin = new URL(config.signinUrl);
-        signin.searchParams.set('spapi_pending', token);
-        log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: login.sellingPartnerId });
-        return redirect(302, signin.href);
-      }
-      log.info('appstore login', { flow: 'appstore', seller_id: login.sellingPartnerId });
-      return continueAtAmazon(ctx, { login, userRef: null });
-    }),
+    headWithoutSideEffects(
+      rateLimited(ctx, async (req) => {
+        let login: LoginRequest;
+        try {
+          login = parseLoginRequest(req.rawQuery, callbackUriPolicy(config));
+        } catch (err) {
+          if (err instanceof LoginRequestError) return flowFailure(req, err.code);
+          throw err;
+        }
+        if (config.signinUrl !== undefined) {
+          const marketplace = marketplaceOfCallback(login.amazonCallbackUri, config.amazonUrl);
+          const payload: AppstorePayload = {
+            amazon_callback_uri: login.amazonCallbackUri.href,
+            amazon_state: login.amazonState,
+            selling_partner_id: login.sellingPartnerId,
+            marketplace: marketplace.countryCode,
+            version_beta: login.beta,
+          };
+          const { token } = await createFlowSession(ctx, 'appstore', payload);
+          const signin = new URL(config.signinUrl);
+          signin.searchParams.set('spapi_pending', token);
+          log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: login.sellingPartnerId });
+          return redirect(302, signin.href);
+        }
+        log.info('appstore login', { flow: 'appstore', seller_id: login.sellingPartnerId });
+        return continueAtAmazon(ctx, { login, userRef: null });
+      }),
+    ),
   );
 
   // ── Appstore workflow, step 2: the app has signed its user in ──

@@ -16,7 +16,7 @@ import type { HttpErrorCode } from '../http/errors.js';
 import type { Router } from '../http/router.js';
 import { TOKEN } from '../http/validate.js';
 import { completeAuthorization, refuseBeforeExchange } from './authorize.js';
-import { bindingCookieName, flowFailure, headWithoutSideEffects } from './transaction.js';
+import { bindingCookieName, flowFailure, headWithoutSideEffects, rateLimited } from './transaction.js';
 
 /** Why the store could not consume a transaction, as the code the browser sees. */
 const STATE_FAILURES = {
@@ -39,43 +39,48 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
   router.add(
     'GET',
     '/oauth/callback',
-    headWithoutSideEffects(async (req) => {
-      const cb = parseCallback(req.rawQuery);
-      // Amazon's own answers (a cancel, no code) still end the transaction; a malformed callback
-      // (perhaps forged) is refused without touching it.
-      const ends = !cb.ok && (cb.error.code === 'authorization_denied' || cb.error.code === 'code_missing');
-      if (!cb.ok && !ends) return flowFailure(req, cb.error.code);
-      const state = cb.state!;
-      if (cb.ok && cb.unexpectedParams.includes('iss'))
-        log.warn('unexpected iss parameter on callback', { route: '/oauth/callback' });
+    headWithoutSideEffects(
+      rateLimited(ctx, async (req) => {
+        const cb = parseCallback(req.rawQuery);
+        // Amazon's own answers (a cancel, no code) still end the transaction; a malformed callback
+        // (perhaps forged) is refused without touching it.
+        const ends = !cb.ok && (cb.error.code === 'authorization_denied' || cb.error.code === 'code_missing');
+        if (!cb.ok && !ends) return flowFailure(req, cb.error.code);
+        const state = cb.state!;
+        if (cb.ok && cb.unexpectedParams.includes('iss'))
+          log.warn('unexpected iss parameter on callback', { route: '/oauth/callback' });
 
-      const binding = readCookie(req.header('cookie'), cookieName);
-      if (binding === undefined || !TOKEN.test(binding)) {
-        return flowFailure(
-          req,
-          'state_not_bound',
-          'This browser did not start this authorization (the binding cookie is missing).',
-        );
-      }
-      const consumed = await store.consumeOAuthTransaction(await hashState(state), await hashState(binding));
-      if (!consumed.ok) {
-        return flowFailure(req, STATE_FAILURES[consumed.reason]);
-      }
-      const tx = consumed.value;
-      if (!cb.ok) {
-        if (cb.error.code === 'authorization_denied') {
-          audit.add({
-            action: 'seller.authorization_denied',
-            outcome: 'authorization_denied',
-            region: tx.region,
-          });
+        const binding = readCookie(req.header('cookie'), cookieName);
+        if (binding === undefined || !TOKEN.test(binding)) {
+          return flowFailure(
+            req,
+            'state_not_bound',
+            'This browser did not start this authorization (the binding cookie is missing).',
+          );
         }
-        return flowFailure(req, cb.error.code);
-      }
-      const refused = await refuseBeforeExchange(ctx, tx, cb.sellingPartnerId);
-      if (refused) return flowFailure(req, refused.code, refused.message);
-      return completeAuthorization(ctx, req, tx, cb.sellingPartnerId, cb.spapiOauthCode);
-    }),
+        const consumed = await store.consumeOAuthTransaction(
+          await hashState(state),
+          await hashState(binding),
+        );
+        if (!consumed.ok) {
+          return flowFailure(req, STATE_FAILURES[consumed.reason]);
+        }
+        const tx = consumed.value;
+        if (!cb.ok) {
+          if (cb.error.code === 'authorization_denied') {
+            audit.add({
+              action: 'seller.authorization_denied',
+              outcome: 'authorization_denied',
+              region: tx.region,
+            });
+          }
+          return flowFailure(req, cb.error.code);
+        }
+        const refused = await refuseBeforeExchange(ctx, tx, cb.sellingPartnerId);
+        if (refused) return flowFailure(req, refused.code, refused.message);
+        return completeAuthorization(ctx, req, tx, cb.sellingPartnerId, cb.spapiOauthCode);
+      }),
+    ),
   );
 
   router.add('GET', '/oauth/result', (req) => {

@@ -18,6 +18,7 @@ import {
   createFlowSession,
   flowFailure,
   headWithoutSideEffects,
+  rateLimited,
   startTransaction,
   userRefOf,
   type ConnectPayload,
@@ -102,40 +103,42 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
   router.add(
     'GET',
     '/connect/:token',
-    headWithoutSideEffects(async (req, { params }) => {
-      const result = await store.consumeSession(await hashState(params.token!), 'connect');
-      if (!result.ok) {
-        return flowFailure(req, SESSION_FAILURES[result.reason]);
-      }
-      const p = result.value.payload as unknown as ConnectPayload;
-      const marketplace = findMarketplace(p.marketplace);
-      if (!marketplace)
-        return flowFailure(req, 'invalid_marketplace', 'The link names an unknown marketplace.');
-      if (p.flow === 'appstore') {
-        let login;
-        try {
-          login = storedLoginRequest(p, config);
-        } catch (err) {
-          // Validated when Amazon sent it; only a change of configuration since then gets here.
-          if (err instanceof LoginRequestError) return flowFailure(req, err.code);
-          throw err;
+    headWithoutSideEffects(
+      rateLimited(ctx, async (req, { params }) => {
+        const result = await store.consumeSession(await hashState(params.token!), 'connect');
+        if (!result.ok) {
+          return flowFailure(req, SESSION_FAILURES[result.reason]);
         }
-        return continueAtAmazon(ctx, { login, userRef: p.user_ref });
-      }
-      const { state, cookie, codeChallenge } = await startTransaction(ctx, {
-        flow: 'website',
-        kind: p.kind,
-        marketplace,
-        region: marketplace.region,
-        userRef: p.user_ref,
-        returnTo: p.return_to,
-        expectedSellingPartnerId: p.selling_partner_id,
-      });
-      log.info('connect started', { flow: 'website', region: marketplace.region, kind: p.kind });
-      return redirect(302, ctx.amazon.consentUrl({ marketplace, kind: p.kind, state, codeChallenge }), {
-        'set-cookie': cookie,
-      });
-    }),
+        const p = result.value.payload as unknown as ConnectPayload;
+        const marketplace = findMarketplace(p.marketplace);
+        if (!marketplace)
+          return flowFailure(req, 'invalid_marketplace', 'The link names an unknown marketplace.');
+        if (p.flow === 'appstore') {
+          let login;
+          try {
+            login = storedLoginRequest(p, config);
+          } catch (err) {
+            // Validated when Amazon sent it; only a change of configuration since then gets here.
+            if (err instanceof LoginRequestError) return flowFailure(req, err.code);
+            throw err;
+          }
+          return continueAtAmazon(ctx, { login, userRef: p.user_ref });
+        }
+        const { state, cookie, codeChallenge } = await startTransaction(ctx, {
+          flow: 'website',
+          kind: p.kind,
+          marketplace,
+          region: marketplace.region,
+          userRef: p.user_ref,
+          returnTo: p.return_to,
+          expectedSellingPartnerId: p.selling_partner_id,
+        });
+        log.info('connect started', { flow: 'website', region: marketplace.region, kind: p.kind });
+        return redirect(302, ctx.amazon.consentUrl({ marketplace, kind: p.kind, state, codeChallenge }), {
+          'set-cookie': cookie,
+        });
+      }),
+    ),
   );
 }
 

@@ -176,11 +176,34 @@ export function flowFailure(
   req: ServerRequest,
   code: HttpErrorCode,
   message: string = HTTP_ERRORS[code].message,
+  headers?: Record<string, string>,
 ): ServerResponse {
   const status = HTTP_ERRORS[code].status;
   return /\bapplication\/json\b/i.test(req.header('accept') ?? '')
-    ? errorResponse(status, code, message)
-    : errorPage(status, code, message);
+    ? errorResponse(status, code, message, headers)
+    : errorPage(status, code, message, headers);
+}
+
+/**
+ * A route anyone can reach that writes rows, behind the per-client-address limit
+ * (`ctx.oauthLimit`, `SPAPI_AUTH_OAUTH_RATE_LIMIT`): past it the handler does not run and the
+ * answer is `429 flow_rate_limited` with `Retry-After` — a page for a browser, JSON when asked for.
+ *
+ * @example
+ * router.add('GET', '/oauth/login', headWithoutSideEffects(rateLimited(ctx, async (req) => …)));
+ */
+export function rateLimited(ctx: Pick<ServiceContext, 'oauthLimit'>, handler: RouteHandler): RouteHandler {
+  return (req, rc) => {
+    const d = ctx.oauthLimit(req);
+    if (d.allowed) return handler(req, rc);
+    const wait = d.retryAfterS === 1 ? 'a second' : `${d.retryAfterS} seconds`;
+    return flowFailure(
+      req,
+      'flow_rate_limited',
+      `Too many requests came from your network in a short time. Please wait ${wait} and try again.`,
+      { 'retry-after': String(d.retryAfterS) },
+    );
+  };
 }
 
 /**

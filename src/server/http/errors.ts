@@ -113,6 +113,14 @@ export const HTTP_ERRORS = Object.freeze({
   uri_too_long: { status: 414, message: 'The request URL is too long.' },
   unsupported_media_type: { status: 415, message: 'The body must be application/json.' },
   rate_limited: { status: 429, message: 'Too many requests; retry after the Retry-After delay.' },
+  flow_rate_limited: {
+    status: 429,
+    message: 'Too many requests came from your network in a short time. Please wait a moment and try again.',
+  },
+  login_throttled: {
+    status: 429,
+    message: 'Too many failed logins from this address; wait before trying again.',
+  },
   // 5xx: this service or its upstreams
   internal_error: { status: 500, message: 'An internal error occurred.' },
   credential_integrity_error: { status: 500, message: 'A stored credential failed its integrity check.' },

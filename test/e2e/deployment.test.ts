@@ -1,7 +1,8 @@
 // The deployment recipe of docs/deployment.md, run: nginx (Debian's package) from the very files on
 // that page, TLS with a self-signed certificate, two `spapi-auth serve` instances on one PostgreSQL
 // database, and the website flow in Chromium over https — once on a host of its own, once under the
-// path prefix /auth. Skips with a message without nginx, Chromium or PostgreSQL, unless CI=true.
+// path prefix /auth, where the admin dashboard is signed in to and used in Chromium too. Skips with
+// a message without nginx, Chromium or PostgreSQL, unless CI=true.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -38,6 +39,7 @@ const PREFIX_SITE = '/etc/nginx/sites-available/app-with-spapi-auth';
 const ENV_FILE = '/etc/spapi-auth/env';
 // Per-address allowance of the browser flows on each instance (low, so the test can exhaust it).
 const OAUTH_LIMIT = 10;
+const ADMIN_PASSWORD = 'CANARYdeployAdminPassword0123';
 
 const missing =
   nginxMissing() ?? (existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`);
@@ -81,6 +83,7 @@ if (missing !== null && process.env.CI === 'true') {
               extra: {
                 SPAPI_AUTH_TRUSTED_PROXIES: trustedProxies,
                 SPAPI_AUTH_OAUTH_RATE_LIMIT: String(OAUTH_LIMIT),
+                SPAPI_AUTH_ADMIN_PASSWORD: ADMIN_PASSWORD,
               },
             }),
             40_000,
@@ -339,6 +342,59 @@ if (missing !== null && process.env.CI === 'true') {
         await context.close();
       }
       assert.doesNotMatch(nginx.errors(), /\[(emerg|alert|crit)\]/);
+    });
+
+    it('the admin dashboard under /auth in Chromium: sign in, follow the links, send a test event, log out — every URL under the prefix', async () => {
+      const context = await browser.newContext({ ignoreHTTPSErrors: true });
+      try {
+        const page = await context.newPage();
+        page.setDefaultTimeout(15_000);
+        // Everything outside /auth/ is the application's (nginx answers 404 there): any link, form
+        // or redirect that forgot the prefix ends on such a response.
+        const outside: string[] = [];
+        page.on('response', (r) => {
+          const u = new URL(r.url());
+          if (u.origin === new URL(prefixUrl).origin && !u.pathname.startsWith('/auth/'))
+            outside.push(r.url());
+        });
+        await page.goto(`${prefixUrl}/admin`);
+        await page.waitForURL(`${prefixUrl}/admin/login`);
+        await page.fill('input[name=password]', ADMIN_PASSWORD);
+        await Promise.all([page.waitForURL(`${prefixUrl}/admin`), page.click('button[type=submit]')]);
+        const [session] = (await context.cookies()).filter((c) => c.name === 'spapi_admin');
+        assert.equal(session?.path, '/auth/admin');
+        assert.equal(session?.secure, true);
+        assert.equal(session?.httpOnly, true);
+        await Promise.all([
+          page.waitForURL(`${prefixUrl}/admin/sellers`),
+          page.click('nav a:has-text("Sellers")'),
+        ]);
+        await Promise.all([
+          page.waitForURL((u) => u.pathname === `/auth/admin/sellers/${EU_SELLER}`),
+          page.click(`a:has-text("${EU_SELLER}")`),
+        ]);
+        await Promise.all([
+          page.waitForURL(`${prefixUrl}/admin/webhooks`),
+          page.click('nav a:has-text("Webhooks")'),
+        ]);
+        // The action: a POST with the form's CSRF token, redirected back under the prefix.
+        await Promise.all([
+          page.waitForURL(`${prefixUrl}/admin/webhooks?state=pending&notice=test_sent`),
+          page.click('#send-test-event'),
+        ]);
+        assert.match(await page.locator('.notice').innerText(), /webhook\.test event is queued/);
+        const queued = (await store.listWebhookEvents({ state: 'pending', limit: 50 })).filter(
+          (e) => e.type === 'webhook.test' && e.data.requested_by === 'admin',
+        );
+        assert.equal(queued.length, 1, 'the click queued one webhook.test event');
+        await Promise.all([
+          page.waitForURL(`${prefixUrl}/admin/login`),
+          page.click('nav button:has-text("Log out")'),
+        ]);
+        assert.deepEqual(outside, [], 'requests that left the prefix');
+      } finally {
+        await context.close();
+      }
     });
   });
 }

@@ -13,8 +13,11 @@ export function stat(n: number, label: SafeHtml | string, href?: string): SafeHt
     : html`<div class="card stat">${inner}</div>`;
 }
 
-/** One row per authorization, each linking to the seller's page; `empty` when there is none. */
-export function sellerTable(items: readonly SellerRecord[], empty: string): SafeHtml {
+/**
+ * One row per authorization, each linking to the seller's page; `empty` when there is none. `base`
+ * is the public URL's path prefix.
+ */
+export function sellerTable(items: readonly SellerRecord[], empty: string, base: string): SafeHtml {
   if (items.length === 0) return html`<p class="empty">${empty}</p>`;
   return html`<table class="rows">
     <thead>
@@ -35,7 +38,7 @@ export function sellerTable(items: readonly SellerRecord[], empty: string): Safe
         const dueBy = s.authorizedAt + REAUTHORIZE_AFTER_MS;
         return html`<tr>
           <td data-label="Seller" class="mono id">
-            <a href="/admin/sellers/${s.sellingPartnerId}#region-${s.region}">${s.sellingPartnerId}</a>
+            <a href="${base}/admin/sellers/${s.sellingPartnerId}#region-${s.region}">${s.sellingPartnerId}</a>
           </td>
           <td data-label="Status">${pill(s.status)}</td>
           <td data-label="Region">${s.region.toUpperCase()}</td>

@@ -28,7 +28,7 @@ export function registerConnectPage(kit: AdminKit): void {
           ${config.amazonUrl ? 'the Amazon emulator' : 'Seller Central or Vendor Central'} to confirm, then
           back here.
         </p>
-        <form method="post" action="/admin/connect" class="filters">
+        <form method="post" action="${kit.url('/admin/connect')}" class="filters">
           <input type="hidden" name="csrf" value="${a.csrf}" />
           <select name="marketplace" aria-label="Marketplace">
             ${MARKETPLACES.map(
@@ -69,7 +69,9 @@ export function registerConnectPage(kit: AdminKit): void {
     const body = html`<div class="card login">
       <h1>Connected</h1>
       <p class="ok"><span class="mono">${id}</span> is connected in region ${region.toUpperCase()}.</p>
-      <p><a class="btn" id="open-seller" href="/admin/sellers/${id}">Open it in the dashboard</a></p>
+      <p>
+        <a class="btn" id="open-seller" href="${kit.url(`/admin/sellers/${id}`)}">Open it in the dashboard</a>
+      </p>
     </div>`;
     return kit.render(undefined, 'connect', 'Connected', body);
   });

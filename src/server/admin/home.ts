@@ -29,9 +29,9 @@ export function registerHomePage(kit: AdminKit): void {
       <h1>Overview</h1>
       <div class="grid">
         ${stat(total, 'Sellers (authorizations)')}
-        ${STATUS_ORDER.map((s) => stat(counts[s], html`${pill(s)}`, `/admin/sellers?status=${s}`))}
-        ${stat(depth.pending, 'Webhooks pending', '/admin/webhooks?state=pending')}
-        ${stat(depth.dead, 'Webhooks failed', '/admin/webhooks?state=dead')}
+        ${STATUS_ORDER.map((s) => stat(counts[s], html`${pill(s)}`, kit.url(`/admin/sellers?status=${s}`)))}
+        ${stat(depth.pending, 'Webhooks pending', kit.url('/admin/webhooks?state=pending'))}
+        ${stat(depth.dead, 'Webhooks failed', kit.url('/admin/webhooks?state=dead'))}
       </div>
       <div class="row">
         <section class="card chart">
@@ -39,14 +39,14 @@ export function registerHomePage(kit: AdminKit): void {
           ${activityChart(kit.deps.metrics.activitySeries())}
           <p class="small muted">
             This instance only; restarts clear it. Prometheus has every instance at
-            <a href="/metrics">/metrics</a>.
+            <a href="${kit.url('/metrics')}">/metrics</a>.
           </p>
         </section>
         ${lwaHealthCard(kit.deps.metrics, kit.deps.ring)}
       </div>
       <section class="card tablecard">
         <div class="head"><h2>Need re-authorization</h2></div>
-        ${sellerTable(attention.items, 'No seller needs re-authorization.')}
+        ${sellerTable(attention.items, 'No seller needs re-authorization.', kit.base)}
       </section>`;
     return kit.render(a, 'overview', 'Overview', body);
   });

@@ -4,7 +4,13 @@
  * the route helpers the page modules register with.
  */
 import type { ServiceContext } from '../context.js';
-import { HttpError, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
+import {
+  HttpError,
+  publicPathPrefix,
+  redirect,
+  type ServerRequest,
+  type ServerResponse,
+} from '../http/request.js';
 import type { ServiceMetrics } from '../ops/metrics.js';
 import { html, type SafeHtml } from '../http/html.js';
 import type { ClientSecretRing } from '../ops/rotation.js';
@@ -60,6 +66,13 @@ export interface AdminKit {
   readonly devOpen: boolean;
   /** Whether the dashboard is on at all (a password is set, or dev mode). */
   readonly enabled: boolean;
+  /**
+   * The public URL's path prefix (`/auth` for `https://app.example.com/auth`, '' at the root). The
+   * routes never carry it (the proxy strips it); every link, form action and redirect must.
+   */
+  readonly base: string;
+  /** `path` (a route path such as `/admin/sellers?x=1`) as the browser must request it. */
+  url(path: string): string;
   /** A dashboard page; `access` undefined renders it without navigation. */
   render(
     access: Access | undefined,
@@ -93,10 +106,14 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
     secure,
     now: ctx.now,
     isRevoked: (id) => ctx.revocations.isAdminSessionRevoked(id),
+    cookiePath: `${publicPathPrefix(config.publicUrl)}/admin`,
   });
   const devOpen = config.mode === 'dev' && config.adminPassword === undefined;
   const enabled = devOpen || config.adminPassword !== undefined;
   const publicOrigin = new URL(config.publicUrl).origin;
+  // Derived once: the prefix every URL the dashboard sends starts with.
+  const base = publicPathPrefix(config.publicUrl);
+  const url = (path: string): string => `${base}${path}`;
 
   const render: AdminKit['render'] = (access, section, title, body, status = 200) =>
     adminPage({
@@ -105,6 +122,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       body,
       secure,
       dev: config.mode === 'dev',
+      base,
       showNav: access !== undefined,
       status,
       ...(access !== undefined && !devOpen ? { csrf: access.csrf } : {}),
@@ -139,7 +157,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
             <h1>${err.status === 404 ? 'Not found' : 'That did not work'}</h1>
             <p class="err">${err.message}</p>
             <p class="small muted">Error code: <span class="mono">${err.code}</span></p>
-            <p><a href="/admin">Back to the dashboard</a></p>
+            <p><a href="${url('/admin')}">Back to the dashboard</a></p>
           </div>`,
           err.status,
         );
@@ -172,7 +190,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       const issued = sessions.issue(true);
       return { session: issued.session, csrf: sessions.csrfToken(issued.session), setCookie: issued.cookie };
     }
-    if (session === undefined || !session.authenticated) return redirect(303, '/admin/login');
+    if (session === undefined || !session.authenticated) return redirect(303, url('/admin/login'));
     return { session, csrf: sessions.csrfToken(session) };
   };
 
@@ -214,7 +232,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
     });
   };
 
-  return { ctx, deps, sessions, devOpen, enabled, render, disabled, add, get, checkPost };
+  return { ctx, deps, sessions, devOpen, enabled, base, url, render, disabled, add, get, checkPost };
 }
 
 function hostOf(origin: string): string {

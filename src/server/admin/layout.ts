@@ -44,15 +44,18 @@ export function adminPage(opts: {
   readonly status?: number;
   readonly headers?: HeaderMap;
   readonly dev?: boolean;
+  /** The public URL's path prefix (`/auth`), put before every link and form action; '' at the root. */
+  readonly base?: string;
 }): ServerResponse {
+  const base = opts.base ?? '';
   const link = (section: Section, href: string, label: string): SafeHtml =>
-    html`<a href="${href}" class="${opts.section === section ? 'on' : ''}">${label}</a>`;
+    html`<a href="${base}${href}" class="${opts.section === section ? 'on' : ''}">${label}</a>`;
   const { nonce, doc } = htmlDocument(
     `${opts.title} · spapi-auth admin`,
     STYLESHEET,
     html`<header class="top">
         <div class="in">
-          <a class="brand" href="/admin">spapi-auth<small>admin${opts.dev ? ' · dev' : ''}</small></a>
+          <a class="brand" href="${base}/admin">spapi-auth<small>admin${opts.dev ? ' · dev' : ''}</small></a>
           ${
             opts.showNav
               ? html`<nav>
@@ -61,7 +64,7 @@ export function adminPage(opts: {
                   ${link('connect', '/admin/connect', 'Connect a seller')}
                   ${
                     opts.csrf !== undefined
-                      ? html`<form method="post" action="/admin/logout">
+                      ? html`<form method="post" action="${base}/admin/logout">
                           <input type="hidden" name="csrf" value="${opts.csrf}" /><button type="submit">
                             Log out
                           </button>

@@ -24,13 +24,13 @@ export function registerLoginRoutes(kit: AdminKit): void {
 
   kit.add('GET', '/admin/login', (req) => {
     if (!kit.enabled) return kit.disabled();
-    if (kit.devOpen) return redirect(303, '/admin');
+    if (kit.devOpen) return redirect(303, kit.url('/admin'));
     let session = sessions.read(req.header('cookie'));
-    if (session?.authenticated) return redirect(303, '/admin');
+    if (session?.authenticated) return redirect(303, kit.url('/admin'));
     let cookie: string | undefined;
     if (session === undefined) ({ session, cookie } = sessions.issue(false));
     const failed = new URLSearchParams(req.rawQuery).get('failed') === '1';
-    return loginPage(sessions.csrfToken(session), failed, secure, cookie);
+    return loginPage(sessions.csrfToken(session), failed, secure, kit.base, cookie);
   });
 
   kit.add('POST', '/admin/login', async (req) => {
@@ -52,12 +52,12 @@ export function registerLoginRoutes(kit: AdminKit): void {
         route: '/admin/login',
         ...(lockMs > 0 ? { code: 'login_throttled' } : {}),
       });
-      return redirect(303, '/admin/login?failed=1');
+      return redirect(303, kit.url('/admin/login?failed=1'));
     }
     throttle.success(key);
     const { cookie } = sessions.issue(true);
     ctx.audit.add({ action: 'admin.login', actor: 'admin', outcome: 'ok' });
-    return redirect(303, '/admin', { 'set-cookie': cookie });
+    return redirect(303, kit.url('/admin'), { 'set-cookie': cookie });
   });
 
   kit.add('POST', '/admin/logout', async (req) => {
@@ -65,22 +65,31 @@ export function registerLoginRoutes(kit: AdminKit): void {
     // Ended on the server too: a copy of the cookie is refused on every instance from now on.
     await ctx.revocations.revokeAdminSession(session.id, session.expiresAt);
     ctx.audit.add({ action: 'admin.logout', actor: 'admin', outcome: 'ok' });
-    return redirect(303, kit.devOpen ? '/admin' : '/admin/login', { 'set-cookie': sessions.clear() });
+    return redirect(303, kit.url(kit.devOpen ? '/admin' : '/admin/login'), {
+      'set-cookie': sessions.clear(),
+    });
   });
 }
 
-function loginPage(csrf: string, failed: boolean, secure: boolean, cookie?: string): ServerResponse {
+function loginPage(
+  csrf: string,
+  failed: boolean,
+  secure: boolean,
+  base: string,
+  cookie?: string,
+): ServerResponse {
   return adminPage({
     title: 'Log in',
     section: 'login',
     secure,
+    base,
     showNav: false,
     status: 200,
     ...(cookie !== undefined ? { headers: { 'set-cookie': cookie } } : {}),
     body: html`<div class="card login">
       <h1>Admin dashboard</h1>
       ${failed ? html`<p class="err">That password is not right.</p>` : ''}
-      <form method="post" action="/admin/login">
+      <form method="post" action="${base}/admin/login">
         <input type="hidden" name="csrf" value="${csrf}" />
         <label for="password">Password</label>
         <input

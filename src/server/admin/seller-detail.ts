@@ -28,10 +28,10 @@ export function registerSellerDetailPage(kit: AdminKit): void {
       store.listAudit({ sellingPartnerId: id, limit: 100 }),
     ]);
     if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
-    const body = html`<p><a href="/admin/sellers">← Sellers</a></p>
+    const body = html`<p><a href="${kit.url('/admin/sellers')}">← Sellers</a></p>
       <h1 class="mono">${id}</h1>
       ${await Promise.all(
-        records.map(async (s) => regionCard(id, s, await store.getSellerProfile(s), a.csrf)),
+        records.map(async (s) => regionCard(id, s, await store.getSellerProfile(s), a.csrf, kit.base)),
       )}
       <section class="card tablecard">
         <div class="head"><h2>Audit trail</h2></div>
@@ -54,12 +54,18 @@ export function registerSellerDetailPage(kit: AdminKit): void {
     });
     if (found.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller in that region.');
     ctx.log.info('seller deleted', { seller_id: id, region, key_id: 'admin' });
-    return redirect(303, '/admin/sellers?notice=deleted');
+    return redirect(303, kit.url('/admin/sellers?notice=deleted'));
   });
 }
 
 /** One authorization of the seller, with its delete form. */
-function regionCard(id: string, s: SellerRecord, profile: SellerProfile | null, csrf: string): SafeHtml {
+function regionCard(
+  id: string,
+  s: SellerRecord,
+  profile: SellerProfile | null,
+  csrf: string,
+  base: string,
+): SafeHtml {
   return html`<section class="card" id="region-${s.region}">
     <h2>Region ${s.region.toUpperCase()} ${pill(s.status)}</h2>
     <dl class="kv">
@@ -110,7 +116,7 @@ function regionCard(id: string, s: SellerRecord, profile: SellerProfile | null, 
         Forgets the seller in region ${s.region.toUpperCase()} and wipes its tokens. The app must connect it
         again to use it.
       </p>
-      <form method="post" action="/admin/sellers/${id}/delete">
+      <form method="post" action="${base}/admin/sellers/${id}/delete">
         <input type="hidden" name="csrf" value="${csrf}" />
         <input type="hidden" name="region" value="${s.region}" />
         <button class="btn danger" type="submit">Delete ${id} (${s.region.toUpperCase()})</button>

@@ -51,11 +51,11 @@ export function registerSellersPage(kit: AdminKit): void {
       if (search) p.set('q', search);
       for (const [k, v] of Object.entries(extra)) p.set(k, v);
       const s = p.toString();
-      return s ? `/admin/sellers?${s}` : '/admin/sellers';
+      return kit.url(s ? `/admin/sellers?${s}` : '/admin/sellers');
     };
     const body = html`${noticeOf(req)}
       <h1>Sellers</h1>
-      <form class="filters" method="get" action="/admin/sellers">
+      <form class="filters" method="get" action="${kit.url('/admin/sellers')}">
         <input
           type="search"
           name="q"
@@ -68,10 +68,10 @@ export function registerSellersPage(kit: AdminKit): void {
           ${STATUS_ORDER.map((s) => html`<option value="${s}" ${status === s ? html` selected` : ''}>${s.replace(/_/g, ' ')}</option>`)}
         </select>
         <button class="btn" type="submit">Filter</button>
-        <a class="btn ghost" href="/admin/connect">Connect a seller</a>
+        <a class="btn ghost" href="${kit.url('/admin/connect')}">Connect a seller</a>
       </form>
       <section class="card tablecard">
-        ${sellerTable(page.items, search || status ? 'No seller matches.' : 'No seller has connected yet.')}
+        ${sellerTable(page.items, search || status ? 'No seller matches.' : 'No seller has connected yet.', kit.base)}
         <div class="pager">
           ${cursor ? html`<a class="btn ghost" href="${keep({})}">First page</a>` : ''}
           ${page.nextCursor ? html`<a class="btn ghost" href="${keep({ cursor: page.nextCursor })}">Next page →</a>` : ''}

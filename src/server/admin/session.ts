@@ -8,8 +8,9 @@
  * Logout also records the session id as revoked in the store (`../revocations.ts`), which every
  * instance reads within a second: a copied cookie stops working when its owner logs out.
  *
- * The cookie is `HttpOnly; SameSite=Strict; Path=/admin` (and `Secure` on https): it is never sent
- * on a cross-site request, never readable by a script, and never sent to the OAuth or API routes.
+ * The cookie is `HttpOnly; SameSite=Strict; Path=/admin` (`Path=/auth/admin` under a public path
+ * prefix `/auth`; and `Secure` on https): it is never sent on a cross-site request, never readable
+ * by a script, and never sent to the OAuth or API routes.
  */
 import { createHash, createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { readCookie } from '../http/cookies.js';
@@ -51,14 +52,21 @@ export class AdminSessions {
   private readonly now: () => number;
   private readonly secure: boolean;
   private readonly isRevoked: (id: string) => boolean;
+  private readonly cookiePath: string;
 
-  /** `isRevoked`: whether a session was logged out (server-side revocation; none by default). */
+  /**
+   * `isRevoked`: whether a session was logged out (server-side revocation; none by default);
+   * `cookiePath`: the dashboard's path as browsers see it (default `/admin`; `/auth/admin` under
+   * a public path prefix).
+   */
   constructor(opts: {
     password: string | undefined;
     secure: boolean;
     now?: () => number;
     isRevoked?: (id: string) => boolean;
+    cookiePath?: string;
   }) {
+    this.cookiePath = opts.cookiePath ?? '/admin';
     this.now = opts.now ?? Date.now;
     this.secure = opts.secure;
     this.isRevoked = opts.isRevoked ?? ((): boolean => false);
@@ -126,7 +134,7 @@ export class AdminSessions {
   }
 
   private cookie(value: string, maxAge: number): string {
-    return `${SESSION_COOKIE}=${value}; Path=/admin; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${
+    return `${SESSION_COOKIE}=${value}; Path=${this.cookiePath}; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${
       this.secure ? '; Secure' : ''
     }`;
   }

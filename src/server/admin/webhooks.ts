@@ -51,28 +51,30 @@ export function registerWebhooksPage(kit: AdminKit): void {
                 <code>SPAPI_AUTH_WEBHOOK_SECRET</code>. Events wait here until then.`
         }
       </p>
-      <form method="post" action="/admin/webhooks/test" class="filters">
+      <form method="post" action="${kit.url('/admin/webhooks/test')}" class="filters">
         <input type="hidden" name="csrf" value="${a.csrf}" />
         <button class="btn ghost" type="submit" id="send-test-event">Send test event</button>
       </form>
       <nav class="tabs">
         ${OUTBOX_STATES.map(
           (s) =>
-            html`<a href="/admin/webhooks?state=${s}" class="${s === state ? 'on' : ''}">${label[s]}</a>`,
+            html`<a href="${kit.url(`/admin/webhooks?state=${s}`)}" class="${s === state ? 'on' : ''}"
+              >${label[s]}</a
+            >`,
         )}
       </nav>
       <section class="card tablecard">
         ${
           rows.length === 0
             ? html`<p class="empty">Nothing ${state === 'dead' ? 'failed' : state}.</p>`
-            : eventTable(rows, state, a.csrf)
+            : eventTable(rows, state, a.csrf, kit.base)
         }
         ${
           rows.length === PAGE_SIZE
             ? html`<div class="pager">
                 <a
                   class="btn ghost"
-                  href="/admin/webhooks?state=${state}&before=${rows[rows.length - 1]!.seq}"
+                  href="${kit.url(`/admin/webhooks?state=${state}&before=${rows[rows.length - 1]!.seq}`)}"
                   >Older →</a
                 >
               </div>`
@@ -93,7 +95,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
       outcome: 'ok',
       details: { event_id: event.id },
     });
-    return redirect(303, '/admin/webhooks?state=pending&notice=test_sent');
+    return redirect(303, kit.url('/admin/webhooks?state=pending&notice=test_sent'));
   });
 
   kit.add('POST', '/admin/webhooks/retry', async (req) => {
@@ -110,7 +112,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
       details: { event_id: id },
     });
     const state = form.get('state') === 'dead' ? 'dead' : 'pending';
-    return redirect(303, `/admin/webhooks?state=${state}&notice=${ok ? 'retried' : 'not_retried'}`);
+    return redirect(303, kit.url(`/admin/webhooks?state=${state}&notice=${ok ? 'retried' : 'not_retried'}`));
   });
 
   // A failed (given-up) or delivered event queued again with the same id: receivers deduplicate on
@@ -131,9 +133,11 @@ export function registerWebhooksPage(kit: AdminKit): void {
     const back = form.get('state') === 'delivered' ? 'delivered' : 'dead';
     return redirect(
       303,
-      ok
-        ? '/admin/webhooks?state=pending&notice=redelivered'
-        : `/admin/webhooks?state=${back}&notice=not_redelivered`,
+      kit.url(
+        ok
+          ? '/admin/webhooks?state=pending&notice=redelivered'
+          : `/admin/webhooks?state=${back}&notice=not_redelivered`,
+      ),
     );
   });
 }
@@ -152,7 +156,7 @@ function actionForm(action: string, id: string, state: OutboxState, csrf: string
 }
 
 /** The events of one tab: Retry now on pending ones, Redeliver on failed and delivered ones. */
-function eventTable(rows: readonly OutboxRecord[], state: OutboxState, csrf: string): SafeHtml {
+function eventTable(rows: readonly OutboxRecord[], state: OutboxState, csrf: string, base: string): SafeHtml {
   return html`<table class="rows">
     <thead>
       <tr>
@@ -188,8 +192,8 @@ function eventTable(rows: readonly OutboxRecord[], state: OutboxState, csrf: str
             <td data-label="">
               ${
                 r.state === 'pending'
-                  ? actionForm('/admin/webhooks/retry', r.id, state, csrf, 'Retry now')
-                  : actionForm('/admin/webhooks/redeliver', r.id, state, csrf, 'Redeliver')
+                  ? actionForm(`${base}/admin/webhooks/retry`, r.id, state, csrf, 'Retry now')
+                  : actionForm(`${base}/admin/webhooks/redeliver`, r.id, state, csrf, 'Redeliver')
               }
             </td>
           </tr>`,

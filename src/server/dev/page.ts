@@ -13,7 +13,7 @@ import {
 } from '../../core/marketplaces.js';
 import type { ServiceContext } from '../context.js';
 import { createFlowSession } from '../flows/flows.js';
-import { HttpError, redirect } from '../http/request.js';
+import { HttpError, publicPathPrefix, redirect } from '../http/request.js';
 import { pill, when } from '../admin/layout.js';
 import { html, sitePage, type SafeHtml } from '../http/html.js';
 import type { Router } from '../http/router.js';
@@ -48,6 +48,7 @@ function appstoreLink(
   applicationId: string,
   partners: readonly DevPartner[],
   stored: readonly { readonly sellingPartnerId: string }[],
+  base: string,
 ): string {
   const q = new URLSearchParams({ application_id: applicationId });
   const fresh = partners.find(
@@ -57,7 +58,7 @@ function appstoreLink(
       !stored.some((s) => s.sellingPartnerId === p.sellingPartnerId),
   );
   if (fresh?.sellingPartnerId !== undefined) q.set('selling_partner_id', fresh.sellingPartnerId);
-  return `/appstore/authorize?${q.toString()}`;
+  return `${base}/appstore/authorize?${q.toString()}`;
 }
 
 /** The marketplaces whose region has a test partner of `kind`. */
@@ -80,6 +81,9 @@ export function registerDevRoutes(
 ): void {
   const { config, store, amazon } = ctx;
   const publicHost = new URL(config.publicUrl).host;
+  // Origin headers never carry a path: the public URL's origin, and its path prefix for every link.
+  const publicOrigin = new URL(config.publicUrl).origin;
+  const base = publicPathPrefix(config.publicUrl);
 
   router.add('GET', '/', async (req) => {
     // The binding cookie is set for the host the browser uses; the callback comes back to the public
@@ -116,7 +120,7 @@ export function registerDevRoutes(
       const list = marketplacesFor(kind, partners);
       if (list.length === 0) return '';
       const first = list.some((m) => m.countryCode === 'US') ? 'US' : list[0]!.countryCode;
-      return html`<form method="post" action="/dev/connect">
+      return html`<form method="post" action="${base}/dev/connect">
         <input type="hidden" name="kind" value="${kind}" />
         <div class="fields">
           <label class="field"
@@ -138,7 +142,7 @@ export function registerDevRoutes(
     };
     return sitePage({
       title: 'spapi-auth (dev)',
-      nav: html`<a href="/admin">Admin dashboard</a>`,
+      nav: html`<a href="${base}/admin">Admin dashboard</a>`,
       body: html`<div class="hero">
           <h1>${items.length === 0 ? 'Connect your first seller' : 'Connect another seller'}</h1>
           <p class="lede">
@@ -153,16 +157,17 @@ export function registerDevRoutes(
             ${connectForm('seller')} ${connectForm('vendor')}
             <p class="small muted">
               Or start on "Amazon" with the
-              <a href="${appstoreLink(config.applicationId, partners, items)}">Appstore flow</a> (sellers
-              only; an Appstore authorization without a sign-in page connects sellers not stored yet).
+              <a href="${appstoreLink(config.applicationId, partners, items, base)}">Appstore flow</a>
+              (sellers only; an Appstore authorization without a sign-in page connects sellers not stored
+              yet).
             </p>
           </section>
           <section class="card">
             <h2>Next</h2>
             <ul class="plain small">
               <li>
-                The <a href="/admin">admin dashboard</a> shows every seller with its status, audit trail, LWA
-                health and webhooks, and has its own "Connect a seller" form.
+                The <a href="${base}/admin">admin dashboard</a> shows every seller with its status, audit
+                trail, LWA health and webhooks, and has its own "Connect a seller" form.
               </li>
               <li>The <a href="#token-api">token API</a> hands your services access tokens.</li>
             </ul>
@@ -211,12 +216,12 @@ export function registerDevRoutes(
     // With Referrer-Policy: no-referrer, browsers send `Origin: null` on form posts, so the
     // same-origin proof is Sec-Fetch-Site (or an exact Origin from other clients).
     const sameOrigin =
-      req.header('sec-fetch-site') === 'same-origin' || req.header('origin') === config.publicUrl;
+      req.header('sec-fetch-site') === 'same-origin' || req.header('origin') === publicOrigin;
     if (
       !sameOrigin ||
       (req.header('origin') !== undefined &&
         req.header('origin') !== 'null' &&
-        req.header('origin') !== config.publicUrl)
+        req.header('origin') !== publicOrigin)
     ) {
       throw new HttpError(
         403,
@@ -241,6 +246,6 @@ export function registerDevRoutes(
       return_to: null,
       selling_partner_id: null,
     });
-    return redirect(303, `/connect/${token}`);
+    return redirect(303, `${base}/connect/${token}`);
   });
 }

@@ -10,7 +10,7 @@ import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { hashState } from '../../core/state.js';
 import type { ServiceContext } from '../context.js';
 import { readCookie } from '../http/cookies.js';
-import { HttpError, parseQuery } from '../http/request.js';
+import { HttpError, parseQuery, publicPathPrefix } from '../http/request.js';
 import { html, page } from '../http/html.js';
 import type { HttpErrorCode } from '../http/errors.js';
 import type { Router } from '../http/router.js';
@@ -97,7 +97,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
       html`<p class="ok">
           ${shown} is connected${where ? html` in region ${where}` : ''}. You can close this page.
         </p>
-        ${config.mode === 'dev' ? html`<p><a href="/">Back to the start page</a></p>` : ''}`,
+        ${config.mode === 'dev' ? html`<p><a href="${publicPathPrefix(config.publicUrl)}/">Back to the start page</a></p>` : ''}`,
     );
   });
 }

@@ -181,6 +181,19 @@ export function pageHeaders(nonce: string): HeaderMap {
 }
 
 /**
+ * The path prefix of the public URL (`https://app.example.com/auth` → `/auth`; `''` at the root):
+ * a proxy strips it before the service sees a request, so the routes never carry it, but every
+ * link, form action and redirect the service sends must.
+ *
+ * @example
+ * const base = publicPathPrefix(config.publicUrl); // '/auth'
+ * html`<a href="${base}/admin">Admin</a>`;
+ */
+export function publicPathPrefix(publicUrl: string): string {
+  return new URL(publicUrl).pathname.replace(/\/+$/, '');
+}
+
+/**
  * A redirect with the security headers (the `Location` must already be safe: built from parts).
  *
  * @example

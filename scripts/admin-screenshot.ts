@@ -6,9 +6,9 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { listen } from '../src/server/http/node.js';
 import { webhookEvent } from '../src/server/ops/events.js';
+import { launchChromium } from '../test/helpers/browser.js';
 import { makeOpsService } from '../test/server/ops-helpers.js';
 
 const out = process.argv[2] ?? '/tmp/spapi-admin-shots';
@@ -84,16 +84,7 @@ if (claimed)
 
 const server = await listen(svc.app.handle, { port, host: '127.0.0.1' });
 const base = `http://localhost:${port}`;
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-background-networking',
-    '--disable-component-update',
-  ],
-});
+const browser = await launchChromium();
 const consoleErrors: string[] = [];
 try {
   for (const [name, viewport] of [

@@ -4,15 +4,16 @@
 // main pages go to test-artifacts/screenshots/ (gitignored).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
 import { webhookEvent } from '../../src/server/ops/events.js';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import { repoRoot } from '../helpers/cli.js';
 import {
@@ -26,11 +27,10 @@ import {
   type ServeProcess,
 } from '../helpers/e2e.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = join(repoRoot, 'test-artifacts', 'screenshots');
 const ADMIN_PASSWORD = 'CANARYadminPassword0123456789';
 const XSS_USER_REF = `<script>alert('xss')</script><img src=x onerror="alert('img')">`;
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} is not installed (apt-get install chromium)`;
+const missing = chromiumMissing() ?? undefined;
 
 if (missing !== undefined && process.env.CI === 'true') {
   it('browser tests need Chromium in CI', () => assert.fail(`${missing}; CI=true requires it`));
@@ -147,16 +147,7 @@ if (missing !== undefined && process.env.CI === 'true') {
           extra: { SPAPI_AUTH_ADMIN_PASSWORD: ADMIN_PASSWORD, SPAPI_AUTH_SIGNIN_URL: `${siteUrl}/signin` },
         }),
       );
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-        ],
-      });
+      browser = await launchChromium();
     });
 
     after(async () => {

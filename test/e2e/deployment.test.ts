@@ -5,12 +5,12 @@
 // a message without nginx, Chromium or PostgreSQL, unless CI=true.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import type { Browser, BrowserContext } from 'playwright-core';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
@@ -26,10 +26,10 @@ import {
   startServe,
   type ServeProcess,
 } from '../helpers/e2e.js';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { docFiles, nginxMissing, startNginx, substitute, type RunningNginx } from '../helpers/nginx.js';
 import { selfSignedCert } from '../helpers/tls.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const SELLER = 'A1EMUSELLERNA01';
 // Another seller under the prefix: a plain connect link only creates, never replaces, a seller.
 const EU_SELLER = 'A1EMUSELLEREU01';
@@ -41,8 +41,7 @@ const ENV_FILE = '/etc/spapi-auth/env';
 const OAUTH_LIMIT = 10;
 const ADMIN_PASSWORD = 'CANARYdeployAdminPassword0123';
 
-const missing =
-  nginxMissing() ?? (existsSync(CHROMIUM) ? null : `${CHROMIUM} is missing (apt-get install chromium)`);
+const missing = nginxMissing() ?? chromiumMissing();
 if (missing !== null && process.env.CI === 'true') {
   it('the deployment recipe needs nginx and Chromium in CI', () => assert.fail(missing));
 } else if (missing !== null) {
@@ -182,16 +181,7 @@ if (missing !== null && process.env.CI === 'true') {
         'sites-enabled/app-with-spapi-auth': prefixSite,
       });
       await startInstances(siteUrl);
-      browser = await chromium.launch({
-        executablePath: CHROMIUM,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-        ],
-      });
+      browser = await launchChromium();
     });
 
     after(async () => {

@@ -3,9 +3,9 @@
 // the cross-site return (SameSite=Lax, docs/security.md T-G3), and the pages' CSP must not break the flow.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config.js';
+import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { freePort } from './helpers.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { TEST_SELLERS, createEmulator, startEmulator } from '../../src/emulator/index.js';
@@ -17,23 +17,19 @@ import { generateApiKey } from '../../src/server/tokens/api-keys.js';
 import { silentLogger } from '../../src/server/http/log.js';
 import { startService } from '../../src/server/service.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-
-/** playwright-core's chromium; without the browser, skips `t` (fails in CI) and resolves to undefined. */
-async function chromiumOrSkip(
-  t: TestContext,
-): Promise<typeof import('playwright-core').chromium | undefined> {
-  if (!existsSync(CHROMIUM)) {
+/** Whether Chromium is here; without it, skips `t` (fails in CI) and returns false. */
+function chromiumOrSkip(t: TestContext): boolean {
+  const missing = chromiumMissing();
+  if (missing !== null) {
     if (process.env.CI === 'true') assert.fail('chromium is required in CI');
-    t.skip('no /usr/bin/chromium');
-    return undefined;
+    t.skip(missing);
+    return false;
   }
-  return (await import('playwright-core')).chromium;
+  return true;
 }
 
 test('Chromium: connect link → consent page on another site → Confirm → connected (Lax cookie survives)', async (t) => {
-  const chromium = await chromiumOrSkip(t);
-  if (chromium === undefined) return;
+  if (!chromiumOrSkip(t)) return;
   const port = await freePort();
   const publicUrl = `http://localhost:${port}`;
   const app = devApplication(publicUrl);
@@ -53,7 +49,7 @@ test('Chromium: connect link → consent page on another site → Confirm → co
   );
   const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
   const service = await startService({ config, store, log: silentLogger });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
     const k = generateApiKey();
     await store.createApiKey({ id: k.id, name: null, hash: k.hash, scopes: ['connect', 'tokens:read'] });
@@ -93,8 +89,7 @@ test('Chromium: connect link → consent page on another site → Confirm → co
 });
 
 test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole flow on one origin', async (t) => {
-  const chromium = await chromiumOrSkip(t);
-  if (chromium === undefined) return;
+  if (!chromiumOrSkip(t)) return;
   const port = await freePort();
   const publicUrl = `http://localhost:${port}`;
   const app = devApplication(publicUrl);
@@ -120,7 +115,7 @@ test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole f
     fallback: fromFetchHandler((req) => emulator.fetch(req), publicUrl),
     devPartners: devPartnersOf(TEST_SELLERS),
   });
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const errors: string[] = [];

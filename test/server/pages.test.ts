@@ -48,6 +48,7 @@ test('page: a success card headed by the title; sitePage puts nav in the top bar
     title: 'Sellers',
     section: 'sellers',
     body: html`<h1>x</h1>`,
+    base: '',
     secure: false,
     showNav: true,
   });

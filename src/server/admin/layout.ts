@@ -31,7 +31,7 @@ export type Section = 'overview' | 'sellers' | 'connect' | 'webhooks' | 'login';
  * A complete dashboard page.
  *
  * @example
- * return adminPage({ title: 'Sellers', section: 'sellers', body, csrf, secure, showNav: true });
+ * return adminPage({ title: 'Sellers', section: 'sellers', body, csrf, secure, base: kit.base, showNav: true });
  */
 export function adminPage(opts: {
   readonly title: string;
@@ -44,10 +44,13 @@ export function adminPage(opts: {
   readonly status?: number;
   readonly headers?: HeaderMap;
   readonly dev?: boolean;
-  /** The public URL's path prefix (`/auth`), put before every link and form action; '' at the root. */
-  readonly base?: string;
+  /**
+   * The public URL's path prefix (`/auth`), put before every link and form action; '' at the root.
+   * Required, so that no page can forget it (`kit.base`).
+   */
+  readonly base: string;
 }): ServerResponse {
-  const base = opts.base ?? '';
+  const { base } = opts;
   const link = (section: Section, href: string, label: string): SafeHtml =>
     html`<a href="${base}${href}" class="${opts.section === section ? 'on' : ''}">${label}</a>`;
   const { nonce, doc } = htmlDocument(

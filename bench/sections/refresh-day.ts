@@ -17,6 +17,7 @@ import { createUsageRecorder, usageIntervalMs, type UsageRecorder } from '../../
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import type { Store } from '../../src/storage/store.js';
+import { grantAtEmulator, naSellers } from '../../test/helpers/grants.js';
 import { si, type BenchSection } from '../framework.js';
 import { loadAverage } from './harness.js';
 
@@ -68,13 +69,7 @@ export const refreshDay: BenchSection = {
     const app = { ...devApplication('http://localhost:3000'), clientSecret: SECRET };
     const emulator: Emulator = createEmulator({
       applications: [app],
-      sellers: ids.map((id) => ({
-        sellingPartnerId: id,
-        name: id,
-        kind: 'seller' as const,
-        regions: ['na' as const],
-        marketplaces: ['US'],
-      })),
+      sellers: naSellers(ids),
       consentMode: 'auto',
     });
     /** Moves both clocks: the emulator's through its control API, the service side's offset. */
@@ -86,31 +81,7 @@ export const refreshDay: BenchSection = {
 
     // Every seller consented and exchanged once; the refresh tokens go into both worlds' stores.
     const grants: { id: string; refreshToken: string; accessToken: string; expiresIn: number }[] = [];
-    for (const id of ids) {
-      await emulator.control.consentMode('auto', id);
-      const consent = await emulator.fetch(
-        `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${app.id}&state=s${id}`,
-        { redirect: 'manual' },
-      );
-      const code = new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
-      const res = await emulator.fetch('https://api.amazon.com/auth/o2/token', {
-        method: 'POST',
-        body: new URLSearchParams({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: app.redirectUris[0]!,
-          client_id: app.clientId,
-          client_secret: SECRET,
-        }),
-      });
-      const body = (await res.json()) as { refresh_token: string; access_token: string; expires_in: number };
-      grants.push({
-        id,
-        refreshToken: body.refresh_token,
-        accessToken: body.access_token,
-        expiresIn: body.expires_in,
-      });
-    }
+    for (const id of ids) grants.push({ id, ...(await grantAtEmulator(emulator, app, SECRET, id)) });
     log(`authorized ${SELLERS} sellers at the emulator`);
     const quiet = createLogger({ sink: () => undefined, level: 'error' });
     const env = {

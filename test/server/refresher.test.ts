@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.js';
 import { createEmulator, type Emulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import type { Store } from '../../src/storage/store.js';
+import { grantAtEmulator, naSellers } from '../helpers/grants.js';
 import { CANARY_SECRET, PUBLIC_URL, serviceEnv } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -43,45 +44,22 @@ async function world(sellers: number, ratePerSecond: number): Promise<World> {
   const app = { ...devApplication(PUBLIC_URL), clientSecret: CANARY_SECRET };
   const emulator = createEmulator({
     applications: [app],
-    sellers: ids.map((id) => ({
-      sellingPartnerId: id,
-      name: id,
-      kind: 'seller' as const,
-      regions: ['na' as const],
-      marketplaces: ['US'],
-    })),
+    sellers: naSellers(ids),
     now,
   });
   const config = loadConfig(serviceEnv(app), { mode: 'serve' });
   const store = await openStore('memory:', { keyRing: createKeyRing([['k1', Buffer.alloc(32, 3)]]), now });
   open.push(store);
   for (const id of ids) {
-    await emulator.control.consentMode('auto', id);
-    const consent = await emulator.fetch(
-      `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${app.id}&state=s${id}`,
-      { redirect: 'manual' },
-    );
-    const code = new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
-    const res = await emulator.fetch('https://api.amazon.com/auth/o2/token', {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code,
-        redirect_uri: app.redirectUris[0]!,
-        client_id: app.clientId,
-        client_secret: CANARY_SECRET,
-      }),
-    });
-    assert.equal(res.status, 200);
-    const body = (await res.json()) as { refresh_token: string; access_token: string; expires_in: number };
+    const grant = await grantAtEmulator(emulator, app, CANARY_SECRET, id);
     await store.saveAuthorization({
       sellingPartnerId: id,
       region: 'na',
       kind: 'seller',
       userRef: `u-${id}`,
       marketplace: 'US',
-      refreshToken: body.refresh_token,
-      accessToken: { accessToken: body.access_token, expiresAt: T0 + body.expires_in * 1000 },
+      refreshToken: grant.refreshToken,
+      accessToken: { accessToken: grant.accessToken, expiresAt: T0 + grant.expiresIn * 1000 },
     });
   }
   const log = createLogger({ sink: () => undefined, level: 'warn' });

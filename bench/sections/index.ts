@@ -1,6 +1,7 @@
 /** Every benchmark section, in report order. Add yours here (one import, one entry). */
 import type { BenchSection } from '../framework.js';
 import { connectFlow } from './connect.js';
+import { flowAbuse } from './flow-abuse.js';
 import { importSection } from './import.js';
 import { libraries } from './libraries.js';
 import { library } from './library.js';
@@ -17,5 +18,6 @@ export const SECTIONS: readonly BenchSection[] = [
   refresh,
   refreshDay,
   connectFlow,
+  flowAbuse,
   importSection,
 ];

@@ -32,6 +32,7 @@ import { PARAM_RULES } from './http/validate.js';
 import { RevocationFeed, type REVOCATION_POLL_MS } from './revocations.js';
 import { createClientAddress } from './http/client-address.js';
 import { RateLimiter, addressKey, type LimitDecision } from './http/limits.js';
+import { PendingFlowCap } from './flows/pending-cap.js';
 
 /** What {@link createApp} needs. */
 export interface AppDeps {
@@ -124,6 +125,7 @@ export function createApp(deps: AppDeps): App {
     clientAddress,
     oauthLimit: (req) =>
       oauthLimiter === undefined ? unlimited : oauthLimiter.take(addressKey(clientAddress(req))),
+    pendingFlows: new PendingFlowCap(store, config.maxPendingFlows, log),
   };
   const router = new Router(PARAM_RULES);
 

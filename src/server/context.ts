@@ -13,6 +13,7 @@ import type { AuditBuffer } from './ops/audit.js';
 import type { Logger } from './http/log.js';
 import type { ClientAddress, PeerAndHeaders } from './http/client-address.js';
 import type { LimitDecision } from './http/limits.js';
+import type { PendingFlowCap } from './flows/pending-cap.js';
 
 /** The refresh and access token returned by a code exchange. */
 export interface ExchangedTokens {
@@ -82,4 +83,6 @@ export interface ServiceContext {
    * rows (`SPAPI_AUTH_OAUTH_RATE_LIMIT`; one bucket per address, shared by those routes, per instance).
    */
   readonly oauthLimit: (req: PeerAndHeaders) => LimitDecision;
+  /** The pending-flow cap (`SPAPI_AUTH_MAX_PENDING_FLOWS`): told of every transaction and pending Appstore session created. */
+  readonly pendingFlows: PendingFlowCap;
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { AMAZON_URL } from './helpers.js';
+import { AMAZON_URL, Browser, api } from './helpers.js';
 import { cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
 import type { ServerResponse } from '../../src/server/http/request.js';
 
@@ -172,6 +172,51 @@ test('an IPv6 client is limited by its /64: changing the host bits does not rese
     assert.deepEqual(statuses, [302, 302, 302, 429, 429]);
     assert.equal((await from(svc, '2001:db8:5:7::1', 'GET', loginUri(svc))).status, 302);
   }));
+
+test('pending cap: many addresses (each under the limit) leave at most SPAPI_AUTH_MAX_PENDING_FLOWS unconsumed transactions, oldest evicted; connect links kept; new flows still complete', () =>
+  withFileService({ SPAPI_AUTH_MAX_PENDING_FLOWS: '100' }, async (svc, rows) => {
+    // A link the app handed out before the flood, and a flow a seller started before it.
+    const link = await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'u1', marketplace: 'US' });
+    const { url } = (await link.json()) as { url: string };
+    const early = await from(svc, '192.0.2.1', 'GET', loginUri(svc));
+    assert.equal(early.status, 302);
+    const earlyState = new URL(String(early.headers.location)).searchParams.get('state');
+    const earlyCookie = cookiePair(String(early.headers['set-cookie']));
+    svc.advance(1);
+    for (let i = 0; i < 300; i++) {
+      const res = await from(svc, `10.${i >> 8}.${i & 255}.9`, 'GET', loginUri(svc));
+      assert.equal(res.status, 302, 'each address is under its limit');
+      svc.advance(1);
+    }
+    assert.equal(rows('oauth_transactions'), 100, 'the cap holds');
+    // The oldest pending transaction was evicted: its callback finds no state, nothing exchanged.
+    const cb = await from(
+      svc,
+      '192.0.2.1',
+      'GET',
+      `/oauth/callback?state=${earlyState}&selling_partner_id=A1EMUSELLERNA01&spapi_oauth_code=ANcode`,
+      { cookie: earlyCookie },
+    );
+    assert.equal(cb.status, 400);
+    assert.match(String(cb.body), /state_invalid/);
+    assert.equal(await svc.lwaCalls('authorization_code'), 0);
+    // The connect link the app made is not a pending flow: it still works, and a new flow completes.
+    const { res } = await new Browser(svc).follow(url);
+    assert.equal(res.status, 200, await res.text());
+    assert.equal(await svc.lwaCalls('authorization_code'), 1);
+  }));
+
+test('pending cap with a sign-in URL: pending Appstore sessions are capped the same way', () =>
+  withFileService(
+    { SPAPI_AUTH_MAX_PENDING_FLOWS: '100', SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' },
+    async (svc, rows) => {
+      for (let i = 0; i < 250; i++) {
+        assert.equal((await from(svc, `10.1.${i}.9`, 'GET', loginUri(svc))).status, 302);
+        svc.advance(1);
+      }
+      assert.equal(rows('connect_sessions'), 100);
+    },
+  ));
 
 /** Posts the admin login form from `address`; returns the status (303: right or wrong password, 429: locked). */
 async function adminLogin(svc: OpsService, address: string, password: string): Promise<ServerResponse> {

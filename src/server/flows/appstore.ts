@@ -134,6 +134,7 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
             version_beta: login.beta,
           };
           const { token } = await createFlowSession(ctx, 'appstore', payload);
+          await ctx.pendingFlows.created();
           const signin = new URL(config.signinUrl);
           signin.searchParams.set('spapi_pending', token);
           log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: login.sellingPartnerId });

@@ -86,7 +86,7 @@ export function bindingCookieName(secure: boolean): string {
  * const { state, cookie } = await startTransaction(ctx, { flow: 'website', kind: 'seller', … });
  */
 export async function startTransaction(
-  ctx: Pick<ServiceContext, 'config' | 'store' | 'now'>,
+  ctx: Pick<ServiceContext, 'config' | 'store' | 'now' | 'pendingFlows'>,
   input: TransactionInput,
 ): Promise<StartedTransaction> {
   const { config, store } = ctx;
@@ -106,6 +106,7 @@ export async function startTransaction(
     pkceVerifier: pkce?.codeVerifier ?? null,
     expiresAt: ctx.now() + FLOW_TTL_MS,
   });
+  await ctx.pendingFlows.created();
   const cookie = serializeCookie(bindingCookieName(config.secureCookies), binding, {
     maxAgeSeconds: FLOW_TTL_MS / 1000,
     secure: config.secureCookies,

@@ -20,6 +20,9 @@ import type {
 import type { Row, SqlContext, SqlValue } from './driver.js';
 import { num, numOrNull, strOrNull } from './values.js';
 
+/** Rows deleted per table by one `trimPendingFlows` call at most (the caller trims often). */
+const TRIM_BATCH = 100_000;
+
 /** The FlowStore methods over the SQL driver. */
 export function flowMethods(ctx: SqlContext): FlowStore {
   const { db, now, sealer } = ctx;
@@ -139,6 +142,25 @@ export function flowMethods(ctx: SqlContext): FlowStore {
         }),
         () => false,
       );
+    },
+
+    async trimPendingFlows(keep: number) {
+      if (!Number.isSafeInteger(keep) || keep < 0)
+        throw new RangeError('keep must be a non-negative integer');
+      // The newest `keep` by (created_at, key) stay; at most TRIM_BATCH older ones go per call.
+      let n = await db.run(
+        `DELETE FROM oauth_transactions WHERE state_hash IN (
+           SELECT state_hash FROM oauth_transactions WHERE consumed_at IS NULL
+           ORDER BY created_at DESC, state_hash DESC LIMIT ? OFFSET ?)`,
+        [TRIM_BATCH, keep],
+      );
+      n += await db.run(
+        `DELETE FROM connect_sessions WHERE token_hash IN (
+           SELECT token_hash FROM connect_sessions WHERE type = 'appstore' AND consumed_at IS NULL
+           ORDER BY created_at DESC, token_hash DESC LIMIT ? OFFSET ?)`,
+        [TRIM_BATCH, keep],
+      );
+      return n;
     },
 
     async purgeExpired(graceMs = DEFAULT_PURGE_GRACE_MS) {

@@ -130,6 +130,21 @@ export interface Config {
   readonly refreshIdleAfterS: number;
   readonly port: number;
   readonly host: string;
+  /**
+   * Seconds a client has to send a request's headers (`SPAPI_AUTH_HEADERS_TIMEOUT`), counted from
+   * the connection's opening for its first request: a connection that sends nothing is closed
+   * after this long (answered `408`).
+   */
+  readonly headersTimeoutS: number;
+  /** Seconds a client has to send a whole request, body included (`SPAPI_AUTH_REQUEST_TIMEOUT`); then `408`. */
+  readonly requestTimeoutS: number;
+  /** Seconds a keep-alive connection may stay idle between requests (`SPAPI_AUTH_KEEP_ALIVE_TIMEOUT`). */
+  readonly keepAliveTimeoutS: number;
+  /**
+   * Open client connections this process keeps at most (`SPAPI_AUTH_MAX_CONNECTIONS`); undefined
+   * is automatic (10,000, or less when the open-file limit is lower: see `server/http/connections.ts`).
+   */
+  readonly maxConnections: number | undefined;
   /** Non-fatal remarks to print at start-up (never containing a value). */
   readonly warnings: readonly string[];
   /**
@@ -373,7 +388,10 @@ function readApplication(r: EnvReader, devApp: DevDefaults | undefined) {
   return { lwaClientId, lwaClientSecret, lwaClientSecretNext, applicationId };
 }
 
-/** Where this process listens (`PORT`, `HOST`), and which proxies in front of it are believed. */
+/**
+ * Where this process listens (`PORT`, `HOST`), which proxies in front of it are believed, and how
+ * it treats its client connections: the header, request and keep-alive timeouts and the cap.
+ */
 function readListen(r: EnvReader) {
   const port = r.integer('PORT', 3000, 0, 65535);
   const host = r.raw('HOST') ?? '127.0.0.1';
@@ -391,7 +409,25 @@ function readListen(r: EnvReader) {
       'must list IP addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8,::1)',
     );
   }
-  return { port, host, trustedProxies: Object.freeze(trustedProxies) };
+  const headersTimeoutS = r.integer('SPAPI_AUTH_HEADERS_TIMEOUT', 10, 1, 3600);
+  const requestTimeoutS = r.integer('SPAPI_AUTH_REQUEST_TIMEOUT', 30, 1, 3600);
+  if (headersTimeoutS > requestTimeoutS) {
+    throw new ConfigError('SPAPI_AUTH_HEADERS_TIMEOUT', 'must not be longer than SPAPI_AUTH_REQUEST_TIMEOUT');
+  }
+  const keepAliveTimeoutS = r.integer('SPAPI_AUTH_KEEP_ALIVE_TIMEOUT', 5, 1, 3600);
+  const maxConnections =
+    r.raw('SPAPI_AUTH_MAX_CONNECTIONS') === undefined
+      ? undefined
+      : r.integer('SPAPI_AUTH_MAX_CONNECTIONS', 0, 1, 1_000_000);
+  return {
+    port,
+    host,
+    trustedProxies: Object.freeze(trustedProxies),
+    headersTimeoutS,
+    requestTimeoutS,
+    keepAliveTimeoutS,
+    maxConnections,
+  };
 }
 
 /** The public URL and the URLs Amazon sends browsers back to, derived from it once. */

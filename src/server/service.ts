@@ -27,6 +27,7 @@ import type { LwaCredentials } from '../core/lwa.js';
 import type { TokenMetricsSink } from './ops/metrics.js';
 import { createOperations, registerOperationsRoutes } from './ops/operations.js';
 import { listen, type RunningServer } from './http/node.js';
+import { connectionLimit, openFileLimit } from './http/connections.js';
 import { createRefresher, type Refresher, type RefreshDueSource } from './tokens/refresher.js';
 import { cacheSellerCounts } from './ops/seller-counts.js';
 import { createCoreTokenSource } from './tokens/source.js';
@@ -207,7 +208,21 @@ export async function startService(opts: {
   });
   await ops.start();
   sink = (e) => auditTokenEvent(app.context.audit, e);
-  const server = await listen(app.handle, { port: opts.port ?? config.port, host: config.host });
+  const cap = connectionLimit(config.maxConnections, openFileLimit());
+  if (cap.reducedFrom !== undefined) {
+    log.warn('SPAPI_AUTH_MAX_CONNECTIONS is above what the open-file limit (ulimit -n) leaves room for', {
+      count: cap.limit,
+    });
+  }
+  const server = await listen(app.handle, {
+    port: opts.port ?? config.port,
+    host: config.host,
+    headersTimeoutMs: config.headersTimeoutS * 1000,
+    requestTimeoutMs: config.requestTimeoutS * 1000,
+    keepAliveTimeoutMs: config.keepAliveTimeoutS * 1000,
+    maxConnections: cap.limit,
+  });
+  ops.metrics.connections = server.connections;
   const stopPurge = startPurge(store, log);
   // Profiles the callback or an import could not read (throttled, Amazon down) are fetched later.
   const stopProfiles = startProfileSweep({ store, amazon, log, now: Date.now });

@@ -33,15 +33,21 @@ function rawHttp(port: number, text: string): Promise<string> {
 test('graceful close: the in-flight request finishes, then the port is closed', async () => {
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
+  let entered!: () => void;
+  const inHandler = new Promise<void>((r) => (entered = r));
   const running = await listen(
     async (req: ServerRequest) => {
-      if (req.path === '/slow') await gate;
+      if (req.path === '/slow') {
+        entered();
+        await gate;
+      }
       return json(200, { ok: req.path });
     },
     { port: 0, host: '127.0.0.1' },
   );
   const inflight = fetch(`${running.url}/slow`);
-  await new Promise((r) => setTimeout(r, 50));
+  // Close only once the request is in the handler (a fixed sleep lost that race on a loaded machine).
+  await inHandler;
   const closed = running.close();
   let closedYet = false;
   void closed.then(() => (closedYet = true));

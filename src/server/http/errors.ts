@@ -139,6 +139,11 @@ export const HTTP_ERRORS = Object.freeze({
   },
   store_unavailable: { status: 503, message: 'The store is unavailable; try again later.' },
   migrations_pending: { status: 503, message: 'Run spapi-auth migrate.' },
+  too_many_connections: {
+    status: 503,
+    message:
+      'The service holds its maximum of connections, each with a request in flight; retry in a moment.',
+  },
 } as const satisfies Record<string, HttpErrorSpec>);
 
 /**

@@ -2,6 +2,17 @@
  * The `node:http` adapter: maps Node's request to a {@link ServerRequest} without copying, writes the
  * handler's {@link ServerResponse}, and stops gracefully (no new connections, in-flight requests
  * finish, idle keep-alive sockets closed).
+ *
+ * Slow and silent clients: a connection has `headersTimeoutMs` from its opening (then from the
+ * first byte of each following request) to send the headers, and `requestTimeoutMs` for the whole
+ * request; past either it is answered `408` and closed. Node checks both only every
+ * `connectionsCheckingInterval` (30 s by default, which stretched a 10 s setting to 30 s and a 30 s
+ * one to 61 s): here the check runs every quarter of the shorter timeout, at most every second.
+ * Between requests a keep-alive connection is closed after `keepAliveTimeoutMs` (Node adds one
+ * second to the advertised `Keep-Alive: timeout=`, so that a client never reuses a connection as it
+ * closes). A response sent before its request's body has arrived closes the connection
+ * (`Connection: close`) rather than reading a body nobody wants. The connection cap is in
+ * `connections.ts`.
  */
 import {
   createServer,
@@ -10,6 +21,7 @@ import {
   type ServerResponse as NodeResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connectionLimit, openFileLimit, trackConnections, type ConnectionStats } from './connections.js';
 import {
   HttpError,
   MAX_BODY_BYTES,
@@ -24,8 +36,34 @@ export interface RunningServer {
   /** `http://<host>:<port>` as bound (port 0 resolved). */
   readonly url: string;
   readonly port: number;
+  /** Open connections (with and without a request in flight), the cap and what it shed. */
+  connections(): ConnectionStats;
   /** Stops accepting connections and resolves when every in-flight request has finished. */
   close(): Promise<void>;
+}
+
+/** How {@link listen} treats client connections; each has a default. */
+export interface ConnectionOptions {
+  /** Time to send a request's headers, from the connection's opening for the first (default 10 s). */
+  readonly headersTimeoutMs?: number;
+  /** Time to send a whole request, body included (default 30 s); at least `headersTimeoutMs`. */
+  readonly requestTimeoutMs?: number;
+  /** Idle time between requests on a keep-alive connection (default 5 s). */
+  readonly keepAliveTimeoutMs?: number;
+  /** The connection cap (default: see {@link connectionLimit}, from `ulimit -n`). */
+  readonly maxConnections?: number;
+}
+
+/**
+ * How often Node looks for connections past their header or request timeout: a quarter of the
+ * shorter one, between 50 ms and 1 s, so that a timeout fires within a quarter of its value (at
+ * most a second) after it is due.
+ *
+ * @example
+ * checkingIntervalMs(10_000, 30_000); // 1000
+ */
+export function checkingIntervalMs(headersTimeoutMs: number, requestTimeoutMs: number): number {
+  return Math.min(1000, Math.max(50, Math.floor(Math.min(headersTimeoutMs, requestTimeoutMs) / 4)));
 }
 
 class NodeRequest implements ServerRequest {
@@ -77,27 +115,46 @@ class NodeRequest implements ServerRequest {
  * const running = await listen(app.handle, { port: 3000, host: '127.0.0.1' });
  * process.on('SIGTERM', () => void running.close());
  */
-export function listen(handler: Handler, opts: { port: number; host: string }): Promise<RunningServer> {
+export function listen(
+  handler: Handler,
+  opts: { port: number; host: string } & ConnectionOptions,
+): Promise<RunningServer> {
+  const headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  const requestTimeout = Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000);
+  let tracker: ReturnType<typeof trackConnections> | undefined;
   const server = createServer(
     {
-      // Resist slow clients (slowloris): headers within 10 s, the whole request within 30 s.
-      headersTimeout: 10_000,
-      requestTimeout: 30_000,
+      // Resist slow and silent clients (slowloris): see the module comment.
+      headersTimeout,
+      requestTimeout,
+      connectionsCheckingInterval: checkingIntervalMs(headersTimeout, requestTimeout),
       maxHeaderSize: 16 * 1024,
-      keepAliveTimeout: 5_000,
+      keepAliveTimeout: opts.keepAliveTimeoutMs ?? 5_000,
     },
     (req, res) => {
+      const done = tracker!.requestStarted(req.socket);
+      if (done === undefined) {
+        // Refused at the cap: the 503 is on its way and the socket closes after it.
+        res.destroy();
+        return;
+      }
+      res.once('close', done);
       const out = handler(new NodeRequest(req));
       if (out instanceof Promise) {
         out.then(
-          (r) => write(res, r),
-          () => fail(res),
+          (r) => write(req, res, r),
+          () => fail(req, res),
         );
       } else {
-        write(res, out);
+        write(req, res, out);
       }
     },
   );
+  tracker = trackConnections(
+    server,
+    opts.maxConnections ?? connectionLimit(undefined, openFileLimit()).limit,
+  );
+  const connections = tracker.stats;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -108,6 +165,7 @@ export function listen(handler: Handler, opts: { port: number; host: string }): 
         server,
         port: addr.port,
         url: `http://${host}:${addr.port}`,
+        connections,
         close: () =>
           new Promise<void>((done) => {
             server.close(() => done());
@@ -118,8 +176,11 @@ export function listen(handler: Handler, opts: { port: number; host: string }): 
   });
 }
 
-function write(res: NodeResponse, r: ServerResponse): void {
+function write(req: IncomingMessage, res: NodeResponse, r: ServerResponse): void {
   const body = r.body;
+  // The request's body has not all arrived (the handler answered without reading it, or stopped
+  // at the size limit): close after the response rather than read the rest.
+  if (bodyPending(req)) res.setHeader('connection', 'close');
   // With its length known, Node sends headers and body in one write; without it, writeHead()
   // fixes chunked encoding before end() sees the body (a size line, the body and a final chunk:
   // several buffers and a writev on every response).
@@ -133,11 +194,22 @@ function write(res: NodeResponse, r: ServerResponse): void {
   else res.end(body);
 }
 
-function fail(res: NodeResponse): void {
+/**
+ * Whether the request declares a body that has not fully arrived. (A request without a body is
+ * not `complete` yet while a synchronous handler runs: Node emits it at the end of its headers.)
+ */
+function bodyPending(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function fail(req: IncomingMessage, res: NodeResponse): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
+  if (bodyPending(req)) res.setHeader('connection', 'close');
   res.statusCode = 500;
   res.setHeader('content-type', 'application/json; charset=utf-8');
   res.end('{"error":{"code":"internal_error","message":"An internal error occurred."}}');

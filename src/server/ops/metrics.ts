@@ -83,13 +83,17 @@ export class Counter {
   }
 }
 
-/** A value set at scrape time (or any time). */
+/**
+ * A value set at scrape time (or any time). With `type` `counter` it renders a count kept
+ * elsewhere (monotonic there), copied in at scrape time.
+ */
 export class Gauge {
   private readonly series = new Map<string, number>();
   constructor(
     readonly name: string,
     readonly help: string,
     readonly labelNames: readonly string[] = [],
+    readonly type: 'gauge' | 'counter' = 'gauge',
   ) {}
 
   /** Sets the series of `labels` to `value`. */
@@ -102,7 +106,7 @@ export class Gauge {
   }
 
   render(out: string[]): void {
-    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`);
+    out.push(`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`);
     for (const [k, v] of this.series) out.push(`${this.name}${k ? `{${k}}` : ''} ${v}`);
   }
 }
@@ -166,6 +170,15 @@ export interface TokenMetricsSink {
   refreshed(outcome: string, seconds: number): void;
   /** LWA refused the app's own client credentials (both secrets, when two are configured). */
   invalidClient(): void;
+}
+
+/** The HTTP server's connections as `/metrics` shows them (`server/http/connections.ts`). */
+export interface ConnectionCounts {
+  readonly active: number;
+  readonly idle: number;
+  readonly limit: number;
+  /** Monotonic counts since start, by action (`evicted_idle`, `refused`). */
+  readonly shed: Readonly<Record<string, number>>;
 }
 
 /** One 5-minute bucket of the dashboard's activity series. */
@@ -258,12 +271,30 @@ export class ServiceMetrics implements TokenMetricsSink {
     'spapi_auth_lwa_breaker_open',
     'Whether the LWA circuit breaker is open (1) or not (0).',
   );
+  readonly httpConnections = new Gauge(
+    'spapi_auth_http_connections',
+    'Open client connections of this process: active (a request in flight) or idle.',
+    ['state'],
+  );
+  readonly httpConnectionsLimit = new Gauge(
+    'spapi_auth_http_connections_limit',
+    'The most client connections this process keeps open (SPAPI_AUTH_MAX_CONNECTIONS, bounded by ulimit -n).',
+  );
+  readonly httpConnectionsShed = new Gauge(
+    'spapi_auth_http_connections_shed_total',
+    'Connections shed at the cap: the longest-idle one closed (evicted_idle) or the new one refused (refused).',
+    ['action'],
+    'counter',
+  );
 
   /** Called after each {@link invalidClient} (the client-secret ring raises its alarm there). */
   onInvalidClient: (() => void) | undefined;
 
   /** Set by whoever owns a circuit breaker (the token manager) to report its state. */
   breakerState: (() => LwaHealth['breaker']) | undefined;
+
+  /** Set by whoever runs the HTTP server to report its connections (read at scrape time). */
+  connections: (() => ConnectionCounts) | undefined;
 
   private readonly started: number;
   private readonly activity = new Map<number, { refreshes: number; errors: number }>();
@@ -430,6 +461,16 @@ export class ServiceMetrics implements TokenMetricsSink {
     this.sellers.render(out);
     this.outboxDepth.render(out);
     if (breaker !== undefined) this.breakerOpen.render(out);
+    const conns = this.connections?.();
+    if (conns !== undefined) {
+      this.httpConnections.set({ state: 'active' }, conns.active);
+      this.httpConnections.set({ state: 'idle' }, conns.idle);
+      this.httpConnectionsLimit.set({}, conns.limit);
+      for (const [action, n] of Object.entries(conns.shed)) this.httpConnectionsShed.set({ action }, n);
+      this.httpConnections.render(out);
+      this.httpConnectionsLimit.render(out);
+      this.httpConnectionsShed.render(out);
+    }
     // prom-client separates families with a blank line (one exposition has none) and writes an
     // empty event-loop histogram's mean as `Nan`, which the format spells `NaN`.
     const runtime =

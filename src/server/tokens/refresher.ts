@@ -122,21 +122,11 @@ const CLAIM_SLACK_MS = 30_000;
  * process.once('SIGTERM', () => void refresher.stop());
  */
 export function createRefresher(opts: RefresherOptions): Refresher {
-  if (!(opts.ratePerSecond > 0) || !Number.isFinite(opts.ratePerSecond)) {
-    throw new TypeError('ratePerSecond must be a positive number');
-  }
+  const { rate, pageSize, maxConcurrent, idleAfterMs, claimBatch } = refresherLimits(opts);
   const { store, log } = opts;
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
-  const rate = opts.ratePerSecond * PACE; // per second
-  const pageSize = opts.pageSize ?? Math.min(5000, Math.max(500, Math.ceil(rate * 60)));
-  const maxConcurrent = opts.maxConcurrent ?? Math.min(64, Math.max(4, Math.ceil(opts.ratePerSecond)));
   let lifetime = opts.lifetimeMs ?? HOUR_MS;
-  const idleAfterMs = opts.idleAfterMs ?? 0;
-  if (!(idleAfterMs >= 0) || !Number.isFinite(idleAfterMs)) {
-    throw new TypeError('idleAfterMs must be 0 or a positive number');
-  }
-  const claimBatch = Math.min(CLAIM_MAX, Math.max(1, Math.ceil(rate * CLAIM_WORK_S)));
 
   let queue: RefreshDueEntry[] = [];
   // Sellers this instance claimed and has not started yet (only when the store can claim).
@@ -152,15 +142,9 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   // pass renews the fleet on the default, as when the new tokens outlive the listed ones.
   let shownShorter: number | undefined;
   const heldBack = new Set<string>();
-  // The bucket holds at most one refresh: strict pacing, no bursts.
-  let tokens = 1;
-  let refilledAt = now();
+  const bucket = pacingBucket(rate, now());
   const inflight = new Map<string, Promise<void>>();
   const backoff = new Map<string, number>();
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  let timer: ReturnType<typeof setTimeout> | undefined;
 
   const learn = (life: number): void => {
     lifetime = life;
@@ -169,42 +153,17 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     heldBack.clear();
   };
 
-  const keyOf = (e: SellerTokenKey): string => `${e.region}|${e.sellingPartnerId}`;
   const sharing = store.claimRefreshDue !== undefined;
   const usedFilter = (t: number): { usedSince?: number } =>
     idleAfterMs > 0 ? { usedSince: t - idleAfterMs } : {};
   const startable = (e: RefreshDueEntry): boolean => !inflight.has(keyOf(e)) && !backoff.has(keyOf(e));
 
   /**
-   * How many of the queue's head the schedule starts within {@link CLAIM_WORK_S} from `t`: each
-   * entry starts at the bucket's pace, and no earlier than the latest start that still covers it
-   * and everything after it (so a claim never takes a token just renewed, which is listed too).
-   */
-  const startingSoon = (t: number): number => {
-    const lead = leadMs();
-    const step = 1000 / rate;
-    const latest: number[] = new Array<number>(queue.length);
-    let m = Number.POSITIVE_INFINITY;
-    for (let i = queue.length - 1; i >= 0; i--) {
-      m = Math.min(m, queue[i]!.accessTokenExpiresAt - lead - i * step);
-      latest[i] = m;
-    }
-    let at = t - step;
-    let n = 0;
-    for (let j = 0; j < queue.length && n < claimBatch; j++) {
-      at = Math.max(at + step, latest[j]! + j * step);
-      if (at > t + CLAIM_WORK_S * 1000) break;
-      n++;
-    }
-    return n;
-  };
-
-  /**
    * Claims the sellers this instance is about to start; false when there are none now (another
    * instance claimed them: the listing, which leaves claimed sellers out, is read again).
    */
   const claim = async (t: number): Promise<boolean> => {
-    const n = startingSoon(t);
+    const n = startingWithin(queue, t, leadMs(), rate, claimBatch);
     if (n === 0) return false;
     const got = await store.claimRefreshDue!({
       before: queue[n - 1]!.accessTokenExpiresAt + 1,
@@ -224,31 +183,18 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   const leadMs = (): number =>
     Math.min(ON_DEMAND_MAX_MS, lifetime / 5) + Math.min(30_000, lifetime / 20) * (1 + jitter);
 
-  const refill = (t: number): void => {
-    tokens = Math.min(1, tokens + ((t - refilledAt) * rate) / 1000);
-    refilledAt = t;
-  };
-
   const read = async (t: number): Promise<void> => {
     nextReadAt = t + intervalMs();
     // Jitter drawn per read: instances sharing a store do not start on the same seller in step.
     jitter = random();
     for (const [k, until] of backoff) if (until <= t) backoff.delete(k);
-    const due: RefreshDueEntry[] = [];
-    const used = usedFilter(t);
-    while (due.length < pageSize) {
-      const limit = Math.min(1000, pageSize - due.length);
-      const page = await store.listRefreshDue({
-        before: t + lifetime,
-        after: due.at(-1) ?? null,
-        limit,
-        ...used,
-        // Sharing: what another instance (or this one) has claimed is not this listing's work.
-        ...(sharing ? { unclaimed: true } : {}),
-      });
-      due.push(...page);
-      if (page.length < limit) break;
-    }
+    const due = await listDue(store, {
+      before: t + lifetime,
+      pageSize,
+      ...usedFilter(t),
+      // Sharing: what another instance (or this one) has claimed is not this listing's work.
+      ...(sharing ? { unclaimed: true } : {}),
+    });
     queue = due.filter(startable);
     if (queue.length === 0 && inflight.size === 0 && shownShorter !== undefined && !learned) {
       // The pass is done: plan from the lifetime the renewals showed. Left on the default, the
@@ -261,14 +207,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   };
 
   /** The latest time the head of the queue may start so that every listed token meets its deadline. */
-  const startBy = (): number => {
-    const lead = leadMs();
-    let latest = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < queue.length; i++) {
-      latest = Math.min(latest, queue[i]!.accessTokenExpiresAt - lead - (i * 1000) / rate);
-    }
-    return latest;
-  };
+  const startBy = (): number => latestStart(queue, leadMs(), rate);
 
   const launch = (entry: RefreshDueEntry): void => {
     const key: SellerTokenKey = { sellingPartnerId: entry.sellingPartnerId, region: entry.region };
@@ -319,7 +258,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
       await read(t);
       t = now();
     }
-    refill(t);
+    bucket.refill(t);
     // Claimed sellers start at once: the claim was taken when the listing's start had come.
     const start = claimed.length > 0 ? Math.min(t, startBy()) : startBy();
     // Nothing due for a while: new tokens expire later than the listed ones, so the listing can
@@ -327,7 +266,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     // read every interval. (An empty queue is read again at the interval: the page ran out.)
     if (queue.length > 0 && start > t)
       nextReadAt = Math.max(nextReadAt, t + Math.min(60_000, lifetime / 4, (start - t) / 2));
-    while (t >= start && tokens >= 1 && inflight.size < maxConcurrent) {
+    while (t >= start && bucket.full() && inflight.size < maxConcurrent) {
       let entry: RefreshDueEntry | undefined;
       if (!sharing) {
         entry = queue.shift();
@@ -337,14 +276,14 @@ export function createRefresher(opts: RefresherOptions): Refresher {
       }
       if (entry === undefined) break;
       if (inflight.has(keyOf(entry))) continue;
-      tokens -= 1;
+      bucket.take();
       launch(entry);
     }
     // Whole milliseconds, at least one: clocks and stored times are integers.
     const untilRead = nextReadAt - t;
     let delay = untilRead;
     if (queue.length > 0 || claimed.length > 0)
-      delay = Math.min(untilRead, t < start ? start - t : ((1 - tokens) * 1000) / rate);
+      delay = Math.min(untilRead, t < start ? start - t : bucket.waitMs());
     return Math.max(1, Math.ceil(delay));
   };
 
@@ -352,44 +291,185 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     while (inflight.size > 0) await Promise.all([...inflight.values()]);
   };
 
+  const loop = timerLoop(runOnce, (err) => {
+    // The store is unreachable: try again at the next interval.
+    log.warn('proactive refresher: reading due tokens failed', {
+      error_name: (err as Error)?.name ?? 'Error',
+    });
+    return intervalMs();
+  });
+
+  return {
+    start() {
+      if (!loop.start()) return;
+      log.info('proactive refresher started (count: LWA refreshes per second at most)', {
+        count: opts.ratePerSecond,
+      });
+    },
+    async stop() {
+      await loop.stop();
+      await settle();
+    },
+    runOnce,
+    settle,
+  };
+}
+
+const keyOf = (e: SellerTokenKey): string => `${e.region}|${e.sellingPartnerId}`;
+
+/** The pacing bucket: holds at most one refresh (strict pacing, no bursts), refilled at `rate` a second. */
+function pacingBucket(
+  rate: number,
+  at: number,
+): { refill(t: number): void; full(): boolean; take(): void; waitMs(): number } {
+  let tokens = 1;
+  let refilledAt = at;
+  return {
+    refill(t) {
+      tokens = Math.min(1, tokens + ((t - refilledAt) * rate) / 1000);
+      refilledAt = t;
+    },
+    full: () => tokens >= 1,
+    take() {
+      tokens -= 1;
+    },
+    /** Milliseconds until the bucket holds a whole refresh again. */
+    waitMs: () => ((1 - tokens) * 1000) / rate,
+  };
+}
+
+/**
+ * The options' numbers, checked and defaulted: the paced rate (per second), the listing's page,
+ * the refreshes in flight at most, the hot set's window and a claim's batch.
+ */
+function refresherLimits(opts: RefresherOptions): {
+  rate: number;
+  pageSize: number;
+  maxConcurrent: number;
+  idleAfterMs: number;
+  claimBatch: number;
+} {
+  if (!(opts.ratePerSecond > 0) || !Number.isFinite(opts.ratePerSecond)) {
+    throw new TypeError('ratePerSecond must be a positive number');
+  }
+  const rate = opts.ratePerSecond * PACE;
+  const idleAfterMs = opts.idleAfterMs ?? 0;
+  if (!(idleAfterMs >= 0) || !Number.isFinite(idleAfterMs)) {
+    throw new TypeError('idleAfterMs must be 0 or a positive number');
+  }
+  return {
+    rate,
+    pageSize: opts.pageSize ?? Math.min(5000, Math.max(500, Math.ceil(rate * 60))),
+    maxConcurrent: opts.maxConcurrent ?? Math.min(64, Math.max(4, Math.ceil(opts.ratePerSecond))),
+    idleAfterMs,
+    claimBatch: Math.min(CLAIM_MAX, Math.max(1, Math.ceil(rate * CLAIM_WORK_S))),
+  };
+}
+
+/**
+ * Up to `pageSize` due sellers, soonest expiry first, read in pages of at most 1,000 (one query
+ * stays small on a large fleet; the keyset `after` continues where a page ended).
+ */
+async function listDue(
+  store: RefreshDueSource,
+  q: { before: number; pageSize: number; usedSince?: number; unclaimed?: true },
+): Promise<RefreshDueEntry[]> {
+  const { pageSize, ...filters } = q;
+  const due: RefreshDueEntry[] = [];
+  while (due.length < pageSize) {
+    const limit = Math.min(1000, pageSize - due.length);
+    const page = await store.listRefreshDue({ ...filters, after: due.at(-1) ?? null, limit });
+    due.push(...page);
+    if (page.length < limit) break;
+  }
+  return due;
+}
+
+/**
+ * The latest time the head of `queue` may start so that every listed token is renewed `lead` ms
+ * before it expires, item i starting i / rate seconds after the head. Pure: the schedule's rule,
+ * apart from the refresher's state.
+ */
+function latestStart(queue: readonly RefreshDueEntry[], lead: number, rate: number): number {
+  let latest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < queue.length; i++) {
+    latest = Math.min(latest, queue[i]!.accessTokenExpiresAt - lead - (i * 1000) / rate);
+  }
+  return latest;
+}
+
+/**
+ * How many of the queue's head (at most `limit`) the schedule starts within {@link CLAIM_WORK_S}
+ * from `t`: each entry starts at the bucket's pace, and no earlier than the latest start that still
+ * covers it and everything after it (so a claim never takes a token just renewed, which is listed
+ * too).
+ */
+function startingWithin(
+  queue: readonly RefreshDueEntry[],
+  t: number,
+  lead: number,
+  rate: number,
+  limit: number,
+): number {
+  const step = 1000 / rate;
+  const latest: number[] = new Array<number>(queue.length);
+  let m = Number.POSITIVE_INFINITY;
+  for (let i = queue.length - 1; i >= 0; i--) {
+    m = Math.min(m, queue[i]!.accessTokenExpiresAt - lead - i * step);
+    latest[i] = m;
+  }
+  let at = t - step;
+  let n = 0;
+  for (let j = 0; j < queue.length && n < limit; j++) {
+    at = Math.max(at + step, latest[j]! + j * step);
+    if (at > t + CLAIM_WORK_S * 1000) break;
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Runs `pass` again and again on real (unref'd) timers, each time after the delay it resolves to;
+ * a failed pass waits what `onError` returns. Apart from the scheduling so that tests drive the
+ * schedule through `runOnce` on a fake clock and only this loop touches timers. `start()` is false
+ * when the loop was running already; `stop()` wakes a sleeping loop and waits for its pass.
+ */
+function timerLoop(
+  pass: () => Promise<number>,
+  onError: (err: unknown) => number,
+): { start(): boolean; stop(): Promise<void> } {
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let timer: ReturnType<typeof setTimeout> | undefined;
   const sleep = (ms: number): Promise<void> =>
     new Promise((resolve) => {
       wake = resolve;
       timer = setTimeout(resolve, ms);
       timer.unref();
     });
-
   return {
     start() {
-      if (running) return;
+      if (running) return false;
       running = true;
-      log.info('proactive refresher started (count: LWA refreshes per second at most)', {
-        count: opts.ratePerSecond,
-      });
       loop = (async () => {
         while (running) {
           let delay: number;
           try {
-            delay = await runOnce();
+            delay = await pass();
           } catch (err) {
-            // The store is unreachable: try again at the next interval.
-            log.warn('proactive refresher: reading due tokens failed', {
-              error_name: (err as Error)?.name ?? 'Error',
-            });
-            delay = intervalMs();
+            delay = onError(err);
           }
           if (running) await sleep(delay);
         }
       })();
+      return true;
     },
     async stop() {
       running = false;
       if (timer !== undefined) clearTimeout(timer);
       wake?.();
       await loop;
-      await settle();
     },
-    runOnce,
-    settle,
   };
 }

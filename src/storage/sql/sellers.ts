@@ -68,10 +68,23 @@ export async function selectSeller(
   return rows[0];
 }
 
-/** The SellerStore methods over the SQL driver. */
+/**
+ * The SellerStore methods over the SQL driver, in three groups that share nothing but the
+ * context: reads of the sellers table, the writes that change a seller's row (and record their
+ * effects in the same transaction), and the seller profiles table.
+ */
 export function sellerMethods(ctx: SqlContext): SellerStore {
-  const { db, now, sealer } = ctx;
+  return { ...sellerReads(ctx), ...sellerWrites(ctx), ...profileMethods(ctx) };
+}
 
+/** Reads: one seller, the sellers of one id, keyset pages, counts and the refresher's due list. */
+function sellerReads(
+  ctx: SqlContext,
+): Pick<
+  SellerStore,
+  'getSeller' | 'findSellers' | 'listSellers' | 'countSellersByStatus' | 'listRefreshDue'
+> {
+  const { db, now } = ctx;
   return {
     async getSeller(key) {
       assertSellerKey(key);
@@ -176,7 +189,15 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
         accessTokenExpiresAt: num(row.access_token_expires_at),
       }));
     },
+  };
+}
 
+/** Writes of a seller's row: each in one transaction with the change's effects (audit, events). */
+function sellerWrites(
+  ctx: SqlContext,
+): Pick<SellerStore, 'saveAuthorization' | 'setSellerStatus' | 'deleteSeller'> {
+  const { db, now, sealer } = ctx;
+  return {
     async saveAuthorization(input: AuthorizationInput) {
       assertAuthorizationInput(input);
       const at = now();
@@ -285,7 +306,15 @@ export function sellerMethods(ctx: SqlContext): SellerStore {
         return true;
       });
     },
+  };
+}
 
+/** The seller_profiles table: what SP-API said about a seller, fetched after it connected. */
+function profileMethods(
+  ctx: SqlContext,
+): Pick<SellerStore, 'getSellerProfile' | 'saveSellerProfile' | 'listSellersWithoutProfile'> {
+  const { db } = ctx;
+  return {
     async getSellerProfile(key) {
       assertSellerKey(key);
       const rows = await db.all(

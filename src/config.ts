@@ -94,6 +94,18 @@ export interface Config {
    */
   readonly webhookSecretPrevious: string | undefined;
   readonly adminPassword: string | undefined;
+  /**
+   * Admin sign-in with an OpenID provider (`SPAPI_AUTH_ADMIN_OIDC_ISSUER`): the issuer URL exactly
+   * as the provider names itself, or undefined when off. Set together with the client id, the
+   * client secret and the allow-list.
+   */
+  readonly adminOidcIssuer: string | undefined;
+  readonly adminOidcClientId: string | undefined;
+  readonly adminOidcClientSecret: string | undefined;
+  /** Who may sign in (`SPAPI_AUTH_ADMIN_OIDC_ALLOWED`); empty lists when OIDC is off. */
+  readonly adminOidcAllowed: AdminOidcAllowList;
+  /** `<publicUrl>/admin/oidc/callback`: the redirect URI to register at the provider. */
+  readonly adminOidcRedirectUri: string;
   /** When set, `GET /metrics` requires `Authorization: Bearer <token>` (`SPAPI_AUTH_METRICS_TOKEN`). */
   readonly metricsToken: string | undefined;
   /** Whether `/metrics` includes the process and runtime metrics (`SPAPI_AUTH_METRICS_RUNTIME`). */
@@ -152,6 +164,16 @@ export interface Config {
    * SIGKILL (see `server/flows/fault-points.ts`); refused when `NODE_ENV=production`.
    */
   readonly faultPoint?: string;
+}
+
+/** The parsed `SPAPI_AUTH_ADMIN_OIDC_ALLOWED`: e-mails and domains lower-cased, groups as written. */
+export interface AdminOidcAllowList {
+  /** `alice@example.com`: this verified e-mail. */
+  readonly emails: readonly string[];
+  /** `@example.com`: any verified e-mail at this domain (written here without the `@`). */
+  readonly domains: readonly string[];
+  /** `group:admins`: anyone whose `groups` claim lists `admins`. */
+  readonly groups: readonly string[];
 }
 
 /**
@@ -219,6 +241,7 @@ const SECRET_FIELDS = new Set<keyof Config>([
   'webhookSecret',
   'webhookSecretPrevious',
   'adminPassword',
+  'adminOidcClientSecret',
   'metricsToken',
   'databaseUrl',
 ]);
@@ -236,6 +259,7 @@ export const SECRET_VARIABLES: readonly string[] = Object.freeze([
   'SPAPI_AUTH_WEBHOOK_SECRET',
   'SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS',
   'SPAPI_AUTH_ADMIN_PASSWORD',
+  'SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET',
   'SPAPI_AUTH_METRICS_TOKEN',
   'DATABASE_URL',
 ]);
@@ -282,15 +306,17 @@ export function loadConfig(
   const warnings: string[] = [];
   const application = readApplication(r, devApp);
   const listen = readListen(r);
+  const publicUrl = readPublicUrl(r, listen.port, warnings);
   const config: Config = {
     mode,
     ...application,
-    ...readPublicUrl(r, listen.port, warnings),
+    ...publicUrl,
     ...readAmazon(r, warnings),
     ...readStorage(r),
     ...readFlows(r),
     ...readWebhooks(r),
     ...readOperators(r),
+    ...readAdminOidc(r, publicUrl.publicUrl),
     ...readLimits(r),
     ...listen,
     warnings: Object.freeze(warnings),
@@ -552,6 +578,116 @@ function readOperators(r: EnvReader) {
   return { adminPassword, metricsToken, metricsRuntime: r.bool('SPAPI_AUTH_METRICS_RUNTIME', true) };
 }
 
+const OIDC_VARIABLES = [
+  'SPAPI_AUTH_ADMIN_OIDC_ISSUER',
+  'SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID',
+  'SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET',
+  'SPAPI_AUTH_ADMIN_OIDC_ALLOWED',
+] as const;
+
+/**
+ * Admin sign-in with an OpenID provider: all four variables or none. The issuer must be https
+ * (plain http only on localhost / 127.0.0.1 / [::1], for tests against a local provider).
+ */
+function readAdminOidc(r: EnvReader, publicUrl: string) {
+  const redirectUri = `${publicUrl}/admin/oidc/callback`;
+  const set = OIDC_VARIABLES.filter((name) => r.raw(name) !== undefined);
+  if (set.length === 0) {
+    return {
+      adminOidcIssuer: undefined,
+      adminOidcClientId: undefined,
+      adminOidcClientSecret: undefined,
+      adminOidcAllowed: parseOidcAllowList(''),
+      adminOidcRedirectUri: redirectUri,
+    };
+  }
+  const missing = OIDC_VARIABLES.filter((name) => r.raw(name) === undefined);
+  if (missing.length > 0) {
+    throw new ConfigError(
+      missing.join(', '),
+      `${missing.length > 1 ? 'are' : 'is'} required when ${set[0]} is set`,
+      missing,
+    );
+  }
+  const issuerRaw = r.raw('SPAPI_AUTH_ADMIN_OIDC_ISSUER')!;
+  const issuer = r.origin('SPAPI_AUTH_ADMIN_OIDC_ISSUER', issuerRaw);
+  if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
+    throw new ConfigError(
+      'SPAPI_AUTH_ADMIN_OIDC_ISSUER',
+      'must be https (plain http only on localhost / 127.0.0.1 / [::1], for a local test provider)',
+    );
+  }
+  const clientId = r.raw('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID')!;
+  if (!PRINTABLE.test(clientId) || clientId.length > 256) {
+    throw new ConfigError('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID', 'must be printable ASCII without spaces');
+  }
+  const clientSecret = r.raw('SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET')!;
+  if (!PRINTABLE.test(clientSecret) || clientSecret.length > 512) {
+    throw new ConfigError('SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET', 'must be printable ASCII without spaces');
+  }
+  return {
+    // As written (trimmed): the provider's `issuer` must match it.
+    adminOidcIssuer: issuerRaw,
+    adminOidcClientId: clientId,
+    adminOidcClientSecret: clientSecret,
+    adminOidcAllowed: parseOidcAllowList(r.raw('SPAPI_AUTH_ADMIN_OIDC_ALLOWED')!),
+    adminOidcRedirectUri: redirectUri,
+  };
+}
+
+function isLoopbackHost(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
+}
+
+/**
+ * Parses `SPAPI_AUTH_ADMIN_OIDC_ALLOWED`: entries separated by commas or spaces, each an e-mail
+ * (`alice@example.com`), a domain (`@example.com`) or a group (`group:admins`). An empty list is
+ * only accepted when OIDC is off (`''` gives empty lists); a malformed entry throws.
+ *
+ * @example
+ * parseOidcAllowList('alice@example.com, @corp.example, group:admins');
+ * // { emails: ['alice@example.com'], domains: ['corp.example'], groups: ['admins'] }
+ */
+export function parseOidcAllowList(value: string): AdminOidcAllowList {
+  const name = 'SPAPI_AUTH_ADMIN_OIDC_ALLOWED';
+  const emails: string[] = [];
+  const domains: string[] = [];
+  const groups: string[] = [];
+  const entries = value.split(/[\s,]+/).filter((e) => e !== '');
+  const DOMAIN =
+    /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/;
+  for (const entry of entries) {
+    if (entry.startsWith('group:')) {
+      const group = entry.slice('group:'.length);
+      if (!/^[\x21-\x7e]{1,256}$/.test(group))
+        throw new ConfigError(name, 'has an empty or malformed group: entry');
+      groups.push(group);
+      continue;
+    }
+    const lower = entry.toLowerCase();
+    if (lower.startsWith('@')) {
+      if (!DOMAIN.test(lower.slice(1))) throw new ConfigError(name, 'has a malformed @domain entry');
+      domains.push(lower.slice(1));
+      continue;
+    }
+    const at = lower.lastIndexOf('@');
+    if (at < 1 || lower.length > 254 || !/^[\x21-\x7e]+$/.test(lower) || !DOMAIN.test(lower.slice(at + 1))) {
+      throw new ConfigError(
+        name,
+        'entries must be e-mail addresses, @domains or group:<name>, separated by commas',
+      );
+    }
+    emails.push(lower);
+  }
+  if (value.trim() !== '' && entries.length === 0) throw new ConfigError(name, 'lists nobody');
+  return Object.freeze({
+    emails: Object.freeze(emails),
+    domains: Object.freeze(domains),
+    groups: Object.freeze(groups),
+  });
+}
+
+/** Rates: per API key, and of the proactive refresher (with its idle window, the hot set). */
 /** Rates: per API key, per client address on the browser flows, the pending-flow cap, and the proactive refresher (with its idle window, the hot set). */
 function readLimits(r: EnvReader) {
   return {

@@ -360,7 +360,9 @@ if (missing !== undefined && process.env.CI === 'true') {
         while (!audited && Date.now() < deadline) {
           audited = (await store.listAudit({ limit: 50 })).some(
             (r) =>
-              r.action === 'webhook.redelivered' && r.actor === 'admin' && r.details.event_id === failed.id,
+              r.action === 'webhook.redelivered' &&
+              r.actor === 'admin:password' &&
+              r.details.event_id === failed.id,
           );
           if (!audited) await new Promise((r) => setTimeout(r, 200));
         }

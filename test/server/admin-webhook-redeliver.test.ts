@@ -135,9 +135,9 @@ test('admin Redeliver: a given-up event reaches the receiver again with the same
     assert.deepEqual(
       audit.map((r) => [r.actor, r.outcome, r.details.event_id]).sort(),
       [
-        ['admin', 'not_redeliverable', waiting.id],
-        ['admin', 'ok', failed.id],
-        ['admin', 'ok', failed.id],
+        ['admin:password', 'not_redeliverable', waiting.id],
+        ['admin:password', 'ok', failed.id],
+        ['admin:password', 'ok', failed.id],
       ].sort(),
     );
     assert.ok(!svc.logs.join('\n').includes(SECRET), 'the signing secret is not logged');

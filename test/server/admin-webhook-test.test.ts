@@ -60,7 +60,8 @@ test('admin "Send test event" queues a webhook.test event that is delivered sign
     const audit = await svc.store.listAudit({ limit: 20 });
     assert.ok(
       audit.some(
-        (r) => r.action === 'webhook.test_sent' && r.actor === 'admin' && r.details.event_id === body.id,
+        (r) =>
+          r.action === 'webhook.test_sent' && r.actor === 'admin:password' && r.details.event_id === body.id,
       ),
     );
   } finally {

@@ -5,7 +5,7 @@ import { HttpError } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { USER_REF } from '../http/validate.js';
-import { readForm, type AdminKit } from './kit.js';
+import { adminActor, readForm, type AdminKit } from './kit.js';
 
 /** Where a connect link made in the dashboard returns after consent (`?status&selling_partner_id&region`). */
 export const CONNECTED_PATH = '/admin/connected';
@@ -99,7 +99,7 @@ export function registerConnectPage(kit: AdminKit): void {
     });
     ctx.audit.add({
       action: 'connect_session.created',
-      actor: 'admin',
+      actor: adminActor(session),
       region: marketplace.region,
       outcome: 'ok',
     });

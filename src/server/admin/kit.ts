@@ -17,6 +17,7 @@ import type { ClientSecretRing } from '../ops/rotation.js';
 import type { RouteHandler, Router } from '../http/router.js';
 import { isLoopbackAddress } from '../http/validate.js';
 import { adminPage, type Section } from './layout.js';
+import { createOidcSignIn, type OidcSignIn } from './oidc.js';
 import { AdminSessions, type AdminSession } from './session.js';
 
 /** Rows per page of the sellers list and the webhook outbox. */
@@ -62,9 +63,9 @@ export interface AdminKit {
   readonly ctx: ServiceContext;
   readonly deps: AdminDeps;
   readonly sessions: AdminSessions;
-  /** Dev mode without a password: open to requests addressed to localhost. */
+  /** Dev mode without a password or OIDC sign-in: open to requests addressed to localhost. */
   readonly devOpen: boolean;
-  /** Whether the dashboard is on at all (a password is set, or dev mode). */
+  /** Whether the dashboard is on at all (a password or OIDC sign-in is set, or dev mode). */
   readonly enabled: boolean;
   /**
    * The public URL's path prefix (`/auth` for `https://app.example.com/auth`, '' at the root). The
@@ -73,6 +74,8 @@ export interface AdminKit {
   readonly base: string;
   /** `path` (a route path such as `/admin/sellers?x=1`) as the browser must request it. */
   url(path: string): string;
+  /** Sign-in through the OpenID provider, when configured. */
+  readonly oidc: OidcSignIn | undefined;
   /** A dashboard page; `access` undefined renders it without navigation. */
   render(
     access: Access | undefined,
@@ -103,13 +106,25 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
   const secure = config.secureCookies;
   const sessions = new AdminSessions({
     password: config.adminPassword,
+    oidcSecret: config.adminOidcClientSecret,
     secure,
     now: ctx.now,
     isRevoked: (id) => ctx.revocations.isAdminSessionRevoked(id),
     cookiePath: `${publicPathPrefix(config.publicUrl)}/admin`,
   });
-  const devOpen = config.mode === 'dev' && config.adminPassword === undefined;
-  const enabled = devOpen || config.adminPassword !== undefined;
+  const oidc =
+    config.adminOidcIssuer === undefined
+      ? undefined
+      : createOidcSignIn({
+          issuer: config.adminOidcIssuer,
+          clientId: config.adminOidcClientId!,
+          clientSecret: config.adminOidcClientSecret!,
+          redirectUri: config.adminOidcRedirectUri,
+          allow: config.adminOidcAllowed,
+          allowInsecure: new URL(config.adminOidcIssuer).protocol === 'http:',
+        });
+  const devOpen = config.mode === 'dev' && config.adminPassword === undefined && oidc === undefined;
+  const enabled = devOpen || config.adminPassword !== undefined || oidc !== undefined;
   const publicOrigin = new URL(config.publicUrl).origin;
   // Derived once: the prefix every URL the dashboard sends starts with.
   const base = publicPathPrefix(config.publicUrl);
@@ -126,6 +141,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       showNav: access !== undefined,
       status,
       ...(access !== undefined && !devOpen ? { csrf: access.csrf } : {}),
+      ...(access?.session.operator !== undefined && !devOpen ? { operator: access.session.operator } : {}),
       ...(access?.setCookie !== undefined ? { headers: { 'set-cookie': access.setCookie } } : {}),
     });
 
@@ -137,7 +153,9 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       html`<div class="card login">
         <h1>Dashboard disabled</h1>
         <p class="muted">
-          Set <code>SPAPI_AUTH_ADMIN_PASSWORD</code> (12 characters or more) to enable the admin dashboard.
+          Set <code>SPAPI_AUTH_ADMIN_PASSWORD</code> (12 characters or more), or sign-in through your identity
+          provider (<code>SPAPI_AUTH_ADMIN_OIDC_ISSUER</code> and the variables beside it), to enable the
+          admin dashboard.
         </p>
       </div>`,
       404,
@@ -187,7 +205,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       // Open without a password only to a browser on this machine.
       refuseRemoteInDev(req);
       if (session !== undefined) return { session, csrf: sessions.csrfToken(session) };
-      const issued = sessions.issue(true);
+      const issued = sessions.issue(true, DEV_OPERATOR);
       return { session: issued.session, csrf: sessions.csrfToken(issued.session), setCookie: issued.cookie };
     }
     if (session === undefined || !session.authenticated) return redirect(303, url('/admin/login'));
@@ -232,7 +250,21 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
     });
   };
 
-  return { ctx, deps, sessions, devOpen, enabled, base, url, render, disabled, add, get, checkPost };
+  return { ctx, deps, sessions, devOpen, enabled, base, url, oidc, render, disabled, add, get, checkPost };
+}
+
+/** The operator of the password-less dev dashboard. */
+const DEV_OPERATOR = 'dev';
+
+/**
+ * The audit log's actor for an admin action: `admin:<operator>` (`admin:password`,
+ * `admin:alice@example.com`, `admin:dev`).
+ *
+ * @example
+ * ctx.audit.add({ action: 'webhook.retried', actor: adminActor(session), outcome: 'ok' });
+ */
+export function adminActor(session: AdminSession): string {
+  return `admin:${session.operator ?? 'anonymous'}`;
 }
 
 function hostOf(origin: string): string {

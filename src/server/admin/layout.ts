@@ -39,6 +39,8 @@ export function adminPage(opts: {
   readonly body: SafeHtml;
   /** The session's CSRF token (for the logout form); undefined hides it. */
   readonly csrf?: string;
+  /** Who is signed in, shown beside "Log out" (with the CSRF token only). */
+  readonly operator?: string;
   readonly secure: boolean;
   readonly showNav: boolean;
   readonly status?: number;
@@ -67,11 +69,12 @@ export function adminPage(opts: {
                   ${link('connect', '/admin/connect', 'Connect a seller')}
                   ${
                     opts.csrf !== undefined
-                      ? html`<form method="post" action="${base}/admin/logout">
-                          <input type="hidden" name="csrf" value="${opts.csrf}" /><button type="submit">
-                            Log out
-                          </button>
-                        </form>`
+                      ? html`${opts.operator !== undefined ? html`<span class="operator small muted">${opts.operator}</span>` : ''}
+                          <form method="post" action="${base}/admin/logout">
+                            <input type="hidden" name="csrf" value="${opts.csrf}" /><button type="submit">
+                              Log out
+                            </button>
+                          </form>`
                       : ''
                   }
                 </nav>`

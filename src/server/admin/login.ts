@@ -1,5 +1,6 @@
 /**
- * The login form (shared password) and logout. Failed logins are throttled per client address
+ * The login page (the shared password form, and/or the "Sign in with your identity provider"
+ * link of `oidc-routes.ts`) and logout. Failed logins are throttled per client address
  * (`ctx.clientAddress`, the one the OAuth limit uses) with a {@link FailureThrottle}: five failures
  * in a row lock that address out for 30 s, each further failure doubles it up to 15 minutes, and a
  * success clears it. Other addresses are not affected, so wrong passwords from one address lock
@@ -9,7 +10,7 @@ import { HttpError, redirect, type ServerResponse } from '../http/request.js';
 import { html } from '../http/html.js';
 import { FailureThrottle, addressKey } from '../http/limits.js';
 import { adminPage } from './layout.js';
-import { readForm, type AdminKit } from './kit.js';
+import { adminActor, readForm, type AdminKit } from './kit.js';
 
 /**
  * Registers `GET`/`POST /admin/login` and `POST /admin/logout`.
@@ -30,7 +31,8 @@ export function registerLoginRoutes(kit: AdminKit): void {
     let cookie: string | undefined;
     if (session === undefined) ({ session, cookie } = sessions.issue(false));
     const failed = new URLSearchParams(req.rawQuery).get('failed') === '1';
-    return loginPage(sessions.csrfToken(session), failed, secure, kit.base, cookie);
+    const methods = { password: sessions.passwordRequired, oidc: kit.oidc !== undefined };
+    return loginPage(sessions.csrfToken(session), failed, secure, kit.base, methods, cookie);
   });
 
   kit.add('POST', '/admin/login', async (req) => {
@@ -55,8 +57,8 @@ export function registerLoginRoutes(kit: AdminKit): void {
       return redirect(303, kit.url('/admin/login?failed=1'));
     }
     throttle.success(key);
-    const { cookie } = sessions.issue(true);
-    ctx.audit.add({ action: 'admin.login', actor: 'admin', outcome: 'ok' });
+    const { session, cookie } = sessions.issue(true);
+    ctx.audit.add({ action: 'admin.login', actor: adminActor(session), outcome: 'ok' });
     return redirect(303, kit.url('/admin'), { 'set-cookie': cookie });
   });
 
@@ -64,7 +66,7 @@ export function registerLoginRoutes(kit: AdminKit): void {
     const session = kit.checkPost(req, await readForm(req));
     // Ended on the server too: a copy of the cookie is refused on every instance from now on.
     await ctx.revocations.revokeAdminSession(session.id, session.expiresAt);
-    ctx.audit.add({ action: 'admin.logout', actor: 'admin', outcome: 'ok' });
+    ctx.audit.add({ action: 'admin.logout', actor: adminActor(session), outcome: 'ok' });
     return redirect(303, kit.url(kit.devOpen ? '/admin' : '/admin/login'), {
       'set-cookie': sessions.clear(),
     });
@@ -76,6 +78,7 @@ function loginPage(
   failed: boolean,
   secure: boolean,
   base: string,
+  methods: { password: boolean; oidc: boolean },
   cookie?: string,
 ): ServerResponse {
   return adminPage({
@@ -89,19 +92,26 @@ function loginPage(
     body: html`<div class="card login">
       <h1>Admin dashboard</h1>
       ${failed ? html`<p class="err">That password is not right.</p>` : ''}
-      <form method="post" action="${base}/admin/login">
-        <input type="hidden" name="csrf" value="${csrf}" />
-        <label for="password">Password</label>
-        <input
-          id="password"
-          type="password"
-          name="password"
-          autocomplete="current-password"
-          required
-          autofocus
-        />
-        <p><button class="btn" type="submit">Log in</button></p>
-      </form>
+      ${
+        methods.oidc
+          ? html`<p>
+              <a class="btn" id="oidc-sign-in" href="${base}/admin/oidc/start"
+                >Sign in with your identity provider</a
+              >
+            </p>`
+          : ''
+      }
+      ${methods.password && methods.oidc ? html`<p class="small muted">or with the shared password:</p>` : ''}
+      ${methods.password ? passwordForm(csrf, base) : ''}
     </div>`,
   });
+}
+
+function passwordForm(csrf: string, base: string) {
+  return html`<form method="post" action="${base}/admin/login">
+    <input type="hidden" name="csrf" value="${csrf}" />
+    <label for="password">Password</label>
+    <input id="password" type="password" name="password" autocomplete="current-password" required autofocus />
+    <p><button class="btn" type="submit">Log in</button></p>
+  </form>`;
 }

@@ -4,8 +4,9 @@
  * of refreshes and errors; the webhook outbox with a retry action. One module per page; what they
  * share (access, CSRF, rendering) is in `kit.ts`.
  *
- * Access: with `SPAPI_AUTH_ADMIN_PASSWORD`, a login form and a stateless signed session cookie
- * (`session.ts`); in dev without a password, open to requests addressed to localhost only; in
+ * Access: with `SPAPI_AUTH_ADMIN_PASSWORD`, a login form, and/or with `SPAPI_AUTH_ADMIN_OIDC_*`,
+ * sign-in through the company's OpenID provider (`oidc.ts`), both ending in a stateless signed
+ * session cookie that names the operator (`session.ts`); in dev without a password, open to requests addressed to localhost only; in
  * `serve` without a password, disabled. Every POST needs the session's CSRF token (and, when the
  * browser sends one, a same-origin `Origin`); every value is escaped by the `html` tag.
  */
@@ -15,6 +16,7 @@ import { registerConnectPage } from './connect.js';
 import { registerHomePage } from './home.js';
 import { createAdminKit, type AdminDeps } from './kit.js';
 import { registerLoginRoutes } from './login.js';
+import { registerOidcRoutes } from './oidc-routes.js';
 import { registerSellerDetailPage } from './seller-detail.js';
 import { registerSellersPage } from './sellers.js';
 import { registerWebhooksPage } from './webhooks.js';
@@ -30,6 +32,7 @@ export type { AdminDeps } from './kit.js';
 export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: AdminDeps): void {
   const kit = createAdminKit(router, ctx, deps);
   registerLoginRoutes(kit);
+  registerOidcRoutes(kit);
   registerHomePage(kit);
   registerSellersPage(kit);
   registerSellerDetailPage(kit);

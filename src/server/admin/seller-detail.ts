@@ -9,7 +9,7 @@ import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
 import { REAUTHORIZE_AFTER_MS } from '../sellers/json.js';
 import { day, pill, when } from './layout.js';
-import { readForm, type AdminKit } from './kit.js';
+import { adminActor, readForm, type AdminKit } from './kit.js';
 
 /**
  * Registers `GET /admin/sellers/:id` and `POST /admin/sellers/:id/delete`.
@@ -42,13 +42,13 @@ export function registerSellerDetailPage(kit: AdminKit): void {
 
   kit.add('POST', '/admin/sellers/:id/delete', async (req, { params }) => {
     const form = await readForm(req);
-    kit.checkPost(req, form);
+    const session = kit.checkPost(req, form);
     const id = params.id!;
     const region = form.get('region') ?? '';
     if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
     const { found } = await deleteSellerAuthorizations(store, id, {
       region,
-      actor: 'admin',
+      actor: adminActor(session),
       now: ctx.now,
       tokens: ctx.amazon,
     });

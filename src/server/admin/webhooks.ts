@@ -8,7 +8,7 @@ import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { webhookTestEvent } from '../ops/events.js';
 import { pill, when } from './layout.js';
-import { PAGE_SIZE, noticeOf, readForm, type AdminKit } from './kit.js';
+import { PAGE_SIZE, adminActor, noticeOf, readForm, type AdminKit } from './kit.js';
 
 const OUTBOX_STATES: readonly OutboxState[] = ['pending', 'dead', 'delivered'];
 
@@ -86,12 +86,12 @@ export function registerWebhooksPage(kit: AdminKit): void {
 
   kit.add('POST', '/admin/webhooks/test', async (req) => {
     const form = await readForm(req);
-    kit.checkPost(req, form);
+    const session = kit.checkPost(req, form);
     const event = webhookTestEvent('admin', ctx.now());
     await store.enqueueWebhookEvents([event]);
     ctx.audit.add({
       action: 'webhook.test_sent',
-      actor: 'admin',
+      actor: adminActor(session),
       outcome: 'ok',
       details: { event_id: event.id },
     });
@@ -100,14 +100,14 @@ export function registerWebhooksPage(kit: AdminKit): void {
 
   kit.add('POST', '/admin/webhooks/retry', async (req) => {
     const form = await readForm(req);
-    kit.checkPost(req, form);
+    const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';
     if (!/^[A-Za-z0-9_-]{1,100}$/.test(id))
       throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
     const ok = await store.retryWebhookEvent(id);
     ctx.audit.add({
       action: 'webhook.retried',
-      actor: 'admin',
+      actor: adminActor(session),
       outcome: ok ? 'ok' : 'not_retryable',
       details: { event_id: id },
     });
@@ -119,14 +119,14 @@ export function registerWebhooksPage(kit: AdminKit): void {
   // it. The attempt count starts over, so a given-up event gets the whole retry schedule again.
   kit.add('POST', '/admin/webhooks/redeliver', async (req) => {
     const form = await readForm(req);
-    kit.checkPost(req, form);
+    const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';
     if (!/^[A-Za-z0-9_-]{1,100}$/.test(id))
       throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
     const ok = await store.redeliverWebhookEvent(id);
     ctx.audit.add({
       action: 'webhook.redelivered',
-      actor: 'admin',
+      actor: adminActor(session),
       outcome: ok ? 'ok' : 'not_redeliverable',
       details: { event_id: id },
     });

@@ -73,6 +73,15 @@ export const HTTP_ERRORS = Object.freeze({
     message: 'Without a password the dashboard is open on localhost only.',
   },
   admin_login_required: { status: 403, message: 'Log in first.' },
+  admin_not_allowed: {
+    status: 403,
+    message: 'Your account at the identity provider is not allowed to use this dashboard.',
+  },
+  oidc_denied: { status: 403, message: 'The identity provider did not sign you in.' },
+  oidc_invalid_response: {
+    status: 403,
+    message: 'The identity provider’s answer could not be verified; start again.',
+  },
   csrf_failed: {
     status: 403,
     message: 'The form is missing its CSRF token or was posted from another site.',
@@ -107,6 +116,10 @@ export const HTTP_ERRORS = Object.freeze({
   },
   client_id_mismatch: { status: 409, message: 'The notification is for another LWA client id.' },
   link_expired: { status: 410, message: 'This link has expired. Ask for a new one.' },
+  oidc_state_mismatch: {
+    status: 400,
+    message: 'This sign-in does not match the one this browser started; start again.',
+  },
   link_used: { status: 410, message: 'This link was already used. Ask for a new one.' },
   // 413, 414, 415, 429: limits
   payload_too_large: { status: 413, message: 'The body is too large.' },
@@ -128,6 +141,7 @@ export const HTTP_ERRORS = Object.freeze({
     status: 502,
     message: 'The Selling Partner API refused or failed the request.',
   },
+  oidc_unavailable: { status: 503, message: 'The identity provider cannot be reached; try again shortly.' },
   client_secret_unverified: {
     status: 503,
     message: 'Login with Amazon could not check the new client secret; it was not installed.',

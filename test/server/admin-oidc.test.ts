@@ -13,6 +13,7 @@ import {
 } from '../../src/config.js';
 import { createOidcSignIn, isAllowedOperator, operatorNameOf } from '../../src/server/admin/oidc.js';
 import { OIDC_COOKIE } from '../../src/server/admin/oidc-routes.js';
+import { AdminSessions, SESSION_COOKIE } from '../../src/server/admin/session.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { PUBLIC_URL, serviceEnv } from './helpers.js';
 import { cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
@@ -356,3 +357,46 @@ test('service: failed sign-ins of one account are throttled (429) after five in 
       assert.equal((await signInThroughService(svc, 'alice')).res.status, 200);
     }),
   ));
+
+test('service: a provider that cannot be reached does not stop the service; sign-in answers 503 oidc_unavailable', async () => {
+  const idp = await startTestProvider({ redirectUri: REDIRECT_URI });
+  const env = oidcEnv(idp);
+  await idp.close(); // nothing listens at the issuer now
+  const svc = await makeOpsService({ env });
+  try {
+    const login = await svc.app.fetch(new Request(`${PUBLIC_URL}/admin/login`));
+    assert.equal(login.status, 200);
+    const start = await svc.app.fetch(new Request(`${PUBLIC_URL}/admin/oidc/start`, { redirect: 'manual' }));
+    assert.equal(start.status, 503);
+    assert.match(await start.text(), /oidc_unavailable/);
+    assert.equal(start.headers.get('set-cookie')?.startsWith(`${OIDC_COOKIE}=;`), true);
+  } finally {
+    await svc.close();
+  }
+});
+
+test('session cookie: the operator reads back; a rewritten operator, or a sign-in value used as a session, is refused', () => {
+  const s = new AdminSessions({ password: undefined, oidcSecret: 'oidc-secret-1', secure: true });
+  const { session, cookie } = s.issue(true, 'alice@example.com');
+  const value = cookie.split(';')[0]!.slice(SESSION_COOKIE.length + 1);
+  assert.equal(s.read(`${SESSION_COOKIE}=${value}`)?.operator, 'alice@example.com');
+  assert.equal(session.operator, 'alice@example.com');
+  assert.equal(
+    s.read(`${SESSION_COOKIE}=${s.issue(true).cookie.split(';')[0]!.split('=')[1]}`)?.operator,
+    'password',
+  );
+  const parts = value.split('.');
+  const mallory = [
+    ...parts.slice(0, 3),
+    `u${Buffer.from('mallory@example.com').toString('base64url')}`,
+    parts[4],
+  ].join('.');
+  assert.equal(s.read(`${SESSION_COOKIE}=${mallory}`), undefined, 'operator field is signed');
+  const other = new AdminSessions({ password: undefined, oidcSecret: 'oidc-secret-2', secure: true });
+  assert.equal(other.read(`${SESSION_COOKIE}=${value}`), undefined, 'another client secret, another key');
+  // Sealed values are bound to their purpose.
+  const sealed = s.seal('oidc-sign-in', '{"state":"x"}', 60_000);
+  assert.equal(s.unseal('oidc-sign-in', sealed), '{"state":"x"}');
+  assert.equal(s.unseal('something-else', sealed), undefined);
+  assert.equal(s.unseal('oidc-sign-in', sealed.replace(/\.[^.]+$/, '.AAAA')), undefined);
+});

@@ -78,13 +78,12 @@ const CREDENTIALS_IN_QUERY = /(?:^|&)(?:api_key|apikey|key|access_token)=/i;
 let idCounter = 0;
 
 /**
- * Builds the service.
- *
- * @example
- * const app = createApp({ config, store, amazon, log });
- * const res = await app.fetch(new Request('http://localhost/healthz'));
+ * The parts every route shares (the context routes receive), built once per service: the audit
+ * buffer, the API-key authenticator, the revocation feed (started here), the client address rule
+ * and the per-address limit of the browser flows. Apart from createApp, which wires routes and the
+ * request pipeline around it.
  */
-export function createApp(deps: AppDeps): App {
+function serviceContext(deps: AppDeps): ServiceContext {
   const { config, store, log } = deps;
   const now = deps.now ?? Date.now;
   const audit = new AuditBuffer(store, log, deps.auditIntervalMs ?? 1000, now);
@@ -127,6 +126,20 @@ export function createApp(deps: AppDeps): App {
       oauthLimiter === undefined ? unlimited : oauthLimiter.take(addressKey(clientAddress(req))),
     pendingFlows: new PendingFlowCap(store, config.maxPendingFlows, log),
   };
+  return context;
+}
+
+/**
+ * Builds the service.
+ *
+ * @example
+ * const app = createApp({ config, store, amazon, log });
+ * const res = await app.fetch(new Request('http://localhost/healthz'));
+ */
+export function createApp(deps: AppDeps): App {
+  const { config, store, log } = deps;
+  const context = serviceContext(deps);
+  const { audit, revocations } = context;
   const router = new Router(PARAM_RULES);
 
   router.add('GET', '/healthz', () => json(200, { status: 'ok' }));

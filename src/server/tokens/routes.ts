@@ -42,6 +42,26 @@ const SERVED_SCOPES: readonly string[] = Object.freeze(
  * const { forgetSeller } = registerTokenRoutes(router, context);
  */
 export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forgetSeller(id: string): void } {
+  // Three groups in the order they were always registered: the access-token hot path with its
+  // caches, the tokens minted per request (grantless, RDT), and the sellers resource. The caches
+  // belong to the first; the others only resolve a region through it or drop a seller from it.
+  const { regionOf, forgetSeller } = registerAccessTokenRoute(router, ctx);
+  registerMintedTokenRoutes(router, ctx, regionOf);
+  registerSellerRoutes(router, ctx, forgetSeller);
+  return { forgetSeller };
+}
+
+/** The seller's region: the query's `region`, else the only region the seller is authorized in. */
+type RegionOf = (id: string, rawQuery: string) => Promise<Region>;
+
+/**
+ * `GET /v1/sellers/:id/access-token` and the caches that let it answer from memory: each seller's
+ * regions (30 s) and the serialised body per token.
+ */
+function registerAccessTokenRoute(
+  router: Router,
+  ctx: ServiceContext,
+): { regionOf: RegionOf; forgetSeller(id: string): void } {
   const { store, amazon, keys, audit } = ctx;
   const regionCache = new Map<string, { regions: readonly Region[]; until: number }>();
   // Per region, keyed by seller id: no key string is built per request.
@@ -64,7 +84,7 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     return regions;
   };
 
-  const regionOf = async (id: string, rawQuery: string): Promise<Region> => {
+  const regionOf: RegionOf = async (id, rawQuery) => {
     if (rawQuery !== '') {
       const q = parseQuery(rawQuery);
       if (q instanceof HttpError) throw q;
@@ -170,6 +190,12 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     }
     return releaseSlow(req, id, key);
   });
+  return { regionOf, forgetSeller };
+}
+
+/** Tokens minted per request, never cached here: grantless tokens and restricted data tokens. */
+function registerMintedTokenRoutes(router: Router, ctx: ServiceContext, regionOf: RegionOf): void {
+  const { amazon, keys, audit } = ctx;
 
   router.add('POST', '/v1/grantless-tokens', async (req) => {
     const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
@@ -211,35 +237,18 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
       throw e;
     }
   });
+}
 
+/** The sellers resource: the list (keyset pages), one seller with its profiles, and delete. */
+function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller: (id: string) => void): void {
+  const { store, amazon, keys } = ctx;
   router.add('GET', '/v1/sellers', async (req) => {
     await keys.authenticate(req.header('authorization'), 'sellers:read');
-    const q = parseQuery(req.rawQuery);
-    if (q instanceof HttpError) throw q;
-    const limitRaw = q.get('limit');
-    let limit = 50;
-    if (limitRaw !== undefined) {
-      if (!/^\d{1,3}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 500) {
-        throw new HttpError(400, 'invalid_limit', 'limit must be a whole number from 1 to 500.');
-      }
-      limit = Number(limitRaw);
-    }
-    const status = q.get('status');
-    if (status !== undefined && !STATUSES.has(status)) {
-      throw new HttpError(400, 'invalid_status', `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`);
-    }
-    const cursor = q.get('cursor');
-    if (cursor !== undefined && !/^[\x21-\x7e]{1,512}$/.test(cursor)) {
-      throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
-    }
-    const search = q.get('search');
-    if (search !== undefined && !/^[\x20-\x7e]{1,256}$/.test(search)) {
-      throw new HttpError(400, 'invalid_search', 'search must be printable text of up to 256 characters.');
-    }
+    const { limit, status, cursor, search } = sellerListQuery(req.rawQuery);
     const pageResult = await store
       .listSellers({ limit, cursor: cursor ?? null, status: status as SellerStatus | undefined, search })
       .catch((err: unknown) => {
-        // Every other argument was checked above: a TypeError is the store refusing the cursor's shape.
+        // Every other argument was checked: a TypeError is the store refusing the cursor's shape.
         if (err instanceof TypeError) throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
         throw tokenApiError(err);
       });
@@ -274,12 +283,42 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
     ctx.log.info('seller deleted', { seller_id: id, key_id: key.id, count: deleted.length });
     return json(200, { selling_partner_id: id, deleted_regions: deleted });
   });
-
-  return { forgetSeller };
 }
 
 const STATUSES: ReadonlySet<string> = new Set(SELLER_TOKEN_STATUSES);
 const DATA_ELEMENTS = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']);
+
+/** The list's query, checked: `limit` 1 to 500 (default 50), a status, an opaque cursor, a search prefix. */
+function sellerListQuery(rawQuery: string): {
+  limit: number;
+  status: string | undefined;
+  cursor: string | undefined;
+  search: string | undefined;
+} {
+  const q = parseQuery(rawQuery);
+  if (q instanceof HttpError) throw q;
+  const limitRaw = q.get('limit');
+  let limit = 50;
+  if (limitRaw !== undefined) {
+    if (!/^\d{1,3}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 500) {
+      throw new HttpError(400, 'invalid_limit', 'limit must be a whole number from 1 to 500.');
+    }
+    limit = Number(limitRaw);
+  }
+  const status = q.get('status');
+  if (status !== undefined && !STATUSES.has(status)) {
+    throw new HttpError(400, 'invalid_status', `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`);
+  }
+  const cursor = q.get('cursor');
+  if (cursor !== undefined && !/^[\x21-\x7e]{1,512}$/.test(cursor)) {
+    throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
+  }
+  const search = q.get('search');
+  if (search !== undefined && !/^[\x20-\x7e]{1,256}$/.test(search)) {
+    throw new HttpError(400, 'invalid_search', 'search must be printable text of up to 256 characters.');
+  }
+  return { limit, status, cursor, search };
+}
 
 /**
  * Validates a restricted data token request body (Tokens API 2021-03-01 shape).

@@ -122,6 +122,19 @@ export async function readCappedText(response: Response, maxBytes: number): Prom
 }
 
 /**
+ * Amazon's request id (the `x-amzn-RequestId` header or LWA's `request_id`) when it looks like
+ * one: an opaque correlation value of up to 128 letters, digits and `._:-`. The one rule for LWA
+ * and SP-API answers; anything else (markup, a secret echoed back) is not kept in errors or logs.
+ *
+ * @example
+ * amazonRequestId('a8c8d99a-6ab5-11e8-b0f8-19363980175b'); // the same string
+ * amazonRequestId('<script>'); // undefined
+ */
+export function amazonRequestId(value: string | null | undefined): string | undefined {
+  return typeof value === 'string' && /^[A-Za-z0-9._:-]{1,128}$/.test(value) ? value : undefined;
+}
+
+/**
  * Milliseconds to wait from a `Retry-After` header (delta-seconds or HTTP-date), or undefined.
  *
  * @example

@@ -10,6 +10,7 @@ import {
   BodyTooLargeError,
   DEFAULT_RETRY,
   amazonRequest,
+  amazonRequestId,
   networkError,
   parseRetryAfter,
   readCappedText,
@@ -217,8 +218,7 @@ function requestIdOf(response: Response, body?: Record<string, unknown>): string
   const header = response.headers.get('x-amzn-requestid');
   const fromBody = body?.['request_id'];
   const id = header ?? (typeof fromBody === 'string' ? fromBody : undefined);
-  // A request id is an opaque correlation value; keep it only when it looks like one.
-  return id !== undefined && /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : undefined;
+  return amazonRequestId(id);
 }
 
 function parseJsonObject(text: string): Record<string, unknown> | undefined {

@@ -3,7 +3,7 @@
  * SP-API base URL of a region (production or sandbox).
  */
 import { SpApiError } from './errors.js';
-import { BodyTooLargeError, amazonRequest, readCappedText } from './http.js';
+import { BodyTooLargeError, amazonRequest, amazonRequestId, readCappedText } from './http.js';
 import { spapiEndpoint, type Region } from './marketplaces.js';
 
 /** One resource an RDT grants (Tokens API 2021-03-01 `restrictedResources`). */
@@ -172,8 +172,7 @@ export function spapiErrorCode(body: unknown): string | undefined {
  * spapiRequestId(response); // 'a8c8d99a-6ab5-11e8-b0f8-19363980175b'
  */
 export function spapiRequestId(response: Response): string | undefined {
-  const id = response.headers.get('x-amzn-requestid');
-  return id !== null && /^[A-Za-z0-9._:-]{1,128}$/.test(id) ? id : undefined;
+  return amazonRequestId(response.headers.get('x-amzn-requestid'));
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   sleep,
 } from './http.js';
 import type { AppSecret, EmulatorState } from './state.js';
-import { AUTHORIZATION_LIFE_MS } from './state.js';
+import { REAUTHORIZE_AFTER_MS } from '../core/consent.js';
 
 /**
  * The grantless scopes LWA accepts for SP-API. `sellingpartnerapi::migration` is not among them: its
@@ -260,7 +260,7 @@ export async function handleToken(
       !record ||
       record.revoked ||
       record.clientId !== clientId ||
-      now - record.authorizedAt >= AUTHORIZATION_LIFE_MS
+      now - record.authorizedAt >= REAUTHORIZE_AFTER_MS
     ) {
       return fail(400, 'invalid_grant', DESCRIPTIONS.refresh_token);
     }

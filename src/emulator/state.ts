@@ -18,7 +18,6 @@ import type {
 export const CODE_TTL_MS = 300_000; // "An LWA authorization code expires after five minutes"
 export const OLD_SECRET_GRACE_MS = 7 * 86_400_000; // old credentials expire seven days after new ones
 export const NEW_SECRET_LIFE_MS = 180 * 86_400_000; // client secrets must be rotated every 180 days
-export const AUTHORIZATION_LIFE_MS = 365 * 86_400_000; // public apps are re-authorized every 365 days
 export const PENDING_TTL_MS = 600_000; // consent pages and amazon_state: 10 minutes (UNCONFIRMED)
 export const RDT_TTL_S = 3600; // "An RDT remains valid for one hour"
 const MAX_ISSUED = 200_000; // bound on remembered tokens so long load runs cannot exhaust memory

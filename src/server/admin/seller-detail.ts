@@ -7,7 +7,7 @@ import type { AuditRecord, SellerProfile, SellerRecord } from '../../storage/sto
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
-import { REAUTHORIZE_AFTER_MS } from '../sellers/json.js';
+import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';
 import { day, pill, when } from './layout.js';
 import { adminActor, readForm, type AdminKit } from './kit.js';
 

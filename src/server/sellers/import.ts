@@ -8,7 +8,7 @@
  */
 import { isSpapiAuthError } from '../../core/errors.js';
 import { refreshAccessToken, type LwaCallOptions, type LwaCredentials } from '../../core/lwa.js';
-import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
+import { REAUTHORIZE_AFTER_MS, SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { findMarketplace, isRegion, type PartnerKind, type Region } from '../../core/marketplaces.js';
 import { SellerOwnershipError } from '../../storage/errors.js';
 import type { Store } from '../../storage/store.js';
@@ -110,7 +110,6 @@ interface ValidLine {
   readonly refreshToken: string;
 }
 
-const DAY = 86_400_000;
 const TOKEN_RE = /^[\x21-\x7e]{1,2048}$/;
 
 class LineError extends Error {
@@ -145,7 +144,7 @@ function validate(
   let authorizedAt: number | undefined;
   if (r.authorized_at !== undefined && r.authorized_at !== null) {
     const t = typeof r.authorized_at === 'string' ? Date.parse(r.authorized_at) : NaN;
-    if (!Number.isFinite(t) || t > now + 60_000 || t < now - 365 * DAY)
+    if (!Number.isFinite(t) || t > now + 60_000 || t < now - REAUTHORIZE_AFTER_MS)
       throw new LineError('invalid_authorized_at');
     authorizedAt = Math.floor(t);
   }

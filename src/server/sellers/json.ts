@@ -2,16 +2,9 @@
  * The JSON shape of sellers, shared by the token API (`GET /v1/sellers`, `GET /v1/sellers/:id`), the
  * dev start page and `spapi-auth sellers list|show --json`, so that all of them show the same fields.
  */
+import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus } from '../../storage/store.js';
-
-/**
- * Amazon requires a seller to authorize a public application again every 365 days.
- *
- * @example
- * const reauthorizeBy = seller.authorizedAt + REAUTHORIZE_AFTER_MS;
- */
-export const REAUTHORIZE_AFTER_MS = 365 * 86_400_000;
 
 /**
  * The JSON shape of one authorization (seller in one region).

@@ -5,7 +5,12 @@
  */
 import type { PartnerKind, Region } from '../../core/marketplaces.js';
 import { derivedEventId, newEventId } from '../../storage/event-id.js';
-import type { SellerProfile, SellerRecord, WebhookEventInput } from '../../storage/store.js';
+import type {
+  SellerMarketplace,
+  SellerProfile,
+  SellerRecord,
+  WebhookEventInput,
+} from '../../storage/store.js';
 import { reauthorizationRequiredEvent } from '../../storage/token-vault.js';
 
 /** The event types the service emits. */
@@ -92,16 +97,24 @@ export function profileEventData(profile: SellerProfile | null): {
 } {
   return {
     store_name: profile?.storeName ?? null,
-    marketplaces:
-      profile === null
-        ? null
-        : profile.marketplaces.map((m) => ({
-            id: m.id,
-            country: m.country,
-            name: m.name,
-            participating: m.participating,
-          })),
+    marketplaces: profile === null ? null : profile.marketplaces.map(marketplaceJson),
   };
+}
+
+/**
+ * One marketplace of a seller's profile as JSON: the one mapping, used by the webhook payloads
+ * and by the API's profile fields (which add `suspended_listings`).
+ *
+ * @example
+ * marketplaceJson({ id: 'ATVPDKIKX0DER', country: 'US', name: 'Amazon.com', participating: true, suspendedListings: false });
+ */
+export function marketplaceJson(m: SellerMarketplace): {
+  id: string;
+  country: string;
+  name: string;
+  participating: boolean;
+} {
+  return { id: m.id, country: m.country, name: m.name, participating: m.participating };
 }
 
 /**

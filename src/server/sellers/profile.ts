@@ -9,6 +9,7 @@ import { REGIONS, findMarketplace, type PartnerKind, type Region } from '../../c
 import type { SellerKey, SellerMarketplace, SellerProfile, Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
 import type { Logger } from '../http/log.js';
+import { marketplaceJson } from '../ops/events.js';
 
 const PATH = '/sellers/v1/marketplaceParticipations';
 const MAX_BODY = 256 * 1024;
@@ -205,10 +206,7 @@ export function profileJson(profile: SellerProfile | null): Record<string, unkno
       profile === null
         ? null
         : profile.marketplaces.map((m) => ({
-            id: m.id,
-            country: m.country,
-            name: m.name,
-            participating: m.participating,
+            ...marketplaceJson(m),
             suspended_listings: m.suspendedListings,
           })),
     profile_fetched_at: profile === null ? null : new Date(profile.fetchedAt).toISOString(),

@@ -31,7 +31,14 @@ export interface CallbackFailure {
   readonly error: CallbackError | StateError;
 }
 
-/** What {@link parseCallback} returns: the callback's values, or a typed error (never thrown). */
+/**
+ * What {@link parseCallback} returns: the callback's values, or a typed error (never thrown).
+ *
+ * @example
+ * const result: CallbackResult = parseCallback(request.url);
+ * if (result.ok) await exchangeAuthorizationCode({ …, code: result.spapiOauthCode });
+ * else console.log(result.error.code); // e.g. 'authorization_denied'
+ */
 export type CallbackResult = CallbackSuccess | CallbackFailure;
 
 /** Our states are 43 characters; a library user's may differ, so allow unreserved URL characters. */

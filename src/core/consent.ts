@@ -50,7 +50,14 @@ const CONFIRM_PATH = '/apps/authorize/confirm/';
 /** SP-API application ids: `amzn1.sellerapps.app.<uuid>` or `amzn1.sp.solution.<uuid>`, and test ids. */
 const APPLICATION_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
-/** Options of {@link buildConsentUrl}. */
+/**
+ * Options of {@link buildConsentUrl}.
+ *
+ * @example
+ * const options: ConsentUrlOptions = { marketplace: 'DE', applicationId: 'amzn1.sp.solution.x',
+ *   state: createState(), redirectUri: 'https://app.example.com/callback' };
+ * buildConsentUrl(options); // https://sellercentral-europe.amazon.com/apps/authorize/consent?…
+ */
 export interface ConsentUrlOptions {
   /** A country code (`US`, `DE`, `GB`…), a marketplace id, or a {@link Marketplace} row. */
   readonly marketplace: string | Marketplace;

@@ -44,7 +44,12 @@ export const ERROR_CODES = Object.freeze({
   invalid_spapi_response: { errorClass: 'SpApiError', retryable: false },
 } as const);
 
-/** A stable error code; `switch (err.code)` narrows. */
+/**
+ * A stable error code; `switch (err.code)` narrows.
+ *
+ * @example
+ * if (isSpapiAuthError(err) && err.code === 'reauthorization_required') askTheSellerAgain();
+ */
 export type ErrorCode = keyof typeof ERROR_CODES;
 
 /** Codes by class, for narrowing. */

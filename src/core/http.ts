@@ -6,7 +6,13 @@
 import { LwaError } from './errors.js';
 import { AMAZON_HOST_HEADER, AMAZON_HOST_PATH } from './marketplaces.js';
 
-/** The `fetch` signature the core needs; the emulator's in-process `fetch` fits it. */
+/**
+ * The `fetch` signature the core needs; the emulator's in-process `fetch` fits it.
+ *
+ * @example
+ * const logged: FetchLike = (request) => (console.log(request.method, request.url), fetch(request));
+ * createTokenManager({ credentials, vault, fetch: logged });
+ */
 export type FetchLike = (input: Request) => Promise<Response>;
 
 /** Waits `ms` milliseconds; rejects with the signal's reason when it aborts. */

@@ -20,7 +20,12 @@ import {
 } from './http.js';
 import { LWA_TOKEN_URL } from './marketplaces.js';
 
-/** The app's LWA credentials. */
+/**
+ * The app's LWA credentials.
+ *
+ * @example
+ * const credentials: LwaCredentials = { clientId: 'amzn1.application-oa2-client.x', clientSecret };
+ */
 export interface LwaCredentials {
   readonly clientId: string;
   /** The secret tried first. */

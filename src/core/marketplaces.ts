@@ -19,10 +19,20 @@
  * - The United Kingdom's code is `UK` as on Amazon's current page; `GB` (the 2021 guide) is an alias.
  */
 
-/** An SP-API region. Each has its own endpoint, and a seller authorizes each region separately. */
+/**
+ * An SP-API region. Each has its own endpoint, and a seller authorizes each region separately.
+ *
+ * @example
+ * const region: Region = getMarketplace('DE').region; // 'eu'
+ */
 export type Region = 'na' | 'eu' | 'fe';
 
-/** Whether the partner is a seller (Seller Central) or a vendor (Vendor Central). */
+/**
+ * Whether the partner is a seller (Seller Central) or a vendor (Vendor Central).
+ *
+ * @example
+ * buildConsentUrl({ marketplace: 'US', kind: 'vendor', applicationId, state }); // Vendor Central
+ */
 export type PartnerKind = 'seller' | 'vendor';
 
 /** One Amazon marketplace and the hosts that serve it. */

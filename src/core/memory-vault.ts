@@ -25,7 +25,14 @@ interface Row {
   lastFailure: RefreshFailure | null;
 }
 
-/** The memory vault: a {@link TokenVault} plus the app-side methods. */
+/**
+ * The memory vault: a {@link TokenVault} plus the app-side methods.
+ *
+ * @example
+ * const vault: MemoryTokenVault = createMemoryTokenVault();
+ * vault.put({ sellingPartnerId: 'A1EXAMPLESELLER', region: 'na' }, refreshToken);
+ * vault.inspect({ sellingPartnerId: 'A1EXAMPLESELLER', region: 'na' })?.status; // 'active'
+ */
 export interface MemoryTokenVault extends TokenVault {
   /** Adds or replaces a seller's refresh token (re-authorization): status back to `active`. */
   put(key: SellerTokenKey, refreshToken: string): void;

@@ -15,7 +15,13 @@ export interface RestrictedResource {
   readonly dataElements?: readonly string[];
 }
 
-/** What an RDT is asked for. */
+/**
+ * What an RDT is asked for.
+ *
+ * @example
+ * const request: RestrictedDataTokenRequest = { restrictedResources: [
+ *   { method: 'GET', path: '/orders/v0/orders/123-1234567-1234567', dataElements: ['buyerInfo'] }] };
+ */
 export interface RestrictedDataTokenRequest {
   readonly restrictedResources: readonly RestrictedResource[];
   /** The application id of a delegatee app. */

@@ -61,7 +61,14 @@ export function buildUserAgent(options: UserAgentOptions): string {
   return ua;
 }
 
-/** One SP-API call. */
+/**
+ * One SP-API call.
+ *
+ * @example
+ * const request: SpApiRequest = { sellingPartnerId: 'A1EXAMPLESELLER', region: 'na',
+ *   path: '/sellers/v1/marketplaceParticipations' };
+ * const res = await call(request);
+ */
 export interface SpApiRequest {
   readonly sellingPartnerId: string;
   readonly region: Region;
@@ -82,7 +89,12 @@ export interface SpApiRequest {
   readonly signal?: AbortSignal;
 }
 
-/** Options of {@link createSpApiFetch}. */
+/**
+ * Options of {@link createSpApiFetch}: at least the token manager.
+ *
+ * @example
+ * const call = createSpApiFetch({ tokens: createTokenManager({ credentials, vault }) });
+ */
 export interface SpApiFetchOptions extends SpApiEndpointOptions {
   readonly tokens: Pick<TokenManager, 'getAccessToken' | 'getRestrictedDataToken' | 'invalidate'>;
   /** From {@link buildUserAgent}. */

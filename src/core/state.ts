@@ -99,7 +99,13 @@ export async function verifyState(state: string, expectedHash: string): Promise<
   return timingSafeEqual(await hashState(state), expectedHash);
 }
 
-/** A PKCE pair: keep the verifier with the transaction, send the challenge in the consent URL. */
+/**
+ * A PKCE pair: keep the verifier with the transaction, send the challenge in the consent URL.
+ *
+ * @example
+ * const pkce: Pkce = await createPkce();
+ * buildConsentUrl({ ...options, codeChallenge: pkce.codeChallenge }); // keep pkce.codeVerifier
+ */
 export interface Pkce {
   /** 43 characters of base64url (32 random bytes), sent as `code_verifier` at the exchange. */
   readonly codeVerifier: string;

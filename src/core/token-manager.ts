@@ -78,7 +78,13 @@ export interface TokenEvent {
   readonly code?: ErrorCode;
 }
 
-/** Options of {@link createTokenManager}. */
+/**
+ * Options of {@link createTokenManager}: the credentials and the vault are required.
+ *
+ * @example
+ * const options: TokenManagerOptions = { credentials: { clientId, clientSecret }, vault: createMemoryTokenVault() };
+ * const tokens = createTokenManager(options);
+ */
 export interface TokenManagerOptions {
   readonly credentials: LwaCredentials;
   /** Where refresh tokens live: {@link createMemoryTokenVault}, or the service's store. */
@@ -138,7 +144,14 @@ export interface RestrictedDataToken {
   readonly expiresAt: number;
 }
 
-/** The token manager. */
+/**
+ * The token manager: access tokens per seller (cached, refreshed once however many callers ask),
+ * grantless tokens and restricted data tokens.
+ *
+ * @example
+ * const tokens: TokenManager = createTokenManager({ credentials, vault });
+ * const { accessToken } = await tokens.getAccessToken({ sellingPartnerId: 'A1EXAMPLESELLER', region: 'na' });
+ */
 export interface TokenManager {
   /**
    * A valid access token for a seller in a region: from memory, the vault, or one LWA refresh.

@@ -22,13 +22,24 @@
  */
 import type { Region } from './marketplaces.js';
 
-/** Identifies one authorization: a selling partner in one region (each region has its own refresh token). */
+/**
+ * Identifies one authorization: a selling partner in one region (each region has its own refresh token).
+ *
+ * @example
+ * const key: SellerTokenKey = { sellingPartnerId: 'A1EXAMPLESELLER', region: 'na' };
+ */
 export interface SellerTokenKey {
   readonly sellingPartnerId: string;
   readonly region: Region;
 }
 
-/** An LWA access token and Amazon's expiry for it. */
+/**
+ * An LWA access token and Amazon's expiry for it.
+ *
+ * @example
+ * const t: AccessToken = await tokens.getAccessToken(key);
+ * fetch(url, { headers: { 'x-amz-access-token': t.accessToken } }); // valid until t.expiresAt
+ */
 export interface AccessToken {
   readonly accessToken: string;
   /** Epoch milliseconds at which Amazon considers the token expired, computed from the time *before* the request was sent. */

@@ -26,7 +26,8 @@ const AAD_PREFIX = 'spapi-auth/v1';
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const KEY_BYTES = 32;
-const KID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
+/** A key id of the key ring (the CLI checks `--kid` with it too). */
+export const KID_PATTERN = /^[A-Za-z0-9_-]{1,32}$/;
 const B64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
 
 /**

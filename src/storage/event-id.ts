@@ -28,3 +28,9 @@ export function derivedEventId(...parts: readonly (string | number)[]): string {
 
 /** What {@link newEventId} and {@link derivedEventId} produce. */
 export const EVENT_ID_RE = /^evt_[0-9a-f]{32}$/;
+
+/**
+ * What an operator may give as an event id (dashboard form, CLI argument) before the store is
+ * asked: the one syntax check for both; an id of that shape that names no event is "not found".
+ */
+export const EVENT_ID_INPUT = /^[A-Za-z0-9_-]{1,100}$/;

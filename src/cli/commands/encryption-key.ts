@@ -1,6 +1,6 @@
 // `spapi-auth encryption-key generate|rewrap`: key rotation for the secrets at rest
 // (docs/storage.md): add a new key in front of SPAPI_AUTH_ENCRYPTION_KEYS, restart, rewrap.
-import { generateKey } from '../../storage/crypto.js';
+import { KID_PATTERN, generateKey } from '../../storage/crypto.js';
 import { rewrap, type RewrapProgress } from '../../storage/rewrap.js';
 import type { Store } from '../../storage/store.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
@@ -54,7 +54,7 @@ function defaultKid(now: Date): string {
 
 function generate(values: Record<string, unknown>, ctx: CliContext): number {
   const kid = (values.kid as string | undefined) ?? defaultKid(new Date());
-  if (!/^[A-Za-z0-9_-]{1,32}$/.test(kid)) {
+  if (!KID_PATTERN.test(kid)) {
     throw new UsageError(`--kid '${clip(kid)}' must be 1-32 characters of A-Z a-z 0-9 _ -`);
   }
   // Only the ids of the configured ring are looked at, to refuse a duplicate id.

@@ -5,6 +5,7 @@
 import { webhookTestEvent } from '../../server/ops/events.js';
 import { CliError, UsageError, type Command } from '../command.js';
 import { loadCliStoreConfig, withStore } from '../runtime.js';
+import { EVENT_ID_INPUT } from '../../storage/event-id.js';
 
 const help = `Usage: spapi-auth webhooks test [--json]
        spapi-auth webhooks redeliver EVENT_ID [--json]
@@ -23,7 +24,7 @@ Options:
   --help       show this help
 `;
 
-const EVENT_ID = /^[A-Za-z0-9_-]{1,100}$/;
+const EVENT_ID = EVENT_ID_INPUT;
 
 export const webhooksCommand: Command = {
   name: 'webhooks',

@@ -3,6 +3,7 @@
  * (a pending event due now) and a redeliver action (a failed or delivered event queued again, same
  * id, fresh retry schedule).
  */
+import { EVENT_ID_INPUT } from '../../storage/event-id.js';
 import type { OutboxState, OutboxRecord } from '../../storage/store.js';
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
@@ -102,8 +103,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';
-    if (!/^[A-Za-z0-9_-]{1,100}$/.test(id))
-      throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
+    if (!EVENT_ID_INPUT.test(id)) throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
     const ok = await store.retryWebhookEvent(id);
     ctx.audit.add({
       action: 'webhook.retried',
@@ -121,8 +121,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';
-    if (!/^[A-Za-z0-9_-]{1,100}$/.test(id))
-      throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
+    if (!EVENT_ID_INPUT.test(id)) throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
     const ok = await store.redeliverWebhookEvent(id);
     ctx.audit.add({
       action: 'webhook.redelivered',

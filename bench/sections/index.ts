@@ -1,5 +1,6 @@
 /** Every benchmark section, in report order. Add yours here (one import, one entry). */
 import type { BenchSection } from '../framework.js';
+import { catchup } from './catchup.js';
 import { connectFlow } from './connect.js';
 import { flowAbuse } from './flow-abuse.js';
 import { importSection } from './import.js';
@@ -17,6 +18,7 @@ export const SECTIONS: readonly BenchSection[] = [
   scale,
   refresh,
   refreshDay,
+  catchup,
   connectFlow,
   flowAbuse,
   importSection,

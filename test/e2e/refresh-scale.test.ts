@@ -15,6 +15,7 @@ import {
   createKey,
   freePort,
   freshDatabase,
+  instanceMetric as metric,
   markerSecrets,
   openTestStore,
   postgresSuiteRuns,
@@ -28,16 +29,6 @@ import {
 } from '../helpers/e2e.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A counter of an instance's /metrics (summed over the label sets that contain `labels`). */
-async function metric(instance: ServeProcess, name: string, labels = ''): Promise<number> {
-  const text = await (await fetch(`${instance.url}/metrics`)).text();
-  let n = 0;
-  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\d+)$`, 'gm'))) {
-    if ((m[1] ?? '').includes(labels)) n += Number(m[2]);
-  }
-  return n;
-}
 
 const tokenOf = async (instance: ServeProcess, apiKey: string, seller: string): Promise<Response> =>
   fetch(`${instance.url}/v1/sellers/${seller}/access-token`, {

@@ -1,10 +1,9 @@
 // Process-level harness shared by test/e2e and test/security: `spapi-auth serve` children with
 // captured output, the emulator on a port, sellers seeded with real refresh tokens, a fresh
-// PostgreSQL database per run, and a TCP proxy that can make the database "go away".
-import assert from 'node:assert/strict';
+// PostgreSQL database per run, and a TCP proxy that can make the database "go away". The bench
+// (bench/sections/catchup.ts) uses it too: node:test is loaded only by `postgresSuiteRuns`.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
 import { createServer as createNetServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import { devApplication } from '../../src/emulator/dev-app.js';
@@ -181,6 +180,8 @@ export function testSellers(n: number, label = 'E2E'): EmulatorSeller[] {
  * Authorizes each seller at the emulator (consent in auto mode, then a real code exchange, in
  * process) and stores the authorization with an access token that has already expired, so the
  * next token request refreshes. Returns the refresh tokens by seller id (markers for the sweep).
+ * The consents run one after the other (the consent mode names the seller); `concurrency`
+ * exchanges and saves run at a time after them (default 1).
  */
 export async function seedSellers(
   amazon: RunningEmulator,
@@ -188,10 +189,11 @@ export async function seedSellers(
   clientSecret: string,
   store: Store,
   sellerIds: readonly string[],
-  opts: { expiresAt?: number } = {},
+  opts: { expiresAt?: number; concurrency?: number } = {},
 ): Promise<Map<string, { refreshToken: string; accessToken: string }>> {
   const out = new Map<string, { refreshToken: string; accessToken: string }>();
   const control = amazon.emulator.control;
+  const codes: { id: string; code: string }[] = [];
   for (const id of sellerIds) {
     await control.consentMode('auto', id);
     const consent = await amazon.emulator.fetch(
@@ -199,11 +201,15 @@ export async function seedSellers(
       { redirect: 'manual' },
     );
     const callback = new URL(consent.headers.get('location')!);
+    codes.push({ id, code: callback.searchParams.get('spapi_oauth_code')! });
+  }
+  await control.consentMode('auto');
+  await pool(codes, opts.concurrency ?? 1, async ({ id, code }) => {
     const res = await amazon.emulator.fetch('https://api.amazon.com/auth/o2/token', {
       method: 'POST',
       body: new URLSearchParams({
         grant_type: 'authorization_code',
-        code: callback.searchParams.get('spapi_oauth_code')!,
+        code,
         redirect_uri: app.redirectUris[0]!,
         client_id: app.clientId,
         client_secret: clientSecret,
@@ -221,8 +227,7 @@ export async function seedSellers(
       accessToken: { accessToken: body.access_token, expiresAt: opts.expiresAt ?? Date.now() - 1000 },
     });
     out.set(id, { refreshToken: body.refresh_token, accessToken: body.access_token });
-  }
-  await control.consentMode('auto');
+  });
   return out;
 }
 
@@ -242,6 +247,21 @@ export async function startTestEmulator(
     ...(opts.tokenTtlS !== undefined ? { tokenTtlS: opts.tokenTtlS } : {}),
   });
   return { amazon, app };
+}
+
+/**
+ * A counter of an instance's /metrics, summed over the label sets whose text contains `labels`.
+ *
+ * @example
+ * await instanceMetric(instance, 'spapi_auth_refreshes_total', 'outcome="ok"');
+ */
+export async function instanceMetric(instance: { url: string }, name: string, labels = ''): Promise<number> {
+  const text = await (await fetch(`${instance.url}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? (\\d+)$`, 'gm'))) {
+    if ((m[1] ?? '').includes(labels)) n += Number(m[2]);
+  }
+  return n;
 }
 
 /** Refresh-grant calls at the emulator (every outcome). */
@@ -275,6 +295,8 @@ export async function postgresUnavailable(): Promise<string | null> {
  * }
  */
 export async function postgresSuiteRuns(suite: string, what: string, placeholder: string): Promise<boolean> {
+  const { describe, it } = await import('node:test');
+  const { default: assert } = await import('node:assert/strict');
   const unavailable = await postgresUnavailable();
   if (unavailable && process.env.CI === 'true') {
     describe(suite, () => {
@@ -291,16 +313,20 @@ export async function postgresSuiteRuns(suite: string, what: string, placeholder
 
 /**
  * A fresh database for one test file (so its backends can be found by `datname` and killed
- * without touching anyone else's), dropped by `drop()`.
+ * without touching anyone else's), dropped by `drop()`; a copy of `template` (a database nobody
+ * is connected to) when given.
  */
 export async function freshDatabase(
   label: string,
+  opts: { template?: string } = {},
 ): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `spapi_e2e_${label}_${process.pid}_${Date.now().toString(36)}`;
   const admin = new pg.Client({ connectionString: PG_URL });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+    await admin.query(
+      `CREATE DATABASE "${name}"${opts.template === undefined ? '' : ` TEMPLATE "${opts.template}"`}`,
+    );
   } finally {
     await admin.end();
   }

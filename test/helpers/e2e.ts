@@ -180,8 +180,8 @@ export function testSellers(n: number, label = 'E2E'): EmulatorSeller[] {
  * Authorizes each seller at the emulator (consent in auto mode, then a real code exchange, in
  * process) and stores the authorization with an access token that has already expired, so the
  * next token request refreshes. Returns the refresh tokens by seller id (markers for the sweep).
- * The consents run one after the other (the consent mode names the seller); `concurrency`
- * exchanges and saves run at a time after them (default 1).
+ * One seller after the other; with `concurrency` above 1 the consents run first, one after the
+ * other (the consent mode names the seller), then that many exchanges and saves at a time.
  */
 export async function seedSellers(
   amazon: RunningEmulator,
@@ -193,18 +193,15 @@ export async function seedSellers(
 ): Promise<Map<string, { refreshToken: string; accessToken: string }>> {
   const out = new Map<string, { refreshToken: string; accessToken: string }>();
   const control = amazon.emulator.control;
-  const codes: { id: string; code: string }[] = [];
-  for (const id of sellerIds) {
+  const consent = async (id: string): Promise<string> => {
     await control.consentMode('auto', id);
-    const consent = await amazon.emulator.fetch(
+    const res = await amazon.emulator.fetch(
       `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${app.id}&state=seed${id}`,
       { redirect: 'manual' },
     );
-    const callback = new URL(consent.headers.get('location')!);
-    codes.push({ id, code: callback.searchParams.get('spapi_oauth_code')! });
-  }
-  await control.consentMode('auto');
-  await pool(codes, opts.concurrency ?? 1, async ({ id, code }) => {
+    return new URL(res.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
+  };
+  const exchangeAndSave = async ({ id, code }: { id: string; code: string }): Promise<void> => {
     const res = await amazon.emulator.fetch('https://api.amazon.com/auth/o2/token', {
       method: 'POST',
       body: new URLSearchParams({
@@ -227,7 +224,15 @@ export async function seedSellers(
       accessToken: { accessToken: body.access_token, expiresAt: opts.expiresAt ?? Date.now() - 1000 },
     });
     out.set(id, { refreshToken: body.refresh_token, accessToken: body.access_token });
-  });
+  };
+  if ((opts.concurrency ?? 1) <= 1) {
+    for (const id of sellerIds) await exchangeAndSave({ id, code: await consent(id) });
+  } else {
+    const codes: { id: string; code: string }[] = [];
+    for (const id of sellerIds) codes.push({ id, code: await consent(id) });
+    await pool(codes, opts.concurrency!, exchangeAndSave);
+  }
+  await control.consentMode('auto');
   return out;
 }
 

@@ -21,6 +21,9 @@ export interface PgQueryResult<R> {
 export interface PgClientLike {
   query<R = Row>(text: string, values?: unknown[]): Promise<PgQueryResult<R>>;
   release(): void;
+  /** A `pg` client is an EventEmitter: the store listens for `error` while it holds the client. */
+  on?(event: 'error', listener: (err: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 /** The slice of a `pg.Pool` the store uses (a `pg.Pool` is one). */
@@ -64,7 +67,8 @@ function translate(err: unknown): unknown {
   const message = err instanceof Error ? err.message : '';
   if (
     (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
-    /Connection terminated|timeout exceeded/i.test(message)
+    // pg's own words for a lost connection: ended mid-query, or a client that lost it between queries.
+    /Connection terminated|timeout exceeded|encountered a connection error|not queryable/i.test(message)
   ) {
     return new StorageUnavailableError('The PostgreSQL database is unreachable.', { cause: err });
   }
@@ -145,12 +149,28 @@ async function createPool(url: string, schema: string | undefined, max: number):
 function createPostgresDriver(pool: PgPoolLike, schema: string | null, ownsPool: boolean): SqlDriver {
   const lockName = `spapi-auth:migrate:${schema ?? 'default'}`;
 
+  /**
+   * A client checked out of the pool. The pool listens for `error` only on idle clients; a
+   * connection lost while the store holds one (between two queries of a transaction or a
+   * migration) would be emitted with no listener and end the process. The listener here keeps it
+   * an error of the next query instead, and goes with the client's release.
+   */
   async function connect(): Promise<PgClientLike> {
+    let client: PgClientLike;
     try {
-      return await pool.connect();
+      client = await pool.connect();
     } catch (err) {
       throw translate(err);
     }
+    const ignore = (): void => undefined;
+    client.on?.('error', ignore);
+    return {
+      query: (text, values) => client.query(text, values),
+      release: () => {
+        client.removeListener?.('error', ignore);
+        client.release();
+      },
+    };
   }
 
   async function applied(client: PgClientLike): Promise<Set<string>> {

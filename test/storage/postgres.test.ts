@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { StorageUnavailableError, createPostgresStore } from '../../src/storage/index.js';
-import type { Store, StoreOptions } from '../../src/storage/index.js';
+import type { PgClientLike, PgPoolLike, Store, StoreOptions } from '../../src/storage/index.js';
 import { authorization, storeContract } from './contract.js';
 import { fileURLToPath } from 'node:url';
 import { DEV_APPLICATION, DEV_CLIENT_SECRET, startEmulator } from '../../src/emulator/index.js';
@@ -67,6 +67,61 @@ if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'r
         assert.equal(rows[0].n, 1);
       } finally {
         await pool.end();
+      }
+    });
+
+    it('a connection lost while the store holds a client is an error of its next query, not a crash', async () => {
+      const schema = freshSchema();
+      const real = new pg.Pool({ connectionString: PG_URL, max: 2 });
+      const admin = new pg.Client(PG_URL);
+      await admin.connect();
+      let sabotage = false;
+      let emitted = 0;
+      // The pool of a deployment whose database drops a connection between two of the store's
+      // queries: the backend is terminated while the client is checked out and idle, which makes
+      // pg emit 'error' on the client (with no listener, an uncaught exception ends the process).
+      const pool = {
+        query: real.query.bind(real),
+        on: real.on.bind(real),
+        end: () => real.end(),
+        async connect(): Promise<PgClientLike> {
+          const client = await real.connect();
+          if (!sabotage) return client;
+          // Counted without listening (a listener of the test's own would hide the crash).
+          const emit = client.emit.bind(client);
+          client.emit = (event: string | symbol, ...args: unknown[]) => {
+            if (event === 'error') emitted++;
+            return emit(event, ...args);
+          };
+          const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+          let first = true;
+          const query = async (text: string, values?: unknown[]) => {
+            if (first) {
+              first = false;
+              await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+              while (emitted === 0) await new Promise((r) => setTimeout(r, 10));
+            }
+            return client.query(text, values);
+          };
+          return {
+            query: query as PgClientLike['query'],
+            release: () => client.release(),
+            on: (event, listener) => client.on(event, listener),
+            removeListener: (event, listener) => client.removeListener(event, listener),
+          };
+        },
+      } as unknown as PgPoolLike;
+      try {
+        const store = await createPostgresStore({ pool, schema, keyRing: KEY_RING });
+        sabotage = true;
+        await assert.rejects(store.pendingMigrations(), StorageUnavailableError);
+        assert.ok(emitted >= 1, 'the connection error was emitted while the store held the client');
+        sabotage = false;
+        assert.deepEqual(await store.pendingMigrations(), [], 'the pool recovers with a new connection');
+        await store.close();
+      } finally {
+        await admin.end();
+        await real.end();
       }
     });
 

@@ -21,6 +21,11 @@ export interface ExchangedTokens {
   readonly accessToken: AccessToken;
 }
 
+/** Whose token request it is: a caller's (default) or the service's own. */
+export interface TokenUseOptions {
+  readonly use?: 'caller' | 'service';
+}
+
 /**
  * Everything the service asks of Amazon, implemented over the core library (`amazon.ts`). Errors
  * are the core's typed errors (`LwaError`, `AuthorizationError`, `SpApiError`).
@@ -37,8 +42,12 @@ export interface AmazonGateway {
   exchangeCode(input: { readonly code: string; readonly codeVerifier?: string }): Promise<ExchangedTokens>;
   /** The access token cached in memory and not due for refresh, or undefined; synchronous, for the hot path. */
   peekAccessToken(sellingPartnerId: string, region: SellerTokenKey['region']): AccessToken | undefined;
-  /** An access token for a seller: memory, then the store, then one refresh cluster-wide. */
-  getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
+  /**
+   * An access token for a seller: memory, then the store, then one refresh cluster-wide. A use of
+   * the seller (it keeps the seller in the refresher's hot set) unless `use: 'service'`: a token
+   * for the service's own work, such as the profile sweep.
+   */
+  getAccessToken(key: SellerTokenKey, options?: TokenUseOptions): Promise<AccessToken>;
   getGrantlessToken(scope: string): Promise<AccessToken>;
   getRestrictedDataToken(
     key: SellerTokenKey,

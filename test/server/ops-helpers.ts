@@ -51,6 +51,8 @@ export interface OpsOptions {
   readonly devPartners?: AppDeps['devPartners'];
   /** The service's clock stands still except for `advance` (default: real time plus `advance`). */
   readonly frozenClock?: boolean;
+  /** Called on each use of a seller's access token (the hot set's recorder in a served instance). */
+  readonly onUse?: (sellingPartnerId: string, region: string) => void;
 }
 
 export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService> {
@@ -100,6 +102,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     now,
     credentials: () => ops.ring.credentials(),
     metrics: ops.metrics,
+    ...(opts.onUse ? { onUse: opts.onUse } : {}),
   });
   ops.metrics.breakerState = () => tokens.manager.breakerState().state;
   const amazon = createAmazonGateway({

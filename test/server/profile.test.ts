@@ -14,6 +14,23 @@ import { makeOpsService } from './ops-helpers.js';
 
 const NA_MARKETPLACES = ['US', 'CA', 'MX'];
 
+/** Runs the background sweep at once and waits (2 s at most) until no seller lacks a profile. */
+async function sweepOnce(
+  store: Parameters<typeof startProfileSweep>[0]['store'],
+  amazon: Parameters<typeof startProfileSweep>[0]['amazon'],
+): Promise<void> {
+  const stop = startProfileSweep(
+    { store, amazon, log: silentLogger, now: Date.now },
+    { firstDelayMs: 0, intervalMs: 60_000 },
+  );
+  try {
+    for (let i = 0; i < 100 && (await store.listSellersWithoutProfile(1)).length > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+  } finally {
+    stop();
+  }
+}
+
 test('after consent the seller shows its store name and marketplaces in the API and the seller.authorized event', async () => {
   const svc = await makeService();
   try {
@@ -118,17 +135,28 @@ test('the background sweep fetches missing profiles', async () => {
     await svc.emulator.control.fault({ target: 'spapi', status: 429, count: 10 });
     await connectSeller(svc, { marketplace: 'US' });
     await svc.emulator.control.clearFaults();
-    const stop = startProfileSweep(
-      { store: svc.store, amazon: svc.app.context.amazon, log: silentLogger, now: Date.now },
-      { firstDelayMs: 0, intervalMs: 60_000 },
-    );
-    try {
-      for (let i = 0; i < 100 && (await svc.store.listSellersWithoutProfile(1)).length > 0; i++)
-        await new Promise((r) => setTimeout(r, 20));
-    } finally {
-      stop();
-    }
+    await sweepOnce(svc.store, svc.app.context.amazon);
     assert.deepEqual(await svc.store.listSellersWithoutProfile(10), []);
+  } finally {
+    await svc.close();
+  }
+});
+
+test("the sweep's own token requests are no use of the seller: an idle seller without a profile stays out of the hot set", async () => {
+  const uses: string[] = [];
+  const svc = await makeOpsService({ onUse: (id, region) => uses.push(`${id}/${region}`) });
+  try {
+    await svc.emulator.control.fault({ target: 'spapi', status: 429, count: 10 });
+    await connectSeller(svc, { marketplace: 'US' });
+    await svc.emulator.control.clearFaults();
+    svc.advance(2 * 3_600_000); // the stored token has expired: the sweep refreshes it
+    await sweepOnce(svc.store, svc.amazon);
+    assert.deepEqual(await svc.store.listSellersWithoutProfile(10), [], 'the sweep fetched the profile');
+    assert.deepEqual(uses, []);
+    // A caller's request is a use.
+    const res = await api(svc, 'GET', '/v1/sellers/A1EMUSELLERNA01/access-token');
+    assert.equal(res.status, 200);
+    assert.deepEqual(uses, ['A1EMUSELLERNA01/na']);
   } finally {
     await svc.close();
   }

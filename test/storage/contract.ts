@@ -23,6 +23,7 @@ import type {
   Store,
   StoreOptions,
 } from '../../src/storage/index.js';
+import { markReauthorizationRequired } from '../helpers/sellers.js';
 
 /** A fresh, empty database; `open` connects a store (several for "other instances"). */
 export interface TestDatabase {
@@ -298,22 +299,18 @@ export function storeContract(harness: ContractHarness): void {
           assert.equal((await store.listAudit()).length, 1);
         }));
 
-      it('sets the status and deletes a seller with its tokens, with events', () =>
+      it('marks re-authorization required and deletes a seller with its tokens, with events', () =>
         withStore(async (store) => {
           await store.saveAuthorization(authorization());
-          assert.equal(
-            await store.setSellerStatus(KEY, 'reauthorization_required', {
-              events: [event('seller.reauthorization_required')],
-            }),
-            true,
-          );
+          await markReauthorizationRequired(store, KEY, {
+            events: [event('seller.reauthorization_required')],
+          });
           assert.equal((await store.getSeller(KEY))?.status, 'reauthorization_required');
           assert.equal((await store.getSeller(KEY))?.version, 2);
           assert.equal(await store.deleteSeller(KEY, { events: [event('seller.deleted')] }), true);
           assert.equal(await store.getSeller(KEY), null);
           assert.equal(await store.loadTokens(KEY), null);
           assert.equal(await store.deleteSeller(KEY), false);
-          assert.equal(await store.setSellerStatus(KEY, 'active'), false);
           assert.deepEqual(await store.webhookOutboxDepth(), { pending: 2, dead: 0 });
           assert.equal((await store.listEncryptedValues({ limit: 100 })).items.length, 0);
         }));
@@ -371,8 +368,7 @@ export function storeContract(harness: ContractHarness): void {
           for (let i = 0; i < 25; i++) {
             const id = `A${String(i).padStart(3, '0')}`;
             await store.saveAuthorization(authorization({ sellingPartnerId: id, userRef: `team-${i % 3}` }));
-            if (i % 5 === 0)
-              await store.setSellerStatus({ sellingPartnerId: id, region: 'na' }, 'reauthorization_required');
+            if (i % 5 === 0) await markReauthorizationRequired(store, { sellingPartnerId: id, region: 'na' });
           }
           await store.saveAuthorization(
             authorization({ sellingPartnerId: 'A001', region: 'eu', userRef: 'team-1' }),
@@ -430,7 +426,7 @@ export function storeContract(harness: ContractHarness): void {
           await store.saveAuthorization(
             authorization({ sellingPartnerId: 'B03', region: 'eu', userRef: 'B-03' }),
           );
-          await store.setSellerStatus({ sellingPartnerId: 'C05', region: 'na' }, 'reauthorization_required');
+          await markReauthorizationRequired(store, { sellingPartnerId: 'C05', region: 'na' });
           const pages = async (query: { search: string; status?: 'active' }): Promise<string[]> => {
             const seen: string[] = [];
             let cursor: string | null = null;
@@ -474,7 +470,7 @@ export function storeContract(harness: ContractHarness): void {
             authorization({ sellingPartnerId: 'E2a', region: 'eu', accessToken: token(2_000) }),
           );
           await store.saveAuthorization(authorization({ sellingPartnerId: 'E0', accessToken: token(500) }));
-          await store.setSellerStatus({ sellingPartnerId: 'E0', region: 'na' }, 'reauthorization_required');
+          await markReauthorizationRequired(store, { sellingPartnerId: 'E0', region: 'na' });
           await store.saveAuthorization(authorization({ sellingPartnerId: 'E-none' }));
           const ids = (list: readonly { sellingPartnerId: string; region: string }[]) =>
             list.map((e) => `${e.sellingPartnerId}/${e.region}`);
@@ -564,6 +560,44 @@ export function storeContract(harness: ContractHarness): void {
           } finally {
             if (other !== store) await other.close();
           }
+        }));
+
+      it("claims: a committed refresh shortens the claim to half the new token's life (at most 30 s)", () =>
+        withStore(async (store, clock) => {
+          const t0 = clock.now();
+          for (const id of ['S1', 'S2'])
+            await store.saveAuthorization(
+              authorization({
+                sellingPartnerId: id,
+                accessToken: { accessToken: `Atza|${id}`, expiresAt: t0 + 1_000 },
+              }),
+            );
+          const query = { before: t0 + 60_000, limit: 10, claimForMs: 120_000 };
+          assert.equal((await store.claimRefreshDue(query)).length, 2);
+          // S1 renewed with a 20 s token: claimed 10 s more, then listed again (its next refresh
+          // point is ahead of the batch's claim). S2 not renewed: its claim holds to the end.
+          const key = { sellingPartnerId: 'S1', region: 'na' as const };
+          const lease = await store.acquireRefreshLease(key, 'me', 30_000);
+          assert.ok(lease);
+          assert.ok(
+            await store.commitRefresh(key, lease, { accessToken: 'Atza|S1-2', expiresAt: t0 + 20_000 }),
+          );
+          const unclaimed = async () =>
+            (await store.listRefreshDue({ before: t0 + 7_200_000, unclaimed: true })).map(
+              (e) => e.sellingPartnerId,
+            );
+          assert.deepEqual(await unclaimed(), []);
+          clock.advance(10_000);
+          assert.deepEqual(await unclaimed(), ['S1']);
+          // A refresh after the claim lapsed leaves it lapsed.
+          const again = await store.acquireRefreshLease(key, 'me', 30_000);
+          assert.ok(again);
+          assert.ok(
+            await store.commitRefresh(key, again, { accessToken: 'Atza|S1-3', expiresAt: t0 + 3_600_000 }),
+          );
+          assert.deepEqual(await unclaimed(), ['S1']);
+          clock.advance(110_000);
+          assert.deepEqual(await unclaimed(), ['S2', 'S1']);
         }));
 
       it('cluster deadlines: raised, never lowered, shared by every store on the database', () =>
@@ -1333,7 +1367,6 @@ export function storeContract(harness: ContractHarness): void {
           (s) => s.createSession({ tokenHash: 't', type: 'bogus' as never, expiresAt: 5, payload: {} }),
         ],
         ['a zero lease TTL', (s) => s.acquireRefreshLease(KEY, 'o', 0)],
-        ['an unknown seller status', (s) => s.setSellerStatus(KEY, 'bogus' as never)],
       ];
       for (const [what, call] of bad) {
         it(`refuses ${what} with a TypeError`, () =>

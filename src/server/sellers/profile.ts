@@ -135,7 +135,7 @@ export async function refreshSellerProfile(
 ): Promise<ProfileCheck> {
   let accessToken: string;
   try {
-    accessToken = (await deps.amazon.getAccessToken(key)).accessToken;
+    accessToken = (await deps.amazon.getAccessToken(key, { use: 'service' })).accessToken;
   } catch (err) {
     return { kind: 'unavailable', reason: (err as { code?: string }).code ?? 'token_unavailable' };
   }

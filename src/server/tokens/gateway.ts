@@ -13,13 +13,13 @@ import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
 import type { Config } from '../../config.js';
 import type { RestrictedDataTokenRequest } from '../../core/rdt.js';
 import type { RestrictedDataToken } from '../../core/token-manager.js';
-import type { AmazonGateway } from '../context.js';
+import type { AmazonGateway, TokenUseOptions } from '../context.js';
 
 /** What the gateway needs of the core's token manager. */
 export interface TokenSource {
   /** The access token cached in memory and not yet due for refresh, or undefined (synchronous: the hot path). */
   peekAccessToken(sellingPartnerId: string, region: Region): AccessToken | undefined;
-  getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
+  getAccessToken(key: SellerTokenKey, options?: TokenUseOptions): Promise<AccessToken>;
   getGrantlessToken(scope: string): Promise<AccessToken>;
   getRestrictedDataToken(
     key: SellerTokenKey,
@@ -168,7 +168,7 @@ export function createAmazonGateway(opts: {
       };
     },
     peekAccessToken: (id, region) => tokens.peekAccessToken(id, region),
-    getAccessToken: (key) => tokens.getAccessToken(key),
+    getAccessToken: (key, options) => tokens.getAccessToken(key, options),
     getGrantlessToken: (scope) => tokens.getGrantlessToken(scope),
     getRestrictedDataToken: (key, request) => tokens.getRestrictedDataToken(key, request),
     forget: (key) => tokens.forget(key),

@@ -120,10 +120,12 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
       if (token !== undefined) onUse(sellingPartnerId, region);
       return token;
     },
-    async getAccessToken(key) {
+    async getAccessToken(key, options) {
       if (closed) throw new Error('token source closed');
       const t = await manager.getAccessToken(key);
-      onUse(key.sellingPartnerId, key.region);
+      // The service's own requests (the profile sweep) are not uses: they would keep every seller
+      // without a profile in the hot set.
+      if (options?.use !== 'service') onUse(key.sellingPartnerId, key.region);
       return t;
     },
     async refreshAccessToken(key, minExpiresAt) {

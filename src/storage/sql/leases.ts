@@ -97,13 +97,19 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
         rotatedRefreshToken === undefined
           ? null
           : sealer.seal('sellers', 'refresh_token', rowKey, rotatedRefreshToken);
+      // A refresher's claim on this seller ends soon after the refresh: held to the end of its
+      // batch, it would hide a short-lived token past its next refresh point (requests would then
+      // refresh it on demand, in bursts). Kept a little (half the new token's life, at most
+      // 30 s) so another instance does not list the seller again before this one has planned it.
+      const hold = claimHoldUntil(at, token.expiresAt);
       const changed = await db.run(
         `UPDATE sellers SET access_token_enc = ?, access_token_expires_at = ?, last_refresh_at = ?,
            refresh_token_enc = COALESCE(?, refresh_token_enc),
+           refresh_claim_until = CASE WHEN refresh_claim_until > ? THEN ? ELSE refresh_claim_until END,
            last_error_code = NULL, last_error_message = NULL, last_error_at = NULL,
            lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = ?
          WHERE ${HELD}`,
-        [accessEnc, token.expiresAt, at, refreshEnc, at, ...held(key, lease)],
+        [accessEnc, token.expiresAt, at, refreshEnc, hold, hold, at, ...held(key, lease)],
       );
       return changed === 1;
     },
@@ -158,4 +164,12 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
       );
     },
   };
+}
+
+/** The longest a refresher's claim outlives the refresh it was taken for (ms). */
+const CLAIM_HOLD_MAX_MS = 30_000;
+
+/** Until when a claim stays after a refresh at `at` that got a token expiring at `expiresAt`. */
+export function claimHoldUntil(at: number, expiresAt: number): number {
+  return at + Math.floor(Math.min(CLAIM_HOLD_MAX_MS, Math.max(0, (expiresAt - at) / 2)));
 }

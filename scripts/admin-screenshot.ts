@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { listen } from '../src/server/http/node.js';
 import { webhookEvent } from '../src/server/ops/events.js';
 import { launchChromium } from '../test/helpers/browser.js';
+import { markReauthorizationRequired } from '../test/helpers/sellers.js';
 import { makeOpsService } from '../test/server/ops-helpers.js';
 
 const out = process.argv[2] ?? '/tmp/spapi-admin-shots';
@@ -48,13 +49,10 @@ for (let i = 0; i < 60; i++) {
     refreshToken: `Atzr|seed-${i}`,
   });
   if (i % 9 === 4) {
-    await svc.store.setSellerStatus(
-      {
-        sellingPartnerId: `A${(1_000_000 + i * 7919).toString(36).toUpperCase()}SELLER`,
-        region: (['na', 'eu', 'fe'] as const)[i % 3]!,
-      },
-      'reauthorization_required',
-    );
+    await markReauthorizationRequired(svc.store, {
+      sellingPartnerId: `A${(1_000_000 + i * 7919).toString(36).toUpperCase()}SELLER`,
+      region: (['na', 'eu', 'fe'] as const)[i % 3]!,
+    });
   }
 }
 // Activity for the chart: refreshes spread over the last hours, a few errors.

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Store } from '../../src/storage/store.js';
 import { assertFailure, assertNoLeak, cliWorld, seedSeller, type CliWorld } from './helpers.js';
+import { markReauthorizationRequired } from '../helpers/sellers.js';
 
 const RT_NA = 'Atzr|CANARYrefreshTokenNA0000000000000000000';
 const RT_EU = 'Atzr|CANARYrefreshTokenEU0000000000000000000';
@@ -31,10 +32,7 @@ describe('spapi-auth sellers', () => {
       refreshToken: RT_GL,
       userRef: 'acct-9',
     });
-    await store.setSellerStatus(
-      { sellingPartnerId: 'A1EMUSELLEREU01', region: 'eu' },
-      'reauthorization_required',
-    );
+    await markReauthorizationRequired(store, { sellingPartnerId: 'A1EMUSELLEREU01', region: 'eu' });
   });
   after(async () => {
     await store.close();
@@ -87,9 +85,9 @@ describe('spapi-auth sellers', () => {
       'user_ref',
     ]);
     const eu = { sellingPartnerId: 'A1EMUSELLEREU01', region: 'eu' } as const;
-    await store.setSellerStatus(eu, 'active');
+    await seedSeller(world, store, { id: eu.sellingPartnerId, region: eu.region, refreshToken: RT_EU });
     const none = await world.cli(['sellers', 'list', '--status', 'reauthorization_required']);
-    await store.setSellerStatus(eu, 'reauthorization_required');
+    await markReauthorizationRequired(store, eu);
     assert.equal(none.code, 0);
     assert.equal(none.stdout, 'no sellers with status reauthorization_required\n');
   });

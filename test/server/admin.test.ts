@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Browser, connectSeller, PUBLIC_URL } from './helpers.js';
 import { cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
 import { webhookEvent } from '../../src/server/ops/events.js';
+import { markReauthorizationRequired } from '../helpers/sellers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const XSS = '<script>alert(1)</script>';
@@ -243,10 +244,7 @@ test('sellers: status filter, search and cursor pages cover every seller once', 
     assert.equal([...search.matchAll(/#region-/g)].length, 10); // ASELLER00110 … 00119
     const byUser = await (await get(svc, '/admin/sellers?q=user-7', cookie)).text();
     assert.ok(byUser.includes('ASELLER00007'));
-    await svc.store.setSellerStatus(
-      { sellingPartnerId: 'ASELLER00003', region: 'eu' },
-      'reauthorization_required',
-    );
+    await markReauthorizationRequired(svc.store, { sellingPartnerId: 'ASELLER00003', region: 'eu' });
     const filtered = await (await get(svc, '/admin/sellers?status=reauthorization_required', cookie)).text();
     assert.equal([...filtered.matchAll(/#region-/g)].length, 1);
     assert.equal((await get(svc, '/admin/sellers?status=bogus', cookie)).status, 400);

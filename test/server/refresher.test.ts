@@ -14,6 +14,7 @@ import { devApplication } from '../../src/emulator/dev-app.js';
 import type { Store } from '../../src/storage/store.js';
 import { grantAtEmulator, naSellers } from '../helpers/grants.js';
 import { CANARY_SECRET, PUBLIC_URL, serviceEnv } from './helpers.js';
+import { markReauthorizationRequired } from '../helpers/sellers.js';
 
 const HOUR = 3_600_000;
 const T0 = Date.parse('2026-03-01T00:00:00Z');
@@ -152,7 +153,7 @@ describe('proactive refresher', () => {
     const w = await world(3, 5);
     const [ok, revoked, reauth] = w.ids as [string, string, string];
     await w.emulator.control.revoke(revoked);
-    await w.store.setSellerStatus({ sellingPartnerId: reauth, region: 'na' }, 'reauthorization_required');
+    await markReauthorizationRequired(w.store, { sellingPartnerId: reauth, region: 'na' });
     w.clock.t = T0 + 50 * 60_000;
     await w.run(T0 + HOUR - 6 * 60_000);
     assert.deepEqual(await w.refreshCalls(), { ok: 1, invalidGrant: 1 });

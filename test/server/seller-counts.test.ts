@@ -3,6 +3,7 @@ import { it } from 'node:test';
 import { cacheSellerCounts } from '../../src/server/ops/seller-counts.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
+import { markReauthorizationRequired } from '../helpers/sellers.js';
 
 it('shares one count query between callers and reuses it for the TTL; a failure is not kept', async () => {
   let t = 1_000;
@@ -27,7 +28,7 @@ it('shares one count query between callers and reuses it for the TTL; a failure 
   assert.equal(queries, 1);
   assert.deepEqual(a, { active: 1, reauthorization_required: 0 });
   assert.deepEqual(b, a);
-  await served.setSellerStatus({ sellingPartnerId: 'A1COUNT', region: 'na' }, 'reauthorization_required');
+  await markReauthorizationRequired(served, { sellingPartnerId: 'A1COUNT', region: 'na' });
   t += 4_999;
   assert.equal((await served.countSellersByStatus()).active, 1, 'cached within the TTL');
   assert.equal(queries, 1);

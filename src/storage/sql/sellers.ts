@@ -7,7 +7,6 @@ import {
   assertPositiveInteger,
   assertSellerKey,
   assertSellerProfile,
-  assertStatus,
   encodeCursor,
   planRefreshDue,
   planSellerList,
@@ -193,9 +192,7 @@ function sellerReads(
 }
 
 /** Writes of a seller's row: each in one transaction with the change's effects (audit, events). */
-function sellerWrites(
-  ctx: SqlContext,
-): Pick<SellerStore, 'saveAuthorization' | 'setSellerStatus' | 'deleteSeller'> {
+function sellerWrites(ctx: SqlContext): Pick<SellerStore, 'saveAuthorization' | 'deleteSeller'> {
   const { db, now, sealer } = ctx;
   return {
     async saveAuthorization(input: AuthorizationInput) {
@@ -261,23 +258,6 @@ function sellerWrites(
         const relinked =
           existing && previousUserRef !== null && input.userRef !== null && previousUserRef !== input.userRef;
         return { seller, created: !existing, relinkedFrom: relinked ? previousUserRef : null };
-      });
-    },
-
-    async setSellerStatus(key, status, effects) {
-      assertSellerKey(key);
-      assertStatus(status);
-      const at = now();
-      return db.transaction(async (tx) => {
-        const changed = await tx.run(
-          `UPDATE sellers SET status = ?, version = version + 1, updated_at = ?,
-             lease_owner = NULL, lease_expires_at = NULL
-           WHERE selling_partner_id = ? AND region = ?`,
-          [status, at, key.sellingPartnerId, key.region],
-        );
-        if (changed === 0) return false;
-        await writeEffects(tx, effects, at);
-        return true;
       });
     },
 

@@ -198,8 +198,6 @@ export interface SellerStore {
    * `allowRelink` is not set; nothing is written then.
    */
   saveAuthorization(input: AuthorizationInput): Promise<SaveAuthorizationResult>;
-  /** Sets the status, bumping the version; false when no such seller. */
-  setSellerStatus(key: SellerTokenKey, status: SellerStatus, effects?: ChangeEffects): Promise<boolean>;
   /** Forgets the seller and wipes its tokens (and its profile); false when no such seller. */
   deleteSeller(key: SellerTokenKey, effects?: ChangeEffects): Promise<boolean>;
   /** The seller's profile, or null when it was never fetched. */

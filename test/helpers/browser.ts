@@ -22,6 +22,21 @@ export function chromiumMissing(): string | null {
 }
 
 /**
+ * Whether a test can drive the browser: without it, the test is skipped with a visible message, or
+ * fails when `CI=true` (CI installs Chromium).
+ *
+ * @example
+ * test('…', async (t) => { if (!chromiumOrSkip(t)) return; const browser = await launchChromium(); … });
+ */
+export function chromiumOrSkip(t: { skip(message: string): void }): boolean {
+  const missing = chromiumMissing();
+  if (missing === null) return true;
+  if (process.env.CI === 'true') throw new Error(`${missing}; CI=true requires it`);
+  t.skip(missing);
+  return false;
+}
+
+/**
  * Launches headless Chromium with the shared flags; close it with `browser.close()`.
  *
  * @example

@@ -4,41 +4,12 @@
 // Strict session cookie must reach /admin after it. An allowed operator gets in and sees the
 // dashboard with their name; another account is refused with a clear page and no session; an ID
 // token altered at the token endpoint is refused; logout ends the session; the audit names the operator.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
-import { loadConfig } from '../../src/config.js';
-import { freePort } from './helpers.js';
-import { devApplication } from '../../src/emulator/dev-app.js';
-import { startEmulator } from '../../src/emulator/index.js';
-import { openStore } from '../../src/storage/open.js';
-import { createKeyRing } from '../../src/storage/crypto.js';
-import { silentLogger } from '../../src/server/http/log.js';
-import { startService } from '../../src/server/service.js';
+import { chromiumOrSkip, launchChromium } from '../helpers/browser.js';
 import { startTestProvider } from '../helpers/oidc-provider.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-];
-
-/** playwright-core's chromium; without the browser, skips `t` (fails in CI) and resolves to undefined. */
-async function chromiumOrSkip(
-  t: TestContext,
-): Promise<typeof import('playwright-core').chromium | undefined> {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI === 'true') assert.fail('chromium is required in CI');
-    t.skip('no /usr/bin/chromium');
-    return undefined;
-  }
-  return (await import('playwright-core')).chromium;
-}
+import { freePort, startLocalService } from './helpers.js';
 
 /** From the login page through the provider's login form, as `login`; resolves on the page it ends on. */
 async function signIn(page: Page, publicUrl: string, login: string): Promise<void> {
@@ -58,35 +29,24 @@ async function signIn(page: Page, publicUrl: string, login: string): Promise<voi
 }
 
 test('Chromium: OIDC sign-in — allowed operator in (dashboard, name shown, audited), others refused, altered ID token refused, logout', async (t) => {
-  const chromium = await chromiumOrSkip(t);
-  if (chromium === undefined) return;
+  if (!chromiumOrSkip(t)) return;
+  // The provider needs the callback URL before the service starts: the port is chosen first.
   const port = await freePort();
   const publicUrl = `http://localhost:${port}`;
   const idp = await startTestProvider({ redirectUri: `${publicUrl}/admin/oidc/callback` });
-  const app = devApplication(publicUrl);
-  const emulator = await startEmulator({ port: 0, applications: [app] });
-  const key = randomBytes(32);
-  const config = loadConfig(
+  const local = await startLocalService(
     {
-      LWA_CLIENT_ID: app.clientId,
-      LWA_CLIENT_SECRET: app.clientSecret!,
-      SPAPI_APPLICATION_ID: app.id,
-      SPAPI_AUTH_PUBLIC_URL: publicUrl,
-      SPAPI_AUTH_AMAZON_URL: emulator.url,
-      SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${key.toString('base64')}`,
       SPAPI_AUTH_ADMIN_OIDC_ISSUER: idp.issuer,
       SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID: idp.clientId,
       SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET: idp.clientSecret,
       SPAPI_AUTH_ADMIN_OIDC_ALLOWED: 'alice@example.com, group:admins',
-      PORT: String(port),
     },
-    { mode: 'serve' },
+    port,
   );
-  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
-  const service = await startService({ config, store, log: silentLogger });
+  const { store } = local;
   let browser: Browser | undefined;
   try {
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+    browser = await launchChromium();
     const hasSession = async (page: Page): Promise<boolean> =>
       (await page.context().cookies()).some((c) => c.name === 'spapi_admin' && c.value.includes('.u'));
 
@@ -159,8 +119,7 @@ test('Chromium: OIDC sign-in — allowed operator in (dashboard, name shown, aud
     for (const line of expected) assert.ok(audit.includes(line), `${line} in ${audit.join(' | ')}`);
   } finally {
     await browser?.close();
-    await service.close();
-    await emulator.close();
+    await local.close();
     await idp.close();
   }
 });

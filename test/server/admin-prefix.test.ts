@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { webhookEvent } from '../../src/server/ops/events.js';
-import { cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
+import { browserCall, cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const ORIGIN = 'https://auth.example.com';
@@ -35,20 +35,10 @@ function outsidePrefix(urls: readonly string[]): string[] {
 
 function client(svc: OpsService, origin = ORIGIN) {
   const seen: { what: string; urls: string[] }[] = [];
+  const send = browserCall(svc.app, origin);
   const call = async (path: string, cookie?: string, form?: Record<string, string>): Promise<Response> => {
     // What the proxy forwards: the path without the prefix.
-    const res = await svc.app.fetch(
-      new Request(`${origin}${path}`, {
-        method: form ? 'POST' : 'GET',
-        headers: {
-          host: new URL(origin).host,
-          ...(cookie ? { cookie } : {}),
-          ...(form ? { 'content-type': 'application/x-www-form-urlencoded', origin } : {}),
-        },
-        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-        redirect: 'manual',
-      }),
-    );
+    const res = await send(path, cookie, form);
     const location = res.headers.get('location');
     if (location !== null)
       seen.push({ what: `Location of ${form ? 'POST' : 'GET'} ${path}`, urls: [location] });

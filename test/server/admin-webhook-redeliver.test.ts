@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { webhookEvent } from '../../src/server/ops/events.js';
 import { verifyWebhookSignature, webhookBody } from '../../src/server/ops/webhooks.js';
 import { PUBLIC_URL } from './helpers.js';
-import { cookiePair, csrfOf, makeOpsService, startReceiver } from './ops-helpers.js';
+import { browserCall, csrfOf, makeOpsService, passwordSession, startReceiver } from './ops-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 const SECRET = 'whsec-CANARYredeliver-0123456789abcdef';
@@ -21,18 +21,7 @@ test('admin Redeliver: a given-up event reaches the receiver again with the same
       SPAPI_AUTH_WEBHOOK_SECRET: SECRET,
     },
   });
-  const call = (path: string, cookie?: string, form?: Record<string, string>): Promise<Response> =>
-    svc.app.fetch(
-      new Request(`${PUBLIC_URL}${path}`, {
-        method: form ? 'POST' : 'GET',
-        headers: {
-          ...(cookie ? { cookie } : {}),
-          ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-        },
-        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-        redirect: 'manual',
-      }),
-    );
+  const call = browserCall(svc.app);
   try {
     // An event the receiver never acknowledged: given up after its last attempt.
     const failed = webhookEvent('seller.deleted', { selling_partner_id: 'A1REDELIVER' }, Date.now());
@@ -44,13 +33,7 @@ test('admin Redeliver: a given-up event reaches the receiver again with the same
     await svc.store.enqueueWebhookEvents([{ ...waiting, createdAt: Date.now() + 3_600_000 }]);
     assert.deepEqual(await svc.store.webhookOutboxDepth(), { pending: 1, dead: 1 });
 
-    const loginForm = await call('/admin/login');
-    const anon = cookiePair(loginForm.headers.get('set-cookie'));
-    const signedIn = await call('/admin/login', anon, {
-      csrf: csrfOf(await loginForm.text()),
-      password: PASSWORD,
-    });
-    const cookie = cookiePair(signedIn.headers.get('set-cookie'));
+    const cookie = await passwordSession(call, PASSWORD);
     const deadTab = await (await call('/admin/webhooks?state=dead', cookie)).text();
     assert.match(deadTab, /action="\/admin\/webhooks\/redeliver"/);
     assert.match(deadTab, new RegExp(`name="id" value="${failed.id}"`));

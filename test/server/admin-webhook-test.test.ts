@@ -2,8 +2,7 @@
 // records who sent it, and the button is CSRF-protected like every other form.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PUBLIC_URL } from './helpers.js';
-import { cookiePair, csrfOf, makeOpsService, startReceiver } from './ops-helpers.js';
+import { browserCall, csrfOf, makeOpsService, passwordSession, startReceiver } from './ops-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
 
@@ -16,26 +15,9 @@ test('admin "Send test event" queues a webhook.test event that is delivered sign
       SPAPI_AUTH_WEBHOOK_SECRET: 'whsec-test-0123456789abcdef',
     },
   });
-  const call = (path: string, cookie?: string, form?: Record<string, string>): Promise<Response> =>
-    svc.app.fetch(
-      new Request(`${PUBLIC_URL}${path}`, {
-        method: form ? 'POST' : 'GET',
-        headers: {
-          ...(cookie ? { cookie } : {}),
-          ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-        },
-        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
-        redirect: 'manual',
-      }),
-    );
+  const call = browserCall(svc.app);
   try {
-    const loginForm = await call('/admin/login');
-    const anon = cookiePair(loginForm.headers.get('set-cookie'));
-    const signedIn = await call('/admin/login', anon, {
-      csrf: csrfOf(await loginForm.text()),
-      password: PASSWORD,
-    });
-    const cookie = cookiePair(signedIn.headers.get('set-cookie'));
+    const cookie = await passwordSession(call, PASSWORD);
     const page = await (await call('/admin/webhooks', cookie)).text();
     assert.match(page, /Send test event/);
 

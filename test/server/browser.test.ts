@@ -1,14 +1,14 @@
 // A real browser (Debian's Chromium through playwright-core) walks the website flow: the service on
 // one site (localhost) and the emulator on another (127.0.0.1), so the binding cookie must survive
 // the cross-site return (SameSite=Lax, docs/security.md T-G3), and the pages' CSP must not break the flow.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config.js';
-import { chromiumMissing, launchChromium } from '../helpers/browser.js';
-import { freePort } from './helpers.js';
+import { chromiumOrSkip, launchChromium } from '../helpers/browser.js';
+import { freePort, startLocalService } from './helpers.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
-import { TEST_SELLERS, createEmulator, startEmulator } from '../../src/emulator/index.js';
+import { TEST_SELLERS, createEmulator } from '../../src/emulator/index.js';
 import { devPartnersOf } from '../../src/server/dev/emulator-mount.js';
 import { fromFetchHandler } from '../../src/server/http/request.js';
 import { openStore } from '../../src/storage/open.js';
@@ -17,38 +17,10 @@ import { generateApiKey } from '../../src/server/tokens/api-keys.js';
 import { silentLogger } from '../../src/server/http/log.js';
 import { startService } from '../../src/server/service.js';
 
-/** Whether Chromium is here; without it, skips `t` (fails in CI) and returns false. */
-function chromiumOrSkip(t: TestContext): boolean {
-  const missing = chromiumMissing();
-  if (missing !== null) {
-    if (process.env.CI === 'true') assert.fail('chromium is required in CI');
-    t.skip(missing);
-    return false;
-  }
-  return true;
-}
-
 test('Chromium: connect link → consent page on another site → Confirm → connected (Lax cookie survives)', async (t) => {
   if (!chromiumOrSkip(t)) return;
-  const port = await freePort();
-  const publicUrl = `http://localhost:${port}`;
-  const app = devApplication(publicUrl);
-  const emulator = await startEmulator({ port: 0, applications: [app] });
-  const key = randomBytes(32);
-  const config = loadConfig(
-    {
-      LWA_CLIENT_ID: app.clientId,
-      LWA_CLIENT_SECRET: app.clientSecret!,
-      SPAPI_APPLICATION_ID: app.id,
-      SPAPI_AUTH_PUBLIC_URL: publicUrl,
-      SPAPI_AUTH_AMAZON_URL: emulator.url,
-      SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${key.toString('base64')}`,
-      PORT: String(port),
-    },
-    { mode: 'serve' },
-  );
-  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
-  const service = await startService({ config, store, log: silentLogger });
+  const local = await startLocalService();
+  const { publicUrl, emulator, store } = local;
   const browser = await launchChromium();
   try {
     const k = generateApiKey();
@@ -83,8 +55,7 @@ test('Chromium: connect link → consent page on another site → Confirm → co
     assert.equal(token.status, 200);
   } finally {
     await browser.close();
-    await service.close();
-    await emulator.close();
+    await local.close();
   }
 });
 

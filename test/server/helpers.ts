@@ -2,18 +2,23 @@
 // secrets, a captured log, and a tiny browser (cookie jar + redirect following across origins).
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config.js';
-import { createEmulator, type Emulator } from '../../src/emulator/index.js';
+import {
+  createEmulator,
+  startEmulator,
+  type Emulator,
+  type RunningEmulator,
+} from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import { createPostgresStore } from '../../src/storage/postgres.js';
-import { PG_URL } from '../helpers/e2e.js';
+import { PG_URL, freePort as freePortOf } from '../helpers/e2e.js';
 import type { Store } from '../../src/storage/store.js';
 import { generateApiKey, type Scope } from '../../src/server/tokens/api-keys.js';
 import { createApp, type App } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/http/log.js';
-import { createTokenSource } from '../../src/server/service.js';
+import { createTokenSource, startService, type Service } from '../../src/server/service.js';
 import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
 import { auditTokenEvent } from '../../src/server/ops/audit.js';
 import type { TokenEvent } from '../../src/core/token-manager.js';
@@ -282,3 +287,50 @@ export async function connectSeller(
 
 // `dev` and the redirect URIs registered at the emulator need a port before the server starts.
 export { freePort } from '../helpers/e2e.js';
+
+/** A served service on a real port of localhost, its emulator on 127.0.0.1 (another site). */
+export interface LocalService {
+  readonly publicUrl: string;
+  readonly emulator: RunningEmulator;
+  readonly store: Store;
+  readonly service: Service;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts `serve` in process for a browser test: the dev application at `http://localhost:<port>`,
+ * an emulator of its own on 127.0.0.1 (so the return from consent or sign-in is cross-site), a
+ * `memory:` store; `env` adds settings; `port` when the URL must be known first (a free one otherwise).
+ */
+export async function startLocalService(
+  env: Record<string, string> = {},
+  port?: number,
+): Promise<LocalService> {
+  port ??= await freePortOf();
+  const publicUrl = `http://localhost:${port}`;
+  const app = { ...devApplication(publicUrl), clientSecret: CANARY_SECRET };
+  const emulator = await startEmulator({ port: 0, applications: [app] });
+  const key = randomBytes(32);
+  const config = loadConfig(
+    serviceEnv(app, {
+      SPAPI_AUTH_PUBLIC_URL: publicUrl,
+      SPAPI_AUTH_AMAZON_URL: emulator.url,
+      SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${key.toString('base64')}`,
+      PORT: String(port),
+      ...env,
+    }),
+    { mode: 'serve' },
+  );
+  const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
+  const service = await startService({ config, store, log: createLogger({ sink: () => undefined }) });
+  return {
+    publicUrl,
+    emulator,
+    store,
+    service,
+    async close() {
+      await service.close();
+      await emulator.close();
+    },
+  };
+}

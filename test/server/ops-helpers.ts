@@ -185,6 +185,41 @@ export async function startReceiver(statuses: readonly number[] = [200]): Promis
   };
 }
 
+/** A browser's request to the app: GET, or a form POST from `origin`; redirects not followed. */
+export type BrowserCall = (path: string, cookie?: string, form?: Record<string, string>) => Promise<Response>;
+
+/**
+ * Requests as a browser on `origin` sends them (its `Host`; its `Origin` on a form POST), through
+ * the app in process.
+ */
+export function browserCall(
+  app: { fetch(req: Request): Promise<Response> },
+  origin: string = PUBLIC_URL,
+): BrowserCall {
+  return (path, cookie, form) =>
+    app.fetch(
+      new Request(`${origin}${path}`, {
+        method: form ? 'POST' : 'GET',
+        headers: {
+          host: new URL(origin).host,
+          ...(cookie ? { cookie } : {}),
+          ...(form ? { 'content-type': 'application/x-www-form-urlencoded', origin } : {}),
+        },
+        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+        redirect: 'manual',
+      }),
+    );
+}
+
+/** Signs in to the dashboard with the shared password; resolves to the session's cookie pair. */
+export async function passwordSession(call: BrowserCall, password: string): Promise<string> {
+  const form = await call('/admin/login');
+  const anon = cookiePair(form.headers.get('set-cookie'));
+  const signedIn = await call('/admin/login', anon, { csrf: csrfOf(await form.text()), password });
+  if (signedIn.status !== 303) throw new Error(`sign-in answered ${signedIn.status}`);
+  return cookiePair(signedIn.headers.get('set-cookie'));
+}
+
 /** The admin forms' CSRF token in a page. */
 export function csrfOf(page: string): string {
   const m = /name="csrf" value="([^"]+)"/.exec(page);

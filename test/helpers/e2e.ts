@@ -14,6 +14,7 @@ import { parseKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import type { Store } from '../../src/storage/store.js';
 import { cliCommand, repoRoot } from './cli.js';
+import { consentCodeAtEmulator, exchangeAtEmulator } from './grants.js';
 
 export const PG_URL = process.env.SPAPI_AUTH_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
@@ -192,38 +193,19 @@ export async function seedSellers(
   opts: { expiresAt?: number; concurrency?: number } = {},
 ): Promise<Map<string, { refreshToken: string; accessToken: string }>> {
   const out = new Map<string, { refreshToken: string; accessToken: string }>();
-  const control = amazon.emulator.control;
-  const consent = async (id: string): Promise<string> => {
-    await control.consentMode('auto', id);
-    const res = await amazon.emulator.fetch(
-      `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${app.id}&state=seed${id}`,
-      { redirect: 'manual' },
-    );
-    return new URL(res.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
-  };
+  const consent = (id: string): Promise<string> => consentCodeAtEmulator(amazon.emulator, app, id);
   const exchangeAndSave = async ({ id, code }: { id: string; code: string }): Promise<void> => {
-    const res = await amazon.emulator.fetch('https://api.amazon.com/auth/o2/token', {
-      method: 'POST',
-      body: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code,
-        redirect_uri: app.redirectUris[0]!,
-        client_id: app.clientId,
-        client_secret: clientSecret,
-      }),
-    });
-    if (res.status !== 200) throw new Error(`seed exchange for ${id}: ${res.status}`);
-    const body = (await res.json()) as { refresh_token: string; access_token: string };
+    const body = await exchangeAtEmulator(amazon.emulator, app, clientSecret, code);
     await store.saveAuthorization({
       sellingPartnerId: id,
       region: 'na',
       kind: 'seller',
       userRef: `user-${id}`,
       marketplace: 'US',
-      refreshToken: body.refresh_token,
-      accessToken: { accessToken: body.access_token, expiresAt: opts.expiresAt ?? Date.now() - 1000 },
+      refreshToken: body.refreshToken,
+      accessToken: { accessToken: body.accessToken, expiresAt: opts.expiresAt ?? Date.now() - 1000 },
     });
-    out.set(id, { refreshToken: body.refresh_token, accessToken: body.access_token });
+    out.set(id, { refreshToken: body.refreshToken, accessToken: body.accessToken });
   };
   if ((opts.concurrency ?? 1) <= 1) {
     for (const id of sellerIds) await exchangeAndSave({ id, code: await consent(id) });
@@ -232,7 +214,7 @@ export async function seedSellers(
     for (const id of sellerIds) codes.push({ id, code: await consent(id) });
     await pool(codes, opts.concurrency!, exchangeAndSave);
   }
-  await control.consentMode('auto');
+  await amazon.emulator.control.consentMode('auto');
   return out;
 }
 

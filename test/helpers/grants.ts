@@ -17,6 +17,45 @@ export function naSellers(ids: readonly string[]): EmulatorSeller[] {
 }
 
 /**
+ * Consents `sellingPartnerId` to `app` (auto mode, for that seller) and returns the authorization
+ * code. The consent mode is the emulator's state: consents go one at a time.
+ */
+export async function consentCodeAtEmulator(
+  emulator: Pick<Emulator, 'fetch' | 'control'>,
+  app: EmulatorApplication,
+  sellingPartnerId: string,
+): Promise<string> {
+  await emulator.control.consentMode('auto', sellingPartnerId);
+  const consent = await emulator.fetch(
+    `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${app.id}&state=s${sellingPartnerId}`,
+    { redirect: 'manual' },
+  );
+  return new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
+}
+
+/** Exchanges an authorization code with the app's secret; throws unless the exchange answers 200. */
+export async function exchangeAtEmulator(
+  emulator: Pick<Emulator, 'fetch'>,
+  app: EmulatorApplication,
+  clientSecret: string,
+  code: string,
+): Promise<{ refreshToken: string; accessToken: string; expiresIn: number }> {
+  const res = await emulator.fetch('https://api.amazon.com/auth/o2/token', {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: app.redirectUris[0]!,
+      client_id: app.clientId,
+      client_secret: clientSecret,
+    }),
+  });
+  if (res.status !== 200) throw new Error(`code exchange: ${res.status}`);
+  const body = (await res.json()) as { refresh_token: string; access_token: string; expires_in: number };
+  return { refreshToken: body.refresh_token, accessToken: body.access_token, expiresIn: body.expires_in };
+}
+
+/**
  * Consents `sellingPartnerId` to `app` and exchanges the code; throws unless the exchange answers 200.
  *
  * @example
@@ -30,23 +69,6 @@ export async function grantAtEmulator(
   clientSecret: string,
   sellingPartnerId: string,
 ): Promise<{ refreshToken: string; accessToken: string; expiresIn: number }> {
-  await emulator.control.consentMode('auto', sellingPartnerId);
-  const consent = await emulator.fetch(
-    `https://sellercentral.amazon.com/apps/authorize/consent?application_id=${app.id}&state=s${sellingPartnerId}`,
-    { redirect: 'manual' },
-  );
-  const code = new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
-  const res = await emulator.fetch('https://api.amazon.com/auth/o2/token', {
-    method: 'POST',
-    body: new URLSearchParams({
-      grant_type: 'authorization_code',
-      code,
-      redirect_uri: app.redirectUris[0]!,
-      client_id: app.clientId,
-      client_secret: clientSecret,
-    }),
-  });
-  if (res.status !== 200) throw new Error(`code exchange for ${sellingPartnerId}: ${res.status}`);
-  const body = (await res.json()) as { refresh_token: string; access_token: string; expires_in: number };
-  return { refreshToken: body.refresh_token, accessToken: body.access_token, expiresIn: body.expires_in };
+  const code = await consentCodeAtEmulator(emulator, app, sellingPartnerId);
+  return exchangeAtEmulator(emulator, app, clientSecret, code);
 }

@@ -86,6 +86,17 @@ export function oauthTransaction(over: Partial<OAuthTransactionInput> = {}): OAu
   };
 }
 
+/** Three events claimed by `w1`: the first delivered, the second given up on, the third still claimed. */
+async function deliveredDeadClaimed(store: Store, at: number) {
+  const events = [event('a', at), event('b', at), event('c', at)] as const;
+  const [a, b] = events;
+  await store.enqueueWebhookEvents([...events]);
+  await store.claimWebhookEvents('w1', { limit: 3, leaseMs: 10_000 });
+  assert.equal(await store.markWebhookDelivered(a.id, 'w1'), true);
+  assert.equal(await store.markWebhookFailed(b.id, 'w1', { error: 'http_500', nextAttemptAt: null }), true);
+  return events;
+}
+
 function event(type = 'seller.authorized', at = 1) {
   return { id: randomUUID(), type, createdAt: at, data: { selling_partner_id: 'A3FHEXAMPLEYWS' } };
 }
@@ -1271,14 +1282,7 @@ export function storeContract(harness: ContractHarness): void {
 
       it('retries an undelivered event now, never a delivered one nor one under a live claim', () =>
         withStore(async (store, clock) => {
-          const [a, b, c] = [event('a', clock.now()), event('b', clock.now()), event('c', clock.now())];
-          await store.enqueueWebhookEvents([a, b, c]);
-          await store.claimWebhookEvents('w1', { limit: 3, leaseMs: 10_000 });
-          assert.equal(await store.markWebhookDelivered(a.id, 'w1'), true);
-          assert.equal(
-            await store.markWebhookFailed(b.id, 'w1', { error: 'gone', nextAttemptAt: null }),
-            true,
-          );
+          const [a, b, c] = await deliveredDeadClaimed(store, clock.now());
           assert.equal(await store.retryWebhookEvent(a.id), false, 'delivered');
           assert.equal(await store.retryWebhookEvent(c.id), false, 'claimed, claim unexpired');
           assert.equal(await store.retryWebhookEvent('no-such-event'), false);
@@ -1296,14 +1300,7 @@ export function storeContract(harness: ContractHarness): void {
 
       it('redelivers a given-up or delivered event with the same id and a fresh attempt count, never a pending one', () =>
         withStore(async (store, clock) => {
-          const [a, b, c] = [event('a', clock.now()), event('b', clock.now()), event('c', clock.now())];
-          await store.enqueueWebhookEvents([a, b, c]);
-          await store.claimWebhookEvents('w1', { limit: 3, leaseMs: 10_000 });
-          assert.equal(await store.markWebhookDelivered(a.id, 'w1'), true);
-          assert.equal(
-            await store.markWebhookFailed(b.id, 'w1', { error: 'http_500', nextAttemptAt: null }),
-            true,
-          );
+          const [a, b, c] = await deliveredDeadClaimed(store, clock.now());
           assert.equal(await store.redeliverWebhookEvent(c.id), false, 'pending (and claimed)');
           assert.equal(await store.redeliverWebhookEvent('no-such-event'), false);
           clock.advance(5000);

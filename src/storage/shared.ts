@@ -210,6 +210,7 @@ export function assertAuthorizationInput(input: AuthorizationInput): void {
     !(Number.isSafeInteger(input.authorizedAt) && input.authorizedAt > 0)
   )
     throw new TypeError('authorizedAt must be a positive integer (epoch ms)');
+  if (input.profile !== undefined && input.profile !== null) assertSellerProfile(input.profile);
 }
 
 /** A seller profile to store: a name or null, a list of marketplaces, a time. */

@@ -374,6 +374,53 @@ export function storeContract(harness: ContractHarness): void {
           );
         }));
 
+      it('saves the profile with the authorization in one transaction: both or neither; none given keeps the stored one', () =>
+        withStore(async (store, clock) => {
+          const profile = (storeName: string) => ({
+            storeName,
+            marketplaces: [
+              {
+                id: 'A1PA6795UKMFR9',
+                country: 'DE',
+                name: 'Amazon.de',
+                participating: true,
+                suspendedListings: false,
+              },
+            ],
+            fetchedAt: clock.now(),
+          });
+          await store.saveAuthorization(authorization({ userRef: 'u1', profile: profile('First') }));
+          assert.equal((await store.getSellerProfile(KEY))?.storeName, 'First');
+          // A re-authorization without a profile (the read failed) keeps the stored one.
+          await store.saveAuthorization(authorization({ userRef: 'u1', refreshToken: 'Atzr|second' }));
+          assert.equal((await store.getSellerProfile(KEY))?.storeName, 'First');
+          // Refused (another owner): neither the tokens nor the profile change.
+          await assert.rejects(
+            store.saveAuthorization(
+              authorization({ userRef: 'u2', refreshToken: 'Atzr|theirs', profile: profile('Theirs') }),
+            ),
+            SellerOwnershipError,
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|second');
+          assert.equal((await store.getSellerProfile(KEY))?.storeName, 'First');
+          // A malformed profile: refused before anything is written.
+          await assert.rejects(
+            store.saveAuthorization(
+              authorization({
+                userRef: 'u1',
+                refreshToken: 'Atzr|bad',
+                profile: { ...profile('X'), fetchedAt: -1 },
+              }),
+            ),
+            TypeError,
+          );
+          assert.equal((await store.loadTokens(KEY))?.refreshToken, 'Atzr|second');
+          await store.saveAuthorization(
+            authorization({ userRef: 'u1', refreshToken: 'Atzr|third', profile: profile('Third') }),
+          );
+          assert.equal((await store.getSellerProfile(KEY))?.storeName, 'Third');
+        }));
+
       it('pages, filters, searches and counts sellers', () =>
         withStore(async (store) => {
           for (let i = 0; i < 25; i++) {

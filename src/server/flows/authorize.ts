@@ -198,6 +198,9 @@ async function fileAuthorization(
     accessToken: tokens.accessToken,
     replaces: replacePolicy(tx, sellingPartnerId),
     allowRelink: config.allowRelink,
+    // In the same write: a re-authorization never leaves the previous account's profile beside
+    // the new tokens. Without one (the read failed), the sweep fetches it later.
+    profile,
     events: [
       sellerAuthorizedEvent(
         { sellingPartnerId, region: tx.region, kind: tx.kind, userRef: tx.userRef },
@@ -229,8 +232,6 @@ async function fileAuthorization(
         : []),
     ],
   });
-  // Without a profile row the sweep fetches it later; a stale one from before is replaced.
-  if (profile !== null) await store.saveSellerProfile({ sellingPartnerId, region: tx.region }, profile);
   ctx.amazon.forget({ sellingPartnerId, region: tx.region });
   log.info('seller authorized', {
     flow: tx.flow,

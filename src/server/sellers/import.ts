@@ -260,6 +260,7 @@ export async function importSellers(
         authorizedAt: v.authorizedAt ?? at,
         // A row without an owner may be claimed; another owner's never (checked above and in the write).
         replaces: 'same_owner_or_unowned',
+        profile,
         events: [sellerAuthorizedEvent(seller, { source: 'import' }, at, profileEventData(profile))],
         audit: [
           {
@@ -276,8 +277,7 @@ export async function importSellers(
       if (err instanceof SellerOwnershipError) return fail(v.line, 'seller_owned_by_other_user', key);
       throw err;
     }
-    if (profile !== null) await options.store.saveSellerProfile(key, profile);
-    else counts.pending++;
+    if (profile === null) counts.pending++;
     counts.imported++;
   };
 

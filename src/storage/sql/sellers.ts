@@ -253,6 +253,7 @@ function sellerWrites(ctx: SqlContext): Pick<SellerStore, 'saveAuthorization' | 
           assertMayReplace(current ? strOrNull(current.user_ref) : null, input);
           throw new SellerOwnershipError();
         }
+        if (input.profile) await upsertProfile(tx, input, input.profile);
         await writeEffects(tx, input, at);
         const seller = toSeller((await selectSeller(tx, input))!);
         const relinked =
@@ -316,20 +317,7 @@ function profileMethods(
       assertSellerProfile(profile);
       return db.transaction(async (tx) => {
         if ((await selectSeller(tx, key)) === undefined) return false;
-        await tx.run(
-          `INSERT INTO seller_profiles (selling_partner_id, region, store_name, marketplaces, fetched_at)
-           VALUES (?, ?, ?, ?, ?)
-           ON CONFLICT (selling_partner_id, region) DO UPDATE SET
-             store_name = excluded.store_name, marketplaces = excluded.marketplaces,
-             fetched_at = excluded.fetched_at`,
-          [
-            key.sellingPartnerId,
-            key.region,
-            profile.storeName,
-            JSON.stringify(profile.marketplaces),
-            profile.fetchedAt,
-          ],
-        );
+        await upsertProfile(tx, key, profile);
         return true;
       });
     },
@@ -366,4 +354,22 @@ function replaceGuard(input: AuthorizationInput): string {
       : '';
   const relink = input.allowRelink === true && input.userRef !== null ? ' OR 1 = 1' : '';
   return `${same}${unowned}${relink}`;
+}
+
+/** Stores (or replaces) a seller's profile row, inside the caller's transaction. */
+async function upsertProfile(tx: SqlExecutor, key: SellerTokenKey, profile: SellerProfile): Promise<void> {
+  await tx.run(
+    `INSERT INTO seller_profiles (selling_partner_id, region, store_name, marketplaces, fetched_at)
+     VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (selling_partner_id, region) DO UPDATE SET
+       store_name = excluded.store_name, marketplaces = excluded.marketplaces,
+       fetched_at = excluded.fetched_at`,
+    [
+      key.sellingPartnerId,
+      key.region,
+      profile.storeName,
+      JSON.stringify(profile.marketplaces),
+      profile.fetchedAt,
+    ],
+  );
 }

@@ -88,6 +88,11 @@ export interface AuthorizationInput extends ChangeEffects {
    * `replaces` allows replacing at all.
    */
   readonly allowRelink?: boolean;
+  /**
+   * The seller's profile read with the new tokens, stored in the same transaction (replacing the one
+   * stored before); absent or null: the stored profile, if any, is kept.
+   */
+  readonly profile?: SellerProfile | null;
 }
 
 /** See {@link AuthorizationInput.replaces}. */

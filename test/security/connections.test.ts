@@ -312,8 +312,13 @@ describe('T-C14: the connection cap closes the longest-idle connection, never on
         limit: 5,
         shed: { evicted_idle: 2, refused: 1 },
       });
-      for (const p of [busy1, busy2, idleC, new1, new2])
+      // The server counts a connection idle once it has written the response; the bytes reach the
+      // client's socket a moment later.
+      for (const p of [busy1, busy2, idleC, new1, new2]) {
+        for (let i = 0; i < 400 && !p.received().includes('\r\n'); i++)
+          await new Promise((r) => setTimeout(r, 5));
         assert.match(statusLine(p.received()), /^HTTP\/1\.1 200 /);
+      }
     } finally {
       for (const g of gates) g();
       for (const p of probes) p.socket.destroy();

@@ -47,8 +47,12 @@ test('Chromium: OIDC sign-in — allowed operator in (dashboard, name shown, aud
   let browser: Browser | undefined;
   try {
     browser = await launchChromium();
+    // A signed-in operator's cookie: v1.<expiry>.<id>.u<operator>.<HMAC> (an anonymous one has 0
+    // there; its id or HMAC may start with a "u" too, so the field is read, not searched for).
     const hasSession = async (page: Page): Promise<boolean> =>
-      (await page.context().cookies()).some((c) => c.name === 'spapi_admin' && c.value.includes('.u'));
+      (await page.context().cookies()).some(
+        (c) => c.name === 'spapi_admin' && (c.value.split('.')[3] ?? '').startsWith('u'),
+      );
 
     // Alice: allowed by e-mail. The dashboard, with her name beside "Log out".
     const alice = await browser.newPage();

@@ -22,6 +22,7 @@ import {
   markerSecrets,
   openTestStore,
   serveEnv,
+  suiteRuns,
   startServe,
   startTestEmulator,
   type ServeProcess,
@@ -30,14 +31,14 @@ import {
 const SHOTS = join(repoRoot, 'test-artifacts', 'screenshots');
 const ADMIN_PASSWORD = 'CANARYadminPassword0123456789';
 const XSS_USER_REF = `<script>alert('xss')</script><img src=x onerror="alert('img')">`;
-const missing = chromiumMissing() ?? undefined;
-
-if (missing !== undefined && process.env.CI === 'true') {
-  it('browser tests need Chromium in CI', () => assert.fail(`${missing}; CI=true requires it`));
-} else if (missing !== undefined) {
-  console.log(`# SKIP browser end-to-end: ${missing}`);
-  it('browser end-to-end', { skip: missing }, () => undefined);
-} else {
+if (
+  await suiteRuns(chromiumMissing(), {
+    suite: 'browser end-to-end (headless Chromium)',
+    what: 'browser end-to-end',
+    placeholder: 'browser end-to-end',
+    needs: 'Chromium',
+  })
+) {
   describe('browser end-to-end (headless Chromium)', () => {
     const secrets = markerSecrets('Browser');
     const canary = createCanary();

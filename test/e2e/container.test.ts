@@ -24,6 +24,7 @@ import {
   seedSellers,
   serveEnv,
   startTestEmulator,
+  suiteRuns,
 } from '../helpers/e2e.js';
 
 const TAG = 'spapi-auth:e2e';
@@ -40,14 +41,17 @@ async function waitFor(check: () => Promise<boolean> | boolean, ms: number): Pro
   }
 }
 
-const missing = dockerMissing();
-if (missing !== null && process.env.CI === 'true') {
-  it('the container image test needs the Docker daemon in CI', () => assert.fail(missing));
-} else if (missing !== null) {
-  console.log(`# SKIP container image: ${missing}`);
-  it('container image', { skip: missing }, () => undefined);
-} else if (await postgresSuiteRuns('container image', 'the container image', 'the image on PostgreSQL')) {
-  describe('the container image: serve on PostgreSQL, secrets from files, healthy, stops cleanly', () => {
+const SUITE = 'the container image: serve on PostgreSQL, secrets from files, healthy, stops cleanly';
+if (
+  (await suiteRuns(dockerMissing(), {
+    suite: SUITE,
+    what: 'the container image',
+    placeholder: 'builds and runs the image',
+    needs: 'the Docker daemon',
+  })) &&
+  (await postgresSuiteRuns(SUITE, 'the container image', 'the image on PostgreSQL'))
+) {
+  describe(SUITE, () => {
     const secrets = markerSecrets('Container');
     const canary = createCanary();
     const name = `spapi-auth-e2e-${process.pid}`;

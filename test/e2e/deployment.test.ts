@@ -23,6 +23,7 @@ import {
   openTestStore,
   postgresSuiteRuns,
   serveEnv,
+  suiteRuns,
   startServe,
   type ServeProcess,
 } from '../helpers/e2e.js';
@@ -41,13 +42,15 @@ const ENV_FILE = '/etc/spapi-auth/env';
 const OAUTH_LIMIT = 10;
 const ADMIN_PASSWORD = 'CANARYdeployAdminPassword0123';
 
-const missing = nginxMissing() ?? chromiumMissing();
-if (missing !== null && process.env.CI === 'true') {
-  it('the deployment recipe needs nginx and Chromium in CI', () => assert.fail(missing));
-} else if (missing !== null) {
-  console.log(`# SKIP deployment recipe: ${missing}`);
-  it('deployment recipe (nginx, two instances, https)', { skip: missing }, () => undefined);
-} else if (await postgresSuiteRuns('deployment recipe', 'the nginx recipe', 'two instances on PostgreSQL')) {
+if (
+  (await suiteRuns(nginxMissing() ?? chromiumMissing(), {
+    suite: 'deployment recipe',
+    what: 'the nginx recipe',
+    placeholder: 'deployment recipe (nginx, two instances, https)',
+    needs: 'nginx and Chromium',
+  })) &&
+  (await postgresSuiteRuns('deployment recipe', 'the nginx recipe', 'two instances on PostgreSQL'))
+) {
   describe('the nginx recipe of docs/deployment.md: two instances on PostgreSQL over https', () => {
     const secrets = markerSecrets('Deploy');
     const dir = mkdtempSync(join(tmpdir(), 'spapi-deploy-'));

@@ -20,7 +20,8 @@ export function dockerMissing(): string | null {
   return null;
 }
 
-const docker = (args: string[], opts: { input?: Buffer; timeoutMs?: number } = {}): string =>
+/** Runs the docker CLI; resolves to its stdout, throws on a non-zero exit (stderr in the error). */
+export const docker = (args: string[], opts: { input?: Buffer; timeoutMs?: number } = {}): string =>
   execFileSync('docker', args, {
     encoding: 'utf8',
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -97,5 +98,3 @@ export function containerLogs(name: string): string {
   const r = spawnSync('docker', ['logs', name], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   return `${r.stdout}${r.stderr}`;
 }
-
-export { docker };

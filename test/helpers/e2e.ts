@@ -282,20 +282,43 @@ export async function postgresUnavailable(): Promise<string | null> {
  * }
  */
 export async function postgresSuiteRuns(suite: string, what: string, placeholder: string): Promise<boolean> {
+  const unavailable = await postgresUnavailable();
+  return suiteRuns(unavailable && `${unavailable} (set SPAPI_AUTH_TEST_PG_URL)`, {
+    suite,
+    what,
+    placeholder,
+    needs: 'the PostgreSQL test server',
+  });
+}
+
+/**
+ * Whether a suite that needs something of the machine (a server, a browser, a daemon) can run:
+ * `missing` is why not, or null. When missing it registers `suite` with one test, `placeholder`,
+ * skipped with a visible message — except in CI (`CI=true`, where `.ci/run` installs it), where it
+ * fails the run — and resolves to false.
+ *
+ * @example
+ * if (await suiteRuns(dockerMissing(), { suite: 'container image', what: 'the container image',
+ *   placeholder: 'builds and runs the image', needs: 'the Docker daemon' })) { describe(…); }
+ */
+export async function suiteRuns(
+  missing: string | null,
+  opts: { suite: string; what: string; placeholder: string; needs: string },
+): Promise<boolean> {
+  if (missing === null) return true;
   const { describe, it } = await import('node:test');
   const { default: assert } = await import('node:assert/strict');
-  const unavailable = await postgresUnavailable();
-  if (unavailable && process.env.CI === 'true') {
-    describe(suite, () => {
-      it('needs the PostgreSQL test server in CI', () => assert.fail(`${unavailable}; CI=true requires it`));
+  if (process.env.CI === 'true') {
+    describe(opts.suite, () => {
+      it(`needs ${opts.needs} in CI`, () => assert.fail(`${missing}; CI=true requires it`));
     });
-  } else if (unavailable) {
-    console.log(`# SKIPPED: ${what}: ${unavailable} (set SPAPI_AUTH_TEST_PG_URL)`);
-    describe(suite, { skip: unavailable }, () => {
-      it(placeholder);
+  } else {
+    console.log(`# SKIPPED: ${opts.what}: ${missing}`);
+    describe(opts.suite, { skip: missing }, () => {
+      it(opts.placeholder);
     });
   }
-  return unavailable === null;
+  return false;
 }
 
 /**

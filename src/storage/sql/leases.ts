@@ -170,6 +170,6 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
 const CLAIM_HOLD_MAX_MS = 30_000;
 
 /** Until when a claim stays after a refresh at `at` that got a token expiring at `expiresAt`. */
-export function claimHoldUntil(at: number, expiresAt: number): number {
+function claimHoldUntil(at: number, expiresAt: number): number {
   return at + Math.floor(Math.min(CLAIM_HOLD_MAX_MS, Math.max(0, (expiresAt - at) / 2)));
 }

@@ -10,6 +10,7 @@ import type {
 import type { ChangeEffects } from './effects.js';
 // Named in the TSDoc links below.
 import type { StorageIntegrityError } from '../errors.js';
+import type { RefreshStore } from './refresh.js';
 import type { SellerStore } from './sellers.js';
 
 /** A seller's tokens and the refresh lease, with owner, expiry and compare-and-set on the version. */
@@ -27,6 +28,9 @@ export interface LeaseStore {
    * Compare-and-set on owner and version: stores the access token — and `rotatedRefreshToken`,
    * sealed like the refresh token of {@link SellerStore.saveAuthorization}, when LWA rotated it — records
    * the refresh and releases the lease, in one write; false (nothing written) when the lease was lost.
+   * A refresher's claim on the seller ({@link RefreshStore.claimRefreshDue}) is shortened in the same
+   * write to half the new token's life from now, at most 30 s, so the seller is listed again before
+   * its next refresh point.
    */
   commitRefresh(
     key: SellerTokenKey,

@@ -27,6 +27,14 @@ test('literal and parameter segments match; the route pattern and raw parameters
   assert.equal(head.kind, 'found', 'HEAD is answered by the GET route');
 });
 
+test('a GET route registered with head: false answers HEAD with 405 and Allow: GET', () => {
+  const r = new Router(PARAM_RULES).add('GET', '/v1/sellers/:id/access-token', ok('token'), { head: false });
+  const m = r.match('HEAD', '/v1/sellers/A1/access-token');
+  assert.equal(m.kind, 'method_not_allowed');
+  if (m.kind === 'method_not_allowed') assert.equal(m.allow, 'GET');
+  assert.equal(r.match('GET', '/v1/sellers/A1/access-token').kind, 'found');
+});
+
 test('a parameter that breaks its rule is a 400 with the rule code, before any handler runs', () => {
   for (const path of [
     '/v1/sellers/..%2F..',

@@ -223,3 +223,37 @@ test('a notifications:write key cannot install a client secret LWA does not acce
     await svc.close();
   }
 });
+
+test('HEAD on the access-token route releases nothing: 405 with Allow: GET, no LWA call, no audit record', async () => {
+  const svc = await makeService();
+  try {
+    await connectSeller(svc);
+    const path = '/v1/sellers/A1EMUSELLERNA01/access-token';
+    const before = await svc.lwaCalls();
+    for (const query of ['', '?region=na']) {
+      const res = await svc.app.fetch(
+        new Request(`${PUBLIC_URL}${path}${query}`, {
+          method: 'HEAD',
+          headers: { authorization: `Bearer ${svc.key}` },
+        }),
+      );
+      assert.equal(res.status, 405, query);
+      assert.equal(res.headers.get('allow'), 'GET', query);
+    }
+    assert.equal(await svc.lwaCalls(), before, 'no token minted by HEAD');
+    await svc.app.context.audit.flush();
+    const released = (await svc.store.listAudit({ sellingPartnerId: 'A1EMUSELLERNA01' })).filter(
+      (r) => r.action === 'token.released',
+    );
+    assert.deepEqual(released, [], 'no release audited for HEAD');
+    // The GET still releases (and audits) the token.
+    assert.equal((await api(svc, 'GET', path)).status, 200);
+    await svc.app.context.audit.flush();
+    const after = (await svc.store.listAudit({ sellingPartnerId: 'A1EMUSELLERNA01' })).filter(
+      (r) => r.action === 'token.released',
+    );
+    assert.equal(after.length, 1);
+  } finally {
+    await svc.close();
+  }
+});

@@ -33,6 +33,19 @@ interface Route {
   readonly fixed: readonly (readonly [number, string])[];
   /** Parameters as (index, name, rule), checked only on a route whose literals and method match. */
   readonly params: readonly (readonly [number, string, ParamRule])[];
+  /** Whether HEAD runs this GET route's handler (see {@link RouteOptions.head}). */
+  readonly head: boolean;
+}
+
+/** How a route is registered. */
+export interface RouteOptions {
+  /**
+   * Whether a HEAD request runs this GET route (and gets its headers without the body). On by
+   * default; off for routes whose handler has an effect a HEAD must not have — the access-token
+   * route mints or releases a token and audits the release, so HEAD there is 405, not a silent
+   * release with the body thrown away.
+   */
+  readonly head?: boolean;
 }
 
 /** The result of {@link Router.match}. */
@@ -60,7 +73,7 @@ export class Router {
 
   constructor(private readonly rules: Readonly<Record<string, ParamRule>> = {}) {}
 
-  add(method: string, pattern: string, handler: RouteHandler): this {
+  add(method: string, pattern: string, handler: RouteHandler, options: RouteOptions = {}): this {
     const segments = pattern.split('/').slice(1);
     const fixed: (readonly [number, string])[] = [];
     const params: (readonly [number, string, ParamRule])[] = [];
@@ -73,7 +86,14 @@ export class Router {
       if (!rule) throw new TypeError(`router: no rule for parameter ${seg}`);
       params.push([i, seg.slice(1), rule]);
     });
-    const route: Route = { method, pattern, handler, fixed, params };
+    const route: Route = {
+      method,
+      pattern,
+      handler,
+      fixed,
+      params,
+      head: method === 'GET' && options.head !== false,
+    };
     this.registered.push({ method, pattern });
     let byFirst = this.index.get(segments.length);
     if (byFirst === undefined) this.index.set(segments.length, (byFirst = new Map([['', []]])));
@@ -117,7 +137,7 @@ export class Router {
         }
       }
       if (!ok) continue;
-      if (route.method !== method && !(method === 'HEAD' && route.method === 'GET')) {
+      if (route.method !== method && !(method === 'HEAD' && route.head)) {
         (allowed ??= []).push(route.method);
         continue;
       }

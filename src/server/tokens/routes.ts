@@ -174,22 +174,28 @@ function registerAccessTokenRoute(
 
   // The hot path: key, region and token all in memory → answered synchronously, no promise, no
   // store call. Anything missing → the general path above.
-  router.add('GET', '/v1/sellers/:id/access-token', (req, { params }) => {
-    const id = params.id!;
-    const key = keys.authenticateCached(req.header('authorization'), 'tokens:read');
-    if (key !== undefined && req.rawQuery === '') {
-      const hit = regionCache.get(id);
-      if (hit !== undefined && hit.regions.length === 1 && hit.until > ctx.now()) {
-        const region = hit.regions[0]!;
-        const token = amazon.peekAccessToken(id, region);
-        if (token !== undefined) {
-          audit.release(key.id, id, region);
-          return tokenResponse(id, region, token);
+  router.add(
+    'GET',
+    '/v1/sellers/:id/access-token',
+    (req, { params }) => {
+      const id = params.id!;
+      const key = keys.authenticateCached(req.header('authorization'), 'tokens:read');
+      if (key !== undefined && req.rawQuery === '') {
+        const hit = regionCache.get(id);
+        if (hit !== undefined && hit.regions.length === 1 && hit.until > ctx.now()) {
+          const region = hit.regions[0]!;
+          const token = amazon.peekAccessToken(id, region);
+          if (token !== undefined) {
+            audit.release(key.id, id, region);
+            return tokenResponse(id, region, token);
+          }
         }
       }
-    }
-    return releaseSlow(req, id, key);
-  });
+      return releaseSlow(req, id, key);
+      // HEAD would release (and audit) a token only to drop the body: 405 instead.
+    },
+    { head: false },
+  );
   return { regionOf, forgetSeller };
 }
 

@@ -39,6 +39,10 @@ export const OIDC_USERS: readonly OidcTestUser[] = [
   { id: 'bob', email: 'bob@elsewhere.test', emailVerified: true },
   { id: 'carol', email: 'carol@example.com', emailVerified: false },
   { id: 'dave', email: 'dave@elsewhere.test', emailVerified: true, groups: ['admins', 'staff'] },
+  // Another account whose unverified e-mail claim names the admin alice.
+  { id: 'mallory', email: 'alice@example.com', emailVerified: false },
+  // A verified address that only lower-cases into kim@example.com (U+212A KELVIN SIGN).
+  { id: 'kelvin', email: '\u212Aim@example.com', emailVerified: true },
 ];
 
 function listen(server: Server): Promise<number> {

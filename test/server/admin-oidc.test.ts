@@ -11,7 +11,12 @@ import {
   redactConfig,
   scrubSecretsFromEnv,
 } from '../../src/config.js';
-import { createOidcSignIn, isAllowedOperator, operatorNameOf } from '../../src/server/admin/oidc.js';
+import {
+  canonicalEmail,
+  createOidcSignIn,
+  isAllowedOperator,
+  operatorNameOf,
+} from '../../src/server/admin/oidc.js';
 import { OIDC_COOKIE } from '../../src/server/admin/oidc-routes.js';
 import { AdminSessions, SESSION_COOKIE } from '../../src/server/admin/session.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
@@ -183,7 +188,11 @@ test('library flow: state, nonce and PKCE verifier must match the sign-in that s
 
     const s = await signIn.start();
     const callback = await signInAtProvider(s.url, 'alice');
-    assert.deepEqual(await signIn.finish(callback, s.checks), { ok: true, operator: 'alice@example.com' });
+    assert.deepEqual(await signIn.finish(callback, s.checks), {
+      ok: true,
+      operator: 'alice@example.com',
+      account: 'sub:alice',
+    });
     // The same code again: the provider refuses a second redemption.
     await assert.rejects(signIn.finish(callback, s.checks), { code: 'oidc_invalid_response' });
   }));
@@ -355,6 +364,51 @@ test('service: failed sign-ins of one account are throttled (429) after five in 
       assert.ok(Number(locked.res.headers.get('retry-after')) > 0);
       // Another account is not affected.
       assert.equal((await signInThroughService(svc, 'alice')).res.status, 200);
+    }),
+  ));
+
+test('service: refused sign-ins of an account whose unverified e-mail names an admin never lock that admin out', () =>
+  withIdp((idp) =>
+    withService(idp, {}, async (svc) => {
+      for (let i = 0; i < 6; i++) {
+        const refused = await signInThroughService(svc, 'mallory');
+        assert.equal(refused.res.status, i < 5 ? 403 : 429, `attempt ${i + 1}`);
+      }
+      // The account throttled is mallory's own (its subject), not the e-mail its claim names.
+      assert.equal((await signInThroughService(svc, 'alice')).res.status, 200, 'alice still signs in');
+      const audit = (await svc.store.listAudit({ limit: 50 })).map((r) => `${r.actor} ${r.outcome}`);
+      assert.ok(
+        audit.some((a) => a === 'oidc:sub:mallory not_allowed'),
+        `the refusal is audited under the verified subject: ${audit.join(' | ')}`,
+      );
+      assert.ok(
+        !audit.some((a) => a.startsWith('oidc:alice@example.com')),
+        'never under the unverified claim',
+      );
+    }),
+  ));
+
+test('e-mail addresses are compared as written but for ASCII case; one that NFKC or case folding changes matches nothing', () => {
+  const allow = parseOidcAllowList('kim@example.com, @example.org');
+  const ok = (email: string): boolean => isAllowedOperator({ sub: 's', email, email_verified: true }, allow);
+  assert.equal(ok('\u212Aim@example.com'), false, 'KELVIN SIGN is not k');
+  assert.equal(ok('\uff4bim@example.com'), false, 'a full-width k is not k');
+  assert.equal(ok('K\u0130m@example.org'), false, 'dotted capital I folds to two characters');
+  assert.equal(ok('KIM@EXAMPLE.COM'), true, 'ASCII case still folds');
+  assert.equal(
+    ok('ren\u00e9@example.org'),
+    true,
+    'a non-ASCII address that folds to itself matches its @domain',
+  );
+  assert.equal(ok('rene\u0301@example.org'), false, 'a decomposed é is changed by normalisation: refused');
+  assert.equal(canonicalEmail('\u212Aim@example.com'), undefined);
+  assert.equal(canonicalEmail('Ren\u00e9@Example.ORG'), 'ren\u00e9@example.org');
+});
+
+test('service: a verified address that only lower-cases into an allowed one (KELVIN SIGN) is refused', () =>
+  withIdp((idp) =>
+    withService(idp, { SPAPI_AUTH_ADMIN_OIDC_ALLOWED: 'kim@example.com' }, async (svc) => {
+      assert.equal((await signInThroughService(svc, 'kelvin')).res.status, 403);
     }),
   ));
 

@@ -12,7 +12,7 @@
  *   a redirect that a cross-site navigation (the provider's) started.
  *
  * Failed sign-ins are throttled with the password form's {@link FailureThrottle} rules, per
- * account (the provider's e-mail or subject, for a refused account) and per client address (for
+ * account (the provider's subject — the one identity its signature vouches for) and per client address (for
  * answers that fail a check, where the account is not known): five failures in a row lock the key
  * out for 30 s, doubling up to 15 minutes; a successful sign-in clears both.
  */
@@ -87,7 +87,8 @@ export function registerOidcRoutes(kit: AdminKit): void {
       }
       return rethrow(clearCookie)(err);
     });
-    const accountLimitKey = `oidc-account:${result.ok ? result.operator : result.who}`;
+    // The provider's subject: an unverified e-mail claim names nobody, so it throttles nobody.
+    const accountLimitKey = `oidc-account:${result.account}`;
     refuseIfLocked(accountLimitKey);
     if (!result.ok) {
       throttle.failure(accountLimitKey);

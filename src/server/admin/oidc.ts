@@ -19,12 +19,13 @@ export interface OidcChecks {
 
 /** The outcome of a callback. */
 export type OidcResult =
-  | { readonly ok: true; readonly operator: string }
+  | { readonly ok: true; readonly operator: string; readonly account: string }
   | {
       readonly ok: false;
       readonly reason: 'not_allowed';
-      /** Who the provider says it is (e-mail or subject), for the page and the audit. */
+      /** Who the provider vouches for (verified e-mail, else subject), for the page and the audit. */
       readonly who: string;
+      readonly account: string;
     };
 
 /** A refusal of the provider's answer: `code` is an HTTP error code of the dashboard. */
@@ -70,13 +71,38 @@ export function operatorNameOf(claims: OperatorClaims): string {
   return clip(verifiedEmailOf(claims) ?? `sub:${claims.sub}`);
 }
 
+/**
+ * The account the provider verified, as the sign-in throttle's key: its subject, which the ID
+ * token's signature vouches for. Never an e-mail claim: an unverified `email` naming an admin
+ * would otherwise let anyone's failed sign-ins lock that admin out.
+ */
+export function accountOf(claims: OperatorClaims): string {
+  return clip(`sub:${claims.sub}`);
+}
+
 function verifiedEmailOf(claims: OperatorClaims): string | undefined {
   // Some providers send the flag as the string "true".
   const verified = claims.email_verified === true || claims.email_verified === 'true';
-  if (!verified || typeof claims.email !== 'string' || !/^[^@\s]+@[^@\s]+$/.test(claims.email)) {
-    return undefined;
-  }
-  return claims.email.toLowerCase();
+  if (!verified || typeof claims.email !== 'string') return undefined;
+  return canonicalEmail(claims.email);
+}
+
+/**
+ * An e-mail address as the allow-list compares it: ASCII letters lower-cased; or undefined for an
+ * address that Unicode normalisation (NFKC) or case folding would change beyond that. Lower-casing
+ * alone maps the Kelvin sign (U+212A) to `k`, the dotted capital I (U+0130) to `i̇` and NFKC maps
+ * a full-width `ｋ` to `k`, so such an address would match an allowed `kim@example.com` that the
+ * provider never verified for Kim. The allow-list itself is printable ASCII (config), so a refused
+ * address could only ever have matched by such a fold.
+ *
+ * @example
+ * canonicalEmail('Kim@Example.com'); // 'kim@example.com'
+ * canonicalEmail('\u212Aim@example.com'); // undefined
+ */
+export function canonicalEmail(raw: string): string | undefined {
+  if (!/^[^@\s]+@[^@\s]+$/.test(raw)) return undefined;
+  const asciiLowered = raw.replace(/[A-Z]+/g, (m) => m.toLowerCase());
+  return raw.normalize('NFKC').toLowerCase() === asciiLowered ? asciiLowered : undefined;
 }
 
 function clip(name: string): string {
@@ -202,16 +228,13 @@ export function createOidcSignIn(opts: OidcSignInOptions): OidcSignIn {
       if (claims === undefined) {
         throw new OidcSignInError('oidc_invalid_response', 'The identity provider sent no ID token.');
       }
+      const account = accountOf(claims);
       if (!isAllowedOperator(claims, opts.allow)) {
-        return { ok: false, reason: 'not_allowed', who: clip(whoOf(claims)) };
+        return { ok: false, reason: 'not_allowed', who: operatorNameOf(claims), account };
       }
-      return { ok: true, operator: operatorNameOf(claims) };
+      return { ok: true, operator: operatorNameOf(claims), account };
     },
   };
-}
-
-function whoOf(claims: OperatorClaims): string {
-  return typeof claims.email === 'string' ? claims.email : `sub:${claims.sub}`;
 }
 
 function isNetworkError(err: unknown): boolean {

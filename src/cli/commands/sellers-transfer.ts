@@ -1,6 +1,15 @@
 // `spapi-auth sellers import FILE` and `sellers export`: moving sellers in and out of the store.
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import {
+  createReadStream,
+  createWriteStream,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  type WriteStream,
+} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DEFAULT_REFRESH_RATE_LIMIT } from '../../config.js';
 import { exportSellers } from '../../server/sellers/export.js';
@@ -178,10 +187,8 @@ export async function exportCommand(
   }
   const settings = loadCliStoreConfig(ctx);
   const keyRing = cliKeyRing(settings.encryptionKeys, true);
-  const out =
-    typeof values.out === 'string'
-      ? createWriteStream(resolve(ctx.cwd, values.out), { mode: 0o600 })
-      : undefined;
+  const file = typeof values.out === 'string' ? privateFile(resolve(ctx.cwd, values.out)) : undefined;
+  const out = file?.stream;
   const write = out
     ? (line: string) =>
         new Promise<void>((ok, fail) => {
@@ -191,8 +198,11 @@ export async function exportCommand(
     : (line: string) => ctx.stdout(line);
   const summary = await withStore(ctx, settings, keyRing, (store) =>
     exportSellers(store, protection, write, (n) => ctx.stderr(`spapi-auth sellers export: ${n} exported\n`)),
-  );
-  if (out) await new Promise<void>((ok) => out.end(ok));
+  ).catch((err: unknown) => {
+    file?.abort();
+    throw err;
+  });
+  await file?.commit();
   if (clear)
     ctx.stderr('spapi-auth sellers export: warning: the refresh tokens are in clear in this export\n');
   const line = `${summary.exported} seller(s) exported${summary.skipped > 0 ? `, ${summary.skipped} not active skipped` : ''}`;
@@ -200,4 +210,37 @@ export async function exportCommand(
     printJson(ctx, { exported: summary.exported, skipped: summary.skipped, encrypted: summary.encrypted });
   else ctx.stderr(`spapi-auth sellers export: ${line}\n`);
   return 0;
+}
+
+/**
+ * A file written under a temporary name and renamed over `path` once complete: always created anew
+ * with mode 0600 (an existing file's mode is not kept), never through a symlink (the temporary name
+ * is created exclusively; the rename replaces a link at `path` instead of following it), and an
+ * export that fails leaves `path` as it was.
+ */
+function privateFile(path: string): { stream: WriteStream; commit(): Promise<void>; abort(): void } {
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  let fd: number;
+  try {
+    fd = openSync(temp, 'wx', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === undefined) throw err;
+    throw new CliError(`cannot create the export file next to ${path} (${code})`);
+  }
+  const stream = createWriteStream('', { fd });
+  return {
+    stream,
+    async commit() {
+      await new Promise<void>((ok, fail) => {
+        stream.once('error', fail);
+        stream.end(ok);
+      });
+      renameSync(temp, path);
+    },
+    abort() {
+      stream.destroy();
+      rmSync(temp, { force: true });
+    },
+  };
 }

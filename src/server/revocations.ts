@@ -1,7 +1,7 @@
 /**
  * Revocations that take effect on every instance at once: each instance reads the store's
  * revocations newer than the last it saw every {@link REVOCATION_POLL_MS} (one indexed query) and
- * applies them — a revoked API key leaves the verified-key cache, a deleted seller's access token
+ * applies them — a revoked API key leaves the verified-key cache, a deleted or re-authorized seller's access token
  * leaves the token manager's memory, a logged-out admin session is refused. A cheap version check
  * rather than PostgreSQL `LISTEN/NOTIFY`: nothing is missed when a connection drops or a pooler
  * sits in between, and several processes on one SQLite file (the CLI's `keys revoke`, `sellers

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { randomBytes } from 'node:crypto';
 import { dropSchemas, postgresSuiteRuns, runSchema } from '../storage/helpers.js';
-import { api, connectSeller, errorCode, PUBLIC_URL } from './helpers.js';
+import { api, Browser, connectSeller, errorCode, PUBLIC_URL } from './helpers.js';
 import { cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -101,6 +101,32 @@ if (await postgresSuiteRuns('revocations across instances', 'the revocation suit
       const res = await api(b, 'GET', '/v1/sellers', undefined, key);
       assert.equal(res.status, 401);
       assert.equal(await errorCode(res), 'unauthorized');
+    });
+
+    it('after a seller re-authorizes through A, B serves the new grant’s token at its next revocation read, not the previous one', async () => {
+      const id = 'A1EMUSELLERGL01';
+      await connectSeller(a, { sellerId: id, userRef: 'u-reauth' });
+      const tokenOn = async (svc: OpsService): Promise<string> => {
+        const res = await api(svc, 'GET', `/v1/sellers/${id}/access-token`);
+        assert.equal(res.status, 200);
+        return ((await res.json()) as { access_token: string }).access_token;
+      };
+      const previous = await tokenOn(b);
+      assert.equal(await tokenOn(b), previous, 'B holds the token in memory');
+      // The seller renews through a link that names it (the website re-authorization).
+      await a.emulator.control.consentMode('auto', id);
+      const created = await api(a, 'POST', '/v1/connect-sessions', {
+        user_ref: 'u-reauth',
+        marketplace: 'US',
+        selling_partner_id: id,
+      });
+      assert.equal(created.status, 201);
+      const { res: done } = await new Browser(a).follow(((await created.json()) as { url: string }).url);
+      assert.equal(done.status, 200, await done.text());
+      const renewed = await tokenOn(a);
+      assert.notEqual(renewed, previous, 'the re-authorization brought a new access token');
+      await b.app.context.revocations.poll();
+      assert.equal(await tokenOn(b), renewed, 'B no longer serves the previous grant’s token');
     });
 
     it('after a seller is deleted on A, its access token is no longer served by B (404)', async () => {

@@ -1,4 +1,5 @@
 // Revocations over SQL (see store/revocations.ts).
+import type { SellerTokenKey } from '../../core/index.js';
 import type { RevocationKind, RevocationRecord, RevocationStore } from '../store.js';
 import type { SqlContext, SqlExecutor } from './driver.js';
 import { num } from './values.js';
@@ -18,6 +19,21 @@ export async function insertRevocation(
     `INSERT INTO revocations (kind, subject, revoked_at, expires_at) VALUES (?, ?, ?, ?)
      ON CONFLICT (kind, subject) DO UPDATE SET revoked_at = excluded.revoked_at, expires_at = excluded.expires_at`,
     [kind, subject, at, expiresAt],
+  );
+}
+
+/**
+ * Records in `tx` that a seller's cached access tokens are void (deleted, or re-authorized with a
+ * new grant): every instance drops them from memory at its next revocation read. The subject is
+ * `<selling_partner_id>:<region>`, as the revocation feed reads it.
+ */
+export function revokeSellerTokens(tx: SqlExecutor, key: SellerTokenKey, at: number): Promise<void> {
+  return insertRevocation(
+    tx,
+    'seller',
+    `${key.sellingPartnerId}:${key.region}`,
+    at,
+    at + REVOCATION_WINDOW_MS,
   );
 }
 

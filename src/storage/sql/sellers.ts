@@ -17,7 +17,7 @@ import type { AuthorizationInput, SellerProfile, SellerRecord, SellerStatus, Sel
 import type { Row, SqlContext, SqlExecutor, SqlValue } from './driver.js';
 import { keysetAfter, num, numOrNull, strOrNull, TABLE_KEYS } from './values.js';
 import { writeEffects } from './effects.js';
-import { insertRevocation, REVOCATION_WINDOW_MS } from './revocations.js';
+import { revokeSellerTokens } from './revocations.js';
 import { hotSetCondition } from './refresh.js';
 
 /** The seller columns every read returns (never the sealed tokens). */
@@ -254,6 +254,10 @@ function sellerWrites(ctx: SqlContext): Pick<SellerStore, 'saveAuthorization' | 
           throw new SellerOwnershipError();
         }
         if (input.profile) await upsertProfile(tx, input, input.profile);
+        // A re-authorization replaces the grant: other instances drop the previous grant's access
+        // token from memory at their next revocation read, as after a deletion, instead of
+        // serving it until it expires.
+        if (existing) await revokeSellerTokens(tx, input, at);
         await writeEffects(tx, input, at);
         const seller = toSeller((await selectSeller(tx, input))!);
         const relinked =
@@ -276,13 +280,7 @@ function sellerWrites(ctx: SqlContext): Pick<SellerStore, 'saveAuthorization' | 
           key.region,
         ]);
         // Other instances drop the seller's access token from memory when they read this row.
-        await insertRevocation(
-          tx,
-          'seller',
-          `${key.sellingPartnerId}:${key.region}`,
-          at,
-          at + REVOCATION_WINDOW_MS,
-        );
+        await revokeSellerTokens(tx, key, at);
         await writeEffects(tx, effects, at);
         return true;
       });

@@ -204,7 +204,13 @@ test('npm pack: the tarball a user installs ships what the exports, bin and docs
 
     // Every exports entry resolves to a file in the tarball, with its declarations.
     const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as PackageJson;
-    assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './emulator', './server', './storage']);
+    assert.deepEqual(Object.keys(pkg.exports).sort(), [
+      '.',
+      './adapters/amazon-sp-api',
+      './emulator',
+      './server',
+      './storage',
+    ]);
     for (const [entry, target] of Object.entries(pkg.exports)) {
       assert.ok(has(target.default), `exports["${entry}"].default ${target.default} is in the tarball`);
       assert.ok(has(target.types), `exports["${entry}"].types ${target.types} is in the tarball`);

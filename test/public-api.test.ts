@@ -13,6 +13,7 @@ const ENTRY_FILES = {
   'spapi-auth/server': 'src/server/index.ts',
   'spapi-auth/storage': 'src/storage/index.ts',
   'spapi-auth/emulator': 'src/emulator/index.ts',
+  'spapi-auth/adapters/amazon-sp-api': 'src/adapters/amazon-sp-api.ts',
 } as const;
 
 const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string[] }> = {
@@ -289,6 +290,10 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
       'RunningEmulator',
       'SpapiOperation',
     ],
+  },
+  'spapi-auth/adapters/amazon-sp-api': {
+    values: ['createSellingPartner'],
+    types: ['SellingPartnerAdapterOptions', 'SellingPartnerConfig', 'SellingPartnerLike', 'TokenProvider'],
   },
 };
 

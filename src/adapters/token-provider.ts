@@ -1,0 +1,48 @@
+/**
+ * The one shape the SDK adapters take their tokens from. Both of spapi-auth's token sources have
+ * it: the library's token manager (`createTokenManager`, in-process) and the token client
+ * (`createTokenClient` from `spapi-auth/client`, when the service runs elsewhere). Types only: the
+ * adapters import nothing at runtime, neither from spapi-auth nor from the SDK they adapt.
+ */
+import type { Region } from '../core/marketplaces.js';
+import type { GrantlessScope } from '../core/scopes.js';
+import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
+
+export type { AccessToken, GrantlessScope, Region, SellerTokenKey };
+
+/**
+ * Where an adapter gets access tokens: a seller's (cached, refreshed once however many callers
+ * ask) and grantless ones; `invalidate` is told of a token SP-API refused as expired before its
+ * time, so that the next call gets another one.
+ *
+ * @example
+ * const tokens: TokenProvider = createTokenManager({ credentials, vault }); // or createTokenClient({ baseUrl, apiKey })
+ */
+export interface TokenProvider {
+  getAccessToken(key: SellerTokenKey): Promise<AccessToken>;
+  getGrantlessToken(scope: GrantlessScope): Promise<AccessToken>;
+  invalidate(key: SellerTokenKey, accessToken: string): Promise<void>;
+}
+
+/**
+ * SP-API's 403 details for a token it stopped accepting before the expiry spapi-auth knows: "The
+ * access token you provided has expired." / "… is revoked, malformed or invalid." / "The LWA secret
+ * token you provided has expired." (a rotated client secret). One fresh token from spapi-auth is the
+ * remedy of each (or its refusal, with a stable code, when the seller revoked the app); a region's
+ * refusal of another region's token has an empty detail and is not one of them.
+ */
+export const REFUSED_TOKEN_DETAIL = /(access|secret) token you provided (has expired|is revoked)/i;
+
+/**
+ * Whether an SP-API error body's first error is such a refusal.
+ *
+ * @example
+ * isRefusedToken({ code: 'Unauthorized', details: 'The access token you provided has expired.' }); // true
+ */
+export function isRefusedToken(error: { code?: unknown; details?: unknown } | null | undefined): boolean {
+  return (
+    error?.code === 'Unauthorized' &&
+    typeof error.details === 'string' &&
+    REFUSED_TOKEN_DETAIL.test(error.details)
+  );
+}

@@ -18,7 +18,13 @@ import { repoRoot } from '../helpers/cli.js';
 import { connectSeller } from './helpers.js';
 import { makeOpsService } from './ops-helpers.js';
 
-const SELLER = { sellingPartnerId: 'A1B2C3', region: 'eu', kind: 'vendor', userRef: 'u-7' } as const;
+const SELLER = {
+  sellingPartnerId: 'A1B2C3',
+  region: 'eu',
+  kind: 'vendor',
+  userRef: 'u-7',
+  marketplace: 'UK',
+} as const;
 const AT = 1_700_000_000_000;
 
 test('a builder per event type, each with an evt_<32 hex> id and its documented data', () => {
@@ -49,10 +55,33 @@ test('a builder per event type, each with an evt_<32 hex> id and its documented 
     source: 'import',
   });
   assert.deepEqual(events[1]!.data, { ...base, reason: 'invalid_grant' });
+  // The way back: the API call that makes a re-authorization link (the stored marketplace, the
+  // owner) and, for sellers only, the Seller Central path (vendors have no Appstore flow).
   assert.deepEqual(events[2]!.data, {
     ...base,
     reauthorize_by: new Date(AT + 365 * 86_400_000).toISOString(),
+    reauthorize: {
+      api: {
+        method: 'POST',
+        path: '/v1/connect-sessions',
+        body: { selling_partner_id: 'A1B2C3', user_ref: 'u-7', marketplace: 'UK', kind: 'vendor' },
+      },
+      seller_central: null,
+    },
   });
+  const ownerless = { ...SELLER, kind: 'seller', userRef: null, marketplace: null } as const;
+  assert.deepEqual(
+    sellerReauthorizationDueEvent({ ...ownerless, authorizedAt: AT }, 0, AT).data.reauthorize,
+    {
+      api: {
+        method: 'POST',
+        path: '/v1/connect-sessions',
+        // No stored marketplace: the region's first (it only picks the consent page's host).
+        body: { selling_partner_id: 'A1B2C3', user_ref: null, marketplace: 'IE', kind: 'seller' },
+      },
+      seller_central: 'Seller Central → Manage Your Apps → Re-authorize',
+    },
+  );
   assert.deepEqual(events[3]!.data, { selling_partner_id: 'A1B2C3', region: 'eu', user_ref: 'u-7' });
   // Fresh ids differ; derived ones repeat for the same subject (the outbox deduplicates on them).
   assert.notEqual(sellerDeletedEvent(SELLER, AT).id, events[3]!.id);

@@ -1,4 +1,4 @@
-// `spapi-auth sellers list|show|delete|import|export`: the sellers in the store, as the token API shows them.
+// `spapi-auth sellers list|show|delete|reauthorize-link|import|export`: the sellers in the store, as the token API shows them.
 import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
 import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
@@ -9,11 +9,25 @@ import { deleteSellerAuthorizations } from '../../server/sellers/delete.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { TRANSFER_FLAGS, exportCommand, importCommand } from './sellers-transfer.js';
 import { formatFields, formatTable, isoOrDash, printJson } from '../output.js';
-import { loadCliStoreConfig, regionFlag, sellerIdArg, subcommand, withStore } from '../runtime.js';
+import {
+  cliKeyRing,
+  loadCliConfig,
+  loadCliStoreConfig,
+  regionFlag,
+  sellerIdArg,
+  subcommand,
+  withStore,
+} from '../runtime.js';
+import {
+  FLOW_TTL_MS,
+  createReauthorizationLink,
+  isConnectLinkRefusal,
+} from '../../server/flows/connect-link.js';
 
 const help = `Usage: spapi-auth sellers list [--status S] [--json]
        spapi-auth sellers show <seller-id> [--json]
        spapi-auth sellers delete <seller-id> [--region na|eu|fe] [--yes] [--json]
+       spapi-auth sellers reauthorize-link <seller-id> [--region na|eu|fe] [--json]
        spapi-auth sellers import FILE|- [--format jsonl|csv] [--dry-run] [--rate N] [--concurrency N]
                                  [--passphrase-file F] [--json]
        spapi-auth sellers export (--passphrase-file F | --unencrypted-refresh-tokens) [--out FILE] [--json]
@@ -28,6 +42,13 @@ sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per
            confirmation on stdin unless --yes is given. A running service may still hand out an
            access token it holds in memory until that token's refresh time (under an hour);
            nothing is refreshed for the seller again.
+  reauthorize-link
+           a re-authorization link for a stored seller (the website workflow, naming the seller
+           and its user_ref, through the marketplace it connected with), like the dashboard's
+           Re-authorize and POST /v1/connect-sessions with selling_partner_id. Prints the URL on
+           stdout and how long it lives on stderr; send it to the seller. The link is single use,
+           works in one browser, and expires (${FLOW_TTL_MS / 60_000} minutes); the running service at
+           SPAPI_AUTH_PUBLIC_URL serves it. Reads the same configuration as serve.
 
   import   sellers connected by your own code: one JSON object per line (or CSV with a header row)
            with selling_partner_id, region (na|eu|fe), refresh_token, and optional user_ref, kind
@@ -45,7 +66,8 @@ sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per
 
 Options:
   --status S       list only active or reauthorization_required sellers
-  --region R       delete only the authorization in region R
+  --region R       delete only the authorization in region R; reauthorize-link: the region to
+                   renew (required when the seller is authorized in several)
   --yes            delete without asking
   --format F       import: jsonl (default) or csv
   --dry-run        import: check every line, call nothing, store nothing
@@ -54,7 +76,8 @@ Options:
   --passphrase-file F  import/export: the passphrase (first line of F; or SPAPI_AUTH_TRANSFER_PASSPHRASE)
   --out FILE       export: write there (mode 0600) instead of stdout
   --unencrypted-refresh-tokens  export: write the refresh tokens in clear (say so on purpose)
-  --json           print one JSON document (the token API's shapes; import: the summary)
+  --json           print one JSON document (the token API's shapes; import: the summary;
+                   reauthorize-link: { url, expires_at, selling_partner_id, region })
   --help           show this help
 `;
 
@@ -248,6 +271,43 @@ async function remove(id: string, values: Record<string, unknown>, ctx: CliConte
   return 0;
 }
 
+async function reauthorizeLink(
+  id: string,
+  values: Record<string, unknown>,
+  ctx: CliContext,
+): Promise<number> {
+  const region = regionFlag(values.region);
+  const config = loadCliConfig(ctx);
+  const link = await withStore(ctx, config, cliKeyRing(config.encryptionKeys, true), async (store) => {
+    try {
+      return await createReauthorizationLink(
+        { config, store, now: Date.now, audit: { add: (record) => store.appendAudit([record]) } },
+        { sellingPartnerId: id, actor: 'cli', ...(region === undefined ? {} : { region }) },
+      );
+    } catch (err) {
+      if (!isConnectLinkRefusal(err)) throw err;
+      const hint = err.code === 'region_required' ? ': pass --region' : '';
+      throw new CliError(`${err.message.replace(/\.$/, '')} (${err.code})${hint}`);
+    }
+  });
+  const expiresAt = new Date(link.expiresAt).toISOString();
+  if (values.json) {
+    printJson(ctx, {
+      url: link.url,
+      expires_at: expiresAt,
+      selling_partner_id: id,
+      region: link.seller.region,
+    });
+    return 0;
+  }
+  ctx.stdout(`${link.url}\n`);
+  ctx.stderr(
+    `re-authorization link for ${id} in region ${link.seller.region}: single use, one browser, ` +
+      `valid ${Math.round(link.lifetimeMs / 60_000)} minutes (until ${expiresAt}); send it to the seller\n`,
+  );
+  return 0;
+}
+
 async function run(
   args: { values: Record<string, unknown>; positionals: string[] },
   ctx: CliContext,
@@ -256,6 +316,7 @@ async function run(
     list: ['status', 'json'],
     show: ['json'],
     delete: ['region', 'yes', 'json'],
+    'reauthorize-link': ['region', 'json'],
     ...TRANSFER_FLAGS,
   });
   if (sub === 'import') return importCommand(rest, args.values, ctx);
@@ -265,6 +326,7 @@ async function run(
     return list(args.values, ctx);
   }
   const id = sellerIdArg(rest);
+  if (sub === 'reauthorize-link') return reauthorizeLink(id, args.values, ctx);
   return sub === 'show' ? show(id, args.values, ctx) : remove(id, args.values, ctx);
 }
 
@@ -278,7 +340,7 @@ async function run(
  */
 export const sellersCommand: Command = {
   name: 'sellers',
-  summary: 'list, show, delete, import or export the sellers in the store',
+  summary: 'list, show, delete, re-authorize, import or export the sellers in the store',
   help,
   options: {
     status: { type: 'string' },

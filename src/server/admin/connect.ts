@@ -1,10 +1,11 @@
 /** "Connect a seller" (`/admin/connect`): a connect link made in the dashboard, for this browser or to send. */
-import { MARKETPLACES, findMarketplace, isRegion, type Marketplace } from '../../core/marketplaces.js';
-import { createFlowSession } from '../flows/flows.js';
+import { MARKETPLACES, findMarketplace, isRegion, type PartnerKind } from '../../core/marketplaces.js';
+import { createConnectLink, type ConnectLink } from '../flows/connect-link.js';
 import { HttpError } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { USER_REF } from '../http/validate.js';
+import { HTTP_ERRORS, type HttpErrorCode } from '../http/errors.js';
 import { adminActor, readForm, type AdminKit } from './kit.js';
 
 /** Where a connect link made in the dashboard returns after consent (`?status&selling_partner_id&region`). */
@@ -64,14 +65,38 @@ export function registerConnectPage(kit: AdminKit): void {
     const q = new URLSearchParams(req.rawQuery);
     const id = q.get('selling_partner_id') ?? '';
     const region = q.get('region') ?? '';
-    if (q.get('status') !== 'connected' || !SELLING_PARTNER_ID_RE.test(id) || !isRegion(region))
+    const status = q.get('status');
+    const error = q.get('error') ?? '';
+    // A refused flow comes back here too (`status=error`): only a registered code is shown, with
+    // its own message, never text from the query.
+    const refused = status === 'error' && Object.hasOwn(HTTP_ERRORS, error);
+    if ((status !== 'connected' && !refused) || !SELLING_PARTNER_ID_RE.test(id) || !isRegion(region))
       throw new HttpError(400, 'invalid_callback', 'This page is reached from a finished authorization.');
+    const open = html`<p>
+      <a class="btn" id="open-seller" href="${kit.url(`/admin/sellers/${id}`)}">Open it in the dashboard</a>
+    </p>`;
+    if (refused) {
+      const code = error as HttpErrorCode;
+      const body = html`<div class="card login">
+        <h1>Not connected</h1>
+        <p class="err">${HTTP_ERRORS[code].message}</p>
+        <p class="muted small">Error code: <code>${code}</code></p>
+        <p>
+          Nothing changed for <span class="mono">${id}</span> in region ${region.toUpperCase()}.
+          ${
+            code === 'seller_already_connected'
+              ? 'To renew its authorization, open it in the dashboard and use Re-authorize: that link names the seller.'
+              : ''
+          }
+        </p>
+        ${open}
+      </div>`;
+      return kit.render(undefined, 'connect', 'Not connected', body, HTTP_ERRORS[code].status);
+    }
     const body = html`<div class="card login">
       <h1>Connected</h1>
       <p class="ok"><span class="mono">${id}</span> is connected in region ${region.toUpperCase()}.</p>
-      <p>
-        <a class="btn" id="open-seller" href="${kit.url(`/admin/sellers/${id}`)}">Open it in the dashboard</a>
-      </p>
+      ${open}
     </div>`;
     return kit.render(undefined, 'connect', 'Connected', body);
   });
@@ -88,27 +113,22 @@ export function registerConnectPage(kit: AdminKit): void {
     if (userRef !== '' && !USER_REF.test(userRef)) {
       throw new HttpError(400, 'invalid_user_ref', 'user_ref must be 1 to 256 printable characters.');
     }
-    const { token } = await createFlowSession(ctx, 'connect', {
-      flow: 'website',
-      user_ref: userRef === '' ? null : userRef,
-      marketplace: marketplace.countryCode,
+    const link = await createConnectLink(ctx, {
+      userRef: userRef === '' ? null : userRef,
+      marketplace,
       kind,
       // Back to the dashboard after consent, not to the public result page.
-      return_to: `${config.publicUrl}${CONNECTED_PATH}`,
-      selling_partner_id: null,
-    });
-    ctx.audit.add({
-      action: 'connect_session.created',
+      returnTo: `${config.publicUrl}${CONNECTED_PATH}`,
+      sellingPartnerId: null,
       actor: adminActor(session),
-      region: marketplace.region,
-      outcome: 'ok',
     });
-    // A page with the link rather than a redirect: the dashboard's CSP says `form-action 'self'`,
-    // which browsers also apply to the redirects that follow a form post, so a 303 on to Seller
-    // Central (another origin) would be blocked. A link is a plain navigation; and an operator often
-    // wants to send the link to the seller instead of opening it.
-    const url = `${config.publicUrl}/connect/${token}`;
-    const body = linkReady(url, marketplace, kind, userRef, Boolean(config.amazonUrl));
+    const body = html`<h1>Connect a seller</h1>
+      ${linkReady(
+        link,
+        html`A connect link for ${marketplace.country}
+        (${kind}${userRef === '' ? '' : html`, user_ref <span class="mono">${userRef}</span>`}) is ready.`,
+        continueLabel(kind, Boolean(config.amazonUrl)),
+      )}`;
     return kit.render(
       { session, csrf: kit.sessions.csrfToken(session) },
       'connect',
@@ -118,27 +138,29 @@ export function registerConnectPage(kit: AdminKit): void {
   });
 }
 
-/** The page with a fresh connect link. */
-function linkReady(
-  url: string,
-  marketplace: Marketplace,
-  kind: 'seller' | 'vendor',
-  userRef: string,
-  emulator: boolean,
-): SafeHtml {
-  return html`<h1>Connect a seller</h1>
-    <section class="card">
-      <p>
-        A connect link for ${marketplace.country}
-        (${kind}${userRef === '' ? '' : html`, user_ref <span class="mono">${userRef}</span>`}) is ready. It
-        works once, in one browser, for 10 minutes.
-      </p>
-      <p>
-        <a class="btn" id="continue" href="${url}"
-          >Continue to
-          ${emulator ? 'the Amazon emulator' : kind === 'vendor' ? 'Vendor Central' : 'Seller Central'}</a
-        >
-      </p>
-      <p class="small muted">Or send it to the seller: <span class="mono">${url}</span></p>
-    </section>`;
+/**
+ * A card with a fresh connect link: open it here, or copy it and send it; how long it lives, from
+ * the link itself.
+ *
+ * @example
+ * linkReady(link, html`A re-authorization link for A1B2 is ready.`, 'Continue to Seller Central');
+ */
+export function linkReady(link: ConnectLink, what: SafeHtml, continueTo: string): SafeHtml {
+  const minutes = Math.round(link.lifetimeMs / 60_000);
+  return html`<section class="card" id="link-ready">
+    <p>
+      ${what} It works once, in one browser, for ${minutes} minutes (until
+      <span class="mono" id="link-expires">${new Date(link.expiresAt).toISOString()}</span>).
+    </p>
+    <p><a class="btn" id="continue" href="${link.url}">${continueTo}</a></p>
+    <p class="small muted">Or copy it and send it to the seller:</p>
+    <p>
+      <input class="mono" id="link-url" type="text" readonly value="${link.url}" aria-label="Connect link" />
+    </p>
+  </section>`;
+}
+
+/** The label of the button that opens a link in this browser. */
+export function continueLabel(kind: PartnerKind, emulator: boolean): string {
+  return `Continue to ${emulator ? 'the Amazon emulator' : kind === 'vendor' ? 'Vendor Central' : 'Seller Central'}`;
 }

@@ -1,18 +1,21 @@
 /**
- * One seller (`/admin/sellers/:id`): a card per region with its dates and last error, a delete
- * action per region, and the seller's audit trail.
+ * One seller (`/admin/sellers/:id`): a card per region with its dates and last error, a
+ * re-authorize and a delete action per region, and the seller's audit trail.
  */
 import { isRegion } from '../../core/marketplaces.js';
 import type { AuditRecord, SellerProfile, SellerRecord } from '../../storage/store.js';
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
+import { createReauthorizationLink } from '../flows/connect-link.js';
 import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';
 import { day, pill, when } from './layout.js';
 import { adminActor, readForm, type AdminKit } from './kit.js';
+import { CONNECTED_PATH, continueLabel, linkReady } from './connect.js';
 
 /**
- * Registers `GET /admin/sellers/:id` and `POST /admin/sellers/:id/delete`.
+ * Registers `GET /admin/sellers/:id`, `POST /admin/sellers/:id/reauthorize` and
+ * `POST /admin/sellers/:id/delete`.
  *
  * @example
  * registerSellerDetailPage(kit);
@@ -38,6 +41,33 @@ export function registerSellerDetailPage(kit: AdminKit): void {
         ${auditTable(audit)}
       </section>`;
     return kit.render(a, 'sellers', id, body);
+  });
+
+  // A page with the link, as "Connect a seller" shows one: to open here, or to copy and send.
+  kit.add('POST', '/admin/sellers/:id/reauthorize', async (req, { params }) => {
+    const form = await readForm(req);
+    const session = kit.checkPost(req, form);
+    const id = params.id!;
+    const region = form.get('region') ?? '';
+    if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+    const link = await createReauthorizationLink(ctx, {
+      sellingPartnerId: id,
+      region,
+      actor: adminActor(session),
+      returnTo: `${ctx.config.publicUrl}${CONNECTED_PATH}`,
+    });
+    const s = link.seller;
+    const body = html`<p><a id="back" href="${kit.url(`/admin/sellers/${id}`)}">← ${id}</a></p>
+      <h1>Re-authorize <span class="mono">${id}</span></h1>
+      ${linkReady(
+        link,
+        html`A re-authorization link for <span class="mono">${id}</span> in region ${region.toUpperCase()}
+          (${s.kind}${s.userRef === null ? '' : html`, user_ref <span class="mono">${s.userRef}</span>`}) is
+          ready. The seller opens it, signs in to Seller Central as this account and confirms; the new
+          authorization replaces the stored one and its 365 days start again.`,
+        continueLabel(s.kind, Boolean(ctx.config.amazonUrl)),
+      )}`;
+    return kit.render({ session, csrf: kit.sessions.csrfToken(session) }, 'sellers', id, body);
   });
 
   kit.add('POST', '/admin/sellers/:id/delete', async (req, { params }) => {
@@ -110,6 +140,7 @@ function regionCard(
         }
       </dd>
     </dl>
+    ${reauthorizeForm(id, s, csrf, base)}
     <details class="danger">
       <summary>Delete this authorization</summary>
       <p class="small">
@@ -123,6 +154,30 @@ function regionCard(
       </form>
     </details>
   </section>`;
+}
+
+/** The re-authorize action of one authorization, said plainly when the seller must act. */
+function reauthorizeForm(id: string, s: SellerRecord, csrf: string, base: string): SafeHtml {
+  const due =
+    s.status === 'reauthorization_required'
+      ? html`<p class="err" id="reauthorize-needed-${s.region}">
+          No tokens are served for this authorization until the seller authorizes the app again: make a
+          re-authorization link and send it to the seller.
+        </p>`
+      : html`<p class="small muted">
+          Amazon requires a new authorization every 365 days. A re-authorization link names this seller: send
+          it to the seller to renew the authorization before ${day(s.authorizedAt + REAUTHORIZE_AFTER_MS)}.
+        </p>`;
+  return html`<div class="reauthorize">
+    ${due}
+    <form method="post" action="${base}/admin/sellers/${id}/reauthorize">
+      <input type="hidden" name="csrf" value="${csrf}" />
+      <input type="hidden" name="region" value="${s.region}" />
+      <button class="btn" type="submit" id="reauthorize-${s.region}">
+        Re-authorize (${s.region.toUpperCase()})
+      </button>
+    </form>
+  </div>`;
 }
 
 /** The seller's audit records, newest first. */

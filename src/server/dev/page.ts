@@ -12,7 +12,7 @@ import {
   type Region,
 } from '../../core/marketplaces.js';
 import type { ServiceContext } from '../context.js';
-import { createFlowSession } from '../flows/flows.js';
+import { createConnectLink } from '../flows/connect-link.js';
 import { HttpError, publicPathPrefix, redirect } from '../http/request.js';
 import { pill, when } from '../admin/layout.js';
 import { html, sitePage, type SafeHtml } from '../http/html.js';
@@ -238,14 +238,14 @@ export function registerDevRoutes(
         'invalid_marketplace',
         `The emulator has no test ${kind} in that marketplace.`,
       );
-    const { token } = await createFlowSession(ctx, 'connect', {
-      flow: 'website',
-      user_ref: DEV_USER_REF,
-      marketplace: marketplace.countryCode,
+    const { path } = await createConnectLink(ctx, {
+      userRef: DEV_USER_REF,
+      marketplace,
       kind,
-      return_to: null,
-      selling_partner_id: null,
+      returnTo: null,
+      sellingPartnerId: null,
+      actor: 'dev',
     });
-    return redirect(303, `${base}/connect/${token}`);
+    return redirect(303, `${base}${path}`);
   });
 }

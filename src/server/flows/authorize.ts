@@ -143,7 +143,12 @@ export async function completeAuthorization(
         region: tx.region,
         outcome: code,
       });
-      return flowFailure(req, code);
+      return flowFailure(req, code, undefined, undefined, {
+        flow: tx.flow,
+        returnTo: tx.returnTo,
+        sellingPartnerId: sellerId,
+        region: tx.region,
+      });
     }
     throw err;
   }

@@ -77,7 +77,14 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
           return flowFailure(req, cb.error.code);
         }
         const refused = await refuseBeforeExchange(ctx, tx, cb.sellingPartnerId);
-        if (refused) return flowFailure(req, refused.code, refused.message);
+        if (refused) {
+          return flowFailure(req, refused.code, refused.message, undefined, {
+            flow: tx.flow,
+            returnTo: tx.returnTo,
+            sellingPartnerId: cb.sellingPartnerId,
+            region: tx.region,
+          });
+        }
         return completeAuthorization(ctx, req, tx, cb.sellingPartnerId, cb.spapiOauthCode);
       }),
     ),

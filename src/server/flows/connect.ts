@@ -12,10 +12,9 @@ import type { ServiceContext } from '../context.js';
 import { HttpError, json, readJsonObject, redirect } from '../http/request.js';
 import type { Router } from '../http/router.js';
 import { continueAtAmazon, storedLoginRequest } from './appstore.js';
+import { createConnectLink } from './connect-link.js';
 import {
   SESSION_FAILURES,
-  checkOwnership,
-  createFlowSession,
   flowFailure,
   headWithoutSideEffects,
   rateLimited,
@@ -31,7 +30,7 @@ import {
  * registerConnectRoutes(router, ctx);
  */
 export function registerConnectRoutes(router: Router, ctx: ServiceContext): void {
-  const { config, store, log, audit } = ctx;
+  const { config, store, log } = ctx;
 
   // ── Website workflow, step 1: the app asks for a connect link ──
   router.add('POST', '/v1/connect-sessions', async (req) => {
@@ -62,41 +61,17 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
         throw new HttpError(400, 'invalid_seller_id', 'The selling partner id is malformed.');
       }
       expected = body.selling_partner_id;
-      const known = (await store.findSellers(expected)).filter((s) => s.region === marketplace.region);
-      if (known.length === 0) {
-        throw new HttpError(404, 'seller_not_found', 'No such seller to re-authorize in that region.');
-      }
-      try {
-        await checkOwnership(ctx, expected, userRef, marketplace.region);
-      } catch (err) {
-        // A key that may not read sellers learns nothing about other users' sellers: another
-        // owner's seller is answered as an unknown one.
-        if (err instanceof HttpError && !key.scopes.has('sellers:read')) {
-          throw new HttpError(404, 'seller_not_found', 'No such seller to re-authorize in that region.');
-        }
-        throw err;
-      }
     }
-    const payload: ConnectPayload = {
-      flow: 'website',
-      user_ref: userRef,
-      marketplace: marketplace.countryCode,
+    const { url, expiresAt } = await createConnectLink(ctx, {
+      userRef,
+      marketplace,
       kind,
-      return_to: returnTo,
-      selling_partner_id: expected,
-    };
-    const { token, expiresAt } = await createFlowSession(ctx, 'connect', payload);
-    audit.add({
-      action: 'connect_session.created',
-      actor: key.id,
+      returnTo,
       sellingPartnerId: expected,
-      region: marketplace.region,
-      outcome: 'ok',
+      actor: key.id,
+      hideOtherOwners: !key.scopes.has('sellers:read'),
     });
-    return json(201, {
-      url: `${config.publicUrl}/connect/${token}`,
-      expires_at: new Date(expiresAt).toISOString(),
-    });
+    return json(201, { url, expires_at: new Date(expiresAt).toISOString() });
   });
 
   // ── Website workflow, step 2 (and the Appstore flow after sign-in): the browser opens the link ──

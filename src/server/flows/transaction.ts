@@ -13,11 +13,12 @@ import type { SessionType } from '../../storage/store.js';
 import type { ServiceContext } from '../context.js';
 import { serializeCookie } from '../http/cookies.js';
 import { HttpError, errorResponse, type ServerRequest, type ServerResponse } from '../http/request.js';
-import { errorPage } from '../http/html.js';
+import { errorPage, type FlowPageNext } from '../http/html.js';
 import { HTTP_ERRORS, type HttpErrorCode } from '../http/errors.js';
 import type { RouteHandler } from '../http/router.js';
 import { USER_REF } from '../http/validate.js';
 import { TOKEN_SHAPED } from '../../storage/shared.js';
+import { SELLER_CENTRAL_REAUTHORIZE } from '../sellers/reauthorization.js';
 
 /**
  * Lifetime of connect links, pending Appstore sessions and OAuth transactions.
@@ -166,9 +167,18 @@ export async function checkOwnership(
   }
 }
 
+/** Where a failed flow came from, once its transaction is known: what its page links back to. */
+export interface FlowOrigin {
+  readonly flow: 'website' | 'appstore';
+  readonly returnTo: string | null;
+  readonly sellingPartnerId: string;
+  readonly region: Region;
+}
+
 /**
  * A failure as the browser flows answer it, with the status registered for `code`: JSON when the
- * client asks for JSON, else a page.
+ * client asks for JSON, else a page — which, when the flow's origin is known, says what to do next
+ * and links back to the flow's `return_to` with `?status=error&error=<code>&selling_partner_id&region`.
  *
  * @example
  * return flowFailure(req, 'state_missing');
@@ -178,11 +188,39 @@ export function flowFailure(
   code: HttpErrorCode,
   message: string = HTTP_ERRORS[code].message,
   headers?: Record<string, string>,
+  origin?: FlowOrigin,
 ): ServerResponse {
   const status = HTTP_ERRORS[code].status;
-  return /\bapplication\/json\b/i.test(req.header('accept') ?? '')
-    ? errorResponse(status, code, message, headers)
-    : errorPage(status, code, message, headers);
+  if (/\bapplication\/json\b/i.test(req.header('accept') ?? '')) {
+    return errorResponse(status, code, message, headers);
+  }
+  return errorPage(status, code, message, headers, origin === undefined ? {} : nextStep(code, origin));
+}
+
+/** What a seller (or an operator) can do after a refusal, and the way back where one is known. */
+function nextStep(code: HttpErrorCode, origin: FlowOrigin): FlowPageNext {
+  const renew =
+    origin.flow === 'website'
+      ? `open a re-authorization link made for this seller (ask the app for one), or use ${SELLER_CENTRAL_REAUTHORIZE}`
+      : 'open a re-authorization link made for this seller: ask the app for one';
+  const advice: Partial<Record<HttpErrorCode, string>> = {
+    seller_already_connected: `This seller is already connected to the app, and this authorization may not replace it. To renew it, ${renew}.`,
+    seller_owned_by_other_user:
+      'This seller is linked to another account of the app. Sign in to the app with the account it belongs to and start again there.',
+    seller_mismatch:
+      'The link was made for another selling partner. Sign in to Seller Central as that account and open a new link, or ask the app for a link for this one.',
+  };
+  const text = advice[code];
+  let back: FlowPageNext['back'];
+  if (origin.returnTo !== null) {
+    const u = new URL(origin.returnTo);
+    u.searchParams.set('status', 'error');
+    u.searchParams.set('error', code);
+    u.searchParams.set('selling_partner_id', origin.sellingPartnerId);
+    u.searchParams.set('region', origin.region);
+    back = { href: u.href, label: 'Back to where you started' };
+  }
+  return { ...(text === undefined ? {} : { advice: text }), ...(back === undefined ? {} : { back }) };
 }
 
 /**

@@ -92,7 +92,11 @@ export const HTTP_ERRORS = Object.freeze({
   link_invalid: { status: 404, message: 'This link is not valid.' },
   not_found: { status: 404, message: 'No such route.' },
   method_not_allowed: { status: 405, message: 'This method is not allowed here.' },
-  seller_reauthorization_required: { status: 409, message: 'The seller must authorize the app again.' },
+  seller_reauthorization_required: {
+    status: 409,
+    message:
+      'The seller must authorize the app again: send it a re-authorization link (POST /v1/connect-sessions with its selling_partner_id).',
+  },
   region_mismatch: {
     status: 409,
     message: 'The authorization works in another region than the one asked for; nothing was stored.',

@@ -156,8 +156,17 @@ function flowCard(
   });
 }
 
+/** What a failed flow's page offers besides its message: what to do next, and a way back. */
+export interface FlowPageNext {
+  /** What the seller (or operator) can do now, in a sentence. */
+  readonly advice?: string;
+  /** A link back where the flow started (the app's `return_to`, the dashboard). */
+  readonly back?: { readonly href: string; readonly label: string };
+}
+
 /**
- * The page for a failed flow step: the stable code and a human message.
+ * The page for a failed flow step: the stable code and a human message, then what to do next and
+ * a link back where one is known (else: start again from the application).
  *
  * @example
  * return errorPage(400, 'state_invalid', 'The state is not one this service issued.');
@@ -167,15 +176,21 @@ export function errorPage(
   code: string,
   message: string,
   extraHeaders?: Record<string, string | readonly string[]>,
+  next: FlowPageNext = {},
 ): ServerResponse {
   return flowCard(
     status,
     'Authorization not completed',
     html`<p class="err">${message}</p>
       <p class="muted small">Error code: <code>${code}</code></p>
-      <p class="muted small">
-        You can close this page and start again from the application that sent you here.
-      </p>`,
+      ${next.advice === undefined ? '' : html`<p id="next-step">${next.advice}</p>`}
+      ${
+        next.back === undefined
+          ? html`<p class="muted small">
+              You can close this page and start again from the application that sent you here.
+            </p>`
+          : html`<p><a class="btn" id="back" href="${next.back.href}">${next.back.label}</a></p>`
+      }`,
     'bad',
     extraHeaders,
   );

@@ -12,6 +12,7 @@ import type {
   WebhookEventInput,
 } from '../../storage/store.js';
 import { reauthorizationRequiredEvent } from '../../storage/token-vault.js';
+import { SELLER_CENTRAL_REAUTHORIZE, reauthorizationTarget } from '../sellers/reauthorization.js';
 
 /** The event types the service emits. */
 export const WEBHOOK_EVENT_TYPES = Object.freeze([
@@ -126,20 +127,39 @@ export function marketplaceJson(m: SellerMarketplace): {
 export const sellerReauthorizationRequiredEvent = reauthorizationRequiredEvent;
 
 /**
- * `seller.reauthorization_due`: 30 days before the 365-day mark. The id is derived from (seller,
- * region, authorized_at), so every sweep of every instance enqueues it once per authorization.
+ * `seller.reauthorization_due`: 30 days before the 365-day mark, with the two ways to send the
+ * seller back (`reauthorize`): the service's API call that makes a re-authorization link, and the
+ * Seller Central path. The id is derived from (seller, region, authorized_at), so every sweep of
+ * every instance enqueues it once per authorization.
  *
  * @example
  * sellerReauthorizationDueEvent(seller, seller.authorizedAt + 365 * 86_400_000, Date.now());
  */
 export function sellerReauthorizationDueEvent(
-  seller: SellerRef & Pick<SellerRecord, 'authorizedAt'>,
+  seller: SellerRef & Pick<SellerRecord, 'authorizedAt' | 'marketplace'>,
   reauthorizeBy: number,
   at: number,
 ): WebhookEventInput {
+  const target = reauthorizationTarget(seller);
   return webhookEvent(
     'seller.reauthorization_due',
-    { ...sellerEventData(seller), reauthorize_by: new Date(reauthorizeBy).toISOString() },
+    {
+      ...sellerEventData(seller),
+      reauthorize_by: new Date(reauthorizeBy).toISOString(),
+      reauthorize: {
+        api: {
+          method: 'POST',
+          path: '/v1/connect-sessions',
+          body: {
+            selling_partner_id: target.sellingPartnerId,
+            user_ref: target.userRef,
+            marketplace: target.marketplace.countryCode,
+            kind: target.kind,
+          },
+        },
+        seller_central: target.kind === 'seller' ? SELLER_CENTRAL_REAUTHORIZE : null,
+      },
+    },
     at,
     derivedEventId('seller.reauthorization_due', seller.sellingPartnerId, seller.region, seller.authorizedAt),
   );

@@ -19,11 +19,7 @@ export function tokenApiError(err: unknown): HttpError {
     const retryAfter = String(Math.max(1, Math.ceil((err.retryAfterMs ?? 30_000) / 1000)));
     switch (err.code) {
       case 'reauthorization_required':
-        return new HttpError(
-          409,
-          'seller_reauthorization_required',
-          'The seller must authorize the app again.',
-        );
+        return new HttpError(409, 'seller_reauthorization_required');
       case 'seller_not_found':
         return new HttpError(404, 'seller_not_found', 'No such seller in that region.');
       case 'invalid_client':

@@ -2,9 +2,10 @@
  * One seller (`/admin/sellers/:id`): a card per region with its dates and last error, a
  * re-authorize and a delete action per region, and the seller's audit trail.
  */
-import { isRegion } from '../../core/marketplaces.js';
+import { isRegion, type Region } from '../../core/marketplaces.js';
 import type { AuditRecord, SellerProfile, SellerRecord } from '../../storage/store.js';
-import { HttpError, redirect } from '../http/request.js';
+import { HttpError, redirect, type ServerRequest } from '../http/request.js';
+import type { AdminSession } from './session.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
 import { createReauthorizationLink } from '../flows/connect-link.js';
@@ -45,11 +46,8 @@ export function registerSellerDetailPage(kit: AdminKit): void {
 
   // A page with the link, as "Connect a seller" shows one: to open here, or to copy and send.
   kit.add('POST', '/admin/sellers/:id/reauthorize', async (req, { params }) => {
-    const form = await readForm(req);
-    const session = kit.checkPost(req, form);
+    const { session, region } = await regionAction(kit, req);
     const id = params.id!;
-    const region = form.get('region') ?? '';
-    if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
     const link = await createReauthorizationLink(ctx, {
       sellingPartnerId: id,
       region,
@@ -71,11 +69,8 @@ export function registerSellerDetailPage(kit: AdminKit): void {
   });
 
   kit.add('POST', '/admin/sellers/:id/delete', async (req, { params }) => {
-    const form = await readForm(req);
-    const session = kit.checkPost(req, form);
+    const { session, region } = await regionAction(kit, req);
     const id = params.id!;
-    const region = form.get('region') ?? '';
-    if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
     const { found } = await deleteSellerAuthorizations(store, id, {
       region,
       actor: adminActor(session),
@@ -88,7 +83,19 @@ export function registerSellerDetailPage(kit: AdminKit): void {
   });
 }
 
-/** One authorization of the seller, with its delete form. */
+/** A seller action's form (one region of the seller), checked: the session and the region. */
+async function regionAction(
+  kit: AdminKit,
+  req: ServerRequest,
+): Promise<{ session: AdminSession; region: Region }> {
+  const form = await readForm(req);
+  const session = kit.checkPost(req, form);
+  const region = form.get('region') ?? '';
+  if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+  return { session, region };
+}
+
+/** One authorization of the seller, with its re-authorize and delete forms. */
 function regionCard(
   id: string,
   s: SellerRecord,

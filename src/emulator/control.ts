@@ -3,6 +3,7 @@
 import { parseFault, type FaultSpec } from './faults.js';
 import { BadRequest, json, parseJsonObject, readText } from './http.js';
 import type { EmulatorNotification, EmulatorState, EmulatorStats } from './state.js';
+import { queueUrl } from './sqs.js';
 import { AMAZON_CONSENT_HOSTS } from '../core/marketplaces.js';
 import type { AppstoreCallbackHost, ConsentMode, EmulatorApplication } from './types.js';
 
@@ -15,6 +16,9 @@ import type { AppstoreCallbackHost, ConsentMode, EmulatorApplication } from './t
  * ```
  */
 export const CONTROL_PREFIX = '/__emulator/';
+
+/** SQS's rule for a standard queue's name. */
+const QUEUE_NAME = /^[A-Za-z0-9_-]{1,80}$/;
 
 const MAX_CONTROL_BODY = 16 * 1024 * 1024; // faults may carry large garbage or gzip bodies
 
@@ -73,6 +77,7 @@ export function parseApplication(obj: Record<string, unknown>): EmulatorApplicat
   const loginUri = str(obj, 'loginUri', 'login_uri');
   const name = str(obj, 'name') ?? id;
   const draft = obj.draft;
+  const queue = 'notificationQueue' in obj ? obj.notificationQueue : obj.notification_queue;
   if (id === undefined || id === '') throw new BadRequest(400, 'invalid_application', 'id is required');
   if (clientId === undefined || clientId === '')
     throw new BadRequest(400, 'invalid_application', 'client_id is required');
@@ -81,6 +86,12 @@ export function parseApplication(obj: Record<string, unknown>): EmulatorApplicat
   }
   if (draft !== undefined && typeof draft !== 'boolean')
     throw new BadRequest(400, 'invalid_application', 'draft must be a boolean');
+  if (queue !== undefined && queue !== null && (typeof queue !== 'string' || !QUEUE_NAME.test(queue)))
+    throw new BadRequest(
+      400,
+      'invalid_application',
+      'notification_queue must be an SQS queue name (1-80 letters, digits, - or _) or null (not enrolled)',
+    );
   redirectUris.forEach((u) => absoluteUrl(u, 'redirect_uris'));
   if (loginUri !== undefined) absoluteUrl(loginUri, 'login_uri');
   return {
@@ -92,6 +103,7 @@ export function parseApplication(obj: Record<string, unknown>): EmulatorApplicat
     redirectUris,
     ...(loginUri === undefined ? {} : { loginUri }),
     draft: draft ?? false,
+    ...(queue === undefined ? {} : { notificationQueue: queue as string | null }),
   };
 }
 
@@ -113,12 +125,13 @@ const ROUTES = {
   'POST appstore':
     '{ callback_host: "<one of Amazon\'s consent hosts, e.g. amazon.com>" | "relative" | null } (null: the emulator\'s own origin)',
   'GET notifications': 'notifications queued for the app (APPLICATION_OAUTH_CLIENT_NEW_SECRET, …)',
-  'DELETE notifications': 'clear them',
+  'DELETE notifications': 'clear them, and the messages in every notification queue',
+  'GET queues': 'the SQS notification queues: URL, messages, in flight, the applications enrolled with each',
   'POST notifications/secret-expiry':
     '{ client_id?, expiry_time?, reason? } queues APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY',
   'GET applications': 'registered applications (no secrets)',
   'POST applications':
-    '{ id, name?, client_id, client_secret, redirect_uris, login_uri?, draft? } registers or replaces one',
+    '{ id, name?, client_id, client_secret, redirect_uris, login_uri?, draft?, notification_queue? } registers or replaces one',
 } as const;
 
 async function body(request: Request): Promise<Record<string, unknown>> {
@@ -159,9 +172,9 @@ export async function handleControl(request: Request, path: string, state: Emula
         const input = await body(request);
         const { offset_s: offset, advance_s: advance } = input;
         if (offset !== undefined && typeof offset === 'number' && Number.isFinite(offset))
-          state.offsetMs = offset * 1000;
+          state.setOffset(offset * 1000);
         else if (advance !== undefined && typeof advance === 'number' && Number.isFinite(advance))
-          state.offsetMs += advance * 1000;
+          state.setOffset(state.offsetMs + advance * 1000);
         else
           return controlError(
             400,
@@ -216,7 +229,31 @@ export async function handleControl(request: Request, path: string, state: Emula
         return json(200, { notifications: state.notifications }, { 'cache-control': 'no-store' });
       case 'DELETE notifications':
         state.notifications = [];
+        for (const name of Object.keys(state.queues)) state.queues[name] = [];
         return json(200, { ok: true });
+      case 'GET queues': {
+        const now = state.now();
+        const origin = new URL(request.url).origin;
+        return json(
+          200,
+          {
+            queues: Object.fromEntries(
+              Object.entries(state.queues).map(([name, messages]) => [
+                name,
+                {
+                  url: queueUrl(origin, name),
+                  messages: messages.length,
+                  in_flight: messages.filter((m) => m.visibleAt > now).length,
+                  applications: [...state.apps.values()]
+                    .filter((a) => a.notificationQueue === name)
+                    .map((a) => a.id),
+                },
+              ]),
+            ),
+          },
+          { 'cache-control': 'no-store' },
+        );
+      }
       case 'POST notifications/secret-expiry': {
         const input = await body(request);
         const clientId = input.client_id;
@@ -251,6 +288,7 @@ export async function handleControl(request: Request, path: string, state: Emula
             redirect_uris: a.redirectUris,
             login_uri: a.loginUri ?? null,
             draft: a.draft,
+            notification_queue: a.notificationQueue,
             secrets: a.secrets.length,
           })),
         });
@@ -292,6 +330,8 @@ export interface EmulatorControl {
   appstoreCallbackHost(host: AppstoreCallbackHost): Promise<void>;
   /** Notifications queued for the app, oldest first. */
   notifications(): Promise<EmulatorNotification[]>;
+  /** The SQS notification queues by name: URL, message counts, the applications enrolled with each. */
+  queues(): Promise<Record<string, EmulatorQueueInfo>>;
   /** Queues an `APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY` notification. */
   secretExpiry(options?: {
     clientId?: string;
@@ -300,6 +340,18 @@ export interface EmulatorControl {
   }): Promise<EmulatorNotification>;
   /** Registers (or replaces, by id or client id) an application. */
   registerApplication(app: EmulatorApplication): Promise<void>;
+}
+
+/** One notification queue as `GET /__emulator/queues` shows it. */
+export interface EmulatorQueueInfo {
+  /** The queue URL to give `@aws-sdk/client-sqs` (on the origin the control call went to). */
+  readonly url: string;
+  /** Messages in the queue, in flight or not. */
+  readonly messages: number;
+  /** Messages received and neither deleted nor visible again yet. */
+  readonly in_flight: number;
+  /** Ids of the applications whose notifications go to it. */
+  readonly applications: readonly string[];
 }
 
 /**
@@ -378,6 +430,7 @@ export function createControlClient(
       void (await call('POST', 'appstore', { callback_host: host ?? null })),
     notifications: async () =>
       (await call<{ notifications: EmulatorNotification[] }>('GET', 'notifications')).notifications,
+    queues: async () => (await call<{ queues: Record<string, EmulatorQueueInfo> }>('GET', 'queues')).queues,
     secretExpiry: (o = {}) =>
       call('POST', 'notifications/secret-expiry', {
         ...(o.clientId === undefined ? {} : { client_id: o.clientId }),
@@ -394,6 +447,7 @@ export function createControlClient(
         redirect_uris: app.redirectUris,
         ...(app.loginUri === undefined ? {} : { login_uri: app.loginUri }),
         draft: app.draft ?? false,
+        ...(app.notificationQueue === undefined ? {} : { notification_queue: app.notificationQueue }),
       })),
   };
 }

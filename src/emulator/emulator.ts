@@ -18,6 +18,7 @@ import { AMAZON_HOST_HEADER, AMAZON_HOST_PATH } from '../core/marketplaces.js';
 import { html, sleep } from './http.js';
 import { handleToken, lwaError, parseTokenRequest } from './lwa.js';
 import { handleSpapi, spapiError, spapiStatsPath } from './spapi.js';
+import { handleSqs, sqsOperation } from './sqs.js';
 import { EmulatorState } from './state.js';
 import type { EmulatorOptions } from './types.js';
 
@@ -104,6 +105,17 @@ async function route(
   signal: AbortSignal,
 ): Promise<Outcome> {
   const path = url.pathname;
+  const sqs = sqsOperation(request);
+  if (sqs !== undefined) {
+    // SQS: the operation is in X-Amz-Target, not the path (a fault's `path` matches the operation name).
+    const fault = state.takeFault('sqs', { path: sqs });
+    const real = () => handleSqs(request, sqs, new URL(request.url).origin, state, signal);
+    const result = fault
+      ? await applyFault(fault, signal, real)
+      : { kind: 'response' as const, response: await real() };
+    state.countSqs(sqs, outcomeLabel(result));
+    return result;
+  }
   if (path === '/auth/o2/token') {
     if (request.method !== 'POST') {
       state.countToken('<none>', 'invalid_request');

@@ -2,7 +2,7 @@
 import { BadRequest } from './http.js';
 
 /** Which endpoints a fault applies to. */
-export type FaultTarget = 'token' | 'spapi' | 'consent';
+export type FaultTarget = 'token' | 'spapi' | 'consent' | 'sqs';
 
 /**
  * A fault as posted to `POST /__emulator/faults` (wire names, snake_case).
@@ -15,7 +15,8 @@ export type FaultTarget = 'token' | 'spapi' | 'consent';
  * - `trickle_ms`: send the (canned or real) body one byte per `trickle_ms`.
  * - `endless`: a body that never ends (status 200 unless given), as fast as the client reads.
  * - `count`: how many matching requests it applies to (default 1; 0 = every one until cleared).
- * - `grant_type` (token) / `path` (spapi, consent: a path prefix): narrow what it matches.
+ * - `grant_type` (token) / `path` (spapi, consent: a path prefix; sqs: the operation name, e.g.
+ *   `ReceiveMessage`, as a prefix): narrow what it matches.
  */
 export interface FaultSpec {
   readonly target: FaultTarget;
@@ -54,7 +55,7 @@ export type Outcome =
   | { readonly kind: 'reset' }
   | { readonly kind: 'hang' };
 
-const TARGETS: ReadonlySet<string> = new Set(['token', 'spapi', 'consent']);
+const TARGETS: ReadonlySet<string> = new Set(['token', 'spapi', 'consent', 'sqs']);
 const KEYS: ReadonlySet<string> = new Set([
   'target',
   'status',
@@ -87,7 +88,8 @@ function nonNegativeInt(value: unknown, name: string, max: number): number | und
 export function parseFault(input: Record<string, unknown>, id: number): Fault {
   for (const key of Object.keys(input)) if (!KEYS.has(key)) invalid(`unknown field ${key}`);
   const target = input.target;
-  if (typeof target !== 'string' || !TARGETS.has(target)) invalid('target must be token, spapi or consent');
+  if (typeof target !== 'string' || !TARGETS.has(target))
+    invalid('target must be token, spapi, consent or sqs');
   const status = nonNegativeInt(input.status, 'status', 599);
   if (status !== undefined && status < 200) invalid('status must be between 200 and 599');
   const headers = input.headers;

@@ -11,7 +11,9 @@ export {
   EmulatorControlError,
   CONTROL_PREFIX,
   type EmulatorControl,
+  type EmulatorQueueInfo,
 } from './control.js';
+export { DEFAULT_NOTIFICATION_QUEUE, SQS_ACCOUNT_ID, queueUrl } from './sqs.js';
 export { DEV_APPLICATION, DEV_CLIENT_SECRET, TEST_SELLERS, devApplication } from './dev-app.js';
 export { GRANTLESS_SCOPES, tokenKey } from './lwa.js';
 export { DEFAULT_RATES, type EmulatorStats, type EmulatorNotification } from './state.js';

@@ -31,12 +31,12 @@ export function spapiError(
   status: number,
   code: string,
   message: string,
-  details = '',
+  details: string | null = '',
   headers: Record<string, string> = {},
 ): Response {
   return json(
     status,
-    { errors: [{ code, message, details }] },
+    { errors: [{ code, message, ...(details === null ? {} : { details }) }] },
     {
       'x-amzn-requestid': requestId(),
       'x-amzn-errortype': ERROR_TYPES[status] ?? 'InternalFailure',
@@ -290,8 +290,16 @@ function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: numbe
   return ok({ payload: { Orders: list, CreatedBefore: new Date(state.now()).toISOString() } }, rate);
 }
 
-function rotateClientSecret(token: AccessRecord, state: EmulatorState): Response {
+/** The Application Management model's 400 (its example: no `details`). */
+export const NOT_ENROLLED =
+  'Application is not enrolled for rotation notification. Please update application notification preference in Developer console.';
+
+function rotateClientSecret(token: AccessRecord, state: EmulatorState, rate: number): Response {
   const app = state.appByClientId(token.clientId)!;
+  // "Developers must register a destination queue in the developer console before calling this
+  // operation" (the model): without one, its 400, and no new secret.
+  if (app.notificationQueue === null)
+    return spapiError(400, 'InvalidInput', NOT_ENROLLED, null, { 'x-amzn-ratelimit-limit': String(rate) });
   const now = state.now();
   const newSecret = `amzn1.oa2-cs.v1.${state.randomId(32).replace(/[-_]/g, '0')}`;
   const oldExpiry = now + OLD_SECRET_GRACE_MS;
@@ -309,7 +317,7 @@ function rotateClientSecret(token: AccessRecord, state: EmulatorState): Response
   // The Application Management model: 204, and the secret is not in the response.
   return new Response(null, {
     status: 204,
-    headers: { 'x-amzn-requestid': requestId(), 'x-amzn-ratelimit-limit': '0.0167' },
+    headers: { 'x-amzn-requestid': requestId(), 'x-amzn-ratelimit-limit': String(rate) },
   });
 }
 
@@ -380,7 +388,7 @@ export async function handleSpapi(request: Request, url: URL, state: EmulatorSta
       case 'getOrders':
         return orders(url, token, state, rate.rate);
       case 'rotateApplicationClientSecret':
-        return rotateClientSecret(token, state);
+        return rotateClientSecret(token, state, rate.rate);
     }
   } catch (err) {
     if (err instanceof BadRequest) {

@@ -5,6 +5,7 @@ import type { Region } from '../core/marketplaces.js';
 import { DEV_APPLICATION, TEST_SELLERS } from './dev-app.js';
 import type { Fault, FaultTarget } from './faults.js';
 import { bump, opaqueToken, safeEqual } from './http.js';
+import { DEFAULT_NOTIFICATION_QUEUE, SQS_OPERATIONS, sendToQueue, wakeQueues, type Queues } from './sqs.js';
 import type {
   AppstoreCallbackHost,
   BucketRate,
@@ -54,6 +55,11 @@ export interface AppState {
   redirectUris: string[];
   loginUri: string | undefined;
   draft: boolean;
+  /**
+   * The SQS queue registered for the app's notifications (Developer Console → Notification
+   * Preferences), by name in the emulator's account; null: none, so rotation is refused.
+   */
+  notificationQueue: string | null;
 }
 
 export interface CodeRecord {
@@ -122,6 +128,8 @@ export interface EmulatorStats {
   token: Record<string, Record<string, number>>;
   /** SP-API calls by path, then HTTP status (or `reset` / `hang`). */
   spapi: Record<string, Record<string, number>>;
+  /** SQS calls on the notification queues by operation (`ReceiveMessage`, …), then HTTP status. */
+  sqs: Record<string, Record<string, number>>;
   /** Consent traffic by outcome (`page`, `auto`, `confirm`, `cancel`, `appstore_hop`, an MD error code, …). */
   consent: Record<string, number>;
   /** Successful refreshes per selling partner id. */
@@ -153,6 +161,7 @@ function emptyStats(): EmulatorStats {
   return {
     token: {},
     spapi: {},
+    sqs: {},
     consent: {},
     refresh_by_seller: {},
     refresh_by_token: {},
@@ -174,6 +183,8 @@ function toAppState(app: EmulatorApplication): AppState {
     redirectUris: [...app.redirectUris],
     loginUri: app.loginUri,
     draft: app.draft ?? false,
+    notificationQueue:
+      app.notificationQueue === undefined ? DEFAULT_NOTIFICATION_QUEUE : app.notificationQueue,
   };
 }
 
@@ -199,6 +210,8 @@ export class EmulatorState {
   buckets = new Map<string, { tokens: number; at: number }>();
   faults: Fault[] = [];
   notifications: EmulatorNotification[] = [];
+  /** The SQS queues Amazon delivers the apps' notifications to: name → messages (plain data). */
+  queues: Queues = {};
   stats: EmulatorStats = emptyStats();
   consentMode: ConsentMode = 'page';
   consentSeller: string | undefined;
@@ -227,6 +240,7 @@ export class EmulatorState {
 
   reset(): void {
     this.offsetMs = 0;
+    this.queues = {};
     this.apps = new Map();
     for (const app of this.seedApps) this.upsertApp(app);
     this.sellers = new Map(this.seedSellers.map((s) => [s.sellingPartnerId, s]));
@@ -242,6 +256,13 @@ export class EmulatorState {
     this.consentMode = this.seedConsentMode;
     this.consentSeller = undefined;
     this.appstoreCallbackHost = this.seedAppstoreCallbackHost;
+    wakeQueues(this);
+  }
+
+  /** Moves the clock offset; long polls look again (a message's visibility may have ended). */
+  setOffset(ms: number): void {
+    this.offsetMs = ms;
+    wakeQueues(this);
   }
 
   upsertApp(app: EmulatorApplication): AppState {
@@ -250,6 +271,7 @@ export class EmulatorState {
       if (other.clientId === state.clientId && id !== state.id) this.apps.delete(id);
     }
     this.apps.set(state.id, state);
+    if (state.notificationQueue !== null) this.queues[state.notificationQueue] ??= [];
     return state;
   }
 
@@ -378,6 +400,10 @@ export class EmulatorState {
     bump(this.stats.spapi, path, status);
   }
 
+  countSqs(operation: string, status: string): void {
+    bump(this.stats.sqs, SQS_OPERATIONS.has(operation) ? operation : '<other>', status);
+  }
+
   countConsent(outcome: string): void {
     this.stats.consent[outcome] = (this.stats.consent[outcome] ?? 0) + 1;
   }
@@ -402,6 +428,9 @@ export class EmulatorState {
       },
     };
     this.notifications.push(notification);
+    // Amazon delivers it to the queue registered for the app, if there is one.
+    const queue = this.apps.get(applicationId)?.notificationQueue;
+    if (queue !== null && queue !== undefined) sendToQueue(this, queue, JSON.stringify(notification));
     return notification;
   }
 }

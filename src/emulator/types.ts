@@ -19,6 +19,13 @@ export interface EmulatorApplication {
   readonly loginUri?: string;
   /** A Draft app: consent requires `version=beta` (MD1000 otherwise). */
   readonly draft?: boolean;
+  /**
+   * The SQS queue registered for the app's notifications in the Developer Console (Notification
+   * Preferences), by name: Amazon sends `APPLICATION_OAUTH_CLIENT_NEW_SECRET` and
+   * `APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY` there, and refuses to rotate the secret of an app
+   * without one (`400 InvalidInput`). Default `spapi-auth-notifications`; `null`: not enrolled.
+   */
+  readonly notificationQueue?: string | null;
 }
 
 /** A test seller or vendor that can authorize applications. */

@@ -59,6 +59,7 @@ test('spapi-auth emulator --port 0 serves, prints the dev app, and exits 0 on SI
   const out = running.output();
   assert.ok(out.includes(DEV_APPLICATION.id) && out.includes(DEV_APPLICATION.clientId));
   assert.match(out, /public dev secret/);
+  assert.ok(out.includes(`${running.url}/000000000000/spapi-auth-notifications`), 'the SQS queue URL');
   assert.match(out, /stopped/);
 });
 
@@ -78,6 +79,8 @@ test('a configured application: its secret is never printed; SIGINT also stops c
     '--redirect-uri',
     'https://app.example/cb2',
     '--draft',
+    '--notification-queue',
+    'none',
   ]);
   const consent = await fetch(
     `${running.url}/apps/authorize/consent?application_id=amzn1.sp.solution.mine&state=s`,
@@ -87,6 +90,7 @@ test('a configured application: its secret is never printed; SIGINT also stops c
   assert.equal(await running.stop('SIGINT'), 0);
   assert.ok(!running.output().includes(secret));
   assert.ok(running.output().includes('https://app.example/cb2'));
+  assert.match(running.output(), /SQS queue +\(none: not enrolled for rotation\)/);
 });
 
 test('--config: applications from a file; a bad file is one line and exit 1; bad flags exit 2', async () => {

@@ -176,6 +176,7 @@ test('control: reset, clock, revoke, applications, notifications, and its own er
   assert.deepEqual(after, {
     token: {},
     spapi: {},
+    sqs: {},
     consent: {},
     refresh_by_seller: {},
     refresh_by_token: {},

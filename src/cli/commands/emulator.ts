@@ -5,7 +5,9 @@ import { CliError, UsageError, type CliContext, type Command } from '../command.
 import {
   DEV_APPLICATION,
   DEV_CLIENT_SECRET,
+  DEFAULT_NOTIFICATION_QUEUE,
   parseApplication,
+  queueUrl,
   startEmulator,
   type EmulatorApplication,
   type EmulatorOptions,
@@ -29,6 +31,8 @@ Options:
   --redirect-uri URI     a registered redirect URI (repeatable; the first is the default)
   --login-uri URI        its OAuth Login URI (Appstore workflow)
   --draft                the application is a Draft (consent needs version=beta)
+  --notification-queue Q the SQS queue its notifications go to (default spapi-auth-notifications;
+                         "none": not enrolled, so rotating its secret answers 400 InvalidInput)
   --config FILE          JSON: one application, or { "applications": [...], "sellers": [...] }
   --help                 show this help
 `;
@@ -86,7 +90,9 @@ function flagApplication(values: Record<string, unknown>): EmulatorApplication |
   const secret = values['client-secret'] as string | undefined;
   const redirects = (values['redirect-uri'] as string[] | undefined) ?? [];
   const loginUri = values['login-uri'] as string | undefined;
-  const any = id ?? clientId ?? secret ?? loginUri ?? redirects[0] ?? (values.draft ? 'draft' : undefined);
+  const queue = values['notification-queue'] as string | undefined;
+  const any =
+    id ?? clientId ?? secret ?? loginUri ?? redirects[0] ?? queue ?? (values.draft ? 'draft' : undefined);
   if (any === undefined) return undefined;
   if (id === undefined || clientId === undefined || secret === undefined || redirects.length === 0) {
     throw new UsageError('--application-id, --client-id, --client-secret and --redirect-uri go together');
@@ -100,13 +106,15 @@ function flagApplication(values: Record<string, unknown>): EmulatorApplication |
       redirect_uris: redirects,
       ...(loginUri === undefined ? {} : { login_uri: loginUri }),
       draft: values.draft === true,
+      ...(queue === undefined ? {} : { notification_queue: queue === 'none' ? null : queue }),
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
 }
 
-function describe(app: EmulatorApplication): string {
+function describe(app: EmulatorApplication, origin: string): string {
+  const queue = app.notificationQueue === undefined ? DEFAULT_NOTIFICATION_QUEUE : app.notificationQueue;
   const dev = app.clientId === DEV_APPLICATION.clientId && app.clientSecret === DEV_CLIENT_SECRET;
   return [
     `  application ${app.id}${app.draft ? ' (draft)' : ''}`,
@@ -116,6 +124,7 @@ function describe(app: EmulatorApplication): string {
       : '    client secret  (as configured; not shown)',
     ...app.redirectUris.map((u, i) => `    redirect URI   ${u}${i === 0 ? ' (default)' : ''}`),
     ...(app.loginUri === undefined ? [] : [`    login URI      ${app.loginUri}`]),
+    `    SQS queue      ${queue === null ? '(none: not enrolled for rotation)' : queueUrl(origin, queue)}`,
   ].join('\n');
 }
 
@@ -146,7 +155,7 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   ctx.stdout(
     [
       `spapi-auth emulator listening on ${running.url}`,
-      ...shown.map(describe),
+      ...shown.map((app) => describe(app, running.url)),
       `  control API    ${running.url}/__emulator/  (stats, reset, faults, clock, revoke, consent, notifications)`,
       '',
     ].join('\n'),
@@ -173,6 +182,7 @@ export const emulatorCommand: Command = {
     'redirect-uri': { type: 'string', multiple: true },
     'login-uri': { type: 'string' },
     draft: { type: 'boolean' },
+    'notification-queue': { type: 'string' },
     config: { type: 'string' },
   },
   run,

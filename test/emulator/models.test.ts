@@ -1,0 +1,71 @@
+// Behaviours the emulator takes from Amazon's published API models (amzn/selling-partner-api-models),
+// one test per rule; the emulator README's source table cites the model of each.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createEmulator, DEV_APPLICATION } from '../../src/emulator/index.js';
+import { APP, SECRET, assertSpapiError, grantless } from './helpers.js';
+
+const NA = 'https://sellingpartnerapi-na.amazon.com';
+const ROTATE = '/applications/2023-11-30/clientSecret';
+
+function setup(extra: Parameters<typeof createEmulator>[0] = {}) {
+  let t = Date.UTC(2026, 5, 1);
+  const emulator = createEmulator({ consentMode: 'auto', now: () => t, ...extra });
+  return { emulator, fetch: emulator.fetch, advance: (s: number) => (t += s * 1000) };
+}
+
+const post = (fetch: typeof globalThis.fetch, path: string, token: string, base = NA) =>
+  fetch(base + path, { method: 'POST', headers: { 'x-amz-access-token': token } });
+
+test('rotation of an application with no registered queue: the model’s 400 InvalidInput, and no new secret', async () => {
+  const { emulator, fetch } = setup({
+    applications: [{ ...DEV_APPLICATION, notificationQueue: null }],
+  });
+  const token = await grantless(fetch, 'sellingpartnerapi::client_credential:rotation');
+  const res = await post(fetch, ROTATE, token);
+  assert.equal(res.headers.get('x-amzn-ratelimit-limit'), '0.0167', 'the model lists the header on its 400');
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), {
+    errors: [
+      {
+        code: 'InvalidInput',
+        message:
+          'Application is not enrolled for rotation notification. Please update application notification preference in Developer console.',
+      },
+    ],
+  });
+  assert.deepEqual(await emulator.control.notifications(), []);
+  assert.deepEqual(await emulator.control.queues(), {}, 'no queue, so nothing to receive from');
+  // The old secret is untouched: it still has no deadline and still gets tokens.
+  assert.ok(await grantless(fetch, 'sellingpartnerapi::notifications'));
+});
+
+test('enrolment is part of the application config: control API registration and a queue of its own', async () => {
+  const { emulator, fetch } = setup();
+  const base = 'http://emulator.invalid/__emulator/applications';
+  const register = (extra: Record<string, unknown>) =>
+    fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        id: APP.id,
+        client_id: APP.clientId,
+        client_secret: SECRET,
+        redirect_uris: APP.redirectUris,
+        ...extra,
+      }),
+    });
+  assert.equal((await register({ notification_queue: 'my app/queue' })).status, 400);
+  assert.equal((await register({ notification_queue: null })).status, 201);
+  const listed = (await (await fetch(base)).json()) as { applications: { notification_queue: unknown }[] };
+  assert.equal(listed.applications[0]!.notification_queue, null);
+  const token = await grantless(fetch, 'sellingpartnerapi::client_credential:rotation');
+  await assertSpapiError(await post(fetch, ROTATE, token), 400, 'InvalidInput');
+
+  assert.equal((await register({ notification_queue: 'app-rotation' })).status, 201);
+  await emulator.control.advance(120); // the rotation bucket (burst 1) refills
+  assert.equal((await post(fetch, ROTATE, token)).status, 204);
+  const queues = await emulator.control.queues();
+  assert.equal(queues['app-rotation']?.messages, 1);
+  assert.deepEqual(queues['app-rotation']?.applications, [APP.id]);
+});

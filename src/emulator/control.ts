@@ -78,6 +78,9 @@ export function parseApplication(obj: Record<string, unknown>): EmulatorApplicat
   const name = str(obj, 'name') ?? id;
   const draft = obj.draft;
   const queue = 'notificationQueue' in obj ? obj.notificationQueue : obj.notification_queue;
+  const secretExpiry = str(obj, 'clientSecretExpiresAt', 'client_secret_expires_at');
+  if (secretExpiry !== undefined && Number.isNaN(Date.parse(secretExpiry)))
+    throw new BadRequest(400, 'invalid_application', 'client_secret_expires_at must be an ISO 8601 date');
   if (id === undefined || id === '') throw new BadRequest(400, 'invalid_application', 'id is required');
   if (clientId === undefined || clientId === '')
     throw new BadRequest(400, 'invalid_application', 'client_id is required');
@@ -104,6 +107,7 @@ export function parseApplication(obj: Record<string, unknown>): EmulatorApplicat
     ...(loginUri === undefined ? {} : { loginUri }),
     draft: draft ?? false,
     ...(queue === undefined ? {} : { notificationQueue: queue as string | null }),
+    ...(secretExpiry === undefined ? {} : { clientSecretExpiresAt: new Date(secretExpiry).toISOString() }),
   };
 }
 
@@ -131,7 +135,7 @@ const ROUTES = {
     '{ client_id?, expiry_time?, reason? } queues APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY',
   'GET applications': 'registered applications (no secrets)',
   'POST applications':
-    '{ id, name?, client_id, client_secret, redirect_uris, login_uri?, draft?, notification_queue? } registers or replaces one',
+    '{ id, name?, client_id, client_secret, redirect_uris, login_uri?, draft?, notification_queue?, client_secret_expires_at? } registers or replaces one',
 } as const;
 
 async function body(request: Request): Promise<Record<string, unknown>> {
@@ -270,13 +274,7 @@ export async function handleControl(request: Request, path: string, state: Emula
             'expiry_time must be an ISO date and reason a string',
           );
         }
-        const n = state.queueNotification('APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY', app.id, {
-          applicationOAuthClientSecretExpiry: {
-            clientId: app.clientId,
-            clientSecretExpiryTime: new Date(expiry).toISOString(),
-            clientSecretExpiryReason: reason,
-          },
-        });
+        const n = state.queueExpiryNotice(app, Date.parse(expiry), reason);
         return json(201, n);
       }
       case 'GET applications':
@@ -448,6 +446,9 @@ export function createControlClient(
         ...(app.loginUri === undefined ? {} : { login_uri: app.loginUri }),
         draft: app.draft ?? false,
         ...(app.notificationQueue === undefined ? {} : { notification_queue: app.notificationQueue }),
+        ...(app.clientSecretExpiresAt === undefined
+          ? {}
+          : { client_secret_expires_at: app.clientSecretExpiresAt }),
       })),
   };
 }

@@ -301,6 +301,7 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
       };
     }
     url = amazonHostUrl(request, url);
+    state.deliverDueNotices(); // Amazon's 90-day expiry notice, once the clock reaches it
     if (url.pathname.startsWith(CONTROL_PREFIX) || url.pathname === CONTROL_PREFIX.slice(0, -1)) {
       return {
         kind: 'response',

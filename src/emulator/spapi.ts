@@ -305,7 +305,7 @@ function rotateClientSecret(token: AccessRecord, state: EmulatorState, rate: num
   const oldExpiry = now + OLD_SECRET_GRACE_MS;
   const newExpiry = now + NEW_SECRET_LIFE_MS;
   for (const s of app.secrets) if (s.expiresAt === null || s.expiresAt > oldExpiry) s.expiresAt = oldExpiry;
-  app.secrets.push({ secret: newSecret, expiresAt: newExpiry });
+  app.secrets.push({ secret: newSecret, expiresAt: newExpiry, expiryNoticeSent: false });
   state.queueNotification('APPLICATION_OAUTH_CLIENT_NEW_SECRET', app.id, {
     applicationOAuthClientNewSecret: {
       clientId: app.clientId,

@@ -280,6 +280,7 @@ async function receiveMessage(
   // Real time bounds the poll (the client's socket waits); the emulator's clock decides visibility.
   const deadline = Date.now() + waitS * 1000;
   for (;;) {
+    state.deliverDueNotices(); // the real clock may have reached one during the wait
     const messages = state.queues[name];
     if (messages === undefined) throw nonExistentQueue(); // a reset or re-registration removed it
     const got = take(state, name, messages, max, visibility, attributes);

@@ -19,6 +19,7 @@ import type {
 export const CODE_TTL_MS = 300_000; // "An LWA authorization code expires after five minutes"
 export const OLD_SECRET_GRACE_MS = 7 * 86_400_000; // old credentials expire seven days after new ones
 export const NEW_SECRET_LIFE_MS = 180 * 86_400_000; // client secrets must be rotated every 180 days
+export const EXPIRY_NOTICE_MS = 90 * 86_400_000; // "a notification 90 days before your LWA credentials rotation deadline"
 export const PENDING_TTL_MS = 600_000; // consent pages and amazon_state: 10 minutes (UNCONFIRMED)
 export const RDT_TTL_S = 3600; // "An RDT remains valid for one hour"
 const MAX_ISSUED = 200_000; // bound on remembered tokens so long load runs cannot exhaust memory
@@ -44,6 +45,8 @@ export interface AppSecret {
   readonly secret: string;
   /** Epoch ms; null = no expiry. */
   expiresAt: number | null;
+  /** Whether Amazon's 90-day `APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY` notice for it went out. */
+  expiryNoticeSent: boolean;
 }
 
 export interface AppState {
@@ -179,7 +182,11 @@ function toAppState(app: EmulatorApplication): AppState {
     id: app.id,
     name: app.name,
     clientId: app.clientId,
-    secrets: secrets.map((secret) => ({ secret, expiresAt: null })),
+    secrets: secrets.map((secret) => ({
+      secret,
+      expiresAt: app.clientSecretExpiresAt === undefined ? null : Date.parse(app.clientSecretExpiresAt),
+      expiryNoticeSent: false,
+    })),
     redirectUris: [...app.redirectUris],
     loginUri: app.loginUri,
     draft: app.draft ?? false,
@@ -262,6 +269,7 @@ export class EmulatorState {
   /** Moves the clock offset; long polls look again (a message's visibility may have ended). */
   setOffset(ms: number): void {
     this.offsetMs = ms;
+    this.deliverDueNotices();
     wakeQueues(this);
   }
 
@@ -406,6 +414,32 @@ export class EmulatorState {
 
   countConsent(outcome: string): void {
     this.stats.consent[outcome] = (this.stats.consent[outcome] ?? 0) + 1;
+  }
+
+  /** Queues `APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY` for the app (the rotation page's payload). */
+  queueExpiryNotice(app: AppState, expiresAt: number, reason = 'PERIODIC_ROTATION'): EmulatorNotification {
+    return this.queueNotification('APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY', app.id, {
+      applicationOAuthClientSecretExpiry: {
+        clientId: app.clientId,
+        clientSecretExpiryTime: new Date(expiresAt).toISOString(),
+        clientSecretExpiryReason: reason,
+      },
+    });
+  }
+
+  /**
+   * Sends the 90-day expiry notice of each app's current (newest) secret once the clock reaches it,
+   * as Amazon does. Older secrets retire with a rotation and get none.
+   */
+  deliverDueNotices(): void {
+    const now = this.now();
+    for (const app of this.apps.values()) {
+      const current = app.secrets[app.secrets.length - 1];
+      if (!current || current.expiresAt === null || current.expiryNoticeSent) continue;
+      if (now < current.expiresAt - EXPIRY_NOTICE_MS) continue;
+      current.expiryNoticeSent = true;
+      this.queueExpiryNotice(app, current.expiresAt);
+    }
   }
 
   queueNotification(

@@ -26,6 +26,12 @@ export interface EmulatorApplication {
    * without one (`400 InvalidInput`). Default `spapi-auth-notifications`; `null`: not enrolled.
    */
   readonly notificationQueue?: string | null;
+  /**
+   * When the configured secret(s) expire (ISO 8601; default never). Amazon sends
+   * `APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY` 90 days before, on the emulator's clock, and refuses the
+   * secret after. A rotated secret always gets Amazon's 180 days.
+   */
+  readonly clientSecretExpiresAt?: string;
 }
 
 /** A test seller or vendor that can authorize applications. */

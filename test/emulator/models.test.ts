@@ -69,3 +69,62 @@ test('enrolment is part of the application config: control API registration and 
   assert.equal(queues['app-rotation']?.messages, 1);
   assert.deepEqual(queues['app-rotation']?.applications, [APP.id]);
 });
+
+test('the 90-day expiry notice arrives by itself when the clock reaches it, once per secret, on the queue', async () => {
+  const start = Date.UTC(2026, 5, 1);
+  const expiry = new Date(start + 100 * 86_400_000).toISOString();
+  const { emulator, fetch } = setup({
+    applications: [{ ...DEV_APPLICATION, clientSecretExpiresAt: expiry }],
+  });
+  await emulator.control.advance(9 * 86_400);
+  assert.deepEqual(await emulator.control.notifications(), [], '91 days before: nothing yet');
+  await emulator.control.advance(86_400);
+  const [notice, ...more] = await emulator.control.notifications();
+  assert.equal(more.length, 0);
+  assert.equal(notice?.notificationType, 'APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY');
+  assert.deepEqual(notice?.payload, {
+    applicationOAuthClientSecretExpiry: {
+      clientId: APP.clientId,
+      clientSecretExpiryTime: expiry,
+      clientSecretExpiryReason: 'PERIODIC_ROTATION',
+    },
+  });
+  assert.equal((await emulator.control.queues())['spapi-auth-notifications']?.messages, 1);
+  await emulator.control.advance(30 * 86_400);
+  assert.equal((await emulator.control.notifications()).length, 1, 'one notice per secret');
+
+  // Rotation: the new secret lives 180 days; its own notice comes 90 days before that.
+  const token = await grantless(fetch, 'sellingpartnerapi::client_credential:rotation');
+  assert.equal((await post(fetch, ROTATE, token)).status, 204);
+  await emulator.control.advance(89 * 86_400);
+  assert.equal((await emulator.control.notifications()).length, 2, 'the new secret, no notice yet');
+  await emulator.control.advance(86_400 + 1);
+  const notes = await emulator.control.notifications();
+  assert.equal(notes.length, 3);
+  assert.equal(notes[2]!.notificationType, 'APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY');
+  const newSecret = (notes[1]!.payload.applicationOAuthClientNewSecret as Record<string, string>)
+    .newClientSecretExpiryTime;
+  assert.equal(
+    (notes[2]!.payload.applicationOAuthClientSecretExpiry as Record<string, string>).clientSecretExpiryTime,
+    newSecret,
+  );
+});
+
+test('a configured secret past its expiry no longer opens the token endpoint', async () => {
+  const { emulator, fetch } = setup({
+    applications: [{ ...DEV_APPLICATION, clientSecretExpiresAt: '2026-06-02T00:00:00.000Z' }],
+  });
+  assert.ok(await grantless(fetch, 'sellingpartnerapi::notifications'));
+  await emulator.control.advance(86_400);
+  const res = await fetch('https://api.amazon.com/auth/o2/token', {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'sellingpartnerapi::notifications',
+      client_id: APP.clientId,
+      client_secret: SECRET,
+    }),
+  });
+  assert.equal(res.status, 401);
+  assert.equal(((await res.json()) as { error: string }).error, 'invalid_client');
+});

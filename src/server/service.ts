@@ -27,6 +27,7 @@ import type { LwaCredentials } from '../core/lwa.js';
 import type { TokenMetricsSink } from './ops/metrics.js';
 import { createOperations, registerOperationsRoutes } from './ops/operations.js';
 import { listen, type RunningServer } from './http/node.js';
+import { trustedProxyCheck } from './http/client-address.js';
 import { connectionLimit, openFileLimit } from './http/connections.js';
 import { createRefresher, type Refresher, type RefreshDueSource } from './tokens/refresher.js';
 import { cacheSellerCounts } from './ops/seller-counts.js';
@@ -221,6 +222,7 @@ export async function startService(opts: {
     requestTimeoutMs: config.requestTimeoutS * 1000,
     keepAliveTimeoutMs: config.keepAliveTimeoutS * 1000,
     maxConnections: cap.limit,
+    shareExempt: trustedProxyCheck(config.trustedProxies),
   });
   ops.metrics.connections = server.connections;
   const stopPurge = startPurge(store, log);

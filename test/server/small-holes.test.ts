@@ -234,7 +234,7 @@ test('HEAD on the access-token route releases nothing: 405 with Allow: GET, no L
       const res = await svc.app.fetch(
         new Request(`${PUBLIC_URL}${path}${query}`, {
           method: 'HEAD',
-          headers: { authorization: `Bearer ${svc.key}` },
+          headers: { authorization: `Bearer ${svc.apiKey}` },
         }),
       );
       assert.equal(res.status, 405, query);

@@ -164,6 +164,10 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
   const add: AdminKit['add'] = (method, path, handler) => {
     router.add(method, path, async (req, rc) => {
       try {
+        // A form is read only when it can be accepted: nobody holds a connection open by sending
+        // the headers of a POST and no body to a disabled dashboard, or without the session
+        // cookie every form needs (its CSRF token is checked once the body is in).
+        if (method === 'POST') refuseBeforeBody(req);
         return await handler(req, rc);
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
@@ -212,9 +216,21 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
     return { session, csrf: sessions.csrfToken(session) };
   };
 
-  const checkPost: AdminKit['checkPost'] = (req, form, needAuth = true) => {
+  /** What a POST must pass before its body is read: everything but the CSRF token in the form. */
+  const refuseBeforeBody = (req: ServerRequest): void => {
     if (!enabled) throw new HttpError(404, 'not_found', 'No such route.');
     refuseRemoteInDev(req);
+    if (sessions.read(req.header('cookie')) === undefined) {
+      throw new HttpError(
+        403,
+        'csrf_failed',
+        'The form is missing its CSRF token or it expired; reload the page.',
+      );
+    }
+  };
+
+  const checkPost: AdminKit['checkPost'] = (req, form, needAuth = true) => {
+    refuseBeforeBody(req);
     // Pages are sent with Referrer-Policy: no-referrer, so browsers post their forms with
     // `Origin: null`: only a real, different origin is refused here; the token does the rest.
     const origin = req.header('origin');

@@ -59,6 +59,23 @@ function contains(net: Network, address: { v6: boolean; bits: bigint }): boolean
   return (address.bits & mask) === net.bits;
 }
 
+/**
+ * Whether a socket peer is one of the trusted proxies: their connections carry many clients, so
+ * the per-client share of the connection cap does not apply to them (the proxy limits its clients).
+ *
+ * @example
+ * const isProxy = trustedProxyCheck(['10.0.0.0/8']);
+ * isProxy('10.1.2.3'); // true
+ */
+export function trustedProxyCheck(trustedProxies: readonly string[]): (address: string) => boolean {
+  const nets = parseTrustedProxies(trustedProxies);
+  if (nets.length === 0) return () => false;
+  return (address) => {
+    const bits = bitsOf(address);
+    return bits !== undefined && nets.some((n) => contains(n, bits));
+  };
+}
+
 /** What the client address is read from: the socket peer and the request headers. */
 export interface PeerAndHeaders {
   readonly remoteAddress: string;

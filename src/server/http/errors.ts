@@ -125,7 +125,8 @@ export const HTTP_ERRORS = Object.freeze({
     message: 'This sign-in does not match the one this browser started; start again.',
   },
   link_used: { status: 410, message: 'This link was already used. Ask for a new one.' },
-  // 413, 414, 415, 429: limits
+  // 408, 413, 414, 415, 429: limits
+  request_timeout: { status: 408, message: 'The request body arrived too slowly.' },
   payload_too_large: { status: 413, message: 'The body is too large.' },
   uri_too_long: { status: 414, message: 'The request URL is too long.' },
   unsupported_media_type: { status: 415, message: 'The body must be application/json.' },

@@ -209,6 +209,25 @@ export function addressKey(address: string): string {
     .join(':')}::/64`;
 }
 
+/**
+ * The network of a client address, for budgets one owner of many addresses must share: an IPv4
+ * address's /24, an IPv6 address's /48 (what one site is usually given). Anything else as it is.
+ *
+ * @example
+ * networkKey('192.0.2.7'); // '192.0.2.0/24'
+ * networkKey('2001:db8:1:2::9'); // '2001:db8:1::/48'
+ */
+export function networkKey(address: string): string {
+  const v4 = mappedIPv4(address);
+  if (v4 !== undefined) return `${v4.slice(0, v4.lastIndexOf('.'))}.0/24`;
+  const groups = expandIPv6(address);
+  if (groups === undefined) return address;
+  return `${groups
+    .slice(0, 3)
+    .map((g) => g.toString(16))
+    .join(':')}::/48`;
+}
+
 /** `::ffff:a.b.c.d` → `a.b.c.d`; an IPv4 address as it is; otherwise undefined. */
 export function mappedIPv4(address: string): string | undefined {
   const m = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);

@@ -11,8 +11,10 @@
  * Between requests a keep-alive connection is closed after `keepAliveTimeoutMs` (Node adds one
  * second to the advertised `Keep-Alive: timeout=`, so that a client never reuses a connection as it
  * closes). A response sent before its request's body has arrived closes the connection
- * (`Connection: close`) rather than reading a body nobody wants. The connection cap is in
- * `connections.ts`.
+ * (`Connection: close`) rather than reading a body nobody wants; a body must arrive at
+ * {@link MIN_BODY_BYTES_PER_S} or better once its grace time is over. A response the client does
+ * not take within `writeTimeoutMs` ends the connection. The connection cap, the per-client share
+ * of it and the bound on pipelined requests are in `connections.ts`.
  */
 import {
   createServer,
@@ -20,8 +22,14 @@ import {
   type Server,
   type ServerResponse as NodeResponse,
 } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { connectionLimit, openFileLimit, trackConnections, type ConnectionStats } from './connections.js';
+import type { AddressInfo, Socket } from 'node:net';
+import {
+  connectionLimit,
+  connectionShare,
+  openFileLimit,
+  trackConnections,
+  type ConnectionStats,
+} from './connections.js';
 import {
   HttpError,
   MAX_BODY_BYTES,
@@ -52,7 +60,21 @@ export interface ConnectionOptions {
   readonly keepAliveTimeoutMs?: number;
   /** The connection cap (default: see {@link connectionLimit}, from `ulimit -n`). */
   readonly maxConnections?: number;
+  /** Peers exempt from the per-client share of the cap (the trusted proxies). */
+  readonly shareExempt?: (address: string) => boolean;
+  /** Time a written response may wait for the client to take it before the connection ends (default 10 s). */
+  readonly writeTimeoutMs?: number;
 }
+
+/**
+ * The slowest a request body may arrive: after {@link BODY_GRACE_MS}, at least this many bytes a
+ * second on average since the handler started reading it; slower, it is answered `408` and the
+ * connection closed, instead of holding a connection for the whole request timeout.
+ */
+export const MIN_BODY_BYTES_PER_S = 1024;
+/** Time a body has before {@link MIN_BODY_BYTES_PER_S} applies (a whole small body arrives in it). */
+export const BODY_GRACE_MS = 2_000;
+const BODY_RATE_CHECK_MS = 250;
 
 /**
  * How often Node looks for connections past their header or request timeout: a quarter of the
@@ -92,9 +114,20 @@ class NodeRequest implements ServerRequest {
     return new Promise((resolve, reject) => {
       const chunks: Buffer[] = [];
       let size = 0;
+      const started = Date.now();
+      const rateCheck = setInterval(() => {
+        const elapsed = Date.now() - started;
+        if (elapsed < BODY_GRACE_MS || size >= (MIN_BODY_BYTES_PER_S * (elapsed - BODY_GRACE_MS)) / 1000)
+          return;
+        clearInterval(rateCheck);
+        req.removeAllListeners('data');
+        reject(new HttpError(408, 'request_timeout', 'The request body arrived too slowly.'));
+      }, BODY_RATE_CHECK_MS);
+      rateCheck.unref();
       req.on('data', (c: Buffer) => {
         size += c.length;
         if (size > MAX_BODY_BYTES) {
+          clearInterval(rateCheck);
           req.removeAllListeners('data');
           req.resume();
           reject(new HttpError(413, 'payload_too_large', 'The body is too large.'));
@@ -102,8 +135,14 @@ class NodeRequest implements ServerRequest {
         }
         chunks.push(c);
       });
-      req.on('end', () => resolve(Buffer.concat(chunks)));
-      req.on('error', reject);
+      req.on('end', () => {
+        clearInterval(rateCheck);
+        resolve(Buffer.concat(chunks));
+      });
+      req.on('error', (err) => {
+        clearInterval(rateCheck);
+        reject(err);
+      });
     });
   }
 }
@@ -121,6 +160,7 @@ export function listen(
 ): Promise<RunningServer> {
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const requestTimeout = Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000);
+  const writeTimeout = opts.writeTimeoutMs ?? 10_000;
   let tracker: ReturnType<typeof trackConnections> | undefined;
   const server = createServer(
     {
@@ -142,18 +182,19 @@ export function listen(
       const out = handler(new NodeRequest(req));
       if (out instanceof Promise) {
         out.then(
-          (r) => write(req, res, r),
+          (r) => write(req, res, r, writeTimeout),
           () => fail(req, res),
         );
       } else {
-        write(req, res, out);
+        write(req, res, out, writeTimeout);
       }
     },
   );
-  tracker = trackConnections(
-    server,
-    opts.maxConnections ?? connectionLimit(undefined, openFileLimit()).limit,
-  );
+  const limit = opts.maxConnections ?? connectionLimit(undefined, openFileLimit()).limit;
+  tracker = trackConnections(server, limit, {
+    ...connectionShare(limit),
+    ...(opts.shareExempt === undefined ? {} : { exempt: opts.shareExempt }),
+  });
   const connections = tracker.stats;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -176,7 +217,7 @@ export function listen(
   });
 }
 
-function write(req: IncomingMessage, res: NodeResponse, r: ServerResponse): void {
+function write(req: IncomingMessage, res: NodeResponse, r: ServerResponse, writeTimeoutMs: number): void {
   const body = r.body;
   // The request's body has not all arrived (the handler answered without reading it, or stopped
   // at the size limit): close after the response rather than read the rest.
@@ -189,9 +230,29 @@ function write(req: IncomingMessage, res: NodeResponse, r: ServerResponse): void
       typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength,
     );
   }
+  const socket = res.socket;
   res.writeHead(r.status, r.headers as Record<string, string | string[]>);
   if (body === null) res.end();
   else res.end(body);
+  // A client that does not read its responses (or reads them a byte at a time) keeps them in this
+  // process's memory, in the socket's buffer once the kernel's is full: the buffer must drain within
+  // the write timeout, or the connection ends. (The response itself counts as finished as soon as
+  // the socket has taken it, so its own events say nothing about the client.)
+  // The socket takes the response on the next turn of the event loop (it is corked until then).
+  if (socket !== null) setImmediate(watchDrain, socket, writeTimeoutMs);
+}
+
+function watchDrain(socket: Socket, writeTimeoutMs: number): void {
+  if (socket.destroyed || socket.writableLength === 0) return;
+  const timer = setTimeout(() => socket.destroy(), writeTimeoutMs);
+  timer.unref();
+  const clear = (): void => {
+    clearTimeout(timer);
+    socket.off('drain', clear);
+    socket.off('close', clear);
+  };
+  socket.once('drain', clear);
+  socket.once('close', clear);
 }
 
 /**

@@ -282,7 +282,7 @@ export class ServiceMetrics implements TokenMetricsSink {
   );
   readonly httpConnectionsShed = new Gauge(
     'spapi_auth_http_connections_shed_total',
-    'Connections shed at the cap: the longest-idle one closed (evicted_idle) or the new one refused (refused).',
+    'Connections shed at the cap: the longest-idle one closed (evicted_idle) or the new one refused (refused); at one client’s share of the cap (evicted_share, refused_share); closed for queuing too many pipelined requests (pipelined).',
     ['action'],
     'counter',
   );

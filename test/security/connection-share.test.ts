@@ -1,0 +1,192 @@
+// docs/security.md T-C17…T-C20: no socket pattern of one client starves the others. Routes that
+// cannot accept a body answer before reading it; a body must keep a minimum rate; a response the
+// client does not take ends the connection after the write timeout; a connection queuing too many
+// pipelined requests is closed; one client holds only its share of the connection cap. Every socket
+// is on 127.0.0.0/8 (several source addresses of loopback) and closed in a finally block; waits are
+// bounded polls on what the server did, never a timing assertion.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
+import { MAX_PIPELINED, connectionShare } from '../../src/server/http/connections.js';
+import { listen, type RunningServer } from '../../src/server/http/node.js';
+import { json, type ServerRequest, type ServerResponse } from '../../src/server/http/request.js';
+import { makeOpsService } from '../server/ops-helpers.js';
+import { makeService } from '../server/helpers.js';
+
+interface Raw {
+  readonly socket: Socket;
+  received(): string;
+  /** Resolves true once the server closed the connection, false when still open after `limitMs`. */
+  closed(limitMs: number): Promise<boolean>;
+}
+
+function raw(port: number, from = '127.0.0.1', send?: string): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: '127.0.0.1', localAddress: from });
+    let buf = '';
+    let isClosed = false;
+    const closed = new Promise<void>((r) =>
+      socket.once('close', () => {
+        isClosed = true;
+        r();
+      }),
+    );
+    socket.on('data', (d: Buffer) => (buf += d.toString('latin1')));
+    socket.on('error', () => {});
+    socket.once('connect', () => {
+      if (send !== undefined) socket.write(send);
+      resolve({
+        socket,
+        received: () => buf,
+        async closed(limitMs) {
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([closed, new Promise((r) => (timer = setTimeout(r, limitMs)))]);
+          clearTimeout(timer);
+          return isClosed;
+        },
+      });
+    });
+    socket.once('error', reject);
+  });
+}
+
+async function until(what: string, ok: () => boolean, limitMs = 10_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!ok()) {
+    if (Date.now() > deadline) assert.fail(`${what}: not within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+const statusOf = (text: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+
+test('T-C17: POST /admin/login with headers and no body is answered at once (dashboard disabled: 404; no session cookie: 403) and closed', async () => {
+  for (const env of [{}, { SPAPI_AUTH_ADMIN_PASSWORD: 'correct horse battery staple' }]) {
+    const svc =
+      env.SPAPI_AUTH_ADMIN_PASSWORD === undefined ? await makeService() : await makeOpsService({ env });
+    const running = await listen(svc.app.handle, { port: 0, host: '127.0.0.1' });
+    const sockets: Raw[] = [];
+    try {
+      const headers =
+        'POST /admin/login HTTP/1.1\r\nHost: localhost\r\n' +
+        'Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n';
+      const s = await raw(running.port, '127.0.0.1', headers);
+      sockets.push(s);
+      await until('an answer without the body', () => s.received().includes('\r\n\r\n'));
+      const expected = env.SPAPI_AUTH_ADMIN_PASSWORD === undefined ? 404 : 403;
+      assert.equal(statusOf(s.received()), expected);
+      assert.match(s.received(), /\r\nconnection: close\r\n/i);
+      assert.ok(await s.closed(5_000), 'the connection is closed, not held for the body');
+    } finally {
+      for (const s of sockets) s.socket.destroy();
+      await running.close();
+      await svc.close();
+    }
+  }
+});
+
+test('T-C18: a body slower than the minimum rate is answered 408 and the connection closed, long before the request timeout', async () => {
+  const svc = await makeService();
+  // A request timeout of 60 s: the 408 here comes from the rate rule, not from the timeout.
+  const running = await listen(svc.app.handle, { port: 0, host: '127.0.0.1', requestTimeoutMs: 60_000 });
+  let s: Raw | undefined;
+  try {
+    s = await raw(
+      running.port,
+      '127.0.0.1',
+      'POST /v1/connect-sessions HTTP/1.1\r\nHost: localhost\r\n' +
+        `Authorization: Bearer ${svc.apiKey}\r\nContent-Type: application/json\r\nContent-Length: 8000\r\n\r\n{`,
+    );
+    const drip = setInterval(() => s!.socket.write(' '), 200);
+    try {
+      await until('the 408', () => s!.received().includes('\r\n\r\n'), 20_000);
+    } finally {
+      clearInterval(drip);
+    }
+    assert.equal(statusOf(s.received()), 408);
+    assert.match(s.received(), /"code":"request_timeout"/);
+    assert.ok(await s.closed(5_000), 'closed after the 408');
+  } finally {
+    s?.socket.destroy();
+    await running.close();
+    await svc.close();
+  }
+});
+
+const big = 'x'.repeat(64 * 1024 * 1024);
+const handler = (req: ServerRequest): ServerResponse =>
+  req.path === '/big'
+    ? { status: 200, headers: { 'content-type': 'text/plain' }, body: big }
+    : json(200, { ok: true });
+
+test('T-C19: a response the client never takes ends the connection after the write timeout; pipelining past the bound closes the connection', async () => {
+  const running = await listen(handler, { port: 0, host: '127.0.0.1', writeTimeoutMs: 500 });
+  const sockets: Raw[] = [];
+  try {
+    // 64 MiB that the client never reads: more than the socket buffers of loopback hold.
+    const reader = await raw(running.port, '127.0.0.1', 'GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(reader);
+    reader.socket.pause();
+    const open = (): number => running.connections().active + running.connections().idle;
+    await until('the server ended the connection', () => open() === 0, 15_000);
+    reader.socket.resume(); // a paused socket notices the reset only when it reads again
+    assert.ok(await reader.closed(5_000));
+    assert.ok(reader.received().length < big.length, 'the response was not all taken');
+
+    // More pipelined requests than the bound, none of their answers read.
+    const requests = 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n'.repeat(MAX_PIPELINED * 50);
+    const piper = await raw(running.port, '127.0.0.1', requests);
+    sockets.push(piper);
+    piper.socket.pause();
+    await until('the pipelining connection is closed', () => running.connections().shed.pipelined === 1);
+    await until('and forgotten', () => open() === 0);
+
+    // A well-behaved client is served meanwhile and after.
+    const ok = await raw(running.port, '127.0.0.2', 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(ok);
+    await until('the answer', () => ok.received().includes('{"ok":true}'));
+  } finally {
+    for (const s of sockets) s.socket.destroy();
+    await running.close();
+  }
+});
+
+test('T-C20: one address holds at most its share of the cap; its busy connections cannot lock out another address', async () => {
+  const limit = 200;
+  const share = connectionShare(limit);
+  const gates: (() => void)[] = [];
+  const slow = (req: ServerRequest): ServerResponse | Promise<ServerResponse> =>
+    req.path === '/slow'
+      ? new Promise<ServerResponse>((r) => gates.push(() => r(json(200, { slow: true }))))
+      : json(200, { ok: true });
+  const running: RunningServer = await listen(slow, { port: 0, host: '127.0.0.1', maxConnections: limit });
+  const sockets: Raw[] = [];
+  try {
+    // 127.0.0.1 fills its share with busy requests.
+    for (let i = 0; i < share.perAddress; i++)
+      sockets.push(await raw(running.port, '127.0.0.1', 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'));
+    await until('all busy', () => running.connections().active === share.perAddress);
+    // One more from it is refused (503): none of its own is idle to give up.
+    const refused = await raw(running.port, '127.0.0.1', 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(refused);
+    assert.ok(await refused.closed(5_000));
+    assert.equal(statusOf(refused.received()), 503);
+    assert.equal(running.connections().shed.refused_share, 1);
+    // Another address (another /24) is served although the process is far below its cap only
+    // because of the share: without it, 127.0.0.1 could have taken all 200.
+    const other = await raw(running.port, '127.0.1.7', 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(other);
+    await until('the other address is answered', () => other.received().includes('{"ok":true}'));
+    // An idle connection from a full address is given up for a new one from the same address.
+    for (const g of gates.splice(0, 1)) g();
+    await until('one became idle', () => running.connections().active === share.perAddress - 1);
+    const again = await raw(running.port, '127.0.0.1', 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n');
+    sockets.push(again);
+    await until('served after its own idle one was closed', () => again.received().includes('{"ok":true}'));
+    assert.equal(running.connections().shed.evicted_share, 1);
+  } finally {
+    for (const g of gates.splice(0)) g();
+    for (const s of sockets) s.socket.destroy();
+    await running.close();
+  }
+});

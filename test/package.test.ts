@@ -207,6 +207,7 @@ test('npm pack: the tarball a user installs ships what the exports, bin and docs
     assert.deepEqual(Object.keys(pkg.exports).sort(), [
       '.',
       './adapters/amazon-sp-api',
+      './client',
       './emulator',
       './server',
       './storage',

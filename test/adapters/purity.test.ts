@@ -4,6 +4,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import type { TokenProvider } from '../../src/adapters/token-provider.js';
+import { createTokenClient } from '../../src/client/index.js';
+import { createMemoryTokenVault, createTokenManager } from '../../src/core/index.js';
 
 const root = new URL('../../', import.meta.url);
 
@@ -30,9 +33,21 @@ test('adapters import no SDK, no node: module and no value from spapi-auth; they
 
 test('the token client imports only itself and the core, no node: module, and reads no environment', () => {
   for (const [name, src] of sources('src/client/')) {
-    for (const m of src.matchAll(/from\s+'([^']+)'/g)) {
+    for (const m of src.matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)) {
       assert.match(m[1]!, /^\.\.?\/(core\/)?[a-z-]+\.js$/, `${name} imports ${m[1]}`);
     }
     assert.doesNotMatch(src, /process\.env|require\(/, name);
+  }
+});
+
+test('the token manager and the token client are both token providers (checked by the compiler)', () => {
+  const manager: TokenProvider = createTokenManager({
+    credentials: { clientId: 'c', clientSecret: 's' },
+    vault: createMemoryTokenVault(),
+  });
+  const client: TokenProvider = createTokenClient({ baseUrl: 'http://127.0.0.1:1', apiKey: 'k' });
+  for (const p of [manager, client]) {
+    for (const m of ['getAccessToken', 'getGrantlessToken', 'invalidate'] as const)
+      assert.equal(typeof p[m], 'function');
   }
 });

@@ -1,18 +1,40 @@
 /**
- * The only module that reads the environment. It maps the documented variables (docs/deployment.md) to one
- * frozen, validated {@link Config}. A missing or malformed value throws a {@link ConfigError} whose
- * message names the variable and never its value; the config object itself redacts its secrets
- * when inspected or serialised, so a crash report or a debug dump cannot leak them.
+ * The only module that reads the environment. It maps the documented variables (docs/deployment.md,
+ * "2. Configuration") to one frozen, validated {@link Config}. Every group of settings declares its
+ * variables beside its reader (a reader can read only what its group declares), and every problem
+ * of every group is collected and thrown as one {@link ConfigError}: one run names every mistake,
+ * each with the variable, the value's shape and the rule, never the value. The config object
+ * redacts its secrets when inspected or serialised, so a crash report or a debug dump cannot leak
+ * them.
+ *
+ * Adding a setting: a line in its group's `…_VARIABLES` table (`{ secret: true }` for a secret),
+ * its read in that group's reader, and its field in {@link Config}.
  */
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { parseTrustedProxies } from './server/http/client-address.js';
+import { parseTrustedProxies } from './shared/ip-networks.js';
+import {
+  closestName,
+  effectiveOf,
+  envReader,
+  shapeOf,
+  type ConfigProblem,
+  type EffectiveSetting,
+  type EnvReader,
+  type Variables,
+} from './shared/env-reader.js';
+
+export type { ConfigProblem, EffectiveSetting } from './shared/env-reader.js';
 
 /** `dev` runs with the embedded emulator and generated defaults; `serve` is production. */
 export type Mode = 'dev' | 'serve';
 
+/** Where a person reads what each variable means: every configuration message points here. */
+export const CONFIGURATION_DOCS = 'docs/deployment.md, "2. Configuration"';
+
 /**
- * A configuration problem; `variable` names the environment variable at fault.
+ * A configuration problem, or several found in one read. `variable` names the variable at fault
+ * (several joined by `, `), `problems` lists each with the value's shape and the rule.
  *
  * @example
  * try { loadConfig(process.env, { mode: 'serve' }); } catch (e) { if (e instanceof ConfigError) console.error(e.message); }
@@ -20,45 +42,46 @@ export type Mode = 'dev' | 'serve';
 export class ConfigError extends Error {
   override name = 'ConfigError';
   readonly code = 'invalid_config';
-  /** Every variable at fault: several when required ones are missing (all named in one message). */
+  /** Every variable at fault, each once. */
   readonly variables: readonly string[];
+  /** Every problem found, in the order the groups were read. */
+  readonly problems: readonly ConfigProblem[];
+  /** What was read, secrets redacted (for `doctor`); empty when the error was made directly. */
+  readonly effective: readonly EffectiveSetting[];
   constructor(
     readonly variable: string,
     problem: string,
     variables: readonly string[] = [variable],
+    found?: { readonly problems: readonly ConfigProblem[]; readonly effective: readonly EffectiveSetting[] },
   ) {
-    super(`${variable}: ${problem}`);
+    const problems = found?.problems ?? [{ variable, shape: undefined, rule: problem }];
+    super(messageOf(problems));
     this.variables = Object.freeze([...variables]);
+    this.problems = Object.freeze([...problems]);
+    this.effective = found?.effective ?? Object.freeze([]);
+  }
+
+  /**
+   * One error for every problem of a read: `VAR (shape): rule`, one per line when several.
+   *
+   * @example
+   * throw ConfigError.of([{ variable: 'PORT', shape: '3 characters: lower-case letters', rule: 'must be a whole number from 0 to 65535' }]);
+   */
+  static of(problems: readonly ConfigProblem[], effective: readonly EffectiveSetting[] = []): ConfigError {
+    const variables = [...new Set(problems.flatMap((p) => p.variable.split(', ')))];
+    return new ConfigError(variables.join(', '), '', variables, { problems, effective });
   }
 }
 
-/** What `serve` cannot start without (dev has defaults for all of them). */
-const REQUIRED_IN_SERVE = [
-  'LWA_CLIENT_ID',
-  'LWA_CLIENT_SECRET',
-  'SPAPI_APPLICATION_ID',
-  'SPAPI_AUTH_PUBLIC_URL',
-  'SPAPI_AUTH_ENCRYPTION_KEYS',
-] as const;
-
-const DEFAULT_DATABASE_URL = 'sqlite:./data/spapi-auth.db';
-
-/**
- * Checks the shape of `DATABASE_URL`. `sqlite://./data/x.db` is refused: read as a URL its path is
- * `/data/x.db` at the filesystem root, never what the writer meant; `sqlite:<path>` is the form.
- */
-function checkDatabaseUrl(url: string): string {
-  if (url.startsWith('sqlite://')) {
-    throw new ConfigError(
-      'DATABASE_URL',
-      'sqlite:// is not accepted (it would put the file at the filesystem root): write sqlite:<path>, e.g. sqlite:./data/spapi-auth.db or sqlite:/var/lib/spapi-auth/db.sqlite',
-    );
-  }
-  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/.test(url)) {
-    throw new ConfigError('DATABASE_URL', 'must be sqlite:<path> or postgres://…');
-  }
-  return url;
+function messageOf(problems: readonly ConfigProblem[]): string {
+  const line = (p: ConfigProblem): string =>
+    `${p.variable}${p.shape === undefined ? '' : ` (${p.shape})`}: ${p.rule}`;
+  if (problems.length === 1) return line(problems[0]!);
+  return `${problems.length} configuration problems:\n${problems.map((p) => `  - ${line(p)}`).join('\n')}`;
 }
+
+const SECRET = { secret: true } as const satisfies Variables[string];
+const PLAIN = {} as const satisfies Variables[string];
 
 /** The validated configuration. Every field is read-only and the object is frozen. */
 export interface Config {
@@ -159,6 +182,8 @@ export interface Config {
   readonly maxConnections: number | undefined;
   /** Non-fatal remarks to print at start-up (never containing a value). */
   readonly warnings: readonly string[];
+  /** Every variable read and its value, secrets redacted (what `doctor` lists). */
+  readonly effective: readonly EffectiveSetting[];
   /**
    * Test only (`SPAPI_AUTH_FAULT_POINT`): the named point where the process kills itself with
    * SIGKILL (see `server/flows/fault-points.ts`); refused when `NODE_ENV=production`.
@@ -246,34 +271,22 @@ const SECRET_FIELDS = new Set<keyof Config>([
   'databaseUrl',
 ]);
 
-/**
- * Variables that hold secrets; {@link scrubSecretsFromEnv} deletes them after start-up.
- *
- * @example
- * SECRET_VARIABLES.includes('LWA_CLIENT_SECRET'); // true
- */
-export const SECRET_VARIABLES: readonly string[] = Object.freeze([
-  'LWA_CLIENT_SECRET',
-  'LWA_CLIENT_SECRET_NEXT',
-  'SPAPI_AUTH_ENCRYPTION_KEYS',
-  'SPAPI_AUTH_WEBHOOK_SECRET',
-  'SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS',
-  'SPAPI_AUTH_ADMIN_PASSWORD',
-  'SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET',
-  'SPAPI_AUTH_METRICS_TOKEN',
-  'DATABASE_URL',
-]);
+const DEFAULT_DATABASE_URL = 'sqlite:./data/spapi-auth.db';
 
 // Shape only (kid:base64 of 32 bytes, standard or url alphabet); the storage layer decodes it.
 const KEY_RING = /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]{43}=?(?:,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/_-]{43}=?)*$/;
 const APPLICATION_ID = /^amzn1\.(?:sp\.solution|sellerapps\.app)\.[A-Za-z0-9-]{1,100}$/;
+/** Amazon's LWA client ids: `amzn1.application-oa2-client.<hex>` (at most 100 bytes). */
+const LWA_CLIENT_ID = /^amzn1\.application-oa2-client\.[A-Za-z0-9]{1,71}$/;
+/** Amazon's LWA client secrets: `amzn1.oa2-cs.v1.<hex>`, or 64 hex digits for older apps. */
+const LWA_CLIENT_SECRET = /^(?:amzn1\.oa2-cs\.v1\.[A-Za-z0-9]{1,200}|[0-9a-f]{64})$/;
 const PRINTABLE = /^[\x21-\x7e]+$/;
 
 /**
  * Reads and validates the configuration from an environment object. Each group of settings has
  * its own reader below (application, listening address, public URL, Amazon, storage, flows,
- * webhooks, operators, limits); this function only composes them, so that a new setting goes
- * into the group it belongs to.
+ * webhooks, operators, admin OIDC, limits, test hooks), with its variables declared beside it;
+ * this function only composes them. Every problem of every group is thrown at once.
  *
  * @example
  * const config = loadConfig(process.env, { mode: 'serve' });
@@ -285,26 +298,19 @@ export function loadConfig(
 ): Config {
   const { mode } = options;
   const dev = mode === 'dev';
+  const devApp = dev ? options.devDefaults : undefined;
+  if (dev && !devApp) throw new TypeError('loadConfig: devDefaults is required in dev mode');
+  const { reader: r, log } = envReader(env, VARIABLES, options.readFile ?? readUtf8, dev);
   if (env.NODE_TLS_REJECT_UNAUTHORIZED === '0' && !dev) {
-    throw new ConfigError(
+    r.problem(
       'NODE_TLS_REJECT_UNAUTHORIZED',
       'TLS certificate checks are disabled; refusing to start outside dev',
     );
   }
-  const devApp = dev ? options.devDefaults : undefined;
-  if (dev && !devApp) throw new TypeError('loadConfig: devDefaults is required in dev mode');
-
-  const r = envReader(env, options.readFile ?? ((p: string) => readFileSync(p, 'utf8')), dev);
-  if (!dev) {
-    // Name every missing variable at once: one run, one fix, not one variable per attempt.
-    const missing = REQUIRED_IN_SERVE.filter((name) => r.raw(name) === undefined);
-    if (missing.length > 1) {
-      throw new ConfigError(missing.join(', '), 'are required (serve)', missing);
-    }
-  }
-
   const warnings: string[] = [];
-  const application = readApplication(r, devApp);
+  // Against Amazon itself a value that cannot be Amazon's is refused; against an emulator, remarked.
+  const towardsAmazon = !dev && r.raw('SPAPI_AUTH_AMAZON_URL') === undefined;
+  const application = readApplication(r, devApp, towardsAmazon, warnings);
   const listen = readListen(r);
   const publicUrl = readPublicUrl(r, listen.port, warnings);
   const config: Config = {
@@ -312,117 +318,118 @@ export function loadConfig(
     ...application,
     ...publicUrl,
     ...readAmazon(r, warnings),
-    ...readStorage(r),
+    ...readStorage(r, !dev),
     ...readFlows(r),
     ...readWebhooks(r),
     ...readOperators(r),
     ...readAdminOidc(r, publicUrl.publicUrl),
     ...readLimits(r),
     ...listen,
-    warnings: Object.freeze(warnings),
-    ...faultPointOf(env),
+    ...readTestHooks(r, env.NODE_ENV),
+    warnings: Object.freeze([...warnings, ...unknownVariableWarnings(env)]),
+    effective: effectiveOf(log),
   };
+  if (log.problems.length > 0) throw ConfigError.of(mergeMissing(log.problems), effectiveOf(log));
   return freezeRedacted(config);
 }
 
+function readUtf8(path: string): string {
+  return readFileSync(path, 'utf8');
+}
+
+/** Several required variables missing: one line naming them all (one run, one fix). */
+function mergeMissing(problems: readonly ConfigProblem[]): readonly ConfigProblem[] {
+  const missing = problems.filter((p) => p.rule === 'is required (serve)');
+  if (missing.length < 2) return problems;
+  const merged = {
+    variable: missing.map((p) => p.variable).join(', '),
+    shape: undefined,
+    rule: 'are required (serve)',
+  };
+  const rest = problems.filter((p) => !missing.includes(p));
+  return [merged, ...rest];
+}
+
+const APPLICATION_VARIABLES = {
+  LWA_CLIENT_ID: PLAIN,
+  LWA_CLIENT_SECRET: SECRET,
+  LWA_CLIENT_SECRET_NEXT: SECRET,
+  SPAPI_APPLICATION_ID: PLAIN,
+} as const;
+
 /**
- * The typed accessors every group reader uses. A secret may come from `NAME_FILE` (an
- * orchestrator-mounted file), which is preferred over `NAME`; blank values count as unset.
+ * The app's identity at Amazon: LWA credentials (with the next secret during a rotation) and the
+ * SP-API application id. A client id or secret that cannot be Amazon's is refused when calls go
+ * to Amazon (`towardsAmazon`), and remarked in dev and against an emulator, whose apps may use any.
  */
-interface EnvReader {
-  readonly dev: boolean;
-  raw(name: string): string | undefined;
-  bool(name: string, fallback: boolean): boolean;
-  required(name: string, fallback: string | undefined): string;
-  /** An absolute http(s) URL without credentials, query or fragment. */
-  origin(name: string, value: string): URL;
-  integer(name: string, fallback: number, min: number, max: number): number;
-}
-
-function envReader(
-  env: Readonly<Record<string, string | undefined>>,
-  readFile: (path: string) => string,
-  dev: boolean,
-): EnvReader {
-  const raw = (name: string): string | undefined => {
-    const file = env[`${name}_FILE`];
-    if (file !== undefined && file !== '') {
-      let text: string;
-      try {
-        text = readFile(file);
-      } catch {
-        throw new ConfigError(`${name}_FILE`, 'cannot read the file it names');
-      }
-      return text.trim();
-    }
-    const v = env[name];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
-  };
-  return {
-    dev,
-    raw,
-    bool(name, fallback) {
-      const v = raw(name);
-      if (v === undefined) return fallback;
-      if (/^(true|1|yes)$/i.test(v)) return true;
-      if (/^(false|0|no)$/i.test(v)) return false;
-      throw new ConfigError(name, 'must be true or false');
-    },
-    required(name, fallback) {
-      const v = raw(name) ?? fallback;
-      if (v === undefined) throw new ConfigError(name, `is required${dev ? '' : ' (serve)'}`);
-      return v;
-    },
-    origin(name, value) {
-      let u: URL;
-      try {
-        u = new URL(value);
-      } catch {
-        throw new ConfigError(name, 'must be an absolute URL');
-      }
-      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new ConfigError(name, 'must be http(s)');
-      if (u.username || u.password) throw new ConfigError(name, 'must not contain credentials');
-      if (u.search || u.hash) throw new ConfigError(name, 'must not contain a query or fragment');
-      return u;
-    },
-    integer(name, fallback, min, max) {
-      return integer(raw(name), name, fallback, min, max);
-    },
-  };
-}
-
-/** The app's identity at Amazon: LWA credentials (with the next secret during a rotation) and the SP-API application id. */
-function readApplication(r: EnvReader, devApp: DevDefaults | undefined) {
-  const printable = (name: string, value: string | undefined, max: number): void => {
-    if (value !== undefined && (!PRINTABLE.test(value) || value.length > max)) {
-      throw new ConfigError(name, 'must be printable ASCII without spaces');
-    }
+function readApplication(
+  r: EnvReader<keyof typeof APPLICATION_VARIABLES>,
+  devApp: DevDefaults | undefined,
+  towardsAmazon: boolean,
+  warnings: string[],
+) {
+  const printable = (name: keyof typeof APPLICATION_VARIABLES, value: string | undefined, max: number) => {
+    const ok = value === undefined || value === '' || (PRINTABLE.test(value) && value.length <= max);
+    if (!ok) r.problem(name, 'must be printable ASCII without spaces');
+    return ok;
   };
   const lwaClientId = r.required('LWA_CLIENT_ID', devApp?.clientId);
-  printable('LWA_CLIENT_ID', lwaClientId, 256);
+  if (
+    printable('LWA_CLIENT_ID', lwaClientId, 256) &&
+    lwaClientId !== '' &&
+    !LWA_CLIENT_ID.test(lwaClientId)
+  ) {
+    const rule = APPLICATION_ID.test(lwaClientId)
+      ? 'is an SP-API application id, not the LWA client id (amzn1.application-oa2-client.…): are LWA_CLIENT_ID and SPAPI_APPLICATION_ID swapped?'
+      : "is not an LWA client id: Amazon's have the form amzn1.application-oa2-client.<letters and digits> (the app's LWA credentials in Developer Central)";
+    if (towardsAmazon) r.problem('LWA_CLIENT_ID', rule);
+    else warnings.push(`LWA_CLIENT_ID (${shapeOf(lwaClientId)}) ${rule}`);
+  }
   const lwaClientSecret = r.required('LWA_CLIENT_SECRET', devApp?.clientSecret);
-  printable('LWA_CLIENT_SECRET', lwaClientSecret, 512);
+  if (printable('LWA_CLIENT_SECRET', lwaClientSecret, 512) && lwaClientSecret !== '') {
+    if (lwaClientSecret.startsWith('amzn1.application-oa2-client.')) {
+      r.problem(
+        'LWA_CLIENT_SECRET',
+        'is an LWA client id (amzn1.application-oa2-client.…), not the client secret',
+      );
+    } else if (towardsAmazon && !LWA_CLIENT_SECRET.test(lwaClientSecret)) {
+      warnings.push(
+        `LWA_CLIENT_SECRET (${shapeOf(lwaClientSecret)}) does not have the form of an LWA client secret (amzn1.oa2-cs.v1.…): if Login with Amazon answers invalid_client, copy the app's current secret again`,
+      );
+    }
+  }
   const lwaClientSecretNext = r.raw('LWA_CLIENT_SECRET_NEXT');
   printable('LWA_CLIENT_SECRET_NEXT', lwaClientSecretNext, 512);
   const applicationId = r.required('SPAPI_APPLICATION_ID', devApp?.applicationId);
-  if (!APPLICATION_ID.test(applicationId)) {
-    throw new ConfigError(
+  if (applicationId !== '' && !APPLICATION_ID.test(applicationId)) {
+    r.problem(
       'SPAPI_APPLICATION_ID',
-      'must be an SP-API application id (amzn1.sp.solution.… or amzn1.sellerapps.app.…), not the LWA client id',
+      LWA_CLIENT_ID.test(applicationId)
+        ? 'is an LWA client id, not the SP-API application id (amzn1.sp.solution.… or amzn1.sellerapps.app.…): are LWA_CLIENT_ID and SPAPI_APPLICATION_ID swapped?'
+        : 'must be an SP-API application id (amzn1.sp.solution.… or amzn1.sellerapps.app.…, shown under the app in Developer Central), not the LWA client id',
     );
   }
   return { lwaClientId, lwaClientSecret, lwaClientSecretNext, applicationId };
 }
 
+const LISTEN_VARIABLES = {
+  PORT: PLAIN,
+  HOST: PLAIN,
+  SPAPI_AUTH_TRUSTED_PROXIES: PLAIN,
+  SPAPI_AUTH_HEADERS_TIMEOUT: PLAIN,
+  SPAPI_AUTH_REQUEST_TIMEOUT: PLAIN,
+  SPAPI_AUTH_KEEP_ALIVE_TIMEOUT: PLAIN,
+  SPAPI_AUTH_MAX_CONNECTIONS: PLAIN,
+} as const;
+
 /**
  * Where this process listens (`PORT`, `HOST`), which proxies in front of it are believed, and how
  * it treats its client connections: the header, request and keep-alive timeouts and the cap.
  */
-function readListen(r: EnvReader) {
+function readListen(r: EnvReader<keyof typeof LISTEN_VARIABLES>) {
   const port = r.integer('PORT', 3000, 0, 65535);
-  const host = r.raw('HOST') ?? '127.0.0.1';
-  if (!/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host))
-    throw new ConfigError('HOST', 'must be a host name or address');
+  const host = r.text('HOST', '127.0.0.1');
+  if (!/^[A-Za-z0-9.:[\]-]{1,255}$/.test(host)) r.problem('HOST', 'must be a host name or address');
   const trustedProxies = (r.raw('SPAPI_AUTH_TRUSTED_PROXIES') ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -430,7 +437,7 @@ function readListen(r: EnvReader) {
   try {
     parseTrustedProxies(trustedProxies);
   } catch {
-    throw new ConfigError(
+    r.problem(
       'SPAPI_AUTH_TRUSTED_PROXIES',
       'must list IP addresses or CIDR networks (e.g. 127.0.0.1,10.0.0.0/8,::1)',
     );
@@ -438,7 +445,7 @@ function readListen(r: EnvReader) {
   const headersTimeoutS = r.integer('SPAPI_AUTH_HEADERS_TIMEOUT', 10, 1, 3600);
   const requestTimeoutS = r.integer('SPAPI_AUTH_REQUEST_TIMEOUT', 30, 1, 3600);
   if (headersTimeoutS > requestTimeoutS) {
-    throw new ConfigError('SPAPI_AUTH_HEADERS_TIMEOUT', 'must not be longer than SPAPI_AUTH_REQUEST_TIMEOUT');
+    r.problem('SPAPI_AUTH_HEADERS_TIMEOUT', 'must not be longer than SPAPI_AUTH_REQUEST_TIMEOUT');
   }
   const keepAliveTimeoutS = r.integer('SPAPI_AUTH_KEEP_ALIVE_TIMEOUT', 5, 1, 3600);
   const maxConnections =
@@ -456,50 +463,54 @@ function readListen(r: EnvReader) {
   };
 }
 
+const PUBLIC_URL_VARIABLES = { SPAPI_AUTH_PUBLIC_URL: PLAIN } as const;
+
 /** The public URL and the URLs Amazon sends browsers back to, derived from it once. */
-function readPublicUrl(r: EnvReader, port: number, warnings: string[]) {
-  const publicUrlRaw =
-    r.raw('SPAPI_AUTH_PUBLIC_URL') ?? (r.dev ? `http://localhost:${port === 0 ? 3000 : port}` : undefined);
-  if (publicUrlRaw === undefined) throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'is required (serve)');
-  const pub = r.origin('SPAPI_AUTH_PUBLIC_URL', publicUrlRaw);
+function readPublicUrl(r: EnvReader<keyof typeof PUBLIC_URL_VARIABLES>, port: number, warnings: string[]) {
+  const name = 'SPAPI_AUTH_PUBLIC_URL';
+  const publicUrlRaw = r.raw(name) ?? (r.dev ? `http://localhost:${port === 0 ? 3000 : port}` : undefined);
+  const pub = publicUrlRaw === undefined ? undefined : r.origin(name, publicUrlRaw);
+  if (publicUrlRaw === undefined) r.problem(name, 'is required (serve)');
+  if (pub === undefined) return publicUrlsOf('http://localhost', false); // a problem is recorded
   // A path prefix (`https://example.com/auth`) when a proxy mounts the service below the root and
   // strips the prefix: every URL the service sends starts with it; the routes do not.
   const prefix = pub.pathname.replace(/\/+$/, '');
   if (prefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix))
-    throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'must be an origin, optionally with a plain path prefix');
+    r.problem(name, 'must be an origin, optionally with a plain path prefix');
   const local = pub.hostname === 'localhost' || pub.hostname === '127.0.0.1';
-  if (pub.protocol === 'http:') {
-    if (!local)
-      throw new ConfigError('SPAPI_AUTH_PUBLIC_URL', 'must be https (http only for localhost and 127.0.0.1)');
-    if (!r.dev)
-      warnings.push(
-        'SPAPI_AUTH_PUBLIC_URL is plain http: for local testing only (the binding cookie is not Secure)',
-      );
+  if (pub.protocol === 'http:' && !local) {
+    r.problem(name, 'must be https (http only for localhost and 127.0.0.1)');
+  } else if (pub.protocol === 'http:' && !r.dev) {
+    warnings.push(
+      'SPAPI_AUTH_PUBLIC_URL is plain http: for local testing only (the binding cookie is not Secure)',
+    );
   }
-  const publicUrl = pub.origin + prefix;
+  return publicUrlsOf(pub.origin + prefix, pub.protocol === 'https:');
+}
+
+function publicUrlsOf(publicUrl: string, secureCookies: boolean) {
   return {
     publicUrl,
     redirectUri: `${publicUrl}/oauth/callback`,
     loginUri: `${publicUrl}/oauth/login`,
-    secureCookies: pub.protocol === 'https:',
+    secureCookies,
   };
 }
 
+const AMAZON_VARIABLES = { SPAPI_AUTH_AMAZON_URL: PLAIN, SPAPI_AUTH_SANDBOX: PLAIN } as const;
+
 /** `SPAPI_AUTH_AMAZON_URL`: one origin (an emulator) standing in for every Amazon host, and the sandbox switch. */
-function readAmazon(r: EnvReader, warnings: string[]) {
-  const amazonRaw = r.raw('SPAPI_AUTH_AMAZON_URL');
+function readAmazon(r: EnvReader<keyof typeof AMAZON_VARIABLES>, warnings: string[]) {
+  const name = 'SPAPI_AUTH_AMAZON_URL';
+  const amazonRaw = r.raw(name);
+  const a = amazonRaw === undefined ? undefined : r.origin(name, amazonRaw);
   let amazonUrl: string | undefined;
-  if (amazonRaw !== undefined) {
-    const a = r.origin('SPAPI_AUTH_AMAZON_URL', amazonRaw);
-    if (a.pathname !== '/')
-      throw new ConfigError('SPAPI_AUTH_AMAZON_URL', 'must be an origin without a path');
-    if (a.protocol === 'http:' && !['localhost', '127.0.0.1', '[::1]'].includes(a.hostname)) {
-      // The core accepts a plain-http emulator only on loopback (a redirect target for browsers).
-      throw new ConfigError(
-        'SPAPI_AUTH_AMAZON_URL',
-        'must be https, or http on localhost / 127.0.0.1 / [::1]',
-      );
-    }
+  if (a !== undefined && a.pathname !== '/') {
+    r.problem(name, 'must be an origin without a path');
+  } else if (a !== undefined && a.protocol === 'http:' && !isLoopbackHost(a.hostname)) {
+    // The core accepts a plain-http emulator only on loopback (a redirect target for browsers).
+    r.problem(name, 'must be https, or http on localhost / 127.0.0.1 / [::1]');
+  } else if (a !== undefined) {
     amazonUrl = a.origin;
     warnings.push(
       'SPAPI_AUTH_AMAZON_URL is set: every Amazon call goes to that origin (an emulator), not to Amazon',
@@ -508,130 +519,194 @@ function readAmazon(r: EnvReader, warnings: string[]) {
   return { amazonUrl, sandbox: r.bool('SPAPI_AUTH_SANDBOX', false) };
 }
 
-/** The database and the key ring that encrypts what it holds. */
-function readStorage(r: EnvReader) {
-  const databaseUrl = checkDatabaseUrl(r.raw('DATABASE_URL') ?? DEFAULT_DATABASE_URL);
-  const encryptionKeys = r.raw('SPAPI_AUTH_ENCRYPTION_KEYS');
+const STORAGE_VARIABLES = {
+  DATABASE_URL: { secret: true, show: databaseUrlShown },
+  SPAPI_AUTH_ENCRYPTION_KEYS: { secret: true, show: keyRingShown },
+} as const;
+
+/** The database and the key ring that encrypts what it holds (`keysRequired`: serve). */
+function readStorage(r: EnvReader<keyof typeof STORAGE_VARIABLES>, keysRequired: boolean) {
+  const databaseUrl = r.text('DATABASE_URL', DEFAULT_DATABASE_URL);
+  const urlRule = databaseUrlRule(databaseUrl);
+  if (urlRule !== undefined) r.problem('DATABASE_URL', urlRule);
+  const encryptionKeys = r.raw('SPAPI_AUTH_ENCRYPTION_KEYS')?.replace(/\s+/g, '');
   if (encryptionKeys === undefined) {
-    if (!r.dev) throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'is required (serve)');
-  } else if (!KEY_RING.test(encryptionKeys.replace(/\s+/g, ''))) {
-    throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'must be kid1:<base64 of 32 bytes>[,kid2:…]');
+    if (keysRequired) r.problem('SPAPI_AUTH_ENCRYPTION_KEYS', 'is required (serve)');
+  } else if (!KEY_RING.test(encryptionKeys)) {
+    r.problem('SPAPI_AUTH_ENCRYPTION_KEYS', 'must be kid1:<base64 of 32 bytes>[,kid2:…]');
   }
-  return { databaseUrl, encryptionKeys: encryptionKeys?.replace(/\s+/g, '') };
+  return { databaseUrl, encryptionKeys };
 }
 
-/** How the consent flows behave: where browsers may return to, the Appstore sign-in hop, PKCE, draft apps. */
-function readFlows(r: EnvReader) {
-  const returnOrigins = (r.raw('SPAPI_AUTH_RETURN_ORIGINS') ?? '')
+/**
+ * Checks the shape of `DATABASE_URL`. `sqlite://./data/x.db` is refused: read as a URL its path is
+ * `/data/x.db` at the filesystem root, never what the writer meant; `sqlite:<path>` is the form.
+ */
+function databaseUrlRule(url: string): string | undefined {
+  if (url.startsWith('sqlite://')) {
+    return 'sqlite:// is not accepted (it would put the file at the filesystem root): write sqlite:<path>, e.g. sqlite:./data/spapi-auth.db or sqlite:/var/lib/spapi-auth/db.sqlite';
+  }
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+|memory:)$/.test(url)) return 'must be sqlite:<path> or postgres://…';
+  return undefined;
+}
+
+/** `DATABASE_URL` as `doctor` shows it: a SQLite path as it is, a PostgreSQL URL without password or query. */
+function databaseUrlShown(url: string): string {
+  if (!/^postgres(ql)?:\/\//.test(url))
+    return url.startsWith('sqlite:') || url === 'memory:' ? url : '[redacted]';
+  try {
+    const u = new URL(url);
+    const user = u.username === '' ? '' : `${u.username}${u.password === '' ? '' : ':[redacted]'}@`;
+    return `${u.protocol}//${user}${u.host}${u.pathname}${u.search === '' ? '' : '?[redacted]'}`;
+  } catch {
+    return '[redacted]';
+  }
+}
+
+/** The key ring as `doctor` shows it: its key ids, never a key. */
+function keyRingShown(value: string): string {
+  const ring = value.replace(/\s+/g, '');
+  if (!KEY_RING.test(ring)) return '[redacted]';
+  return `key ids ${ring
     .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '')
-    .map((s) => {
-      const u = r.origin('SPAPI_AUTH_RETURN_ORIGINS', s);
-      if (u.pathname !== '/')
-        throw new ConfigError('SPAPI_AUTH_RETURN_ORIGINS', 'must list origins without paths');
-      return u.origin;
-    });
+    .map((e) => e.split(':')[0])
+    .join(', ')} (keys redacted)`;
+}
+
+const FLOW_VARIABLES = {
+  SPAPI_AUTH_RETURN_ORIGINS: PLAIN,
+  SPAPI_AUTH_SIGNIN_URL: PLAIN,
+  SPAPI_AUTH_DRAFT_APP: PLAIN,
+  SPAPI_AUTH_PKCE: PLAIN,
+  SPAPI_AUTH_ALLOW_RELINK: PLAIN,
+} as const;
+
+/** How the consent flows behave: where browsers may return to, the Appstore sign-in hop, PKCE, draft apps. */
+function readFlows(r: EnvReader<keyof typeof FLOW_VARIABLES>) {
+  const returnOrigins: string[] = [];
+  for (const entry of (r.raw('SPAPI_AUTH_RETURN_ORIGINS') ?? '').split(',')) {
+    if (entry.trim() === '') continue;
+    const u = r.origin('SPAPI_AUTH_RETURN_ORIGINS', entry.trim());
+    if (u !== undefined && u.pathname !== '/') {
+      r.problem('SPAPI_AUTH_RETURN_ORIGINS', 'must list origins without paths');
+    } else if (u !== undefined) {
+      returnOrigins.push(u.origin);
+    }
+  }
   const signinRaw = r.raw('SPAPI_AUTH_SIGNIN_URL');
   return {
     returnOrigins: Object.freeze(returnOrigins),
-    signinUrl: signinRaw === undefined ? undefined : r.origin('SPAPI_AUTH_SIGNIN_URL', signinRaw).href,
+    signinUrl: signinRaw === undefined ? undefined : r.origin('SPAPI_AUTH_SIGNIN_URL', signinRaw)?.href,
     draftApp: r.bool('SPAPI_AUTH_DRAFT_APP', false),
     pkce: r.bool('SPAPI_AUTH_PKCE', false),
     allowRelink: r.bool('SPAPI_AUTH_ALLOW_RELINK', false),
   };
 }
 
+const WEBHOOK_VARIABLES = {
+  SPAPI_AUTH_WEBHOOK_URL: PLAIN,
+  SPAPI_AUTH_WEBHOOK_SECRET: SECRET,
+  SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS: SECRET,
+} as const;
+
 /** Where seller events are delivered, and the secret that signs them. */
-function readWebhooks(r: EnvReader) {
+function readWebhooks(r: EnvReader<keyof typeof WEBHOOK_VARIABLES>) {
   const webhookRaw = r.raw('SPAPI_AUTH_WEBHOOK_URL');
   const webhookUrl =
-    webhookRaw === undefined ? undefined : r.origin('SPAPI_AUTH_WEBHOOK_URL', webhookRaw).href;
+    webhookRaw === undefined ? undefined : r.origin('SPAPI_AUTH_WEBHOOK_URL', webhookRaw)?.href;
   const webhookSecret = r.raw('SPAPI_AUTH_WEBHOOK_SECRET');
-  if (webhookUrl !== undefined && webhookSecret === undefined) {
-    throw new ConfigError('SPAPI_AUTH_WEBHOOK_SECRET', 'is required when SPAPI_AUTH_WEBHOOK_URL is set');
+  if (webhookRaw !== undefined && webhookSecret === undefined) {
+    r.problem('SPAPI_AUTH_WEBHOOK_SECRET', 'is required when SPAPI_AUTH_WEBHOOK_URL is set');
   }
   // The secret being rotated out: signed with as well until the operator removes it.
   const webhookSecretPrevious = r.raw('SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS');
   if (webhookSecretPrevious !== undefined && webhookSecret === undefined) {
-    throw new ConfigError(
+    r.problem(
       'SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS',
       'needs SPAPI_AUTH_WEBHOOK_SECRET (the new secret) beside it',
     );
-  }
-  if (webhookSecretPrevious !== undefined && webhookSecretPrevious === webhookSecret) {
-    throw new ConfigError('SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS', 'is the same as SPAPI_AUTH_WEBHOOK_SECRET');
+  } else if (webhookSecretPrevious !== undefined && webhookSecretPrevious === webhookSecret) {
+    r.problem('SPAPI_AUTH_WEBHOOK_SECRET_PREVIOUS', 'is the same as SPAPI_AUTH_WEBHOOK_SECRET');
   }
   return { webhookUrl, webhookSecret, webhookSecretPrevious };
 }
 
+const OPERATOR_VARIABLES = {
+  SPAPI_AUTH_ADMIN_PASSWORD: SECRET,
+  SPAPI_AUTH_METRICS_TOKEN: SECRET,
+  SPAPI_AUTH_METRICS_RUNTIME: PLAIN,
+} as const;
+
 /** What operators sign in and scrape with: the admin password and the `/metrics` settings. */
-function readOperators(r: EnvReader) {
+function readOperators(r: EnvReader<keyof typeof OPERATOR_VARIABLES>) {
   const adminPassword = r.raw('SPAPI_AUTH_ADMIN_PASSWORD');
   if (adminPassword !== undefined && adminPassword.length < 12) {
-    throw new ConfigError('SPAPI_AUTH_ADMIN_PASSWORD', 'must be at least 12 characters');
+    r.problem('SPAPI_AUTH_ADMIN_PASSWORD', 'must be at least 12 characters');
   }
   const metricsToken = r.raw('SPAPI_AUTH_METRICS_TOKEN');
   if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
-    throw new ConfigError('SPAPI_AUTH_METRICS_TOKEN', 'must be 16 to 256 printable characters');
+    r.problem('SPAPI_AUTH_METRICS_TOKEN', 'must be 16 to 256 printable characters');
   }
   return { adminPassword, metricsToken, metricsRuntime: r.bool('SPAPI_AUTH_METRICS_RUNTIME', true) };
 }
 
-const OIDC_VARIABLES = [
-  'SPAPI_AUTH_ADMIN_OIDC_ISSUER',
-  'SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID',
-  'SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET',
-  'SPAPI_AUTH_ADMIN_OIDC_ALLOWED',
-] as const;
+const ADMIN_OIDC_VARIABLES = {
+  SPAPI_AUTH_ADMIN_OIDC_ISSUER: PLAIN,
+  SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID: PLAIN,
+  SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET: SECRET,
+  SPAPI_AUTH_ADMIN_OIDC_ALLOWED: PLAIN,
+} as const;
 
 /**
  * Admin sign-in with an OpenID provider: all four variables or none. The issuer must be https
  * (plain http only on localhost / 127.0.0.1 / [::1], for tests against a local provider).
  */
-function readAdminOidc(r: EnvReader, publicUrl: string) {
-  const redirectUri = `${publicUrl}/admin/oidc/callback`;
-  const set = OIDC_VARIABLES.filter((name) => r.raw(name) !== undefined);
-  if (set.length === 0) {
-    return {
-      adminOidcIssuer: undefined,
-      adminOidcClientId: undefined,
-      adminOidcClientSecret: undefined,
-      adminOidcAllowed: parseOidcAllowList(''),
-      adminOidcRedirectUri: redirectUri,
-    };
-  }
-  const missing = OIDC_VARIABLES.filter((name) => r.raw(name) === undefined);
+function readAdminOidc(r: EnvReader<keyof typeof ADMIN_OIDC_VARIABLES>, publicUrl: string) {
+  const names = Object.keys(ADMIN_OIDC_VARIABLES) as (keyof typeof ADMIN_OIDC_VARIABLES)[];
+  const off = {
+    adminOidcIssuer: undefined,
+    adminOidcClientId: undefined,
+    adminOidcClientSecret: undefined,
+    adminOidcAllowed: parseOidcAllowList(''),
+    adminOidcRedirectUri: `${publicUrl}/admin/oidc/callback`,
+  };
+  const set = names.filter((name) => r.raw(name) !== undefined);
+  if (set.length === 0) return off;
+  const missing = names.filter((name) => r.raw(name) === undefined);
   if (missing.length > 0) {
-    throw new ConfigError(
-      missing.join(', '),
-      `${missing.length > 1 ? 'are' : 'is'} required when ${set[0]} is set`,
-      missing,
-    );
+    r.problem(missing.join(', '), `${missing.length > 1 ? 'are' : 'is'} required when ${set[0]} is set`);
+    return off;
   }
   const issuerRaw = r.raw('SPAPI_AUTH_ADMIN_OIDC_ISSUER')!;
   const issuer = r.origin('SPAPI_AUTH_ADMIN_OIDC_ISSUER', issuerRaw);
-  if (issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
-    throw new ConfigError(
+  if (issuer !== undefined && issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
+    r.problem(
       'SPAPI_AUTH_ADMIN_OIDC_ISSUER',
       'must be https (plain http only on localhost / 127.0.0.1 / [::1], for a local test provider)',
     );
   }
   const clientId = r.raw('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID')!;
   if (!PRINTABLE.test(clientId) || clientId.length > 256) {
-    throw new ConfigError('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID', 'must be printable ASCII without spaces');
+    r.problem('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID', 'must be printable ASCII without spaces');
   }
   const clientSecret = r.raw('SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET')!;
   if (!PRINTABLE.test(clientSecret) || clientSecret.length > 512) {
-    throw new ConfigError('SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET', 'must be printable ASCII without spaces');
+    r.problem('SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET', 'must be printable ASCII without spaces');
+  }
+  let allowed = off.adminOidcAllowed;
+  try {
+    allowed = parseOidcAllowList(r.raw('SPAPI_AUTH_ADMIN_OIDC_ALLOWED')!);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    for (const p of err.problems) r.problem(p.variable, p.rule);
   }
   return {
+    ...off,
     // As written (trimmed): the provider's `issuer` must match it.
     adminOidcIssuer: issuerRaw,
     adminOidcClientId: clientId,
     adminOidcClientSecret: clientSecret,
-    adminOidcAllowed: parseOidcAllowList(r.raw('SPAPI_AUTH_ADMIN_OIDC_ALLOWED')!),
-    adminOidcRedirectUri: redirectUri,
+    adminOidcAllowed: allowed,
   };
 }
 
@@ -687,9 +762,16 @@ export function parseOidcAllowList(value: string): AdminOidcAllowList {
   });
 }
 
-/** Rates: per API key, and of the proactive refresher (with its idle window, the hot set). */
+const LIMIT_VARIABLES = {
+  SPAPI_AUTH_KEY_RATE_LIMIT: PLAIN,
+  SPAPI_AUTH_OAUTH_RATE_LIMIT: PLAIN,
+  SPAPI_AUTH_MAX_PENDING_FLOWS: PLAIN,
+  SPAPI_AUTH_REFRESH_RATE_LIMIT: PLAIN,
+  SPAPI_AUTH_REFRESH_IDLE_AFTER: PLAIN,
+} as const;
+
 /** Rates: per API key, per client address on the browser flows, the pending-flow cap, and the proactive refresher (with its idle window, the hot set). */
-function readLimits(r: EnvReader) {
+function readLimits(r: EnvReader<keyof typeof LIMIT_VARIABLES>) {
   return {
     keyRateLimit: r.integer('SPAPI_AUTH_KEY_RATE_LIMIT', 100, 0, 1_000_000),
     oauthRateLimit: r.integer('SPAPI_AUTH_OAUTH_RATE_LIMIT', DEFAULT_OAUTH_RATE_LIMIT, 0, 1_000_000),
@@ -704,6 +786,86 @@ function readLimits(r: EnvReader) {
   };
 }
 
+const TEST_HOOK_VARIABLES = { SPAPI_AUTH_FAULT_POINT: PLAIN } as const;
+
+/** The crash points the test-only fault hook knows (docs/security.md T-E3…T-E5). */
+export const FAULT_POINTS: readonly string[] = Object.freeze([
+  'after_lwa_code_response',
+  'after_lease',
+  'after_lwa_refresh_response',
+  'before_cas',
+  'after_cas',
+]);
+
+/** The test-only fault hook (`SPAPI_AUTH_FAULT_POINT`), refused when `NODE_ENV=production`. */
+function readTestHooks(
+  r: EnvReader<keyof typeof TEST_HOOK_VARIABLES>,
+  nodeEnv: string | undefined,
+): { faultPoint?: string } {
+  const point = r.raw('SPAPI_AUTH_FAULT_POINT');
+  if (point === undefined) return {};
+  if (nodeEnv === 'production') {
+    r.problem('SPAPI_AUTH_FAULT_POINT', 'is a test hook and is refused when NODE_ENV=production');
+  } else if (!FAULT_POINTS.includes(point)) {
+    r.problem('SPAPI_AUTH_FAULT_POINT', `must be one of ${FAULT_POINTS.join(', ')}`);
+  }
+  return { faultPoint: point };
+}
+
+/** Variables other parts read themselves: known, so that setting them draws no warning. */
+const READ_ELSEWHERE = {
+  /** `sellers export` / `sellers import`: the passphrase of a transfer file. */
+  SPAPI_AUTH_TRANSFER_PASSPHRASE: SECRET,
+  /** The examples' client scripts: an API key of the token API. */
+  SPAPI_AUTH_KEY: SECRET,
+  /** The test suites: a PostgreSQL server to run against. */
+  SPAPI_AUTH_TEST_PG_URL: SECRET,
+} as const;
+
+/** Every variable the configuration reads, group by group. */
+const VARIABLES = {
+  ...APPLICATION_VARIABLES,
+  ...LISTEN_VARIABLES,
+  ...PUBLIC_URL_VARIABLES,
+  ...AMAZON_VARIABLES,
+  ...STORAGE_VARIABLES,
+  ...FLOW_VARIABLES,
+  ...WEBHOOK_VARIABLES,
+  ...OPERATOR_VARIABLES,
+  ...ADMIN_OIDC_VARIABLES,
+  ...LIMIT_VARIABLES,
+  ...TEST_HOOK_VARIABLES,
+} as const satisfies Variables;
+
+const KNOWN_VARIABLES: readonly string[] = Object.freeze(
+  [...Object.keys(VARIABLES), ...Object.keys(READ_ELSEWHERE)].flatMap((name) => [name, `${name}_FILE`]),
+);
+
+/**
+ * Variables that hold secrets; {@link scrubSecretsFromEnv} deletes them after start-up.
+ *
+ * @example
+ * SECRET_VARIABLES.includes('LWA_CLIENT_SECRET'); // true
+ */
+export const SECRET_VARIABLES: readonly string[] = Object.freeze(
+  Object.entries({ ...VARIABLES, ...READ_ELSEWHERE })
+    .filter(([, spec]) => 'secret' in spec && spec.secret)
+    .map(([name]) => name),
+);
+
+/** A `SPAPI_AUTH_*` variable nobody reads is likely misspelt: named, with the closest known name. */
+function unknownVariableWarnings(env: Readonly<Record<string, string | undefined>>): string[] {
+  const warnings: string[] = [];
+  for (const name of Object.keys(env).sort()) {
+    if (!name.startsWith('SPAPI_AUTH_') || KNOWN_VARIABLES.includes(name)) continue;
+    const near = closestName(name, KNOWN_VARIABLES);
+    warnings.push(
+      `${name} is not a setting of spapi-auth and is ignored${near === undefined ? '' : `: did you mean ${near}?`} (${CONFIGURATION_DOCS})`,
+    );
+  }
+  return warnings;
+}
+
 /** What the store-only commands (`migrate`, `keys`) need: where the database is and, optionally, the key ring. */
 export interface StoreConfig {
   readonly databaseUrl: string;
@@ -711,19 +873,20 @@ export interface StoreConfig {
 }
 
 /**
- * Reads only `DATABASE_URL` and `SPAPI_AUTH_ENCRYPTION_KEYS` (neither required), for commands that
- * touch the store but not Amazon.
+ * Reads only `DATABASE_URL` and `SPAPI_AUTH_ENCRYPTION_KEYS` (neither required; both may come
+ * from `NAME_FILE`), for commands that touch the store but not Amazon.
  *
  * @example
  * const { databaseUrl } = loadStoreConfig(process.env);
  */
-export function loadStoreConfig(env: Readonly<Record<string, string | undefined>>): StoreConfig {
-  const databaseUrl = checkDatabaseUrl(env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL);
-  const keys = env.SPAPI_AUTH_ENCRYPTION_KEYS?.replace(/\s+/g, '') || undefined;
-  if (keys !== undefined && !KEY_RING.test(keys)) {
-    throw new ConfigError('SPAPI_AUTH_ENCRYPTION_KEYS', 'must be kid1:<base64 of 32 bytes>[,kid2:…]');
-  }
-  return Object.freeze({ databaseUrl, encryptionKeys: keys });
+export function loadStoreConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  readFile: (path: string) => string = readUtf8,
+): StoreConfig {
+  const { reader, log } = envReader(env, STORAGE_VARIABLES, readFile, false);
+  const storage = readStorage(reader, false);
+  if (log.problems.length > 0) throw ConfigError.of(log.problems, effectiveOf(log));
+  return Object.freeze(storage);
 }
 
 /**
@@ -755,14 +918,6 @@ export function scrubSecretsFromEnv(env: Record<string, string | undefined>): vo
   }
 }
 
-function integer(v: string | undefined, name: string, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  if (!/^\d{1,9}$/.test(v)) throw new ConfigError(name, `must be a whole number from ${min} to ${max}`);
-  const n = Number(v);
-  if (n < min || n > max) throw new ConfigError(name, `must be a whole number from ${min} to ${max}`);
-  return n;
-}
-
 function freezeRedacted(config: Config): Config {
   Object.defineProperty(config, 'toJSON', { value: () => redactConfig(config), enumerable: false });
   Object.defineProperty(config, inspect.custom, {
@@ -770,25 +925,4 @@ function freezeRedacted(config: Config): Config {
     enumerable: false,
   });
   return Object.freeze(config);
-}
-
-/** The crash points the test-only fault hook knows (docs/security.md T-E3…T-E5). */
-export const FAULT_POINTS: readonly string[] = Object.freeze([
-  'after_lwa_code_response',
-  'after_lease',
-  'after_lwa_refresh_response',
-  'before_cas',
-  'after_cas',
-]);
-
-function faultPointOf(env: Readonly<Record<string, string | undefined>>): { faultPoint?: string } {
-  const point = env.SPAPI_AUTH_FAULT_POINT;
-  if (point === undefined || point === '') return {};
-  if (env.NODE_ENV === 'production') {
-    throw new ConfigError('SPAPI_AUTH_FAULT_POINT', 'is a test hook and is refused when NODE_ENV=production');
-  }
-  if (!FAULT_POINTS.includes(point)) {
-    throw new ConfigError('SPAPI_AUTH_FAULT_POINT', `must be one of ${FAULT_POINTS.join(', ')}`);
-  }
-  return { faultPoint: point };
 }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { CliError, UsageError, type CliContext, type Command } from './command.js';
 import { commands } from './commands/index.js';
+import { editDistance } from '../shared/edit-distance.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -25,28 +26,11 @@ function overview(): string {
   ].join('\n');
 }
 
-/** Edit distance (insertions, deletions, substitutions, swapped neighbours), for "did you mean". */
-function distance(a: string, b: string): number {
-  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
-    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
-  );
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        v = Math.min(v, d[i - 2]![j - 2]! + 1);
-      d[i]![j] = v;
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
 /** The closest of `names` to a mistyped `word`, if one is close enough to be what was meant. */
 function closest(word: string, names: readonly string[]): string | undefined {
   let best: { name: string; d: number } | undefined;
   for (const name of names) {
-    const d = name.startsWith(word) && word.length >= 2 ? 1 : distance(word, name);
+    const d = name.startsWith(word) && word.length >= 2 ? 1 : editDistance(word, name);
     if (best === undefined || d < best.d) best = { name, d };
   }
   return best !== undefined && best.d <= Math.max(1, Math.floor(best.name.length / 3))

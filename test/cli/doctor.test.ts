@@ -48,7 +48,8 @@ describe('spapi-auth doctor', () => {
     const r = await world.cli(['doctor']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.equal(r.stderr, '');
-    const lines = r.stdout.trimEnd().split('\n');
+    const [table, effective] = r.stdout.split('\nEffective configuration (secrets redacted):\n');
+    const lines = table!.trimEnd().split('\n');
     assert.match(lines[0]!, /^VERDICT\s+CHECK\s+DETAIL$/);
     assert.equal(lines.length, 1 + CHECKS.length);
     const at = lines[0]!.indexOf('CHECK');
@@ -62,6 +63,11 @@ describe('spapi-auth doctor', () => {
     assert.match(r.stdout, /^ok\s+clock\s+in step/m);
     assert.match(r.stdout, /^warn\s+amazon\s+every Amazon call goes to http:\/\/127\.0\.0\.1/m);
     assert.match(r.stdout, /^warn\s+public URLs\s+plain http/m);
+    // The effective configuration: plain values as read, secrets redacted, the key ring as its ids.
+    assert.match(effective!, /^VARIABLE\s+VALUE\s+FROM$/m);
+    assert.match(effective!, /^LWA_CLIENT_SECRET\s+\[redacted\]\s+environment$/m);
+    assert.match(effective!, /^SPAPI_AUTH_ENCRYPTION_KEYS\s+key ids k1 \(keys redacted\)\s+environment$/m);
+    assert.match(effective!, /^SPAPI_AUTH_KEY_RATE_LIMIT\s+100\s+default$/m);
     assertNoLeak(r, secrets);
     const https = await world.cli(['doctor', '--json'], {
       env: { SPAPI_AUTH_PUBLIC_URL: 'https://auth.example.com' },
@@ -83,6 +89,34 @@ describe('spapi-auth doctor', () => {
     assert.equal(v.lwa, 'skip');
     assert.equal(v.clock, 'skip');
     assert.equal(report(r).ok, false);
+  });
+
+  it('warns about a misspelt variable with the closest name, and lists the configuration even when it fails', async () => {
+    const misspelt = await world.cli(['doctor', '--json'], {
+      env: { SPAPI_AUTH_WEBHOOK_ULR: 'https://hooks.example.com/x' },
+    });
+    assert.equal(misspelt.code, 0, misspelt.stdout + misspelt.stderr);
+    assert.equal(check(misspelt, 'configuration').verdict, 'warn');
+    assert.match(
+      check(misspelt, 'configuration').detail,
+      /SPAPI_AUTH_WEBHOOK_ULR is not a setting of spapi-auth and is ignored: did you mean SPAPI_AUTH_WEBHOOK_URL\?/,
+    );
+    const marker = 'CANARY-doctor-bad-keys';
+    const bad = await world.cli(['doctor', '--json'], {
+      env: { PORT: 'eighty', SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${marker}` },
+    });
+    assert.equal(bad.code, 1);
+    const c = check(bad, 'configuration');
+    assert.match(c.detail, /^2 configuration problems:/);
+    assert.match(c.detail, /PORT \(6 characters: lower-case letters\): must be a whole number/);
+    assert.match(c.fix!, /docs\/deployment\.md, "2\. Configuration"/);
+    const listed = (JSON.parse(bad.stdout) as { configuration: { variable: string; value: string }[] })
+      .configuration;
+    assert.deepEqual(
+      listed.find((x) => x.variable === 'SPAPI_AUTH_ENCRYPTION_KEYS'),
+      { variable: 'SPAPI_AUTH_ENCRYPTION_KEYS', value: '[redacted]', source: 'environment' },
+    );
+    assertNoLeak(bad, [marker, ...secrets]);
   });
 
   it('fails the lwa check when Login with Amazon refuses the client secret, never printing it', async () => {

@@ -163,7 +163,7 @@ describe('spapi-auth sellers', () => {
     assertFailure(
       await world.cli(['sellers', 'list'], { env: { DATABASE_URL: 'mysql://x' } }),
       1,
-      /DATABASE_URL: must be sqlite:<path> or postgres/,
+      /DATABASE_URL \([^)]*\): must be sqlite:<path> or postgres/,
     );
   });
 

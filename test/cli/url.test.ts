@@ -89,7 +89,7 @@ describe('spapi-auth url', () => {
         env: { SPAPI_APPLICATION_ID: 'amzn1.application-oa2-client.x' },
       }),
       1,
-      /SPAPI_APPLICATION_ID: must be an SP-API application id/,
+      /SPAPI_APPLICATION_ID \([^)]*\): is an LWA client id, not the SP-API application id/,
     );
   });
 });

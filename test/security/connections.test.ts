@@ -203,7 +203,7 @@ describe('T-C13, T-C16: idle, silent and slow connections are closed at their se
     ] as const) {
       assert.throws(
         () => loadConfig({ ...base, [name]: value }, { mode: 'serve' }),
-        (e: Error) => e.message.startsWith(`${name}: `) && !e.message.includes(`${value} `),
+        (e: Error) => e.message.startsWith(`${name} (`) && !e.message.includes(`${value} `),
         `${name}=${value}`,
       );
     }

@@ -1,7 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { ConfigError, loadConfig, redactConfig, scrubSecretsFromEnv } from '../../src/config.js';
+import {
+  ConfigError,
+  SECRET_VARIABLES,
+  loadConfig,
+  redactConfig,
+  scrubSecretsFromEnv,
+} from '../../src/config.js';
+import { DEV_CLIENT_SECRET, devApplication } from '../../src/emulator/dev-app.js';
 
 const SECRET = 'CANARY-client-secret-7f3a9';
 const KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -241,4 +248,180 @@ test('the abuse limits: SPAPI_AUTH_OAUTH_RATE_LIMIT, SPAPI_AUTH_MAX_PENDING_FLOW
       .variable,
     'SPAPI_AUTH_MAX_PENDING_FLOWS',
   );
+});
+
+test('five malformed values are reported in one run: each variable, its shape and its rule, never a value', () => {
+  const marker = 'CANARY-one-pass-5e1d';
+  const secretMarker = 'CANARY-secret-77b0';
+  const err = configError(() =>
+    loadConfig(
+      serveEnv({
+        PORT: `port-${marker}`,
+        SPAPI_AUTH_PUBLIC_URL: `http://${marker}.example.com`,
+        SPAPI_AUTH_ENCRYPTION_KEYS: `k1:${secretMarker}`,
+        LWA_CLIENT_SECRET: `has space ${secretMarker}`,
+        SPAPI_AUTH_DRAFT_APP: marker,
+      }),
+      { mode: 'serve' },
+    ),
+  );
+  assert.deepEqual([...err.variables].sort(), [
+    'LWA_CLIENT_SECRET',
+    'PORT',
+    'SPAPI_AUTH_DRAFT_APP',
+    'SPAPI_AUTH_ENCRYPTION_KEYS',
+    'SPAPI_AUTH_PUBLIC_URL',
+  ]);
+  assert.match(err.message, /^5 configuration problems:/);
+  assert.match(err.message, /PORT \(\d+ characters: [^)]*\): must be a whole number from 0 to 65535/);
+  assert.match(err.message, /SPAPI_AUTH_PUBLIC_URL \([^)]*\): must be https/);
+  assert.match(err.message, /SPAPI_AUTH_ENCRYPTION_KEYS \([^)]*\): must be kid1:<base64 of 32 bytes>/);
+  assert.match(err.message, /LWA_CLIENT_SECRET \([^)]*spaces[^)]*\): must be printable ASCII without spaces/);
+  assert.match(err.message, /SPAPI_AUTH_DRAFT_APP \([^)]*\): must be true or false/);
+  for (const m of [marker, secretMarker]) {
+    assert.ok(!err.message.includes(m), err.message);
+    assert.ok(!JSON.stringify(err.problems).includes(m));
+  }
+  // The effective list shows plain values as read, and never a secret.
+  assert.equal(err.effective.find((s) => s.variable === 'PORT')?.value, `port-${marker}`);
+  assert.ok(!JSON.stringify(err.effective).includes(secretMarker), 'the effective list redacts secrets');
+});
+
+test('problems in different groups are all reported, including several missing variables at once', () => {
+  const err = configError(() =>
+    loadConfig(
+      {
+        SPAPI_AUTH_PUBLIC_URL: 'https://auth.example.com',
+        SPAPI_AUTH_KEY_RATE_LIMIT: '-1',
+        SPAPI_AUTH_WEBHOOK_URL: 'https://hooks.example.com/x',
+      },
+      { mode: 'serve' },
+    ),
+  );
+  assert.match(
+    err.message,
+    /LWA_CLIENT_ID, LWA_CLIENT_SECRET, SPAPI_APPLICATION_ID, SPAPI_AUTH_ENCRYPTION_KEYS: are required \(serve\)/,
+  );
+  assert.match(
+    err.message,
+    /SPAPI_AUTH_KEY_RATE_LIMIT \(2 characters: digits, '-'\): must be a whole number/,
+  );
+  assert.match(err.message, /SPAPI_AUTH_WEBHOOK_SECRET: is required when SPAPI_AUTH_WEBHOOK_URL is set/);
+});
+
+test('a misspelt SPAPI_AUTH_ variable is warned with the closest known name; known ones are not', () => {
+  const c = loadConfig(
+    serveEnv({
+      SPAPI_AUTH_WEBHOOK_ULR: 'https://hooks.example.com/x',
+      SPAPI_AUTH_ADMIN_PASWORD_FILE: '/run/credentials/x',
+      SPAPI_AUTH_SOMETHING_ELSE_ENTIRELY: '1',
+      SPAPI_AUTH_TRANSFER_PASSPHRASE: 'CANARY-passphrase',
+      SPAPI_AUTH_METRICS_TOKEN_FILE: '/run/t',
+    }),
+    { mode: 'serve', readFile: () => 'a-metrics-token-of-enough-length' },
+  );
+  const unknown = c.warnings.filter((w) => w.includes('is not a setting'));
+  assert.equal(unknown.length, 3, unknown.join('\n'));
+  assert.ok(unknown.some((w) => /^SPAPI_AUTH_WEBHOOK_ULR .*did you mean SPAPI_AUTH_WEBHOOK_URL\?/.test(w)));
+  assert.ok(
+    unknown.some((w) =>
+      /SPAPI_AUTH_ADMIN_PASWORD_FILE .*did you mean SPAPI_AUTH_ADMIN_PASSWORD_FILE\?/.test(w),
+    ),
+  );
+  const far = unknown.find((w) => w.startsWith('SPAPI_AUTH_SOMETHING_ELSE_ENTIRELY'));
+  assert.ok(far !== undefined && !far.includes('did you mean'), far);
+  assert.ok(unknown.every((w) => w.includes('docs/deployment.md, "2. Configuration"')));
+  assert.ok(
+    !c.warnings.join('\n').includes('CANARY') && !c.warnings.join('\n').includes('hooks.example.com'),
+  );
+});
+
+test("values that cannot be Amazon's: refused against Amazon with the expected form, remarked against an emulator", () => {
+  const marker = 'CANARY-notanid';
+  const err = configError(() =>
+    loadConfig(serveEnv({ LWA_CLIENT_ID: `my-client-id-${marker}` }), { mode: 'serve' }),
+  );
+  assert.equal(err.variable, 'LWA_CLIENT_ID');
+  assert.match(err.message, /amzn1\.application-oa2-client\./);
+  assert.ok(!err.message.includes(marker));
+  const swapped = configError(() =>
+    loadConfig(
+      serveEnv({
+        LWA_CLIENT_ID: 'amzn1.sp.solution.1234-abcd',
+        SPAPI_APPLICATION_ID: 'amzn1.application-oa2-client.abc',
+      }),
+      { mode: 'serve' },
+    ),
+  );
+  assert.deepEqual([...swapped.variables], ['LWA_CLIENT_ID', 'SPAPI_APPLICATION_ID']);
+  assert.equal(swapped.message.match(/are LWA_CLIENT_ID and SPAPI_APPLICATION_ID swapped\?/g)?.length, 2);
+  const secretIsId = configError(() =>
+    loadConfig(serveEnv({ LWA_CLIENT_SECRET: 'amzn1.application-oa2-client.abc' }), { mode: 'serve' }),
+  );
+  assert.match(secretIsId.message, /^LWA_CLIENT_SECRET \([^)]*\): is an LWA client id/);
+  // An emulator's apps may use any client id: accepted with a remark naming the form.
+  const emulated = loadConfig(
+    serveEnv({ LWA_CLIENT_ID: 'my-client-id', SPAPI_AUTH_AMAZON_URL: 'http://127.0.0.1:4010' }),
+    { mode: 'serve' },
+  );
+  assert.ok(
+    emulated.warnings.some((w) =>
+      /^LWA_CLIENT_ID \(12 characters: lower-case letters, '-'\) is not an LWA client id/.test(w),
+    ),
+  );
+  // A secret of an unexpected form is only remarked (Amazon's format may change), never shown.
+  const odd = loadConfig(serveEnv(), { mode: 'serve' });
+  const remark = odd.warnings.find((w) => w.startsWith('LWA_CLIENT_SECRET'));
+  assert.ok(remark?.includes('amzn1.oa2-cs.v1.'), remark);
+  assert.ok(!remark!.includes(SECRET));
+  // Amazon-shaped values and the emulator's dev application pass without a remark.
+  const good = loadConfig(serveEnv({ LWA_CLIENT_SECRET: `amzn1.oa2-cs.v1.${'a1'.repeat(32)}` }), {
+    mode: 'serve',
+  });
+  assert.deepEqual(good.warnings, []);
+  const app = devApplication();
+  const devDefaults = { clientId: app.clientId, clientSecret: DEV_CLIENT_SECRET, applicationId: app.id };
+  const dev = loadConfig({}, { mode: 'dev', devDefaults });
+  assert.ok(!dev.warnings.some((w) => /LWA_CLIENT|SPAPI_APPLICATION_ID/.test(w)), dev.warnings.join('\n'));
+});
+
+test('the effective configuration lists what was read and its source, secrets redacted', () => {
+  const c = loadConfig(
+    serveEnv({
+      DATABASE_URL: 'postgres://spapi:CANARY-dbpw@db.internal:5432/spapi?sslmode=require',
+      SPAPI_AUTH_ADMIN_PASSWORD_FILE: '/run/credentials/admin',
+      PORT: '3001',
+    }),
+    { mode: 'serve', readFile: () => 'CANARY-admin-password' },
+  );
+  const by = new Map(c.effective.map((s) => [s.variable, s]));
+  assert.deepEqual(by.get('PORT'), { variable: 'PORT', value: '3001', source: 'environment' });
+  assert.deepEqual(by.get('HOST'), { variable: 'HOST', value: '127.0.0.1', source: 'default' });
+  assert.equal(
+    by.get('DATABASE_URL')?.value,
+    'postgres://spapi:[redacted]@db.internal:5432/spapi?[redacted]',
+  );
+  assert.equal(by.get('SPAPI_AUTH_ENCRYPTION_KEYS')?.value, 'key ids k1 (keys redacted)');
+  assert.deepEqual(by.get('SPAPI_AUTH_ADMIN_PASSWORD_FILE'), {
+    variable: 'SPAPI_AUTH_ADMIN_PASSWORD_FILE',
+    value: '[redacted]',
+    source: 'file',
+  });
+  assert.equal(by.get('LWA_CLIENT_SECRET')?.value, '[redacted]');
+  assert.equal(by.get('LWA_CLIENT_ID')?.value, 'amzn1.application-oa2-client.abc');
+  const text = JSON.stringify(c.effective);
+  assert.ok(!text.includes('CANARY') && !text.includes(KEY.slice(3)), text);
+});
+
+test('SECRET_VARIABLES is derived from the declarations: every secret, no plain setting', () => {
+  for (const name of [
+    'LWA_CLIENT_SECRET',
+    'DATABASE_URL',
+    'SPAPI_AUTH_ENCRYPTION_KEYS',
+    'SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET',
+  ]) {
+    assert.ok(SECRET_VARIABLES.includes(name), name);
+  }
+  for (const name of ['LWA_CLIENT_ID', 'PORT', 'SPAPI_AUTH_PUBLIC_URL'])
+    assert.ok(!SECRET_VARIABLES.includes(name), name);
 });

@@ -3,8 +3,9 @@
 // X-Forwarded-For parsing against trusted proxies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FailureThrottle, RateLimiter, addressKey, expandIPv6 } from '../../src/server/http/limits.js';
-import { createClientAddress, parseTrustedProxies } from '../../src/server/http/client-address.js';
+import { FailureThrottle, RateLimiter, addressKey } from '../../src/server/http/limits.js';
+import { expandIPv6, parseTrustedProxies } from '../../src/shared/ip-networks.js';
+import { createClientAddress } from '../../src/server/http/client-address.js';
 
 function clock(): { now: () => number; advance: (ms: number) => void } {
   let t = 1_000_000;

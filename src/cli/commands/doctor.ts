@@ -1,7 +1,14 @@
 // `spapi-auth doctor`: checks the configuration, the store, the key ring and Login with Amazon, one
 // line per check with a verdict and, when something is wrong, what to do about it.
 import { existsSync } from 'node:fs';
-import { ConfigError, loadConfig, loadStoreConfig, type Config } from '../../config.js';
+import {
+  CONFIGURATION_DOCS,
+  ConfigError,
+  loadConfig,
+  loadStoreConfig,
+  type Config,
+  type EffectiveSetting,
+} from '../../config.js';
 import { isSpapiAuthError } from '../../core/errors.js';
 import { getGrantlessToken } from '../../core/lwa.js';
 import { openValue, parseKeyRing, sealedKeyId, type KeyRing } from '../../storage/crypto.js';
@@ -24,10 +31,14 @@ Checks, one line each with a verdict (ok, warn, fail, skip):
                   token request for sellingpartnerapi::notifications)
   public URLs     redirect URI and Login URI are https (plain http only for local testing)
   clock           skew between this machine and Login with Amazon (its Date header)
+Then the effective configuration: every variable read, its value (secrets shown as
+[redacted], a PostgreSQL URL without its password, the key ring as its key ids) and where it
+came from (environment, file for NAME_FILE, default).
 Exits 1 when a check fails, and says what to do. Never prints a secret.
 
 Options:
-  --json   print { ok, checks: [{ check, verdict, detail, fix? }] }
+  --json   print { ok, checks: [{ check, verdict, detail, fix? }],
+                   configuration: [{ variable, value, source }] }
   --help   show this help
 `;
 
@@ -54,10 +65,26 @@ function describeError(err: unknown): string {
   return `${e.name ?? 'Error'}${code}: ${(e.message ?? '').replace(/[^\x20-\x7e]/g, ' ').slice(0, 160)}`;
 }
 
-function checkConfig(ctx: CliContext): { config: Config | null; checks: Check[] } {
+/** The configuration check, the warnings it raised, and what it read (secrets redacted). */
+interface ConfigChecks {
+  readonly config: Config | null;
+  readonly checks: Check[];
+  readonly effective: readonly EffectiveSetting[];
+}
+
+function checkConfig(ctx: CliContext): ConfigChecks {
   try {
     const config = loadConfig(ctx.env, { mode: 'serve' });
-    const checks: Check[] = [{ check: 'configuration', verdict: 'ok', detail: 'complete and well-formed' }];
+    // Remarks about values (a misspelt variable, a client id of an odd shape); where Amazon calls
+    // go and plain-http public URLs have checks of their own below.
+    const remarks = config.warnings.filter(
+      (w) => !w.startsWith('SPAPI_AUTH_AMAZON_URL') && !w.startsWith('SPAPI_AUTH_PUBLIC_URL'),
+    );
+    const checks: Check[] = [
+      remarks.length === 0
+        ? { check: 'configuration', verdict: 'ok', detail: 'complete and well-formed' }
+        : { check: 'configuration', verdict: 'warn', detail: remarks.join('; ') },
+    ];
     checks.push(
       config.amazonUrl === undefined
         ? { check: 'amazon', verdict: 'ok', detail: 'calls go to Amazon (LWA and SP-API production hosts)' }
@@ -68,17 +95,18 @@ function checkConfig(ctx: CliContext): { config: Config | null; checks: Check[] 
             fix: 'unset SPAPI_AUTH_AMAZON_URL in production',
           },
     );
-    return { config, checks };
+    return { config, checks, effective: config.effective };
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     return {
       config: null,
+      effective: err.effective,
       checks: [
         {
           check: 'configuration',
           verdict: 'fail',
           detail: err.message,
-          fix: `set ${err.variable} correctly (README, "Configuration"); the checks that need it are skipped`,
+          fix: `set ${err.variable} correctly (${CONFIGURATION_DOCS}); the checks that need it are skipped`,
         },
       ],
     };
@@ -311,7 +339,7 @@ function checkPublicUrls(config: Config): Check {
 }
 
 async function run({ values }: { values: Record<string, unknown> }, ctx: CliContext): Promise<number> {
-  const { config, checks } = checkConfig(ctx);
+  const { config, checks, effective } = checkConfig(ctx);
   let databaseUrl: string | undefined = config?.databaseUrl;
   let keys: string | undefined = config?.encryptionKeys;
   if (config === null) {
@@ -346,12 +374,19 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   }
   const failed = checks.filter((c) => c.verdict === 'fail');
   if (values.json) {
-    printJson(ctx, { ok: failed.length === 0, checks });
+    printJson(ctx, { ok: failed.length === 0, checks, configuration: effective });
   } else {
     ctx.stdout(
       formatTable(
         ['VERDICT', 'CHECK', 'DETAIL'],
         checks.map((c) => [c.verdict, c.check, c.fix === undefined ? c.detail : `${c.detail} → ${c.fix}`]),
+      ),
+    );
+    ctx.stdout('\nEffective configuration (secrets redacted):\n');
+    ctx.stdout(
+      formatTable(
+        ['VARIABLE', 'VALUE', 'FROM'],
+        effective.map((s) => [s.variable, s.value, s.source]),
       ),
     );
   }

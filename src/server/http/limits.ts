@@ -10,6 +10,7 @@
  * oldest ones start afresh). They live in one process: with several instances the effective limit
  * is per instance. {@link addressKey} turns a client address into the key both use.
  */
+import { expandIPv6, mappedIPv4 } from '../../shared/ip-networks.js';
 
 /** A limiter's answer: go on, or wait `retryAfterS` seconds (a whole number, at least 1). */
 export type LimitDecision =
@@ -226,34 +227,4 @@ export function networkKey(address: string): string {
     .slice(0, 3)
     .map((g) => g.toString(16))
     .join(':')}::/48`;
-}
-
-/** `::ffff:a.b.c.d` → `a.b.c.d`; an IPv4 address as it is; otherwise undefined. */
-export function mappedIPv4(address: string): string | undefined {
-  const m = /^(?:::ffff:)?(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  return m ? m[1] : undefined;
-}
-
-/** The eight 16-bit groups of an IPv6 address (a zone id dropped), or undefined when it is not one. */
-export function expandIPv6(address: string): number[] | undefined {
-  let a = address.replace(/%.*$/, '');
-  if (a.startsWith('[') && a.endsWith(']')) a = a.slice(1, -1);
-  if (!a.includes(':') || !/^[0-9a-f:.]+$/i.test(a)) return undefined;
-  // A trailing dotted IPv4 part counts as two groups.
-  const tail = /(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(a);
-  if (tail) {
-    const b = tail.slice(1).map(Number);
-    if (b.some((x) => x > 255)) return undefined;
-    a = `${a.slice(0, tail.index)}${((b[0]! << 8) | b[1]!).toString(16)}:${((b[2]! << 8) | b[3]!).toString(16)}`;
-  }
-  const halves = a.split('::');
-  if (halves.length > 2) return undefined;
-  const part = (s: string): string[] => (s === '' ? [] : s.split(':'));
-  const head = part(halves[0]!);
-  const rest = halves.length === 2 ? part(halves[1]!) : [];
-  const missing = 8 - head.length - rest.length;
-  if (halves.length === 2 ? missing < 1 : missing !== 0) return undefined;
-  const all = [...head, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...rest];
-  if (all.some((g) => !/^[0-9a-f]{1,4}$/i.test(g))) return undefined;
-  return all.map((g) => parseInt(g, 16));
 }

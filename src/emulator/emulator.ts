@@ -18,8 +18,9 @@ import { AMAZON_HOST_HEADER, AMAZON_HOST_PATH } from '../core/marketplaces.js';
 import { html, sleep } from './http.js';
 import { handleToken, lwaError, parseTokenRequest } from './lwa.js';
 import { handleSpapi, spapiError, spapiStatsPath } from './spapi.js';
+import type { EmulatorSnapshot } from './snapshot.js';
 import { handleSqs, sqsOperation } from './sqs.js';
-import { EmulatorState } from './state.js';
+import { EmulatorState, type EmulatorTokenStatus } from './state.js';
 import type { EmulatorOptions } from './types.js';
 
 /** The in-process fetch: the signature of the global `fetch`. */
@@ -42,6 +43,13 @@ export interface Emulator {
    * (default `request.signal`) ends delays and hangs when the caller gives up.
    */
   handle(request: Request, signal?: AbortSignal): Promise<Outcome>;
+  /**
+   * The whole mutable state, JSON-safe, for `createEmulator({ state })` (or a file:
+   * `createPersistentEmulator`). It holds the issued tokens: keep it private.
+   */
+  snapshot(): EmulatorSnapshot;
+  /** What a refresh token, access token or RDT issued here is now (a quick look, no request counted). */
+  tokenStatus(token: string): EmulatorTokenStatus;
 }
 
 const GRANT_LABELS: ReadonlySet<string> = new Set([
@@ -291,6 +299,14 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
   const state = new EmulatorState(options);
 
   async function handle(request: Request, signal: AbortSignal = request.signal): Promise<Outcome> {
+    try {
+      return await answer(request, signal);
+    } finally {
+      options.onChange?.();
+    }
+  }
+
+  async function answer(request: Request, signal: AbortSignal): Promise<Outcome> {
     let url: URL;
     try {
       url = new URL(request.url);
@@ -384,5 +400,11 @@ export function createEmulator(options: EmulatorOptions = {}): Emulator {
   };
 
   const control = createControlClient('http://emulator.invalid', (input, init) => fetch(input, init));
-  return { fetch, control, handle };
+  return {
+    fetch,
+    control,
+    handle,
+    snapshot: () => state.snapshot(),
+    tokenStatus: (token) => state.tokenStatus(token),
+  };
 }

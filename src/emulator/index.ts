@@ -5,6 +5,8 @@
  */
 export { createEmulator, type Emulator, type FetchLike } from './emulator.js';
 export { startEmulator, emulatorListener, type RunningEmulator } from './node.js';
+export { createPersistentEmulator, type PersistentEmulator, type StateFileStart } from './state-file.js';
+export type { EmulatorSnapshot } from './snapshot.js';
 export {
   createControlClient,
   parseApplication,
@@ -16,7 +18,12 @@ export {
 export { DEFAULT_NOTIFICATION_QUEUE, SQS_ACCOUNT_ID, queueUrl } from './sqs.js';
 export { DEV_APPLICATION, DEV_CLIENT_SECRET, TEST_SELLERS, devApplication } from './dev-app.js';
 export { GRANTLESS_SCOPES, tokenKey } from './lwa.js';
-export { DEFAULT_RATES, type EmulatorStats, type EmulatorNotification } from './state.js';
+export {
+  DEFAULT_RATES,
+  type EmulatorStats,
+  type EmulatorNotification,
+  type EmulatorTokenStatus,
+} from './state.js';
 export type { FaultSpec, FaultTarget, Outcome } from './faults.js';
 export type {
   EmulatorApplication,

@@ -6,6 +6,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { createEmulator, type Emulator } from './emulator.js';
 import type { EmulatorOptions } from './types.js';
 import { ENDLESS_CHUNK } from './faults.js';
+import { createPersistentEmulator, type StateFileStart } from './state-file.js';
 
 /** A running emulator server. */
 export interface RunningEmulator {
@@ -13,7 +14,9 @@ export interface RunningEmulator {
   readonly url: string;
   readonly port: number;
   readonly emulator: Emulator;
-  /** Stops listening and drops every connection (hung ones included). */
+  /** With `stateFile`: whether its state was restored, or the file set aside. */
+  readonly stateFile?: StateFileStart;
+  /** Stops listening and drops every connection (hung ones included); with `stateFile`, writes the last state. */
   close(): Promise<void>;
 }
 
@@ -182,9 +185,23 @@ export async function startEmulator(
     emulator?: Emulator;
     /** Serve https with this key and certificate (PEM), e.g. to test TLS failures with a test CA. */
     tls?: { key: string | Buffer; cert: string | Buffer };
+    /**
+     * Keep the state in this file across restarts (see `createPersistentEmulator`): the tokens,
+     * grants, clock offset, secrets and notifications of the previous run continue.
+     */
+    stateFile?: string;
+    /** With `stateFile`: hears a failed write of the state. */
+    onStateWriteError?: (err: Error) => void;
   } = {},
 ): Promise<RunningEmulator> {
-  const emulator = options.emulator ?? createEmulator(options);
+  const persistent =
+    options.stateFile === undefined || options.emulator !== undefined
+      ? undefined
+      : await createPersistentEmulator(options.stateFile, {
+          ...options,
+          ...(options.onStateWriteError ? { onWriteError: options.onStateWriteError } : {}),
+        });
+  const emulator = options.emulator ?? persistent?.emulator ?? createEmulator(options);
   const host = options.host ?? '127.0.0.1';
   const sockets = new Set<Socket>();
   let fallbackHost = host;
@@ -218,10 +235,13 @@ export async function startEmulator(
     url: `${options.tls ? 'https' : 'http'}://${shown}:${port}`,
     port,
     emulator,
-    close: () =>
-      new Promise<void>((resolve) => {
+    ...(persistent ? { stateFile: persistent.stateFile } : {}),
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const socket of sockets) socket.destroy();
-      }),
+      });
+      await persistent?.close();
+    },
   };
 }

@@ -1,10 +1,14 @@
 // The emulator's memory: registered apps and sellers, issued codes and tokens, counters, faults,
 // notifications and the clock. Everything resets to the construction options on `reset()`.
+// Every field but the configuration (CONFIGURATION below) is state: `snapshot()` keeps it and
+// `options.state` restores it (snapshot.ts), so a field added here is kept across restarts as long
+// as it holds plain data.
 import { randomBytes } from 'node:crypto';
 import type { Region } from '../core/marketplaces.js';
 import { DEV_APPLICATION, TEST_SELLERS } from './dev-app.js';
 import type { Fault, FaultTarget } from './faults.js';
 import { bump, opaqueToken, safeEqual } from './http.js';
+import { restoreSnapshot, takeSnapshot, type EmulatorSeed, type EmulatorSnapshot } from './snapshot.js';
 import { DEFAULT_NOTIFICATION_QUEUE, SQS_OPERATIONS, sendToQueue, wakeQueues, type Queues } from './sqs.js';
 import type {
   AppstoreCallbackHost,
@@ -195,7 +199,28 @@ function toAppState(app: EmulatorApplication): AppState {
   };
 }
 
+/**
+ * What an issued token is to the emulator now: `active` (a live refresh token; an access token or
+ * RDT not expired, whose client secret is still valid), `revoked` (a refresh token revoked),
+ * `expired`, or `unknown` (never issued here, or forgotten: a revoked grant's access tokens are dropped).
+ */
+export type EmulatorTokenStatus = 'active' | 'revoked' | 'expired' | 'unknown';
+
 export class EmulatorState {
+  /** The fields set from the options: configuration, never saved in or restored from a snapshot. */
+  static readonly CONFIGURATION: ReadonlySet<string> = new Set([
+    'latencyMs',
+    'tokenTtlS',
+    'rotateRefreshTokens',
+    'maxBodyBytes',
+    'rates',
+    'baseNow',
+    'seedApps',
+    'seedSellers',
+    'seedConsentMode',
+    'seedAppstoreCallbackHost',
+  ]);
+
   readonly latencyMs: number;
   readonly tokenTtlS: number;
   readonly rotateRefreshTokens: boolean;
@@ -238,6 +263,32 @@ export class EmulatorState {
     this.seedConsentMode = options.consentMode ?? 'page';
     this.seedAppstoreCallbackHost = options.appstoreCallbackHost;
     this.reset();
+    if (options.state !== undefined)
+      restoreSnapshot(this, options.state, EmulatorState.CONFIGURATION, this.seed());
+  }
+
+  private seed(): EmulatorSeed {
+    return {
+      applications: this.seedApps,
+      sellers: this.seedSellers,
+      consentMode: this.seedConsentMode,
+      appstoreCallbackHost: this.seedAppstoreCallbackHost,
+    };
+  }
+
+  /** The whole mutable state (every field but the configuration), JSON-safe. */
+  snapshot(): EmulatorSnapshot {
+    return takeSnapshot(this, EmulatorState.CONFIGURATION, this.seed(), Date.now());
+  }
+
+  tokenStatus(token: string): EmulatorTokenStatus {
+    const refresh = this.refreshTokens.get(token);
+    if (refresh !== undefined) return refresh.revoked ? 'revoked' : 'active';
+    const access = this.accessTokens.get(token);
+    if (access === undefined) return 'unknown';
+    const now = this.now();
+    const secretEnded = access.secret.expiresAt !== null && now >= access.secret.expiresAt;
+    return now >= access.expiresAt || secretEnded ? 'expired' : 'active';
   }
 
   /** The emulator's clock: the injected one plus the control API's offset. */

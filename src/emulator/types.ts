@@ -1,5 +1,6 @@
 // Option and data types of the emulator, shared by its modules.
 import type { PartnerKind, Region } from '../core/marketplaces.js';
+import type { EmulatorSnapshot } from './snapshot.js';
 
 /** An SP-API application registered with the emulator (what Amazon's Developer Console holds). */
 export interface EmulatorApplication {
@@ -84,6 +85,15 @@ export interface EmulatorOptions {
   readonly maxBodyBytes?: number;
   /** The Appstore's `amazon_callback_uri` host at start (see {@link AppstoreCallbackHost}). */
   readonly appstoreCallbackHost?: AppstoreCallbackHost;
+  /**
+   * Start from this state (an `emulator.snapshot()`, e.g. read back from a file) instead of a fresh
+   * one: the tokens, codes, grants, clock offset, secrets, notifications and counters it holds.
+   * Options that changed since it was taken apply (an application whose options differ is
+   * registered afresh). Throws `SnapshotError` when it cannot be restored.
+   */
+  readonly state?: EmulatorSnapshot;
+  /** Called after every request the emulator answered (control API included): its state may have changed. */
+  readonly onChange?: () => void;
 }
 
 /**

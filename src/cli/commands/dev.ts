@@ -2,7 +2,9 @@
 // ring in ./data, a dev API key and the start URL printed. What `npm start` runs.
 import { resolve } from 'node:path';
 import { loadConfig, type Config } from '../../config.js';
-import { DEV_CLIENT_SECRET, TEST_SELLERS, createEmulator, devApplication } from '../../emulator/index.js';
+import { DEV_CLIENT_SECRET, TEST_SELLERS, devApplication } from '../../emulator/index.js';
+import { EmulatorStateFileError, createPersistentEmulator } from '../../emulator/state-file.js';
+import { dropUnknownDevTokens, markLostDevGrants } from '../../server/dev/emulator-grants.js';
 import { devFallback, devLogSink, devPartnersOf } from '../../server/dev/emulator-mount.js';
 import { createLogger } from '../../server/http/log.js';
 import { isLoopbackHost } from '../../server/http/validate.js';
@@ -24,6 +26,12 @@ Login with Amazon and SP-API are answered by the emulator from the service's own
 ./data (DATABASE_URL to change it), an encryption key ring generated and kept in
 ./data/encryption-keys (development only), a dev API key kept in ./data/dev-api-key. Open the
 printed URL and click "Connect a seller": no Amazon account, no configuration.
+
+The emulator's state (the tokens and grants it issued, secret rotations, its clock offset, queued
+notifications) is kept in ./data/emulator-state.json (mode 0600), written within a quarter second
+of each change and on stop, so sellers connected before a restart keep working after it. At start,
+sellers the emulator does not know (that file deleted or unusable, or a hard kill right after a
+connect) are refreshed once: they become reauthorization_required — connect them again.
 
 Options:
   --help   show this help
@@ -71,14 +79,18 @@ export const devCommand: Command = {
     } catch (err) {
       throw configFailure(err);
     }
-    const emulator = createEmulator({ applications: [app] });
+    const persistent = await openEmulatorState(resolve(dataDir, 'emulator-state.json'), app, ctx);
+    const { emulator } = persistent;
     // Request lines on: a newcomer watching the flow sees each hop (paths are route patterns, no tokens).
     const log = createLogger({ sink: devLogSink(ctx.stdout), level: 'info' });
     let service: Service;
     let apiKey: { id: string; key: string };
+    let lost: Awaited<ReturnType<typeof dropUnknownDevTokens>> = [];
     try {
       const store = await openServiceStore(config.databaseUrl, ctx.cwd, keyRingOf(config));
       apiKey = await devApiKey(store, dataDir);
+      // Before the service answers: no stored access token the emulator would refuse is served.
+      lost = await dropUnknownDevTokens(store, (t) => emulator.tokenStatus(t));
       service = await startService({
         config,
         store,
@@ -89,7 +101,16 @@ export const devCommand: Command = {
         devPartners: devPartnersOf(TEST_SELLERS),
       });
     } catch (err) {
+      await persistent.close();
       throw configFailure(err, config);
+    }
+    const marked = await markLostDevGrants(service.app.context.amazon, lost);
+    if (lost.length > 0) {
+      ctx.stderr(
+        `spapi-auth dev: warning: the embedded emulator does not accept ${lost.length} stored seller authorization(s) ` +
+          `(${persistent.stateFile.restored ? 'issued after its last saved state, or revoked' : 'its saved state is missing'}); ` +
+          `${marked} now reauthorization_required — connect them again from the start page.\n`,
+      );
     }
     if (!isLoopbackHost(config.host)) {
       ctx.stderr(
@@ -115,6 +136,34 @@ export const devCommand: Command = {
         '',
       ].join('\n'),
     );
-    return serveUntilSignal(service, ctx);
+    // The emulator's last state is written after the service's last refresh.
+    return serveUntilSignal({ ...service, close: () => service.close().then(persistent.close) }, ctx);
   },
 };
+
+/** The embedded emulator over its state file, saying what became of an unusable one. */
+async function openEmulatorState(
+  path: string,
+  app: ReturnType<typeof devApplication>,
+  ctx: Parameters<Command['run']>[1],
+): Promise<Awaited<ReturnType<typeof createPersistentEmulator>>> {
+  let persistent;
+  try {
+    persistent = await createPersistentEmulator(path, {
+      applications: [app],
+      onWriteError: (err) =>
+        ctx.stderr(`spapi-auth dev: warning: cannot write the emulator state ${path} (${err.message})\n`),
+    });
+  } catch (err) {
+    if (err instanceof EmulatorStateFileError) throw new CliError(err.message);
+    throw err;
+  }
+  const aside = persistent.stateFile.setAside;
+  if (aside !== undefined) {
+    ctx.stderr(
+      `spapi-auth dev: warning: the emulator state ${path} could not be used (${aside.reason}); moved it to ${aside.path} ` +
+        'and started the emulator afresh: sellers connected before are checked below\n',
+    );
+  }
+  return persistent;
+}

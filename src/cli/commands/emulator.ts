@@ -12,6 +12,7 @@ import {
   type EmulatorApplication,
   type EmulatorOptions,
 } from '../../emulator/index.js';
+import { EmulatorStateFileError } from '../../emulator/state-file.js';
 import { untilSignal } from './serve.js';
 
 const help = `Usage: spapi-auth emulator [options]
@@ -34,6 +35,11 @@ Options:
   --notification-queue Q the SQS queue its notifications go to (default spapi-auth-notifications;
                          "none": not enrolled, so rotating its secret answers 400 InvalidInput)
   --config FILE          JSON: one application, or { "applications": [...], "sellers": [...] }
+  --state FILE           keep the emulator's state in FILE across restarts: issued tokens and
+                         codes, grants and revocations, client-secret rotations, the clock offset,
+                         queued notifications, counters. Written (mode 0600, atomically) within a
+                         quarter second of each change and on stop. An unusable file is moved
+                         aside to FILE.unreadable-<time> and the emulator starts fresh.
   --help                 show this help
 `;
 
@@ -136,9 +142,17 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   const config = typeof values.config === 'string' ? await readConfig(values.config, ctx.cwd) : {};
   const applications = [...(config.applications ?? []), ...(fromFlags ? [fromFlags] : [])];
   const host = (values.host as string | undefined) ?? '127.0.0.1';
+  const stateFile = typeof values.state === 'string' ? resolve(ctx.cwd, values.state) : undefined;
   let running;
   try {
     running = await startEmulator({
+      ...(stateFile === undefined
+        ? {}
+        : {
+            stateFile,
+            onStateWriteError: (err: Error) =>
+              ctx.stderr(`spapi-auth emulator: warning: cannot write ${stateFile} (${err.message})\n`),
+          }),
       port,
       host,
       latencyMs,
@@ -147,15 +161,28 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
       ...(config.sellers ? { sellers: config.sellers } : {}),
     });
   } catch (err) {
+    if (err instanceof EmulatorStateFileError) throw new CliError(err.message);
     throw new CliError(
       `cannot listen on ${host}:${port} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
     );
   }
   const shown = applications.length > 0 ? applications : [DEV_APPLICATION];
+  const aside = running.stateFile?.setAside;
+  if (aside !== undefined) {
+    ctx.stderr(
+      `spapi-auth emulator: warning: ${running.stateFile!.path} could not be used (${aside.reason}); moved it to ${aside.path} ` +
+        'and started with a fresh state: the tokens issued before are unknown now\n',
+    );
+  }
   ctx.stdout(
     [
       `spapi-auth emulator listening on ${running.url}`,
       ...shown.map((app) => describe(app, running.url)),
+      ...(running.stateFile === undefined
+        ? []
+        : [
+            `  state          ${running.stateFile.path} (${running.stateFile.restored ? 'continued from the previous run' : 'new'})`,
+          ]),
       `  control API    ${running.url}/__emulator/  (stats, reset, faults, clock, revoke, consent, notifications)`,
       '',
     ].join('\n'),
@@ -184,6 +211,7 @@ export const emulatorCommand: Command = {
     draft: { type: 'boolean' },
     'notification-queue': { type: 'string' },
     config: { type: 'string' },
+    state: { type: 'string' },
   },
   run,
 };

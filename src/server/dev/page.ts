@@ -18,6 +18,7 @@ import { pill, when } from '../admin/layout.js';
 import { html, sitePage, type SafeHtml } from '../http/html.js';
 import type { Router } from '../http/router.js';
 import { sellerJson } from '../sellers/json.js';
+import type { SellerRecord } from '../../storage/store.js';
 
 /**
  * The user_ref the dev page connects sellers under.
@@ -61,6 +62,21 @@ function appstoreLink(
   return `${base}/appstore/authorize?${q.toString()}`;
 }
 
+/** The first marketplace of a region (for a seller stored without one). */
+function regionMarketplace(region: Region): string {
+  return MARKETPLACES.find((m) => m.region === region)!.countryCode;
+}
+
+/** "Reconnect" for a stored seller whose grant the emulator refuses: a connect naming it. */
+function reconnectForm(base: string, s: SellerRecord): SafeHtml {
+  return html`<form method="post" action="${base}/dev/connect">
+    <input type="hidden" name="kind" value="${s.kind}" />
+    <input type="hidden" name="marketplace" value="${s.marketplace ?? regionMarketplace(s.region)}" />
+    <input type="hidden" name="selling_partner_id" value="${s.sellingPartnerId}" />
+    <button type="submit" class="btn">Reconnect</button>
+  </form>`;
+}
+
 /** The marketplaces whose region has a test partner of `kind`. */
 function marketplacesFor(kind: PartnerKind, partners: readonly DevPartner[]): Marketplace[] {
   return MARKETPLACES.filter((m) => partners.some((p) => p.kind === kind && p.region === m.region));
@@ -102,9 +118,11 @@ export function registerDevRoutes(
             ${when(t.expiresAt)})</span
           >`;
         } catch (err) {
-          token = html`<span
-            ><span class="dot bad"></span>not available (${(err as { code?: string }).code ?? 'error'})</span
-          >`;
+          const code = (err as { code?: string }).code ?? 'error';
+          token = html`<span><span class="dot bad"></span>not available (${code})</span>`;
+          // In dev the emulator is Amazon: a grant it refuses (revoked, or forgotten with its state)
+          // needs the seller to authorize again, through a link that names it.
+          if (code === 'reauthorization_required') token = html`${token} ${reconnectForm(base, s)}`;
         }
         return html`<tr>
           <td data-label="Seller" class="mono id">${s.sellingPartnerId}</td>
@@ -238,12 +256,18 @@ export function registerDevRoutes(
         'invalid_marketplace',
         `The emulator has no test ${kind} in that marketplace.`,
       );
+    // "Reconnect": a stored seller authorizes again, for its owner, through a link that names it.
+    const named = form.get('selling_partner_id');
+    const stored =
+      named === null ? null : await store.getSeller({ sellingPartnerId: named, region: marketplace.region });
+    if (named !== null && stored === null)
+      throw new HttpError(404, 'seller_not_found', 'No such seller to reconnect in that region.');
     const { path } = await createConnectLink(ctx, {
-      userRef: DEV_USER_REF,
+      userRef: stored?.userRef ?? DEV_USER_REF,
       marketplace,
       kind,
       returnTo: null,
-      sellingPartnerId: null,
+      sellingPartnerId: stored?.sellingPartnerId ?? null,
       actor: 'dev',
     });
     return redirect(303, `${base}${path}`);

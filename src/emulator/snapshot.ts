@@ -95,7 +95,8 @@ class Encoder {
       case 'boolean':
         return value;
       case 'number':
-        return Number.isFinite(value) && !Object.is(value, -0) ? value : { $number: String(value) };
+        if (Object.is(value, -0)) return { $number: '-0' }; // String(-0) is '0'
+        return Number.isFinite(value) ? value : { $number: String(value) };
       case 'undefined':
         return { $undefined: true };
       case 'bigint':

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cliCommand, repoRoot, runCli } from '../helpers/cli.js';
@@ -140,4 +140,73 @@ test('--config: applications from a file; a bad file is one line and exit 1; bad
   const help = await runCli(['emulator', '--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /--latency-ms/);
+});
+
+test('spapi-auth emulator --state FILE: a grant issued before a restart works after it, a hard kill included; a corrupt file is moved aside', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spapi-emulator-state-'));
+  const file = join(dir, 'state.json');
+  const client = { client_id: DEV_APPLICATION.clientId, client_secret: DEV_CLIENT_SECRET };
+  const token = (url: string, params: Record<string, string>) =>
+    fetch(`${url}/auth/o2/token`, { method: 'POST', body: new URLSearchParams({ ...client, ...params }) });
+  try {
+    const first = await serve(['--port', '0', '--state', file]);
+    assert.match(first.output(), /state {10}.*state\.json \(new\)/);
+    await fetch(`${first.url}/__emulator/consent`, {
+      method: 'POST',
+      body: JSON.stringify({ mode: 'auto' }),
+    });
+    const consent = await fetch(
+      `${first.url}/apps/authorize/consent?application_id=${DEV_APPLICATION.id}&state=s`,
+      {
+        redirect: 'manual',
+      },
+    );
+    const code = new URL(consent.headers.get('location')!).searchParams.get('spapi_oauth_code')!;
+    const issued = (await (await token(first.url, { grant_type: 'authorization_code', code })).json()) as {
+      refresh_token: string;
+    };
+    // A hard kill once the grant is on disk (written within a quarter second of the change).
+    for (
+      let i = 0;
+      i < 200 && !(existsSync(file) && readFileSync(file, 'utf8').includes(issued.refresh_token));
+      i++
+    )
+      await new Promise((r) => setTimeout(r, 25));
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    await first.stop('SIGKILL');
+
+    const second = await serve(['--port', '0', '--state', file]);
+    assert.match(second.output(), /continued from the previous run/);
+    const refreshed = await token(second.url, {
+      grant_type: 'refresh_token',
+      refresh_token: issued.refresh_token,
+    });
+    assert.equal(refreshed.status, 200);
+    const access = ((await refreshed.json()) as { access_token: string }).access_token;
+    const spapi = await fetch(`${second.url}/sellers/v1/marketplaceParticipations`, {
+      headers: { 'x-amz-access-token': access },
+    });
+    assert.equal(spapi.status, 200);
+    assert.equal(await second.stop('SIGTERM'), 0);
+    assert.ok(!second.output().includes(issued.refresh_token) && !second.output().includes(access));
+
+    writeFileSync(file, 'not json');
+    const third = await serve(['--port', '0', '--state', file]);
+    assert.match(
+      third.output(),
+      /state\.json could not be used \(not valid JSON\); moved it to .*state\.json\.unreadable-/,
+    );
+    const refused = await token(third.url, {
+      grant_type: 'refresh_token',
+      refresh_token: issued.refresh_token,
+    });
+    assert.equal(((await refused.json()) as { error: string }).error, 'invalid_grant');
+    assert.equal(await third.stop('SIGTERM'), 0);
+    assert.equal(readdirSync(dir).filter((f) => f.includes('.unreadable-')).length, 1);
+
+    const help = await runCli(['emulator', '--help']);
+    assert.match(help.stdout, /--state FILE/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -31,7 +31,7 @@ import { openApiDocument } from './openapi.js';
 import { PARAM_RULES } from './http/validate.js';
 import { RevocationFeed, type REVOCATION_POLL_MS } from './revocations.js';
 import { createClientAddress } from './http/client-address.js';
-import { RateLimiter, addressKey, type LimitDecision } from './http/limits.js';
+import { RateLimiter, addressKey, networkKey, type LimitDecision } from './http/limits.js';
 import { PendingFlowCap } from './flows/pending-cap.js';
 
 /** What {@link createApp} needs. */
@@ -71,6 +71,15 @@ export interface App {
 
 // The most frequent route logs at debug: one line per cached token would cost more than the token.
 const QUIET_ROUTE = '/v1/sellers/:id/access-token';
+
+/** The OAuth rate limit of a network, as a multiple of one address's. */
+const OAUTH_NETWORK_FACTOR = 10;
+
+/** Spends from the address's bucket, then its network's (a refused address spends nothing more). */
+function takeBoth(address: RateLimiter, network: RateLimiter, client: string): LimitDecision {
+  const a = address.take(addressKey(client));
+  return a.allowed ? network.take(networkKey(client)) : a;
+}
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const ID_PREFIX = `${Math.random().toString(36).slice(2, 8)}-`;
 const HSTS = 'max-age=63072000; includeSubDomains';
@@ -111,6 +120,11 @@ function serviceContext(deps: AppDeps): ServiceContext {
   });
   const oauthLimiter =
     config.oauthRateLimit > 0 ? new RateLimiter({ perMinute: config.oauthRateLimit, now }) : undefined;
+  // A network (IPv4 /24, IPv6 /48) gets ten addresses' worth: many addresses of one owner share it.
+  const oauthNetworkLimiter =
+    config.oauthRateLimit > 0
+      ? new RateLimiter({ perMinute: config.oauthRateLimit * OAUTH_NETWORK_FACTOR, now })
+      : undefined;
   const unlimited: LimitDecision = { allowed: true };
   const context: ServiceContext = {
     config,
@@ -123,8 +137,10 @@ function serviceContext(deps: AppDeps): ServiceContext {
     now,
     clientAddress,
     oauthLimit: (req) =>
-      oauthLimiter === undefined ? unlimited : oauthLimiter.take(addressKey(clientAddress(req))),
-    pendingFlows: new PendingFlowCap(store, config.maxPendingFlows, log),
+      oauthLimiter === undefined || oauthNetworkLimiter === undefined
+        ? unlimited
+        : takeBoth(oauthLimiter, oauthNetworkLimiter, clientAddress(req)),
+    pendingFlows: new PendingFlowCap(store, config.maxPendingFlows, log, now, config.oauthRateLimit > 0),
   };
   return context;
 }

@@ -173,48 +173,96 @@ test('an IPv6 client is limited by its /64: changing the host bits does not rese
     assert.equal((await from(svc, '2001:db8:5:7::1', 'GET', loginUri(svc))).status, 302);
   }));
 
-test('pending cap: many addresses (each under the limit) leave at most SPAPI_AUTH_MAX_PENDING_FLOWS unconsumed transactions, oldest evicted; connect links kept; new flows still complete', () =>
-  withFileService({ SPAPI_AUTH_MAX_PENDING_FLOWS: '100' }, async (svc, rows) => {
-    // A link the app handed out before the flood, and a flow a seller started before it.
-    const link = await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'u1', marketplace: 'US' });
-    const { url } = (await link.json()) as { url: string };
-    const early = await from(svc, '192.0.2.1', 'GET', loginUri(svc));
-    assert.equal(early.status, 302);
-    const earlyState = new URL(String(early.headers.location)).searchParams.get('state');
-    const earlyCookie = cookiePair(String(early.headers['set-cookie']));
-    svc.advance(1);
-    for (let i = 0; i < 300; i++) {
-      const res = await from(svc, `10.${i >> 8}.${i & 255}.9`, 'GET', loginUri(svc));
-      assert.equal(res.status, 302, 'each address is under its limit');
-      svc.advance(1);
-    }
-    assert.equal(rows('oauth_transactions'), 100, 'the cap holds');
-    // The oldest pending transaction was evicted: its callback finds no state, nothing exchanged.
-    const cb = await from(
-      svc,
-      '192.0.2.1',
-      'GET',
-      `/oauth/callback?state=${earlyState}&selling_partner_id=A1EMUSELLERNA01&spapi_oauth_code=ANcode`,
-      { cookie: earlyCookie },
-    );
-    assert.equal(cb.status, 400);
-    assert.match(String(cb.body), /state_invalid/);
-    assert.equal(await svc.lwaCalls('authorization_code'), 0);
-    // The connect link the app made is not a pending flow: it still works, and a new flow completes.
-    const { res } = await new Browser(svc).follow(url);
-    assert.equal(res.status, 200, await res.text());
+/** The Login URI as Amazon's Appstore hop sends a seller there (with an `amazon_state` it issued). */
+async function sellerLoginUri(svc: OpsService): Promise<string> {
+  const hop = await svc.emulator.fetch(
+    new Request(
+      `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}&selling_partner_id=A1EMUSELLERNA01`,
+      { redirect: 'manual' },
+    ),
+  );
+  const login = new URL(hop.headers.get('location') ?? '');
+  return `${login.pathname}${login.search}`;
+}
+
+/** Completes an Appstore flow the Login URI started for `address`: Amazon's confirm, then our callback. */
+async function finishAppstore(svc: OpsService, address: string, started: ServerResponse): Promise<number> {
+  await svc.emulator.control.consentMode('auto', 'A1EMUSELLERNA01');
+  const atAmazon = await svc.emulator.fetch(
+    new Request(String(started.headers.location), { redirect: 'manual' }),
+  );
+  const back = new URL(atAmazon.headers.get('location') ?? '');
+  const cb = await from(svc, address, 'GET', `${back.pathname}${back.search}`, {
+    cookie: cookiePair(String(started.headers['set-cookie'])),
+  });
+  return cb.status;
+}
+
+test('pending flows under a flood from many networks: refused at the cap, never evicted; a flow midway (60 s on the consent page) and a connect link complete', () =>
+  withFileService(
+    { SPAPI_AUTH_MAX_PENDING_FLOWS: '100', SPAPI_AUTH_OAUTH_RATE_LIMIT: '30' },
+    async (svc, rows) => {
+      // A link the app handed out, opened by its seller, and an Appstore flow, both before the flood.
+      const link = await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'u1', marketplace: 'US' });
+      const { url } = (await link.json()) as { url: string };
+      const early = await from(svc, '192.0.2.1', 'GET', await sellerLoginUri(svc));
+      assert.equal(early.status, 302);
+      const statuses: number[] = [];
+      for (let i = 0; i < 300; i++) {
+        statuses.push((await from(svc, `10.${i >> 8}.${i & 255}.9`, 'GET', loginUri(svc))).status);
+        svc.advance(200); // 60 s of flood in all: the seller is on Amazon's consent page meanwhile
+      }
+      assert.equal(
+        statuses.filter((s) => s === 302).length,
+        99,
+        'admitted up to the cap (one was the early flow)',
+      );
+      assert.equal(statuses.filter((s) => s === 429).length, 201, 'the rest refused, not evicting');
+      assert.ok(rows('oauth_transactions') <= 100, 'the cap holds');
+      assert.ok((await finishAppstore(svc, '192.0.2.1', early)) < 400, 'the early Appstore flow completes');
+      await svc.emulator.control.consentMode('auto', 'A1EMUSELLERGL01');
+      const { res } = await new Browser(svc).follow(url);
+      assert.equal(res.status, 200, await res.text());
+      assert.equal(await svc.lwaCalls('authorization_code'), 2);
+    },
+  ));
+
+test('pending flows: 400 addresses in four /24s at their per-address limit hold at most 4 × 200 rows; a genuine seller from another network connects through the Appstore flow', () =>
+  withFileService({ SPAPI_AUTH_OAUTH_RATE_LIMIT: '30' }, async (svc, rows) => {
+    let admitted = 0;
+    for (let round = 0; round < 30; round++)
+      for (let i = 0; i < 400; i++) {
+        const res = await from(svc, `127.0.${i % 4}.${1 + Math.floor(i / 4)}`, 'GET', loginUri(svc));
+        if (res.status === 302) admitted++;
+      }
+    assert.equal(admitted, 4 * 200, 'each network stops at its budget of pending flows');
+    assert.equal(rows('oauth_transactions'), 800);
+    const genuine = await from(svc, '198.51.100.20', 'GET', await sellerLoginUri(svc));
+    assert.equal(genuine.status, 302);
+    svc.advance(60_000);
+    assert.ok((await finishAppstore(svc, '198.51.100.20', genuine)) < 400);
     assert.equal(await svc.lwaCalls('authorization_code'), 1);
   }));
 
-test('pending cap with a sign-in URL: pending Appstore sessions are capped the same way', () =>
+test('pending cap with a sign-in URL: pending Appstore sessions are refused past the cap, and one made before the flood can still be confirmed', () =>
   withFileService(
-    { SPAPI_AUTH_MAX_PENDING_FLOWS: '100', SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' },
+    {
+      SPAPI_AUTH_MAX_PENDING_FLOWS: '100',
+      SPAPI_AUTH_OAUTH_RATE_LIMIT: '30',
+      SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin',
+    },
     async (svc, rows) => {
+      const early = await from(svc, '192.0.2.1', 'GET', loginUri(svc));
+      const token = new URL(String(early.headers.location)).searchParams.get('spapi_pending')!;
+      const statuses: number[] = [];
       for (let i = 0; i < 250; i++) {
-        assert.equal((await from(svc, `10.1.${i}.9`, 'GET', loginUri(svc))).status, 302);
-        svc.advance(1);
+        statuses.push((await from(svc, `10.1.${i}.9`, 'GET', loginUri(svc))).status);
+        svc.advance(100);
       }
+      assert.equal(statuses.filter((s) => s === 429).length, 151);
       assert.equal(rows('connect_sessions'), 100);
+      const confirmed = await api(svc, 'POST', `/v1/appstore-sessions/${token}/confirm`, { user_ref: 'u1' });
+      assert.equal(confirmed.status, 200, 'the seller on the sign-in page keeps its session');
     },
   ));
 

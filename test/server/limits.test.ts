@@ -52,7 +52,26 @@ test('RateLimiter memory is bounded: a million keys keep at most maxKeys, the le
   }
   assert.equal(limiter.size, 1000);
   assert.equal(limiter.take('victim').allowed, false, 'a key in use is not forgotten');
-  assert.ok(limiter.take('k0').allowed, 'the oldest keys were forgotten (they start afresh)');
+  // k0 was forgotten; coming back, it inherits what the key it replaces had left (nothing).
+  assert.equal(limiter.take('k0').allowed, false, 'forgetting hands out no fresh burst');
+});
+
+test('RateLimiter: cycling through more addresses than it remembers buys no fresh bursts; a new key starts full while memory has room', () => {
+  const c = clock();
+  const limiter = new RateLimiter({ perMinute: 1, burst: 30, maxKeys: 1000, now: c.now });
+  let allowed = 0;
+  // 2,000 addresses (twice what it remembers), each sending 40 at a time, 20 rounds (1 ms apart).
+  for (let round = 0; round < 20; round++)
+    for (let i = 0; i < 2000; i++)
+      for (let k = 0; k < 40; k++) {
+        if (limiter.take(`a${i}`).allowed) allowed++;
+        c.advance(1);
+      }
+  // Forgotten keys starting afresh would allow 30 per address per round: 1,200,000. A key that
+  // inherits a drained one gets about its refill (one a minute) instead.
+  assert.ok(allowed < 100_000, `${allowed} allowed`);
+  const fresh = new RateLimiter({ perMinute: 1, burst: 30, maxKeys: 1000, now: c.now });
+  assert.ok(fresh.take('new').allowed, 'with room, a new key starts with its burst');
 });
 
 test('FailureThrottle: free failures, doubling lock-out up to the cap, success and time forget', () => {

@@ -1018,10 +1018,12 @@ export function storeContract(harness: ContractHarness): void {
 
     describe('the pending-flow cap', () => {
       const tx = oauthTransaction;
-      it('trimPendingFlows keeps the newest unconsumed transactions and pending Appstore sessions, never consumed rows or connect links', () =>
+      it('trimPendingFlows keeps the newest unconsumed Appstore transactions and pending Appstore sessions, never consumed rows, website transactions or connect links', () =>
         withStore(async (store, clock) => {
           for (let i = 0; i < 8; i++) {
-            await store.createOAuthTransaction(tx({ stateHash: `t${i}`, expiresAt: clock.now() + 600_000 }));
+            const expiresAt = clock.now() + 600_000;
+            await store.createOAuthTransaction(tx({ stateHash: `t${i}`, flow: 'appstore', expiresAt }));
+            await store.createOAuthTransaction(tx({ stateHash: `w${i}`, flow: 'website', expiresAt }));
             await store.createSession({
               tokenHash: `a${i}`,
               type: 'appstore',
@@ -1052,6 +1054,12 @@ export function storeContract(harness: ContractHarness): void {
           assert.deepEqual(apLeft, ['a5', 'a6', 'a7']);
           for (let i = 0; i < 8; i++)
             assert.equal(
+              (await store.consumeOAuthTransaction(`w${i}`, 'binding')).ok,
+              true,
+              `website transaction w${i} kept (it came from a connect link)`,
+            );
+          for (let i = 0; i < 8; i++)
+            assert.equal(
               (await store.consumeSession(`c${i}`, 'connect')).ok,
               true,
               `connect link c${i} kept`,
@@ -1061,9 +1069,13 @@ export function storeContract(harness: ContractHarness): void {
 
       it('trimPendingFlows deletes the expired pending rows first (they are the oldest)', () =>
         withStore(async (store, clock) => {
-          await store.createOAuthTransaction(tx({ stateHash: 'expired', expiresAt: clock.now() + 10 }));
+          await store.createOAuthTransaction(
+            tx({ stateHash: 'expired', flow: 'appstore', expiresAt: clock.now() + 10 }),
+          );
           clock.advance(1000);
-          await store.createOAuthTransaction(tx({ stateHash: 'live', expiresAt: clock.now() + 600_000 }));
+          await store.createOAuthTransaction(
+            tx({ stateHash: 'live', flow: 'appstore', expiresAt: clock.now() + 600_000 }),
+          );
           assert.equal(await store.trimPendingFlows(1), 1);
           assert.equal((await store.consumeOAuthTransaction('live', 'binding')).ok, true);
           assert.deepEqual(await store.consumeOAuthTransaction('expired', 'binding'), {

@@ -25,6 +25,7 @@ import {
   flowFailure,
   headWithoutSideEffects,
   rateLimited,
+  rateLimitedFailure,
   startTransaction,
   userRefOf,
   type AppstorePayload,
@@ -124,6 +125,10 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
           if (err instanceof LoginRequestError) return flowFailure(req, err.code);
           throw err;
         }
+        // A valid Login URI hit leaves a row for 10 minutes: admitted within the client's, its
+        // network's and the process's budget of pending flows, else refused (never evicting).
+        const admitted = ctx.pendingFlows.admit(ctx.clientAddress(req));
+        if (!admitted.allowed) return rateLimitedFailure(req, admitted.retryAfterS);
         if (config.signinUrl !== undefined) {
           const marketplace = marketplaceOfCallback(login.amazonCallbackUri, config.amazonUrl);
           const payload: AppstorePayload = {

@@ -234,15 +234,19 @@ function nextStep(code: HttpErrorCode, origin: FlowOrigin): FlowPageNext {
 export function rateLimited(ctx: Pick<ServiceContext, 'oauthLimit'>, handler: RouteHandler): RouteHandler {
   return (req, rc) => {
     const d = ctx.oauthLimit(req);
-    if (d.allowed) return handler(req, rc);
-    const wait = d.retryAfterS === 1 ? 'a second' : `${d.retryAfterS} seconds`;
-    return flowFailure(
-      req,
-      'flow_rate_limited',
-      `Too many requests came from your network in a short time. Please wait ${wait} and try again.`,
-      { 'retry-after': String(d.retryAfterS) },
-    );
+    return d.allowed ? handler(req, rc) : rateLimitedFailure(req, d.retryAfterS);
   };
+}
+
+/** The `429 flow_rate_limited` answer (page or JSON) with its `Retry-After`. */
+export function rateLimitedFailure(req: ServerRequest, retryAfterS: number): ServerResponse {
+  const wait = retryAfterS === 1 ? 'a second' : `${retryAfterS} seconds`;
+  return flowFailure(
+    req,
+    'flow_rate_limited',
+    `Too many requests came from your network in a short time. Please wait ${wait} and try again.`,
+    { 'retry-after': String(retryAfterS) },
+  );
 }
 
 /**

@@ -6,8 +6,8 @@
  *   address or per account): `check(key)` → allowed?, `failure(key)`, `success(key)`.
  *
  * Both keep at most `maxKeys` keys and forget the least recently used one first, so an attacker
- * with many addresses cannot grow them without limit (the price: past `maxKeys` addresses, the
- * oldest ones start afresh). They live in one process: with several instances the effective limit
+ * with many addresses cannot grow them without limit. Past `maxKeys` keys, a new rate-limit key
+ * inherits what was left of the one it replaces, so forgetting never hands out fresh bursts. They live in one process: with several instances the effective limit
  * is per instance. {@link addressKey} turns a client address into the key both use.
  */
 import { expandIPv6, mappedIPv4 } from '../../shared/ip-networks.js';
@@ -41,8 +41,16 @@ class Lru<V> {
   }
   set(key: string, value: V): void {
     this.map.delete(key);
-    if (this.map.size >= this.max) this.map.delete(this.map.keys().next().value as string);
+    this.evictIfFull();
     this.map.set(key, value);
+  }
+  /** Makes room for one new key: removes and returns the least recently used value when full. */
+  evictIfFull(): V | undefined {
+    if (this.map.size < this.max) return undefined;
+    const oldest = this.map.keys().next().value as string;
+    const value = this.map.get(oldest);
+    this.map.delete(oldest);
+    return value;
   }
   delete(key: string): void {
     this.map.delete(key);
@@ -91,18 +99,26 @@ export class RateLimiter {
   /** Spends one request of `key`'s bucket, or says how long until one is available. */
   take(key: string): LimitDecision {
     const at = this.now();
-    const b = this.buckets.touch(key);
+    let b = this.buckets.touch(key);
     if (b === undefined) {
-      this.buckets.set(key, { tokens: this.burst - 1, at });
-      return ALLOWED;
+      // A new key starts full — unless memory is full: then it starts with what the key it
+      // replaces had left, so that an attacker cycling through more addresses than the limiter
+      // remembers cannot turn forgetting into a fresh burst for every address.
+      const evicted = this.buckets.evictIfFull();
+      b = { tokens: evicted === undefined ? this.burst : this.refill(evicted, at), at };
+      this.buckets.set(key, b);
     }
-    b.tokens = Math.min(this.burst, b.tokens + Math.max(0, at - b.at) * this.perMs);
+    b.tokens = this.refill(b, at);
     b.at = at;
     if (b.tokens >= 1) {
       b.tokens -= 1;
       return ALLOWED;
     }
     return { allowed: false, retryAfterS: Math.max(1, Math.ceil((1 - b.tokens) / this.perMs / 1000)) };
+  }
+
+  private refill(b: { tokens: number; at: number }, at: number): number {
+    return Math.min(this.burst, b.tokens + Math.max(0, at - b.at) * this.perMs);
   }
 }
 

@@ -148,9 +148,11 @@ export function flowMethods(ctx: SqlContext): FlowStore {
       if (!Number.isSafeInteger(keep) || keep < 0)
         throw new RangeError('keep must be a non-negative integer');
       // The newest `keep` by (created_at, key) stay; at most TRIM_BATCH older ones go per call.
+      // Website-flow transactions are never trimmed: each comes from a connect link made with an
+      // API key (or by an operator), so an anonymous flood cannot add any.
       let n = await db.run(
         `DELETE FROM oauth_transactions WHERE state_hash IN (
-           SELECT state_hash FROM oauth_transactions WHERE consumed_at IS NULL
+           SELECT state_hash FROM oauth_transactions WHERE consumed_at IS NULL AND flow <> 'website'
            ORDER BY created_at DESC, state_hash DESC LIMIT ? OFFSET ?)`,
         [TRIM_BATCH, keep],
       );

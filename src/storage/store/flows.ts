@@ -94,10 +94,11 @@ export interface FlowStore {
   /** Deletes transactions and sessions that expired more than `graceMs` (default 1 h) ago; resolves to the count. */
   purgeExpired(graceMs?: number): Promise<number>;
   /**
-   * The pending-flow cap: keeps the newest `keep` unconsumed OAuth transactions and the newest
-   * `keep` unconsumed pending Appstore sessions (type `appstore`), deleting the older ones — the
-   * expired first, since they are the oldest. Connect links (type `connect`, made with an API key or
-   * by an operator) are never deleted here. Resolves to the count deleted.
+   * The pending-flow cap: keeps the newest `keep` unconsumed Appstore OAuth transactions and the
+   * newest `keep` unconsumed pending Appstore sessions (type `appstore`), deleting the older ones —
+   * the expired first, since they are the oldest. Connect links (type `connect`, made with an API
+   * key or by an operator) and the website-flow transactions they start are never deleted here.
+   * Resolves to the count deleted.
    */
   trimPendingFlows(keep: number): Promise<number>;
 }

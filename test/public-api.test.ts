@@ -169,6 +169,7 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
     values: [
       'KeyRingError',
       'STORAGE_DRIVERS',
+      'RefreshTokenInUseError',
       'STORAGE_ERROR_CODES',
       'SellerExistsError',
       'SellerOwnershipError',

@@ -20,6 +20,7 @@ import {
 } from '../../src/storage/index.js';
 import type {
   AuthorizationInput,
+  KeyRing,
   OAuthTransactionInput,
   Store,
   StoreOptions,
@@ -102,6 +103,17 @@ function event(type = 'seller.authorized', at = 1) {
   return { id: randomUUID(), type, createdAt: at, data: { selling_partner_id: 'A3FHEXAMPLEYWS' } };
 }
 
+/** The rings of a key rotation: k1 alone, then k2 active with k1, then k2 alone. */
+function rotationRings(): { ring1: KeyRing; ring2: KeyRing; ring2only: KeyRing } {
+  const k1 = generateKey();
+  const k2 = generateKey();
+  return {
+    ring1: parseKeyRing(`k1:${k1}`),
+    ring2: parseKeyRing(`k2:${k2},k1:${k1}`),
+    ring2only: parseKeyRing(`k2:${k2}`),
+  };
+}
+
 export function storeContract(harness: ContractHarness): void {
   const KEY: SellerTokenKey = { sellingPartnerId: 'A3FHEXAMPLEYWS', region: 'na' };
 
@@ -117,6 +129,14 @@ export function storeContract(harness: ContractHarness): void {
     } finally {
       await store.close();
     }
+  }
+
+  /** A fresh database two stores can share, or undefined (the test skipped) where they cannot. */
+  async function sharedDatabase(t: { skip(message: string): void }): Promise<TestDatabase | undefined> {
+    const db = await harness.fresh();
+    if (db.shared) return db;
+    t.skip('needs two instances on one database');
+    return undefined;
   }
 
   describe(`Store contract: ${harness.name}`, () => {
@@ -1483,16 +1503,12 @@ export function storeContract(harness: ContractHarness): void {
         }));
 
       it('finds tokens fingerprinted under an older key of the ring; after that key is gone, fingerprintRefreshTokens brings every readable row to the active key', async (t) => {
-        const db = await harness.fresh();
-        if (!db.shared) {
-          t.skip('needs two instances on one database');
-          return;
-        }
-        const k1 = generateKey();
-        const k2 = generateKey();
-        const old = await db.open({ keyRing: parseKeyRing(`k1:${k1}`) });
-        const both = await db.open({ keyRing: parseKeyRing(`k2:${k2},k1:${k1}`) });
-        const next = await db.open({ keyRing: parseKeyRing(`k2:${k2}`) });
+        const db = await sharedDatabase(t);
+        if (!db) return;
+        const rings = rotationRings();
+        const old = await db.open({ keyRing: rings.ring1 });
+        const both = await db.open({ keyRing: rings.ring2 });
+        const next = await db.open({ keyRing: rings.ring2only });
         try {
           for (let i = 0; i < 3; i++)
             await old.saveAuthorization(
@@ -1501,7 +1517,7 @@ export function storeContract(harness: ContractHarness): void {
           assert.deepEqual(await both.findSellersByRefreshToken('Atzr|f1'), [
             { sellingPartnerId: 'F1', region: 'na' },
           ]);
-          await rewrap(both, parseKeyRing(`k2:${k2},k1:${k1}`));
+          await rewrap(both, rings.ring2);
           // The tokens now open with k2 alone; their fingerprints still name k1.
           assert.deepEqual(await next.findSellersByRefreshToken('Atzr|f1'), []);
           // One row that no longer opens is counted and skipped.
@@ -1526,7 +1542,7 @@ export function storeContract(harness: ContractHarness): void {
             await old.saveAuthorization(
               authorization({ sellingPartnerId: `P${String(i).padStart(3, '0')}` }),
             );
-          await rewrap(both, parseKeyRing(`k2:${k2},k1:${k1}`));
+          await rewrap(both, rings.ring2);
           assert.deepEqual(await next.fingerprintRefreshTokens(), { updated: 520, unreadable: 1 });
         } finally {
           await old.close();
@@ -1586,16 +1602,9 @@ export function storeContract(harness: ContractHarness): void {
       });
 
       it('rewraps every value to the active key, resumably, while a second instance keeps reading', async (t) => {
-        const db = await harness.fresh();
-        if (!db.shared) {
-          t.skip('needs two instances on one database');
-          return;
-        }
-        const k1 = generateKey();
-        const k2 = generateKey();
-        const ring1 = parseKeyRing(`k1:${k1}`);
-        const ring2 = parseKeyRing(`k2:${k2},k1:${k1}`);
-        const ring2only = parseKeyRing(`k2:${k2}`);
+        const db = await sharedDatabase(t);
+        if (!db) return;
+        const { ring1, ring2, ring2only } = rotationRings();
         const old = await db.open({ keyRing: ring1 });
         const next = await db.open({ keyRing: ring2 });
         try {
@@ -1682,11 +1691,8 @@ export function storeContract(harness: ContractHarness): void {
       });
 
       it('rewraps while refreshes commit concurrently, losing no newer token', async (t) => {
-        const db = await harness.fresh();
-        if (!db.shared) {
-          t.skip('needs two instances on one database');
-          return;
-        }
+        const db = await sharedDatabase(t);
+        if (!db) return;
         const k2 = generateKey();
         const ring2 = parseKeyRing(`k2:${k2},k1:${RING_KEY}`);
         const old = await db.open({ keyRing: RING });

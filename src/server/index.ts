@@ -13,9 +13,7 @@ export {
   importSellers,
   IMPORT_CODES,
   type ImportCode,
-  type ImportCounts,
   type ImportFailure,
-  type ImportNote,
   type ImportOptions,
   type ImportSummary,
 } from './sellers/import.js';
@@ -23,9 +21,7 @@ export { exportSellers, type ExportProtection, type ExportSummary } from './sell
 export {
   readTransferLines,
   transferCipher,
-  transferFormatOf,
   type TransferCipher,
-  type TransferFormat,
   type TransferLine,
 } from './sellers/transfer-format.js';
 export { spApiCaller } from './tokens/gateway.js';

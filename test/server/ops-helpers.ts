@@ -51,6 +51,13 @@ export interface OpsOptions {
   readonly devPartners?: AppDeps['devPartners'];
   /** The service's clock stands still except for `advance` (default: real time plus `advance`). */
   readonly frozenClock?: boolean;
+  /**
+   * With `frozenClock`: the emulator's clock stands at the same moment, moved only through its own
+   * control API (`POST /__emulator/clock`), so both sides can be moved in step (default: real time).
+   */
+  readonly frozenEmulatorClock?: boolean;
+  /** The captured log's level (default debug). */
+  readonly logLevel?: 'debug' | 'info';
   /** Called on each use of a seller's access token (the hot set's recorder in a served instance). */
   readonly onUse?: (sellingPartnerId: string, region: string) => void;
 }
@@ -62,7 +69,10 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
   const app0 = devApplication(PUBLIC_URL);
   const secrets = opts.emulatorSecrets ?? [CANARY_SECRET];
   const emulatorApp = { ...app0, clientSecret: secrets[0]!, clientSecrets: secrets.slice(1) };
-  const emulator = createEmulator({ applications: [emulatorApp] });
+  const emulator = createEmulator({
+    applications: [emulatorApp],
+    ...(opts.frozenClock === true && opts.frozenEmulatorClock === true ? { now: () => frozenAt } : {}),
+  });
   await emulator.control.consentMode('auto');
   const env = serviceEnv(emulatorApp, opts.env);
   const config: Config =
@@ -84,7 +94,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     ...(opts.postgresSchema === undefined ? {} : { postgresSchema: opts.postgresSchema }),
   });
   const logs: string[] = [];
-  const log = createLogger({ sink: (l) => logs.push(l), level: 'debug' });
+  const log = createLogger({ sink: (l) => logs.push(l), level: opts.logLevel ?? 'debug' });
   const ops = createOperations({
     config,
     store,

@@ -87,7 +87,8 @@ test('property: never throws; ok exactly when every parameter is single, well-fo
         single('state', /^[A-Za-z0-9._~-]{1,512}$/, true) &&
         all('error').length === 0 &&
         all('error_description').length === 0 &&
-        single('selling_partner_id', /^[A-Za-z0-9._-]{1,128}$/, true) &&
+        // Amazon's ids start and end with a letter or digit (`_a` is refused): the rule of SELLING_PARTNER_ID_RE.
+        single('selling_partner_id', /^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,126}[A-Za-z0-9])?$/, true) &&
         single('spapi_oauth_code', /^[A-Za-z0-9._~+/=|-]{1,2048}$/, true) &&
         single('mws_auth_token', /^[A-Za-z0-9._-]{1,256}$/, false);
       assert.equal(r.ok, expected, params.toString());

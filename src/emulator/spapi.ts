@@ -1,7 +1,7 @@
 // The SP-API slice: access-token checks, Amazon's error list, token
 // buckets, and four operations.
 import { findMarketplace, spapiRegionOfHost } from '../core/marketplaces.js';
-import { BadRequest, json, opaqueToken, parseJsonObject, readText, requestId } from './http.js';
+import { BadRequest, json, mediaType, opaqueToken, parseJsonObject, readText, requestId } from './http.js';
 import type { AccessRecord, EmulatorState } from './state.js';
 import { NEW_SECRET_LIFE_MS, OLD_SECRET_GRACE_MS, RDT_TTL_S } from './state.js';
 import type { SpapiOperation } from './types.js';
@@ -81,31 +81,35 @@ function authenticate(request: Request, url: URL, state: EmulatorState): Auth {
   return { ok: true, token };
 }
 
-/** Retail domain suffix and currency per country, for realistic participation records. */
-const RETAIL: Readonly<Record<string, readonly [string, string]>> = {
-  CA: ['ca', 'CAD'],
-  US: ['com', 'USD'],
-  MX: ['com.mx', 'MXN'],
-  BR: ['com.br', 'BRL'],
-  IE: ['ie', 'EUR'],
-  ES: ['es', 'EUR'],
-  UK: ['co.uk', 'GBP'],
-  FR: ['fr', 'EUR'],
-  BE: ['com.be', 'EUR'],
-  NL: ['nl', 'EUR'],
-  DE: ['de', 'EUR'],
-  IT: ['it', 'EUR'],
-  SE: ['se', 'SEK'],
-  ZA: ['co.za', 'ZAR'],
-  PL: ['pl', 'PLN'],
-  EG: ['eg', 'EGP'],
-  TR: ['com.tr', 'TRY'],
-  SA: ['sa', 'SAR'],
-  AE: ['ae', 'AED'],
-  IN: ['in', 'INR'],
-  SG: ['sg', 'SGD'],
-  AU: ['com.au', 'AUD'],
-  JP: ['co.jp', 'JPY'],
+/**
+ * Retail domain suffix, currency and `defaultLanguageCode` per country, as marketplaceParticipations
+ * returns them (`<language>_<country>`, Amazon's form: `en_US` in the Sellers model, `en_GB`,
+ * `de_DE`, `fr_BE`, `en_CA`, … in captured responses; the rest follow the same form).
+ */
+const RETAIL: Readonly<Record<string, readonly [string, string, string]>> = {
+  CA: ['ca', 'CAD', 'en_CA'],
+  US: ['com', 'USD', 'en_US'],
+  MX: ['com.mx', 'MXN', 'es_MX'],
+  BR: ['com.br', 'BRL', 'pt_BR'],
+  IE: ['ie', 'EUR', 'en_IE'],
+  ES: ['es', 'EUR', 'es_ES'],
+  UK: ['co.uk', 'GBP', 'en_GB'],
+  FR: ['fr', 'EUR', 'fr_FR'],
+  BE: ['com.be', 'EUR', 'fr_BE'],
+  NL: ['nl', 'EUR', 'nl_NL'],
+  DE: ['de', 'EUR', 'de_DE'],
+  IT: ['it', 'EUR', 'it_IT'],
+  SE: ['se', 'SEK', 'sv_SE'],
+  ZA: ['co.za', 'ZAR', 'en_ZA'],
+  PL: ['pl', 'PLN', 'pl_PL'],
+  EG: ['eg', 'EGP', 'ar_EG'],
+  TR: ['com.tr', 'TRY', 'tr_TR'],
+  SA: ['sa', 'SAR', 'ar_SA'],
+  AE: ['ae', 'AED', 'en_AE'],
+  IN: ['in', 'INR', 'en_IN'],
+  SG: ['sg', 'SGD', 'en_SG'],
+  AU: ['com.au', 'AUD', 'en_AU'],
+  JP: ['co.jp', 'JPY', 'ja_JP'],
 };
 
 function marketplaceParticipations(token: AccessRecord, state: EmulatorState, rate: number): Response {
@@ -119,7 +123,7 @@ function marketplaceParticipations(token: AccessRecord, state: EmulatorState, ra
         countryCode: m!.countryCode === 'UK' ? 'GB' : m!.countryCode,
         name: `Amazon.${RETAIL[m!.countryCode]?.[0] ?? m!.countryCode.toLowerCase()}`,
         defaultCurrencyCode: RETAIL[m!.countryCode]?.[1] ?? 'USD',
-        defaultLanguageCode: 'en_US',
+        defaultLanguageCode: RETAIL[m!.countryCode]?.[2] ?? 'en_US',
         domainName: `www.amazon.${RETAIL[m!.countryCode]?.[0] ?? m!.countryCode.toLowerCase()}`,
       },
       participation: { isParticipating: true, hasSuspendedListings: false },
@@ -143,11 +147,17 @@ async function restrictedDataToken(
     spapiError(400, 'InvalidRequest', 'Request is missing or has invalid parameters', details, {
       'x-amzn-ratelimit-limit': String(rate),
     });
+  // The Tokens API model lists 200, 400, 401, 403, 404, 415, 429, 500 and 503 only: a payload that
+  // is not JSON is its 415 ("The request payload is in an unsupported format."), and an oversized
+  // body its 400 (it lists no 413).
+  const type = mediaType(request);
+  if (type !== '' && type !== 'application/json')
+    return spapiError(415, 'UnsupportedMediaType', 'The request payload is in an unsupported format.', '');
   let body: Record<string, unknown>;
   try {
     body = parseJsonObject(await readText(request, state.maxBodyBytes));
   } catch (err) {
-    if (err instanceof BadRequest && err.status === 400) return invalid(err.message);
+    if (err instanceof BadRequest) return invalid(err.message);
     throw err;
   }
   const resources = body.restrictedResources;
@@ -197,12 +207,13 @@ function pathMatches(pattern: string, path: string): boolean {
 const ISO_UTC = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,3})?)?Z?)?$/;
 
 /**
- * getOrders' date rules: "Either the CreatedAfter parameter or the LastUpdatedAfter parameter is
- * required. Both cannot be empty. The date must be in ISO 8601 format." (the Orders v0 model).
+ * getOrders' query rules from the Orders v0 model: "Either the CreatedAfter parameter or the
+ * LastUpdatedAfter parameter is required. Both cannot be empty. The date must be in ISO 8601
+ * format."; the date combinations and MaxResultsPerPage below, on the emulator's clock.
  * Amazon's answer to a missing filter is a bare InvalidInput (developer reports of getOrders 400s);
  * to a bad date, "Invalid date-time field(s) [createdAfter]." (selling-partner-api-models#1437).
  */
-function dateFilterError(q: URLSearchParams): { message: string; details: string } | undefined {
+function ordersQueryError(q: URLSearchParams, now: number): { message: string; details: string } | undefined {
   const fields = ['CreatedAfter', 'CreatedBefore', 'LastUpdatedAfter', 'LastUpdatedBefore'] as const;
   const bad = fields.filter((f) => {
     const v = q.get(f);
@@ -216,12 +227,41 @@ function dateFilterError(q: URLSearchParams): { message: string; details: string
     };
   }
   if (!q.get('CreatedAfter') && !q.get('LastUpdatedAfter')) {
-    return {
-      message: 'The input you have submitted is not valid. Please check your input and try again.',
-      details: 'Either CreatedAfter or LastUpdatedAfter is required.',
-    };
+    return { message: NOT_VALID, details: 'Either CreatedAfter or LastUpdatedAfter is required.' };
   }
+  // "You could specify CreatedBefore but not provide LastUpdatedAfter or LastUpdatedBefore when
+  // CreatedAfter is specified." (the Orders v0 model, CreatedAfter)
+  if (q.get('CreatedAfter') && (q.get('LastUpdatedAfter') || q.get('LastUpdatedBefore')))
+    return { message: NOT_VALID, details: '' };
+  // "if specified, CreatedBefore should be equal to or after the CreatedAfter date and at least 2
+  // minutes before the current time" (the model; LastUpdatedBefore likewise).
+  for (const [after, before] of [
+    ['CreatedAfter', 'CreatedBefore'],
+    ['LastUpdatedAfter', 'LastUpdatedBefore'],
+  ] as const) {
+    const b = q.get(before);
+    if (!b) continue;
+    const a = q.get(after);
+    if (a && utcMs(b) < utcMs(a)) return { message: NOT_VALID, details: '' };
+    if (utcMs(b) > now - TWO_MINUTES_MS) return { message: TOO_RECENT, details: '' };
+  }
+  // "Value must be 1 - 100. Default 100." (the model, MaxResultsPerPage)
+  const size = q.get('MaxResultsPerPage');
+  if (size !== null && !(/^\d{1,3}$/.test(size) && Number(size) >= 1 && Number(size) <= 100))
+    return { message: NOT_VALID, details: '' };
   return undefined;
+}
+
+/** Amazon's generic getOrders 400 (selling-partner-api-models#974, #2233). */
+const NOT_VALID = 'The input you have submitted is not valid. Please check your input and try again.';
+/** Its 400 for a `…Before` date less than two minutes old (as reported in airbytehq/airbyte#52592). */
+const TOO_RECENT =
+  'The input you have submitted is not valid. Note that the error may be due to a systematic delay in data retrieval. The most updated data is 2 minutes after an order is created or last updated. If you set the CreatedBefore or LastUpdatedBefore parameters, please provide a date that is at least 2 minutes before current time and try again.';
+const TWO_MINUTES_MS = 120_000;
+
+/** An ISO_UTC date in epoch ms: a time without `Z` is UTC too (Date.parse would read it as local). */
+function utcMs(value: string): number {
+  return Date.parse(value.includes('T') && !value.endsWith('Z') ? `${value}Z` : value);
 }
 
 function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: number): Response {
@@ -235,7 +275,7 @@ function orders(url: URL, token: AccessRecord, state: EmulatorState, rate: numbe
   if (ids.length === 0)
     return spapiError(400, 'InvalidInput', 'Missing required parameter MarketplaceIds', '');
   if (ids.length > 50) return spapiError(400, 'InvalidInput', 'At most 50 MarketplaceIds are allowed', '');
-  const refused = dateFilterError(url.searchParams);
+  const refused = ordersQueryError(url.searchParams, state.now());
   if (refused !== undefined)
     return spapiError(400, 'InvalidInput', refused.message, refused.details, {
       'x-amzn-ratelimit-limit': String(rate),
@@ -351,6 +391,9 @@ export async function handleSpapi(request: Request, url: URL, state: EmulatorSta
   const route = SPAPI_ROUTES[url.pathname];
   if (!route) return spapiError(404, 'NotFound', 'Resource not found', '');
   if (request.method !== route.method) {
+    // The Tokens API model lists no 405: another method on its path is a resource that does not exist.
+    if (route.operation === 'createRestrictedDataToken')
+      return spapiError(404, 'NotFound', 'Resource not found', '');
     return spapiError(
       405,
       'MethodNotAllowed',

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createEmulator, DEV_APPLICATION } from '../../src/emulator/index.js';
-import { APP, SECRET, assertSpapiError, grantless } from './helpers.js';
+import { APP, SECRET, assertSpapiError, authorize, grantless } from './helpers.js';
 
 const NA = 'https://sellingpartnerapi-na.amazon.com';
 const ROTATE = '/applications/2023-11-30/clientSecret';
@@ -127,4 +127,114 @@ test('a configured secret past its expiry no longer opens the token endpoint', a
   });
   assert.equal(res.status, 401);
   assert.equal(((await res.json()) as { error: string }).error, 'invalid_client');
+});
+
+async function sellerToken(fetch: typeof globalThis.fetch, consentBase?: string) {
+  return (await authorize(fetch, {}, consentBase)).access_token;
+}
+
+test('getOrders refuses what ordersV0.json says, on the emulator clock, in Amazon’s error shape', async () => {
+  const { fetch } = setup(); // clock: 2026-06-01T00:00:00Z
+  const token = await sellerToken(fetch);
+  const orders = (q: string) =>
+    fetch(`${NA}/orders/v0/orders?MarketplaceIds=ATVPDKIKX0DER${q}`, {
+      headers: { 'x-amz-access-token': token },
+    });
+  const generic = 'The input you have submitted is not valid. Please check your input and try again.';
+  const refusals: [string, string][] = [
+    ['&CreatedAfter=2026-05-01T00:00:00Z&CreatedBefore=2026-05-31T23:59:00Z', 'at least 2 minutes'],
+    ['&CreatedAfter=2026-05-01T00:00:00Z&CreatedBefore=2026-06-02T00:00:00Z', 'at least 2 minutes'],
+    ['&LastUpdatedAfter=2026-05-01T00:00:00Z&LastUpdatedBefore=2026-05-31T23:59:30Z', 'at least 2 minutes'],
+    ['&CreatedAfter=2026-05-10T00:00:00Z&CreatedBefore=2026-05-09T00:00:00Z', generic],
+    ['&LastUpdatedAfter=2026-05-10&LastUpdatedBefore=2026-05-09', generic],
+    ['&CreatedAfter=2026-05-01T00:00:00Z&LastUpdatedAfter=2026-05-01T00:00:00Z', generic],
+    ['&CreatedAfter=2026-05-01T00:00:00Z&LastUpdatedBefore=2026-05-20T00:00:00Z', generic],
+    ['&CreatedAfter=2026-05-01&MaxResultsPerPage=0', generic],
+    ['&CreatedAfter=2026-05-01&MaxResultsPerPage=101', generic],
+    ['&CreatedAfter=2026-05-01&MaxResultsPerPage=ten', generic],
+  ];
+  for (const [q, message] of refusals) {
+    const res = await orders(q);
+    assert.equal(res.headers.get('content-type'), 'application/json', q);
+    const error = await assertSpapiError(res, 400, 'InvalidInput');
+    if (message === generic) assert.equal(error.message, generic, q);
+    else assert.match(error.message, /at least 2 minutes before current time/, q);
+  }
+  for (const q of [
+    '&CreatedAfter=2026-05-01T00:00:00Z&CreatedBefore=2026-05-31T23:58:00Z',
+    '&CreatedAfter=2026-05-01T00:00:00Z&CreatedBefore=2026-05-01T00:00:00Z',
+    '&LastUpdatedAfter=2026-05-01&LastUpdatedBefore=2026-05-31T23:57:59',
+    '&CreatedAfter=2026-05-01&MaxResultsPerPage=1',
+    '&CreatedAfter=2026-05-01&MaxResultsPerPage=100',
+  ]) {
+    assert.equal((await orders(q)).status, 200, q);
+  }
+});
+
+test('the RDT endpoint answers only the statuses its model lists: 415 for a non-JSON payload, 400 for an oversized one, 404 for another method', async () => {
+  const { emulator, fetch } = setup({ maxBodyBytes: 1024 });
+  const token = await sellerToken(fetch);
+  const rdt = (init: RequestInit) =>
+    fetch(`${NA}/tokens/2021-03-01/restrictedDataToken`, {
+      ...init,
+      headers: { 'x-amz-access-token': token, ...(init.headers as Record<string, string>) },
+    });
+  const body = JSON.stringify({ restrictedResources: [{ method: 'GET', path: '/orders/v0/orders' }] });
+  const form = await rdt({
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
+  assert.equal(form.headers.get('x-amzn-ratelimit-limit'), null, 'the model: no rate-limit header on 415');
+  await assertSpapiError(form, 415, 'UnsupportedMediaType');
+  await assertSpapiError(
+    await rdt({
+      method: 'POST',
+      body: JSON.stringify({ pad: 'x'.repeat(2048) }),
+      headers: { 'content-type': 'application/json' },
+    }),
+    400,
+    'InvalidRequest',
+  );
+  await assertSpapiError(await rdt({ method: 'GET' }), 404, 'NotFound');
+  assert.equal(
+    (await rdt({ method: 'POST', body, headers: { 'content-type': 'application/json' } })).status,
+    200,
+  );
+  const listed = new Set(['200', '400', '401', '403', '404', '415', '429', '500', '503']);
+  const seen = Object.keys(
+    (await emulator.control.stats()).spapi['/tokens/2021-03-01/restrictedDataToken'] ?? {},
+  );
+  assert.ok(seen.length >= 4 && seen.every((s) => listed.has(s)), seen.join());
+});
+
+test('marketplaceParticipations: defaultLanguageCode per marketplace as Amazon returns it', async () => {
+  const { fetch } = setup();
+  const languages = async (consentBase: string, base: string) => {
+    const token = await sellerToken(fetch, consentBase);
+    const res = await fetch(`${base}/sellers/v1/marketplaceParticipations`, {
+      headers: { 'x-amz-access-token': token },
+    });
+    const { payload } = (await res.json()) as {
+      payload: { marketplace: { countryCode: string; defaultLanguageCode: string } }[];
+    };
+    return Object.fromEntries(
+      payload.map((p) => [p.marketplace.countryCode, p.marketplace.defaultLanguageCode]),
+    );
+  };
+  assert.deepEqual(await languages('https://sellercentral.amazon.com', NA), {
+    US: 'en_US',
+    CA: 'en_CA',
+    MX: 'es_MX',
+  });
+  assert.deepEqual(
+    await languages('https://sellercentral-europe.amazon.com', 'https://sellingpartnerapi-eu.amazon.com'),
+    {
+      DE: 'de_DE',
+      GB: 'en_GB',
+      FR: 'fr_FR',
+      IT: 'it_IT',
+      ES: 'es_ES',
+    },
+  );
 });

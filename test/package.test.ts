@@ -207,6 +207,8 @@ test('npm pack: the tarball a user installs ships what the exports, bin and docs
     assert.deepEqual(Object.keys(pkg.exports).sort(), [
       '.',
       './adapters/amazon-sp-api',
+      './adapters/official-sdk',
+      './adapters/sp-api-sdk',
       './client',
       './emulator',
       './server',

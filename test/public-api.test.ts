@@ -15,6 +15,8 @@ const ENTRY_FILES = {
   'spapi-auth/emulator': 'src/emulator/index.ts',
   'spapi-auth/client': 'src/client/index.ts',
   'spapi-auth/adapters/amazon-sp-api': 'src/adapters/amazon-sp-api.ts',
+  'spapi-auth/adapters/sp-api-sdk': 'src/adapters/sp-api-sdk.ts',
+  'spapi-auth/adapters/official-sdk': 'src/adapters/official-sdk.ts',
 } as const;
 
 const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string[] }> = {
@@ -334,6 +336,20 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
   'spapi-auth/adapters/amazon-sp-api': {
     values: ['createSellingPartner'],
     types: ['SellingPartnerAdapterOptions', 'SellingPartnerConfig', 'SellingPartnerLike', 'TokenProvider'],
+  },
+  'spapi-auth/adapters/sp-api-sdk': {
+    values: ['createSpApiSdkAuth'],
+    types: [
+      'SellingPartnerApiAuthLike',
+      'SellingPartnerApiAuthParameters',
+      'SpApiSdkAuthOptions',
+      'TokenProvider',
+      'TokenTarget',
+    ],
+  },
+  'spapi-auth/adapters/official-sdk': {
+    values: ['useSpapiAuth'],
+    types: ['OfficialApiClientLike', 'OfficialSdkAdapterOptions', 'TokenProvider', 'TokenTarget'],
   },
 };
 

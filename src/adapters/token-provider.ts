@@ -46,3 +46,41 @@ export function isRefusedToken(error: { code?: unknown; details?: unknown } | nu
     REFUSED_TOKEN_DETAIL.test(error.details)
   );
 }
+
+/**
+ * Which token an SDK client gets: a seller's in a region, or a grantless one for a scope.
+ *
+ * @example
+ * const seller: TokenTarget = { sellingPartnerId: 'A1EXAMPLESELLER', region: 'eu' };
+ * const grantless: TokenTarget = { scope: 'sellingpartnerapi::notifications' };
+ */
+export type TokenTarget =
+  { readonly sellingPartnerId: string; readonly region: Region } | { readonly scope: GrantlessScope };
+
+/** A target's token from a provider, and what to do when SP-API refused it. */
+export interface TargetTokens {
+  get(): Promise<string>;
+  /** Tells the provider of a seller's token SP-API refused (a grantless token has nothing to drop). */
+  refused(accessToken: string): Promise<void>;
+}
+
+/**
+ * The token source of one SDK client.
+ *
+ * @example
+ * const source = targetTokens(tokens, { sellingPartnerId: 'A1EXAMPLESELLER', region: 'na' });
+ * const accessToken = await source.get();
+ */
+export function targetTokens(tokens: TokenProvider, target: TokenTarget): TargetTokens {
+  if ('scope' in target) {
+    return {
+      get: async () => (await tokens.getGrantlessToken(target.scope)).accessToken,
+      refused: async () => undefined,
+    };
+  }
+  const key: SellerTokenKey = { sellingPartnerId: target.sellingPartnerId, region: target.region };
+  return {
+    get: async () => (await tokens.getAccessToken(key)).accessToken,
+    refused: (accessToken) => tokens.invalidate(key, accessToken),
+  };
+}

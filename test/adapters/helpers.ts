@@ -19,7 +19,7 @@ export const PARTICIPATIONS = '/sellers/v1/marketplaceParticipations';
 export class EmulatorAgent extends https.Agent {
   static port = 0;
   constructor() {
-    super({ keepAlive: true });
+    super({ keepAlive: true, maxSockets: 32 }); // 1,000 concurrent calls share a pool, as an app's would
   }
   override createConnection(_options: unknown, callback?: (e: Error | null, s: Socket) => void) {
     const socket = connect(EmulatorAgent.port, '127.0.0.1');

@@ -34,6 +34,7 @@ export const ENCRYPTED_COLUMNS: Readonly<Record<EncryptedTable, readonly string[
   oauth_transactions: ['pkce_verifier'],
   connect_sessions: ['payload'],
   app_secrets: ['secret'],
+  notifications_aside: ['body'],
 };
 export const ENCRYPTED_TABLES = Object.keys(ENCRYPTED_COLUMNS) as EncryptedTable[];
 

@@ -4,7 +4,7 @@
  * PostgreSQL) passes one contract suite (`test/storage/contract.ts`).
  *
  * One file per concern: the interface of each in `store/<concern>.ts` (sellers, leases, flows,
- * keys, secrets, audit, outbox, rewrap, revocations, lifecycle), its SQL in `sql/<concern>.ts`; {@link Store}
+ * keys, secrets, audit, outbox, rewrap, revocations, rotation, lifecycle), its SQL in `sql/<concern>.ts`; {@link Store}
  * composes them. A new method goes in the concern it belongs to, with its contract tests.
  *
  * Conventions:
@@ -36,6 +36,7 @@ import type { OutboxStore } from './store/outbox.js';
 import type { RefreshStore } from './store/refresh.js';
 import type { RevocationStore } from './store/revocations.js';
 import type { RewrapStore } from './store/rewrap.js';
+import type { RotationStore } from './store/rotation.js';
 import type { SellerStore } from './store/sellers.js';
 
 export type * from './store/audit.js';
@@ -48,6 +49,7 @@ export type * from './store/outbox.js';
 export type * from './store/refresh.js';
 export type * from './store/revocations.js';
 export type * from './store/rewrap.js';
+export type * from './store/rotation.js';
 export type * from './store/secrets.js';
 export type * from './store/sellers.js';
 
@@ -73,7 +75,8 @@ export interface Store
     OutboxStore,
     RefreshStore,
     RevocationStore,
-    RewrapStore {
+    RewrapStore,
+    RotationStore {
   /** `sqlite` (also for `memory:`) or `postgres`. */
   readonly engine: 'sqlite' | 'postgres';
 }

@@ -11,6 +11,7 @@ import { outboxMethods } from './outbox.js';
 import { refreshMethods } from './refresh.js';
 import { revocationMethods } from './revocations.js';
 import { rewrapMethods } from './rewrap.js';
+import { rotationMethods } from './rotation.js';
 import { appSecretMethods } from './secrets.js';
 import { sellerMethods } from './sellers.js';
 
@@ -41,5 +42,6 @@ export function createSqlStore(db: SqlDriver, options: StoreOptions): Store {
     ...refreshMethods(ctx),
     ...rewrapMethods(ctx),
     ...revocationMethods(ctx),
+    ...rotationMethods(ctx),
   };
 }

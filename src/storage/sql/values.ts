@@ -12,6 +12,7 @@ export const TABLE_KEYS: Readonly<Record<EncryptedTable, readonly string[]>> = {
   oauth_transactions: ['state_hash'],
   connect_sessions: ['token_hash'],
   app_secrets: ['id'],
+  notifications_aside: ['id'],
 };
 
 /** "(a > ?) OR (a = ? AND b > ?)" — a keyset condition without row values, for any engine. */

@@ -10,7 +10,8 @@ export interface EncryptedValueRef {
 }
 
 /** The tables that hold encrypted columns. */
-export type EncryptedTable = 'sellers' | 'oauth_transactions' | 'connect_sessions' | 'app_secrets';
+export type EncryptedTable =
+  'sellers' | 'oauth_transactions' | 'connect_sessions' | 'app_secrets' | 'notifications_aside';
 
 /** One page of encrypted values. */
 export interface EncryptedValuePage {

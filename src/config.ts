@@ -180,6 +180,16 @@ export interface Config {
    * is automatic (10,000, or less when the open-file limit is lower: see `server/http/connections.ts`).
    */
   readonly maxConnections: number | undefined;
+  /**
+   * The SQS queue Amazon delivers the app's notifications to (`SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL`):
+   * when set, the service consumes it itself and rotates the client secret unattended. Undefined:
+   * notifications arrive only through `POST /v1/notifications` or `secret accept`.
+   */
+  readonly notificationsQueueUrl: string | undefined;
+  /** Days before the client secret's deadline the unattended rotation starts (`SPAPI_AUTH_ROTATE_BEFORE_DAYS`). */
+  readonly rotateBeforeDays: number;
+  /** Minutes to wait for the new secret's notification after a rotation request (`SPAPI_AUTH_ROTATION_WAIT_MINUTES`). */
+  readonly rotationWaitMinutes: number;
   /** Non-fatal remarks to print at start-up (never containing a value). */
   readonly warnings: readonly string[];
   /** Every variable read and its value, secrets redacted (what `doctor` lists). */
@@ -324,6 +334,7 @@ export function loadConfig(
     ...readOperators(r),
     ...readAdminOidc(r, publicUrl.publicUrl),
     ...readLimits(r),
+    ...readRotation(r),
     ...listen,
     ...readTestHooks(r, env.NODE_ENV),
     warnings: Object.freeze([...warnings, ...unknownVariableWarnings(env)]),
@@ -786,6 +797,41 @@ function readLimits(r: EnvReader<keyof typeof LIMIT_VARIABLES>) {
   };
 }
 
+const ROTATION_VARIABLES = {
+  SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL: PLAIN,
+  SPAPI_AUTH_ROTATE_BEFORE_DAYS: PLAIN,
+  SPAPI_AUTH_ROTATION_WAIT_MINUTES: PLAIN,
+} as const;
+
+/**
+ * Default of `SPAPI_AUTH_ROTATE_BEFORE_DAYS`: Amazon's own rotation sample starts a week before
+ * the deadline, which leaves the seven days the old secret stays valid to spare.
+ */
+export const DEFAULT_ROTATE_BEFORE_DAYS = 7;
+
+/** Unattended client-secret rotation: the notification queue, how early to rotate, how long to wait for the secret. */
+function readRotation(r: EnvReader<keyof typeof ROTATION_VARIABLES>) {
+  const name = 'SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL';
+  const raw = r.raw(name);
+  let notificationsQueueUrl: string | undefined;
+  const u = raw === undefined ? undefined : r.origin(name, raw);
+  if (u !== undefined) {
+    const local = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
+    if (u.protocol !== 'https:' && !local) {
+      r.problem(name, 'must be https (http only for localhost and 127.0.0.1)');
+    } else if (!/^\/[^/]+\/[^/]+$/.test(u.pathname)) {
+      r.problem(name, 'must be an SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue>');
+    } else {
+      notificationsQueueUrl = u.href;
+    }
+  }
+  return {
+    notificationsQueueUrl,
+    rotateBeforeDays: r.integer('SPAPI_AUTH_ROTATE_BEFORE_DAYS', DEFAULT_ROTATE_BEFORE_DAYS, 1, 90),
+    rotationWaitMinutes: r.integer('SPAPI_AUTH_ROTATION_WAIT_MINUTES', 60, 1, 1440),
+  };
+}
+
 const TEST_HOOK_VARIABLES = { SPAPI_AUTH_FAULT_POINT: PLAIN } as const;
 
 /** The crash points the test-only fault hook knows (docs/security.md T-E3…T-E5). */
@@ -834,6 +880,7 @@ const VARIABLES = {
   ...OPERATOR_VARIABLES,
   ...ADMIN_OIDC_VARIABLES,
   ...LIMIT_VARIABLES,
+  ...ROTATION_VARIABLES,
   ...TEST_HOOK_VARIABLES,
 } as const satisfies Variables;
 

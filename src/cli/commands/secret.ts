@@ -73,7 +73,7 @@ async function rotate(values: Record<string, unknown>, ctx: CliContext): Promise
     await requestClientSecretRotation({ amazon });
   } catch (err) {
     const e = err as { code?: unknown; status?: unknown; message?: string };
-    if (e.code === 'rotation_refused' || e.code === 'rotation_failed') {
+    if (e.code === 'rotation_refused' || e.code === 'rotation_failed' || e.code === 'rotation_not_enrolled') {
       const hint =
         e.status === 400
           ? ': is an SQS queue registered for "Application Client New Secret" (Developer Console → Notification Preferences)?'
@@ -140,7 +140,10 @@ async function accept(file: string, values: Record<string, unknown>, ctx: CliCon
           secret,
           config.amazonUrl ? { amazonUrl: config.amazonUrl } : {},
         );
-      return await acceptNotification({ store, ring, actor: 'cli', verifySecret }, notification);
+      return await acceptNotification(
+        { store, ring, actor: 'cli', verifySecret, applicationId: config.applicationId },
+        notification,
+      );
     } catch (err) {
       if (err instanceof NotificationError)
         throw new CliError(`${err.message.replace(/\.$/, '')} (${err.code})`);

@@ -119,6 +119,7 @@ export const HTTP_ERRORS = Object.freeze({
     message: 'Login with Amazon refused the new client secret; the current secret stays in use.',
   },
   client_id_mismatch: { status: 409, message: 'The notification is for another LWA client id.' },
+  application_id_mismatch: { status: 409, message: 'The notification is for another SP-API application.' },
   link_expired: { status: 410, message: 'This link has expired. Ask for a new one.' },
   oidc_state_mismatch: {
     status: 400,

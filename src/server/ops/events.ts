@@ -22,6 +22,11 @@ export const WEBHOOK_EVENT_TYPES = Object.freeze([
   'seller.deleted',
   'credentials.invalid_client',
   'credentials.client_secret_expiring',
+  'credentials.client_secret_rotation_requested',
+  'credentials.client_secret_installed',
+  'credentials.client_secret_retired',
+  'credentials.client_secret_rotation_failed',
+  'notification.set_aside',
   'webhook.test',
 ] as const);
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -211,6 +216,133 @@ export function clientSecretExpiringEvent(
     { client_id: clientId, expires_at: new Date(expiresAt).toISOString(), reason },
     at,
     derivedEventId('credentials.client_secret_expiring', dedupeKey),
+  );
+}
+
+/**
+ * `credentials.client_secret_rotation_requested`: the unattended rotation asked Amazon for a new
+ * secret (one event per attempt).
+ *
+ * @example
+ * clientSecretRotationRequestedEvent(clientId, rotation, Date.now());
+ */
+export function clientSecretRotationRequestedEvent(
+  clientId: string,
+  rotation: { readonly id: string; readonly deadlineAt: number; readonly attempts: number },
+  at: number,
+): WebhookEventInput {
+  return webhookEvent(
+    'credentials.client_secret_rotation_requested',
+    {
+      client_id: clientId,
+      deadline: new Date(rotation.deadlineAt).toISOString(),
+      attempt: rotation.attempts,
+    },
+    at,
+    derivedEventId('credentials.client_secret_rotation_requested', rotation.id, String(rotation.attempts)),
+  );
+}
+
+/**
+ * `credentials.client_secret_installed`: a new client secret is stored and used from now on; the
+ * previous one is kept until `previous_expires_at`.
+ *
+ * @example
+ * clientSecretInstalledEvent(clientId, { expiresAt, previousExpiresAt, notificationId }, Date.now());
+ */
+export function clientSecretInstalledEvent(
+  clientId: string,
+  secret: { readonly expiresAt: number; readonly previousExpiresAt: number; readonly secretId: string },
+  at: number,
+): WebhookEventInput {
+  return webhookEvent(
+    'credentials.client_secret_installed',
+    {
+      client_id: clientId,
+      expires_at: new Date(secret.expiresAt).toISOString(),
+      previous_expires_at: new Date(secret.previousExpiresAt).toISOString(),
+    },
+    at,
+    derivedEventId('credentials.client_secret_installed', secret.secretId),
+  );
+}
+
+/**
+ * `credentials.client_secret_retired`: the secret a rotation replaced reached its expiry and is no
+ * longer kept.
+ *
+ * @example
+ * clientSecretRetiredEvent(clientId, rotation, Date.now());
+ */
+export function clientSecretRetiredEvent(
+  clientId: string,
+  rotation: { readonly id: string; readonly oldExpiresAt: number | null },
+  at: number,
+): WebhookEventInput {
+  return webhookEvent(
+    'credentials.client_secret_retired',
+    {
+      client_id: clientId,
+      retired_at: new Date(rotation.oldExpiresAt ?? at).toISOString(),
+    },
+    at,
+    derivedEventId('credentials.client_secret_retired', rotation.id),
+  );
+}
+
+/**
+ * `credentials.client_secret_rotation_failed`: the unattended rotation could not go on; the
+ * secret in use stays in use. `code` is stable (docs/webhooks.md); `retry_at` is when it is tried
+ * again (null: not by itself).
+ *
+ * @example
+ * clientSecretRotationFailedEvent(clientId, { code: 'rotation_not_enrolled', deadlineAt, retryAt }, Date.now(), key);
+ */
+export function clientSecretRotationFailedEvent(
+  clientId: string,
+  failure: { readonly code: string; readonly deadlineAt: number | null; readonly retryAt: number | null },
+  at: number,
+  dedupeKey: string,
+): WebhookEventInput {
+  return webhookEvent(
+    'credentials.client_secret_rotation_failed',
+    {
+      client_id: clientId,
+      code: failure.code,
+      deadline: failure.deadlineAt === null ? null : new Date(failure.deadlineAt).toISOString(),
+      retry_at: failure.retryAt === null ? null : new Date(failure.retryAt).toISOString(),
+    },
+    at,
+    derivedEventId('credentials.client_secret_rotation_failed', dedupeKey),
+  );
+}
+
+/**
+ * `notification.set_aside`: a message of the notification queue could not be applied and was kept
+ * aside (never its body: it may hold a secret).
+ *
+ * @example
+ * notificationSetAsideEvent({ messageId, notificationType, notificationId, code }, Date.now());
+ */
+export function notificationSetAsideEvent(
+  aside: {
+    readonly messageId: string;
+    readonly notificationType: string | null;
+    readonly notificationId: string | null;
+    readonly code: string;
+  },
+  at: number,
+): WebhookEventInput {
+  return webhookEvent(
+    'notification.set_aside',
+    {
+      message_id: aside.messageId,
+      notification_type: aside.notificationType,
+      notification_id: aside.notificationId,
+      code: aside.code,
+    },
+    at,
+    derivedEventId('notification.set_aside', aside.messageId),
   );
 }
 

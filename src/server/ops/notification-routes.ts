@@ -28,6 +28,7 @@ export function registerNotificationRoutes(
     readonly store: Store;
     readonly keys: ApiKeyAuthenticator;
     readonly ring: ClientSecretRing;
+    readonly applicationId?: string;
     readonly verifySecret: (secret: string) => Promise<void>;
     readonly log: Logger;
     readonly metrics?: Pick<ServiceMetrics, 'secretRotations'>;

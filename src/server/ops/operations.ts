@@ -128,6 +128,7 @@ export function registerOperationsRoutes(router: Router, ctx: ServiceContext, op
     store: ctx.store,
     keys: ctx.keys,
     ring: ops.ring,
+    applicationId: ctx.config.applicationId,
     verifySecret: (secret) => ctx.amazon.verifyClientSecret(secret),
     log: ctx.log,
     metrics: ops.metrics,

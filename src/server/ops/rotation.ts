@@ -24,7 +24,7 @@ import type { AmazonGateway } from '../context.js';
 import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ApiKeyAuthenticator, Scope } from '../tokens/api-keys.js';
-import { clientSecretExpiringEvent, invalidClientEvent } from './events.js';
+import { clientSecretExpiringEvent, clientSecretInstalledEvent, invalidClientEvent } from './events.js';
 
 /** The notification types {@link acceptNotification} handles. */
 export const NEW_SECRET = 'APPLICATION_OAUTH_CLIENT_NEW_SECRET';
@@ -42,6 +42,7 @@ export type NotificationErrorCode =
   | 'invalid_notification'
   | 'unsupported_notification'
   | 'client_id_mismatch'
+  | 'application_id_mismatch'
   | 'client_secret_refused'
   | 'client_secret_unverified';
 
@@ -56,6 +57,19 @@ export class NotificationError extends Error {
     super(message);
   }
 }
+
+/** The store slice {@link acceptNotification} writes to. */
+export type NotificationStore = Pick<
+  Store,
+  | 'listAppSecrets'
+  | 'saveAppSecret'
+  | 'setAppSecretExpiry'
+  | 'enqueueWebhookEvents'
+  | 'appendAudit'
+  | 'openSecretRotation'
+  | 'listSecretRotations'
+  | 'transitionSecretRotation'
+>;
 
 /** What {@link acceptNotification} did. */
 export interface AcceptResult {
@@ -300,12 +314,11 @@ async function verifyNewSecret(verify: (secret: string) => Promise<void>, secret
  */
 export async function acceptNotification(
   deps: {
-    readonly store: Pick<
-      Store,
-      'listAppSecrets' | 'saveAppSecret' | 'setAppSecretExpiry' | 'enqueueWebhookEvents' | 'appendAudit'
-    >;
+    readonly store: NotificationStore;
     readonly ring: ClientSecretRing;
     readonly actor: string;
+    /** The app's SP-API application id: a notification naming another one is refused. */
+    readonly applicationId?: string;
     /**
      * Checks a new secret with LWA before anything is stored (one call; `verifyClientSecret`):
      * whoever holds a `notifications:write` key could otherwise install a secret Amazon never issued.
@@ -321,9 +334,21 @@ export async function acceptNotification(
   const n = unwrap(input);
   const type = n.notificationType;
   const payload = object(n.payload);
-  const notificationId = object(n.notificationMetadata)?.notificationId;
+  const metadata = object(n.notificationMetadata);
+  const notificationId = metadata?.notificationId;
   if (typeof type !== 'string' || payload === undefined) {
     throw new NotificationError(400, 'invalid_notification', 'notificationType and payload are required.');
+  }
+  if (
+    deps.applicationId !== undefined &&
+    typeof metadata?.applicationId === 'string' &&
+    metadata.applicationId !== deps.applicationId
+  ) {
+    throw new NotificationError(
+      409,
+      'application_id_mismatch',
+      'The notification is for another SP-API application.',
+    );
   }
   const checkClient = (clientId: unknown): void => {
     if (typeof clientId !== 'string' || clientId === '') {
@@ -363,7 +388,11 @@ export async function acceptNotification(
       previousExpiresAt: new Date(oldExpiry).toISOString(),
     };
     const stored = await store.listAppSecrets(ring.clientId);
-    if (stored.some((s) => s.secret === secret)) return { ...result, outcome: 'already_accepted' };
+    if (stored.some((s) => s.secret === secret)) {
+      // Redelivered, perhaps after a crash between storing the secret and closing its rotation.
+      await closeOpenRotations(store, ring.clientId, oldExpiry, now);
+      return { ...result, outcome: 'already_accepted' };
+    }
     await verifyNewSecret(deps.verifySecret, secret);
     // The secrets in use until now stay valid until oldExpiry: record that, so every instance drops
     // them then (a configured secret is stored, sealed, for the purpose).
@@ -395,7 +424,15 @@ export async function acceptNotification(
           details: { notification_id: notif, previous_expires_at: result.previousExpiresAt! },
         },
       ],
+      events: [
+        clientSecretInstalledEvent(
+          ring.clientId,
+          { expiresAt: newExpiry, previousExpiresAt: oldExpiry, secretId: secretId(secret) },
+          now,
+        ),
+      ],
     });
+    await closeOpenRotations(store, ring.clientId, oldExpiry, now);
     deps.metrics?.secretRotations.inc({ type: 'new_secret' });
     await ring.reload();
     return result;
@@ -430,6 +467,8 @@ export async function acceptNotification(
         details: { notification_id: notif, reason },
       },
     ]);
+    // The deadline the unattended rotation works towards (one row per deadline: a redelivery adds none).
+    await store.openSecretRotation({ clientId: ring.clientId, deadlineAt: expiry, source: 'notice' });
     deps.metrics?.secretRotations.inc({ type: 'secret_expiry' });
     return { notificationType: type, outcome: 'accepted', expiresAt: new Date(expiry).toISOString() };
   }
@@ -442,10 +481,42 @@ export async function acceptNotification(
 }
 
 /**
+ * A new secret is installed: every rotation of the client still open (due, requested, failed) is
+ * done, the replaced secret kept until `oldExpiry`. Idempotent (compare-and-set on the state).
+ */
+async function closeOpenRotations(
+  store: Pick<Store, 'listSecretRotations' | 'transitionSecretRotation'>,
+  clientId: string,
+  oldExpiry: number,
+  now: number,
+): Promise<void> {
+  for (const r of await store.listSecretRotations(clientId, 20)) {
+    if (r.state !== 'due' && r.state !== 'requested' && r.state !== 'failed') continue;
+    await store.transitionSecretRotation(
+      r.id,
+      [r.state],
+      { state: 'installed', installedAt: now, oldExpiresAt: oldExpiry, retryAt: null },
+      {
+        audit: [
+          {
+            action: 'client_secret.rotation_installed',
+            actor: 'system',
+            outcome: 'ok',
+            at: now,
+            details: { rotation_id: r.id, old_expires_at: new Date(oldExpiry).toISOString() },
+          },
+        ],
+      },
+    );
+  }
+}
+
+/**
  * Asks Amazon for a new client secret (Application Management API, grantless with the
  * `client_credential:rotation` scope). Amazon answers 204 and delivers the secret later in an
  * `APPLICATION_OAUTH_CLIENT_NEW_SECRET` notification. Throws an `Error` with a stable `code`
- * (`rotation_refused`, `rotation_failed`) on anything else.
+ * (`rotation_not_enrolled` for Amazon's `400 InvalidInput` — no queue registered for the
+ * application's client-secret notifications —, `rotation_refused`, `rotation_failed`) on anything else.
  *
  * @example
  * await requestClientSecretRotation({ amazon, fetch });
@@ -470,11 +541,33 @@ export async function requestClientSecretRotation(deps: {
       code: 'rotation_failed',
     });
   }
-  await res.body?.cancel().catch(() => {});
-  if (res.status !== 204 && res.status !== 200) {
-    throw Object.assign(new Error(`Amazon refused the rotation (HTTP ${res.status})`), {
-      code: res.status >= 500 || res.status === 429 ? 'rotation_failed' : 'rotation_refused',
-      status: res.status,
-    });
+  if (res.status === 204 || res.status === 200) {
+    await res.body?.cancel().catch(() => {});
+    return;
+  }
+  const amazonCode =
+    res.status === 400 ? await errorCodeOf(res) : (await res.body?.cancel().catch(() => {}), null);
+  if (amazonCode === 'InvalidInput') {
+    throw Object.assign(
+      new Error(
+        'Amazon refused the rotation: the application is not enrolled for rotation notifications (HTTP 400 InvalidInput)',
+      ),
+      { code: 'rotation_not_enrolled', status: 400 },
+    );
+  }
+  throw Object.assign(new Error(`Amazon refused the rotation (HTTP ${res.status})`), {
+    code: res.status >= 500 || res.status === 429 ? 'rotation_failed' : 'rotation_refused',
+    status: res.status,
+  });
+}
+
+/** The first `errors[].code` of an SP-API error body (read up to 16 KB), or null. */
+async function errorCodeOf(res: Response): Promise<string | null> {
+  try {
+    const text = (await res.text()).slice(0, 16_384);
+    const code = (JSON.parse(text) as { errors?: { code?: unknown }[] }).errors?.[0]?.code;
+    return typeof code === 'string' ? code : null;
+  } catch {
+    return null;
   }
 }

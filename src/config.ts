@@ -841,6 +841,7 @@ export const FAULT_POINTS: readonly string[] = Object.freeze([
   'after_lwa_refresh_response',
   'before_cas',
   'after_cas',
+  'after_new_secret_saved',
 ]);
 
 /** The test-only fault hook (`SPAPI_AUTH_FAULT_POINT`), refused when `NODE_ENV=production`. */

@@ -428,7 +428,10 @@ const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> 
           ['notification_type', 'outcome', 'expires_at'],
         ),
       },
-      errors: { 400: ['invalid_notification', 'unsupported_notification'], 409: ['client_id_mismatch', 'application_id_mismatch'] },
+      errors: {
+        400: ['invalid_notification', 'unsupported_notification'],
+        409: ['client_id_mismatch', 'application_id_mismatch'],
+      },
     },
   },
   '/healthz': {

@@ -207,7 +207,7 @@ export async function startService(opts: {
     extensions: [...(opts.extensions ?? []), (router, ctx) => registerOperationsRoutes(router, ctx, ops)],
     onResponse: (route, status) => ops.metrics.request(route, status),
   });
-  await ops.start();
+  await ops.start(amazon);
   sink = (e) => auditTokenEvent(app.context.audit, e);
   const cap = connectionLimit(config.maxConnections, openFileLimit());
   if (cap.reducedFrom !== undefined) {

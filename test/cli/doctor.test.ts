@@ -4,7 +4,15 @@ import { loadMigrations } from '../../src/storage/migrations.js';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { CANARY_SECRET, assertNoLeak, cliWorld, keyEntry, seedSeller, type CliWorld } from './helpers.js';
+import {
+  APP,
+  CANARY_SECRET,
+  assertNoLeak,
+  cliWorld,
+  keyEntry,
+  seedSeller,
+  type CliWorld,
+} from './helpers.js';
 import type { CliResult } from '../helpers/cli.js';
 
 interface Report {
@@ -12,7 +20,17 @@ interface Report {
   checks: { check: string; verdict: string; detail: string; fix?: string }[];
 }
 
-const CHECKS = ['configuration', 'amazon', 'store', 'key ring', 'lwa', 'public URLs', 'clock'];
+const CHECKS = [
+  'configuration',
+  'amazon',
+  'store',
+  'key ring',
+  'lwa',
+  'public URLs',
+  'clock',
+  'client secret',
+  'notification queue',
+];
 
 function report(r: CliResult): Report {
   return JSON.parse(r.stdout) as Report;
@@ -210,6 +228,36 @@ describe('spapi-auth doctor', () => {
       ),
     );
     assert.equal(check(unmigrated, 'store').fix, 'run `spapi-auth migrate`');
+  });
+
+  it('shows where the client-secret rotation stands and the next deadline; a failed one warns with its fix', async () => {
+    const healthy = await world.cli(['doctor', '--json']);
+    assert.equal(check(healthy, 'client secret').verdict, 'ok');
+    assert.match(check(healthy, 'client secret').detail, /no deadline known yet/);
+    assert.equal(check(healthy, 'notification queue').verdict, 'skip');
+    const store = await world.openStore();
+    const deadline = Date.now() + 5 * 86_400_000;
+    try {
+      const { record } = await store.openSecretRotation({
+        clientId: APP.clientId,
+        deadlineAt: deadline,
+        source: 'notice',
+      });
+      await store.transitionSecretRotation(record.id, ['due'], { state: 'requested', countAttempt: true });
+      await store.transitionSecretRotation(record.id, ['requested'], {
+        state: 'failed',
+        lastErrorCode: 'rotation_not_enrolled',
+        retryAt: Date.now() + 86_400_000,
+      });
+    } finally {
+      await store.close();
+    }
+    const failed = await world.cli(['doctor', '--json']);
+    const c = check(failed, 'client secret');
+    assert.equal(c.verdict, 'warn');
+    assert.match(c.detail, /latest rotation failed \(rotation_not_enrolled, 1 attempt\(s\)\)/);
+    assert.match(c.detail, new RegExp(`next deadline ${new Date(deadline).toISOString().slice(0, 10)}`));
+    assert.match(c.fix!, /Notification Preferences/);
   });
 
   it('refuses arguments it does not take', async () => {

@@ -63,7 +63,7 @@ describe('spapi-auth secret', () => {
       },
     });
     const r = await world.cli(['secret', 'rotate']);
-    assertFailure(r, 1, /HTTP 400\) \(rotation_refused\): is an SQS queue registered/);
+    assertFailure(r, 1, /\(HTTP 400 InvalidInput\) \(rotation_not_enrolled\): is an SQS queue registered/);
     assert.deepEqual(await world.emulator.emulator.control.notifications(), []);
   });
 

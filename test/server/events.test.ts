@@ -6,7 +6,12 @@ import { join } from 'node:path';
 import {
   WEBHOOK_EVENT_TYPES,
   clientSecretExpiringEvent,
+  clientSecretInstalledEvent,
+  clientSecretRetiredEvent,
+  clientSecretRotationFailedEvent,
+  clientSecretRotationRequestedEvent,
   invalidClientEvent,
+  notificationSetAsideEvent,
   sellerAuthorizedEvent,
   sellerDeletedEvent,
   sellerReauthorizationDueEvent,
@@ -42,6 +47,19 @@ test('a builder per event type, each with an evt_<32 hex> id and its documented 
       'n-1',
     ),
     webhookTestEvent('admin', AT),
+    clientSecretRotationRequestedEvent('c', { id: 'rot_1', deadlineAt: AT, attempts: 1 }, AT),
+    clientSecretInstalledEvent('c', { expiresAt: AT + 1, previousExpiresAt: AT, secretId: 'sec_1' }, AT),
+    clientSecretRetiredEvent('c', { id: 'rot_1', oldExpiresAt: AT }, AT),
+    clientSecretRotationFailedEvent(
+      'c',
+      { code: 'rotation_not_enrolled', deadlineAt: AT, retryAt: null },
+      AT,
+      'k',
+    ),
+    notificationSetAsideEvent(
+      { messageId: 'm-1', notificationType: 'X', notificationId: 'n-1', code: 'invalid_notification' },
+      AT,
+    ),
   ];
   assert.deepEqual(events.map((e) => e.type).sort(), [...WEBHOOK_EVENT_TYPES].sort());
   for (const e of events) {
@@ -91,6 +109,24 @@ test('a builder per event type, each with an evt_<32 hex> id and its documented 
     events[2]!.id,
   );
   assert.equal(clientSecretExpiringEvent('c', 0, null, 0, 'n-1').id, events[5]!.id);
+  // The rotation's events are derived from what they report: one per step, whichever instance.
+  assert.deepEqual(events[7]!.data, { client_id: 'c', deadline: new Date(AT).toISOString(), attempt: 1 });
+  assert.equal(
+    clientSecretRotationRequestedEvent('c', { id: 'rot_1', deadlineAt: AT, attempts: 1 }, AT + 5).id,
+    events[7]!.id,
+  );
+  assert.deepEqual(events[10]!.data, {
+    client_id: 'c',
+    code: 'rotation_not_enrolled',
+    deadline: new Date(AT).toISOString(),
+    retry_at: null,
+  });
+  assert.deepEqual(events[11]!.data, {
+    message_id: 'm-1',
+    notification_type: 'X',
+    notification_id: 'n-1',
+    code: 'invalid_notification',
+  });
 });
 
 test('no module outside events.ts (and the store vault it re-exports) writes an event type literal', () => {

@@ -35,6 +35,8 @@ export interface OpsService extends TestService {
   readonly keyRing: KeyRing;
   /** Moves the service's clock (not the emulator's). */
   advance(ms: number): void;
+  /** The service's clock. */
+  now(): number;
 }
 
 export interface OpsOptions {
@@ -147,6 +149,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     amazon,
     keyRing,
     advance: (ms) => void (offset += ms),
+    now,
     lwaCalls: lwaCallCounter(emulator),
     async close() {
       await ops.close();

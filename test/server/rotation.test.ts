@@ -93,6 +93,7 @@ test('rotation end to end: rotate, accept the queued notification while token re
     const metrics = await svc.ops.metrics.render({
       countSellersByStatus: async () => ({ active: 1, reauthorization_required: 0 }),
       webhookOutboxDepth: async () => ({ pending: 0, dead: 0 }),
+      countNotificationsAside: async () => 0,
     });
     for (const text of [svc.logs.join(''), metrics]) {
       assert.ok(!text.includes(newSecret));
@@ -213,7 +214,7 @@ test('bad notifications get a stable code and never echo a secret', async () => 
       payloadVersion: '1.0',
       eventTime: new Date().toISOString(),
       notificationMetadata: {
-        applicationId: 'x',
+        applicationId: svc.config.applicationId,
         subscriptionId: 'y',
         publishTime: 'z',
         notificationId: 'n-1',

@@ -16,6 +16,8 @@ import { StorageError } from '../../storage/errors.js';
 import type { EncryptedValueRef, Store } from '../../storage/store.js';
 import { credentialsOf } from '../../server/tokens/gateway.js';
 import { openServiceStore } from '../../server/service.js';
+import { QUEUE_LEASE, openSqsQueue } from '../../server/ops/notification-queue.js';
+import { rotationStatus } from '../../server/ops/secret-rotation.js';
 import type { CliContext, Command } from '../command.js';
 import { formatTable, printJson } from '../output.js';
 import { appCredentials, sqlitePathOf, withCode } from '../runtime.js';
@@ -31,6 +33,11 @@ Checks, one line each with a verdict (ok, warn, fail, skip):
                   token request for sellingpartnerapi::notifications)
   public URLs     redirect URI and Login URI are https (plain http only for local testing)
   clock           skew between this machine and Login with Amazon (its Date header)
+  client secret   where the client-secret rotation stands and the next deadline
+  notification queue
+                  with SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL: the queue readable (GetQueueAttributes,
+                  AWS credentials from the standard chain), which instance consumes it, and the
+                  notifications kept aside because they could not be applied
 Then the effective configuration: every variable read, its value (secrets shown as
 [redacted], a PostgreSQL URL without its password, the key ring as its key ids) and where it
 came from (environment, file for NAME_FILE, default).
@@ -326,6 +333,129 @@ function clockCheck(dateHeader: string | null, sentAt: number, receivedAt: numbe
   return { check: 'clock', verdict: 'ok', detail };
 }
 
+const DAY_MS = 86_400_000;
+
+const ROTATION_FIXES: Readonly<Record<string, string>> = {
+  rotation_not_enrolled:
+    'register the notification queue in Developer Console → Notification Preferences ("Application Client New Secret")',
+  rotation_timeout:
+    "no new secret reached the queue: check its access policy lets Amazon's principal 437568002678 send",
+  rotation_refused:
+    'see the audit log (client_secret.rotation_failed); rotate by hand with `spapi-auth secret rotate`',
+  rotation_failed: 'Amazon was unreachable or throttled; it is tried again by itself',
+};
+
+/** Where the unattended rotation stands (the `secret_rotations` table), and the next deadline. */
+async function checkRotation(config: Config, store: Store | null): Promise<Check> {
+  if (store === null) return { check: 'client secret', verdict: 'skip', detail: 'store unavailable' };
+  const rotations = await store.listSecretRotations(config.lwaClientId, 5).catch(() => null);
+  if (rotations === null) {
+    return {
+      check: 'client secret',
+      verdict: 'skip',
+      detail: 'the rotation state cannot be read (see store)',
+    };
+  }
+  const { latest, nextDeadlineAt } = rotationStatus(rotations);
+  const unattended = config.notificationsQueueUrl !== undefined;
+  const by = (t: number): string => new Date(t).toISOString().slice(0, 10);
+  if (latest === null) {
+    return {
+      check: 'client secret',
+      verdict: 'ok',
+      detail: `no deadline known yet (Amazon's notice comes 90 days before it)${unattended ? '' : '; rotation by hand'}`,
+    };
+  }
+  const next = nextDeadlineAt === null ? 'unknown' : by(nextDeadlineAt);
+  const detail = `latest rotation ${latest.state}${latest.lastErrorCode ? ` (${latest.lastErrorCode}, ${latest.attempts} attempt(s))` : ''}; next deadline ${next}`;
+  const overdue = nextDeadlineAt !== null && nextDeadlineAt <= Date.now();
+  if (overdue) {
+    return {
+      check: 'client secret',
+      verdict: 'fail',
+      detail,
+      fix: 'the deadline has passed: run `spapi-auth secret rotate` and install the new secret',
+    };
+  }
+  if (latest.state === 'failed') {
+    return {
+      check: 'client secret',
+      verdict: 'warn',
+      detail: `${detail}; next try ${latest.retryAt === null ? '—' : new Date(latest.retryAt).toISOString()}`,
+      fix:
+        ROTATION_FIXES[latest.lastErrorCode ?? ''] ??
+        'see docs/operations.md, "Unattended client-secret rotation"',
+    };
+  }
+  if (
+    !unattended &&
+    nextDeadlineAt !== null &&
+    nextDeadlineAt - Date.now() < 14 * DAY_MS &&
+    latest.state === 'due'
+  ) {
+    return {
+      check: 'client secret',
+      verdict: 'warn',
+      detail,
+      fix: 'rotate now: `spapi-auth secret rotate` (or set SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL to rotate unattended)',
+    };
+  }
+  return { check: 'client secret', verdict: 'ok', detail };
+}
+
+/** The notification queue: readable with the service's AWS credentials, who consumes it, what was kept aside. */
+async function checkQueue(config: Config, store: Store | null): Promise<Check> {
+  const url = config.notificationsQueueUrl;
+  if (url === undefined) {
+    return {
+      check: 'notification queue',
+      verdict: 'skip',
+      detail:
+        'SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL not set (client-secret notifications by POST /v1/notifications)',
+    };
+  }
+  let counts: { visible: number; inFlight: number };
+  try {
+    const queue = await openSqsQueue(url);
+    try {
+      counts = await Promise.race([
+        queue.attributes(),
+        new Promise<never>((_, reject) =>
+          setTimeout(
+            () => reject(Object.assign(new Error('no answer in 10 s'), { name: 'TimeoutError' })),
+            10_000,
+          ).unref(),
+        ),
+      ]);
+    } finally {
+      queue.close();
+    }
+  } catch (err) {
+    return {
+      check: 'notification queue',
+      verdict: 'fail',
+      detail: `cannot read ${url} (queue_unreachable): ${describeError(err)}`,
+      fix: 'check the AWS credentials and region the service runs with, and that they may sqs:GetQueueAttributes and sqs:ReceiveMessage on the queue',
+    };
+  }
+  const lease = store === null ? null : await store.readClusterLease(QUEUE_LEASE).catch(() => null);
+  const aside = store === null ? 0 : await store.countNotificationsAside().catch(() => 0);
+  const consumer =
+    lease !== null && lease.expiresAt > Date.now()
+      ? `consumed by ${lease.owner}`
+      : 'no instance consuming it now';
+  const detail = `reachable, ${counts.visible} waiting, ${counts.inFlight} in flight; ${consumer}; ${aside} kept aside`;
+  if (aside > 0) {
+    return {
+      check: 'notification queue',
+      verdict: 'warn',
+      detail,
+      fix: 'see the notifications kept aside on the dashboard (docs/operations.md, "Unattended client-secret rotation")',
+    };
+  }
+  return { check: 'notification queue', verdict: 'ok', detail };
+}
+
 function checkPublicUrls(config: Config): Check {
   const uris = `${config.redirectUri} and ${config.loginUri}`;
   if (config.publicUrl.startsWith('https:'))
@@ -352,6 +482,8 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
     }
   }
   let store: Store | null = null;
+  // Read while the store is open, listed last.
+  const rotationChecks: Check[] = [];
   try {
     if (databaseUrl === undefined) {
       checks.push({ check: 'store', verdict: 'skip', detail: 'DATABASE_URL is malformed' });
@@ -361,16 +493,18 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
       checks.push(s.check);
     }
     checks.push(await checkKeyRing(keys, store));
+    if (config !== null)
+      rotationChecks.push(await checkRotation(config, store), await checkQueue(config, store));
   } finally {
     await store?.close().catch(() => undefined);
   }
   if (config === null) {
-    for (const check of ['lwa', 'public URLs', 'clock']) {
+    for (const check of ['lwa', 'public URLs', 'clock', 'client secret', 'notification queue']) {
       checks.push({ check, verdict: 'skip', detail: 'needs a valid configuration' });
     }
   } else {
     const [lwa, clock] = await checkLwa(ctx, config);
-    checks.push(lwa!, checkPublicUrls(config), clock!);
+    checks.push(lwa!, checkPublicUrls(config), clock!, ...rotationChecks);
   }
   const failed = checks.filter((c) => c.verdict === 'fail');
   if (values.json) {

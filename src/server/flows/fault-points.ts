@@ -1,7 +1,8 @@
 /**
  * A test-only crash hook: with `SPAPI_AUTH_FAULT_POINT` set (refused by the config when
  * `NODE_ENV=production`), the process kills itself with SIGKILL at that point of a code exchange
- * or of a refresh, so the tests can show that a crash there loses nothing and leaves no half-written
+ * or of a refresh, or right after a new client secret is stored (before its queue message is
+ * deleted), so the tests can show that a crash there loses nothing and leaves no half-written
  * row and no stuck lease (docs/security.md T-E3…T-E5). Without the variable nothing is wrapped.
  */
 import type { FetchLike } from '../../core/http.js';
@@ -58,6 +59,13 @@ export function armFaultPoint(
           const ok = await target.commitRefresh(...args);
           crash();
           return ok;
+        };
+      }
+      if (prop === 'saveAppSecret' && point === 'after_new_secret_saved') {
+        return async (...args: Parameters<Store['saveAppSecret']>) => {
+          const saved = await target.saveAppSecret(...args);
+          if (args[0].audit?.some((a) => a.action === 'client_secret.accepted')) crash();
+          return saved;
         };
       }
       return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;

@@ -251,6 +251,28 @@ export class ServiceMetrics implements TokenMetricsSink {
     'Client-secret notifications accepted, by type.',
     ['type'],
   );
+  readonly rotationFailures = new Counter(
+    'spapi_auth_client_secret_rotation_failures_total',
+    'Unattended client-secret rotation failures, by code (the secret in use stays in use).',
+    ['code'],
+  );
+  readonly notifications = new Counter(
+    'spapi_auth_notifications_total',
+    'Messages of the notification queue handled, by outcome (applied, duplicate, set_aside, retried).',
+    ['outcome'],
+  );
+  readonly notificationsAside = new Gauge(
+    'spapi_auth_notifications_aside',
+    'Notifications kept aside because they could not be applied (dashboard: Overview).',
+  );
+  readonly queueConsumer = new Gauge(
+    'spapi_auth_notification_queue_consumer',
+    'Whether this instance is the one consuming the notification queue (1) or not (0).',
+  );
+  readonly clientSecretExpiry = new Gauge(
+    'spapi_auth_client_secret_expiry_timestamp_seconds',
+    'When the client secret this instance uses first stops working (absent when unknown).',
+  );
   readonly webhookDeliveries = new Counter(
     'spapi_auth_webhook_deliveries_total',
     'Webhook delivery attempts by outcome (delivered, failed, dead).',
@@ -293,6 +315,12 @@ export class ServiceMetrics implements TokenMetricsSink {
   /** Set by whoever owns a circuit breaker (the token manager) to report its state. */
   breakerState: (() => LwaHealth['breaker']) | undefined;
 
+  /** Set when the notification queue is consumed: whether this instance holds the consumer lease. */
+  queueConsumerHeld: (() => boolean) | undefined;
+
+  /** Set by the client-secret ring: when the secret in use expires (epoch ms), or null when unknown. */
+  clientSecretExpiresAt: (() => number | null) | undefined;
+
   /** Set by whoever runs the HTTP server to report its connections (read at scrape time). */
   connections: (() => ConnectionCounts) | undefined;
 
@@ -301,7 +329,8 @@ export class ServiceMetrics implements TokenMetricsSink {
   private consecutiveFailures = 0;
   private lastSuccessAt: number | null = null;
   private lastFailureAt: number | null = null;
-  private scraped: { at: number; sellers: Record<SellerStatus, number>; depth: OutboxDepth } | undefined;
+  private scraped:
+    { at: number; sellers: Record<SellerStatus, number>; depth: OutboxDepth; aside: number } | undefined;
   // route → status → counter key, so the per-request cost is two Map lookups and an add.
   private readonly requestKeys = new Map<string, Map<number, string>>();
   private readonly requestCounts = new Map<string, number>();
@@ -427,12 +456,23 @@ export class ServiceMetrics implements TokenMetricsSink {
    * The Prometheus text. Store-derived gauges (sellers by status, outbox depth) are read at most
    * every 15 s, so frequent scrapes of a large fleet cost one `GROUP BY` per window.
    */
-  async render(store: Pick<Store, 'countSellersByStatus' | 'webhookOutboxDepth'>): Promise<string> {
+  async render(
+    store: Pick<Store, 'countSellersByStatus' | 'webhookOutboxDepth' | 'countNotificationsAside'>,
+  ): Promise<string> {
     const at = this.now();
     if (this.scraped === undefined || at - this.scraped.at > SCRAPE_CACHE_MS) {
-      const [sellers, depth] = await Promise.all([store.countSellersByStatus(), store.webhookOutboxDepth()]);
-      this.scraped = { at, sellers, depth };
+      const [sellers, depth, aside] = await Promise.all([
+        store.countSellersByStatus(),
+        store.webhookOutboxDepth(),
+        store.countNotificationsAside(),
+      ]);
+      this.scraped = { at, sellers, depth, aside };
     }
+    this.notificationsAside.set({}, this.scraped.aside);
+    const held = this.queueConsumerHeld?.();
+    if (held !== undefined) this.queueConsumer.set({}, held ? 1 : 0);
+    const expiry = this.clientSecretExpiresAt?.() ?? null;
+    if (expiry !== null) this.clientSecretExpiry.set({}, Math.floor(expiry / 1000));
     for (const [status, n] of Object.entries(this.scraped.sellers)) this.sellers.set({ status }, n);
     this.outboxDepth.set({ state: 'pending' }, this.scraped.depth.pending);
     this.outboxDepth.set({ state: 'dead' }, this.scraped.depth.dead);
@@ -449,10 +489,15 @@ export class ServiceMetrics implements TokenMetricsSink {
       this.refreshSeconds,
       this.invalidClients,
       this.secretRotations,
+      this.rotationFailures,
+      this.notifications,
       this.webhookDeliveries,
     ]) {
       m.render(out);
     }
+    this.notificationsAside.render(out);
+    if (held !== undefined) this.queueConsumer.render(out);
+    if (expiry !== null) this.clientSecretExpiry.render(out);
     out.push(
       `# HELP ${this.httpRequests.name} ${this.httpRequests.help}`,
       `# TYPE ${this.httpRequests.name} counter`,

@@ -4,16 +4,24 @@
  * `POST /v1/notifications` and `/admin/**`. `service.ts` builds one per process and hands its
  * pieces to the token source, the gateway and the app.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { Config } from '../../config.js';
 import type { FetchLike } from '../../core/http.js';
 import type { Store } from '../../storage/store.js';
 import { registerAdminRoutes } from '../admin/routes.js';
-import type { ServiceContext } from '../context.js';
+import type { AmazonGateway, ServiceContext } from '../context.js';
 import type { Logger } from '../http/log.js';
 import { errorResponse } from '../http/request.js';
 import { ServiceMetrics, instrumentLwaFetch } from './metrics.js';
-import { ClientSecretRing } from './rotation.js';
+import {
+  NotificationQueueConsumer,
+  openSqsQueue,
+  type ConsumerTimings,
+  type NotificationQueue,
+} from './notification-queue.js';
+import { ClientSecretRing, acceptNotification, requestClientSecretRotation } from './rotation.js';
+import { SecretRotationAgent } from './secret-rotation.js';
 import { registerNotificationRoutes } from './notification-routes.js';
 import type { Router } from '../http/router.js';
 import { WebhookWorker, startReauthorizationSweep } from './webhooks.js';
@@ -25,8 +33,14 @@ export interface Operations {
   readonly webhooks: WebhookWorker;
   /** Wraps a `fetch` so LWA calls are counted by grant and outcome. */
   instrument(fetch: FetchLike | undefined): FetchLike;
-  /** Loads the stored secrets, starts the worker, the sweep and the secret reload timer. */
-  start(): Promise<void>;
+  /** The consumer of `SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL`, once started (undefined without a queue). */
+  readonly queue: NotificationQueueConsumer | undefined;
+  /**
+   * Loads the stored secrets, starts the worker, the sweep and the secret reload timer, and — with
+   * a notification queue configured — its consumer and the unattended rotation, which call Amazon
+   * through `amazon`.
+   */
+  start(amazon?: Pick<AmazonGateway, 'getGrantlessToken' | 'endpoint' | 'verifyClientSecret'>): Promise<void>;
   /** Stops them; waits for deliveries in progress. */
   close(): Promise<void>;
 }
@@ -46,12 +60,18 @@ export function createOperations(opts: {
   /** The fetch webhooks are delivered with (default: global fetch). */
   readonly webhookFetch?: FetchLike;
   readonly webhookIntervalMs?: number;
+  /** The notification queue (default: SQS at `config.notificationsQueueUrl`); for tests. */
+  readonly openQueue?: () => Promise<NotificationQueue>;
+  /** The consumer's timings; for tests. */
+  readonly queueTimings?: Partial<ConsumerTimings>;
 }): Operations {
   const { config, store, log } = opts;
   const now = opts.now ?? Date.now;
   const metrics = new ServiceMetrics(now, { runtime: config.metricsRuntime });
   const ring = new ClientSecretRing({ config, store, log, now });
   metrics.onInvalidClient = () => ring.onInvalidClient();
+  metrics.clientSecretExpiresAt = () => ring.describe().expiries[0] ?? null;
+  let queue: NotificationQueueConsumer | undefined;
   const webhooks = new WebhookWorker({
     store,
     url: config.webhookUrl,
@@ -64,12 +84,60 @@ export function createOperations(opts: {
     ...(opts.webhookIntervalMs !== undefined ? { intervalMs: opts.webhookIntervalMs } : {}),
   });
   let stopSweep: (() => void) | undefined;
+  const startQueue = (
+    amazon: Pick<AmazonGateway, 'getGrantlessToken' | 'endpoint' | 'verifyClientSecret'>,
+  ): NotificationQueueConsumer | undefined => {
+    const url = config.notificationsQueueUrl;
+    if (url === undefined || queue !== undefined) return queue;
+    const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const rotation = new SecretRotationAgent({
+      store,
+      ring,
+      requestRotation: () => requestClientSecretRotation({ amazon }),
+      owner,
+      rotateBeforeMs: config.rotateBeforeDays * 86_400_000,
+      waitMs: config.rotationWaitMinutes * 60_000,
+      log,
+      metrics,
+      now,
+    });
+    const consumer = new NotificationQueueConsumer({
+      store,
+      openQueue: opts.openQueue ?? (() => openSqsQueue(url)),
+      // The one apply function, as POST /v1/notifications and `secret accept` use it.
+      apply: (body) =>
+        acceptNotification(
+          {
+            store,
+            ring,
+            actor: 'queue',
+            applicationId: config.applicationId,
+            verifySecret: (secret) => amazon.verifyClientSecret(secret),
+            metrics,
+            now,
+          },
+          body,
+        ),
+      rotation,
+      owner,
+      log,
+      metrics,
+      now,
+      ...(opts.queueTimings ? { timings: opts.queueTimings } : {}),
+    });
+    metrics.queueConsumerHeld = () => consumer.holdsLease;
+    consumer.start();
+    return (queue = consumer);
+  };
   return {
     metrics,
     ring,
     webhooks,
+    get queue() {
+      return queue;
+    },
     instrument: (fetch) => instrumentLwaFetch(fetch ?? ((r: Request) => globalThis.fetch(r)), metrics),
-    async start() {
+    async start(amazon) {
       await ring
         .reload()
         .catch((err: unknown) =>
@@ -79,8 +147,10 @@ export function createOperations(opts: {
       webhooks.start();
       stopSweep ??= startReauthorizationSweep(store, log, { now });
       if (config.webhookUrl === undefined) log.info('webhooks off: SPAPI_AUTH_WEBHOOK_URL is not set');
+      if (amazon !== undefined) startQueue(amazon);
     },
     async close() {
+      await queue?.stop();
       stopSweep?.();
       ring.stop();
       await webhooks.stop();

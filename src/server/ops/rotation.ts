@@ -390,7 +390,7 @@ export async function acceptNotification(
     const stored = await store.listAppSecrets(ring.clientId);
     if (stored.some((s) => s.secret === secret)) {
       // Redelivered, perhaps after a crash between storing the secret and closing its rotation.
-      await closeOpenRotations(store, ring.clientId, oldExpiry, now);
+      await closeOpenRotations(store, ring.clientId, { oldExpiry, newExpiry }, now);
       return { ...result, outcome: 'already_accepted' };
     }
     await verifyNewSecret(deps.verifySecret, secret);
@@ -432,7 +432,7 @@ export async function acceptNotification(
         ),
       ],
     });
-    await closeOpenRotations(store, ring.clientId, oldExpiry, now);
+    await closeOpenRotations(store, ring.clientId, { oldExpiry, newExpiry }, now);
     deps.metrics?.secretRotations.inc({ type: 'new_secret' });
     await ring.reload();
     return result;
@@ -482,12 +482,12 @@ export async function acceptNotification(
 
 /**
  * A new secret is installed: every rotation of the client still open (due, requested, failed) is
- * done, the replaced secret kept until `oldExpiry`. Idempotent (compare-and-set on the state).
+ * done, the replaced secret kept until `oldExpiry`, the next deadline `newExpiry`. Idempotent (compare-and-set on the state).
  */
 async function closeOpenRotations(
   store: Pick<Store, 'listSecretRotations' | 'transitionSecretRotation'>,
   clientId: string,
-  oldExpiry: number,
+  { oldExpiry, newExpiry }: { readonly oldExpiry: number; readonly newExpiry: number },
   now: number,
 ): Promise<void> {
   for (const r of await store.listSecretRotations(clientId, 20)) {
@@ -495,7 +495,13 @@ async function closeOpenRotations(
     await store.transitionSecretRotation(
       r.id,
       [r.state],
-      { state: 'installed', installedAt: now, oldExpiresAt: oldExpiry, retryAt: null },
+      {
+        state: 'installed',
+        installedAt: now,
+        oldExpiresAt: oldExpiry,
+        newExpiresAt: newExpiry,
+        retryAt: null,
+      },
       {
         audit: [
           {

@@ -42,6 +42,7 @@ const toRotation = (row: Row): SecretRotationRecord => ({
   requestedAt: numOrNull(row.requested_at),
   installedAt: numOrNull(row.installed_at),
   oldExpiresAt: numOrNull(row.old_expires_at),
+  newExpiresAt: numOrNull(row.new_expires_at),
   lastErrorCode: strOrNull(row.last_error_code),
   retryAt: numOrNull(row.retry_at),
   createdAt: num(row.created_at),
@@ -173,6 +174,7 @@ export function rotationMethods(ctx: SqlContext): RotationStore {
       set('requested_at', change.requestedAt);
       set('installed_at', change.installedAt);
       set('old_expires_at', change.oldExpiresAt);
+      set('new_expires_at', change.newExpiresAt);
       set('last_error_code', change.lastErrorCode);
       set('retry_at', change.retryAt);
       if (change.countAttempt) sets.push('attempts = attempts + 1');

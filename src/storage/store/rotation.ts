@@ -51,6 +51,8 @@ export interface SecretRotationRecord {
   readonly installedAt: number | null;
   /** Until when the replaced secret is kept (Amazon's `oldClientSecretExpiryTime`). */
   readonly oldExpiresAt: number | null;
+  /** When the secret that met this deadline expires: the next deadline. */
+  readonly newExpiresAt: number | null;
   readonly lastErrorCode: string | null;
   /** A failed rotation is tried again from then on. */
   readonly retryAt: number | null;
@@ -65,6 +67,7 @@ export interface SecretRotationChange {
   readonly requestedAt?: number;
   readonly installedAt?: number;
   readonly oldExpiresAt?: number;
+  readonly newExpiresAt?: number;
   readonly lastErrorCode?: string | null;
   readonly retryAt?: number | null;
   /** Count one more rotation request. */

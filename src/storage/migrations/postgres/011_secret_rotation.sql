@@ -31,6 +31,7 @@ CREATE TABLE secret_rotations (
   requested_at BIGINT,
   installed_at BIGINT,
   old_expires_at BIGINT,
+  new_expires_at BIGINT,
   last_error_code TEXT,
   retry_at BIGINT,
   created_at BIGINT NOT NULL,

@@ -134,6 +134,12 @@ export interface Config {
   /** Whether `/metrics` includes the process and runtime metrics (`SPAPI_AUTH_METRICS_RUNTIME`). */
   readonly metricsRuntime: boolean;
   readonly allowRelink: boolean;
+  /**
+   * What shows that a grant for a stored seller is the same Amazon account
+   * (`SPAPI_AUTH_REAUTHORIZE_EVIDENCE`): `profile` (store name and participating marketplaces), or
+   * `store_name` only. See `src/server/sellers/ownership.ts`.
+   */
+  readonly reauthorizeEvidence: ReauthorizeEvidence;
   /** Requests per second per API key; 0 turns the limit off. The burst is twice this. */
   readonly keyRateLimit: number;
   /**
@@ -590,7 +596,12 @@ const FLOW_VARIABLES = {
   SPAPI_AUTH_DRAFT_APP: PLAIN,
   SPAPI_AUTH_PKCE: PLAIN,
   SPAPI_AUTH_ALLOW_RELINK: PLAIN,
+  SPAPI_AUTH_REAUTHORIZE_EVIDENCE: PLAIN,
 } as const;
+
+/** The values of `SPAPI_AUTH_REAUTHORIZE_EVIDENCE` (see `src/server/sellers/ownership.ts`). */
+export const REAUTHORIZE_EVIDENCE = Object.freeze(['profile', 'store_name'] as const);
+export type ReauthorizeEvidence = (typeof REAUTHORIZE_EVIDENCE)[number];
 
 /** How the consent flows behave: where browsers may return to, the Appstore sign-in hop, PKCE, draft apps. */
 function readFlows(r: EnvReader<keyof typeof FLOW_VARIABLES>) {
@@ -611,7 +622,15 @@ function readFlows(r: EnvReader<keyof typeof FLOW_VARIABLES>) {
     draftApp: r.bool('SPAPI_AUTH_DRAFT_APP', false),
     pkce: r.bool('SPAPI_AUTH_PKCE', false),
     allowRelink: r.bool('SPAPI_AUTH_ALLOW_RELINK', false),
+    reauthorizeEvidence: reauthorizeEvidenceOf(r),
   };
+}
+
+function reauthorizeEvidenceOf(r: EnvReader<keyof typeof FLOW_VARIABLES>): ReauthorizeEvidence {
+  const value = r.raw('SPAPI_AUTH_REAUTHORIZE_EVIDENCE') ?? 'profile';
+  if ((REAUTHORIZE_EVIDENCE as readonly string[]).includes(value)) return value as ReauthorizeEvidence;
+  r.problem('SPAPI_AUTH_REAUTHORIZE_EVIDENCE', `must be one of ${REAUTHORIZE_EVIDENCE.join(', ')}`);
+  return 'profile';
 }
 
 const WEBHOOK_VARIABLES = {

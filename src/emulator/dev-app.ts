@@ -56,8 +56,8 @@ export function devApplication(origin?: string): EmulatorApplication {
 export const DEV_APPLICATION: EmulatorApplication = Object.freeze(devApplication());
 
 /**
- * The seeded test partners: one seller per region, one seller in two regions (authorizes twice), and
- * one vendor per region. The first seller (or vendor) of a region is that region's default in
+ * The seeded test partners: one seller per region, one seller in two regions (authorizes twice), a
+ * seller in one marketplace only (the United States), and one vendor per region. The first seller (or vendor) of a region is that region's default in
  * consent `auto` mode.
  *
  * @example
@@ -93,6 +93,13 @@ export const TEST_SELLERS: readonly EmulatorSeller[] = Object.freeze([
     kind: 'seller',
     regions: ['na', 'eu'],
     marketplaces: ['US', 'DE'],
+  },
+  {
+    sellingPartnerId: 'A1EMUSELLERUS01',
+    name: 'Emulator Seller (United States only)',
+    kind: 'seller',
+    regions: ['na'],
+    marketplaces: ['US'],
   },
   {
     sellingPartnerId: 'A1EMUVENDORNA01',

@@ -113,6 +113,7 @@ export async function importCommand(
         credentials: () => ring.credentials(),
         lwa: config.amazonUrl ? { amazonUrl: config.amazonUrl } : {},
         spapi: { callSpApi: spApiCaller(config) },
+        ownership: { allowRelink: config.allowRelink, evidence: config.reauthorizeEvidence },
         // Paced like the proactive refresher: an import does not crowd out the service's refreshes.
         ratePerSecond: rate ?? (config.refreshRateLimit || DEFAULT_REFRESH_RATE_LIMIT),
         concurrency,

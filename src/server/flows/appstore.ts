@@ -161,11 +161,9 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
       throw httpError(SESSION_FAILURES[result.reason]);
     }
     const p = result.value.payload as unknown as AppstorePayload;
-    const marketplace = findMarketplace(p.marketplace);
     // Refused here only for a key that may read sellers anyway; for a connect-only key the callback
     // refuses it, before any exchange, so this answer does not tell who owns the seller.
-    if (key.scopes.has('sellers:read'))
-      await checkOwnership(ctx, p.selling_partner_id, userRef, marketplace?.region);
+    if (key.scopes.has('sellers:read')) await checkOwnership(ctx, p.selling_partner_id, userRef);
     const payload: ConnectPayload = {
       flow: 'appstore',
       user_ref: userRef,

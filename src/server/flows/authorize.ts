@@ -5,13 +5,22 @@
  */
 import { isSpapiAuthError } from '../../core/errors.js';
 import { SellerExistsError, SellerOwnershipError, StorageError } from '../../storage/errors.js';
-import type { OAuthTransaction, ReplacePolicy, SellerProfile } from '../../storage/store.js';
+import type { OAuthTransaction, SellerProfile } from '../../storage/store.js';
 import type { ExchangedTokens, ServiceContext } from '../context.js';
 import { HttpError, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
 import type { HttpErrorCode } from '../http/errors.js';
 import { profileEventData, sellerAuthorizedEvent } from '../ops/events.js';
 import { checkSellerProfile, regionMismatchMessage } from '../sellers/profile.js';
-import { checkOwnership, flowFailure } from './transaction.js';
+import {
+  accountReference,
+  decideGrant,
+  marketplaceFromProfile,
+  refuseBeforeGrant,
+  type GrantClaim,
+  type GrantWrite,
+  type OwnershipSettings,
+} from '../sellers/ownership.js';
+import { flowFailure } from './transaction.js';
 
 /** A callback whose code was exchanged: what the steps after the exchange work with. */
 export interface ExchangedAuthorization {
@@ -44,16 +53,12 @@ export async function refuseBeforeExchange(
       'Amazon returned a different selling partner than the one expected.',
     );
   } else {
-    try {
-      await checkOwnership(ctx, sellerId, tx.userRef, tx.region);
-    } catch (err) {
-      if (!(err instanceof HttpError)) throw err;
-      refusal = err;
-    }
-  }
-  if (!refusal && replacePolicy(tx, sellerId) === 'none') {
-    const existing = await store.getSeller({ sellingPartnerId: sellerId, region: tx.region });
-    if (existing) refusal = new HttpError(409, 'seller_already_connected');
+    const code = refuseBeforeGrant(
+      ownershipSettings(ctx),
+      await store.findSellers(sellerId),
+      claimOf(tx, sellerId),
+    );
+    if (code) refusal = new HttpError(409, code);
   }
   if (refusal) {
     audit.add({
@@ -125,13 +130,28 @@ export async function completeAuthorization(
       }),
     );
   }
-  try {
-    await fileAuthorization(ctx, {
-      tx,
-      sellingPartnerId: sellerId,
-      tokens,
-      profile: check.kind === 'ok' ? check.profile : null,
+  const profile = check.kind === 'ok' ? check.profile : null;
+  const claim = claimOf(tx, sellerId);
+  const rows = await ctx.store.findSellers(sellerId);
+  const decision = await decideGrant(ownershipSettings(ctx), rows, claim, profile, (reread) =>
+    accountReference(ctx, rows, tx.region, reread),
+  );
+  if (!decision.ok) {
+    log.warn('authorization refused by the ownership policy', {
+      flow: tx.flow,
+      seller_id: sellerId,
+      code: decision.code,
     });
+    audit.add({
+      action: 'seller.authorization_refused',
+      sellingPartnerId: sellerId,
+      region: tx.region,
+      outcome: decision.code,
+    });
+    return flowFailure(req, decision.code);
+  }
+  try {
+    await fileAuthorization(ctx, { tx, sellingPartnerId: sellerId, tokens, profile }, decision.write);
   } catch (err) {
     // The store's own check, for a row written since the check before the exchange.
     if (err instanceof SellerOwnershipError || err instanceof SellerExistsError) {
@@ -160,16 +180,38 @@ export async function completeAuthorization(
   return redirect(303, target.href);
 }
 
-// The Appstore flow knows only the region (its marketplace is the region's first, a stand-in):
-// a re-authorization there keeps the marketplace the seller was connected with.
+// The Appstore flow knows only the region (its marketplace is the region's first, a stand-in): a
+// re-authorization keeps the marketplace the seller was connected with, a first one takes a
+// marketplace the profile says the seller sells in.
 async function marketplaceToStore(
   store: ServiceContext['store'],
   tx: OAuthTransaction,
   sellerId: string,
+  profile: SellerProfile | null,
 ): Promise<string> {
   if (tx.flow !== 'appstore') return tx.marketplace;
   const known = (await store.findSellers(sellerId)).find((s) => s.region === tx.region);
-  return known?.marketplace ?? tx.marketplace;
+  return known?.marketplace ?? marketplaceFromProfile(profile, tx.region) ?? tx.marketplace;
+}
+
+/** The policy's settings from the configuration. */
+function ownershipSettings(ctx: Pick<ServiceContext, 'config'>): OwnershipSettings {
+  return { allowRelink: ctx.config.allowRelink, evidence: ctx.config.reauthorizeEvidence };
+}
+
+/**
+ * What a callback's transaction claims. Only a website connect session names its seller for the
+ * app's side (its backend created it with `selling_partner_id`); the Appstore flow's id is the
+ * Login URI's, which came through the browser.
+ */
+function claimOf(tx: OAuthTransaction, sellingPartnerId: string): GrantClaim {
+  return {
+    sellingPartnerId,
+    region: tx.region,
+    flow: tx.flow,
+    userRef: tx.userRef,
+    named: tx.flow === 'website' && tx.expectedSellingPartnerId === sellingPartnerId,
+  };
 }
 
 /**
@@ -181,8 +223,10 @@ async function marketplaceToStore(
 async function fileAuthorization(
   ctx: ServiceContext,
   { tx, sellingPartnerId, tokens, profile }: ExchangedAuthorization,
+  write: GrantWrite,
 ): Promise<void> {
-  const { config, store, log } = ctx;
+  const { store, log } = ctx;
+  const userRef = write.userRef;
   const key = { sellingPartnerId, region: tx.region };
   // No call names the account behind a grant; a re-authorization whose profile differs from the
   // stored one (another store name, other marketplaces) may be another account: flagged for an operator.
@@ -197,18 +241,18 @@ async function fileAuthorization(
     sellingPartnerId,
     region: tx.region,
     kind: tx.kind,
-    userRef: tx.userRef,
-    marketplace: await marketplaceToStore(store, tx, sellingPartnerId),
+    userRef,
+    marketplace: await marketplaceToStore(store, tx, sellingPartnerId, profile),
     refreshToken: tokens.refreshToken,
     accessToken: tokens.accessToken,
-    replaces: replacePolicy(tx, sellingPartnerId),
-    allowRelink: config.allowRelink,
+    replaces: write.replaces,
+    allowRelink: write.allowRelink,
     // In the same write: a re-authorization never leaves the previous account's profile beside
     // the new tokens. Without one (the read failed), the sweep fetches it later.
     profile,
     events: [
       sellerAuthorizedEvent(
-        { sellingPartnerId, region: tx.region, kind: tx.kind, userRef: tx.userRef },
+        { sellingPartnerId, region: tx.region, kind: tx.kind, userRef },
         { source: 'consent', flow: tx.flow },
         ctx.now(),
         profileEventData(profile),
@@ -221,7 +265,7 @@ async function fileAuthorization(
         sellingPartnerId,
         region: tx.region,
         outcome: 'ok',
-        details: { kind: tx.kind, user_ref: tx.userRef },
+        details: { kind: tx.kind, user_ref: userRef },
       },
       ...(changed.length > 0
         ? [
@@ -231,7 +275,7 @@ async function fileAuthorization(
               sellingPartnerId,
               region: tx.region,
               outcome: 'flagged',
-              details: { changed: changed.join(','), user_ref: tx.userRef },
+              details: { changed: changed.join(','), user_ref: userRef },
             },
           ]
         : []),
@@ -244,21 +288,6 @@ async function fileAuthorization(
     region: tx.region,
     kind: saved.created ? 'new' : 'renewed',
   });
-}
-
-/**
- * Which stored authorization a callback may replace. The `selling_partner_id` of a callback is
- * browser-supplied, and no LWA or SP-API answer names the account behind a grant, so an
- * authorization replaces a stored token only when its transaction was made for that seller and an
- * owner: a connect session the app's backend created with `selling_partner_id`, or the Appstore
- * flow after the app's sign-in (its seller id is Amazon's Login URI one, its owner the signed-in
- * `user_ref`). Then it may renew the owner's row, or claim a row without an owner. Any other
- * authorization (a plain connect link, the Appstore flow without sign-in) only creates.
- */
-function replacePolicy(tx: OAuthTransaction, sellingPartnerId: string): ReplacePolicy {
-  return tx.userRef !== null && tx.expectedSellingPartnerId === sellingPartnerId
-    ? 'same_owner_or_unowned'
-    : 'none';
 }
 
 /** Maps a failed exchange to the status, code and message the browser sees. */

@@ -60,11 +60,11 @@ export async function createConnectLink(
 ): Promise<ConnectLink> {
   const { marketplace, sellingPartnerId: named } = request;
   if (named !== null) {
-    const notFound = new HttpError(404, 'seller_not_found', 'No such seller to re-authorize in that region.');
-    const known = (await ctx.store.findSellers(named)).filter((s) => s.region === marketplace.region);
-    if (known.length === 0) throw notFound;
+    const notFound = new HttpError(404, 'seller_not_found', 'No such seller to re-authorize.');
+    // Stored in any region: a new region of a stored seller is a re-authorization of it.
+    if ((await ctx.store.findSellers(named)).length === 0) throw notFound;
     try {
-      await checkOwnership(ctx, named, request.userRef, marketplace.region);
+      await checkOwnership(ctx, named, request.userRef);
     } catch (err) {
       // Another owner's seller is answered as an unknown one to a caller that may not read sellers.
       if (err instanceof HttpError && request.hideOtherOwners === true) throw notFound;

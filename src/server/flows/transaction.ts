@@ -19,6 +19,7 @@ import type { RouteHandler } from '../http/router.js';
 import { USER_REF } from '../http/validate.js';
 import { TOKEN_SHAPED } from '../../storage/shared.js';
 import { SELLER_CENTRAL_REAUTHORIZE } from '../sellers/reauthorization.js';
+import { ownerRefusal } from '../sellers/ownership.js';
 
 /**
  * Lifetime of connect links, pending Appstore sessions and OAuth transactions.
@@ -140,31 +141,20 @@ export async function createFlowSession(
 }
 
 /**
- * Refuses before any exchange when the seller belongs to another user_ref (in `region`, or in any
- * region when it is not known yet).
+ * Refuses a flow for a seller that belongs to another user_ref (in any of its regions: ownership is
+ * per seller, see `sellers/ownership.ts`) before it starts, unless relinking is on.
  *
  * @example
- * await checkOwnership(ctx, 'A1EMUSELLERNA01', 'user-7', 'na'); // throws 409 seller_owned_by_other_user
+ * await checkOwnership(ctx, 'A1EMUSELLERNA01', 'user-7'); // throws 409 seller_owned_by_other_user
  */
 export async function checkOwnership(
   ctx: Pick<ServiceContext, 'config' | 'store'>,
   sellingPartnerId: string,
   userRef: string | null,
-  region?: Region,
 ): Promise<void> {
-  if (userRef === null || ctx.config.allowRelink) return;
-  const existing = await ctx.store.findSellers(sellingPartnerId);
-  if (
-    existing.some(
-      (s) => (region === undefined || s.region === region) && s.userRef !== null && s.userRef !== userRef,
-    )
-  ) {
-    throw new HttpError(
-      409,
-      'seller_owned_by_other_user',
-      'This selling partner is already linked to another user.',
-    );
-  }
+  const rows = await ctx.store.findSellers(sellingPartnerId);
+  const code = ownerRefusal(ctx.config, rows, userRef);
+  if (code) throw new HttpError(409, code);
 }
 
 /** Where a failed flow came from, once its transaction is known: what its page links back to. */

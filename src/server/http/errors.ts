@@ -114,6 +114,16 @@ export const HTTP_ERRORS = Object.freeze({
     message:
       'This selling partner is already connected. Re-authorize it with a link that names it, or after signing in.',
   },
+  seller_account_mismatch: {
+    status: 409,
+    message:
+      'This authorization comes from another Amazon account than the one this selling partner is connected with; nothing was changed. Authorize again signed in to Seller Central with the account the seller was connected with.',
+  },
+  seller_account_unverified: {
+    status: 409,
+    message:
+      'Amazon did not tell which account gave this authorization, so the connected selling partner was kept as it was. Please try again in a few minutes.',
+  },
   client_secret_refused: {
     status: 409,
     message: 'Login with Amazon refused the new client secret; the current secret stays in use.',

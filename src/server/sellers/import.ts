@@ -10,12 +10,20 @@ import { isSpapiAuthError } from '../../core/errors.js';
 import { refreshAccessToken, type LwaCallOptions, type LwaCredentials } from '../../core/lwa.js';
 import { REAUTHORIZE_AFTER_MS, SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { findMarketplace, isRegion, type PartnerKind, type Region } from '../../core/marketplaces.js';
-import { SellerOwnershipError } from '../../storage/errors.js';
+import { SellerExistsError, SellerOwnershipError } from '../../storage/errors.js';
 import type { Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
 import { profileEventData, sellerAuthorizedEvent } from '../ops/events.js';
 import { USER_REF } from '../http/validate.js';
 import { checkSellerProfile } from './profile.js';
+import {
+  accountReference,
+  decideGrant,
+  marketplaceFromProfile,
+  refuseBeforeGrant,
+  type GrantClaim,
+  type OwnershipSettings,
+} from './ownership.js';
 import {
   TRANSFER_FORMAT,
   transferCipher,
@@ -36,6 +44,11 @@ export const IMPORT_CODES = Object.freeze({
   invalid_authorized_at: 'authorized_at must be an ISO 8601 time in the past 365 days.',
   duplicate: 'The same seller and region appear earlier in the file.',
   seller_owned_by_other_user: 'The seller is stored for another user_ref.',
+  seller_already_connected: 'The seller was stored by another authorization while this line was verified.',
+  seller_account_mismatch:
+    'The refresh token is of another Amazon account than the stored seller’s (its profile differs): not imported.',
+  seller_account_unverified:
+    'The seller is stored and the refresh token’s profile could not be read to show it is the same account: not imported.',
   passphrase_required: 'The file holds encrypted refresh tokens: give the passphrase.',
   refresh_token_undecryptable: 'The encrypted refresh token does not open with this passphrase.',
   invalid_grant: 'LWA refused the refresh token (revoked, expired, or for another app): not imported.',
@@ -95,6 +108,11 @@ export interface ImportOptions {
   readonly passphrase?: string;
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * The ownership policy's settings (`SPAPI_AUTH_ALLOW_RELINK`, `SPAPI_AUTH_REAUTHORIZE_EVIDENCE`);
+   * default: no relink, `profile` evidence.
+   */
+  readonly ownership?: OwnershipSettings;
   /** Called after each line (for a running count). */
   readonly onProgress?: (p: { lines: number; imported: number; failed: number }) => void;
 }
@@ -116,6 +134,24 @@ class LineError extends Error {
   constructor(readonly code: ImportCode) {
     super(IMPORT_CODES[code]);
   }
+}
+
+/**
+ * Reads a stored seller's profile with its stored access token (an import makes no LWA call for a
+ * row it is not importing): the policy's second look at a stored seller whose profile is stale.
+ */
+function storedGrantReader(
+  options: Pick<ImportOptions, 'store' | 'spapi'>,
+  now: () => number,
+): Pick<AmazonGateway, 'callSpApi' | 'getAccessToken'> {
+  return {
+    callSpApi: (input) => options.spapi.callSpApi(input),
+    getAccessToken: async (key) => {
+      const t = (await options.store.loadTokens(key))?.accessToken;
+      if (!t || t.expiresAt <= now() + 60_000) throw new Error('no stored access token');
+      return t;
+    },
+  };
 }
 
 /** Checks one record; throws a {@link LineError}. */
@@ -180,6 +216,7 @@ export async function importSellers(
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const concurrency = Math.max(1, Math.min(options.concurrency ?? 4, 64));
   const dryRun = options.dryRun === true;
+  const ownership = options.ownership ?? { allowRelink: false, evidence: 'profile' };
   const interval = options.ratePerSecond > 0 ? 1000 / options.ratePerSecond : 0;
   const failures: ImportFailure[] = [];
   const seen = new Set<string>();
@@ -217,10 +254,12 @@ export async function importSellers(
 
   const verifyAndStore = async (v: ValidLine): Promise<void> => {
     const key = { sellingPartnerId: v.sellingPartnerId, region: v.region };
-    const existing = (await options.store.findSellers(v.sellingPartnerId)).find((s) => s.region === v.region);
-    if (existing && existing.userRef !== null && v.userRef !== existing.userRef) {
-      return fail(v.line, 'seller_owned_by_other_user', key);
-    }
+    // The operator's file names the seller: an import is a named claim (see ownership.ts).
+    const claim: GrantClaim = { ...key, flow: 'import', userRef: v.userRef, named: true };
+    const rows = await options.store.findSellers(v.sellingPartnerId);
+    const existing = rows.find((s) => s.region === v.region);
+    const early = refuseBeforeGrant(ownership, rows, claim);
+    if (early) return fail(v.line, early, key);
     if (existing && existing.status === 'active') {
       const stored = await options.store.loadTokens(key);
       if (stored?.refreshToken === v.refreshToken) {
@@ -249,17 +288,30 @@ export async function importSellers(
     const check = await checkSellerProfile(options.spapi, { ...key, accessToken: token.accessToken, now });
     if (check.kind === 'wrong_region') return fail(v.line, 'region_mismatch', key);
     const profile = check.kind === 'ok' ? check.profile : null;
+    const current = await options.store.findSellers(v.sellingPartnerId);
+    const decision = await decideGrant(ownership, current, claim, profile, (reread) =>
+      accountReference(
+        { store: options.store, amazon: storedGrantReader(options, now), now },
+        current,
+        v.region,
+        reread,
+      ),
+    );
+    if (!decision.ok) return fail(v.line, decision.code, key);
     const at = now();
-    const seller = { ...key, kind: v.kind, userRef: v.userRef };
+    const seller = { ...key, kind: v.kind, userRef: decision.write.userRef };
+    const stored = current.find((s) => s.region === v.region);
     try {
       await options.store.saveAuthorization({
         ...seller,
-        marketplace: v.marketplace,
+        // A line without one: the marketplace stored already, else one the seller sells in.
+        marketplace:
+          v.marketplace ?? (stored?.marketplace ? null : (marketplaceFromProfile(profile, v.region) ?? null)),
         refreshToken: token.refreshToken ?? v.refreshToken,
         accessToken: { accessToken: token.accessToken, expiresAt: token.expiresAt },
         authorizedAt: v.authorizedAt ?? at,
-        // A row without an owner may be claimed; another owner's never (checked above and in the write).
-        replaces: 'same_owner_or_unowned',
+        replaces: decision.write.replaces,
+        allowRelink: decision.write.allowRelink,
         profile,
         events: [sellerAuthorizedEvent(seller, { source: 'import' }, at, profileEventData(profile))],
         audit: [
@@ -275,6 +327,7 @@ export async function importSellers(
       });
     } catch (err) {
       if (err instanceof SellerOwnershipError) return fail(v.line, 'seller_owned_by_other_user', key);
+      if (err instanceof SellerExistsError) return fail(v.line, 'seller_already_connected', key);
       throw err;
     }
     if (profile === null) counts.pending++;

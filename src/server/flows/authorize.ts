@@ -148,7 +148,12 @@ export async function completeAuthorization(
       region: tx.region,
       outcome: decision.code,
     });
-    return flowFailure(req, decision.code);
+    return flowFailure(req, decision.code, undefined, undefined, {
+      flow: tx.flow,
+      returnTo: tx.returnTo,
+      sellingPartnerId: sellerId,
+      region: tx.region,
+    });
   }
   try {
     await fileAuthorization(ctx, { tx, sellingPartnerId: sellerId, tokens, profile }, decision.write);

@@ -197,6 +197,10 @@ function nextStep(code: HttpErrorCode, origin: FlowOrigin): FlowPageNext {
     seller_already_connected: `This seller is already connected to the app, and this authorization may not replace it. To renew it, ${renew}.`,
     seller_owned_by_other_user:
       'This seller is linked to another account of the app. Sign in to the app with the account it belongs to and start again there.',
+    seller_account_mismatch:
+      'The Amazon account that just authorized is not the one this seller was connected with, so nothing was changed. Sign in to Seller Central with the account the seller belongs to and authorize again.',
+    seller_account_unverified:
+      'Amazon did not tell which account just authorized, so the connected seller was kept as it was. Try again in a few minutes; if it keeps failing, ask the app for a re-authorization link made for this seller.',
     seller_mismatch:
       'The link was made for another selling partner. Sign in to Seller Central as that account and open a new link, or ask the app for a link for this one.',
   };

@@ -71,15 +71,59 @@ function outcomeLabel(outcome: Outcome): string {
   return outcome.kind === 'response' ? String(outcome.response.status) : outcome.kind;
 }
 
+/** What Amazon's endpoint says with an error status: LWA's and SP-API's error bodies (SP-API's response format). */
+const SPAPI_FAULT_ERRORS: Readonly<Record<number, readonly [string, string]>> = {
+  400: ['InvalidInput', 'The input you have submitted is not valid. Please check your input and try again.'],
+  403: ['Unauthorized', 'Access to requested resource is denied.'],
+  404: ['NotFound', 'Resource not found'],
+  413: ['RequestEntityTooLarge', 'The request size exceeded the maximum accepted size.'],
+  415: ['UnsupportedMediaType', 'The request payload is in an unsupported format.'],
+  429: ['QuotaExceeded', 'You exceeded your quota for the requested resource.'],
+  500: ['InternalFailure', 'We encountered an internal error. Please try again.'],
+  503: ['ServiceUnavailable', 'Service is temporarily unavailable. Please try again.'],
+};
+
+function lwaFaultError(status: number): Response {
+  if (status === 401) return lwaError(401, 'invalid_client', 'Client authentication failed');
+  if (status === 503)
+    return lwaError(503, 'temporarily_unavailable', 'The service is temporarily unavailable');
+  if (status >= 500) return lwaError(status, 'server_error', 'The server encountered an internal error');
+  return lwaError(status, 'invalid_request', 'The request could not be processed');
+}
+
+/**
+ * A fault given only a status (4xx/5xx) answers with the endpoint's own error: body, content type
+ * and `x-amzn-RequestId` as Amazon sends them; the fault's headers are laid over it.
+ */
+function faultResponse(fault: Fault, target: FaultTarget): Response {
+  const status = fault.status;
+  const bare = fault.body === undefined && fault.body_base64 === undefined && !fault.endless;
+  if (!bare || status === undefined || status < 400 || target === 'sqs') return cannedResponse(fault);
+  let response: Response;
+  if (target === 'token') response = lwaFaultError(status);
+  else if (target === 'consent')
+    response = html(
+      status,
+      '<!doctype html><title>Error</title><p>Something went wrong. Please try again.</p>',
+    );
+  else {
+    const [code, message] = SPAPI_FAULT_ERRORS[status] ?? SPAPI_FAULT_ERRORS[status < 500 ? 400 : 500]!;
+    response = spapiError(status, code, message, '');
+  }
+  for (const [k, v] of Object.entries(fault.headers ?? {})) response.headers.set(k, v);
+  return response;
+}
+
 async function applyFault(
   fault: Fault,
+  target: FaultTarget,
   signal: AbortSignal,
   real: () => Promise<Response>,
 ): Promise<Outcome> {
   if (fault.delay_ms !== undefined) await sleep(fault.delay_ms, signal);
   if (fault.reset) return { kind: 'reset' };
   if (fault.hang) return { kind: 'hang' };
-  const response = isCanned(fault) ? cannedResponse(fault) : await real();
+  const response = isCanned(fault) ? faultResponse(fault, target) : await real();
   return {
     kind: 'response',
     response,
@@ -119,7 +163,7 @@ async function route(
     const fault = state.takeFault('sqs', { path: sqs });
     const real = () => handleSqs(request, sqs, new URL(request.url).origin, state, signal);
     const result = fault
-      ? await applyFault(fault, signal, real)
+      ? await applyFault(fault, 'sqs', signal, real)
       : { kind: 'response' as const, response: await real() };
     state.countSqs(sqs, outcomeLabel(result));
     return result;
@@ -148,7 +192,7 @@ async function route(
       state.countToken(label, outcome);
       return { kind: 'response', response };
     }
-    const result = await applyFault(fault, signal, real);
+    const result = await applyFault(fault, 'token', signal, real);
     state.countToken(
       label,
       isCanned(fault) || result.kind !== 'response' ? `fault:${outcomeLabel(result)}` : outcome,
@@ -175,7 +219,7 @@ async function route(
     };
     const fault = state.takeFault('consent', { path });
     if (!fault) return { kind: 'response', response: await real() };
-    const result = await applyFault(fault, signal, real);
+    const result = await applyFault(fault, 'consent', signal, real);
     state.countConsent(`fault:${outcomeLabel(result)}`);
     return result;
   }
@@ -184,7 +228,7 @@ async function route(
   const fault = state.takeFault('spapi', { path });
   const real = () => handleSpapi(request, url, state);
   const result = fault
-    ? await applyFault(fault, signal, real)
+    ? await applyFault(fault, 'spapi', signal, real)
     : { kind: 'response' as const, response: await real() };
   state.countSpapi(statsPath, outcomeLabel(result));
   return result;

@@ -238,3 +238,42 @@ test('marketplaceParticipations: defaultLanguageCode per marketplace as Amazon r
     },
   );
 });
+
+test('a fault given only a status answers with Amazon’s error body, content type and x-amzn-RequestId', async () => {
+  const { emulator, fetch } = setup();
+  await emulator.control.fault({ target: 'token', status: 503 });
+  const lwa = await fetch('https://api.amazon.com/auth/o2/token', {
+    method: 'POST',
+    body: new URLSearchParams({
+      grant_type: 'client_credentials',
+      scope: 'sellingpartnerapi::notifications',
+    }),
+  });
+  assert.equal(lwa.status, 503);
+  assert.equal(lwa.headers.get('content-type'), 'application/json;charset=UTF-8');
+  assert.ok(lwa.headers.get('x-amzn-requestid'));
+  const lwaBody = (await lwa.json()) as Record<string, string>;
+  assert.deepEqual(Object.keys(lwaBody).sort(), ['error', 'error_description', 'error_index', 'request_id']);
+  assert.equal(lwaBody.error, 'temporarily_unavailable');
+
+  await emulator.control.fault({ target: 'spapi', status: 429, headers: { 'retry-after': '3' } });
+  const throttled = await fetch(`${NA}/sellers/v1/marketplaceParticipations`);
+  assert.equal(throttled.headers.get('retry-after'), '3', "the fault's headers are kept");
+  assert.equal(throttled.headers.get('content-type'), 'application/json');
+  assert.equal(throttled.headers.get('x-amzn-ratelimit-limit'), null);
+  const quota = await assertSpapiError(throttled, 429, 'QuotaExceeded');
+  assert.equal(quota.message, 'You exceeded your quota for the requested resource.');
+  await emulator.control.fault({ target: 'spapi', status: 500 });
+  await assertSpapiError(await fetch(`${NA}/orders/v0/orders`), 500, 'InternalFailure');
+
+  // A body of its own wins: garbage stays garbage.
+  await emulator.control.fault({
+    target: 'spapi',
+    status: 502,
+    body: '<html>bad gateway</html>',
+    headers: { 'content-type': 'text/html' },
+  });
+  const garbage = await fetch(`${NA}/orders/v0/orders`);
+  assert.equal(await garbage.text(), '<html>bad gateway</html>');
+  assert.equal(garbage.headers.get('x-amzn-requestid'), null);
+});

@@ -6,7 +6,7 @@
 // CLI run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -21,6 +21,11 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { startEmulator } from '../src/emulator/index.js';
+import { startDev, type DevProcess } from './helpers/dev.js';
+import { freePort } from './helpers/e2e.js';
+import { runnableBlocks } from './helpers/readme.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -503,6 +508,73 @@ export const serverEntry = server;
       'postgres://app@127.0.0.1:1/app': { code: 'store_unavailable', name: 'StorageUnavailableError' },
     });
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a fresh clone packs with its build (prepack), and the tarball installed with better-sqlite3 next to it runs the README example and spapi-auth dev', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'spapi-auth-clone-'));
+  const emulator = await startEmulator({ port: 0 });
+  let dev: DevProcess | undefined;
+  try {
+    // The committed tree, as `git clone` gives it: no dist/. Its dependencies are the repo's own
+    // (what `npm ci` would install), linked instead of installed again.
+    const clone = join(dir, 'clone');
+    const cloned = run('git', ['clone', '--quiet', '--no-hardlinks', root, clone], { cwd: dir });
+    assert.equal(cloned.status, 0, cloned.stderr);
+    assert.ok(!existsSync(join(clone, 'dist')), 'a clone has no dist/');
+    symlinkSync(join(root, 'node_modules'), join(clone, 'node_modules'), 'dir');
+    const packedJson = run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: clone });
+    assert.equal(packedJson.status, 0, `npm pack of the clone failed: ${packedJson.stderr.slice(0, 2000)}`);
+    const [packed] = JSON.parse(packedJson.stdout) as {
+      filename: string;
+      integrity: string;
+      files: { path: string }[];
+    }[];
+    assert.ok(packed);
+    const shipped = packed.files.map((f) => f.path);
+    for (const f of [
+      'dist/core/index.js',
+      'dist/cli/main.js',
+      'dist/storage/migrations/sqlite/001_initial.sql',
+    ])
+      assert.ok(shipped.includes(f), `the clone's tarball ships ${f} (prepack built it)`);
+
+    const app = join(dir, 'app');
+    mkdirSync(app);
+    scratchProject(app, { tarball: join(dir, packed.filename), integrity: packed.integrity });
+    const install = run('npm', ['ci', '--offline', '--omit=optional', '--no-audit', '--no-fund'], {
+      cwd: app,
+    });
+    assert.equal(install.status, 0, `npm ci of the tarball failed: ${install.stderr.slice(0, 2000)}`);
+    // The SQLite driver next to the package, as `npm install spapi-auth better-sqlite3` puts it
+    // (linked to the repo's build of it: compiling it again would only cost time).
+    symlinkSync(join(root, 'node_modules/better-sqlite3'), join(app, 'node_modules/better-sqlite3'), 'dir');
+
+    const example = runnableBlocks(readFileSync(join(root, 'README.md'), 'utf8')).find(
+      (b) => b.file === 'example.mjs',
+    );
+    assert.ok(example, 'the README has its library example');
+    writeFileSync(join(app, example.file), example.code);
+    // Asynchronously: the emulator answering it runs in this process.
+    const ran = await promisify(execFile)(process.execPath, [example.file], {
+      cwd: app,
+      env: cleanEnv({ ...example.env, SPAPI_AUTH_AMAZON_URL: emulator.url }),
+      timeout: 60_000,
+    });
+    const promised = [...example.code.matchAll(/^\/\/ → (.*)$/gm)].map((m) => m[1]!.trim());
+    assert.deepEqual(ran.stdout.trim().split('\n'), promised, 'it prints what the README says');
+
+    const port = await freePort();
+    dev = await startDev(app, port, undefined, [join(app, 'node_modules/.bin/spapi-auth')]);
+    const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+    assert.equal(health.status, 200);
+    const code = await dev.stop();
+    dev = undefined;
+    assert.equal(code, 0, 'dev stops cleanly on SIGINT');
+  } finally {
+    await dev?.stop();
+    await emulator.close();
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -19,34 +19,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startEmulator } from '../../src/emulator/index.js';
+import { runnableBlocks } from '../helpers/readme.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const readme = readFileSync(join(root, 'README.md'), 'utf8');
-
-interface RunnableBlock {
-  readonly file: string;
-  readonly code: string;
-  /** The `export NAME=value` lines of the shell blocks before it (values without comments). */
-  readonly env: Record<string, string>;
-}
-
-/** Every block marked runnable, with the environment the README told the reader to export before it. */
-function runnableBlocks(markdown: string): RunnableBlock[] {
-  const blocks: RunnableBlock[] = [];
-  const env: Record<string, string> = {};
-  const fence = /(?:<!-- runnable: ([\w.-]+) -->\s*\n)?```(\w*)\n([\s\S]*?)```/g;
-  for (const m of markdown.matchAll(fence)) {
-    const [, file, lang, code] = m;
-    if (lang === 'sh') {
-      for (const line of code!.split('\n')) {
-        const e = /^export ([A-Z_]+)=(\S+)/.exec(line.trim());
-        if (e) env[e[1]!] = e[2]!;
-      }
-    }
-    if (file !== undefined) blocks.push({ file, code: code!, env: { ...env } });
-  }
-  return blocks;
-}
 
 test('README: runnable blocks are found with the environment the README sets before them', () => {
   const blocks = runnableBlocks(readme);

@@ -19,11 +19,17 @@ export interface DevProcess {
 /**
  * Starts `spapi-auth dev` in `cwd` on `port`; resolves once it printed its API key and, when
  * `stderrIncludes` is given, that text on stderr (the two pipes' chunks arrive in any order).
+ * `command` starts the CLI (default: this repository's build, else its sources).
  */
-export async function startDev(cwd: string, port: number, stderrIncludes?: string): Promise<DevProcess> {
+export async function startDev(
+  cwd: string,
+  port: number,
+  stderrIncludes?: string,
+  command: readonly string[] = cliCommand(),
+): Promise<DevProcess> {
   // Resolve tsx from the repository: the child runs in another folder.
   const tsx = fileURLToPath(new URL('../../node_modules/tsx/dist/esm/index.mjs', import.meta.url));
-  const [cmd, ...prefix] = cliCommand().map((a) => (a === 'tsx' ? tsx : a));
+  const [cmd, ...prefix] = command.map((a) => (a === 'tsx' ? tsx : a));
   const child = spawn(cmd!, [...prefix, 'dev'], {
     cwd,
     env: { PATH: process.env.PATH, PORT: String(port) },

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
+import { sqlitePathProblem } from '../storage/sqlite-file.js';
 import { ConfigError, loadConfig, loadStoreConfig, type Config, type StoreConfig } from '../config.js';
 import { isSpapiAuthError } from '../core/errors.js';
 import { isRegion, type Region } from '../core/marketplaces.js';
@@ -111,7 +112,7 @@ export function storeFailure(err: unknown): unknown {
   if (err instanceof StorageError) {
     const hint =
       err.code === 'credential_integrity_error'
-        ? ': is every key id the store uses still in SPAPI_AUTH_ENCRYPTION_KEYS?'
+        ? ': a wrong key under a key id in SPAPI_AUTH_ENCRYPTION_KEYS (not the one that wrote the value) or a missing key id fails the same way as an altered value; `spapi-auth doctor` samples the stored values and tells which'
         : '';
     return new CliError(`${err.message.replace(/\.$/, '')} (${err.code})${hint}`);
   }
@@ -134,6 +135,8 @@ export async function openCliStore(
   keyRing: KeyRing | null,
 ): Promise<Store> {
   const file = sqlitePathOf(settings.databaseUrl, ctx.cwd);
+  const unusable = file === undefined ? undefined : sqlitePathProblem(file);
+  if (unusable !== undefined) throw storeFailure(unusable);
   if (file !== undefined && !existsSync(file)) {
     throw new CliError(
       `no database at ${file} (DATABASE_URL): start the service or run \`spapi-auth migrate\` first`,

@@ -7,6 +7,13 @@ import { StorageError, StorageUnavailableError } from './errors.js';
 // Named in the TSDoc links below.
 import type { StorageDriverMissingError } from './errors.js';
 import { loadMigrations } from './migrations.js';
+import {
+  POSTGRES_ERRORS_DOCS,
+  explainPostgresError,
+  postgresTarget,
+  translatePostgresError,
+  type PostgresTarget,
+} from './postgres-errors.js';
 import { createSqlStore } from './sql/index.js';
 import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql/index.js';
 import type { MigrationProgress, Store, StoreOptions } from './store.js';
@@ -46,41 +53,12 @@ export interface PostgresStoreOptions extends StoreOptions {
 }
 
 const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-]);
-
-function translate(err: unknown): unknown {
-  const code = (err as { code?: unknown })?.code;
-  const message = err instanceof Error ? err.message : '';
-  if (
-    (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) ||
-    // pg's own words for a lost connection: ended mid-query, or a client that lost it between queries.
-    /Connection terminated|timeout exceeded|encountered a connection error|not queryable/i.test(message)
-  ) {
-    return new StorageUnavailableError('The PostgreSQL database is unreachable.', { cause: err });
-  }
-  return err;
-}
-
 function numbered(sql: string): string {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
 }
 
-function executor(target: PgPoolLike | PgClientLike): SqlExecutor {
+function executor(target: PgPoolLike | PgClientLike, translate: (err: unknown) => unknown): SqlExecutor {
   return {
     async all(sql, params = []) {
       try {
@@ -123,7 +101,7 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   }
   // An idle client's connection error must not crash the process; the next query reports it.
   pool.on('error', () => undefined);
-  const driver = createPostgresDriver(pool, schema ?? null, ownsPool);
+  const driver = createPostgresDriver(pool, schema ?? null, ownsPool, postgresTarget(options.url, schema));
   const store = createSqlStore(driver, options);
   if (options.migrate !== false) {
     try {
@@ -146,7 +124,13 @@ async function createPool(url: string, schema: string | undefined, max: number):
   });
 }
 
-function createPostgresDriver(pool: PgPoolLike, schema: string | null, ownsPool: boolean): SqlDriver {
+function createPostgresDriver(
+  pool: PgPoolLike,
+  schema: string | null,
+  ownsPool: boolean,
+  target: PostgresTarget | undefined,
+): SqlDriver {
+  const translate = (err: unknown): unknown => translatePostgresError(err, target);
   const lockName = `spapi-auth:migrate:${schema ?? 'default'}`;
 
   /**
@@ -184,12 +168,12 @@ function createPostgresDriver(pool: PgPoolLike, schema: string | null, ownsPool:
     engine: 'postgres',
     forUpdate: ' FOR UPDATE',
     skipLocked: ' SKIP LOCKED',
-    ...executor(pool),
+    ...executor(pool, translate),
     async transaction(fn) {
       const client = await connect();
       try {
         await client.query('BEGIN');
-        const result = await fn(executor(client));
+        const result = await fn(executor(client, translate));
         await client.query('COMMIT');
         return result;
       } catch (err) {
@@ -237,9 +221,12 @@ function createPostgresDriver(pool: PgPoolLike, schema: string | null, ownsPool:
               await client.query('COMMIT');
             } catch (err) {
               await client.query('ROLLBACK').catch(() => undefined);
-              throw new StorageError('migration_failed', `Migration ${migration.name} failed.`, {
-                cause: err,
-              });
+              const cause = explainPostgresError(err, target);
+              throw new StorageError(
+                'migration_failed',
+                `Migration ${migration.name} failed${cause === undefined ? '.' : `: ${cause} (see ${POSTGRES_ERRORS_DOCS})`}`,
+                { cause: err },
+              );
             }
             done.push(migration.name);
             onProgress?.({ name: migration.name, index, total: migrations.length });

@@ -3,11 +3,10 @@
 // the busy timeout order writers across processes sharing the file. better-sqlite3 is an optional
 // peer dependency, imported when the first SQLite store opens (see drivers.ts).
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { addonNotBuilt, loadDriver } from './drivers.js';
 import { StorageError, StorageUnavailableError } from './errors.js';
 import { loadMigrations } from './migrations.js';
+import { prepareSqliteFile, sqliteOpenFailure } from './sqlite-file.js';
 import { createSqlStore } from './sql/index.js';
 import type { Row, SqlDriver, SqlExecutor, SqlValue } from './sql/index.js';
 import type { MigrationProgress, Store, StoreOptions } from './store.js';
@@ -34,14 +33,19 @@ export interface SqliteStoreOptions extends StoreOptions {
 export async function createSqliteStore(options: SqliteStoreOptions): Promise<Store> {
   if (typeof options?.path !== 'string' || options.path === '') throw new TypeError('path is required');
   const { default: Database } = await loadDriver('better-sqlite3', () => import('better-sqlite3'));
-  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true });
+  if (options.path !== ':memory:') prepareSqliteFile(options.path);
   let db: SqliteDatabase;
   try {
     db = new Database(options.path, { timeout: options.busyTimeoutMs ?? 5000 });
   } catch (err) {
-    throw addonNotBuilt('better-sqlite3', err) ?? err;
+    throw addonNotBuilt('better-sqlite3', err) ?? sqliteOpenFailure(options.path, err);
   }
-  db.pragma('journal_mode = WAL');
+  try {
+    db.pragma('journal_mode = WAL');
+  } catch (err) {
+    db.close();
+    throw sqliteOpenFailure(options.path, err);
+  }
   db.pragma('synchronous = NORMAL');
   db.pragma('foreign_keys = ON');
   const driver = createSqliteDriver(db);

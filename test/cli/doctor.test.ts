@@ -192,7 +192,24 @@ describe('spapi-auth doctor', () => {
       check(missing, 'key ring').detail,
       /2 of 2 sampled values do not decrypt \(credential_integrity_error\)/,
     );
-    assert.match(check(missing, 'key ring').fix!, /add the key\(s\) k1 back/);
+    assert.match(
+      check(missing, 'key ring').fix!,
+      /stored values use key id\(s\) k1, which SPAPI_AUTH_ENCRYPTION_KEYS lacks: add the entry back/,
+    );
+    // Another key under the same id: a wrong key for k1, said as such, not tampering.
+    const other = keyEntry('k1');
+    const wrong = await world.cli(['doctor', '--json'], { env: { SPAPI_AUTH_ENCRYPTION_KEYS: other } });
+    assert.equal(wrong.code, 1);
+    const ring = check(wrong, 'key ring');
+    assert.equal(ring.verdict, 'fail');
+    assert.match(
+      ring.fix!,
+      /holds the wrong key for key id k1: none of the sampled values written under it decrypt/,
+    );
+    assert.match(ring.fix!, /not a newly generated key under the same id/);
+    assert.doesNotMatch(ring.fix!, /altered|copied/);
+    assert.match(ring.fix!, /docs\/deployment\.md, "Back up the key ring"/);
+    assertNoLeak(wrong, [other.slice(3), ...secrets]);
     const old = await world.cli(['doctor', '--json'], {
       env: { SPAPI_AUTH_ENCRYPTION_KEYS: `${k2},${world.keys}` },
     });
@@ -206,6 +223,18 @@ describe('spapi-auth doctor', () => {
     assert.equal(check(malformed, 'configuration').verdict, 'fail');
     assert.equal(check(malformed, 'key ring').verdict, 'fail');
     assertNoLeak(malformed, ['c2hvcnQ=']);
+  });
+
+  it('serve refuses to start with a key ring that decrypts none of the stored values, naming the key id', async () => {
+    const other = keyEntry('k1');
+    const r = await world.cli(['serve'], { env: { SPAPI_AUTH_ENCRYPTION_KEYS: other, PORT: '0' } });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stderr,
+      /^spapi-auth serve: the key ring does not fit the stored values: SPAPI_AUTH_ENCRYPTION_KEYS holds the wrong key for key id k1/m,
+    );
+    assert.doesNotMatch(r.stdout, /listening on/);
+    assertNoLeak(r, [other.slice(3), ...secrets]);
   });
 
   it('fails the store check for a missing or unmigrated database and says to migrate', async () => {

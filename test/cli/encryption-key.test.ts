@@ -1,6 +1,8 @@
 // `spapi-auth encryption-key generate|rewrap`: a new key, then every stored value moved onto it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parseKeyRing, sealedKeyId } from '../../src/storage/crypto.js';
 import type { Store } from '../../src/storage/store.js';
@@ -45,6 +47,12 @@ describe('spapi-auth encryption-key generate', () => {
         2,
         /key id 'k1' is already in SPAPI_AUTH_ENCRYPTION_KEYS/,
       );
+      const refused = assertFailure(
+        await world.cli(['encryption-key', 'generate', '--kid', 'k1']),
+        2,
+        /no key was generated: a new key under the same id could not decrypt what the current one wrote\. .*--kid k2/,
+      );
+      assertNoLeak({ code: 2, stdout: '', stderr: refused }, [world.keys.slice(3)]);
       assertFailure(await world.cli(['encryption-key', 'generate', '--kid', 'no spaces']), 2, /--kid/);
       assertFailure(await world.cli(['encryption-key']), 2, /missing subcommand \(generate, rewrap\)/);
       assertFailure(await world.cli(['encryption-key', 'rotate']), 2, /unknown subcommand 'rotate'/);
@@ -213,5 +221,31 @@ describe('spapi-auth encryption-key rewrap, interrupted', () => {
     } finally {
       await world.close();
     }
+  });
+});
+
+describe("the README's key-ring line", () => {
+  it('sets SPAPI_AUTH_ENCRYPTION_KEYS when run once, and keeps it when run again in the same shell', async () => {
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const line = readme.split('\n').find((l) => /^export SPAPI_AUTH_ENCRYPTION_KEYS=/.test(l));
+    assert.ok(line !== undefined, 'the README exports the key ring in its CLI block');
+    const script = [
+      `spapi-auth() { ${cliCommand()
+        .map((a) => `'${a}'`)
+        .join(' ')} "$@"; }`,
+      line,
+      'first="$SPAPI_AUTH_ENCRYPTION_KEYS"',
+      line,
+      'printf "%s\\n%s\\n" "$first" "$SPAPI_AUTH_ENCRYPTION_KEYS"',
+    ].join('\n');
+    const r = spawnSync('bash', ['-c', script], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME },
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const [first, second] = r.stdout.trim().split('\n');
+    assert.match(first ?? '', /^k1:[A-Za-z0-9+/]{43}=$/);
+    assert.equal(second, first, 'the second run keeps the ring instead of emptying it');
   });
 });

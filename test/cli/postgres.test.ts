@@ -97,7 +97,11 @@ if (
       const r = await world.cli(['sellers', 'list'], {
         env: { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none' },
       });
-      assertFailure(r, 1, /unreachable \(store_unavailable\)/);
+      assertFailure(
+        r,
+        1,
+        /unreachable: PostgreSQL at 127\.0\.0\.1:1 refused the connection.* \(store_unavailable\)/,
+      );
     });
   });
 }

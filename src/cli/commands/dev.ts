@@ -86,11 +86,17 @@ export const devCommand: Command = {
     let service: Service;
     let apiKey: { id: string; key: string };
     let lost: Awaited<ReturnType<typeof dropUnknownDevTokens>> = [];
+    let store: Awaited<ReturnType<typeof openServiceStore>>;
     try {
-      const store = await openServiceStore(config.databaseUrl, ctx.cwd, keyRingOf(config));
+      store = await openServiceStore(config.databaseUrl, ctx.cwd, keyRingOf(config));
       apiKey = await devApiKey(store, dataDir);
       // Before the service answers: no stored access token the emulator would refuse is served.
       lost = await dropUnknownDevTokens(store, (t) => emulator.tokenStatus(t));
+    } catch (err) {
+      await persistent.close();
+      throw configFailure(err);
+    }
+    try {
       service = await startService({
         config,
         store,

@@ -11,9 +11,11 @@ import {
 } from '../../config.js';
 import { isSpapiAuthError } from '../../core/errors.js';
 import { getGrantlessToken } from '../../core/lwa.js';
-import { openValue, parseKeyRing, sealedKeyId, type KeyRing } from '../../storage/crypto.js';
+import { parseKeyRing, type KeyRing } from '../../storage/crypto.js';
+import { keyRingProblem, sampleKeyRing, type KeyRingSample } from '../../storage/key-ring-check.js';
 import { StorageError } from '../../storage/errors.js';
-import type { EncryptedValueRef, Store } from '../../storage/store.js';
+import { sqlitePathProblem } from '../../storage/sqlite-file.js';
+import type { Store } from '../../storage/store.js';
 import { credentialsOf } from '../../server/tokens/gateway.js';
 import { openServiceStore } from '../../server/service.js';
 import { QUEUE_LEASE, openSqsQueue } from '../../server/ops/notification-queue.js';
@@ -125,6 +127,13 @@ async function checkStore(
   databaseUrl: string,
 ): Promise<{ store: Store | null; check: Check }> {
   const file = sqlitePathOf(databaseUrl, ctx.cwd);
+  const unusable = file === undefined ? undefined : sqlitePathProblem(file);
+  if (unusable !== undefined) {
+    return {
+      store: null,
+      check: { check: 'store', verdict: 'fail', detail: describeError(unusable) },
+    };
+  }
   if (file !== undefined && !existsSync(file)) {
     return {
       store: null,
@@ -197,53 +206,33 @@ async function checkKeyRing(value: string | undefined, store: Store | null): Pro
   }
   const kids = `key id(s) ${ring.kids.join(', ')}, ${ring.activeKid} encrypts`;
   if (store === null) return { check: 'key ring', verdict: 'skip', detail: `${kids}; store unavailable` };
-  // The values are paged table by table (an empty table is an empty page): gather up to SAMPLE.
-  const items: EncryptedValueRef[] = [];
+  let sample: KeyRingSample;
   try {
-    let cursor: string | null = null;
-    for (let pages = 0; pages < 20 && items.length < SAMPLE; pages++) {
-      const page = await store.listEncryptedValues({ cursor, limit: SAMPLE - items.length });
-      items.push(...page.items);
-      cursor = page.nextCursor;
-      if (cursor === null) break;
-    }
+    sample = await sampleKeyRing(store, ring, SAMPLE);
   } catch (err) {
     return { check: 'key ring', verdict: 'skip', detail: `${kids}; ${describeError(err)}` };
   }
-  if (items.length === 0) return { check: 'key ring', verdict: 'ok', detail: `${kids}; nothing stored yet` };
-  let failed = 0;
-  const missing = new Set<string>();
-  let old = 0;
-  for (const ref of items) {
-    const kid = sealedKeyId(ref.ciphertext);
-    if (kid !== null && !ring.kids.includes(kid)) missing.add(kid);
-    try {
-      openValue(ring, { table: ref.table, column: ref.column, rowKey: ref.rowKey }, ref.ciphertext);
-      if (kid !== ring.activeKid) old++;
-    } catch {
-      failed++;
-    }
-  }
-  if (failed > 0) {
+  if (sample.sampled === 0)
+    return { check: 'key ring', verdict: 'ok', detail: `${kids}; nothing stored yet` };
+  const problem = keyRingProblem(sample);
+  if (problem !== undefined) {
     return {
       check: 'key ring',
       verdict: 'fail',
-      detail: `${failed} of ${items.length} sampled values do not decrypt (credential_integrity_error)`,
-      fix:
-        missing.size > 0
-          ? `add the key(s) ${[...missing].join(', ')} back to SPAPI_AUTH_ENCRYPTION_KEYS`
-          : 'values were altered or copied between rows; restore them from a backup or have the sellers re-authorize',
+      detail: `${sample.failed} of ${sample.sampled} sampled values do not decrypt (credential_integrity_error)`,
+      fix: problem,
     };
   }
+  const { old, sampled } = sample;
   if (old > 0) {
     return {
       check: 'key ring',
       verdict: 'warn',
-      detail: `${items.length} sampled values decrypt; ${old} still use an older key`,
+      detail: `${sampled} sampled values decrypt; ${old} still use an older key`,
       fix: 'run `spapi-auth encryption-key rewrap`',
     };
   }
-  return { check: 'key ring', verdict: 'ok', detail: `${kids}; ${items.length} sampled values decrypt` };
+  return { check: 'key ring', verdict: 'ok', detail: `${kids}; ${sampled} sampled values decrypt` };
 }
 
 async function checkLwa(ctx: CliContext, config: Config): Promise<Check[]> {

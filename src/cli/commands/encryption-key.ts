@@ -52,6 +52,15 @@ function defaultKid(now: Date): string {
   return `k${now.toISOString().slice(0, 10).replace(/-/g, '')}`;
 }
 
+/** A key id not in `kids`, derived from `kid` (`k1` → `k2`), to suggest when `kid` is taken. */
+function nextKid(kid: string, kids: readonly string[]): string {
+  const m = /^(.*?)(\d*)$/.exec(kid)!;
+  for (let n = m[2] === '' ? 2 : Number(m[2]) + 1; ; n++) {
+    const candidate = `${m[1]}${n}`;
+    if (!kids.includes(candidate) && candidate.length <= 32) return candidate;
+  }
+}
+
 function generate(values: Record<string, unknown>, ctx: CliContext): number {
   const kid = (values.kid as string | undefined) ?? defaultKid(new Date());
   if (!KID_PATTERN.test(kid)) {
@@ -67,7 +76,13 @@ function generate(values: Record<string, unknown>, ctx: CliContext): number {
           .map((e) => e.trim().split(':')[0]!)
           .filter((k) => k !== '');
   if (kids.includes(kid)) {
-    throw new UsageError(`key id '${kid}' is already in SPAPI_AUTH_ENCRYPTION_KEYS: pass another --kid`);
+    // Refused, and said why: a second key under an id in use would make every value written under
+    // that id undecryptable (the ring picks a key by id).
+    throw new UsageError(
+      `key id '${kid}' is already in SPAPI_AUTH_ENCRYPTION_KEYS (this environment's key ring), so no key was generated: ` +
+        `a new key under the same id could not decrypt what the current one wrote. ` +
+        `To keep using the current ring, there is nothing to do; to rotate, pass a new id (--kid ${nextKid(kid, kids)}) and put the entry first`,
+    );
   }
   const entry = `${kid}:${generateKey()}`;
   if (values.json) {

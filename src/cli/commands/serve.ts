@@ -4,7 +4,10 @@ import { ConfigError, loadConfig, scrubSecretsFromEnv, type Config } from '../..
 import { createLogger } from '../../server/http/log.js';
 import { keyRingOf, openServiceStore, startService, type Service } from '../../server/service.js';
 import { armFaultPoint } from '../../server/flows/fault-points.js';
+import type { KeyRing } from '../../storage/crypto.js';
 import { StorageError } from '../../storage/errors.js';
+import { keyRingProblem, sampleKeyRing } from '../../storage/key-ring-check.js';
+import type { Store } from '../../storage/store.js';
 import { CliError, type CliContext, type Command } from '../command.js';
 import { sqlitePathOf } from '../runtime.js';
 
@@ -27,7 +30,9 @@ export function configFailure(err: unknown, listen?: { host: string; port: numbe
   if (err instanceof ConfigError) return new CliError(`configuration: ${err.message}`);
   if (err instanceof StorageError) return new CliError(`${err.code}: ${err.message}`);
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  const where = listen === undefined ? 'the port' : `port ${listen.port} on ${listen.host}`;
+  // Only a failed listen is about the port: a store's EACCES is a file's (said by the storage layer).
+  if (listen === undefined) return err as Error;
+  const where = `port ${listen.port} on ${listen.host}`;
   if (code === 'EADDRINUSE')
     return new CliError(`${where} is already in use (set PORT, or stop the other process)`);
   if (code === 'EACCES') return new CliError(`not allowed to listen on ${where} (set PORT above 1023)`);
@@ -42,6 +47,24 @@ export function configFailure(err: unknown, listen?: { host: string; port: numbe
 export function newSqliteFile(databaseUrl: string, cwd: string): string | undefined {
   const file = sqlitePathOf(databaseUrl, cwd);
   return file !== undefined && !existsSync(file) ? file : undefined;
+}
+
+/**
+ * Samples the stored values with the ring: a kid that decrypts none of its values (the wrong key)
+ * or a kid the values use that the ring lacks stops start-up, since every seller would be answered
+ * with an error; a few altered values only warn (the other sellers are served).
+ */
+async function refuseUnfitKeyRing(store: Store, ring: KeyRing | null, ctx: CliContext): Promise<void> {
+  if (ring === null) return;
+  const sample = await sampleKeyRing(store, ring).catch(() => null);
+  const problem = sample === null ? undefined : keyRingProblem(sample);
+  if (sample === null || problem === undefined) return;
+  if (sample.wrongKids.length === 0 && sample.missingKids.length === 0) {
+    ctx.stderr(`spapi-auth serve: warning: ${problem}\n`);
+    return;
+  }
+  await store.close().catch(() => undefined);
+  throw new CliError(`the key ring does not fit the stored values: ${problem} (invalid_encryption_keys)`);
 }
 
 /** Resolves when the process is told to stop (SIGTERM or SIGINT). */
@@ -82,8 +105,15 @@ export const serveCommand: Command = {
     const log = createLogger({ sink: ctx.stdout, level: 'info' });
     let service: Service;
     const created = newSqliteFile(config.databaseUrl, ctx.cwd);
+    let opened: Awaited<ReturnType<typeof openServiceStore>>;
+    const ring = keyRingOf(config);
     try {
-      const opened = await openServiceStore(config.databaseUrl, ctx.cwd, keyRingOf(config));
+      opened = await openServiceStore(config.databaseUrl, ctx.cwd, ring);
+    } catch (err) {
+      throw configFailure(err);
+    }
+    await refuseUnfitKeyRing(opened, ring, ctx);
+    try {
       if (created !== undefined) {
         ctx.stderr(
           `spapi-auth serve: created a new, empty SQLite database at ${created} (DATABASE_URL); if sellers were expected, check the path\n`,

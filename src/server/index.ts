@@ -13,7 +13,9 @@ export {
   importSellers,
   IMPORT_CODES,
   type ImportCode,
+  type ImportCounts,
   type ImportFailure,
+  type ImportNote,
   type ImportOptions,
   type ImportSummary,
 } from './sellers/import.js';
@@ -21,7 +23,9 @@ export { exportSellers, type ExportProtection, type ExportSummary } from './sell
 export {
   readTransferLines,
   transferCipher,
+  transferFormatOf,
   type TransferCipher,
+  type TransferFormat,
   type TransferLine,
 } from './sellers/transfer-format.js';
 export { spApiCaller } from './tokens/gateway.js';

@@ -17,7 +17,7 @@
  * truncated tag fails authentication ({@link StorageIntegrityError}). The nonce is
  * `randomBytes(12)` per seal — never a counter kept in the database, which a restore would repeat.
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
 import { KeyRingError, StorageIntegrityError } from './errors.js';
 
@@ -213,6 +213,53 @@ export function openValue(ring: KeyRing, context: SealContext, sealed: string): 
 export function sealedKeyId(sealed: string): string | null {
   const parts = sealed.split('.');
   return parts.length === 5 && parts[0] === VERSION && KID_PATTERN.test(parts[1]!) ? parts[1]! : null;
+}
+
+const fingerprintKeys = new WeakMap<KeyRing, Map<string, Buffer>>();
+
+/**
+ * A keyed fingerprint of a secret, to find a stored secret equal to a given one without opening
+ * any: `<kid>.<base64url HMAC-SHA256>`, under a key derived (HKDF-SHA256) from the ring's key
+ * `kid` for this `purpose` — never the encryption key itself. `kid` defaults to the active key.
+ *
+ * @example
+ * ```ts
+ * const fp = fingerprintValue(ring, 'sellers.refresh_token', refreshToken); // 'k2.Qm9…'
+ * ```
+ */
+export function fingerprintValue(
+  ring: KeyRing,
+  purpose: string,
+  plaintext: string,
+  kid: string = ring.activeKid,
+): string {
+  const keys = secretKeys.get(ring);
+  const key = keys?.get(kid);
+  if (!keys || !key) throw new TypeError('not a key of a ring made by createKeyRing or parseKeyRing');
+  let derived = fingerprintKeys.get(ring);
+  if (!derived) fingerprintKeys.set(ring, (derived = new Map()));
+  const cacheKey = `${kid}|${purpose}`;
+  let macKey = derived.get(cacheKey);
+  if (!macKey) {
+    macKey = Buffer.from(
+      hkdfSync('sha256', key, Buffer.alloc(0), `${AAD_PREFIX}|fingerprint|${purpose}`, 32),
+    );
+    derived.set(cacheKey, macKey);
+  }
+  return `${kid}.${b64u(createHmac('sha256', macKey).update(plaintext, 'utf8').digest())}`;
+}
+
+/**
+ * The fingerprints `plaintext` may be stored under: one per key of the ring (a fingerprint made
+ * before a key rotation names the older key).
+ *
+ * @example
+ * ```ts
+ * const rows = await db.all(`SELECT … WHERE fp IN (${fps.map(() => '?').join(', ')})`, fingerprintCandidates(ring, purpose, token));
+ * ```
+ */
+export function fingerprintCandidates(ring: KeyRing, purpose: string, plaintext: string): string[] {
+  return ring.kids.map((kid) => fingerprintValue(ring, purpose, plaintext, kid));
 }
 
 function b64u(bytes: Buffer): string {

@@ -14,6 +14,7 @@ export const STORAGE_ERROR_CODES = Object.freeze({
   credential_integrity_error: 'StorageIntegrityError',
   seller_owned_by_other_user: 'SellerOwnershipError',
   seller_already_connected: 'SellerExistsError',
+  refresh_token_in_use: 'RefreshTokenInUseError',
   invalid_encryption_keys: 'KeyRingError',
   store_unavailable: 'StorageUnavailableError',
   invalid_database_url: 'StorageError',
@@ -88,6 +89,22 @@ export class SellerExistsError extends StorageError {
   override name = 'SellerExistsError';
   constructor() {
     super('seller_already_connected', 'This selling partner is already connected.');
+  }
+}
+
+/**
+ * The refresh token is already stored for another selling partner id (an authorization saved with
+ * `exclusiveRefreshToken`): one grant belongs to one seller, so nothing is written (HTTP 409).
+ *
+ * @example
+ * ```ts
+ * if (err instanceof RefreshTokenInUseError) report(line, err.code);
+ * ```
+ */
+export class RefreshTokenInUseError extends StorageError {
+  override name = 'RefreshTokenInUseError';
+  constructor() {
+    super('refresh_token_in_use', 'This refresh token is already stored for another selling partner.');
   }
 }
 

@@ -3,7 +3,7 @@
 import { SELLER_TOKEN_STATUSES } from '../core/token-vault.js';
 import { isRegion } from '../core/index.js';
 import type { PartnerKind, Region, SellerTokenKey } from '../core/index.js';
-import { openValue, sealValue } from './crypto.js';
+import { fingerprintCandidates, fingerprintValue, openValue, sealValue } from './crypto.js';
 import type { KeyRing } from './crypto.js';
 import { KeyRingError, SellerExistsError, SellerOwnershipError } from './errors.js';
 import type {
@@ -55,6 +55,12 @@ export function parseSellerRowKey(rowKey: string): SellerTokenKey {
 export interface Sealer {
   seal(table: EncryptedTable, column: string, rowKey: string, plaintext: string): string;
   open(table: EncryptedTable, column: string, rowKey: string, sealed: string): string;
+  /** The keyed fingerprint of a secret under the active key (see `fingerprintValue`). */
+  fingerprint(purpose: string, plaintext: string): string;
+  /** Its fingerprints under every key of the ring (what a stored one may be). */
+  fingerprints(purpose: string, plaintext: string): string[];
+  /** The active key's id (a fingerprint not starting with it is to be recomputed). */
+  activeKid(): string;
 }
 
 export function createSealer(keyRing: KeyRing | null | undefined): Sealer {
@@ -66,6 +72,9 @@ export function createSealer(keyRing: KeyRing | null | undefined): Sealer {
   return {
     seal: (table, column, rowKey, plaintext) => sealValue(ring(), { table, column, rowKey }, plaintext),
     open: (table, column, rowKey, sealed) => openValue(ring(), { table, column, rowKey }, sealed),
+    fingerprint: (purpose, plaintext) => fingerprintValue(ring(), purpose, plaintext),
+    fingerprints: (purpose, plaintext) => fingerprintCandidates(ring(), purpose, plaintext),
+    activeKid: () => ring().activeKid,
   };
 }
 

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
   KeyRingError,
+  RefreshTokenInUseError,
   STORAGE_ERROR_CODES,
   SellerExistsError,
   SellerOwnershipError,
@@ -31,6 +32,7 @@ test('each storage error class carries the code the list gives it', () => {
     new StorageIntegrityError('m'),
     new SellerOwnershipError(),
     new SellerExistsError(),
+    new RefreshTokenInUseError(),
     new KeyRingError('m'),
     new StorageUnavailableError('m'),
     new StorageError('invalid_database_url', 'm'),

@@ -13,8 +13,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DEFAULT_REFRESH_RATE_LIMIT } from '../../config.js';
 import { exportSellers } from '../../server/sellers/export.js';
-import { importSellers, type ImportSummary } from '../../server/sellers/import.js';
-import { readTransferLines, transferCipher } from '../../server/sellers/transfer-format.js';
+import { importSellers, type ImportCounts, type ImportSummary } from '../../server/sellers/import.js';
+import { readTransferLines, transferCipher, transferFormatOf } from '../../server/sellers/transfer-format.js';
 import { spApiCaller } from '../../server/tokens/gateway.js';
 import { CliError, UsageError, type CliContext } from '../command.js';
 import { printJson } from '../output.js';
@@ -48,6 +48,12 @@ function passphrase(values: Record<string, unknown>, ctx: CliContext): string | 
   return env === undefined || env === '' ? undefined : env;
 }
 
+/** The count line, alike while the import runs and in its summary. */
+function countLine(c: ImportCounts, dryRun: boolean): string {
+  const verb = dryRun ? `${c.valid} valid (dry run: nothing verified or stored)` : `${c.imported} imported`;
+  return `${c.lines} line${c.lines === 1 ? '' : 's'}: ${verb}, ${c.unchanged} unchanged, ${c.failed} failed`;
+}
+
 function humanSummary(s: ImportSummary): string {
   const out: string[] = [];
   for (const f of s.failures) {
@@ -55,17 +61,10 @@ function humanSummary(s: ImportSummary): string {
       f.sellingPartnerId === undefined ? '' : ` ${f.sellingPartnerId}${f.region ? ` (${f.region})` : ''}`;
     out.push(`line ${f.line}:${who} ${f.code} — ${f.message}`);
   }
-  const verb = s.dryRun ? `${s.valid} valid (dry run: nothing verified or stored)` : `${s.imported} imported`;
   out.push(
-    `${s.lines} line${s.lines === 1 ? '' : 's'}: ${verb}, ${s.unchanged} unchanged, ${s.failed} failed` +
-      (s.dryRun ? '' : `; ${s.lwaCalls} LWA refresh${s.lwaCalls === 1 ? '' : 'es'}`),
+    countLine(s, s.dryRun) + (s.dryRun ? '' : `; ${s.lwaCalls} LWA refresh${s.lwaCalls === 1 ? '' : 'es'}`),
   );
-  if (s.authorizedAtDefaulted > 0)
-    out.push(
-      `${s.authorizedAtDefaulted} line${s.authorizedAtDefaulted === 1 ? '' : 's'} had no authorized_at: their 365-day re-authorization clock starts now`,
-    );
-  if (s.profilesPending > 0)
-    out.push(`${s.profilesPending} seller profile(s) could not be read yet: the service fetches them later`);
+  for (const note of s.notes) out.push(`note: ${note.message}`);
   if (s.stopped !== null) out.push(`stopped early: ${s.stopped}`);
   return out.join('\n') + '\n';
 }
@@ -84,8 +83,10 @@ export async function importCommand(
   ctx: CliContext,
 ): Promise<number> {
   const file = singleArg(rest, 'FILE (or - for stdin)');
-  const format = values.format ?? 'jsonl';
-  if (format !== 'jsonl' && format !== 'csv') throw new UsageError('--format must be jsonl or csv');
+  // --format, else the file's extension, else its first line.
+  const format = values.format ?? (file === '-' ? undefined : transferFormatOf(file)) ?? 'auto';
+  if (format !== 'jsonl' && format !== 'csv' && format !== 'auto')
+    throw new UsageError('--format must be jsonl or csv');
   const rate = integerFlag(values.rate, 'rate', 1, 10_000);
   const concurrency = integerFlag(values.concurrency, 'concurrency', 1, 64) ?? 4;
   const config = loadCliConfig(ctx);
@@ -104,6 +105,7 @@ export async function importCommand(
     });
   }
   const json = values.json === true;
+  const dryRun = values['dry-run'] === true;
   let lastReport = 0;
   const summary = await withStore(ctx, config, keyRing, async (store) => {
     const ring = await loadSecretRing(config, store);
@@ -117,15 +119,13 @@ export async function importCommand(
         // Paced like the proactive refresher: an import does not crowd out the service's refreshes.
         ratePerSecond: rate ?? (config.refreshRateLimit || DEFAULT_REFRESH_RATE_LIMIT),
         concurrency,
-        dryRun: values['dry-run'] === true,
+        dryRun,
         ...(secret !== undefined ? { passphrase: secret } : {}),
-        onProgress: (p) => {
+        onProgress: (counts) => {
           const t = Date.now();
           if (t - lastReport < 1000) return;
           lastReport = t;
-          ctx.stderr(
-            `spapi-auth sellers import: ${p.lines} lines, ${p.imported} imported, ${p.failed} failed\n`,
-          );
+          ctx.stderr(`spapi-auth sellers import: ${countLine(counts, dryRun)}\n`);
         },
       });
     } catch (err) {
@@ -145,6 +145,7 @@ export async function importCommand(
       authorized_at_defaulted: summary.authorizedAtDefaulted,
       profiles_pending: summary.profilesPending,
       stopped: summary.stopped,
+      notes: summary.notes,
       failures: summary.failures.map((f) => ({
         line: f.line,
         code: f.code,

@@ -58,8 +58,11 @@ sqlite:./data/spapi-auth.db). A seller authorized in two regions has one row per
            profile read in its region, then stored encrypted with an audit record and a
            seller.authorized webhook ("source":"import"). Refused lines are reported by line number
            with a stable code (invalid_grant, invalid_region, duplicate, malformed_line,
-           seller_owned_by_other_user, …). Safe to run again. Exit 0 when every line was imported
-           or already there, 1 when any failed.
+           seller_owned_by_other_user, refresh_token_in_use — the token is stored for another
+           seller id —, …). A line longer than 16 KiB is refused unread. The summary says what
+           the import cannot verify: that each seller id is its token's own (LWA and the profile
+           call prove the token works, not whose it is). Safe to run again. Exit 0 when every line
+           was imported or already there, 1 when any failed.
   export   the active sellers in the same format, refresh tokens encrypted for the receiver with a
            passphrase (scrypt + AES-256-GCM; import reads it with the same --passphrase-file), or in
            clear only with --unencrypted-refresh-tokens
@@ -69,7 +72,8 @@ Options:
   --region R       delete only the authorization in region R; reauthorize-link: the region to
                    renew (required when the seller is authorized in several)
   --yes            delete without asking
-  --format F       import: jsonl (default) or csv
+  --format F       import: jsonl or csv (default: from the extension, .csv or .jsonl/.ndjson/
+                   .json, else from the first line: { starts JSON lines)
   --dry-run        import: check every line, call nothing, store nothing
   --rate N         import: LWA refreshes per second at most
   --concurrency N  import: lines verified at the same time (1-64)

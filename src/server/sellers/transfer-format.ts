@@ -7,8 +7,6 @@
  * scrypt (node:crypto), a fresh IV per line, the seller and region bound as additional data.
  */
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
 
 /** The format name in an export's header line. */
 export const TRANSFER_FORMAT = 'spapi-auth-sellers';
@@ -109,31 +107,118 @@ export type TransferLine =
   | { readonly line: number; readonly kind: 'header'; readonly header: Record<string, unknown> }
   | { readonly line: number; readonly kind: 'malformed'; readonly reason: string };
 
-const MAX_LINE = 16 * 1024;
+/** The longest line read, in bytes (a line of JSON for one seller is well under 4 KiB). */
+export const MAX_LINE_BYTES = 16 * 1024;
+
+/** How a file's lines are read: JSON lines, CSV with a header row, or whichever the first line is. */
+export type TransferFormat = 'jsonl' | 'csv';
 
 /**
- * Reads a JSON-lines or CSV stream line by line (never whole): blank lines are skipped; a CSV's
- * first line names the columns.
+ * The format a file name says (`.csv`; `.jsonl`, `.ndjson`, `.json`), or undefined (then the
+ * content decides: see {@link readTransferLines}).
  *
  * @example
- * for await (const l of readTransferLines(createReadStream('sellers.jsonl'), 'jsonl')) console.log(l.line);
+ * transferFormatOf('sellers.csv'); // 'csv'
+ */
+export function transferFormatOf(fileName: string): TransferFormat | undefined {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(fileName)?.[1]?.toLowerCase();
+  if (ext === 'csv') return 'csv';
+  if (ext === 'jsonl' || ext === 'ndjson' || ext === 'json') return 'jsonl';
+  return undefined;
+}
+
+type RawLine = { readonly n: number; readonly text: string } | { readonly n: number; readonly text: null };
+
+/**
+ * Splits a byte stream into lines (LF or CRLF) without ever holding more than `max` bytes of one:
+ * a longer line is reported (`text: null`) as soon as it passes the limit, and its remaining bytes
+ * are skipped as they arrive.
+ */
+async function* splitLines(input: AsyncIterable<unknown>, max: number): AsyncGenerator<RawLine> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  let skipping = false;
+  let n = 0;
+  const line = (): RawLine => {
+    let text = Buffer.concat(parts, size).toString('utf8');
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    parts = [];
+    size = 0;
+    return { n: ++n, text };
+  };
+  for await (const chunk of input) {
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk), 'utf8');
+    let start = 0;
+    while (start <= buf.length) {
+      const nl = buf.indexOf(10, start);
+      const end = nl < 0 ? buf.length : nl;
+      if (!skipping && end > start) {
+        // One byte more than the limit for the CR of a CRLF line.
+        if (size + (end - start) > max + 1) {
+          skipping = true;
+          parts = [];
+          size = 0;
+          yield { n: ++n, text: null };
+        } else {
+          parts.push(Buffer.from(buf.subarray(start, end)));
+          size += end - start;
+        }
+      }
+      if (nl < 0) break;
+      if (skipping) skipping = false;
+      else {
+        const l = line();
+        yield l.text !== null && Buffer.byteLength(l.text) > max ? { n: l.n, text: null } : l;
+      }
+      start = nl + 1;
+    }
+  }
+  if (!skipping && size > 0) {
+    const l = line();
+    yield l.text !== null && Buffer.byteLength(l.text) > max ? { n: l.n, text: null } : l;
+  }
+}
+
+/** A CSV header row of the import's columns (what a JSON-lines reader must not take for data). */
+function looksLikeCsvHeader(text: string): boolean {
+  const first = text.split(',')[0]?.trim().replace(/^"|"$/g, '');
+  return text.includes(',') && (TRANSFER_FIELDS as readonly string[]).includes(first ?? '');
+}
+
+/**
+ * Reads a JSON-lines or CSV stream line by line, streaming (never a whole file, never more than
+ * {@link MAX_LINE_BYTES} of one line): blank lines are skipped; a CSV's first line names the
+ * columns. `auto` takes the first line that is not blank: `{` starts JSON lines, anything else a
+ * CSV header. A file in the other format than the one given throws a `TypeError` that says so.
+ *
+ * @example
+ * for await (const l of readTransferLines(createReadStream('sellers.jsonl'), 'auto')) console.log(l.line);
  */
 export async function* readTransferLines(
-  input: Readable,
-  format: 'jsonl' | 'csv',
+  input: AsyncIterable<unknown>,
+  format: TransferFormat | 'auto',
 ): AsyncGenerator<TransferLine> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  let n = 0;
   let columns: string[] | undefined;
-  for await (const raw of lines) {
-    n++;
-    const text = n === 1 ? raw.replace(/^\uFEFF/, '') : raw;
-    if (text.trim() === '') continue;
-    if (text.length > MAX_LINE) {
-      yield { line: n, kind: 'malformed', reason: `longer than ${MAX_LINE} characters` };
+  let chosen: TransferFormat | undefined = format === 'auto' ? undefined : format;
+  let sniffed = false;
+  for await (const raw of splitLines(input, MAX_LINE_BYTES)) {
+    const n = raw.n;
+    if (raw.text === null) {
+      yield { line: n, kind: 'malformed', reason: `longer than ${MAX_LINE_BYTES} bytes` };
       continue;
     }
-    if (format === 'csv') {
+    const text = n === 1 ? raw.text.replace(/^\uFEFF/, '') : raw.text;
+    if (text.trim() === '') continue;
+    if (!sniffed) {
+      sniffed = true;
+      const json = text.trimStart().startsWith('{');
+      if (chosen === undefined) chosen = json ? 'jsonl' : 'csv';
+      else if (chosen === 'csv' && json)
+        throw new TypeError('the file holds JSON lines, not CSV: give --format jsonl (or name it .jsonl)');
+      else if (chosen === 'jsonl' && !json && looksLikeCsvHeader(text))
+        throw new TypeError('the file starts with a CSV header: give --format csv (or name it .csv)');
+    }
+    if (chosen === 'csv') {
       const cells = parseCsvLine(text);
       if (cells === undefined) {
         yield { line: n, kind: 'malformed', reason: 'unbalanced quotes' };

@@ -18,7 +18,7 @@ import type { LeaseStore, SellerStatus } from '../store.js';
 import type { Row, SqlContext, SqlValue } from './driver.js';
 import { num, strOrNull } from './values.js';
 import { writeEffects } from './effects.js';
-import { selectSeller } from './sellers.js';
+import { REFRESH_TOKEN_FINGERPRINT, selectSeller } from './sellers.js';
 
 /** The LeaseStore methods over the SQL driver. */
 export function leaseMethods(ctx: SqlContext): LeaseStore {
@@ -97,6 +97,10 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
         rotatedRefreshToken === undefined
           ? null
           : sealer.seal('sellers', 'refresh_token', rowKey, rotatedRefreshToken);
+      const refreshFingerprint =
+        rotatedRefreshToken === undefined
+          ? null
+          : sealer.fingerprint(REFRESH_TOKEN_FINGERPRINT, rotatedRefreshToken);
       // A refresher's claim on this seller ends soon after the refresh: held to the end of its
       // batch, it would hide a short-lived token past its next refresh point (requests would then
       // refresh it on demand, in bursts). Kept a little (half the new token's life, at most
@@ -105,11 +109,12 @@ export function leaseMethods(ctx: SqlContext): LeaseStore {
       const changed = await db.run(
         `UPDATE sellers SET access_token_enc = ?, access_token_expires_at = ?, last_refresh_at = ?,
            refresh_token_enc = COALESCE(?, refresh_token_enc),
+           refresh_token_fingerprint = COALESCE(?, refresh_token_fingerprint),
            refresh_claim_until = CASE WHEN refresh_claim_until > ? THEN ? ELSE refresh_claim_until END,
            last_error_code = NULL, last_error_message = NULL, last_error_at = NULL,
            lease_owner = NULL, lease_expires_at = NULL, version = version + 1, updated_at = ?
          WHERE ${HELD}`,
-        [accessEnc, token.expiresAt, at, refreshEnc, hold, hold, at, ...held(key, lease)],
+        [accessEnc, token.expiresAt, at, refreshEnc, refreshFingerprint, hold, hold, at, ...held(key, lease)],
       );
       return changed === 1;
     },

@@ -1,6 +1,6 @@
 // Sellers over SQL: one row per (selling partner, region), listed by keyset pages.
 import type { Region, SellerTokenKey } from '../../core/index.js';
-import { SellerOwnershipError } from '../errors.js';
+import { RefreshTokenInUseError, SellerOwnershipError, StorageIntegrityError } from '../errors.js';
 import {
   assertAuthorizationInput,
   assertMayReplace,
@@ -19,6 +19,9 @@ import { keysetAfter, num, numOrNull, strOrNull, TABLE_KEYS } from './values.js'
 import { writeEffects } from './effects.js';
 import { revokeSellerTokens } from './revocations.js';
 import { hotSetCondition } from './refresh.js';
+
+/** The fingerprint purpose of a seller's refresh token (part of its derived key). */
+export const REFRESH_TOKEN_FINGERPRINT = 'sellers.refresh_token';
 
 /** The seller columns every read returns (never the sealed tokens). */
 export const SELLER_COLUMNS = `selling_partner_id, region, kind, user_ref, status, marketplace, access_token_expires_at,
@@ -73,7 +76,7 @@ export async function selectSeller(
  * effects in the same transaction), and the seller profiles table.
  */
 export function sellerMethods(ctx: SqlContext): SellerStore {
-  return { ...sellerReads(ctx), ...sellerWrites(ctx), ...profileMethods(ctx) };
+  return { ...sellerReads(ctx), ...sellerWrites(ctx), ...profileMethods(ctx), ...fingerprintMethods(ctx) };
 }
 
 /** Reads: one seller, the sellers of one id, keyset pages, counts and the refresher's due list. */
@@ -204,7 +207,17 @@ function sellerWrites(ctx: SqlContext): Pick<SellerStore, 'saveAuthorization' | 
         ? sealer.seal('sellers', 'access_token', rowKey, input.accessToken.accessToken)
         : null;
       const accessExpires = input.accessToken ? input.accessToken.expiresAt : null;
+      const fingerprint = sealer.fingerprint(REFRESH_TOKEN_FINGERPRINT, input.refreshToken);
       return db.transaction(async (tx) => {
+        if (input.exclusiveRefreshToken === true) {
+          const others = await sellersWithRefreshToken(
+            tx,
+            sealer,
+            input.refreshToken,
+            input.sellingPartnerId,
+          );
+          if (others.length > 0) throw new RefreshTokenInUseError();
+        }
         const existing = await selectSeller(tx, input, db.forUpdate);
         const previousUserRef = existing ? strOrNull(existing.user_ref) : null;
         if (existing) assertMayReplace(previousUserRef, input);
@@ -215,14 +228,15 @@ function sellerWrites(ctx: SqlContext): Pick<SellerStore, 'saveAuthorization' | 
           `INSERT INTO sellers (selling_partner_id, region, kind, user_ref, status, marketplace, refresh_token_enc,
              access_token_enc, access_token_expires_at, version, lease_owner, lease_expires_at, authorized_at,
              last_refresh_at, last_error_code, last_error_message, last_error_at, created_at, updated_at,
-             last_used_at)
-           VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 1, NULL, NULL, ?, NULL, NULL, NULL, NULL, ?, ?, ?)
+             last_used_at, refresh_token_fingerprint)
+           VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, 1, NULL, NULL, ?, NULL, NULL, NULL, NULL, ?, ?, ?, ?)
            ON CONFLICT (selling_partner_id, region) DO UPDATE SET
              kind = excluded.kind,
              user_ref = COALESCE(excluded.user_ref, sellers.user_ref),
              status = 'active',
              marketplace = COALESCE(excluded.marketplace, sellers.marketplace),
              refresh_token_enc = excluded.refresh_token_enc,
+             refresh_token_fingerprint = excluded.refresh_token_fingerprint,
              access_token_enc = excluded.access_token_enc,
              access_token_expires_at = excluded.access_token_expires_at,
              version = sellers.version + 1,
@@ -246,6 +260,7 @@ function sellerWrites(ctx: SqlContext): Pick<SellerStore, 'saveAuthorization' | 
             at,
             // A seller just connected is about to be used: it starts in the refresher's hot set.
             at,
+            fingerprint,
           ],
         );
         if (changed === 0) {
@@ -333,6 +348,82 @@ function profileMethods(
         sellingPartnerId: String(row.selling_partner_id),
         region: row.region as Region,
       }));
+    },
+  };
+}
+
+/**
+ * The sellers whose refresh token is `refreshToken` (its fingerprint under any key of the ring),
+ * other than `exceptId` when given.
+ */
+async function sellersWithRefreshToken(
+  tx: SqlExecutor,
+  sealer: SqlContext['sealer'],
+  refreshToken: string,
+  exceptId?: string,
+): Promise<SellerTokenKey[]> {
+  const candidates = sealer.fingerprints(REFRESH_TOKEN_FINGERPRINT, refreshToken);
+  const rows = await tx.all(
+    `SELECT selling_partner_id, region FROM sellers
+     WHERE refresh_token_fingerprint IN (${candidates.map(() => '?').join(', ')})
+     ${exceptId === undefined ? '' : 'AND selling_partner_id <> ?'}
+     ORDER BY selling_partner_id, region`,
+    exceptId === undefined ? candidates : [...candidates, exceptId],
+  );
+  return rows.map((row) => ({
+    sellingPartnerId: String(row.selling_partner_id),
+    region: row.region as Region,
+  }));
+}
+
+/** Finding a refresh token by fingerprint, and fingerprinting the rows that have none yet. */
+function fingerprintMethods(
+  ctx: SqlContext,
+): Pick<SellerStore, 'findSellersByRefreshToken' | 'fingerprintRefreshTokens'> {
+  const { db, sealer } = ctx;
+  return {
+    async findSellersByRefreshToken(refreshToken) {
+      if (typeof refreshToken !== 'string' || refreshToken === '')
+        throw new TypeError('refreshToken must be a non-empty string');
+      return sellersWithRefreshToken(db, sealer, refreshToken);
+    },
+
+    async fingerprintRefreshTokens() {
+      const prefix = `${sealer.activeKid()}.`;
+      let updated = 0;
+      let unreadable = 0;
+      let after: string[] | null = null;
+      for (;;) {
+        const cond = after ? keysetAfter(TABLE_KEYS.sellers, after) : null;
+        const rows = await db.all(
+          `SELECT selling_partner_id, region, refresh_token_enc FROM sellers
+           WHERE (refresh_token_fingerprint IS NULL OR substr(refresh_token_fingerprint, 1, ?) <> ?)
+           ${cond ? `AND ${cond.sql}` : ''}
+           ORDER BY selling_partner_id, region LIMIT 500`,
+          [prefix.length, prefix, ...(cond?.params ?? [])],
+        );
+        for (const row of rows) {
+          const key = { sellingPartnerId: String(row.selling_partner_id), region: row.region as Region };
+          const sealed = String(row.refresh_token_enc);
+          let token: string;
+          try {
+            token = sealer.open('sellers', 'refresh_token', sellerRowKey(key), sealed);
+          } catch (err) {
+            if (!(err instanceof StorageIntegrityError)) throw err;
+            unreadable++;
+            continue;
+          }
+          // Compare-and-set on the sealed token: a write since the read fingerprinted its own token.
+          updated += await db.run(
+            `UPDATE sellers SET refresh_token_fingerprint = ?
+             WHERE selling_partner_id = ? AND region = ? AND refresh_token_enc = ?`,
+            [sealer.fingerprint(REFRESH_TOKEN_FINGERPRINT, token), key.sellingPartnerId, key.region, sealed],
+          );
+        }
+        const last = rows[rows.length - 1];
+        if (rows.length < 500 || !last) return { updated, unreadable };
+        after = [String(last.selling_partner_id), String(last.region)];
+      }
     },
   };
 }

@@ -8,7 +8,7 @@ import type {
 } from '../../core/index.js';
 import type { ChangeEffects } from './effects.js';
 // Named in the TSDoc links below.
-import type { SellerOwnershipError } from '../errors.js';
+import type { RefreshTokenInUseError, SellerOwnershipError } from '../errors.js';
 import type { RefreshStore } from './refresh.js';
 
 export type { SellerTokenKey as SellerKey } from '../../core/index.js';
@@ -93,6 +93,21 @@ export interface AuthorizationInput extends ChangeEffects {
    * stored before); absent or null: the stored profile, if any, is kept.
    */
   readonly profile?: SellerProfile | null;
+  /**
+   * Refuse a refresh token already stored for another selling partner id (checked by fingerprint in
+   * the write's transaction): throws {@link RefreshTokenInUseError}, nothing written. For tokens
+   * that did not come from this seller's own code exchange (an import); the same seller in another
+   * region is not another seller.
+   */
+  readonly exclusiveRefreshToken?: boolean;
+}
+
+/** The result of {@link SellerStore.fingerprintRefreshTokens}. */
+export interface FingerprintProgress {
+  /** Rows given a fingerprint under the active key. */
+  readonly updated: number;
+  /** Rows whose refresh token did not open (left as they are; `credential_integrity_error` when read). */
+  readonly unreadable: number;
 }
 
 /** See {@link AuthorizationInput.replaces}. */
@@ -203,6 +218,18 @@ export interface SellerStore {
    * `allowRelink` is not set; nothing is written then.
    */
   saveAuthorization(input: AuthorizationInput): Promise<SaveAuthorizationResult>;
+  /**
+   * The sellers (every region) this refresh token is stored for, found by its keyed fingerprint
+   * (no stored token is opened). Rows without a current fingerprint are found only after
+   * {@link SellerStore.fingerprintRefreshTokens}.
+   */
+  findSellersByRefreshToken(refreshToken: string): Promise<SellerTokenKey[]>;
+  /**
+   * Gives every seller row a fingerprint of its refresh token under the active key: rows stored
+   * before fingerprints existed, or fingerprinted under a key rotated since. Opens each such row's
+   * token once; a row changed meanwhile is left to the write that changed it (it fingerprinted it).
+   */
+  fingerprintRefreshTokens(): Promise<FingerprintProgress>;
   /** Forgets the seller and wipes its tokens (and its profile); false when no such seller. */
   deleteSeller(key: SellerTokenKey, effects?: ChangeEffects): Promise<boolean>;
   /** The seller's profile, or null when it was never fetched. */

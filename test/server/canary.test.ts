@@ -32,7 +32,9 @@ test('canary sweep: flows, failures and the token API leave no secret in logs, e
     secrets.add(browser.cookies.get('localhost:3000')!.get('spapi_tx')!);
     // Failures that echo nothing: a tampered state, no cookie, then success, then a replay.
     const tampered = new URL(cb);
-    tampered.searchParams.set('state', `${q.get('state')!.slice(0, -1)}A`);
+    // Another last character, always (replacing it with a fixed 'A' changed nothing when it was one).
+    const state = q.get('state')!;
+    tampered.searchParams.set('state', `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`);
     errorBodies.push(await (await browser.request(tampered.href, { accept: 'application/json' })).text());
     errorBodies.push(await (await new Browser(svc).request(cb)).text());
     assert.equal((await browser.request(cb)).status, 303);

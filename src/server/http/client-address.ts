@@ -49,15 +49,11 @@ export function createClientAddress(
 ): ClientAddress {
   const nets = parseTrustedProxies(trustedProxies);
   const trusted = (a: { v6: boolean; bits: bigint }): boolean => nets.some((n) => contains(n, a));
+  const isTrustedPeer = trustedProxyCheck(trustedProxies);
   const normal = (a: string): string => mappedIPv4(a) ?? a;
   return (req) => {
     const peer = normal(req.remoteAddress);
-    if (nets.length === 0) {
-      if (onIgnoredHeader !== undefined && req.header('x-forwarded-for') !== undefined) onIgnoredHeader();
-      return peer;
-    }
-    const peerBits = bitsOf(peer);
-    if (peerBits === undefined || !trusted(peerBits)) {
+    if (!isTrustedPeer(peer)) {
       if (onIgnoredHeader !== undefined && req.header('x-forwarded-for') !== undefined) onIgnoredHeader();
       return peer;
     }

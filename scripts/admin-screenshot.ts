@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { listen } from '../src/server/http/node.js';
-import { webhookEvent } from '../src/server/ops/events.js';
+import { webhookEvent } from '../src/server/domain/events.js';
 import { launchChromium } from '../test/helpers/browser.js';
 import { markReauthorizationRequired } from '../test/helpers/sellers.js';
 import { makeOpsService } from '../test/server/ops-helpers.js';

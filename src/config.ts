@@ -137,7 +137,7 @@ export interface Config {
   /**
    * What shows that a grant for a stored seller is the same Amazon account
    * (`SPAPI_AUTH_REAUTHORIZE_EVIDENCE`): `profile` (store name and participating marketplaces), or
-   * `store_name` only. See `src/server/sellers/ownership.ts`.
+   * `store_name` only. See `src/server/domain/ownership.ts`.
    */
   readonly reauthorizeEvidence: ReauthorizeEvidence;
   /** Requests per second per API key; 0 turns the limit off. The burst is twice this. */
@@ -599,7 +599,7 @@ const FLOW_VARIABLES = {
   SPAPI_AUTH_REAUTHORIZE_EVIDENCE: PLAIN,
 } as const;
 
-/** The values of `SPAPI_AUTH_REAUTHORIZE_EVIDENCE` (see `src/server/sellers/ownership.ts`). */
+/** The values of `SPAPI_AUTH_REAUTHORIZE_EVIDENCE` (see `src/server/domain/ownership.ts`). */
 export const REAUTHORIZE_EVIDENCE = Object.freeze(['profile', 'store_name'] as const);
 export type ReauthorizeEvidence = (typeof REAUTHORIZE_EVIDENCE)[number];
 

@@ -8,7 +8,7 @@ export { createApp, type App, type AppDeps } from './app.js';
 export { listen, type RunningServer } from './http/node.js';
 export { loadConfig, ConfigError, redactConfig, type Config, type Mode } from '../config.js';
 export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER } from './ops/webhooks.js';
-export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './ops/events.js';
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './domain/events.js';
 export {
   importSellers,
   IMPORT_CODES,

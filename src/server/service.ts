@@ -17,7 +17,7 @@ import type { Region } from '../core/marketplaces.js';
 import { createClusterThrottle, LWA_THROTTLE, type ClusterThrottle } from './tokens/cluster-throttle.js';
 import { createUsageRecorder, usageIntervalMs, type UsageRecorder } from './tokens/usage.js';
 import { createAmazonGateway, type TokenSource } from './tokens/gateway.js';
-import { startProfileSweep } from './sellers/profile.js';
+import { startProfileSweep } from './domain/profile.js';
 import { auditTokenEvent } from './ops/audit.js';
 import { generateApiKey, hashApiKey, type Scope } from './tokens/api-keys.js';
 import { createApp, type App, type AppDeps } from './app.js';
@@ -25,6 +25,7 @@ import type { Handler } from './http/request.js';
 import type { Logger } from './http/log.js';
 import type { LwaCredentials } from '../core/lwa.js';
 import type { TokenMetricsSink } from './ops/metrics.js';
+import { registerAdminRoutes } from './admin/routes.js';
 import { createOperations, registerOperationsRoutes } from './ops/operations.js';
 import { listen, type RunningServer } from './http/node.js';
 import { trustedProxyCheck } from './http/client-address.js';
@@ -204,7 +205,11 @@ export async function startService(opts: {
     log,
     ...(opts.fallback ? { fallback: opts.fallback } : {}),
     ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
-    extensions: [...(opts.extensions ?? []), (router, ctx) => registerOperationsRoutes(router, ctx, ops)],
+    extensions: [
+      ...(opts.extensions ?? []),
+      (router, ctx) => registerOperationsRoutes(router, ctx, ops),
+      (router, ctx) => registerAdminRoutes(router, ctx, ops),
+    ],
     onResponse: (route, status) => ops.metrics.request(route, status),
   });
   await ops.start(amazon);

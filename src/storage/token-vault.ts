@@ -5,7 +5,7 @@
 import type { RefreshFailure, SellerTokenKey, TokenVault } from '../core/index.js';
 import type { ChangeEffects, SellerRecord, Store, WebhookEventInput } from './store.js';
 import { randomUUID } from 'node:crypto';
-import { newEventId } from './event-id.js';
+import { newEventId } from '../shared/event-id.js';
 
 /** Options of {@link createStoreTokenVault}. */
 export interface StoreTokenVaultOptions {
@@ -54,7 +54,7 @@ export function createStoreTokenVault(store: Store, options: StoreTokenVaultOpti
 
 /**
  * The `seller.reauthorization_required` event: the builder of that type (the service lists it with
- * the others in `server/ops/events.ts`); here because the vault writes it in the same transaction.
+ * the others in `server/domain/events.ts`); here because the vault writes it in the same transaction.
  *
  * @example
  * const event = reauthorizationRequiredEvent(seller, { code: 'invalid_grant' }, Date.now());

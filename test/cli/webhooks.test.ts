@@ -2,7 +2,7 @@
 // bad usage exits 2.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { webhookEvent } from '../../src/server/ops/events.js';
+import { webhookEvent } from '../../src/server/domain/events.js';
 import { assertFailure, cliWorld, type CliWorld } from './helpers.js';
 
 describe('spapi-auth webhooks test', () => {

@@ -12,7 +12,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
-import { webhookEvent } from '../../src/server/ops/events.js';
+import { webhookEvent } from '../../src/server/domain/events.js';
 import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { addRunSecrets, createCanary } from '../helpers/canary.js';
 import { repoRoot } from '../helpers/cli.js';

@@ -5,7 +5,7 @@
 // page added later without the prefix is noticed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { webhookEvent } from '../../src/server/ops/events.js';
+import { webhookEvent } from '../../src/server/domain/events.js';
 import { browserCall, cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
 
 const PASSWORD = 'correct horse battery staple';

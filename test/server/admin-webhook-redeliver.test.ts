@@ -4,7 +4,7 @@
 // too, a pending one cannot.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { webhookEvent } from '../../src/server/ops/events.js';
+import { webhookEvent } from '../../src/server/domain/events.js';
 import { verifyWebhookSignature, webhookBody } from '../../src/server/ops/webhooks.js';
 import { PUBLIC_URL } from './helpers.js';
 import { browserCall, csrfOf, makeOpsService, passwordSession, startReceiver } from './ops-helpers.js';

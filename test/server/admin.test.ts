@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, connectSeller, PUBLIC_URL } from './helpers.js';
 import { cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
-import { webhookEvent } from '../../src/server/ops/events.js';
+import { webhookEvent } from '../../src/server/domain/events.js';
 import { markReauthorizationRequired } from '../helpers/sellers.js';
 
 const PASSWORD = 'correct horse battery staple';

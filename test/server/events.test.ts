@@ -17,8 +17,8 @@ import {
   sellerReauthorizationDueEvent,
   sellerReauthorizationRequiredEvent,
   webhookTestEvent,
-} from '../../src/server/ops/events.js';
-import { EVENT_ID_RE } from '../../src/storage/event-id.js';
+} from '../../src/server/domain/events.js';
+import { EVENT_ID_RE } from '../../src/shared/event-id.js';
 import { repoRoot } from '../helpers/cli.js';
 import { connectSeller } from './helpers.js';
 import { makeOpsService } from './ops-helpers.js';
@@ -135,9 +135,9 @@ test('no module outside events.ts (and the store vault it re-exports) writes an 
   for (const f of readdirSync(src, { recursive: true }).map(String)) {
     if (!f.endsWith('.ts') || f.startsWith('emulator')) continue;
     const own = [
-      join('server', 'ops', 'events.ts'),
+      join('server', 'domain', 'events.ts'),
       join('storage', 'token-vault.ts'),
-      join('storage', 'event-id.ts'),
+      join('shared', 'event-id.ts'),
     ];
     if (own.includes(f)) continue;
     // Code only: doc comments may show an event.

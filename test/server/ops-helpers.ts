@@ -9,6 +9,7 @@ import { createEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
 import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
+import { registerAdminRoutes } from '../../src/server/admin/routes.js';
 import { createApp, type AppDeps } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/http/log.js';
 import {
@@ -132,7 +133,10 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     now,
     auditIntervalMs: 50,
     ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
-    extensions: [(router, ctx) => registerOperationsRoutes(router, ctx, ops)],
+    extensions: [
+      (router, ctx) => registerOperationsRoutes(router, ctx, ops),
+      (router, ctx) => registerAdminRoutes(router, ctx, ops),
+    ],
     onResponse: (route, status) => ops.metrics.request(route, status),
   });
   await ops.ring.reload();

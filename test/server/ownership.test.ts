@@ -1,4 +1,4 @@
-// The ownership policy (src/server/sellers/ownership.ts) through every flow, on SQLite and
+// The ownership policy (src/server/domain/ownership.ts) through every flow, on SQLite and
 // PostgreSQL: Seller Central's "Re-authorize" (the Appstore flow, default configuration) renews a
 // stored seller when the new grant's profile is its account's, and every way another Amazon
 // account's grant could reach a stored seller — another region, the sign-in hop, relinking, a

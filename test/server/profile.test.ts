@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/cli.js';
-import { refreshSellerProfile, startProfileSweep } from '../../src/server/sellers/profile.js';
+import { refreshSellerProfile, startProfileSweep } from '../../src/server/domain/profile.js';
 import { silentLogger } from '../../src/server/http/log.js';
 import { api, Browser, connectSeller, makeService, PUBLIC_URL } from './helpers.js';
 import { makeOpsService } from './ops-helpers.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig } from '../../src/config.js';
 import { signWebhook, verifyWebhookSignature, webhookBody } from '../../src/server/ops/webhooks.js';
-import { webhookEvent } from '../../src/server/ops/events.js';
+import { webhookEvent } from '../../src/server/domain/events.js';
 import { createCanary } from '../helpers/canary.js';
 import { serviceEnv } from './helpers.js';
 import { makeOpsService, startReceiver, type Received } from './ops-helpers.js';

@@ -20,7 +20,7 @@ import {
   verifyWebhookSignature,
   webhookBody,
 } from '../../src/server/ops/webhooks.js';
-import { webhookEvent } from '../../src/server/ops/events.js';
+import { webhookEvent } from '../../src/server/domain/events.js';
 import { api, connectSeller } from './helpers.js';
 import { makeOpsService, startReceiver } from './ops-helpers.js';
 

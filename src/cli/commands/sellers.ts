@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus, Store } from '../../storage/store.js';
 import { sellerDetailJson, sellerJson } from '../../server/sellers/json.js';
-import { withProfiles } from '../../server/sellers/profile.js';
+import { withProfiles } from '../../server/domain/profile.js';
 import { deleteSellerAuthorizations } from '../../server/sellers/delete.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { TRANSFER_FLAGS, exportCommand, importCommand } from './sellers-transfer.js';

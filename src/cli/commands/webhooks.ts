@@ -2,10 +2,10 @@
 // running service delivers to SPAPI_AUTH_WEBHOOK_URL like any event (the dashboard's "Send test
 // event" does the same). `spapi-auth webhooks redeliver EVENT_ID`: queues a failed or delivered
 // event again with the same id (the dashboard's "Redeliver").
-import { webhookTestEvent } from '../../server/ops/events.js';
+import { webhookTestEvent } from '../../server/domain/events.js';
 import { CliError, UsageError, type Command } from '../command.js';
 import { loadCliStoreConfig, withStore } from '../runtime.js';
-import { EVENT_ID_INPUT } from '../../storage/event-id.js';
+import { EVENT_ID_INPUT } from '../../shared/event-id.js';
 
 const help = `Usage: spapi-auth webhooks test [--json]
        spapi-auth webhooks redeliver EVENT_ID [--json]

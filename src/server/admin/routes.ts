@@ -12,6 +12,7 @@
  */
 import type { ServiceContext } from '../context.js';
 import type { Router } from '../http/router.js';
+import type { Operations } from '../ops/operations.js';
 import { registerConnectPage } from './connect.js';
 import { registerHomePage } from './home.js';
 import { createAdminKit, type AdminDeps } from './kit.js';
@@ -24,12 +25,22 @@ import { registerWebhooksPage } from './webhooks.js';
 export type { AdminDeps } from './kit.js';
 
 /**
- * Registers the dashboard's routes.
+ * Registers the dashboard's routes, reading the operations side's metrics and client-secret ring
+ * (the operations side registers only its own routes: the dashboard sits above it).
  *
  * @example
- * registerAdminRoutes(router, context, { metrics, ring, webhookUrl: config.webhookUrl });
+ * registerAdminRoutes(router, context, ops);
  */
-export function registerAdminRoutes(router: Router, ctx: ServiceContext, deps: AdminDeps): void {
+export function registerAdminRoutes(
+  router: Router,
+  ctx: ServiceContext,
+  ops: Pick<Operations, 'metrics' | 'ring'>,
+): void {
+  const deps: AdminDeps = {
+    metrics: ops.metrics,
+    ring: ops.ring,
+    ...(ctx.config.webhookUrl !== undefined ? { webhookUrl: ctx.config.webhookUrl } : {}),
+  };
   const kit = createAdminKit(router, ctx, deps);
   registerLoginRoutes(kit);
   registerOidcRoutes(kit);

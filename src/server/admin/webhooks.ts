@@ -3,11 +3,11 @@
  * (a pending event due now) and a redeliver action (a failed or delivered event queued again, same
  * id, fresh retry schedule).
  */
-import { EVENT_ID_INPUT } from '../../storage/event-id.js';
+import { EVENT_ID_INPUT } from '../../shared/event-id.js';
 import type { OutboxState, OutboxRecord } from '../../storage/store.js';
 import { HttpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
-import { webhookTestEvent } from '../ops/events.js';
+import { webhookTestEvent } from '../domain/events.js';
 import { pill, when } from './layout.js';
 import { PAGE_SIZE, adminActor, noticeOf, readForm, type AdminKit } from './kit.js';
 

@@ -9,8 +9,8 @@ import type { OAuthTransaction, SellerProfile } from '../../storage/store.js';
 import type { ExchangedTokens, ServiceContext } from '../context.js';
 import { HttpError, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
 import type { HttpErrorCode } from '../http/errors.js';
-import { profileEventData, sellerAuthorizedEvent } from '../ops/events.js';
-import { checkSellerProfile, regionMismatchMessage } from '../sellers/profile.js';
+import { profileEventData, sellerAuthorizedEvent } from '../domain/events.js';
+import { checkSellerProfile, regionMismatchMessage } from '../domain/profile.js';
 import {
   accountReference,
   decideGrant,
@@ -19,7 +19,7 @@ import {
   type GrantClaim,
   type GrantWrite,
   type OwnershipSettings,
-} from '../sellers/ownership.js';
+} from '../domain/ownership.js';
 import { flowFailure } from './transaction.js';
 
 /** A callback whose code was exchanged: what the steps after the exchange work with. */

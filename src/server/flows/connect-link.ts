@@ -8,7 +8,7 @@ import type { Marketplace, PartnerKind, Region } from '../../core/marketplaces.j
 import type { AuditInput, SellerRecord } from '../../storage/store.js';
 import type { ServiceContext } from '../context.js';
 import { HttpError } from '../http/request.js';
-import { reauthorizationTarget } from '../sellers/reauthorization.js';
+import { reauthorizationTarget } from '../domain/reauthorization.js';
 import { FLOW_TTL_MS, checkOwnership, createFlowSession, type ConnectPayload } from './transaction.js';
 
 export { FLOW_TTL_MS };

@@ -18,8 +18,8 @@ import { HTTP_ERRORS, type HttpErrorCode } from '../http/errors.js';
 import type { RouteHandler } from '../http/router.js';
 import { USER_REF } from '../http/validate.js';
 import { TOKEN_SHAPED } from '../../storage/shared.js';
-import { SELLER_CENTRAL_REAUTHORIZE } from '../sellers/reauthorization.js';
-import { ownerRefusal } from '../sellers/ownership.js';
+import { SELLER_CENTRAL_REAUTHORIZE } from '../domain/reauthorization.js';
+import { ownerRefusal } from '../domain/ownership.js';
 
 /**
  * Lifetime of connect links, pending Appstore sessions and OAuth transactions.
@@ -142,7 +142,7 @@ export async function createFlowSession(
 
 /**
  * Refuses a flow for a seller that belongs to another user_ref (in any of its regions: ownership is
- * per seller, see `sellers/ownership.ts`) before it starts, unless relinking is on.
+ * per seller, see `domain/ownership.ts`) before it starts, unless relinking is on.
  *
  * @example
  * await checkOwnership(ctx, 'A1EMUSELLERNA01', 'user-7'); // throws 409 seller_owned_by_other_user

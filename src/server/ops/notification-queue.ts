@@ -17,7 +17,7 @@
  */
 import type { Store } from '../../storage/store.js';
 import type { Logger } from '../http/log.js';
-import { notificationSetAsideEvent } from './events.js';
+import { notificationSetAsideEvent } from '../domain/events.js';
 import type { ServiceMetrics } from './metrics.js';
 import { NEW_SECRET, NotificationError, SECRET_EXPIRY, type AcceptResult } from './rotation.js';
 import type { SecretRotationAgent } from './secret-rotation.js';

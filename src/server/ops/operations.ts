@@ -1,15 +1,14 @@
 /**
  * The service's operations side in one place: metrics, the client-secret ring, the webhook worker
- * and the re-authorization sweep (their lifecycle), and the routes `GET /metrics`,
- * `POST /v1/notifications` and `/admin/**`. `service.ts` builds one per process and hands its
- * pieces to the token source, the gateway and the app.
+ * and the re-authorization sweep (their lifecycle), and the routes `GET /metrics` and
+ * `POST /v1/notifications`. `service.ts` builds one per process and hands its pieces to the token
+ * source, the gateway, the app and the admin dashboard (which registers its own routes).
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Config } from '../../config.js';
 import type { FetchLike } from '../../core/http.js';
 import type { Store } from '../../storage/store.js';
-import { registerAdminRoutes } from '../admin/routes.js';
 import type { AmazonGateway, ServiceContext } from '../context.js';
 import type { Logger } from '../http/log.js';
 import { errorResponse } from '../http/request.js';
@@ -171,7 +170,7 @@ function metricsAccess(token: string | undefined): (authorization: string | unde
 }
 
 /**
- * Registers `GET /metrics`, `POST /v1/notifications` and the admin dashboard.
+ * Registers `GET /metrics` and `POST /v1/notifications`.
  *
  * @example
  * registerOperationsRoutes(router, context, ops);
@@ -203,10 +202,5 @@ export function registerOperationsRoutes(router: Router, ctx: ServiceContext, op
     log: ctx.log,
     metrics: ops.metrics,
     now: ctx.now,
-  });
-  registerAdminRoutes(router, ctx, {
-    metrics: ops.metrics,
-    ring: ops.ring,
-    ...(ctx.config.webhookUrl !== undefined ? { webhookUrl: ctx.config.webhookUrl } : {}),
   });
 }

@@ -24,7 +24,11 @@ import type { AmazonGateway } from '../context.js';
 import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ApiKeyAuthenticator, Scope } from '../tokens/api-keys.js';
-import { clientSecretExpiringEvent, clientSecretInstalledEvent, invalidClientEvent } from './events.js';
+import {
+  clientSecretExpiringEvent,
+  clientSecretInstalledEvent,
+  invalidClientEvent,
+} from '../domain/events.js';
 
 /** The notification types {@link acceptNotification} handles. */
 export const NEW_SECRET = 'APPLICATION_OAUTH_CLIENT_NEW_SECRET';

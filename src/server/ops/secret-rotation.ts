@@ -21,7 +21,7 @@ import {
   clientSecretRetiredEvent,
   clientSecretRotationFailedEvent,
   clientSecretRotationRequestedEvent,
-} from './events.js';
+} from '../domain/events.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ClientSecretRing } from './rotation.js';
 

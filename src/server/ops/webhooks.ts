@@ -13,7 +13,7 @@
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { OutboxEvent, Store, WebhookEventInput } from '../../storage/store.js';
-import { sellerReauthorizationDueEvent } from './events.js';
+import { sellerReauthorizationDueEvent } from '../domain/events.js';
 import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
 import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';

@@ -5,7 +5,7 @@
 import type { SellerTokenKey } from '../../core/index.js';
 import type { Region } from '../../core/marketplaces.js';
 import type { Store } from '../../storage/store.js';
-import { sellerDeletedEvent } from '../ops/events.js';
+import { sellerDeletedEvent } from '../domain/events.js';
 
 /** What {@link deleteSellerAuthorizations} needs besides the store and the seller id. */
 export interface DeleteSellerOptions {

@@ -20,9 +20,9 @@ import { findMarketplace, isRegion, type PartnerKind, type Region } from '../../
 import { RefreshTokenInUseError, SellerExistsError, SellerOwnershipError } from '../../storage/errors.js';
 import type { Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
-import { profileEventData, sellerAuthorizedEvent } from '../ops/events.js';
+import { profileEventData, sellerAuthorizedEvent } from '../domain/events.js';
 import { USER_REF } from '../http/validate.js';
-import { checkSellerProfile } from './profile.js';
+import { checkSellerProfile } from '../domain/profile.js';
 import {
   accountReference,
   decideGrant,
@@ -30,7 +30,7 @@ import {
   refuseBeforeGrant,
   type GrantClaim,
   type OwnershipSettings,
-} from './ownership.js';
+} from '../domain/ownership.js';
 import {
   TRANSFER_FORMAT,
   transferCipher,

@@ -4,7 +4,7 @@
  * request: with a cached token it does no database work (the API key, the seller's region and the
  * token all come from memory) and reuses the serialised body while the token is unchanged.
  */
-import { withProfiles } from '../sellers/profile.js';
+import { withProfiles } from '../domain/profile.js';
 import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
 import type { AccessToken, Region } from '../../core/index.js';
 import { isRegion } from '../../core/marketplaces.js';

@@ -9,7 +9,7 @@ import { REGIONS, findMarketplace, type PartnerKind, type Region } from '../../c
 import type { SellerKey, SellerMarketplace, SellerProfile, Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
 import type { Logger } from '../http/log.js';
-import { marketplaceJson } from '../ops/events.js';
+import { marketplaceJson } from './events.js';
 
 const PATH = '/sellers/v1/marketplaceParticipations';
 const MAX_BODY = 256 * 1024;

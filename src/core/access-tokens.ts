@@ -16,6 +16,7 @@ import type { SleepFn } from './http.js';
 import type { LwaTokenResult } from './lwa.js';
 import { breakerError, throttleError, type LwaGuard } from './lwa-guard.js';
 import type { Region } from './marketplaces.js';
+import { ACCESS_TOKEN_LIFETIME_MS } from './lifetimes.js';
 import { SingleFlightCache, type CacheEntry } from './single-flight.js';
 import type { TokenEvent } from './token-manager.js';
 import type {
@@ -53,7 +54,6 @@ interface Entry extends CacheEntry<AccessToken> {
 
 type SellerErrorCode = 'reauthorization_required' | 'seller_not_found';
 
-const HOUR = 3_600_000;
 /** A token this close to its expiry is no longer served, even when LWA is down. */
 const STALE_GUARD_MS = 5_000;
 /** Rounds of load → lease → wait before giving up (so that a frozen test clock cannot spin forever). */
@@ -72,7 +72,7 @@ export class AccessTokens {
   private readonly caches: Record<Region, SingleFlightCache<AccessToken, Entry>>;
   private readonly statusMemo = new Map<string, { until: number; code: 'reauthorization_required' }>();
   private readonly lifetimes = new Map<string, number>();
-  private lastLifetime = HOUR;
+  private lastLifetime = ACCESS_TOKEN_LIFETIME_MS;
   // How often a waiter tries to take over the lease (a dead holder's lease expires unannounced).
   private readonly takeoverEveryMs: number;
 

@@ -14,16 +14,6 @@ import {
 } from './marketplaces.js';
 
 /**
- * Amazon requires a seller to authorize a public application again every 365 days, counted from
- * the consent that granted the refresh token. The one definition: the service's `reauthorize_by`,
- * its webhook and dashboard, the import's oldest `authorized_at` and the emulator's lapse all use it.
- *
- * @example
- * const reauthorizeBy = seller.authorizedAt + REAUTHORIZE_AFTER_MS;
- */
-export const REAUTHORIZE_AFTER_MS = 365 * 86_400_000;
-
-/**
  * The query parameter names Amazon uses, in one place.
  *
  * @example

@@ -35,6 +35,7 @@ import {
 } from './lwa-guard.js';
 import { isRegion } from './marketplaces.js';
 import { SELLING_PARTNER_ID_RE } from './consent.js';
+import { REFRESH_JITTER_MS, REFRESH_MARGIN_MS, refreshLeadMs } from './refresh-point.js';
 import {
   DEFAULT_USER_AGENT,
   buildRestrictedDataTokenRequest,
@@ -249,8 +250,8 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
   const now = options.now ?? Date.now;
   const random = options.random ?? Math.random;
   const sleep = options.sleep ?? defaultSleep;
-  const marginMs = options.marginMs ?? 5 * 60_000;
-  const jitterMs = options.jitterMs ?? 60_000;
+  const marginMs = options.marginMs ?? REFRESH_MARGIN_MS;
+  const jitterMs = options.jitterMs ?? REFRESH_JITTER_MS;
   const leaseWaitMs = options.leaseWaitMs ?? 12_000;
   // A refresh, retries included, must end well inside the lease (15 s): 4 s per attempt, and no
   // retry starts after 8 s, so the worst case is about 12 s.
@@ -265,9 +266,9 @@ export function createTokenManager(options: TokenManagerOptions): TokenManager {
       }
     }
   };
-  /** The refresh point: expiry minus 5 min + jitter, capped at a fifth of the lifetime. */
+  /** The refresh point (`refresh-point.ts`), with this manager's margin and jitter. */
   const refreshAtOf = (expiresAt: number, lifetime: number): number =>
-    expiresAt - Math.min(marginMs + random() * jitterMs, Math.max(0, lifetime) / 5);
+    expiresAt - refreshLeadMs(lifetime, random(), marginMs, jitterMs);
 
   // LWA throttles per client id: a 429 with Retry-After holds back every LWA call of this manager,
   // learnt from the retry loop the moment the 429 arrives, not when the call ends.

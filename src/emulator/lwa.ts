@@ -14,7 +14,7 @@ import {
   sleep,
 } from './http.js';
 import type { AppSecret, EmulatorState } from './state.js';
-import { REAUTHORIZE_AFTER_MS } from '../core/consent.js';
+import { REAUTHORIZE_AFTER_MS } from '../core/lifetimes.js';
 
 /**
  * The grantless scopes LWA accepts for SP-API. `sellingpartnerapi::migration` is not among them: its

@@ -5,6 +5,7 @@
 // as it holds plain data.
 import { randomBytes } from 'node:crypto';
 import type { Region } from '../core/marketplaces.js';
+import { ACCESS_TOKEN_LIFETIME_MS } from '../core/lifetimes.js';
 import { DEV_APPLICATION, TEST_SELLERS } from './dev-app.js';
 import type { Fault, FaultTarget } from './faults.js';
 import { bump, opaqueToken, safeEqual } from './http.js';
@@ -253,7 +254,7 @@ export class EmulatorState {
 
   constructor(options: EmulatorOptions = {}) {
     this.latencyMs = options.latencyMs ?? 0;
-    this.tokenTtlS = options.tokenTtlS ?? 3600;
+    this.tokenTtlS = options.tokenTtlS ?? ACCESS_TOKEN_LIFETIME_MS / 1000;
     this.rotateRefreshTokens = options.rotateRefreshTokens ?? false;
     this.maxBodyBytes = options.maxBodyBytes ?? 64 * 1024;
     this.rates = { ...DEFAULT_RATES, ...options.rates };

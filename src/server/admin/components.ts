@@ -1,7 +1,7 @@
 /** Pieces several dashboard pages show: a count tile and the sellers table. */
 import type { SellerRecord } from '../../storage/store.js';
 import { html, type SafeHtml } from '../http/html.js';
-import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';
+import { REAUTHORIZE_AFTER_MS } from '../../core/lifetimes.js';
 import { day, pill, when } from './layout.js';
 
 /** A count tile, a link when `href` is given. */

@@ -9,7 +9,7 @@ import type { AdminSession } from './session.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
 import { createReauthorizationLink } from '../flows/connect-link.js';
-import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';
+import { REAUTHORIZE_AFTER_MS } from '../../core/lifetimes.js';
 import { day, pill, when } from './layout.js';
 import { adminActor, readForm, type AdminKit } from './kit.js';
 import { CONNECTED_PATH, continueLabel, linkReady } from './connect.js';

@@ -16,7 +16,7 @@ import type { OutboxEvent, Store, WebhookEventInput } from '../../storage/store.
 import { sellerReauthorizationDueEvent } from '../domain/events.js';
 import type { Logger } from '../http/log.js';
 import type { ServiceMetrics } from './metrics.js';
-import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';
+import { REAUTHORIZE_AFTER_MS } from '../../core/lifetimes.js';
 
 /** The header carrying the signature. */
 export const SIGNATURE_HEADER = 'Spapi-Auth-Signature';

@@ -15,7 +15,8 @@
 import { createHash } from 'node:crypto';
 import { isSpapiAuthError } from '../../core/errors.js';
 import { refreshAccessToken, type LwaCallOptions, type LwaCredentials } from '../../core/lwa.js';
-import { REAUTHORIZE_AFTER_MS, SELLING_PARTNER_ID_RE } from '../../core/consent.js';
+import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
+import { REAUTHORIZE_AFTER_MS } from '../../core/lifetimes.js';
 import { findMarketplace, isRegion, type PartnerKind, type Region } from '../../core/marketplaces.js';
 import { RefreshTokenInUseError, SellerExistsError, SellerOwnershipError } from '../../storage/errors.js';
 import type { Store } from '../../storage/store.js';

@@ -2,7 +2,7 @@
  * The JSON shape of sellers, shared by the token API (`GET /v1/sellers`, `GET /v1/sellers/:id`), the
  * dev start page and `spapi-auth sellers list|show --json`, so that all of them show the same fields.
  */
-import { REAUTHORIZE_AFTER_MS } from '../../core/consent.js';
+import { REAUTHORIZE_AFTER_MS } from '../../core/lifetimes.js';
 import type { Region } from '../../core/marketplaces.js';
 import type { SellerRecord, SellerStatus } from '../../storage/store.js';
 

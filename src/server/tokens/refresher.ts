@@ -25,6 +25,8 @@
  */
 import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
 import { isSpapiAuthError } from '../../core/errors.js';
+import { ACCESS_TOKEN_LIFETIME_MS } from '../../core/lifetimes.js';
+import { refreshLeadMs } from '../../core/refresh-point.js';
 import type { RefreshDueEntry, RefreshDueQuery } from '../../storage/store.js';
 import type { Logger } from '../http/log.js';
 
@@ -101,9 +103,6 @@ export interface Refresher {
   settle(): Promise<void>;
 }
 
-const HOUR_MS = 3_600_000;
-/** Requests refresh a token from expiry − min(5 min + up to 1 min, lifetime / 5) (token manager and token source). */
-const ON_DEMAND_MAX_MS = 6 * 60_000;
 /** Paced a little below the limit so that no window of one second ever holds more than the limit. */
 const PACE = 0.95;
 /** A claim covers this much of the instance's paced work (seconds), at most {@link CLAIM_MAX} sellers. */
@@ -126,7 +125,7 @@ export function createRefresher(opts: RefresherOptions): Refresher {
   const { store, log } = opts;
   const now = opts.now ?? Date.now;
   const random = opts.random ?? Math.random;
-  let lifetime = opts.lifetimeMs ?? HOUR_MS;
+  let lifetime = opts.lifetimeMs ?? ACCESS_TOKEN_LIFETIME_MS;
 
   let queue: RefreshDueEntry[] = [];
   // Sellers this instance claimed and has not started yet (only when the store can claim).
@@ -179,9 +178,11 @@ export function createRefresher(opts: RefresherOptions): Refresher {
     return claimed.length > 0;
   };
   const intervalMs = (): number => opts.intervalMs ?? Math.min(1000, Math.max(50, lifetime / 20));
-  /** How long before expiry a token must be renewed: before requests would, with a safety margin. */
-  const leadMs = (): number =>
-    Math.min(ON_DEMAND_MAX_MS, lifetime / 5) + Math.min(30_000, lifetime / 20) * (1 + jitter);
+  /**
+   * How long before expiry a token must be renewed: before the earliest point requests would
+   * refresh it (the core's refresh point at full jitter), with a safety margin.
+   */
+  const leadMs = (): number => refreshLeadMs(lifetime, 1) + Math.min(30_000, lifetime / 20) * (1 + jitter);
 
   const read = async (t: number): Promise<void> => {
     nextReadAt = t + intervalMs();

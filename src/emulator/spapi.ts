@@ -1,10 +1,11 @@
 // The SP-API slice: access-token checks, Amazon's error list, token
-// buckets, and four operations.
+// buckets, and four operations (on the sandbox hosts: their static cases, sandbox.ts).
 import { findMarketplace, spapiRegionOfHost } from '../core/marketplaces.js';
 import { BadRequest, json, mediaType, opaqueToken, parseJsonObject, readText, requestId } from './http.js';
 import type { AccessRecord, EmulatorState } from './state.js';
 import { NEW_SECRET_LIFE_MS, OLD_SECRET_GRACE_MS, RDT_TTL_S } from './state.js';
 import type { SpapiOperation } from './types.js';
+import { answerSandbox, isSandboxHost, SANDBOX_RATE } from './sandbox.js';
 
 /** The SP-API routes, by path: method → operation. */
 export const SPAPI_ROUTES: Readonly<Record<string, { method: string; operation: SpapiOperation }>> =
@@ -415,13 +416,16 @@ export async function handleSpapi(request: Request, url: URL, state: EmulatorSta
     token.sellingPartnerId === undefined
       ? `app:${token.clientId}`
       : `${token.clientId}:${token.sellingPartnerId}:${token.region}`;
-  const rate = state.rates[route.operation];
-  if (!state.takeBucket(route.operation, caller)) {
+  // The sandbox hosts have their own usage plan and answer with the models' canned cases.
+  const sandbox = isSandboxHost(url.hostname);
+  const rate = sandbox ? SANDBOX_RATE : state.rates[route.operation];
+  if (!state.takeBucket(route.operation, sandbox ? `sandbox ${caller}` : caller, rate)) {
     // Whether Amazon sends Retry-After on 429 is undocumented: it does not here. Nor
     // x-amzn-RateLimit-Limit: "For this status code, the rate limit header is deprecated and no
     // longer returned" (the Tokens API model's 429, also its 415, 500 and 503).
     return spapiError(429, 'QuotaExceeded', 'You exceeded your quota for the requested resource.', '');
   }
+  if (sandbox) return answerSandbox(route.operation, request, url, state.maxBodyBytes);
   try {
     switch (route.operation) {
       case 'getMarketplaceParticipations':

@@ -439,8 +439,8 @@ export class EmulatorState {
   }
 
   /** Takes one token from the bucket of (operation, caller); false when it is empty. */
-  takeBucket(operation: SpapiOperation, caller: string): boolean {
-    const { rate, burst } = this.rates[operation];
+  takeBucket(operation: SpapiOperation, caller: string, plan: BucketRate = this.rates[operation]): boolean {
+    const { rate, burst } = plan;
     const key = `${operation} ${caller}`;
     const now = this.now();
     const bucket = this.buckets.get(key) ?? { tokens: burst, at: now };

@@ -15,9 +15,9 @@ import {
   type Outcome,
 } from './faults.js';
 import { AMAZON_HOST_HEADER, AMAZON_HOST_PATH } from '../core/marketplaces.js';
-import { html, sleep } from './http.js';
+import { html, sleep, spapiError } from './http.js';
 import { handleToken, lwaError, parseTokenRequest } from './lwa.js';
-import { handleSpapi, spapiError, spapiStatsPath } from './spapi.js';
+import { handleSpapi, spapiStatsPath } from './spapi.js';
 import type { EmulatorSnapshot } from './snapshot.js';
 import { handleSqs, sqsOperation } from './sqs.js';
 import { EmulatorState, type EmulatorTokenStatus } from './state.js';

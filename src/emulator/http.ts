@@ -145,3 +145,34 @@ export function bump(table: Record<string, Record<string, number>>, a: string, b
   const row = (table[a] ??= {});
   row[b] = (row[b] ?? 0) + 1;
 }
+
+/** The `x-amzn-errortype` SP-API sends with each status. */
+const ERROR_TYPES: Record<number, string> = {
+  400: 'ValidationException',
+  403: 'AccessDeniedException',
+  404: 'ResourceNotFoundException',
+  405: 'MethodNotAllowedException',
+  413: 'RequestEntityTooLargeException',
+  415: 'UnsupportedMediaTypeException',
+  429: 'ThrottlingException',
+  500: 'InternalFailure',
+};
+
+/** Amazon's error list `{ "errors": [ { code, message, details } ] }` with its headers (SP-API's response format). */
+export function spapiError(
+  status: number,
+  code: string,
+  message: string,
+  details: string | null = '',
+  headers: Record<string, string> = {},
+): Response {
+  return json(
+    status,
+    { errors: [{ code, message, ...(details === null ? {} : { details }) }] },
+    {
+      'x-amzn-requestid': requestId(),
+      'x-amzn-errortype': ERROR_TYPES[status] ?? 'InternalFailure',
+      ...headers,
+    },
+  );
+}

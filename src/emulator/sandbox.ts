@@ -6,8 +6,7 @@
 // production calls except you direct the calls to the Selling Partner API sandbox endpoints").
 import type { BucketRate, SpapiOperation } from './types.js';
 import { SANDBOX_CASES, type SandboxCase } from './sandbox-cases.js';
-import { BadRequest, json, readText, requestId } from './http.js';
-import { spapiError } from './spapi.js';
+import { BadRequest, json, readText, requestId, spapiError } from './http.js';
 
 /** "Throttling in sandbox: rate 5 rps, burst 15" (the SP-API sandbox page; the 2021 developer guide). */
 export const SANDBOX_RATE: BucketRate = Object.freeze({ rate: 5, burst: 15 });

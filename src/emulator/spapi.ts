@@ -1,7 +1,16 @@
 // The SP-API slice: access-token checks, Amazon's error list, token
 // buckets, and four operations (on the sandbox hosts: their static cases, sandbox.ts).
 import { findMarketplace, spapiRegionOfHost } from '../core/marketplaces.js';
-import { BadRequest, json, mediaType, opaqueToken, parseJsonObject, readText, requestId } from './http.js';
+import {
+  BadRequest,
+  json,
+  mediaType,
+  opaqueToken,
+  parseJsonObject,
+  readText,
+  requestId,
+  spapiError,
+} from './http.js';
 import type { AccessRecord, EmulatorState } from './state.js';
 import { NEW_SECRET_LIFE_MS, OLD_SECRET_GRACE_MS, RDT_TTL_S } from './state.js';
 import type { SpapiOperation } from './types.js';
@@ -15,36 +24,6 @@ export const SPAPI_ROUTES: Readonly<Record<string, { method: string; operation: 
     '/orders/v0/orders': { method: 'GET', operation: 'getOrders' },
     '/applications/2023-11-30/clientSecret': { method: 'POST', operation: 'rotateApplicationClientSecret' },
   });
-
-const ERROR_TYPES: Record<number, string> = {
-  400: 'ValidationException',
-  403: 'AccessDeniedException',
-  404: 'ResourceNotFoundException',
-  405: 'MethodNotAllowedException',
-  413: 'RequestEntityTooLargeException',
-  415: 'UnsupportedMediaTypeException',
-  429: 'ThrottlingException',
-  500: 'InternalFailure',
-};
-
-/** Amazon's error list `{ "errors": [ { code, message, details } ] }` with its headers (SP-API's response format). */
-export function spapiError(
-  status: number,
-  code: string,
-  message: string,
-  details: string | null = '',
-  headers: Record<string, string> = {},
-): Response {
-  return json(
-    status,
-    { errors: [{ code, message, ...(details === null ? {} : { details }) }] },
-    {
-      'x-amzn-requestid': requestId(),
-      'x-amzn-errortype': ERROR_TYPES[status] ?? 'InternalFailure',
-      ...headers,
-    },
-  );
-}
 
 const denied = (details: string) =>
   spapiError(403, 'Unauthorized', 'Access to requested resource is denied.', details);

@@ -45,6 +45,7 @@ export const TOKEN_API_ERROR_CODES = Object.freeze([
   'upstream_request_failed',
   'upstream_unavailable',
   'upstream_credentials_invalid',
+  'client_secret_expired',
   'store_unavailable',
   'too_many_connections',
   // the client's own
@@ -65,6 +66,7 @@ export type TokenApiErrorCode = (typeof TOKEN_API_ERROR_CODES)[number] | (string
 const NOT_RETRYABLE = new Set<string>([
   'credential_integrity_error',
   'upstream_credentials_invalid',
+  'client_secret_expired',
   'upstream_request_failed',
   'invalid_response',
 ]);

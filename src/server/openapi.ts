@@ -210,7 +210,7 @@ const TOKEN_ERRORS: ErrorCodes = {
   404: ['seller_not_found'],
   409: ['seller_reauthorization_required'],
   500: ['credential_integrity_error'],
-  503: ['upstream_unavailable', 'upstream_credentials_invalid'],
+  503: ['upstream_unavailable', 'upstream_credentials_invalid', 'client_secret_expired'],
 };
 
 /** Every operation, by route pattern as the router spells it, then method. */
@@ -313,7 +313,7 @@ const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> 
       ok: { status: 200, description: 'A grantless access token.', schema: ref('GrantlessToken') },
       errors: {
         400: ['invalid_scope'],
-        503: ['upstream_unavailable', 'upstream_credentials_invalid'],
+        503: ['upstream_unavailable', 'upstream_credentials_invalid', 'client_secret_expired'],
       },
     },
   },

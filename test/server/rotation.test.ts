@@ -177,6 +177,43 @@ test('every secret refused: 503 upstream_credentials_invalid, no seller marked, 
   }
 });
 
+test('every secret held has expired: 503 client_secret_expired (not a 500), nothing sent to LWA, one alarm', async () => {
+  const svc = await makeOpsService();
+  try {
+    await connectSeller(svc);
+    const notification = await rotateAtEmulator(svc);
+    const key = await svc.key(['notifications:write']);
+    assert.equal((await api(svc, 'POST', '/v1/notifications', notification, key)).status, 200);
+    // 181 days on: the old secret went seven days after the rotation, the new one after its 180.
+    svc.advance(181 * DAY);
+    const before = (await svc.emulator.control.stats()).token.refresh_token ?? {};
+    for (let i = 0; i < 3; i++) {
+      const res = await api(svc, 'GET', TOKEN_PATH);
+      assert.equal(res.status, 503, await res.clone().text());
+      assert.equal(await errorCode(res), 'client_secret_expired');
+    }
+    // After a reload the ring still knows them expired: the configured secret is not sent either.
+    await svc.ops.ring.reload();
+    const again = await api(svc, 'GET', TOKEN_PATH);
+    assert.equal(await errorCode(again), 'client_secret_expired');
+    assert.deepEqual(
+      (await svc.emulator.control.stats()).token.refresh_token ?? {},
+      before,
+      'LWA was not called',
+    );
+    const seller = await svc.store.getSeller({ sellingPartnerId: SELLER, region: 'na' });
+    assert.equal(seller?.status, 'active', 'a seller was marked for our own credentials');
+    await new Promise((r) => setTimeout(r, 20));
+    const alarms = (await svc.store.listWebhookEvents({})).filter(
+      (e) => e.type === 'credentials.invalid_client',
+    );
+    assert.equal(alarms.length, 1, 'one alarm per 15 minutes');
+    assert.equal(alarms[0]!.data.secrets_tried, 0);
+  } finally {
+    await svc.close();
+  }
+});
+
 test('APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY becomes credentials.client_secret_expiring, once', async () => {
   const svc = await makeOpsService();
   try {

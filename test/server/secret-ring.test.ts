@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ClientSecretRing } from '../../src/server/ops/rotation.js';
 import { silentLogger } from '../../src/server/http/log.js';
+import { HttpError } from '../../src/server/http/request.js';
 import type { AppSecretRecord } from '../../src/storage/store.js';
 
 const DAY = 86_400_000;
@@ -70,12 +71,33 @@ test('an expired head is dropped at once, without waiting for the next reload', 
   assert.deepEqual(r.credentials(), { clientId: 'cid', clientSecret: 'CONFIG-SECRET' });
 });
 
-test('a configured secret known to have expired is not sent; if every one did, the configured one stays', async () => {
+const expiredError = (err: unknown) =>
+  err instanceof HttpError && err.status === 503 && err.code === 'client_secret_expired';
+
+test('a configured secret known to have expired is not sent; if every one did, 503 client_secret_expired', async () => {
   const expiredConfig = { ...secret('cfg', 0, 10 * DAY), secret: 'CONFIG-SECRET' };
   const { r } = ring([expiredConfig, secret('live', 1, 200 * DAY)]);
   await r.reload();
   assert.deepEqual(r.credentials(), { clientId: 'cid', clientSecret: 'SECRET-live' });
   const only = ring([expiredConfig]).r;
   await only.reload();
-  assert.deepEqual(only.credentials(), { clientId: 'cid', clientSecret: 'CONFIG-SECRET' });
+  assert.throws(() => only.credentials(), expiredError);
+  assert.deepEqual(only.describe(), { count: 1, expiries: [10 * DAY] });
+});
+
+test('every secret passing its expiry between reloads is a 503 client_secret_expired, never a crash', async () => {
+  // The configured secret is one of the stored ones (accepted, then rotated away): nothing else is left.
+  const { r, clock } = ring([
+    { ...secret('cfg', 0, 104 * DAY), secret: 'CONFIG-SECRET' },
+    secret('b', 1 * DAY, 105 * DAY),
+  ]);
+  await r.reload();
+  assert.deepEqual(r.credentials(), {
+    clientId: 'cid',
+    clientSecret: 'SECRET-b',
+    clientSecretNext: 'CONFIG-SECRET',
+  });
+  clock.t = 106 * DAY;
+  assert.throws(() => r.credentials(), expiredError);
+  assert.throws(() => r.credentials(), expiredError, 'and stays so');
 });

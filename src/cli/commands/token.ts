@@ -50,9 +50,12 @@ async function run(
     // The secrets the service uses, stored ones included after a rotation was accepted.
     const ring = await loadSecretRing(config, store);
     const credentials = () => ring.credentials();
-    const tokens = createTokenSource({ config, store, log: silentLogger, credentials });
-    const amazon = createAmazonGateway({ config, tokens, credentials });
+    // Built inside the try: with every secret expired, reading the credentials already fails
+    // (503 client_secret_expired), and that is reported like any other token API error.
+    let tokens: ReturnType<typeof createTokenSource> | undefined;
     try {
+      tokens = createTokenSource({ config, store, log: silentLogger, credentials });
+      const amazon = createAmazonGateway({ config, tokens, credentials });
       const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
       await store.appendAudit([
         { action: 'token.released', actor: 'cli', sellingPartnerId: id, region, outcome: 'ok' },
@@ -72,7 +75,7 @@ async function run(
         .catch(() => undefined);
       throw new CliError(`${e.message.replace(/\.$/, '')} (${e.code})`);
     } finally {
-      tokens.close?.();
+      tokens?.close?.();
     }
   });
   if (values.json) {

@@ -167,6 +167,11 @@ export const HTTP_ERRORS = Object.freeze({
     status: 503,
     message: "Login with Amazon refused the app's client credentials.",
   },
+  client_secret_expired: {
+    status: 503,
+    message:
+      'Every client secret of the app has expired; accept the new one (spapi-auth secret accept) or set LWA_CLIENT_SECRET.',
+  },
   store_unavailable: { status: 503, message: 'The store is unavailable; try again later.' },
   migrations_pending: { status: 503, message: 'Run spapi-auth migrate.' },
   too_many_connections: {

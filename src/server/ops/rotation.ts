@@ -22,6 +22,7 @@ import type { Config } from '../../config.js';
 import type { AppSecretRecord, Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
 import type { Logger } from '../http/log.js';
+import { HttpError } from '../http/request.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ApiKeyAuthenticator, Scope } from '../tokens/api-keys.js';
 import {
@@ -105,6 +106,7 @@ export class ClientSecretRing {
   private secrets: RingSecret[];
   private cached: LwaCredentials;
   private lastAlarm = -Infinity;
+  private lastExpiredAlarm = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private reloading: Promise<void> | undefined;
   private readonly now: () => number;
@@ -131,8 +133,12 @@ export class ClientSecretRing {
   credentials(): LwaCredentials {
     const first = this.secrets[0];
     // Drop an expired head without waiting for the next reload.
-    if (first?.expiresAt != null && first.expiresAt <= this.now() && this.secrets.length > 1) {
-      this.secrets = this.secrets.filter((s) => s.expiresAt === null || s.expiresAt > this.now());
+    if (first?.expiresAt != null && first.expiresAt <= this.now()) {
+      const live = this.secrets.filter((s) => s.expiresAt === null || s.expiresAt > this.now());
+      // Every secret held has passed the expiry Amazon announced: LWA would refuse each of them, so
+      // none is sent and the caller gets a 503 that names the cause (never a crash, never a 500).
+      if (live.length === 0) throw this.everySecretExpired();
+      this.secrets = live;
       this.cached = this.build();
     }
     return this.cached;
@@ -192,6 +198,24 @@ export class ClientSecretRing {
       );
   }
 
+  /** The 503 for a ring whose every secret has expired, with its alarm (log and webhook, throttled). */
+  private everySecretExpired(): HttpError<'client_secret_expired'> {
+    const at = this.now();
+    if (at - this.lastExpiredAlarm >= INVALID_CLIENT_ALARM_EVERY_MS) {
+      this.lastExpiredAlarm = at;
+      this.opts.log.error(
+        'every client secret of the app has expired: accept the new one (spapi-auth secret accept) or set LWA_CLIENT_SECRET',
+        { code: 'client_secret_expired' },
+      );
+      this.opts.store.enqueueWebhookEvents([invalidClientEvent(this.clientId, 0, at)]).catch((err: unknown) =>
+        this.opts.log.error('client_secret_expired alarm not recorded', {
+          error_name: (err as Error)?.name,
+        }),
+      );
+    }
+    return new HttpError(503, 'client_secret_expired');
+  }
+
   private configSecrets(): RingSecret[] {
     const { lwaClientSecret, lwaClientSecretNext } = this.opts.config;
     const out: RingSecret[] = [{ secret: lwaClientSecret, expiresAt: null, stored: false }];
@@ -223,8 +247,18 @@ export class ClientSecretRing {
     for (const c of this.configSecrets()) {
       if (!secrets.some((s) => s.secret === c.secret) && !expiredValues.has(c.secret)) secrets.push(c);
     }
-    // Should every secret be known expired, keep the configured one: failing loudly beats sending nothing.
-    this.secrets = secrets.length > 0 ? secrets : this.configSecrets();
+    // Should every secret be known expired, keep them (with their expiry, for the dashboard and
+    // the metric): credentials() then answers 503 client_secret_expired rather than sending a
+    // secret LWA is known to refuse.
+    if (secrets.length === 0) {
+      this.secrets = stored
+        .filter((s) => s.expiresAt !== null)
+        .sort((a, b) => b.expiresAt! - a.expiresAt!)
+        .map((s) => ({ secret: s.secret, expiresAt: s.expiresAt, stored: true }));
+      if (this.secrets.length === 0) this.secrets = this.configSecrets();
+    } else {
+      this.secrets = secrets;
+    }
     this.cached = this.build();
   }
 

@@ -13,6 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { parseTrustedProxies } from './shared/ip-networks.js';
+import { LOOPBACK_HOSTS, isLoopbackHost } from './core/loopback.js';
 import {
   closestName,
   effectiveOf,
@@ -494,9 +495,8 @@ function readPublicUrl(r: EnvReader<keyof typeof PUBLIC_URL_VARIABLES>, port: nu
   const prefix = pub.pathname.replace(/\/+$/, '');
   if (prefix !== '' && !/^(\/[A-Za-z0-9._~-]+)+$/.test(prefix))
     r.problem(name, 'must be an origin, optionally with a plain path prefix');
-  const local = pub.hostname === 'localhost' || pub.hostname === '127.0.0.1';
-  if (pub.protocol === 'http:' && !local) {
-    r.problem(name, 'must be https (http only for localhost and 127.0.0.1)');
+  if (pub.protocol === 'http:' && !isLoopbackHost(pub.hostname)) {
+    r.problem(name, `must be https (http only on ${LOOPBACK_HOSTS})`);
   } else if (pub.protocol === 'http:' && !r.dev) {
     warnings.push(
       'SPAPI_AUTH_PUBLIC_URL is plain http: for local testing only (the binding cookie is not Secure)',
@@ -526,7 +526,7 @@ function readAmazon(r: EnvReader<keyof typeof AMAZON_VARIABLES>, warnings: strin
     r.problem(name, 'must be an origin without a path');
   } else if (a !== undefined && a.protocol === 'http:' && !isLoopbackHost(a.hostname)) {
     // The core accepts a plain-http emulator only on loopback (a redirect target for browsers).
-    r.problem(name, 'must be https, or http on localhost / 127.0.0.1 / [::1]');
+    r.problem(name, `must be https, or http on ${LOOPBACK_HOSTS}`);
   } else if (a !== undefined) {
     amazonUrl = a.origin;
     warnings.push(
@@ -689,7 +689,7 @@ const ADMIN_OIDC_VARIABLES = {
 
 /**
  * Admin sign-in with an OpenID provider: all four variables or none. The issuer must be https
- * (plain http only on localhost / 127.0.0.1 / [::1], for tests against a local provider).
+ * (plain http only on a loopback host, `core/loopback.ts`, for tests against a local provider).
  */
 function readAdminOidc(r: EnvReader<keyof typeof ADMIN_OIDC_VARIABLES>, publicUrl: string) {
   const names = Object.keys(ADMIN_OIDC_VARIABLES) as (keyof typeof ADMIN_OIDC_VARIABLES)[];
@@ -712,7 +712,7 @@ function readAdminOidc(r: EnvReader<keyof typeof ADMIN_OIDC_VARIABLES>, publicUr
   if (issuer !== undefined && issuer.protocol === 'http:' && !isLoopbackHost(issuer.hostname)) {
     r.problem(
       'SPAPI_AUTH_ADMIN_OIDC_ISSUER',
-      'must be https (plain http only on localhost / 127.0.0.1 / [::1], for a local test provider)',
+      `must be https (plain http only on ${LOOPBACK_HOSTS}, for a local test provider)`,
     );
   }
   const clientId = r.raw('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID')!;
@@ -738,10 +738,6 @@ function readAdminOidc(r: EnvReader<keyof typeof ADMIN_OIDC_VARIABLES>, publicUr
     adminOidcClientSecret: clientSecret,
     adminOidcAllowed: allowed,
   };
-}
-
-function isLoopbackHost(hostname: string): boolean {
-  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]';
 }
 
 /**
@@ -835,9 +831,8 @@ function readRotation(r: EnvReader<keyof typeof ROTATION_VARIABLES>) {
   let notificationsQueueUrl: string | undefined;
   const u = raw === undefined ? undefined : r.origin(name, raw);
   if (u !== undefined) {
-    const local = u.hostname === '127.0.0.1' || u.hostname === 'localhost' || u.hostname === '[::1]';
-    if (u.protocol !== 'https:' && !local) {
-      r.problem(name, 'must be https (http only for localhost and 127.0.0.1)');
+    if (u.protocol !== 'https:' && !isLoopbackHost(u.hostname)) {
+      r.problem(name, `must be https (http only on ${LOOPBACK_HOSTS})`);
     } else if (!/^\/[^/]+\/[^/]+$/.test(u.pathname)) {
       r.problem(name, 'must be an SQS queue URL: https://sqs.<region>.amazonaws.com/<account>/<queue>');
     } else {

@@ -5,6 +5,7 @@
  */
 import { LoginRequestError } from './errors.js';
 import { amazonBase } from './http.js';
+import { isLoopbackHost } from './loopback.js';
 import {
   AMAZON_CONSENT_HOSTS,
   consentOrigin,
@@ -137,8 +138,8 @@ export interface CallbackUriPolicy {
   /** Our SP-API application id: the path must be exactly `/apps/authorize/confirm/<it>`. */
   readonly applicationId: string;
   /**
-   * The emulator's base URL: also accepted, and may be `http` on a loopback host (127.0.0.1,
-   * localhost, [::1]) with a port. Relative values are resolved against it when set.
+   * The emulator's base URL: also accepted, and may be `http` on a loopback host (`loopback.ts`)
+   * with a port. Relative values are resolved against it when set.
    */
   readonly amazonUrl?: string;
   /** Base for a relative `amazon_callback_uri` when `amazonUrl` is unset. Default US Seller Central. */
@@ -146,8 +147,6 @@ export interface CallbackUriPolicy {
   /** Extra allowed hosts (e.g. a host Amazon starts using before this table knows it). */
   readonly extraHosts?: Iterable<string>;
 }
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 function badUri(why: string): LoginRequestError {
   return new LoginRequestError('invalid_callback_uri', `amazon_callback_uri rejected: ${why}`);
@@ -172,7 +171,7 @@ export function validateAmazonCallbackUri(value: string, policy: CallbackUriPoli
   // Backslashes, whitespace and controls are normalised differently by browsers and URL parsers.
   if (/[\\\s\x00-\x1f\x7f]/.test(value)) throw badUri('forbidden characters');
   const emulator = policy.amazonUrl === undefined ? undefined : new URL(amazonBase(policy.amazonUrl));
-  if (emulator !== undefined && emulator.protocol === 'http:' && !LOOPBACK.has(emulator.hostname)) {
+  if (emulator !== undefined && emulator.protocol === 'http:' && !isLoopbackHost(emulator.hostname)) {
     throw new TypeError('amazonUrl may be http only on a loopback host');
   }
   const relative = !/^[A-Za-z][A-Za-z0-9+.-]*:/.test(value);

@@ -88,10 +88,16 @@ test('malformed values name the variable and never echo the value', () => {
   }
 });
 
-test('SPAPI_AUTH_PUBLIC_URL: https required except localhost / 127.0.0.1, which serve accepts with a warning', () => {
+test('SPAPI_AUTH_PUBLIC_URL: https required except on a loopback host, which serve accepts with a warning', () => {
   configError(() =>
     loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: 'http://auth.example.com' }), { mode: 'serve' }),
   );
+  // The one loopback rule (core/loopback.ts): [::1] and all of 127.0.0.0/8 too, as for the Amazon
+  // URL and the OpenID issuer (the public URL alone used to refuse them).
+  for (const url of ['http://[::1]:8080', 'http://127.0.0.2:8080', 'http://localhost:8080']) {
+    const local = loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: url }), { mode: 'serve' });
+    assert.equal(local.secureCookies, false, url);
+  }
   const c = loadConfig(serveEnv({ SPAPI_AUTH_PUBLIC_URL: 'http://127.0.0.1:8080' }), { mode: 'serve' });
   assert.equal(c.secureCookies, false);
   assert.equal(c.redirectUri, 'http://127.0.0.1:8080/oauth/callback');

@@ -14,7 +14,7 @@ import {
 } from './helpers.js';
 import { makeOpsService } from './ops-helpers.js';
 import { requestClientSecretRotation } from '../../src/server/ops/rotation.js';
-import { isLoopbackAddress, isLoopbackHost } from '../../src/server/http/validate.js';
+import { isLoopbackAddress, isLoopbackHost } from '../../src/core/loopback.js';
 
 const CALLBACK = `${PUBLIC_URL}/oauth/callback`;
 
@@ -121,8 +121,19 @@ test('loopback rules for the peer address and for HOST (dev warns outside them)'
   for (const a of ['127.0.0.1', '127.1.2.3', '::1', '::ffff:127.0.0.1']) assert.ok(isLoopbackAddress(a), a);
   for (const a of ['0.0.0.0', '10.0.0.1', '::', '::ffff:10.0.0.1', '', 'localhost', '127.0.0.1.evil'])
     assert.ok(!isLoopbackAddress(a), a);
-  for (const h of ['127.0.0.1', 'localhost', '::1', '[::1]']) assert.ok(isLoopbackHost(h), h);
-  for (const h of ['0.0.0.0', '::', '192.168.1.5', 'example.com']) assert.ok(!isLoopbackHost(h), h);
+  for (const h of ['127.0.0.1', '127.9.9.9', 'localhost', 'LocalHost', '::1', '[::1]'])
+    assert.ok(isLoopbackHost(h), h);
+  assert.ok(isLoopbackHost(new URL('http://[::1]:3000/').hostname));
+  for (const h of [
+    '0.0.0.0',
+    '::',
+    '[::]',
+    '192.168.1.5',
+    'example.com',
+    'localhost.example.com',
+    '[127.0.0.1',
+  ])
+    assert.ok(!isLoopbackHost(h), h);
 });
 
 test('a connect-only key cannot tell an unknown seller from another user’s seller', async () => {

@@ -7,7 +7,7 @@ import { EmulatorStateFileError, createPersistentEmulator } from '../../emulator
 import { dropUnknownDevTokens, markLostDevGrants } from '../../server/dev/emulator-grants.js';
 import { devFallback, devLogSink, devPartnersOf } from '../../server/dev/emulator-mount.js';
 import { createLogger } from '../../server/http/log.js';
-import { isLoopbackHost } from '../../server/http/validate.js';
+import { isLoopbackHost } from '../../core/loopback.js';
 import {
   devApiKey,
   devKeyRing,

@@ -15,14 +15,15 @@ import type { ServiceMetrics } from '../ops/metrics.js';
 import { html, type SafeHtml } from '../http/html.js';
 import type { ClientSecretRing } from '../ops/rotation.js';
 import type { RouteHandler, Router } from '../http/router.js';
-import { isLoopbackAddress } from '../http/validate.js';
+import { isLoopbackAddress, isLoopbackHost } from '../../core/loopback.js';
 import { adminPage, type Section } from './layout.js';
 import { createOidcSignIn, type OidcSignIn } from './oidc.js';
 import { AdminSessions, type AdminSession } from './session.js';
 
 /** Rows per page of the sellers list and the webhook outbox. */
 export const PAGE_SIZE = 50;
-const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])(:\d{1,5})?$/;
+/** A `Host` header's name without its port (`[::1]:3000` → `[::1]`). */
+const hostName = (host: string): string => /^(.*?)(?::\d{1,5})?$/.exec(host)![1]!;
 
 /** Fixed notices shown after an action (the query carries a key, never text). */
 const NOTICES: Readonly<Record<string, string>> = {
@@ -192,7 +193,10 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
   const refuseRemoteInDev = (req: ServerRequest): void => {
     // The peer must be this machine (the Host header is the client's to choose), and the Host a
     // local name too (a DNS-rebinding page reaches 127.0.0.1 under its own name).
-    if (devOpen && (!isLoopbackAddress(req.remoteAddress) || !LOCAL_HOST.test(req.header('host') ?? ''))) {
+    if (
+      devOpen &&
+      (!isLoopbackAddress(req.remoteAddress) || !isLoopbackHost(hostName(req.header('host') ?? '')))
+    ) {
       throw new HttpError(
         403,
         'admin_local_only',
@@ -238,7 +242,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       origin !== undefined &&
       origin !== 'null' &&
       origin !== publicOrigin &&
-      !(devOpen && LOCAL_HOST.test(hostOf(origin)))
+      !(devOpen && isLoopbackHost(hostnameOf(origin)))
     ) {
       throw new HttpError(403, 'csrf_failed', 'The form was posted from another site.');
     }
@@ -283,9 +287,9 @@ export function adminActor(session: AdminSession): string {
   return `admin:${session.operator ?? 'anonymous'}`;
 }
 
-function hostOf(origin: string): string {
+function hostnameOf(origin: string): string {
   try {
-    return new URL(origin).host;
+    return new URL(origin).hostname;
   } catch {
     return '';
   }

@@ -118,7 +118,7 @@ export interface OidcSignInOptions {
   /** `<public URL>/admin/oidc/callback`, registered at the provider. */
   readonly redirectUri: string;
   readonly allow: AdminOidcAllowList;
-  /** Plain http to the provider: only for an issuer on localhost / 127.0.0.1 (config checks it). */
+  /** Plain http to the provider: only for an issuer on a loopback host (config checks it). */
   readonly allowInsecure: boolean;
 }
 

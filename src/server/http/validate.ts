@@ -36,27 +36,3 @@ export const PARAM_RULES: Readonly<Record<string, ParamRule>> = Object.freeze({
   },
   token: { pattern: TOKEN, code: 'invalid_token', message: 'The link is malformed.' },
 });
-
-/**
- * Whether a socket peer address is this machine (IPv4 127.0.0.0/8, IPv6 `::1`, or IPv4-mapped
- * loopback). The `Host` header says nothing about who connected: a remote client can send
- * `Host: localhost`.
- *
- * @example
- * isLoopbackAddress('::ffff:127.0.0.1'); // true
- */
-export function isLoopbackAddress(address: string): boolean {
-  const v4 = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4);
-}
-
-/**
- * Whether a `HOST` to listen on reaches this machine only (a loopback address or `localhost`).
- *
- * @example
- * isLoopbackHost('0.0.0.0'); // false
- */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '');
-  return h === 'localhost' || isLoopbackAddress(h);
-}

@@ -5,33 +5,8 @@
 // old secret's seven days, tokens keep coming with the new one — and no token request failed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { queueUrl, type RunningEmulator } from '../../src/emulator/index.js';
-import type { EmulatorApplication } from '../../src/emulator/types.js';
-import type { Store } from '../../src/storage/store.js';
-import {
-  createKey,
-  freePort,
-  freshDatabase,
-  instanceMetric,
-  markerSecrets,
-  openTestStore,
-  postgresSuiteRuns,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
-  testSellers,
-  type ServeProcess,
-} from '../helpers/e2e.js';
-
-/** Waits for `condition` (checked on each event of the loop, at most `limitMs`), else fails with `what`. */
-async function until(what: string, condition: () => Promise<boolean>, limitMs = 120_000): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!(await condition())) {
-    if (Date.now() > end) assert.fail(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+import { instanceMetric, postgresSuiteRuns } from '../helpers/e2e.js';
+import { startRotationFleet, until, type RotationFleet } from '../helpers/rotation-fleet.js';
 
 if (
   await postgresSuiteRuns(
@@ -41,73 +16,17 @@ if (
   )
 ) {
   describe('unattended rotation over 2 serve processes', () => {
-    const secrets = markerSecrets('AutoRotation');
-    const seller = testSellers(1, 'AUTOROT')[0]!;
-    let db: Awaited<ReturnType<typeof freshDatabase>>;
-    let amazon: RunningEmulator;
-    let app: EmulatorApplication;
-    let store: Store;
-    let apiKey: string;
-    let instances: ServeProcess[] = [];
-    const failures: string[] = [];
-    let requests = 0;
-    let stop = false;
-    let traffic: Promise<void> | undefined;
-
+    let fleet: RotationFleet;
     before(async () => {
-      db = await freshDatabase('autorot');
-      const ports = await Promise.all([freePort(), freePort()]);
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
-      ({ amazon, app } = await startTestEmulator(publicUrl, secrets.clientSecret, {
-        sellers: [seller],
-        tokenTtlS: 20,
-      }));
-      store = await openTestStore(db.url, secrets.encryptionKeys);
-      await seedSellers(amazon, app, secrets.clientSecret, store, [seller.sellingPartnerId]);
-      apiKey = await createKey(store);
-      const extra = {
-        SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL: queueUrl(amazon.url, 'spapi-auth-notifications'),
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'AKIAEMULATOR000000',
-        AWS_SECRET_ACCESS_KEY: 'emulator-dummy-secret',
-      };
-      instances = await Promise.all(
-        ports.map((port) =>
-          startServe(serveEnv({ app, secrets, amazon, databaseUrl: db.url, publicUrl, port, extra }), 40_000),
-        ),
-      );
-      // Token requests to both instances all along.
-      traffic = (async () => {
-        while (!stop) {
-          await Promise.all(
-            instances.map(async (i) => {
-              requests++;
-              const res = await fetch(`${i.url}/v1/sellers/${seller.sellingPartnerId}/access-token`, {
-                headers: { authorization: `Bearer ${apiKey}` },
-              });
-              if (res.status !== 200) failures.push(`${res.status} ${await res.text()}`);
-              else await res.body?.cancel();
-            }),
-          );
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      })();
+      fleet = await startRotationFleet('autorot');
     });
-
     after(async () => {
-      stop = true;
-      await traffic;
-      await Promise.all(instances.map((i) => i.stop()));
-      await store?.close();
-      await amazon?.close();
-      await db?.drop();
+      await fleet?.close();
     });
 
     it('expiry notice → one rotation → new secret on both instances → old one retired, no token request failed', async () => {
-      const rotations = async (): Promise<number> => {
-        const stats = await amazon.emulator.control.stats();
-        return stats.spapi['/applications/2023-11-30/clientSecret']?.['204'] ?? 0;
-      };
+      const { amazon, app, store, instances, failures } = fleet;
+      const rotations = () => fleet.rotations();
       const before = await Promise.all(
         instances.map((i) => instanceMetric(i, 'spapi_auth_client_secret_expiry_timestamp_seconds')),
       );
@@ -146,7 +65,7 @@ if (
         60_000,
       );
       assert.equal(await rotations(), 1, 'still one rotation');
-      assert.ok(requests > 20, `token requests made: ${requests}`);
+      assert.ok(fleet.requests() > 20, `token requests made: ${fleet.requests()}`);
       assert.deepEqual(failures, [], 'no token request failed');
       const invalidClient = (await amazon.emulator.control.stats()).token.refresh_token?.invalid_client ?? 0;
       assert.equal(invalidClient, 0, 'the retired secret was never sent');

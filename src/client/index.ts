@@ -110,8 +110,9 @@ export interface TokenClient {
   /** One seller in every region (`GET /v1/sellers/:id`), as the service sends it. */
   getSeller(sellingPartnerId: string, options?: TokenClientCallOptions): Promise<Seller>;
   /**
-   * Forgets a token SP-API refused, if it is the one held: the next call asks the service again
-   * (which answers with the token it holds, or a newer one).
+   * Forgets a token SP-API refused, if it is the one held: the next call asks the service again and
+   * says so (`?refused=` with the token's SHA-256), so the service drops that token too and refreshes
+   * once, or answers with the newer token it holds.
    */
   invalidate(seller: string | SellerTokenKey, accessToken: string): Promise<void>;
 }
@@ -181,6 +182,8 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
   const grantless = cache<AccessToken>();
   const rdts = cache<RestrictedDataToken>();
   const refreshAt = (expiresAt: number): number => expiresAt - marginMs;
+  /** Per access-token cache key: the token SP-API refused, until the service gave another. */
+  const refused = new Map<string, { readonly token: string; readonly fingerprint: string }>();
   const keyOf = (seller: string | SellerTokenKey, region?: Region): [id: string, region?: Region] =>
     typeof seller === 'string' ? [seller, region] : [seller.sellingPartnerId, seller.region];
 
@@ -188,11 +191,18 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
     getAccessToken(seller, region, opts) {
       const [id, r] = keyOf(seller, region);
       const k = `${id}\n${r ?? ''}`;
+      const refusal = refused.get(k);
       const hit = accessTokens.fresh(k);
-      if (hit !== undefined) return Promise.resolve(hit.value);
-      const path = `v1/sellers/${encodeURIComponent(id)}/access-token${r === undefined ? '' : `?region=${r}`}`;
+      // A token SP-API refused is never served again, even by a load that began before the refusal.
+      if (hit !== undefined && hit.value.accessToken !== refusal?.token) return Promise.resolve(hit.value);
+      const query = [
+        ...(r === undefined ? [] : [`region=${r}`]),
+        ...(refusal === undefined ? [] : [`refused=${refusal.fingerprint}`]),
+      ];
+      const path = `v1/sellers/${encodeURIComponent(id)}/access-token${query.length ? `?${query.join('&')}` : ''}`;
+      // A load that reports a refusal does not join one that does not (it would bring the old token back).
       return accessTokens.load(
-        k,
+        refusal === undefined ? k : `${k}\nrefused`,
         async () => {
           const b = await call<AccessTokenBody>('GET', path);
           const token = {
@@ -201,6 +211,12 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
             region: requireString(b.region) as Region,
             endpoint: requireString(b.endpoint),
           };
+          if (
+            refusal !== undefined &&
+            refused.get(k)?.token === refusal.token &&
+            token.accessToken !== refusal.token
+          )
+            refused.delete(k);
           accessTokens.set(k, { value: token, refreshAt: refreshAt(token.expiresAt) });
           return token;
         },
@@ -265,9 +281,26 @@ export function createTokenClient(options: TokenClientOptions): TokenClient {
     },
     async invalidate(seller, accessToken) {
       const [id] = keyOf(seller);
-      accessTokens.deleteWhere((k, e) => k.startsWith(`${id}\n`) && e.value.accessToken === accessToken);
+      const held = accessTokens.find(
+        (k, e) => k.startsWith(`${id}\n`) && e.value.accessToken === accessToken,
+      );
+      if (held === undefined || refused.get(held.key)?.token === accessToken) return;
+      // The next request for it tells the service (by fingerprint, never the token), which then
+      // drops the token everywhere and refreshes once, instead of handing the same token back.
+      const fingerprint = await sha256Hex(accessToken);
+      if (refused.size >= MAX_REFUSALS) refused.clear();
+      refused.set(held.key, { token: accessToken, fingerprint });
     },
   };
+}
+
+/** Refusals remembered at most (one per seller and region asked for). */
+const MAX_REFUSALS = 10_000;
+
+/** Hex SHA-256 of a string (Web Crypto: the client has no node: imports). */
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await globalThis.crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** A network failure or a timeout, without the request (its headers hold the API key). */

@@ -55,6 +55,11 @@ export interface AmazonGateway {
   ): Promise<RestrictedDataToken>;
   /** Drops whatever is cached in memory for a seller (after deletion or re-authorization). */
   forget(key: SellerTokenKey): void;
+  /**
+   * Drops an access token SP-API refused before its expiry, here and in the store, if it is the one
+   * held (the next `getAccessToken` refreshes once); a newer one is kept.
+   */
+  invalidateAccessToken?(key: SellerTokenKey, accessToken: string): Promise<void>;
   /** One LWA call with our client id and `clientSecret`; throws the core's `LwaError` unless LWA accepts it. */
   verifyClientSecret(clientSecret: string): Promise<void>;
   /** The SP-API base URL of a region as callers should use it. */

@@ -289,11 +289,23 @@ const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> 
       summary: "Get a seller's access token",
       description:
         'From memory while fresh, else from the store, else one refresh shared by every instance. ' +
-        'Never returns the refresh token.',
+        'Never returns the refresh token. With `refused`, the SHA-256 of a token SP-API refused ' +
+        '(403 "expired" or "revoked" before its expiry): when it is the token held, that token is ' +
+        'dropped everywhere and one refresh is made; otherwise the newer token held is returned.',
       scope: 'tokens:read',
       params: ['id', 'region'],
+      query: {
+        refused: {
+          type: 'string',
+          pattern: '^[0-9a-f]{64}$',
+          description: 'Hex SHA-256 of an access token SP-API refused (never the token itself).',
+        },
+      },
       ok: { status: 200, description: 'A usable access token.', schema: ref('AccessToken') },
-      errors: { ...TOKEN_ERRORS, 400: ['invalid_seller_id', 'invalid_region', 'region_required'] },
+      errors: {
+        ...TOKEN_ERRORS,
+        400: ['invalid_seller_id', 'invalid_region', 'region_required', 'invalid_parameter'],
+      },
     },
   },
   '/v1/grantless-tokens': {

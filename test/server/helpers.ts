@@ -9,6 +9,7 @@ import {
   type RunningEmulator,
 } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
+import type { EmulatorOptions } from '../../src/emulator/types.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
@@ -305,11 +306,12 @@ export interface LocalService {
 export async function startLocalService(
   env: Record<string, string> = {},
   port?: number,
+  emulatorOptions: Pick<EmulatorOptions, 'rates'> = {},
 ): Promise<LocalService> {
   port ??= await freePortOf();
   const publicUrl = `http://localhost:${port}`;
   const app = { ...devApplication(publicUrl), clientSecret: CANARY_SECRET };
-  const emulator = await startEmulator({ port: 0, applications: [app] });
+  const emulator = await startEmulator({ port: 0, applications: [app], ...emulatorOptions });
   const key = randomBytes(32);
   const config = loadConfig(
     serviceEnv(app, {

@@ -26,6 +26,8 @@ export interface TokenSource {
     request: RestrictedDataTokenRequest,
   ): Promise<RestrictedDataToken>;
   forget(key: SellerTokenKey): void;
+  /** See {@link AmazonGateway.invalidateAccessToken}. */
+  invalidate?(key: SellerTokenKey, accessToken: string): Promise<void>;
 }
 
 /**
@@ -172,6 +174,7 @@ export function createAmazonGateway(opts: {
     getGrantlessToken: (scope) => tokens.getGrantlessToken(scope),
     getRestrictedDataToken: (key, request) => tokens.getRestrictedDataToken(key, request),
     forget: (key) => tokens.forget(key),
+    invalidateAccessToken: async (key, accessToken) => tokens.invalidate?.(key, accessToken),
     endpoint: (region) => endpoints[region],
     callSpApi: spApiCaller(config, transport),
     verifyClientSecret: (secret) => verifyClientSecret(config.lwaClientId, secret, transport),

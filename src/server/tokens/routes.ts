@@ -4,6 +4,7 @@
  * request: with a cached token it does no database work (the API key, the seller's region and the
  * token all come from memory) and reuses the serialised body while the token is unchanged.
  */
+import { createHash } from 'node:crypto';
 import { withProfiles } from '../domain/profile.js';
 import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
 import type { AccessToken, Region } from '../../core/index.js';
@@ -145,6 +146,30 @@ function registerAccessTokenRoute(
     for (const r of ['na', 'eu', 'fe'] as const) bodyCache[r].delete(id);
   };
 
+  /** `?refused=`: the hex SHA-256 of a token SP-API refused, or undefined. */
+  const refusedOf = (rawQuery: string): string | undefined => {
+    if (rawQuery === '') return undefined;
+    const q = parseQuery(rawQuery);
+    if (q instanceof HttpError) throw q;
+    const fp = q.get('refused');
+    if (fp !== undefined && !/^[0-9a-f]{64}$/.test(fp))
+      throw new HttpError(400, 'invalid_parameter', 'refused must be the hex SHA-256 of an access token.');
+    return fp;
+  };
+
+  /**
+   * The seller's token; when the caller says SP-API refused the token held (its fingerprint), that
+   * token is dropped here and in the store first, so one refresh replaces it (concurrent reports of
+   * the same token find the new one and drop nothing).
+   */
+  const currentToken = async (key: { sellingPartnerId: string; region: Region }, refused?: string) => {
+    const token = await amazon.getAccessToken(key);
+    if (refused === undefined || amazon.invalidateAccessToken === undefined) return token;
+    if (createHash('sha256').update(token.accessToken).digest('hex') !== refused) return token;
+    await amazon.invalidateAccessToken(key, token.accessToken);
+    return amazon.getAccessToken(key);
+  };
+
   const releaseSlow = async (
     req: ServerRequest,
     id: string,
@@ -154,8 +179,9 @@ function registerAccessTokenRoute(
     const key = verified ?? (await keys.authenticate(req.header('authorization'), 'tokens:read'));
     let region: Region | undefined;
     try {
+      const refused = refusedOf(req.rawQuery);
       region = await regionOf(id, req.rawQuery);
-      const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
+      const token = await currentToken({ sellingPartnerId: id, region }, refused);
       audit.release(key.id, id, region);
       return tokenResponse(id, region, token);
     } catch (err) {

@@ -133,6 +133,7 @@ export function createCoreTokenSource(opts: CoreTokenSourceOptions): TokenSource
       return manager.refreshAccessToken(key, { minExpiresAt });
     },
     getGrantlessToken: (scope) => manager.getGrantlessToken(scope),
+    invalidate: (key, accessToken) => manager.invalidate(key, accessToken),
     async getRestrictedDataToken(key, request) {
       const t = await manager.getRestrictedDataToken(key, request);
       onUse(key.sellingPartnerId, key.region);

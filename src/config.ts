@@ -24,6 +24,8 @@ import {
   type EnvReader,
   type Variables,
 } from './shared/env-reader.js';
+import { isVisibleAscii } from './core/printable.js';
+import { CLIENT_SECRET_MAX_LENGTH, isClientSecretShape } from './core/lwa.js';
 
 export type { ConfigProblem, EffectiveSetting } from './shared/env-reader.js';
 
@@ -297,7 +299,6 @@ const APPLICATION_ID = /^amzn1\.(?:sp\.solution|sellerapps\.app)\.[A-Za-z0-9-]{1
 const LWA_CLIENT_ID = /^amzn1\.application-oa2-client\.[A-Za-z0-9]{1,71}$/;
 /** Amazon's LWA client secrets: `amzn1.oa2-cs.v1.<hex>`, or 64 hex digits for older apps. */
 const LWA_CLIENT_SECRET = /^(?:amzn1\.oa2-cs\.v1\.[A-Za-z0-9]{1,200}|[0-9a-f]{64})$/;
-const PRINTABLE = /^[\x21-\x7e]+$/;
 
 /**
  * Reads and validates the configuration from an environment object. Each group of settings has
@@ -387,7 +388,7 @@ function readApplication(
   warnings: string[],
 ) {
   const printable = (name: keyof typeof APPLICATION_VARIABLES, value: string | undefined, max: number) => {
-    const ok = value === undefined || value === '' || (PRINTABLE.test(value) && value.length <= max);
+    const ok = value === undefined || value === '' || isVisibleAscii(value, max);
     if (!ok) r.problem(name, 'must be printable ASCII without spaces');
     return ok;
   };
@@ -404,7 +405,7 @@ function readApplication(
     else warnings.push(`LWA_CLIENT_ID (${shapeOf(lwaClientId)}) ${rule}`);
   }
   const lwaClientSecret = r.required('LWA_CLIENT_SECRET', devApp?.clientSecret);
-  if (printable('LWA_CLIENT_SECRET', lwaClientSecret, 512) && lwaClientSecret !== '') {
+  if (printable('LWA_CLIENT_SECRET', lwaClientSecret, CLIENT_SECRET_MAX_LENGTH) && lwaClientSecret !== '') {
     if (lwaClientSecret.startsWith('amzn1.application-oa2-client.')) {
       r.problem(
         'LWA_CLIENT_SECRET',
@@ -417,7 +418,7 @@ function readApplication(
     }
   }
   const lwaClientSecretNext = r.raw('LWA_CLIENT_SECRET_NEXT');
-  printable('LWA_CLIENT_SECRET_NEXT', lwaClientSecretNext, 512);
+  printable('LWA_CLIENT_SECRET_NEXT', lwaClientSecretNext, CLIENT_SECRET_MAX_LENGTH);
   const applicationId = r.required('SPAPI_APPLICATION_ID', devApp?.applicationId);
   if (applicationId !== '' && !APPLICATION_ID.test(applicationId)) {
     r.problem(
@@ -674,7 +675,7 @@ function readOperators(r: EnvReader<keyof typeof OPERATOR_VARIABLES>) {
     r.problem('SPAPI_AUTH_ADMIN_PASSWORD', 'must be at least 12 characters');
   }
   const metricsToken = r.raw('SPAPI_AUTH_METRICS_TOKEN');
-  if (metricsToken !== undefined && !/^[\x21-\x7e]{16,256}$/.test(metricsToken)) {
+  if (metricsToken !== undefined && !isVisibleAscii(metricsToken, 256, 16)) {
     r.problem('SPAPI_AUTH_METRICS_TOKEN', 'must be 16 to 256 printable characters');
   }
   return { adminPassword, metricsToken, metricsRuntime: r.bool('SPAPI_AUTH_METRICS_RUNTIME', true) };
@@ -716,11 +717,11 @@ function readAdminOidc(r: EnvReader<keyof typeof ADMIN_OIDC_VARIABLES>, publicUr
     );
   }
   const clientId = r.raw('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID')!;
-  if (!PRINTABLE.test(clientId) || clientId.length > 256) {
+  if (!isVisibleAscii(clientId, 256)) {
     r.problem('SPAPI_AUTH_ADMIN_OIDC_CLIENT_ID', 'must be printable ASCII without spaces');
   }
   const clientSecret = r.raw('SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET')!;
-  if (!PRINTABLE.test(clientSecret) || clientSecret.length > 512) {
+  if (!isClientSecretShape(clientSecret)) {
     r.problem('SPAPI_AUTH_ADMIN_OIDC_CLIENT_SECRET', 'must be printable ASCII without spaces');
   }
   let allowed = off.adminOidcAllowed;
@@ -760,8 +761,7 @@ export function parseOidcAllowList(value: string): AdminOidcAllowList {
   for (const entry of entries) {
     if (entry.startsWith('group:')) {
       const group = entry.slice('group:'.length);
-      if (!/^[\x21-\x7e]{1,256}$/.test(group))
-        throw new ConfigError(name, 'has an empty or malformed group: entry');
+      if (!isVisibleAscii(group, 256)) throw new ConfigError(name, 'has an empty or malformed group: entry');
       groups.push(group);
       continue;
     }
@@ -772,7 +772,7 @@ export function parseOidcAllowList(value: string): AdminOidcAllowList {
       continue;
     }
     const at = lower.lastIndexOf('@');
-    if (at < 1 || lower.length > 254 || !/^[\x21-\x7e]+$/.test(lower) || !DOMAIN.test(lower.slice(at + 1))) {
+    if (at < 1 || !isVisibleAscii(lower, 254) || !DOMAIN.test(lower.slice(at + 1))) {
       throw new ConfigError(
         name,
         'entries must be e-mail addresses, @domains or group:<name>, separated by commas',

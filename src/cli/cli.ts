@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { CliError, UsageError, type CliContext, type Command } from './command.js';
 import { commands } from './commands/index.js';
 import { editDistance } from '../shared/edit-distance.js';
+import { clip } from './runtime.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -38,12 +39,6 @@ function closest(word: string, names: readonly string[]): string | undefined {
     : undefined;
 }
 
-/** Printable and short, for echoing what the user typed. */
-function shown(text: string): string {
-  const printable = text.replace(/[^\x20-\x7e]/g, '?');
-  return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
-}
-
 /**
  * Refuses an option the command does not know, with the nearest known one, before `parseArgs`
  * (whose own message tells the user how to pass a positional starting with `-`).
@@ -60,12 +55,12 @@ function checkOptions(args: readonly string[], command: Command): void {
       if (long.includes(name)) continue;
       const near = closest(name, long);
       throw new UsageError(
-        `unknown option --${shown(name)}${near === undefined ? '' : ` (did you mean --${near}?)`}`,
+        `unknown option --${clip(name)}${near === undefined ? '' : ` (did you mean --${near}?)`}`,
       );
     }
     if (/^-[^-]/.test(arg)) {
       for (const c of arg.slice(1)) {
-        if (!short.has(c)) throw new UsageError(`unknown option -${shown(c)}`);
+        if (!short.has(c)) throw new UsageError(`unknown option -${clip(c)}`);
       }
     }
   }
@@ -80,7 +75,7 @@ function parseArgsMessage(err: Error & { code: string }): string {
         ? `option ${option ?? ''} takes no value`
         : `option ${option ?? ''} needs a value`;
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
-      return `unexpected argument '${shown(/'([^']*)'/.exec(err.message)?.[1] ?? '')}' (this command takes none)`;
+      return `unexpected argument '${clip(/'([^']*)'/.exec(err.message)?.[1] ?? '')}' (this command takes none)`;
     default:
       return err.message;
   }
@@ -103,7 +98,7 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
       commands.map((c) => c.name),
     );
     ctx.stderr(
-      `spapi-auth: unknown command '${shown(name)}'${near === undefined ? '' : ` (did you mean '${near}'?)`} (see spapi-auth --help)\n`,
+      `spapi-auth: unknown command '${clip(name)}'${near === undefined ? '' : ` (did you mean '${near}'?)`} (see spapi-auth --help)\n`,
     );
     return 2;
   }

@@ -19,6 +19,7 @@ import { ClientSecretRing } from '../server/ops/rotation.js';
 import { openServiceStore } from '../server/service.js';
 import { SELLING_PARTNER_ID_RE } from '../core/consent.js';
 import { CliError, UsageError, type CliContext } from './command.js';
+import { printableOnly } from '../core/printable.js';
 
 function configFailure(err: unknown): never {
   if (err instanceof ConfigError) throw new CliError(`configuration: ${err.message} (${err.code})`);
@@ -254,7 +255,7 @@ export function sellerIdArg(positionals: readonly string[]): string {
  * ```
  */
 export function clip(text: string): string {
-  const printable = text.replace(/[^\x20-\x7e]/g, '?');
+  const printable = printableOnly(text);
   return printable.length > 40 ? `${printable.slice(0, 40)}…` : printable;
 }
 

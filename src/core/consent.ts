@@ -13,6 +13,7 @@ import {
   type Marketplace,
   type PartnerKind,
 } from './marketplaces.js';
+import { isVisibleAscii } from './printable.js';
 
 /**
  * The query parameter names Amazon uses, in one place.
@@ -209,7 +210,6 @@ export interface LoginRequest {
   readonly beta: boolean;
 }
 
-const AMAZON_STATE_RE = /^[\x21-\x7e]{1,1024}$/;
 /**
  * What a selling partner id may look like, everywhere: the callback, the Login URI, the token
  * manager's keys and the service's routes. Amazon documents no format; merchant ids are upper-case
@@ -256,8 +256,7 @@ export function parseLoginRequest(
   if (uri === undefined) throw badUri('missing');
   const amazonCallbackUri = validateAmazonCallbackUri(uri, policy);
   const amazonState = single(params, AMAZON_PARAMS.amazonState, bad);
-  if (amazonState === undefined || !AMAZON_STATE_RE.test(amazonState))
-    throw bad('amazon_state missing or malformed');
+  if (!isVisibleAscii(amazonState, 1024)) throw bad('amazon_state missing or malformed');
   const sellingPartnerId = single(params, AMAZON_PARAMS.sellingPartnerId, bad);
   if (sellingPartnerId === undefined || !SELLING_PARTNER_ID_RE.test(sellingPartnerId)) {
     throw bad('selling_partner_id missing or malformed');

@@ -19,6 +19,7 @@ import {
   type TransportOptions,
 } from './http.js';
 import { LWA_TOKEN_URL } from './marketplaces.js';
+import { isVisibleAscii } from './printable.js';
 
 /**
  * The app's LWA credentials.
@@ -32,6 +33,24 @@ export interface LwaCredentials {
   readonly clientSecret: string;
   /** During a rotation, the other valid secret: tried once when the first gets `invalid_client`. */
   readonly clientSecretNext?: string;
+}
+
+/**
+ * The longest client secret taken, in visible ASCII characters: LWA's are about 80
+ * (`amzn1.oa2-cs.v1.` and 64 hex), so 512 leaves room for a format change while bounding what the
+ * configuration, a rotation notification and the admin's OpenID provider secret may carry.
+ */
+export const CLIENT_SECRET_MAX_LENGTH = 512;
+
+/**
+ * Whether `value` has the shape every client secret must have: 1 to
+ * {@link CLIENT_SECRET_MAX_LENGTH} visible ASCII characters.
+ *
+ * @example
+ * isClientSecretShape('amzn1.oa2-cs.v1.0123abcd'); // true
+ */
+export function isClientSecretShape(value: unknown): value is string {
+  return isVisibleAscii(value, CLIENT_SECRET_MAX_LENGTH);
 }
 
 /** Where the token endpoint is: Amazon's, or `amazonUrl`'s `/auth/o2/token` (the emulator). */
@@ -92,8 +111,6 @@ export interface LwaAuthorizationCodeResult extends LwaTokenResult {
 
 const MAX_TOKEN_BYTES = 2048;
 const DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024;
-/** Printable ASCII without space: what an LWA token looks like (`Atza|…`, `Atzr|…`, `Atc|…`). */
-const TOKEN_RE = /^[\x21-\x7e]+$/;
 
 function assertParam(value: unknown, name: string): asserts value is string {
   if (typeof value !== 'string' || value.length === 0) {
@@ -299,7 +316,8 @@ function checkToken(
     throw invalid(`${field} missing or not a string`, status, requestId);
   if (v.length > MAX_TOKEN_BYTES)
     throw invalid(`${field} longer than ${MAX_TOKEN_BYTES} bytes`, status, requestId);
-  if (!TOKEN_RE.test(v))
+  // Visible ASCII: what an LWA token looks like (`Atza|…`, `Atzr|…`, `Atc|…`).
+  if (!isVisibleAscii(v, MAX_TOKEN_BYTES))
     throw invalid(`${field} contains whitespace, control or non-ASCII characters`, status, requestId);
   return v;
 }

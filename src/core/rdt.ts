@@ -5,6 +5,7 @@
 import { SpApiError } from './errors.js';
 import { BodyTooLargeError, amazonRequest, amazonRequestId, readCappedText } from './http.js';
 import { spapiEndpoint, type Region } from './marketplaces.js';
+import { isVisibleAscii } from './printable.js';
 
 /** One resource an RDT grants (Tokens API 2021-03-01 `restrictedResources`). */
 export interface RestrictedResource {
@@ -88,7 +89,7 @@ export function canonicalResources(resources: readonly RestrictedResource[]): Re
     if (typeof r !== 'object' || r === null || !isRdtMethod(r.method)) {
       throw new TypeError('each restricted resource needs a method: GET, PUT, POST or DELETE');
     }
-    if (typeof r.path !== 'string' || !/^\/[\x21-\x7e]{1,512}$/.test(r.path)) {
+    if (typeof r.path !== 'string' || !r.path.startsWith('/') || !isVisibleAscii(r.path.slice(1), 512)) {
       throw new TypeError('each restricted resource needs a path starting with /');
     }
     if (r.dataElements !== undefined) {
@@ -224,7 +225,7 @@ export async function processRestrictedDataTokenResponse(
   const obj = (body as { payload?: unknown } | null)?.payload ?? body;
   const token = (obj as { restrictedDataToken?: unknown } | null)?.restrictedDataToken;
   const expiresIn = (obj as { expiresIn?: unknown } | null)?.expiresIn;
-  if (typeof token !== 'string' || !/^[\x21-\x7e]{1,4096}$/.test(token)) {
+  if (!isVisibleAscii(token, 4096)) {
     throw new SpApiError('invalid_spapi_response', 'Tokens API answer without a valid restrictedDataToken', {
       status,
       requestId,

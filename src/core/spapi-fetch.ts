@@ -25,6 +25,7 @@ import {
   type SpApiEndpointOptions,
 } from './rdt.js';
 import type { TokenManager } from './token-manager.js';
+import { printableOnly } from './printable.js';
 
 /** Parts of Amazon's User-Agent: `AppName/AppVersion (Language=…; Platform=…; Name=Value)`. */
 export interface UserAgentOptions {
@@ -36,8 +37,7 @@ export interface UserAgentOptions {
   readonly attributes?: Readonly<Record<string, string>>;
 }
 
-const escapeUa = (s: string): string =>
-  s.replace(/[^\x20-\x7e]/g, '?').replace(/[\\/()=;]/g, (c) => `\\${c}`);
+const escapeUa = (s: string): string => printableOnly(s).replace(/[\\/()=;]/g, (c) => `\\${c}`);
 
 /**
  * A User-Agent in the format Amazon requires (`AppName/Version (Language=…)`), at most 500 characters (SP-API rejects

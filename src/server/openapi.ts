@@ -9,6 +9,7 @@ import { SELLER_TOKEN_STATUSES } from '../core/token-vault.js';
 import { SCOPES } from './tokens/api-keys.js';
 import { SELLING_PARTNER_ID_RE as SELLER_ID } from '../core/consent.js';
 import { TOKEN, USER_REF } from './http/validate.js';
+import { PAGE_CURSOR_MAX_LENGTH } from '../storage/store/sellers.js';
 
 /** A JSON Schema (2020-12, as OpenAPI 3.1 uses it). */
 export type JsonSchema = Readonly<Record<string, unknown>>;
@@ -382,7 +383,11 @@ const OPERATIONS: Readonly<Record<string, Readonly<Record<string, Operation>>>> 
       query: {
         limit: { type: 'integer', minimum: 1, maximum: 500, default: 50, description: 'Items per page.' },
         status: { ...STATUS, description: 'Only authorizations in this status.' },
-        cursor: { type: 'string', maxLength: 512, description: 'The `next_cursor` of the previous page.' },
+        cursor: {
+          type: 'string',
+          maxLength: PAGE_CURSOR_MAX_LENGTH,
+          description: 'The `next_cursor` of the previous page.',
+        },
         search: { type: 'string', maxLength: 256, description: 'A seller id or user_ref prefix.' },
       },
       ok: { status: 200, description: 'A page of authorizations.', schema: ref('SellerPage') },

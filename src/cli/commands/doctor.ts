@@ -23,6 +23,7 @@ import { rotationStatus } from '../../server/ops/secret-rotation.js';
 import type { CliContext, Command } from '../command.js';
 import { formatTable, printJson } from '../output.js';
 import { appCredentials, sqlitePathOf, withCode } from '../runtime.js';
+import { printableOnly } from '../../core/printable.js';
 
 const help = `Usage: spapi-auth doctor [--json]
 
@@ -71,7 +72,7 @@ function describeError(err: unknown): string {
   }
   const e = err as { name?: string; code?: unknown; message?: string };
   const code = typeof e.code === 'string' ? ` ${e.code}` : '';
-  return `${e.name ?? 'Error'}${code}: ${(e.message ?? '').replace(/[^\x20-\x7e]/g, ' ').slice(0, 160)}`;
+  return `${e.name ?? 'Error'}${code}: ${printableOnly(e.message ?? '', ' ').slice(0, 160)}`;
 }
 
 /** The configuration check, the warnings it raised, and what it read (secrets redacted). */

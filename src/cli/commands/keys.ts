@@ -4,6 +4,7 @@ import { SCOPES, generateApiKey, isScope } from '../../server/tokens/api-keys.js
 import type { Store } from '../../storage/store.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { loadCliStoreConfig, withStore } from '../runtime.js';
+import { isPrintableAscii } from '../../core/printable.js';
 
 const help = `Usage: spapi-auth keys create --scopes SCOPE[,SCOPE…] [--name NAME] [--json]
        spapi-auth keys list [--json]
@@ -60,7 +61,7 @@ export const keysCommand: Command = {
         );
       }
       const name = typeof values.name === 'string' ? values.name : null;
-      if (name !== null && !/^[\x20-\x7e]{1,100}$/.test(name))
+      if (name !== null && !isPrintableAscii(name, 100))
         throw new UsageError('--name must be 1 to 100 printable characters');
       const k = generateApiKey();
       await withKeyStore(ctx, (store) =>

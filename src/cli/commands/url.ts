@@ -5,6 +5,7 @@ import { consentUrlOf } from '../../server/tokens/gateway.js';
 import { UsageError, type CliContext, type Command } from '../command.js';
 import { formatFields, printJson } from '../output.js';
 import { clip, loadCliConfig } from '../runtime.js';
+import { isVisibleAscii } from '../../core/printable.js';
 
 const help = `Usage: spapi-auth url --marketplace CC [--vendor] [--state S] [--json]
 
@@ -32,7 +33,7 @@ async function run({ values }: { values: Record<string, unknown> }, ctx: CliCont
   const marketplace = findMarketplace(code);
   if (!marketplace) throw new UsageError(`unknown marketplace '${clip(code)}' (e.g. US, DE, JP)`);
   const given = values.state;
-  if (given !== undefined && (typeof given !== 'string' || !/^[\x21-\x7e]{1,512}$/.test(given))) {
+  if (given !== undefined && !isVisibleAscii(given, 512)) {
     throw new UsageError('--state must be 1 to 512 printable characters without spaces');
   }
   const kind = values.vendor === true ? 'vendor' : 'seller';

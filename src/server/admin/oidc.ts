@@ -9,6 +9,7 @@
  */
 import * as oidc from 'openid-client';
 import type { AdminOidcAllowList } from '../../config.js';
+import { printableOnly } from '../../core/printable.js';
 
 /** What the callback must be checked against (kept in the browser's signed sign-in cookie). */
 export interface OidcChecks {
@@ -107,7 +108,7 @@ export function canonicalEmail(raw: string): string | undefined {
 
 function clip(name: string): string {
   // Printable ASCII only and bounded: it goes into a cookie, the audit log and pages.
-  return name.replace(/[^\x21-\x7e]/g, '?').slice(0, 200);
+  return printableOnly(name, '?', true).slice(0, 200);
 }
 
 /** Settings of {@link createOidcSignIn}. */

@@ -5,6 +5,8 @@ import { html } from '../http/html.js';
 import { sellerTable } from './components.js';
 import { STATUS_ORDER } from './layout.js';
 import { PAGE_SIZE, noticeOf, type AdminKit } from './kit.js';
+import { isPrintableAscii } from '../../core/printable.js';
+import { isPageCursorShape } from '../../storage/store/sellers.js';
 
 const STATUSES = new Set<string>(STATUS_ORDER);
 
@@ -23,14 +25,14 @@ export function registerSellersPage(kit: AdminKit): void {
     const cursor = q.get('cursor');
     if (status !== '' && !STATUSES.has(status))
       throw new HttpError(400, 'invalid_status', 'Unknown status filter.');
-    if (search.length > 100 || !/^[\x20-\x7e]*$/.test(search)) {
+    if (!isPrintableAscii(search, 100, 0)) {
       throw new HttpError(
         400,
         'invalid_search',
         'Search for a seller id or user_ref prefix (printable, up to 100).',
       );
     }
-    if (cursor !== null && cursor.length > 512)
+    if (cursor !== null && cursor !== '' && !isPageCursorShape(cursor))
       throw new HttpError(400, 'invalid_cursor', 'The page cursor is malformed.');
     let page;
     try {

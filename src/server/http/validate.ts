@@ -5,6 +5,7 @@
  */
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import type { ParamRule } from './router.js';
+import { PRINTABLE_ASCII_CLASS, VISIBLE_ASCII_CLASS } from '../../core/printable.js';
 
 /**
  * A 32-byte random token in base64url: connect links, Appstore sessions, states, binding cookies.
@@ -20,7 +21,9 @@ export const TOKEN = /^[A-Za-z0-9_-]{43}$/;
  * @example
  * USER_REF.test('acct-123'); // true
  */
-export const USER_REF = /^[\x21-\x7e](?:[\x20-\x7e]{0,254}[\x21-\x7e])?$/;
+export const USER_REF = new RegExp(
+  `^[${VISIBLE_ASCII_CLASS}](?:[${PRINTABLE_ASCII_CLASS}]{0,254}[${VISIBLE_ASCII_CLASS}])?$`,
+);
 
 /**
  * Router rules for the path parameters.

@@ -30,6 +30,8 @@ import {
   clientSecretInstalledEvent,
   invalidClientEvent,
 } from '../domain/events.js';
+import { isVisibleAscii } from '../../core/printable.js';
+import { isClientSecretShape } from '../../core/lwa.js';
 
 /** The notification types {@link acceptNotification} handles. */
 export const NEW_SECRET = 'APPLICATION_OAUTH_CLIENT_NEW_SECRET';
@@ -38,7 +40,6 @@ export const SECRET_EXPIRY = 'APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY';
 /** The API key scope `POST /v1/notifications` requires. */
 export const NOTIFICATIONS_SCOPE: Scope = 'notifications:write';
 
-const SECRET = /^[\x21-\x7e]{1,512}$/;
 const INVALID_CLIENT_ALARM_EVERY_MS = 15 * 60_000;
 const RELOAD_EVERY_MS = 60_000;
 
@@ -401,7 +402,7 @@ export async function acceptNotification(
     }
   };
   const notif =
-    typeof notificationId === 'string' && /^[\x21-\x7e]{1,200}$/.test(notificationId) ? notificationId : null;
+    typeof notificationId === 'string' && isVisibleAscii(notificationId, 200) ? notificationId : null;
 
   if (type === NEW_SECRET) {
     const p = object(payload.applicationOAuthClientNewSecret);
@@ -414,7 +415,7 @@ export async function acceptNotification(
     }
     checkClient(p.clientId);
     const secret = p.newClientSecret;
-    if (typeof secret !== 'string' || !SECRET.test(secret)) {
+    if (!isClientSecretShape(secret)) {
       throw new NotificationError(400, 'invalid_notification', 'newClientSecret must be printable ASCII.');
     }
     const newExpiry = time(p.newClientSecretExpiryTime, 'newClientSecretExpiryTime');

@@ -39,6 +39,7 @@ import {
   type TransferEncryption,
   type TransferLine,
 } from './transfer-format.js';
+import { isVisibleAscii } from '../../core/printable.js';
 
 /** The stable codes of a line that was not imported. */
 export const IMPORT_CODES = Object.freeze({
@@ -154,8 +155,6 @@ interface ValidLine {
   readonly refreshToken: string;
 }
 
-const TOKEN_RE = /^[\x21-\x7e]{1,2048}$/;
-
 class LineError extends Error {
   constructor(readonly code: ImportCode) {
     super(IMPORT_CODES[code]);
@@ -218,8 +217,7 @@ function validate(
     refreshToken = cipher.open(r.refresh_token_encrypted, id, region);
     if (refreshToken === undefined) throw new LineError('refresh_token_undecryptable');
   }
-  if (typeof refreshToken !== 'string' || !TOKEN_RE.test(refreshToken))
-    throw new LineError('missing_refresh_token');
+  if (!isVisibleAscii(refreshToken, 2048)) throw new LineError('missing_refresh_token');
   return { line, sellingPartnerId: id, region, kind, userRef, marketplace, authorizedAt, refreshToken };
 }
 

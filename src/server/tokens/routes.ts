@@ -27,6 +27,8 @@ import {
   type ServerResponse,
 } from '../http/request.js';
 import type { Router } from '../http/router.js';
+import { isPrintableAscii, isVisibleAscii } from '../../core/printable.js';
+import { isPageCursorShape } from '../../storage/store/sellers.js';
 
 const REGION_CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 50_000;
@@ -342,11 +344,11 @@ function sellerListQuery(rawQuery: string): {
     throw new HttpError(400, 'invalid_status', `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`);
   }
   const cursor = q.get('cursor');
-  if (cursor !== undefined && !/^[\x21-\x7e]{1,512}$/.test(cursor)) {
+  if (cursor !== undefined && !isPageCursorShape(cursor)) {
     throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
   }
   const search = q.get('search');
-  if (search !== undefined && !/^[\x20-\x7e]{1,256}$/.test(search)) {
+  if (search !== undefined && !isPrintableAscii(search, 256)) {
     throw new HttpError(400, 'invalid_search', 'search must be printable text of up to 256 characters.');
   }
   return { limit, status, cursor, search };
@@ -381,7 +383,7 @@ export function parseRdtRequest(body: Record<string, unknown>): RestrictedDataTo
     return { method, path, dataElements: dataElements as string[] };
   });
   const target = body.targetApplication;
-  if (target !== undefined && (typeof target !== 'string' || !/^[\x21-\x7e]{1,256}$/.test(target))) {
+  if (target !== undefined && !isVisibleAscii(target, 256)) {
     throw new HttpError(400, 'invalid_target_application', 'targetApplication must be an application id.');
   }
   return target === undefined ? { restrictedResources } : { restrictedResources, targetApplication: target };

@@ -10,6 +10,7 @@ import type { ChangeEffects } from './effects.js';
 // Named in the TSDoc links below.
 import type { RefreshTokenInUseError, SellerOwnershipError } from '../errors.js';
 import type { RefreshStore } from './refresh.js';
+import { isVisibleAscii } from '../../core/printable.js';
 
 export type { SellerTokenKey as SellerKey } from '../../core/index.js';
 
@@ -138,6 +139,25 @@ export interface ListSellersQuery {
   readonly cursor?: string | null;
   /** 1…500, default 50. */
   readonly limit?: number;
+}
+
+/**
+ * The longest page cursor a caller may pass back. The store's cursors are base64url of the last
+ * row's key (well under 200 characters); anything longer, or outside visible ASCII, is not one of
+ * them and is refused before the store decodes it (the API, the dashboard and the OpenAPI
+ * document use this bound).
+ */
+export const PAGE_CURSOR_MAX_LENGTH = 512;
+
+/**
+ * Whether `value` may be a page cursor: 1 to {@link PAGE_CURSOR_MAX_LENGTH} visible ASCII
+ * characters (the store still refuses one it did not make).
+ *
+ * @example
+ * isPageCursorShape(page.nextCursor); // true
+ */
+export function isPageCursorShape(value: unknown): value is string {
+  return isVisibleAscii(value, PAGE_CURSOR_MAX_LENGTH);
 }
 
 /** One page of sellers, ordered by selling partner id then region. */

@@ -37,6 +37,13 @@ describe('spapi-auth secret', () => {
     await world.close();
   });
 
+  it('--help names the unattended mode (SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL) and where it is set up', async () => {
+    const r = await world.cli(['secret', '--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL/);
+    assert.match(r.stdout, /docs\/going-live\.md/);
+  });
+
   it('rotate refuses bad usage, a sandbox app and refused credentials, and requests nothing', async () => {
     assertFailure(await world.cli(['secret']), 2, /missing subcommand \(rotate, accept\)/);
     assertFailure(await world.cli(['secret', 'rotate', 'now']), 2, /unexpected argument 'now'/);

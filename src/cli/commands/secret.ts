@@ -44,6 +44,12 @@ Amazon requires the LWA client secret to be rotated every 180 days.
            old one kept until it expires. An APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY notification
            queues the credentials.client_secret_expiring webhook.
 
+Unattended: with SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL set to that SQS queue's URL, \`spapi-auth serve\`
+does both by itself: it consumes the queue (one instance at a time), asks for a new secret
+SPAPI_AUTH_ROTATE_BEFORE_DAYS (default 7) before the deadline and installs it for every instance;
+these commands are then only needed by hand (set-up: docs/going-live.md,
+"Unattended client-secret rotation"). \`spapi-auth doctor\` shows where the rotation stands.
+
 Uses the service's configuration (LWA_CLIENT_ID, LWA_CLIENT_SECRET, SPAPI_AUTH_AMAZON_URL for the
 emulator, DATABASE_URL and SPAPI_AUTH_ENCRYPTION_KEYS for accept). Never prints a secret.
 

@@ -1,6 +1,6 @@
-// The README's code blocks marked `<!-- runnable: FILE -->`, with the environment its shell blocks
-// export before each: run by test/docs/readme.test.ts from the repository and by
-// test/package.test.ts from an installed tarball.
+// The code blocks of a markdown doc marked `<!-- runnable: FILE -->`, with the environment its shell blocks
+// export before each: the README's run by test/docs/readme.test.ts from the repository and by
+// test/package.test.ts from an installed tarball, docs/migrating.md's by test/docs/migrating.test.ts.
 export interface RunnableBlock {
   readonly file: string;
   readonly code: string;

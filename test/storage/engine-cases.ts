@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { generateKey, parseKeyRing } from '../../src/storage/index.js';
 import type { SellerRecord, Store, StoreOptions } from '../../src/storage/index.js';
-import { authorization, oauthTransaction } from './contract.js';
+import { authorization, oauthTransaction } from './contract/kit.js';
 import type { RaceConfig } from './fixtures/race-child.js';
 import { runChild } from './helpers.js';
 

@@ -5,7 +5,8 @@ import { after, describe, it } from 'node:test';
 import pg from 'pg';
 import { StorageUnavailableError, createPostgresStore } from '../../src/storage/index.js';
 import type { PgClientLike, PgPoolLike, Store, StoreOptions } from '../../src/storage/index.js';
-import { authorization, storeContract } from './contract.js';
+import { storeContract } from './contract.js';
+import { authorization } from './contract/kit.js';
 import { fileURLToPath } from 'node:url';
 import { DEV_APPLICATION, DEV_CLIENT_SECRET, startEmulator } from '../../src/emulator/index.js';
 import {

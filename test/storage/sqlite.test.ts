@@ -9,7 +9,8 @@ import {
   loadMigrations,
   openStore,
 } from '../../src/storage/index.js';
-import { authorization, storeContract } from './contract.js';
+import { storeContract } from './contract.js';
+import { authorization } from './contract/kit.js';
 import {
   KEY_RING,
   assertOneProcessWinsEachRace,

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SellerTokenKey, TokenVault } from '../../src/core/index.js';
-import { fakeClock } from './contract.js';
+import { fakeClock } from './contract/kit.js';
 
 /** A fresh, empty vault on the given clock, with the app-side steps the protocol leaves out. */
 export interface VaultUnderTest {

@@ -16,7 +16,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { createMemoryTokenVault, createTokenManager } from '../../src/core/index.js';
+import { createMemoryTokenVault, createTokenManager, type TokenManager } from '../../src/core/index.js';
+import { createSellingPartner } from '../../src/adapters/amazon-sp-api.js';
+import { useSpapiAuth, type OfficialApiClientLike } from '../../src/adapters/official-sdk.js';
+import { createSpApiSdkAuth } from '../../src/adapters/sp-api-sdk.js';
 import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
 import { parseKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
@@ -50,11 +53,15 @@ const SERVICE = 'spapi-auth service';
 /** One client instance: `get` returns an access token (or makes the call that needs one). */
 interface Client {
   get(): Promise<unknown>;
+  /** What the adapter adds to each SDK call when `get` is a whole SP-API call: its token step alone. */
+  tokenStep?(): Promise<unknown>;
   close?(): Promise<void>;
 }
 
 interface System {
   readonly name: string;
+  /** spapi-auth's own (the library, the service, an SDK through its adapter): its targets are checked. */
+  readonly ours?: boolean;
   /** `count` independent instances sharing the refresh token, as this system would run them. */
   make(emu: RunningEmulator, refreshToken: string, count: number): Promise<Client[]>;
   /** Cache-hit calls/s (with the floor measured beside it, in-process only), or why there is none. */
@@ -116,6 +123,116 @@ function redirectSuperagent(agent: EmulatorAgent): void {
   superagent.post = ((url: string) => post(url).agent(agent)) as typeof superagent.post;
 }
 
+/**
+ * `count` token managers as spapi-auth's library runs them: one over a memory vault, or several
+ * sharing tokens and the refresh lease through one SQLite store (distinct lease owners).
+ */
+async function libraryManagers(
+  emu: RunningEmulator,
+  refreshToken: string,
+  count: number,
+  tmp: string,
+): Promise<{ managers: TokenManager[]; close(): Promise<void> }> {
+  const manager = (vault: Parameters<typeof createTokenManager>[0]['vault']) =>
+    createTokenManager({ credentials: CREDS, vault, amazonUrl: emu.url });
+  if (count === 1) {
+    const vault = createMemoryTokenVault();
+    vault.put(KEY, refreshToken);
+    return { managers: [manager(vault)], close: async () => undefined };
+  }
+  const store = await openStore(`sqlite:${join(tmp, `lib-${Date.now()}-${Math.random()}.db`)}`, {
+    keyRing: parseKeyRing(newKeyRing()),
+  });
+  await saveSeller(store, refreshToken);
+  const managers = Array.from({ length: count }, (_, i) =>
+    manager(createStoreTokenVault(store, { owner: `bench-instance-${i}` })),
+  );
+  return { managers, close: () => store.close() };
+}
+
+/** The official SDK's module, as far as the bench uses it (the SDK ships no types). */
+interface OfficialSdk {
+  LwaAuthClient: new (
+    id: string,
+    secret: string,
+    refreshToken: string,
+  ) => { getAccessToken(): Promise<string> };
+  SellersSpApi: {
+    ApiClient: new (basePath: string) => OfficialApiClientLike & {
+      disableRateLimiter(): void;
+      requestAgent: unknown;
+    };
+    SellersApi: new (client: unknown) => { getMarketplaceParticipations(): Promise<unknown> };
+  };
+}
+const officialSdk = () =>
+  import('@amazon-sp-api-release/amazon-sp-api-sdk-js' as string) as Promise<OfficialSdk>;
+
+/** Each SDK through its adapter, its tokens from spapi-auth's library (one token manager per instance). */
+function adapterSystems(agent: EmulatorAgent, tmp: string): System[] {
+  const withManagers =
+    (client: (tokens: TokenManager) => Promise<Client>) =>
+    async (emu: RunningEmulator, refreshToken: string, count: number): Promise<Client[]> => {
+      const { managers, close } = await libraryManagers(emu, refreshToken, count, tmp);
+      const clients = await Promise.all(managers.map(client));
+      clients[0] = { ...clients[0]!, close };
+      return clients;
+    };
+  const participations = { operation: 'getMarketplaceParticipations', endpoint: 'sellers' };
+  const adapterHit = async (c: Client) => inProcessHit({ get: c.tokenStep ?? c.get });
+  return [
+    {
+      name: 'amazon-sp-api + adapter',
+      ours: true,
+      make: withManagers(async (tokens) => {
+        type Sp = {
+          callAPI(req: object): Promise<unknown>;
+          refreshAccessToken(scope?: string): Promise<void>;
+        };
+        const SellingPartner = require('amazon-sp-api') as new (config: object) => Sp;
+        const sp = createSellingPartner(SellingPartner, {
+          tokens,
+          ...KEY,
+          options: { https_proxy_agent: agent, auto_request_throttled: false },
+        });
+        // The adapter's step before each callAPI: the seller's token from spapi-auth.
+        return { get: () => sp.callAPI(participations), tokenStep: () => sp.refreshAccessToken() };
+      }),
+      cacheHit: adapterHit,
+    },
+    {
+      name: '@sp-api-sdk + adapter',
+      ours: true,
+      make: withManagers(async (tokens) => {
+        const { SellingPartnerApiAuth } = await import('@sp-api-sdk/auth');
+        const auth = createSpApiSdkAuth(SellingPartnerApiAuth, { tokens, ...KEY });
+        return { get: () => auth.getAccessToken() };
+      }),
+      cacheHit: adapterHit,
+    },
+    {
+      name: 'official SDK + adapter',
+      ours: true,
+      make: withManagers(async (tokens) => {
+        const { SellersSpApi } = await officialSdk();
+        const client = (): InstanceType<OfficialSdk['SellersSpApi']['ApiClient']> => {
+          const c = new SellersSpApi.ApiClient('https://sellingpartnerapi-na.amazon.com');
+          c.disableRateLimiter(); // its own limiter would queue 1,000 calls for minutes
+          c.requestAgent = agent;
+          return c;
+        };
+        const api = new SellersSpApi.SellersApi(useSpapiAuth(client(), { tokens, ...KEY }));
+        // The token step alone: an ApiClient whose request is a no-op, wrapped the same way.
+        const bare = client();
+        bare.callApi = (async () => undefined) as typeof bare.callApi;
+        useSpapiAuth(bare, { tokens, ...KEY });
+        return { get: () => api.getMarketplaceParticipations(), tokenStep: () => bare.callApi() };
+      }),
+      cacheHit: adapterHit,
+    },
+  ];
+}
+
 function systems(agent: EmulatorAgent, tmp: string): System[] {
   const times = <T>(n: number, f: (i: number) => Promise<T>): Promise<T[]> =>
     Promise.all(Array.from({ length: n }, (_, i) => f(i)));
@@ -159,15 +276,7 @@ function systems(agent: EmulatorAgent, tmp: string): System[] {
     {
       name: 'official SDK',
       async make(_emu, refreshToken, count) {
-        const { LwaAuthClient } = (await import(
-          '@amazon-sp-api-release/amazon-sp-api-sdk-js' as string
-        )) as unknown as {
-          LwaAuthClient: new (
-            id: string,
-            secret: string,
-            refreshToken: string,
-          ) => { getAccessToken(): Promise<string> };
-        };
+        const { LwaAuthClient } = await officialSdk();
         return times(count, async () => {
           const c = new LwaAuthClient(CREDS.clientId, CREDS.clientSecret, refreshToken);
           return { get: () => c.getAccessToken() };
@@ -175,34 +284,21 @@ function systems(agent: EmulatorAgent, tmp: string): System[] {
       },
       cacheHit: inProcessHit,
     },
+    ...adapterSystems(agent, tmp),
     {
       name: 'spapi-auth library',
+      ours: true,
       async make(emu, refreshToken, count) {
-        const manager = (vault: Parameters<typeof createTokenManager>[0]['vault']) =>
-          createTokenManager({ credentials: CREDS, vault, amazonUrl: emu.url });
-        if (count === 1) {
-          const vault = createMemoryTokenVault();
-          vault.put(KEY, refreshToken);
-          const m = manager(vault);
-          return [{ get: () => m.getAccessToken(KEY) }];
-        }
-        // Several instances share tokens and the refresh lease through one store (SQLite here).
-        const ring = newKeyRing();
-        const store = await openStore(`sqlite:${join(tmp, `lib-${Date.now()}.db`)}`, {
-          keyRing: parseKeyRing(ring),
-        });
-        await saveSeller(store, refreshToken);
-        const clients = await times(count, async (i) => {
-          const m = manager(createStoreTokenVault(store, { owner: `bench-instance-${i}` }));
-          return { get: () => m.getAccessToken(KEY) } as Client;
-        });
-        clients[0] = { ...clients[0]!, close: () => store.close() };
+        const { managers, close } = await libraryManagers(emu, refreshToken, count, tmp);
+        const clients: Client[] = managers.map((m) => ({ get: () => m.getAccessToken(KEY) }));
+        clients[0] = { ...clients[0]!, close };
         return clients;
       },
       cacheHit: inProcessHit,
     },
     {
       name: SERVICE,
+      ours: true,
       async make(emu, refreshToken, count) {
         const ring = newKeyRing();
         let databaseUrl: string;
@@ -238,7 +334,10 @@ function systems(agent: EmulatorAgent, tmp: string): System[] {
               signal: AbortSignal.timeout(20_000),
             });
             const body = await r.text();
-            if (r.status !== 200) throw new Error(`token API status ${r.status}`);
+            if (r.status !== 200) {
+              const code = (JSON.parse(body) as { error?: { code?: string } }).error?.code;
+              throw Object.assign(new Error(`token API status ${r.status}`), { code });
+            }
             return body;
           },
           close: async () => {
@@ -382,6 +481,41 @@ const resetConnection: Scenario = (sys, agent) =>
     }
   });
 
+/** Why calls failed, by the errors' codes (names and codes only: a third-party error may carry secrets). */
+function failureCodes(results: readonly PromiseSettledResult<unknown>[]): string {
+  const codes = new Set<string>();
+  for (const r of results) {
+    if (r.status === 'fulfilled') codes.add('a success');
+    else {
+      const e = r.reason as { code?: unknown; name?: string } | null;
+      codes.add(typeof e?.code === 'string' ? e.code : (e?.name ?? 'error'));
+    }
+  }
+  return [...codes].sort().join(', ');
+}
+
+/**
+ * A seller who revoked the app, cold cache: 1,000 concurrent calls, then 1,000 more once those
+ * failed; the LWA calls of each wave and what the callers got.
+ */
+const revoked: Scenario = (sys, agent) =>
+  withEmulator(agent, {}, async (emu, rt) => {
+    const [c] = await sys.make(emu, rt, 1);
+    try {
+      await emu.emulator.control.revoke(SELLER);
+      const waves: number[] = [];
+      let results: PromiseSettledResult<unknown>[] = [];
+      for (let i = 0; i < 2; i++) {
+        const before = await refreshCalls(emu);
+        results = await Promise.allSettled(Array.from({ length: 1000 }, () => c!.get()));
+        waves.push((await refreshCalls(emu)) - before);
+      }
+      return `${waves.join(' + ')}; callers get ${failureCodes(results)}`;
+    } finally {
+      await closeAll([c!]);
+    }
+  });
+
 const cacheHit: Scenario = (sys, agent) =>
   withEmulator(agent, {}, async (emu, rt) => {
     const [c] = await sys.make(emu, rt, 1);
@@ -428,6 +562,13 @@ const SCENARIOS: ReadonlyArray<{
     ok: (c) => c === '1',
   },
   {
+    metric:
+      'Seller revoked the app, cold cache: LWA calls for 1,000 concurrent calls + 1,000 more after they failed',
+    run: revoked,
+    target: '1 + 0',
+    ok: (c) => c.startsWith('1 + 0;'),
+  },
+  {
     metric: `LWA connection reset on every attempt: attempts in a ${RESET_WINDOW_MS / 1000} s window`,
     run: resetConnection,
     target: 'bounded',
@@ -462,10 +603,10 @@ export const libraries: BenchSection = {
         }
         cells.push(row);
       }
-      const ours = syss.length - 2;
+      const ours = syss.flatMap((sys, j) => (sys.ours ? [j] : []));
       const rows: BenchRow[] = [];
       SCENARIOS.forEach((sc, i) => {
-        for (const j of [ours, ours + 1]) {
+        for (const j of ours) {
           if (sc.target === undefined) continue;
           rows.push({
             metric: `${syss[j]!.name}: ${sc.metric}`,
@@ -488,7 +629,8 @@ export const libraries: BenchSection = {
           "How each system is reached: `@sp-api-sdk/auth` (axios) and the official SDK's `LwaAuthClient` (superagent) keep their `https://api.amazon.com` URL; Node's global `https.Agent` is replaced by one whose `createConnection` opens a plain TCP socket to the emulator on 127.0.0.1. `amazon-sp-api` gets the same agent through its `https_proxy_agent` option and makes real `getMarketplaceParticipations` SP-API calls (the emulator answers SP-API by path), because it refreshes only inside `callAPI`: when it has no token, or after SP-API answers 403 \"expired\". spapi-auth's library uses Node's fetch with `amazonUrl` pointing at the emulator; the service is `spapi-auth serve` child processes (" +
             serveRuntime().label +
             ") with `SPAPI_AUTH_AMAZON_URL` pointing there and the token API's per-key rate limit off.",
-          `Instances: for the three client libraries, three independent client objects in one process (that is all they offer: no shared cache); for spapi-auth's library, three token managers in one process over one SQLite store (\`createStoreTokenVault\`, distinct lease owners); for the service, three \`spapi-auth serve\` processes on one fresh PostgreSQL schema (dropped afterwards). After expiry: the emulator issues ${EXPIRY_TTL_S}-second tokens, each client is warmed with one call, then ${EXPIRY_TTL_S}.2 s later 50 concurrent calls are made; the official SDK subtracts a fixed 60 s from every lifetime, so with short tokens it never caches (its cold number applies). Reset: the emulator destroys the connection of every token request (control-API fault \`reset\`, count 0) while one call is made on a cold client; attempts are counted for ${RESET_WINDOW_MS / 1000} s, then the fault is cleared. "Bounded" means the call gave up (or got a token) within the window.`,
+          `Instances: for the three client libraries, three independent client objects in one process (that is all they offer: no shared cache); for spapi-auth's library and for each SDK through its adapter, three token managers in one process over one SQLite store (\`createStoreTokenVault\`, distinct lease owners), one per instance; for the service, three \`spapi-auth serve\` processes on one fresh PostgreSQL schema (dropped afterwards). After expiry: the emulator issues ${EXPIRY_TTL_S}-second tokens, each client is warmed with one call, then ${EXPIRY_TTL_S}.2 s later 50 concurrent calls are made; the official SDK subtracts a fixed 60 s from every lifetime, so with short tokens it never caches (its cold number applies). Reset: the emulator destroys the connection of every token request (control-API fault \`reset\`, count 0) while one call is made on a cold client; attempts are counted for ${RESET_WINDOW_MS / 1000} s, then the fault is cleared. "Bounded" means the call gave up (or got a token) within the window. Revoked: the seller's grant is revoked at the emulator before any call (control API \`revoke\`), 1,000 concurrent calls are made on a cold client, then 1,000 more once they all failed; the cell is the LWA calls of each wave and the error codes the callers got.`,
+          "The adapter columns are the unchanged SDKs through spapi-auth (\`spapi-auth/adapters/…\`) with their tokens from spapi-auth's token manager in the same process: `amazon-sp-api + adapter` makes real `getMarketplaceParticipations` calls with `callAPI` (its own refresh off); `official SDK + adapter` makes real calls with `SellersApi` on an `ApiClient` wrapped by `useSpapiAuth` (its rate limiter off, the emulator agent as its `requestAgent`); `@sp-api-sdk + adapter` calls the adapter's `auth.getAccessToken()`, which the SDK's clients call before each request. Their cache-hit rate is the step the adapter adds to each SDK call, beside the floor: `refreshAccessToken()` of the amazon-sp-api instance (what `callAPI` does first), `getAccessToken()` of the `auth`, and the wrapped `callApi` of an official `ApiClient` whose own request is replaced by a no-op.",
           'Cache-hit rates: each in-process client is measured beside the floor (an async function doing a `Map` lookup and an expiry check), alternating three 300 ms runs of each, awaiting every call, medians; each gets its own freshly compiled loop so that the calls of one system do not slow the next one down; the service column is over HTTP (autocannon, 10 connections, 3 s, in a separate process) and so not comparable to the in-process numbers — see the token API section for its ratio to a bare `node:http` server.',
         ],
       };

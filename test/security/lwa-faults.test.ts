@@ -140,7 +140,7 @@ describe('LWA faults against a serve process', () => {
     assert.equal((await refreshCalls(amazon)) - before, 0);
   });
 
-  it('T-B5, T-B16: LWA hanging and a 1 byte/s body → callers answered after the LWA timeout; nothing stuck', async () => {
+  it('T-B5, T-B16: LWA hanging and a 1 byte/s body → callers answered after the LWA timeout; nothing stuck', async (t) => {
     await amazon.emulator.control.fault({
       target: 'token',
       grant_type: 'refresh_token',
@@ -153,13 +153,16 @@ describe('LWA faults against a serve process', () => {
       trickle_ms: 1000,
       count: 1,
     });
+    const before = await refreshCalls(amazon);
     const t0 = Date.now();
     const [hung, trickled] = await Promise.all([token(SELLERS[4]!), token(SELLERS[5]!)]);
-    const elapsed = Date.now() - t0;
-    // Each first attempt is aborted at the 10 s LWA timeout; the retry gets a normal answer.
+    // Each first attempt is aborted at the LWA timeout (an LWA that never answers would leave
+    // these callers waiting: the answers themselves are the check); the retry gets a normal answer.
+    // Counted, not timed: two refresh-grant calls per caller, the aborted one and its retry.
     assert.equal(hung.status, 200);
     assert.equal(trickled.status, 200);
-    assert.ok(elapsed < 25_000, `answered within the retry budget (${elapsed} ms)`);
+    assert.equal((await refreshCalls(amazon)) - before, 4, 'one retry per aborted attempt, no more');
+    t.diagnostic(`both callers answered after ${Date.now() - t0} ms (reported, not asserted)`);
     // Nothing stuck: the single-flight entries and leases are free, a further caller is served at once.
     const again = await token(SELLERS[4]!);
     assert.equal(again.status, 200);

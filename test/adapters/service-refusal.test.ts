@@ -4,10 +4,12 @@
 // token and refreshes once for every caller; without that report it would hand the same token back.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import https from 'node:https';
 import { SellingPartner } from 'amazon-sp-api';
 import { createSellingPartner } from '../../src/adapters/amazon-sp-api.js';
 import { createTokenClient } from '../../src/client/index.js';
+import { spacedEvents } from '../../src/server/tokens/routes.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKey } from '../helpers/e2e.js';
 import { grantAtEmulator } from '../helpers/grants.js';
@@ -90,4 +92,40 @@ test('token API: ?refused= must be a SHA-256 in hex (never a token)', async () =
   );
   assert.equal(res.status, 400);
   assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'invalid_parameter');
+});
+
+test('token API: a key reporting every token it gets as refused forces one refresh per seller per interval', async () => {
+  const apiKey = await createKey(svc.store, ['tokens:read']);
+  const get = async (refused?: string): Promise<string> => {
+    const query = refused === undefined ? '' : `?refused=${refused}`;
+    const res = await fetch(`${svc.publicUrl}/v1/sellers/${KEY.sellingPartnerId}/access-token${query}`, {
+      headers: { authorization: `Bearer ${apiKey}` },
+    });
+    assert.equal(res.status, 200);
+    return ((await res.json()) as { access_token: string }).access_token;
+  };
+  const sha = (token: string) => createHash('sha256').update(token).digest('hex');
+  const refreshes = async () => sum((await stats()).token.refresh_token);
+  // The first case above may have spent this seller's forced refresh of the interval already: at
+  // most one more is allowed, however many reports come.
+  const before = await refreshes();
+  let token = await get();
+  for (let i = 0; i < 20; i++) token = await get(sha(token));
+  const forced = (await refreshes()) - before;
+  assert.ok(forced <= 1, `${forced} refreshes forced by 20 reports`);
+  // The token held is still served to everyone.
+  assert.equal(await get(), token);
+});
+
+test('spacedEvents: one event per key per interval; memory bounded, refusing when full', () => {
+  const spacing = spacedEvents(60_000, 2);
+  assert.equal(spacing.take('a', 0), true);
+  assert.equal(spacing.take('a', 59_999), false);
+  assert.equal(spacing.take('a', 60_000), true);
+  assert.equal(spacing.take('b', 60_000), true);
+  // Full, and no interval has ended: a new key is refused (nothing refreshed), not let through.
+  assert.equal(spacing.take('c', 60_001), false);
+  // Once an interval ends, its key is forgotten to make room.
+  assert.equal(spacing.take('c', 120_000), true);
+  assert.equal(spacing.take('b', 120_000), true);
 });

@@ -44,6 +44,35 @@ const SERVED_SCOPES: readonly string[] = Object.freeze(
  * @example
  * const { forgetSeller } = registerTokenRoutes(router, context);
  */
+/** One refresh forced by a `?refused=` report per seller and region in this interval, per instance. */
+export const FORCED_REFRESH_INTERVAL_MS = 60_000;
+/** Sellers remembered for that spacing; past it, those whose interval has ended are forgotten first. */
+const FORCED_REFRESH_KEYS = 10_000;
+
+/**
+ * Whether an event for `key` may happen now: at most one per `intervalMs`. Memory is bounded: past
+ * `maxKeys`, keys whose interval has ended are dropped, and if none has, the event is refused (the
+ * safe answer: the report is not honoured, nothing is refreshed).
+ */
+export function spacedEvents(
+  intervalMs: number,
+  maxKeys: number,
+): { take(key: string, now: number): boolean } {
+  const last = new Map<string, number>();
+  return {
+    take(key, now) {
+      const at = last.get(key);
+      if (at !== undefined && now - at < intervalMs) return false;
+      if (at === undefined && last.size >= maxKeys) {
+        for (const [k, t] of last) if (now - t >= intervalMs) last.delete(k);
+        if (last.size >= maxKeys) return false;
+      }
+      last.set(key, now);
+      return true;
+    },
+  };
+}
+
 export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forgetSeller(id: string): void } {
   // Three groups in the order they were always registered: the access-token hot path with its
   // caches, the tokens minted per request (grantless, RDT), and the sellers resource. The caches
@@ -148,6 +177,11 @@ function registerAccessTokenRoute(
     for (const r of ['na', 'eu', 'fe'] as const) bodyCache[r].delete(id);
   };
 
+  // A key holder who reports every token it gets as refused would otherwise make one LWA refresh per
+  // report; one forced refresh per seller and region per interval bounds that (a report inside the
+  // interval gets the token held, and SP-API's answer to it goes back to the caller).
+  const forcedRefreshes = spacedEvents(FORCED_REFRESH_INTERVAL_MS, FORCED_REFRESH_KEYS);
+
   /** `?refused=`: the hex SHA-256 of a token SP-API refused, or undefined. */
   const refusedOf = (rawQuery: string): string | undefined => {
     if (rawQuery === '') return undefined;
@@ -168,6 +202,7 @@ function registerAccessTokenRoute(
     const token = await amazon.getAccessToken(key);
     if (refused === undefined || amazon.invalidateAccessToken === undefined) return token;
     if (createHash('sha256').update(token.accessToken).digest('hex') !== refused) return token;
+    if (!forcedRefreshes.take(`${key.sellingPartnerId}:${key.region}`, ctx.now())) return token;
     await amazon.invalidateAccessToken(key, token.accessToken);
     return amazon.getAccessToken(key);
   };

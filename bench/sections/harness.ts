@@ -314,3 +314,62 @@ export function loadAverage(): string {
     return 'unknown';
   }
 }
+
+/** A running attacker process (`bench/sections/attacker.ts`). */
+export interface Attacker<R> {
+  readonly pid: number;
+  /** SIGTERM; resolves with what the attacker reports. */
+  stop(): Promise<R>;
+}
+
+/**
+ * Starts `bench/sections/attacker.ts` in a process of its own with `options` (see there);
+ * `prefix` e.g. pins it to a CPU.
+ */
+export function startAttacker<R>(options: object, prefix: readonly string[] = []): Attacker<R> {
+  const cmd = [
+    ...prefix,
+    process.execPath,
+    '--import',
+    'tsx',
+    join(ROOT, 'bench/sections/attacker.ts'),
+    JSON.stringify(options),
+  ];
+  const child = spawn(cmd[0]!, cmd.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-2000)));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      try {
+        return JSON.parse(out) as R;
+      } catch {
+        throw new Error(`attacker exited with ${code}: ${err}`);
+      }
+    },
+  };
+}
+
+/** Samples `read()` every `everyMs` until stopped; `peak()` is the largest value seen. */
+export function sampler(read: () => number, everyMs = 500): { peak(): number; stop(): number } {
+  let peak = read();
+  const timer = setInterval(() => {
+    try {
+      peak = Math.max(peak, read());
+    } catch {
+      // The process may be gone.
+    }
+  }, everyMs);
+  return {
+    peak: () => peak,
+    stop: () => {
+      clearInterval(timer);
+      return peak;
+    },
+  };
+}

@@ -2,6 +2,7 @@
 import type { BenchSection } from '../framework.js';
 import { catchup } from './catchup.js';
 import { connectFlow } from './connect.js';
+import { flood } from './flood.js';
 import { flowAbuse } from './flow-abuse.js';
 import { importSection } from './import.js';
 import { libraries } from './libraries.js';
@@ -9,6 +10,7 @@ import { library } from './library.js';
 import { refresh } from './refresh.js';
 import { refreshDay } from './refresh-day.js';
 import { scale } from './scale.js';
+import { sockets } from './sockets.js';
 import { tokenApi } from './token-api.js';
 
 export const SECTIONS: readonly BenchSection[] = [
@@ -21,5 +23,7 @@ export const SECTIONS: readonly BenchSection[] = [
   catchup,
   connectFlow,
   flowAbuse,
+  flood,
+  sockets,
   importSection,
 ];

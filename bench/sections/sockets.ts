@@ -1,0 +1,229 @@
+/**
+ * No socket pattern starves the token API: `GET /v1/sellers/:id/access-token` from cache, driven
+ * by autocannon (fresh clients from 127.0.0.1), in rounds side by side in one run — quiet, and
+ * while one attacker process on another address (127.1.0.1) holds as many connections as it can
+ * in one pattern: "busy" (the headers of `POST /admin/login` and no body; or a body at 100 bytes a
+ * second), "slow-reading" (eight pipelined `GET /openapi.json` never read) and "idle" (connections
+ * that send nothing). Each round's requests per second as a ratio to the quiet round's.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startEmulator } from '../../src/emulator/index.js';
+import {
+  connectionShare,
+  DEFAULT_MAX_CONNECTIONS,
+  MAX_PIPELINED,
+} from '../../src/server/http/connections.js';
+import { MIN_BODY_BYTES_PER_S } from '../../src/server/http/node.js';
+import { parseKeyRing } from '../../src/storage/crypto.js';
+import { openStore } from '../../src/storage/open.js';
+import { si, type BenchSection } from '../framework.js';
+import type { SocketMode, SocketReport } from './attacker.js';
+import {
+  authorize,
+  autocannon,
+  cpuMs,
+  createKey,
+  loadAverage,
+  newKeyRing,
+  sampler,
+  serveEnv,
+  serveRuntime,
+  sleep,
+  startAttacker,
+  startServe,
+  type LoadResult,
+} from './harness.js';
+import { pinned } from './token-api.js';
+
+const SELLER = 'A1EMUSELLERNA01';
+const CONNECTIONS = 100;
+const SECONDS = 10;
+/** Connections the attacker tries to hold: well past its share of the cap. */
+const ATTACK_TARGET = 3_000;
+/** The attacker's address: not 127.0.0.1 (autocannon's), and in another /24. */
+const ATTACKER_ADDRESS = '127.1.0.1';
+const RAMP_MS = 3_000;
+
+interface Round {
+  readonly label: string;
+  readonly mode: SocketMode | undefined;
+  readonly load: LoadResult;
+  readonly attack: SocketReport | undefined;
+  /** Connections the service held open mid-round, autocannon's and the metrics read excluded. */
+  readonly serviceHeld: number | undefined;
+  readonly rssPeak: number;
+  /** CPU time (ms) over the load run: the service's and the attacker's. */
+  readonly serviceCpuMs: number;
+  readonly attackerCpuMs: number;
+}
+
+/** Open connections (active + idle) from `/metrics`. */
+async function serviceConnections(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  let n = 0;
+  for (const m of text.matchAll(/^spapi_auth_http_connections\{state="(?:active|idle)"\} (\d+)/gm))
+    n += Number(m[1]);
+  return n;
+}
+
+const LABELS: Readonly<Record<SocketMode, string>> = {
+  headers: 'busy: headers of `POST /admin/login`, no body',
+  'slow-body': 'busy: `POST /admin/login` body at 100 B/s',
+  'slow-read': `slow-reading: ${MAX_PIPELINED} pipelined \`GET /openapi.json\`, never read`,
+  idle: 'idle: connections that send nothing',
+};
+
+export const sockets: BenchSection = {
+  name: 'sockets',
+  title: 'The token API while one client holds connections (busy, slow-reading, idle)',
+  async run({ log }) {
+    const machineLoad = loadAverage();
+    const tmp = mkdtempSync(join(tmpdir(), 'spapi-auth-bench-sockets-'));
+    const emu = await startEmulator({ port: 0, consentMode: 'auto' });
+    const rounds: Round[] = [];
+    try {
+      const ring = newKeyRing();
+      const databaseUrl = `sqlite:${join(tmp, 'sockets.db')}`;
+      const store = await openStore(databaseUrl, { keyRing: parseKeyRing(ring) });
+      const apiKey = await createKey(store);
+      await store.saveAuthorization({
+        sellingPartnerId: SELLER,
+        region: 'na',
+        kind: 'seller',
+        userRef: 'bench',
+        marketplace: 'US',
+        refreshToken: await authorize(emu, SELLER),
+      });
+      await store.close();
+      const svc = await startServe(
+        serveEnv({
+          amazonUrl: emu.url,
+          databaseUrl,
+          keyRing: ring,
+          extra: {
+            SPAPI_AUTH_KEY_RATE_LIMIT: '0',
+            SPAPI_AUTH_ADMIN_PASSWORD: 'bench-admin-password-not-secret',
+          },
+        }),
+        [],
+        pinned(0),
+      );
+      try {
+        const url = `${svc.url}/v1/sellers/${SELLER}/access-token`;
+        const headers = { authorization: `Bearer ${apiKey}` };
+        const first = await fetch(url, { headers });
+        await first.arrayBuffer();
+        if (first.status !== 200) throw new Error(`token API answered ${first.status}`);
+        const loginPage = await fetch(`${svc.url}/admin/login`);
+        await loginPage.arrayBuffer();
+        const cookie = (loginPage.headers.get('set-cookie') ?? '').split(';')[0]!;
+        if (cookie === '') throw new Error('no pre-login admin session cookie');
+        const port = Number(new URL(svc.url).port);
+        await autocannon(url, { connections: CONNECTIONS, seconds: 2, headers, prefix: pinned(1) }); // warm-up
+        const round = async (mode: SocketMode | undefined, label: string): Promise<void> => {
+          const rss = sampler(() => svc.rss(), 250);
+          const attacker =
+            mode === undefined
+              ? undefined
+              : startAttacker<SocketReport>(
+                  {
+                    kind: 'sockets',
+                    host: '127.0.0.1',
+                    port,
+                    localAddress: ATTACKER_ADDRESS,
+                    mode,
+                    target: ATTACK_TARGET,
+                    cookie,
+                  },
+                  pinned(1),
+                );
+          let attack: SocketReport | undefined;
+          let load: LoadResult;
+          let held: number | undefined;
+          let svcCpu = 0;
+          let atkCpu = 0;
+          try {
+            if (attacker !== undefined) await sleep(RAMP_MS);
+            svcCpu = cpuMs(svc.pid);
+            atkCpu = attacker === undefined ? 0 : cpuMs(attacker.pid);
+            const running = autocannon(url, {
+              connections: CONNECTIONS,
+              seconds: SECONDS,
+              headers,
+              prefix: pinned(1),
+            });
+            await sleep((SECONDS * 1000) / 2);
+            held = Math.max(0, (await serviceConnections(svc.url)) - CONNECTIONS - 1);
+            load = await running;
+            svcCpu = cpuMs(svc.pid) - svcCpu;
+            atkCpu = attacker === undefined ? 0 : cpuMs(attacker.pid) - atkCpu;
+          } finally {
+            attack = await attacker?.stop();
+          }
+          rounds.push({
+            label,
+            mode,
+            load,
+            attack,
+            serviceHeld: held,
+            rssPeak: rss.stop(),
+            serviceCpuMs: svcCpu,
+            attackerCpuMs: atkCpu,
+          });
+          log(
+            `${label}: ${si(load.requestsPerSecond)} req/s, service CPU ${(svcCpu / SECONDS / 10).toFixed(0)} %, attacker CPU ${(atkCpu / SECONDS / 10).toFixed(0)} % (${load.non2xx} non-2xx, ${load.errors} errors), service holds ${held} other connections` +
+              (attack === undefined
+                ? ''
+                : `; attacker opened ${attack.opened}, ${attack.refused} refused, statuses ${JSON.stringify(attack.byStatus)}`),
+          );
+          await sleep(1_000); // the attacker's sockets close
+        };
+        await round(undefined, 'quiet');
+        for (const mode of ['headers', 'slow-body', 'slow-read', 'idle'] as const)
+          await round(mode, LABELS[mode]);
+        await round(undefined, 'quiet again (after the attacks)');
+      } finally {
+        await svc.stop();
+      }
+    } finally {
+      await emu.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+    const quiet = rounds[0]!.load.requestsPerSecond;
+    const quietUs = (rounds[0]!.serviceCpuMs * 1000) / Math.max(1, rounds[0]!.load.total);
+    /** The service's CPU time per attacker connection (µs): its CPU beyond the token requests' quiet cost. */
+    const perConnectionUs = (r: Round): number =>
+      r.attack === undefined
+        ? NaN
+        : ((r.serviceCpuMs - (r.load.total * quietUs) / 1000) * 1000) /
+          Math.max(1, (r.attack.opened * SECONDS) / (SECONDS + RAMP_MS / 1000));
+    const mib = (b: number): string => `${(b / 2 ** 20).toFixed(0)} MiB`;
+    const share = connectionShare(DEFAULT_MAX_CONNECTIONS);
+    return {
+      rows: rounds.map((r, i) => {
+        const ratio = r.load.requestsPerSecond / quiet;
+        const failures = r.load.non2xx + r.load.errors;
+        const held = r.attack === undefined ? [] : [...r.attack.openSamples].sort((a, b) => a - b);
+        const attackText =
+          r.attack === undefined
+            ? ''
+            : `; attacker: ${held[held.length >> 1] ?? 0} connections open (median of its samples, max ${held[held.length - 1] ?? 0}), service held ${r.serviceHeld} besides autocannon's; ${r.attack.opened.toLocaleString('en-US')} opened, ${r.attack.refused.toLocaleString('en-US')} refused (503), ${r.attack.closedByService.toLocaleString('en-US')} closed by the service, statuses ${
+                Object.entries(r.attack.byStatus)
+                  .map(([s, n]) => `${s}×${n}`)
+                  .join(' ') || 'none'
+              }`;
+        return {
+          metric: `${r.label}: token API requests/s${i === 0 ? '' : ' ÷ quiet'}`,
+          result: `${si(r.load.requestsPerSecond)} req/s${i === 0 ? '' : ` = ${ratio.toFixed(2)}×`} (p99 ${r.load.p99Ms} ms, ${failures} non-2xx or errors; RSS peak ${mib(r.rssPeak)}; service CPU ${(r.serviceCpuMs / SECONDS / 10).toFixed(0)} % of a core, ${((r.serviceCpuMs * 1000) / Math.max(1, r.load.total)).toFixed(1)} µs per token request${i === 0 ? '' : ` = ${(quietUs / ((r.serviceCpuMs * 1000) / Math.max(1, r.load.total))).toFixed(2)}× the quiet round's throughput on a core of its own`}${r.attack === undefined ? '' : `, attacker CPU ${(r.attackerCpuMs / SECONDS / 10).toFixed(0)} %, ${(r.attack.opened / (SECONDS + RAMP_MS / 1000)).toFixed(0)} connections opened a second, ≈ ${perConnectionUs(r).toFixed(0)} µs of service CPU per attacker connection`}${attackText})`,
+          ...(r.mode === undefined ? {} : { target: '≥ 0.9×', met: ratio >= 0.9 && failures === 0 }),
+        };
+      }),
+      notes: [
+        `Method: one \`spapi-auth serve\` (${serveRuntime().label}, SQLite, the defaults: at most ${DEFAULT_MAX_CONNECTIONS.toLocaleString('en-US')} connections, ${share.perAddress.toLocaleString('en-US')} per address and ${share.perNetwork.toLocaleString('en-US')} per /24; headers within 10 s, a body at ${MIN_BODY_BYTES_PER_S} B/s or better after 2 s, a response taken within 10 s, at most ${MAX_PIPELINED} pipelined requests; an admin password set so that \`POST /admin/login\` with a pre-login session cookie reads its body), pinned to CPU 0. autocannon (${CONNECTIONS} keep-alive connections from 127.0.0.1, ${SECONDS} s a round, after a 2 s warm-up) and the attacker (a process of its own on ${ATTACKER_ADDRESS}, another address in another /24, trying to hold ${ATTACK_TARGET.toLocaleString('en-US')} connections, reopening each one the service closes, started ${RAMP_MS / 1000} s before autocannon) share CPU 1 — so the attack rounds also take CPU from the load generator, which only makes them look worse. Rounds one after the other in one run; the target is each attack round's requests/s ≥ 0.9× the first quiet round's; the last quiet round shows how much the machine itself moved during the run. "Service held" is \`spapi_auth_http_connections\` (active + idle) read from \`/metrics\` mid-round, less autocannon's ${CONNECTIONS} and the read itself. RSS is sampled from /proc every 250 ms. Machine load when the section started: ${machineLoad} (1-minute average).`,
+        `Reading the figures. Requests/s move with whatever else this shared machine runs (compare the two quiet rounds), so each round also gives the service's CPU time per token request (its user + system time over the round ÷ the token requests served) and the ratio it implies for a service on a core of its own: that one includes everything the attacker costs the service. What holds: no token request failed in any round; the attacker never held more than its share (${share.perAddress.toLocaleString('en-US')} connections of one address, "service held"), whatever it tried; busy connections ended within seconds (\`408\` after the body's 2 s grace, \`503\` at the share); slow-reading ones stayed bounded by the pipelining limit and the write timeout. What does not: an attacker reconnecting the moment a connection is closed makes the service accept and close thousands of connections a second, each at a cost of the order shown (tens of µs: the TCP handshake and teardown on loopback, Node's HTTP parser set-up, the refusal or eviction) — CPU the token API no longer has. Shares bound what one client holds, not how fast it opens connections; a per-address connection rate belongs in front of the service (a firewall's connection limit, or the load balancer), which this benchmark does not put there.`,
+      ],
+    };
+  },
+};

@@ -243,15 +243,44 @@ export function assertSessionType(type: unknown): asserts type is SessionType {
 }
 
 /**
- * Whether `input` may replace a row owned by `storedUserRef` (see `AuthorizationInput.replaces`);
+ * What a save may replace: the one reading of `AuthorizationInput.replaces` and `allowRelink`.
+ * The ownership policy (`server/domain/ownership.ts`) decides them; the store only holds the write
+ * to that decision, in the check before it ({@link assertMayReplace}) and in the SQL guard inside
+ * it (a concurrent save cannot slip between the two), both read from here. A row of the same
+ * owner (both none included) is always replaceable unless `replaces` is `none`; besides it, an
+ * unowned row when the policy allows it and the save names an owner, and any row when relinking
+ * to a named owner.
+ *
+ * @example
+ * replaceRule({ ...input, replaces: 'same_owner_or_unowned' }).unowned; // true when input names an owner
+ */
+export interface ReplaceRule {
+  /** `replaces: 'none'`: the row must not exist yet. */
+  readonly nothing: boolean;
+  /** An unowned row may be claimed by the save's owner. */
+  readonly unowned: boolean;
+  /** Any owner's row may be replaced (relinking to the save's owner). */
+  readonly anyOwner: boolean;
+}
+
+/** The {@link ReplaceRule} of a save. */
+export function replaceRule(input: AuthorizationInput): ReplaceRule {
+  const policy = input.replaces ?? 'same_owner';
+  return {
+    nothing: policy === 'none',
+    unowned: policy === 'same_owner_or_unowned' && input.userRef !== null,
+    anyOwner: input.allowRelink === true && input.userRef !== null,
+  };
+}
+
+/**
+ * Whether `input` may replace a row owned by `storedUserRef` (its {@link replaceRule});
  * throws {@link SellerExistsError} or {@link SellerOwnershipError} when not.
  */
 export function assertMayReplace(storedUserRef: string | null, input: AuthorizationInput): void {
-  const policy = input.replaces ?? 'same_owner';
-  if (policy === 'none') throw new SellerExistsError();
-  if (storedUserRef === input.userRef) return;
-  if (input.allowRelink === true && input.userRef !== null) return;
-  if (policy === 'same_owner_or_unowned' && storedUserRef === null && input.userRef !== null) return;
+  const rule = replaceRule(input);
+  if (rule.nothing) throw new SellerExistsError();
+  if (storedUserRef === input.userRef || rule.anyOwner || (rule.unowned && storedUserRef === null)) return;
   throw new SellerOwnershipError();
 }
 

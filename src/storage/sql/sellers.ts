@@ -4,6 +4,7 @@ import { RefreshTokenInUseError, SellerOwnershipError, StorageIntegrityError } f
 import {
   assertAuthorizationInput,
   assertMayReplace,
+  replaceRule,
   assertPositiveInteger,
   assertSellerKey,
   assertSellerProfile,
@@ -429,20 +430,17 @@ function fingerprintMethods(
 }
 
 /**
- * The `ON CONFLICT … DO UPDATE … WHERE` condition of {@link assertMayReplace}, for a row another
+ * The `ON CONFLICT … DO UPDATE … WHERE` condition of the save's `replaceRule` (as {@link assertMayReplace}), for a row another
  * transaction inserted after this one's SELECT (`sellers` is the stored row, `excluded` this one).
  */
 function replaceGuard(input: AuthorizationInput): string {
-  const policy = input.replaces ?? 'same_owner';
-  if (policy === 'none') return '1 = 0';
+  const rule = replaceRule(input);
+  if (rule.nothing) return '1 = 0';
+  if (rule.anyOwner) return '1 = 1';
   const same =
     '(sellers.user_ref = excluded.user_ref OR (sellers.user_ref IS NULL AND excluded.user_ref IS NULL))';
-  const unowned =
-    policy === 'same_owner_or_unowned'
-      ? ' OR (sellers.user_ref IS NULL AND excluded.user_ref IS NOT NULL)'
-      : '';
-  const relink = input.allowRelink === true && input.userRef !== null ? ' OR 1 = 1' : '';
-  return `${same}${unowned}${relink}`;
+  // `unowned` already requires the save to name an owner (excluded.user_ref IS NOT NULL).
+  return rule.unowned ? `${same} OR sellers.user_ref IS NULL` : same;
 }
 
 /** Stores (or replaces) a seller's profile row, inside the caller's transaction. */

@@ -12,7 +12,9 @@ import { loadConfig } from '../../src/config.js';
 import type { FetchLike } from '../../src/core/http.js';
 import { createLogger } from '../../src/server/http/log.js';
 import { createRefresher, type Refresher } from '../../src/server/tokens/refresher.js';
-import { createCoreTokenSource } from '../../src/server/tokens/source.js';
+import { createTokenManager } from '../../src/core/token-manager.js';
+import { createAmazonGateway, credentialsOf } from '../../src/server/tokens/gateway.js';
+import { createStoreTokenVault } from '../../src/storage/token-vault.js';
 import { createUsageRecorder, usageIntervalMs, type UsageRecorder } from '../../src/server/tokens/usage.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { openStore } from '../../src/storage/open.js';
@@ -133,18 +135,25 @@ export const refreshDay: BenchSection = {
               timer: false,
             })
           : undefined;
-      const tokens = createCoreTokenSource({
+      // The token path alone (no routes, no timers of a service): the manager and the gateway.
+      const manager = createTokenManager({
+        credentials: credentialsOf(config),
+        vault: createStoreTokenVault(store, { owner: label, now }),
+        sandbox: config.sandbox,
+        ...(config.amazonUrl !== undefined ? { amazonUrl: config.amazonUrl } : {}),
+        fetch: counted,
+        now,
+      });
+      const tokens = createAmazonGateway({
         config,
-        store,
-        log: quiet,
-        owner: label,
+        tokens: manager,
         fetch: counted,
         now,
         ...(usage === undefined ? {} : { onUse: usage.touch }),
       });
       const refresher = createRefresher({
         store,
-        refresh: (key, min) => tokens.refreshAccessToken(key, min),
+        refresh: (key, min) => manager.refreshAccessToken(key, { minExpiresAt: min }),
         ratePerSecond: RATE,
         idleAfterMs: idleAfterS * 1000,
         log: quiet,

@@ -47,6 +47,11 @@ export interface AppDeps {
   readonly devPartners?: readonly DevPartner[];
   /** How often buffered audit records are written (ms). */
   readonly auditIntervalMs?: number;
+  /**
+   * The audit buffer, when the caller made it first (`service.ts`: the token manager's events are
+   * audited from the start); default one of its own, every `auditIntervalMs`.
+   */
+  readonly audit?: AuditBuffer;
   /** How often revocations by other instances are read (ms; default {@link REVOCATION_POLL_MS}). */
   readonly revocationPollMs?: number;
   /**
@@ -95,7 +100,7 @@ let idCounter = 0;
 function serviceContext(deps: AppDeps): ServiceContext {
   const { config, store, log } = deps;
   const now = deps.now ?? Date.now;
-  const audit = new AuditBuffer(store, log, deps.auditIntervalMs ?? 1000, now);
+  const audit = deps.audit ?? new AuditBuffer(store, log, deps.auditIntervalMs ?? 1000, now);
   const keys = new ApiKeyAuthenticator(store, {
     ratePerSecond: config.keyRateLimit,
     now,

@@ -3,9 +3,15 @@
  * Most users run `spapi-auth serve` instead; the webhook helpers are what a receiver needs, and the
  * seller import / export functions what code moving sellers from its own database needs.
  */
-export { startService, openServiceStore, createTokenSource, type Service } from './service.js';
-export { createApp, type App, type AppDeps } from './app.js';
-export { listen, type RunningServer } from './http/node.js';
+export {
+  createService,
+  startService,
+  openServiceStore,
+  type ServiceOptions,
+  type StartServiceOptions,
+  type Service,
+  type RunningService,
+} from './public-service.js';
 export { loadConfig, ConfigError, redactConfig, type Config, type Mode } from '../config.js';
 export { verifyWebhookSignature, signWebhook, SIGNATURE_HEADER } from './ops/webhooks.js';
 export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from './domain/events.js';

@@ -1,7 +1,8 @@
 /**
- * Wiring: from a validated config to a running service (store, token source over the core's token
- * manager and the store-backed vault, gateway, app, `node:http` server) and back down again in the
- * right order on shutdown. The CLI's `serve` and `dev` are thin layers over {@link startService}.
+ * The composition root: from a validated config to the whole service (store, operations, the
+ * core's token manager over the store-backed vault, gateway, routes), built once in dependency
+ * order by {@link createService}, listening with {@link startService}, and back down again in the
+ * right order on shutdown. `serve`, `dev`, the CLI's `token` and the tests all build it here.
  */
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -9,31 +10,31 @@ import { hostname } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Config } from '../config.js';
 import type { FetchLike } from '../core/http.js';
+import type { LwaCredentials } from '../core/lwa.js';
+import type { Region } from '../core/marketplaces.js';
+import { createTokenManager, type TokenManager } from '../core/token-manager.js';
 import { generateKey, parseKeyRing, type KeyRing } from '../storage/crypto.js';
 import { openStore } from '../storage/open.js';
 import type { Store } from '../storage/store.js';
-import type { LwaThrottle, TokenEvent, TokenManager } from '../core/token-manager.js';
-import type { Region } from '../core/marketplaces.js';
-import { createClusterThrottle, LWA_THROTTLE, type ClusterThrottle } from './tokens/cluster-throttle.js';
-import { createUsageRecorder, usageIntervalMs, type UsageRecorder } from './tokens/usage.js';
-import { createAmazonGateway, type TokenSource } from './tokens/gateway.js';
-import { startProfileSweep } from './domain/profile.js';
-import { auditTokenEvent } from './ops/audit.js';
-import { generateApiKey, hashApiKey, type Scope } from './tokens/api-keys.js';
+import { createStoreTokenVault } from '../storage/token-vault.js';
 import { createApp, type App, type AppDeps } from './app.js';
-import type { Handler } from './http/request.js';
-import type { Logger } from './http/log.js';
-import type { LwaCredentials } from '../core/lwa.js';
-import type { TokenMetricsSink } from './ops/metrics.js';
-import { registerAdminRoutes } from './admin/routes.js';
-import { createOperations, registerOperationsRoutes } from './ops/operations.js';
-import { listen, type RunningServer } from './http/node.js';
-import { trustedProxyCheck } from './http/client-address.js';
+import type { AmazonGateway } from './context.js';
 import { connectionLimit, openFileLimit } from './http/connections.js';
-import { createRefresher, type Refresher, type RefreshDueSource } from './tokens/refresher.js';
+import { trustedProxyCheck } from './http/client-address.js';
+import { silentLogger, type Logger } from './http/log.js';
+import { listen, type RunningServer } from './http/node.js';
+import type { Handler } from './http/request.js';
+import { registerAdminRoutes } from './admin/routes.js';
+import { AuditBuffer } from './ops/audit.js';
+import { createOperations, registerOperationsRoutes, type Operations } from './ops/operations.js';
 import { cacheSellerCounts } from './ops/seller-counts.js';
-import { createCoreTokenSource } from './tokens/source.js';
-import type { AccessToken, SellerTokenKey } from '../core/token-vault.js';
+import { startProfileSweep } from './domain/profile.js';
+import { generateApiKey, hashApiKey, type Scope } from './tokens/api-keys.js';
+import { createClusterThrottle, LWA_THROTTLE, type ClusterThrottle } from './tokens/cluster-throttle.js';
+import { createAmazonGateway, liveCredentials } from './tokens/gateway.js';
+import { createRefresher, type Refresher, type RefreshDueSource } from './tokens/refresher.js';
+import { tokenEventHandler } from './tokens/token-events.js';
+import { createUsageRecorder, usageIntervalMs, type UsageRecorder } from './tokens/usage.js';
 
 /**
  * Opens the store of a database URL; a relative `sqlite:` path is taken from `cwd`.
@@ -107,151 +108,230 @@ export function keyRingOf(config: Pick<Config, 'encryptionKeys'>): KeyRing | nul
   return config.encryptionKeys === undefined ? null : parseKeyRing(config.encryptionKeys);
 }
 
-/** Options of {@link createTokenSource}. */
-export interface TokenSourceOptions {
-  readonly config: Config;
-  readonly store: Store;
-  readonly log: Logger;
+/** What {@link createService} takes besides the config; every field has a default. */
+export interface ServiceOptions {
+  /**
+   * The store to run on (default: the config's `DATABASE_URL`, a relative `sqlite:` path taken
+   * from `cwd`, with the config's key ring, migrated). The service closes it on `close()`.
+   */
+  readonly store?: Store;
+  /** Where a relative `sqlite:` path of `DATABASE_URL` is taken from (default: the process's). */
+  readonly cwd?: string;
+  /** The service's logger (default: none). */
+  readonly log?: Logger;
+  /** The fetch every Amazon call goes through (default: the global one). */
   readonly fetch?: FetchLike;
+  /** The service's clock (default `Date.now`). */
   readonly now?: () => number;
   /** This process's lease owner id (default host:pid:random). */
   readonly owner?: string;
-  /** The LWA credentials per call (the client-secret ring); default: the config's. */
-  readonly credentials?: () => LwaCredentials;
-  /** Token metrics (cache hits, joins, lease waits, refreshes). */
-  readonly metrics?: TokenMetricsSink;
-  /** Token manager events, e.g. {@link auditTokenEvent}. */
-  readonly onEvent?: (event: TokenEvent) => void;
-  /** Each token handed to a caller (the hot set's last use, {@link UsageRecorder.touch}). */
-  readonly onUse?: (sellingPartnerId: string, region: Region) => void;
-  /** The LWA 429 pause shared by the instances ({@link createClusterThrottle}). */
-  readonly throttle?: LwaThrottle;
-}
-
-/**
- * The token source the gateway uses: the core's token manager over the store-backed vault.
- *
- * @example
- * const tokens = createTokenSource({ config, store, log });
- */
-export function createTokenSource(opts: TokenSourceOptions): TokenSource & {
-  close?(): void;
-  readonly manager?: Pick<TokenManager, 'breakerState'>;
-  refreshAccessToken?(key: SellerTokenKey, minExpiresAt: number): Promise<AccessToken>;
-} {
-  return createCoreTokenSource({
-    ...opts,
-    owner: opts.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
-  });
-}
-
-/** A running service. */
-export interface Service {
-  readonly app: App;
-  readonly server: RunningServer;
-  readonly store: Store;
-  /** Stops accepting requests, lets in-flight ones finish, flushes the audit, closes the store. */
-  close(): Promise<void>;
-}
-
-/**
- * Starts the service on `config.host:config.port` over an open store.
- *
- * @example
- * const service = await startService({ config, store, log });
- * process.once('SIGTERM', () => void service.close());
- */
-export async function startService(opts: {
-  readonly config: Config;
-  readonly store: Store;
-  readonly log: Logger;
-  readonly fetch?: FetchLike;
-  /** Dev: the embedded emulator's handler. */
+  /** The fetch webhooks are delivered with (default: the global one). */
+  readonly webhookFetch?: FetchLike;
+  /** How often buffered audit records are written (ms; default 1000). */
+  readonly auditIntervalMs?: number;
+  /** How long the sellers' counts by status are shared (ms; tests: 0, every read counts). */
+  readonly sellerCountsTtlMs?: number;
+  /** Dev: the embedded emulator's handler, answering every path no route claims. */
   readonly fallback?: Handler;
   /** Dev: the emulator's test accounts (see {@link AppDeps.devPartners}). */
   readonly devPartners?: AppDeps['devPartners'];
-  readonly port?: number;
   /** Extra route modules, see {@link AppDeps.extensions}. */
   readonly extensions?: AppDeps['extensions'];
-}): Promise<Service> {
-  const { config, log } = opts;
+  /** Called on each use of a seller's access token, besides the hot set's recorder. */
+  readonly onUse?: (sellingPartnerId: string, region: Region) => void;
+}
+
+/** A service built by {@link createService}: requests go to `fetch` (or `app.handle`); nothing listens. */
+export interface ServiceParts {
+  readonly config: Config;
+  readonly store: Store;
+  readonly log: Logger;
+  readonly app: App;
+  readonly amazon: AmazonGateway;
+  readonly tokens: TokenManager;
+  readonly ops: Operations;
+  /** Requests in process (`Request → Response`). */
+  readonly fetch: (req: Request) => Promise<Response>;
+  /**
+   * Starts the background work: the client-secret ring, webhook deliveries, the notification
+   * queue, the purge of expired flows, the profile sweep and the proactive refresher.
+   */
+  start(): Promise<void>;
+  /** Stops the background work, flushes the audit, closes the store (after the server, if any). */
+  close(): Promise<void>;
+}
+
+/** A running service: {@link ServiceParts} and the HTTP server. */
+export interface Service extends ServiceParts {
+  readonly server: RunningServer;
+}
+
+/**
+ * Builds the whole service once (store, key ring, operations, token manager, gateway, routes) from
+ * a config: what `serve`, `dev`, the CLI's `token` and the tests run. Nothing listens and no
+ * background work runs until {@link startService} (or `start()`).
+ *
+ * @example
+ * const service = await createService(config, { log });
+ * const res = await service.fetch(new Request(`${config.publicUrl}/healthz`));
+ * await service.close();
+ */
+export async function createService(config: Config, options: ServiceOptions = {}): Promise<ServiceParts> {
+  const log = options.log ?? silentLogger;
+  const now = options.now ?? Date.now;
+  const opened =
+    options.store ??
+    (await openServiceStore(config.databaseUrl, options.cwd ?? process.cwd(), keyRingOf(config)));
   // The admin home and /metrics count sellers by status: a full scan, shared for a few seconds.
-  const store = cacheSellerCounts(opts.store);
+  const store = cacheSellerCounts(opened, {
+    now,
+    ...(options.sellerCountsTtlMs !== undefined ? { ttlMs: options.sellerCountsTtlMs } : {}),
+  });
   // Operations (operations.ts): metrics, the client-secret ring, webhooks, the dashboard.
-  const ops = createOperations({ config, store, log });
-  const fetch = ops.instrument(opts.fetch);
-  const credentials = (): LwaCredentials => ops.ring.credentials();
-  // The audit buffer is the app's; refresh events are forwarded to it once the app exists.
-  let sink: ((e: TokenEvent) => void) | undefined;
-  const { usage, throttle } = startTokenUpkeep(config, store, log);
-  const tokens = createTokenSource({
+  const ops = createOperations({
     config,
     store,
     log,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.webhookFetch ? { webhookFetch: options.webhookFetch } : {}),
+  });
+  const fetch = ops.instrument(options.fetch);
+  const credentials = (): LwaCredentials => ops.ring.credentials();
+  // Made before the token manager, so its events are audited from the first one.
+  const audit = new AuditBuffer(store, log, options.auditIntervalMs ?? 1000, now);
+  const { usage, throttle } = startTokenUpkeep(config, store, log);
+  const tokens = createTokenManager({
+    credentials: liveCredentials(credentials),
+    vault: createStoreTokenVault(store, {
+      owner: options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`,
+      now,
+    }),
+    sandbox: config.sandbox,
+    ...(config.amazonUrl !== undefined ? { amazonUrl: config.amazonUrl } : {}),
+    fetch,
+    ...(options.now ? { now: options.now } : {}),
+    throttle,
+    onEvent: tokenEventHandler({ log, metrics: ops.metrics, audit }),
+  });
+  ops.metrics.breakerState = () => tokens.breakerState().state;
+  const onUse = useRecorder(usage, options.onUse);
+  const amazon = createAmazonGateway({
+    config,
+    tokens,
     fetch,
     credentials,
-    metrics: ops.metrics,
-    onEvent: (e) => sink?.(e),
-    ...(usage === undefined ? {} : { onUse: usage.touch }),
-    throttle,
+    ...(options.now ? { now: options.now } : {}),
+    ...(onUse ? { onUse } : {}),
   });
-  const manager = tokens.manager;
-  if (manager !== undefined) ops.metrics.breakerState = () => manager.breakerState().state;
-  const amazon = createAmazonGateway({ config, tokens, fetch, credentials });
   const app = createApp({
     config,
     store,
     amazon,
     log,
-    ...(opts.fallback ? { fallback: opts.fallback } : {}),
-    ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
+    audit,
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.fallback ? { fallback: options.fallback } : {}),
+    ...(options.devPartners ? { devPartners: options.devPartners } : {}),
     extensions: [
-      ...(opts.extensions ?? []),
+      ...(options.extensions ?? []),
       (router, ctx) => registerOperationsRoutes(router, ctx, ops),
       (router, ctx) => registerAdminRoutes(router, ctx, ops),
     ],
     onResponse: (route, status) => ops.metrics.request(route, status),
   });
-  await ops.start(amazon);
-  sink = (e) => auditTokenEvent(app.context.audit, e);
-  const cap = connectionLimit(config.maxConnections, openFileLimit());
-  if (cap.reducedFrom !== undefined) {
-    log.warn('SPAPI_AUTH_MAX_CONNECTIONS is above what the open-file limit (ulimit -n) leaves room for', {
-      count: cap.limit,
-    });
-  }
-  const server = await listen(app.handle, {
-    port: opts.port ?? config.port,
-    host: config.host,
-    headersTimeoutMs: config.headersTimeoutS * 1000,
-    requestTimeoutMs: config.requestTimeoutS * 1000,
-    keepAliveTimeoutMs: config.keepAliveTimeoutS * 1000,
-    maxConnections: cap.limit,
-    shareExempt: trustedProxyCheck(config.trustedProxies),
-  });
-  ops.metrics.connections = server.connections;
-  const stopPurge = startPurge(store, log);
-  // Profiles the callback or an import could not read (throttled, Amazon down) are fetched later.
-  const stopProfiles = startProfileSweep({ store, amazon, log, now: Date.now });
-  const refresher = startRefresher(config, store, tokens, log);
+  const stops: (() => void)[] = [];
+  let refresher: Refresher | undefined;
   let closing: Promise<void> | undefined;
   return {
-    app,
-    server,
+    config,
     store,
+    log,
+    app,
+    amazon,
+    tokens,
+    ops,
+    fetch: app.fetch,
+    async start() {
+      await ops.start(amazon);
+      stops.push(startPurge(store, log));
+      // Profiles the callback or an import could not read (throttled, Amazon down) are fetched later.
+      stops.push(startProfileSweep({ store, amazon, log, now }));
+      refresher = startRefresher(config, store, tokens, log);
+    },
     close: () =>
       (closing ??= (async () => {
-        await server.close();
-        stopPurge();
-        stopProfiles();
+        for (const stop of stops) stop();
         // Refreshes in flight finish (their lease and commit) before the store closes.
         await refresher?.stop();
         await usage?.close();
         await throttle.close();
         await ops.close();
         await app.close();
-        tokens.close?.();
         await store.close();
+      })()),
+  };
+}
+
+/** The hot set's recorder and the caller's own `onUse`, as one callback (none when neither). */
+function useRecorder(
+  usage: UsageRecorder | undefined,
+  extra: ServiceOptions['onUse'],
+): ServiceOptions['onUse'] {
+  if (usage === undefined) return extra;
+  if (extra === undefined) return usage.touch;
+  return (id, region) => {
+    usage.touch(id, region);
+    extra(id, region);
+  };
+}
+
+/** What {@link startService} takes: {@link ServiceOptions} and the port (default `config.port`; 0: any free one). */
+export interface StartServiceOptions extends ServiceOptions {
+  readonly port?: number;
+}
+
+/**
+ * Builds the service ({@link createService}), starts its background work and listens on
+ * `config.host:config.port`.
+ *
+ * @example
+ * const service = await startService(config, { log });
+ * process.once('SIGTERM', () => void service.close());
+ */
+export async function startService(config: Config, options: StartServiceOptions = {}): Promise<Service> {
+  const parts = await createService(config, options);
+  const { log, ops, app } = parts;
+  let server: RunningServer;
+  try {
+    await parts.start();
+    const cap = connectionLimit(config.maxConnections, openFileLimit());
+    if (cap.reducedFrom !== undefined) {
+      log.warn('SPAPI_AUTH_MAX_CONNECTIONS is above what the open-file limit (ulimit -n) leaves room for', {
+        count: cap.limit,
+      });
+    }
+    server = await listen(app.handle, {
+      port: options.port ?? config.port,
+      host: config.host,
+      headersTimeoutMs: config.headersTimeoutS * 1000,
+      requestTimeoutMs: config.requestTimeoutS * 1000,
+      keepAliveTimeoutMs: config.keepAliveTimeoutS * 1000,
+      maxConnections: cap.limit,
+      shareExempt: trustedProxyCheck(config.trustedProxies),
+    });
+  } catch (err) {
+    await parts.close().catch(() => undefined);
+    throw err;
+  }
+  ops.metrics.connections = server.connections;
+  let closing: Promise<void> | undefined;
+  return {
+    ...parts,
+    server,
+    close: () =>
+      (closing ??= (async () => {
+        await server.close();
+        await parts.close();
       })()),
   };
 }
@@ -289,24 +369,23 @@ export function startTokenUpkeep(
 }
 
 /**
- * Starts the proactive refresher when `SPAPI_AUTH_REFRESH_RATE_LIMIT` is above 0 (and the token
- * source can refresh ahead of time); returns it, or undefined when off.
+ * Starts the proactive refresher when `SPAPI_AUTH_REFRESH_RATE_LIMIT` is above 0; returns it, or
+ * undefined when off.
  *
  * @example
- * const refresher = startRefresher(config, store, tokens, log);
+ * const refresher = startRefresher(config, store, manager, log);
  * await refresher?.stop();
  */
 export function startRefresher(
   config: Pick<Config, 'refreshRateLimit'> & Partial<Pick<Config, 'refreshIdleAfterS'>>,
   store: RefreshDueSource,
-  tokens: Pick<ReturnType<typeof createTokenSource>, 'refreshAccessToken'>,
+  tokens: Pick<TokenManager, 'refreshAccessToken'>,
   log: Logger,
 ): Refresher | undefined {
-  const refresh = tokens.refreshAccessToken;
-  if (config.refreshRateLimit <= 0 || refresh === undefined) return undefined;
+  if (config.refreshRateLimit <= 0) return undefined;
   const refresher = createRefresher({
     store,
-    refresh: (key, minExpiresAt) => refresh.call(tokens, key, minExpiresAt),
+    refresh: (key, minExpiresAt) => tokens.refreshAccessToken(key, { minExpiresAt }),
     ratePerSecond: config.refreshRateLimit,
     idleAfterMs: (config.refreshIdleAfterS ?? 0) * 1000,
     log,

@@ -82,7 +82,7 @@ async function serviceWith(env: Record<string, string>): Promise<Service> {
     { mode: 'serve' },
   );
   const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
-  return startService({ config, store, log: silentLogger, port: 0 });
+  return startService(config, { store, log: silentLogger, port: 0 });
 }
 
 describe('T-C13, T-C16: idle, silent and slow connections are closed at their settings', () => {

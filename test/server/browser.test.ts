@@ -78,8 +78,7 @@ test('Chromium, dev mode: the start page\'s "Connect a seller" walks the whole f
     },
   );
   const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
-  const service = await startService({
-    config,
+  const service = await startService(config, {
     store,
     log: silentLogger,
     fetch: (req) => emulator.fetch(req),

@@ -12,10 +12,8 @@ import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { createSqliteStore } from '../../src/storage/sqlite.js';
 import { generateApiKey } from '../../src/server/tokens/api-keys.js';
-import { createApp } from '../../src/server/app.js';
-import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
 import { silentLogger } from '../../src/server/http/log.js';
-import { createTokenSource } from '../../src/server/service.js';
+import { createService, type ServiceParts } from '../../src/server/service.js';
 import { AMAZON_URL, PUBLIC_URL } from './helpers.js';
 
 test('two instances, one database: the exchange token is shared, and an expired token is refreshed once', async () => {
@@ -41,7 +39,8 @@ test('two instances, one database: the exchange token is shared, and an expired 
   // Opened one after the other: both would migrate at once otherwise (two connections, one thread).
   const instances: {
     store: Awaited<ReturnType<typeof createSqliteStore>>;
-    app: ReturnType<typeof createApp>;
+    app: ServiceParts['app'];
+    service: ServiceParts;
   }[] = [];
   for (const n of [1, 2]) {
     instances.push(
@@ -51,16 +50,14 @@ test('two instances, one database: the exchange token is shared, and an expired 
           keyRing: createKeyRing([['k1', key]]),
           now,
         });
-        const tokens = createTokenSource({
-          config,
+        const service = await createService(config, {
           store,
           log: silentLogger,
           fetch,
           now,
           owner: `instance-${n}`,
         });
-        const amazon = createAmazonGateway({ config, tokens, fetch, now });
-        return { store, app: createApp({ config, store, amazon, log: silentLogger, now }) };
+        return { store, app: service.app, service };
       })(),
     );
   }
@@ -116,8 +113,7 @@ test('two instances, one database: the exchange token is shared, and an expired 
     assert.equal((await emulator.control.stats()).token.refresh_token?.ok, 1);
   } finally {
     for (const i of instances) {
-      await i.app.close();
-      await i.store.close();
+      await i.service.close();
     }
     rmSync(dir, { recursive: true, force: true });
   }

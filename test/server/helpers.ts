@@ -1,4 +1,4 @@
-// Builds the service in-process over the memory store and the in-process emulator, with canary
+// Builds the service in-process (createService, no background work) over the memory store and the in-process emulator, with canary
 // secrets, a captured log, and a tiny browser (cookie jar + redirect following across origins).
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config.js';
@@ -17,12 +17,9 @@ import { createPostgresStore } from '../../src/storage/postgres.js';
 import { PG_URL, freePort as freePortOf } from '../helpers/e2e.js';
 import type { Store } from '../../src/storage/store.js';
 import { generateApiKey, type Scope } from '../../src/server/tokens/api-keys.js';
-import { createApp, type App } from '../../src/server/app.js';
+import type { App } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/http/log.js';
-import { createTokenSource, startService, type Service } from '../../src/server/service.js';
-import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
-import { auditTokenEvent } from '../../src/server/ops/audit.js';
-import type { TokenEvent } from '../../src/core/token-manager.js';
+import { createService, startService, type Service } from '../../src/server/service.js';
 
 export const PUBLIC_URL = 'http://localhost:3000';
 // The emulator answers in-process for any host; a loopback origin is what the core accepts over http.
@@ -66,27 +63,15 @@ export async function makeService(
   });
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: opts.logLevel ?? 'debug' });
-  const fetch = (req: Request): Promise<Response> => emulator.fetch(req);
-  // Refresh events go to the app's audit buffer once the app exists (as in startService).
-  let sink: ((e: TokenEvent) => void) | undefined;
-  const tokens = createTokenSource({
-    config,
+  const service = await createService(config, {
     store,
-    fetch,
     log,
-    onEvent: (e) => sink?.(e),
-    ...(opts.now ? { now: opts.now } : {}),
-  });
-  const amazon = createAmazonGateway({ config, tokens, fetch, ...(opts.now ? { now: opts.now } : {}) });
-  const app = createApp({
-    config,
-    store,
-    amazon,
-    log,
-    ...(opts.now ? { now: opts.now } : {}),
+    fetch: (req) => emulator.fetch(req),
     auditIntervalMs: 50,
+    sellerCountsTtlMs: 0,
+    ...(opts.now ? { now: opts.now } : {}),
   });
-  sink = (e) => auditTokenEvent(app.context.audit, e);
+  const app = service.app;
   const { key, apiKey } = await testApiKeys(store);
   return {
     app,
@@ -97,12 +82,29 @@ export async function makeService(
     apiKey,
     key,
     lwaCalls: lwaCallCounter(emulator),
-    async close() {
-      await app.close();
-      tokens.close?.();
-      await store.close();
-    },
+    close: () => service.close(),
   };
+}
+
+/** The hooks a test offers: `t` of `it`/`test` (`t.after` runs when the test ends). */
+export interface AfterHooks {
+  after(fn: () => Promise<void> | void): void;
+}
+
+/**
+ * {@link makeService}, closed when the test ends (`t.after`).
+ *
+ * @example
+ * it('…', async (t) => { const svc = await testService(t); … });
+ */
+export async function testService(
+  t: AfterHooks,
+  env: Record<string, string> = {},
+  opts: Parameters<typeof makeService>[1] = {},
+): Promise<TestService> {
+  const svc = await makeService(env, opts);
+  t.after(() => svc.close());
+  return svc;
 }
 
 /** The environment of a test service wired to the in-process emulator's application. */
@@ -324,7 +326,7 @@ export async function startLocalService(
     { mode: 'serve' },
   );
   const store = await openStore('memory:', { keyRing: createKeyRing([['k1', key]]) });
-  const service = await startService({ config, store, log: createLogger({ sink: () => undefined }) });
+  const service = await startService(config, { store, log: createLogger({ sink: () => undefined }) });
   return {
     publicUrl,
     emulator,

@@ -8,16 +8,11 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKeyRing, type KeyRing } from '../../src/storage/crypto.js';
-import { createAmazonGateway } from '../../src/server/tokens/gateway.js';
-import { registerAdminRoutes } from '../../src/server/admin/routes.js';
-import { createApp, type AppDeps } from '../../src/server/app.js';
+import type { AppDeps } from '../../src/server/app.js';
+import type { AmazonGateway } from '../../src/server/context.js';
 import { createLogger } from '../../src/server/http/log.js';
-import {
-  createOperations,
-  registerOperationsRoutes,
-  type Operations,
-} from '../../src/server/ops/operations.js';
-import { createCoreTokenSource } from '../../src/server/tokens/source.js';
+import type { Operations } from '../../src/server/ops/operations.js';
+import { createService } from '../../src/server/service.js';
 import {
   CANARY_SECRET,
   PUBLIC_URL,
@@ -32,7 +27,7 @@ export { CANARY_SECRET, PUBLIC_URL };
 
 export interface OpsService extends TestService {
   readonly ops: Operations;
-  readonly amazon: ReturnType<typeof createAmazonGateway>;
+  readonly amazon: AmazonGateway;
   readonly keyRing: KeyRing;
   /** Moves the service's clock (not the emulator's). */
   advance(ms: number): void;
@@ -98,47 +93,19 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
   });
   const logs: string[] = [];
   const log = createLogger({ sink: (l) => logs.push(l), level: opts.logLevel ?? 'debug' });
-  const ops = createOperations({
-    config,
+  const service = await createService(config, {
     store,
     log,
     now,
-    ...(opts.webhookFetch ? { webhookFetch: opts.webhookFetch } : {}),
-  });
-  const fetch = ops.instrument((req) => emulator.fetch(req));
-  const tokens = createCoreTokenSource({
-    config,
-    store,
-    log,
     owner: `test:${randomBytes(4).toString('hex')}`,
-    fetch,
-    now,
-    credentials: () => ops.ring.credentials(),
-    metrics: ops.metrics,
+    fetch: (req) => emulator.fetch(req),
+    auditIntervalMs: 50,
+    sellerCountsTtlMs: 0,
+    ...(opts.webhookFetch ? { webhookFetch: opts.webhookFetch } : {}),
+    ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
     ...(opts.onUse ? { onUse: opts.onUse } : {}),
   });
-  ops.metrics.breakerState = () => tokens.manager.breakerState().state;
-  const amazon = createAmazonGateway({
-    config,
-    tokens,
-    fetch,
-    now,
-    credentials: () => ops.ring.credentials(),
-  });
-  const app = createApp({
-    config,
-    store,
-    amazon,
-    log,
-    now,
-    auditIntervalMs: 50,
-    ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
-    extensions: [
-      (router, ctx) => registerOperationsRoutes(router, ctx, ops),
-      (router, ctx) => registerAdminRoutes(router, ctx, ops),
-    ],
-    onResponse: (route, status) => ops.metrics.request(route, status),
-  });
+  const { app, ops, amazon } = service;
   await ops.ring.reload();
   const { key, apiKey } = await testApiKeys(store);
   return {
@@ -155,12 +122,7 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     advance: (ms) => void (offset += ms),
     now,
     lwaCalls: lwaCallCounter(emulator),
-    async close() {
-      await ops.close();
-      await app.close();
-      tokens.close();
-      await store.close();
-    },
+    close: () => service.close(),
   };
 }
 

@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import type { AccessToken, SellerTokenKey } from '../../src/core/token-vault.js';
 import { createLogger } from '../../src/server/http/log.js';
 import { createRefresher, type Refresher } from '../../src/server/tokens/refresher.js';
-import { createTokenSource, startRefresher } from '../../src/server/service.js';
+import { createService, startRefresher, type ServiceParts } from '../../src/server/service.js';
 import { openStore } from '../../src/storage/open.js';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { loadConfig } from '../../src/config.js';
@@ -33,8 +33,10 @@ interface World {
 }
 
 const open: Store[] = [];
+const services: ServiceParts[] = [];
 after(async () => {
-  for (const store of open) await store.close();
+  for (const service of services) await service.close();
+  for (const store of open) await store.close().catch(() => undefined);
 });
 
 /** Sellers consented at the emulator and stored with the tokens of their code exchange, at T0. */
@@ -64,17 +66,18 @@ async function world(sellers: number, ratePerSecond: number): Promise<World> {
     });
   }
   const log = createLogger({ sink: () => undefined, level: 'warn' });
-  const tokens = createTokenSource({
-    config,
+  const service = await createService(config, {
     store,
     log,
     fetch: (req) => emulator.fetch(req),
     now,
   });
+  services.push(service);
+  const tokens = service.tokens;
   const results: World['results'] = [];
   const refresher = createRefresher({
     store,
-    refresh: (key, min) => tokens.refreshAccessToken!(key, min),
+    refresh: (key, min) => tokens.refreshAccessToken(key, { minExpiresAt: min }),
     ratePerSecond,
     log,
     now,

@@ -97,8 +97,7 @@ export const devCommand: Command = {
       throw configFailure(err);
     }
     try {
-      service = await startService({
-        config,
+      service = await startService(config, {
         store,
         log,
         // LWA and SP-API calls go to the emulator in-process; the browser reaches it through the fallback.

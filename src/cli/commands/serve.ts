@@ -121,7 +121,7 @@ export const serveCommand: Command = {
       }
       // Test-only crash hook; a no-op unless SPAPI_AUTH_FAULT_POINT is set (refused in production).
       const { store, fetch } = armFaultPoint(config.faultPoint, opened);
-      service = await startService({ config, store, log, ...(fetch ? { fetch } : {}) });
+      service = await startService(config, { store, log, ...(fetch ? { fetch } : {}) });
     } catch (err) {
       throw configFailure(err, config);
     }

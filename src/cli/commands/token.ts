@@ -1,13 +1,11 @@
 // `spapi-auth token <seller-id>`: an access token for one seller, from the service's own token
 // machinery (the store's cached token, else one refresh under the store's lease).
 import type { Region } from '../../core/marketplaces.js';
-import { createAmazonGateway } from '../../server/tokens/gateway.js';
-import { silentLogger } from '../../server/http/log.js';
-import { createTokenSource } from '../../server/service.js';
+import { createService } from '../../server/service.js';
 import { tokenApiError } from '../../server/tokens/api-errors.js';
 import { CliError, UsageError, type CliContext, type Command } from '../command.js';
 import { printJson } from '../output.js';
-import { cliKeyRing, loadCliConfig, loadSecretRing, regionFlag, sellerIdArg, withStore } from '../runtime.js';
+import { cliKeyRing, loadCliConfig, regionFlag, sellerIdArg, withStore } from '../runtime.js';
 
 const help = `Usage: spapi-auth token <seller-id> [--region na|eu|fe] [--json]
 
@@ -47,15 +45,11 @@ async function run(
       }
       region = regions[0]!;
     }
-    // The secrets the service uses, stored ones included after a rotation was accepted.
-    const ring = await loadSecretRing(config, store);
-    const credentials = () => ring.credentials();
-    // Built inside the try: with every secret expired, reading the credentials already fails
-    // (503 client_secret_expired), and that is reported like any other token API error.
-    let tokens: ReturnType<typeof createTokenSource> | undefined;
+    const service = await createService(config, { store });
+    const { amazon } = service;
     try {
-      tokens = createTokenSource({ config, store, log: silentLogger, credentials });
-      const amazon = createAmazonGateway({ config, tokens, credentials });
+      // The secrets the service uses, stored ones included after a rotation was accepted.
+      await service.ops.ring.reload();
       const token = await amazon.getAccessToken({ sellingPartnerId: id, region });
       await store.appendAudit([
         { action: 'token.released', actor: 'cli', sellingPartnerId: id, region, outcome: 'ok' },
@@ -75,7 +69,8 @@ async function run(
         .catch(() => undefined);
       throw new CliError(`${e.message.replace(/\.$/, '')} (${e.code})`);
     } finally {
-      tokens?.close?.();
+      // Writes the service's buffered audit (the refresh, if any) and closes the store.
+      await service.close();
     }
   });
   if (values.json) {

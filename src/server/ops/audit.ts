@@ -133,7 +133,7 @@ export class AuditBuffer {
  * grantless refreshes. Cache hits are not audited here (releases are, by the token API).
  *
  * @example
- * createTokenSource({ config, store, log, onEvent: (e) => auditTokenEvent(app.context.audit, e) });
+ * tokenEventHandler({ log, metrics, audit }); // token-events.ts calls it for each event
  */
 export function auditTokenEvent(audit: AuditBuffer, e: TokenEvent): void {
   const where = e.key === undefined ? {} : { sellingPartnerId: e.key.sellingPartnerId, region: e.key.region };

@@ -9,26 +9,9 @@ import { amazonBaseFor, type FetchLike } from '../../core/http.js';
 import { buildConsentUrl } from '../../core/consent.js';
 import { createSpApiFetch } from '../../core/spapi-fetch.js';
 import { spapiEndpoint, type Region } from '../../core/marketplaces.js';
-import type { AccessToken, SellerTokenKey } from '../../core/token-vault.js';
 import type { Config } from '../../config.js';
-import type { RestrictedDataTokenRequest } from '../../core/rdt.js';
-import type { RestrictedDataToken } from '../../core/token-manager.js';
-import type { AmazonGateway, TokenUseOptions } from '../context.js';
-
-/** What the gateway needs of the core's token manager. */
-export interface TokenSource {
-  /** The access token cached in memory and not yet due for refresh, or undefined (synchronous: the hot path). */
-  peekAccessToken(sellingPartnerId: string, region: Region): AccessToken | undefined;
-  getAccessToken(key: SellerTokenKey, options?: TokenUseOptions): Promise<AccessToken>;
-  getGrantlessToken(scope: string): Promise<AccessToken>;
-  getRestrictedDataToken(
-    key: SellerTokenKey,
-    request: RestrictedDataTokenRequest,
-  ): Promise<RestrictedDataToken>;
-  forget(key: SellerTokenKey): void;
-  /** See {@link AmazonGateway.invalidateAccessToken}. */
-  invalidate?(key: SellerTokenKey, accessToken: string): Promise<void>;
-}
+import type { TokenManager } from '../../core/token-manager.js';
+import type { AmazonGateway } from '../context.js';
 
 /**
  * The consent page URL for a config: its application id, redirect URI, draft flag and Amazon URL
@@ -67,6 +50,26 @@ export function credentialsOf(config: Config): LwaCredentials {
         clientSecret: config.lwaClientSecret,
         clientSecretNext: config.lwaClientSecretNext,
       };
+}
+
+/**
+ * Credentials whose fields are read at each call, so a secret accepted by a rotation is used at once.
+ *
+ * @example
+ * createTokenManager({ credentials: liveCredentials(() => ring.credentials()), vault });
+ */
+export function liveCredentials(source: () => LwaCredentials): LwaCredentials {
+  return {
+    get clientId() {
+      return source().clientId;
+    },
+    get clientSecret() {
+      return source().clientSecret;
+    },
+    get clientSecretNext() {
+      return source().clientSecretNext;
+    },
+  };
 }
 
 /** Where LWA calls go: the fetch to use and the emulator origin, if any. */
@@ -125,22 +128,36 @@ export function spApiCaller(
 }
 
 /**
- * Builds the gateway.
+ * Builds the gateway over the core's token manager.
  *
  * @example
- * const amazon = createAmazonGateway({ config, tokens, fetch: emulator.fetch });
+ * const amazon = createAmazonGateway({ config, tokens: manager, fetch: emulator.fetch });
  */
 export function createAmazonGateway(opts: {
   readonly config: Config;
-  readonly tokens: TokenSource;
+  readonly tokens: Pick<
+    TokenManager,
+    | 'peekAccessToken'
+    | 'getAccessToken'
+    | 'getGrantlessToken'
+    | 'getRestrictedDataToken'
+    | 'forget'
+    | 'invalidate'
+  >;
   readonly fetch?: FetchLike;
   readonly now?: () => number;
   /** The LWA credentials for each exchange (the client-secret ring, rotation.ts); default: the config's. */
   readonly credentials?: () => LwaCredentials;
+  /**
+   * Called when a seller's token is handed to a caller (not for the service's own use): the hot
+   * set's "last used" (`usage.ts`); synchronous and cheap, it runs on the hot path.
+   */
+  readonly onUse?: (sellingPartnerId: string, region: Region) => void;
 }): AmazonGateway {
   const { config, tokens } = opts;
   const fixedCredentials = credentialsOf(config);
   const credentials = opts.credentials ?? (() => fixedCredentials);
+  const onUse = opts.onUse ?? ((): void => undefined);
   const transport = {
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.now ? { now: opts.now } : {}),
@@ -169,12 +186,26 @@ export function createAmazonGateway(opts: {
         accessToken: { accessToken: r.accessToken, expiresAt: r.expiresAt },
       };
     },
-    peekAccessToken: (id, region) => tokens.peekAccessToken(id, region),
-    getAccessToken: (key, options) => tokens.getAccessToken(key, options),
+    peekAccessToken(sellingPartnerId, region) {
+      const token = tokens.peekAccessToken({ sellingPartnerId, region });
+      if (token !== undefined) onUse(sellingPartnerId, region);
+      return token;
+    },
+    async getAccessToken(key, options) {
+      const t = await tokens.getAccessToken(key);
+      // The service's own requests (the profile sweep) are not uses: they would keep every seller
+      // without a profile in the hot set.
+      if (options?.use !== 'service') onUse(key.sellingPartnerId, key.region);
+      return t;
+    },
     getGrantlessToken: (scope) => tokens.getGrantlessToken(scope),
-    getRestrictedDataToken: (key, request) => tokens.getRestrictedDataToken(key, request),
+    async getRestrictedDataToken(key, request) {
+      const t = await tokens.getRestrictedDataToken(key, request);
+      onUse(key.sellingPartnerId, key.region);
+      return t;
+    },
     forget: (key) => tokens.forget(key),
-    invalidateAccessToken: async (key, accessToken) => tokens.invalidate?.(key, accessToken),
+    invalidateAccessToken: (key, accessToken) => tokens.invalidate(key, accessToken),
     endpoint: (region) => endpoints[region],
     callSpApi: spApiCaller(config, transport),
     verifyClientSecret: (secret) => verifyClientSecret(config.lwaClientId, secret, transport),

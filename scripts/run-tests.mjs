@@ -18,6 +18,21 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ') || 'test/**/*.test.ts'}`);
   process.exit(1);
 }
+// A driver that cannot load (better-sqlite3 built for another Node's NODE_MODULE_VERSION) would fail
+// every SQLite test one by one, and the servers the tests spawn would die before listening: say the
+// driver's own message once and stop. SPAPI_AUTH_TEST_SQLITE_BINDING points at another addon file
+// (the runner's own test uses it to prove this).
+try {
+  const { default: Database } = await import('better-sqlite3');
+  const binding = process.env.SPAPI_AUTH_TEST_SQLITE_BINDING;
+  new Database(':memory:', binding ? { nativeBinding: binding } : {}).close();
+} catch (err) {
+  console.error(
+    `better-sqlite3 cannot load on Node ${process.version}: ${err instanceof Error ? err.message : err}`,
+  );
+  console.error('rebuild it for this Node: npm rebuild better-sqlite3');
+  process.exit(1);
+}
 const result = spawnSync(
   process.execPath,
   ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files],

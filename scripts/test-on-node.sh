@@ -19,6 +19,8 @@ fi
 
 copy="$(mktemp -d "${TMPDIR:-/tmp}/spapi-auth-node${major}.XXXXXX")"
 trap 'rm -rf "$copy"' EXIT
+# mktemp makes it 0700: the tests that run the CLI as an unprivileged user must reach the tree.
+chmod 755 "$copy"
 cp -a . "$copy/tree"
 cd "$copy/tree"
 # Anything the tests spawn as plain `node` (npm scripts, shebangs) must get this Node too.

@@ -14,6 +14,7 @@ import { registerFlowRoutes } from './flows/flows.js';
 import {
   BASE_HEADERS,
   HttpError,
+  httpError,
   MAX_BODY_BYTES,
   MAX_URL_LENGTH,
   errorResponse,
@@ -24,7 +25,7 @@ import {
   type ServerResponse,
 } from './http/request.js';
 import type { Logger } from './http/log.js';
-import { errorPage } from './http/html.js';
+import { renderHttpError, wantsJson } from './http/html.js';
 import { Router } from './http/router.js';
 import { registerTokenRoutes } from './tokens/routes.js';
 import { openApiDocument } from './openapi.js';
@@ -167,10 +168,10 @@ export function createApp(deps: AppDeps): App {
   router.add('GET', '/readyz', async () => {
     try {
       const pending = await store.pendingMigrations();
-      if (pending.length > 0) return errorResponse(503, 'migrations_pending', 'Run spapi-auth migrate.');
+      if (pending.length > 0) return errorResponse('migrations_pending');
       return json(200, { status: 'ready' });
     } catch {
-      return errorResponse(503, 'store_unavailable', 'The store is unreachable.');
+      return errorResponse('store_unavailable');
     }
   });
   // The API description is public (it holds no secret), so other origins may read it too.
@@ -194,13 +195,8 @@ export function createApp(deps: AppDeps): App {
   // HSTS only when the service is served over https (its public URL says so).
   const hsts = config.secureCookies;
   const isApi = (path: string): boolean => path.startsWith('/v1/') || path === '/v1';
-  const toResponse = (req: ServerRequest, err: HttpError): ServerResponse => {
-    const extra = Object.keys(err.headers).length > 0 ? err.headers : undefined;
-    if (isApi(req.path) || /\bapplication\/json\b/i.test(req.header('accept') ?? '')) {
-      return errorResponse(err.status, err.code, err.message, extra);
-    }
-    return errorPage(err.status, err.code, err.message, extra as Record<string, string> | undefined);
-  };
+  const toResponse = (req: ServerRequest, err: HttpError): ServerResponse =>
+    renderHttpError(err, isApi(req.path) || wantsJson(req));
 
   type Routed = { res: ServerResponse; route: string };
   const routed = (res: ServerResponse, route: string): Routed => ({ res, route });
@@ -209,24 +205,17 @@ export function createApp(deps: AppDeps): App {
   // costs no promise hops; a promise otherwise.
   const dispatch = (req: ServerRequest, requestId: string): Routed | Promise<Routed> => {
     if (req.path.length + req.rawQuery.length > MAX_URL_LENGTH) {
-      return routed(errorResponse(414, 'uri_too_long', 'The request URL is too long.'), '(limit)');
+      return routed(errorResponse('uri_too_long'), '(limit)');
     }
     const length = req.header('content-length');
     if (length !== undefined && !(Number(length) <= MAX_BODY_BYTES)) {
-      return routed(errorResponse(413, 'payload_too_large', 'The body is too large.'), '(limit)');
+      return routed(errorResponse('payload_too_large'), '(limit)');
     }
     const match = router.match(req.method, req.path);
     if (match.kind === 'found') {
       const route = match.ctx.route;
       if (req.rawQuery !== '' && isApi(req.path) && CREDENTIALS_IN_QUERY.test(req.rawQuery)) {
-        return routed(
-          errorResponse(
-            400,
-            'credentials_in_url',
-            'Send the API key in the Authorization header, never in the URL.',
-          ),
-          route,
-        );
+        return routed(errorResponse('credentials_in_url'), route);
       }
       // An error keeps the route pattern of the request for logs and metrics.
       let out: ServerResponse | Promise<ServerResponse>;
@@ -244,23 +233,17 @@ export function createApp(deps: AppDeps): App {
     }
     if (match.kind === 'invalid') return routed(toResponse(req, match.error), match.route);
     if (match.kind === 'method_not_allowed') {
-      return routed(
-        errorResponse(405, 'method_not_allowed', 'This method is not allowed here.', { allow: match.allow }),
-        '(method)',
-      );
+      return routed(errorResponse('method_not_allowed', undefined, { allow: match.allow }), '(method)');
     }
     const fallback = deps.fallback;
     if (fallback) return Promise.resolve(fallback(req)).then((res) => routed(res, '(emulator)'));
-    return routed(errorResponse(404, 'not_found', 'No such route.'), '(none)');
+    return routed(errorResponse('not_found'), '(none)');
   };
 
   const failed = (req: ServerRequest, requestId: string, err: unknown, route = '(error)'): Routed => {
     if (err instanceof HttpError) return routed(toResponse(req, err), route);
     log.error('request failed', { request_id: requestId, error_name: (err as Error)?.name ?? 'Error' });
-    return routed(
-      toResponse(req, new HttpError(500, 'internal_error', 'An internal error occurred.')),
-      route,
-    );
+    return routed(toResponse(req, httpError('internal_error')), route);
   };
 
   const finish = (

@@ -488,7 +488,7 @@ function merge(...sets: ErrorCodes[]): Map<number, string[]> {
   return new Map([...out.entries()].sort(([a], [b]) => a - b));
 }
 
-function errorResponse(status: number, codes: readonly string[]): JsonSchema {
+function errorSchema(status: number, codes: readonly string[]): JsonSchema {
   return {
     description: `Error; \`error.code\` is one of: ${codes.map((c) => `\`${c}\``).join(', ')}.`,
     ...(status === 401 ? { headers: { 'WWW-Authenticate': { schema: { type: 'string' } } } } : {}),
@@ -541,7 +541,7 @@ function operation(path: string, method: string, op: Operation): JsonSchema {
         content: { 'application/json': { schema: op.ok.schema } },
       },
       ...Object.fromEntries(
-        [...errors].map(([status, codes]) => [String(status), errorResponse(status, codes)]),
+        [...errors].map(([status, codes]) => [String(status), errorSchema(status, codes)]),
       ),
     },
   };

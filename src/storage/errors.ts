@@ -50,7 +50,7 @@ export class StorageError extends Error {
  *
  * @example
  * ```ts
- * if (err instanceof StorageIntegrityError) return errorResponse(500, err.code);
+ * if (err instanceof StorageIntegrityError) return errorResponse(err.code);
  * ```
  */
 export class StorageIntegrityError extends StorageError {
@@ -65,7 +65,7 @@ export class StorageIntegrityError extends StorageError {
  *
  * @example
  * ```ts
- * if (err instanceof SellerOwnershipError) return errorResponse(409, err.code);
+ * if (err instanceof SellerOwnershipError) return errorResponse(err.code);
  * ```
  */
 export class SellerOwnershipError extends StorageError {
@@ -82,7 +82,7 @@ export class SellerOwnershipError extends StorageError {
  *
  * @example
  * ```ts
- * if (err instanceof SellerExistsError) return errorResponse(409, err.code);
+ * if (err instanceof SellerExistsError) return errorResponse(err.code);
  * ```
  */
 export class SellerExistsError extends StorageError {
@@ -128,7 +128,7 @@ export class KeyRingError extends StorageError {
  *
  * @example
  * ```ts
- * if (err instanceof StorageUnavailableError) return errorResponse(503, err.code);
+ * if (err instanceof StorageUnavailableError) return errorResponse(err.code);
  * ```
  */
 export class StorageUnavailableError extends StorageError {

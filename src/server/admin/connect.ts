@@ -1,7 +1,7 @@
 /** "Connect a seller" (`/admin/connect`): a connect link made in the dashboard, for this browser or to send. */
 import { MARKETPLACES, findMarketplace, isRegion, type PartnerKind } from '../../core/marketplaces.js';
 import { createConnectLink, type ConnectLink } from '../flows/connect-link.js';
-import { HttpError } from '../http/request.js';
+import { HttpError, httpError } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { USER_REF } from '../http/validate.js';
@@ -71,7 +71,7 @@ export function registerConnectPage(kit: AdminKit): void {
     // its own message, never text from the query.
     const refused = status === 'error' && Object.hasOwn(HTTP_ERRORS, error);
     if ((status !== 'connected' && !refused) || !SELLING_PARTNER_ID_RE.test(id) || !isRegion(region))
-      throw new HttpError(400, 'invalid_callback', 'This page is reached from a finished authorization.');
+      throw httpError('invalid_callback', 'This page is reached from a finished authorization.');
     const open = html`<p>
       <a class="btn" id="open-seller" href="${kit.url(`/admin/sellers/${id}`)}">Open it in the dashboard</a>
     </p>`;
@@ -105,13 +105,12 @@ export function registerConnectPage(kit: AdminKit): void {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const marketplace = findMarketplace(form.get('marketplace') ?? '');
-    if (!marketplace) throw new HttpError(400, 'invalid_marketplace', 'Unknown marketplace.');
+    if (!marketplace) throw httpError('invalid_marketplace');
     const kind = form.get('kind') ?? 'seller';
-    if (kind !== 'seller' && kind !== 'vendor')
-      throw new HttpError(400, 'invalid_kind', 'kind must be seller or vendor.');
+    if (kind !== 'seller' && kind !== 'vendor') throw httpError('invalid_kind');
     const userRef = (form.get('user_ref') ?? '').trim();
     if (userRef !== '' && !USER_REF.test(userRef)) {
-      throw new HttpError(400, 'invalid_user_ref', 'user_ref must be 1 to 256 printable characters.');
+      throw httpError('invalid_user_ref', 'user_ref must be 1 to 256 printable characters.');
     }
     const link = await createConnectLink(ctx, {
       userRef: userRef === '' ? null : userRef,

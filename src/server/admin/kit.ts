@@ -6,13 +6,14 @@
 import type { ServiceContext } from '../context.js';
 import {
   HttpError,
+  httpError,
   publicPathPrefix,
   redirect,
   type ServerRequest,
   type ServerResponse,
 } from '../http/request.js';
 import type { ServiceMetrics } from '../ops/metrics.js';
-import { html, type SafeHtml } from '../http/html.js';
+import { html, renderHttpError, type SafeHtml } from '../http/html.js';
 import type { ClientSecretRing } from '../ops/rotation.js';
 import type { RouteHandler, Router } from '../http/router.js';
 import { isLoopbackAddress, isLoopbackHost } from '../../core/loopback.js';
@@ -172,20 +173,21 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
         return await handler(req, rc);
       } catch (err) {
         if (!(err instanceof HttpError)) throw err;
-        const res = render(
-          undefined,
-          'login',
-          'Not allowed',
-          html`<div class="card login">
-            <h1>${err.status === 404 ? 'Not found' : 'That did not work'}</h1>
-            <p class="err">${err.message}</p>
-            <p class="small muted">Error code: <span class="mono">${err.code}</span></p>
-            <p><a href="${url('/admin')}">Back to the dashboard</a></p>
-          </div>`,
-          err.status,
+        // The dashboard draws the error in its own layout; the headers (cookies) ride along.
+        return renderHttpError(err, false, {}, (e) =>
+          render(
+            undefined,
+            'login',
+            'Not allowed',
+            html`<div class="card login">
+              <h1>${e.status === 404 ? 'Not found' : 'That did not work'}</h1>
+              <p class="err">${e.message}</p>
+              <p class="small muted">Error code: <span class="mono">${e.code}</span></p>
+              <p><a href="${url('/admin')}">Back to the dashboard</a></p>
+            </div>`,
+            e.status,
+          ),
         );
-        for (const [k, v] of Object.entries(err.headers)) res.headers[k] = v;
-        return res;
       }
     });
   };
@@ -197,11 +199,7 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       devOpen &&
       (!isLoopbackAddress(req.remoteAddress) || !isLoopbackHost(hostName(req.header('host') ?? '')))
     ) {
-      throw new HttpError(
-        403,
-        'admin_local_only',
-        'Without a password the dashboard is open on localhost only.',
-      );
+      throw httpError('admin_local_only');
     }
   };
 
@@ -222,14 +220,10 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
 
   /** What a POST must pass before its body is read: everything but the CSRF token in the form. */
   const refuseBeforeBody = (req: ServerRequest): void => {
-    if (!enabled) throw new HttpError(404, 'not_found', 'No such route.');
+    if (!enabled) throw httpError('not_found');
     refuseRemoteInDev(req);
     if (sessions.read(req.header('cookie')) === undefined) {
-      throw new HttpError(
-        403,
-        'csrf_failed',
-        'The form is missing its CSRF token or it expired; reload the page.',
-      );
+      throw httpError('csrf_failed', 'The form is missing its CSRF token or it expired; reload the page.');
     }
   };
 
@@ -244,18 +238,14 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       origin !== publicOrigin &&
       !(devOpen && isLoopbackHost(hostnameOf(origin)))
     ) {
-      throw new HttpError(403, 'csrf_failed', 'The form was posted from another site.');
+      throw httpError('csrf_failed', 'The form was posted from another site.');
     }
     const session = sessions.read(req.header('cookie'));
     if (!sessions.checkCsrf(session, form.get('csrf'))) {
-      throw new HttpError(
-        403,
-        'csrf_failed',
-        'The form is missing its CSRF token or it expired; reload the page.',
-      );
+      throw httpError('csrf_failed', 'The form is missing its CSRF token or it expired; reload the page.');
     }
     if (needAuth && !devOpen && !session!.authenticated) {
-      throw new HttpError(403, 'admin_login_required', 'Log in first.');
+      throw httpError('admin_login_required');
     }
     return session!;
   };
@@ -299,7 +289,7 @@ function hostnameOf(origin: string): string {
 export async function readForm(req: ServerRequest): Promise<URLSearchParams> {
   const type = req.header('content-type') ?? '';
   if (!/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) {
-    throw new HttpError(415, 'unsupported_media_type', 'Forms must be application/x-www-form-urlencoded.');
+    throw httpError('unsupported_media_type', 'Forms must be application/x-www-form-urlencoded.');
   }
   return new URLSearchParams(new TextDecoder().decode(await req.body()));
 }

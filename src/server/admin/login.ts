@@ -6,7 +6,7 @@
  * success clears it. Other addresses are not affected, so wrong passwords from one address lock
  * no operator out; while locked the password is not even checked. Per instance.
  */
-import { HttpError, redirect, type ServerResponse } from '../http/request.js';
+import { HttpError, httpError, redirect, type ServerResponse } from '../http/request.js';
 import { html } from '../http/html.js';
 import { FailureThrottle, addressKey } from '../http/limits.js';
 import { adminPage } from './layout.js';
@@ -41,8 +41,7 @@ export function registerLoginRoutes(kit: AdminKit): void {
     const key = `password:${addressKey(ctx.clientAddress(req))}`;
     const allowed = throttle.check(key);
     if (!allowed.allowed) {
-      throw new HttpError(
-        429,
+      throw httpError(
         'login_throttled',
         `Too many failed logins from this address; wait ${allowed.retryAfterS} seconds before trying again.`,
         { 'retry-after': String(allowed.retryAfterS) },

@@ -16,7 +16,7 @@
  * answers that fail a check, where the account is not known): five failures in a row lock the key
  * out for 30 s, doubling up to 15 minutes; a successful sign-in clears both.
  */
-import { HttpError, type ServerResponse } from '../http/request.js';
+import { HttpError, httpError, type ServerResponse } from '../http/request.js';
 import { html } from '../http/html.js';
 import { readCookie } from '../http/cookies.js';
 import { FailureThrottle, addressKey } from '../http/limits.js';
@@ -46,8 +46,7 @@ export function registerOidcRoutes(kit: AdminKit): void {
   const refuseIfLocked = (key: string): void => {
     const d = throttle.check(key);
     if (!d.allowed) {
-      throw new HttpError(
-        429,
+      throw httpError(
         'login_throttled',
         `Too many failed sign-ins; wait ${d.retryAfterS} seconds before trying again.`,
         { 'retry-after': String(d.retryAfterS), 'set-cookie': clearCookie },
@@ -76,7 +75,7 @@ export function registerOidcRoutes(kit: AdminKit): void {
     const checks = checksOf(sessions.unseal(PURPOSE, readCookie(req.header('cookie'), OIDC_COOKIE)));
     if (checks === undefined) {
       throttle.failure(addressLimitKey);
-      throw new HttpError(400, 'oidc_state_mismatch', undefined, { 'set-cookie': clearCookie });
+      throw httpError('oidc_state_mismatch', undefined, { 'set-cookie': clearCookie });
     }
     const current = new URL(`${ctx.config.adminOidcRedirectUri}${req.rawQuery ? `?${req.rawQuery}` : ''}`);
     const result = await oidc.finish(current, checks).catch((err: unknown) => {
@@ -97,8 +96,7 @@ export function registerOidcRoutes(kit: AdminKit): void {
         route: '/admin/oidc/callback',
         code: 'admin_not_allowed',
       });
-      throw new HttpError(
-        403,
+      throw httpError(
         'admin_not_allowed',
         `${result.who} signed in at the identity provider, but is not allowed to use this dashboard. Ask an administrator to add you to SPAPI_AUTH_ADMIN_OIDC_ALLOWED.`,
         { 'set-cookie': clearCookie },
@@ -135,14 +133,7 @@ function rethrow(clearCookie: string): (err: unknown) => never {
   return (err) => {
     if (err instanceof OidcSignInError) {
       const headers = { 'set-cookie': clearCookie };
-      switch (err.code) {
-        case 'oidc_state_mismatch':
-          throw new HttpError(400, err.code, err.message, headers);
-        case 'oidc_unavailable':
-          throw new HttpError(503, err.code, err.message, headers);
-        default:
-          throw new HttpError(403, err.code, err.message, headers);
-      }
+      throw httpError(err.code, err.message, headers);
     }
     throw err;
   };

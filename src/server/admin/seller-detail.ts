@@ -4,7 +4,7 @@
  */
 import { isRegion, type Region } from '../../core/marketplaces.js';
 import type { AuditRecord, SellerProfile, SellerRecord } from '../../storage/store.js';
-import { HttpError, redirect, type ServerRequest } from '../http/request.js';
+import { HttpError, httpError, redirect, type ServerRequest } from '../http/request.js';
 import type { AdminSession } from './session.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
@@ -31,7 +31,7 @@ export function registerSellerDetailPage(kit: AdminKit): void {
       store.findSellers(id),
       store.listAudit({ sellingPartnerId: id, limit: 100 }),
     ]);
-    if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    if (records.length === 0) throw httpError('seller_not_found');
     const body = html`<p><a href="${kit.url('/admin/sellers')}">← Sellers</a></p>
       <h1 class="mono">${id}</h1>
       ${await Promise.all(
@@ -77,7 +77,7 @@ export function registerSellerDetailPage(kit: AdminKit): void {
       now: ctx.now,
       tokens: ctx.amazon,
     });
-    if (found.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller in that region.');
+    if (found.length === 0) throw httpError('seller_not_found', 'No such seller in that region.');
     ctx.log.info('seller deleted', { seller_id: id, region, key_id: 'admin' });
     return redirect(303, kit.url('/admin/sellers?notice=deleted'));
   });
@@ -91,7 +91,7 @@ async function regionAction(
   const form = await readForm(req);
   const session = kit.checkPost(req, form);
   const region = form.get('region') ?? '';
-  if (!isRegion(region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+  if (!isRegion(region)) throw httpError('invalid_region');
   return { session, region };
 }
 

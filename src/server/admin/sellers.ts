@@ -1,6 +1,6 @@
 /** The sellers list (`/admin/sellers`): search by id or user_ref prefix, status filter, cursor pages. */
 import type { SellerStatus } from '../../storage/store.js';
-import { HttpError } from '../http/request.js';
+import { HttpError, httpError } from '../http/request.js';
 import { html } from '../http/html.js';
 import { sellerTable } from './components.js';
 import { STATUS_ORDER } from './layout.js';
@@ -23,17 +23,11 @@ export function registerSellersPage(kit: AdminKit): void {
     const status = q.get('status') ?? '';
     const search = (q.get('q') ?? '').trim();
     const cursor = q.get('cursor');
-    if (status !== '' && !STATUSES.has(status))
-      throw new HttpError(400, 'invalid_status', 'Unknown status filter.');
+    if (status !== '' && !STATUSES.has(status)) throw httpError('invalid_status');
     if (!isPrintableAscii(search, 100, 0)) {
-      throw new HttpError(
-        400,
-        'invalid_search',
-        'Search for a seller id or user_ref prefix (printable, up to 100).',
-      );
+      throw httpError('invalid_search', 'Search for a seller id or user_ref prefix (printable, up to 100).');
     }
-    if (cursor !== null && cursor !== '' && !isPageCursorShape(cursor))
-      throw new HttpError(400, 'invalid_cursor', 'The page cursor is malformed.');
+    if (cursor !== null && cursor !== '' && !isPageCursorShape(cursor)) throw httpError('invalid_cursor');
     let page;
     try {
       page = await store.listSellers({
@@ -43,8 +37,7 @@ export function registerSellersPage(kit: AdminKit): void {
         limit: PAGE_SIZE,
       });
     } catch (err) {
-      if (err instanceof TypeError)
-        throw new HttpError(400, 'invalid_cursor', 'The page cursor is malformed.');
+      if (err instanceof TypeError) throw httpError('invalid_cursor');
       throw err;
     }
     const keep = (extra: Record<string, string>): string => {

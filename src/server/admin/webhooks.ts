@@ -5,7 +5,7 @@
  */
 import { EVENT_ID_INPUT } from '../../shared/event-id.js';
 import type { OutboxState, OutboxRecord } from '../../storage/store.js';
-import { HttpError, redirect } from '../http/request.js';
+import { HttpError, httpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';
 import { webhookTestEvent } from '../domain/events.js';
 import { pill, when } from './layout.js';
@@ -27,8 +27,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
   kit.get('/admin/webhooks', async (req, a) => {
     const q = new URLSearchParams(req.rawQuery);
     const state = (q.get('state') ?? 'pending') as OutboxState;
-    if (!OUTBOX_STATES.includes(state))
-      throw new HttpError(400, 'invalid_state', 'state must be pending, dead or delivered.');
+    if (!OUTBOX_STATES.includes(state)) throw httpError('invalid_state');
     const beforeRaw = q.get('before');
     const before = beforeRaw !== null && /^\d{1,15}$/.test(beforeRaw) ? Number(beforeRaw) : undefined;
     const [rows, depth] = await Promise.all([
@@ -103,7 +102,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';
-    if (!EVENT_ID_INPUT.test(id)) throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
+    if (!EVENT_ID_INPUT.test(id)) throw httpError('invalid_event_id');
     const ok = await store.retryWebhookEvent(id);
     ctx.audit.add({
       action: 'webhook.retried',
@@ -121,7 +120,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';
-    if (!EVENT_ID_INPUT.test(id)) throw new HttpError(400, 'invalid_event_id', 'The event id is malformed.');
+    if (!EVENT_ID_INPUT.test(id)) throw httpError('invalid_event_id');
     const ok = await store.redeliverWebhookEvent(id);
     ctx.audit.add({
       action: 'webhook.redelivered',

@@ -20,7 +20,7 @@ export function devFallback(emulatorFetch: (req: Request) => Promise<Response>, 
   return async (req) => {
     const res = await emulator(req);
     if (res.status === 404 && !req.path.startsWith('/__emulator/')) {
-      return errorResponse(404, 'not_found', 'No such route.');
+      return errorResponse('not_found');
     }
     return res;
   };

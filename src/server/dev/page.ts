@@ -13,7 +13,7 @@ import {
 } from '../../core/marketplaces.js';
 import type { ServiceContext } from '../context.js';
 import { createConnectLink } from '../flows/connect-link.js';
-import { HttpError, publicPathPrefix, redirect } from '../http/request.js';
+import { HttpError, httpError, publicPathPrefix, redirect } from '../http/request.js';
 import { pill, when } from '../admin/layout.js';
 import { html, sitePage, type SafeHtml } from '../http/html.js';
 import type { Router } from '../http/router.js';
@@ -229,7 +229,7 @@ export function registerDevRoutes(
     // Anyone who reaches the dev server may post this form: the browser flows' per-address limit.
     const limit = ctx.oauthLimit(req);
     if (!limit.allowed) {
-      throw new HttpError(429, 'flow_rate_limited', undefined, { 'retry-after': String(limit.retryAfterS) });
+      throw httpError('flow_rate_limited', undefined, { 'retry-after': String(limit.retryAfterS) });
     }
     // With Referrer-Policy: no-referrer, browsers send `Origin: null` on form posts, so the
     // same-origin proof is Sec-Fetch-Site (or an exact Origin from other clients).
@@ -241,27 +241,19 @@ export function registerDevRoutes(
         req.header('origin') !== 'null' &&
         req.header('origin') !== publicOrigin)
     ) {
-      throw new HttpError(
-        403,
-        'cross_origin_refused',
-        'This form only accepts requests from the start page.',
-      );
+      throw httpError('cross_origin_refused');
     }
     const form = new URLSearchParams(new TextDecoder().decode(await req.body()));
     const marketplace = findMarketplace(form.get('marketplace') ?? 'US');
     const kind = form.get('kind') === 'vendor' ? 'vendor' : 'seller';
     if (!marketplace || !marketplacesFor(kind, partners).includes(marketplace))
-      throw new HttpError(
-        400,
-        'invalid_marketplace',
-        `The emulator has no test ${kind} in that marketplace.`,
-      );
+      throw httpError('invalid_marketplace', `The emulator has no test ${kind} in that marketplace.`);
     // "Reconnect": a stored seller authorizes again, for its owner, through a link that names it.
     const named = form.get('selling_partner_id');
     const stored =
       named === null ? null : await store.getSeller({ sellingPartnerId: named, region: marketplace.region });
     if (named !== null && stored === null)
-      throw new HttpError(404, 'seller_not_found', 'No such seller to reconnect in that region.');
+      throw httpError('seller_not_found', 'No such seller to reconnect in that region.');
     const { path } = await createConnectLink(ctx, {
       userRef: stored?.userRef ?? DEV_USER_REF,
       marketplace,

@@ -7,8 +7,8 @@ import { isSpapiAuthError } from '../../core/errors.js';
 import { SellerExistsError, SellerOwnershipError, StorageError } from '../../storage/errors.js';
 import type { OAuthTransaction, SellerProfile } from '../../storage/store.js';
 import type { ExchangedTokens, ServiceContext } from '../context.js';
-import { HttpError, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
-import type { HttpErrorCode } from '../http/errors.js';
+import { HttpError, httpError, redirect, type ServerRequest, type ServerResponse } from '../http/request.js';
+import { CORE_ERROR_HTTP, type HttpErrorCode } from '../http/errors.js';
 import { profileEventData, sellerAuthorizedEvent } from '../domain/events.js';
 import { checkSellerProfile, regionMismatchMessage } from '../domain/profile.js';
 import {
@@ -47,18 +47,14 @@ export async function refuseBeforeExchange(
   let refusal: HttpError | undefined;
   if (tx.expectedSellingPartnerId !== null && tx.expectedSellingPartnerId !== sellerId) {
     log.warn('callback seller does not match the expected seller', { flow: tx.flow, seller_id: sellerId });
-    refusal = new HttpError(
-      409,
-      'seller_mismatch',
-      'Amazon returned a different selling partner than the one expected.',
-    );
+    refusal = httpError('seller_mismatch');
   } else {
     const code = refuseBeforeGrant(
       ownershipSettings(ctx),
       await store.findSellers(sellerId),
       claimOf(tx, sellerId),
     );
-    if (code) refusal = new HttpError(409, code);
+    if (code) refusal = httpError(code);
   }
   if (refusal) {
     audit.add({
@@ -98,7 +94,7 @@ export async function completeAuthorization(
       region: tx.region,
       outcome: mapped.code,
     });
-    return flowFailure(req, mapped.code, mapped.message);
+    return flowFailure(req, mapped.code);
   }
   // The profile read is the region check: a grant for another region is refused, unstored.
   const check = await checkSellerProfile(ctx.amazon, {
@@ -295,25 +291,10 @@ async function fileAuthorization(
   });
 }
 
-/** Maps a failed exchange to the status, code and message the browser sees. */
-function mapExchangeError(err: unknown): { code: HttpErrorCode; message: string } {
+/** Maps a failed exchange to the code the browser sees (the store's errors go on to the 500/503 page). */
+function mapExchangeError(err: unknown): { code: HttpErrorCode } {
   if (err instanceof StorageError) throw err;
-  if (isSpapiAuthError(err, 'authorization_code_invalid')) {
-    return {
-      code: 'authorization_code_invalid',
-      message: 'The authorization expired or was already used. Please authorize again.',
-    };
-  }
-  if (isSpapiAuthError(err, 'invalid_client')) {
-    return {
-      code: 'upstream_credentials_invalid',
-      message: "The app's Login with Amazon credentials were refused.",
-    };
-  }
-  return {
-    code: 'upstream_unavailable',
-    message: 'Login with Amazon could not be reached. Please authorize again in a few minutes.',
-  };
+  return { code: isSpapiAuthError(err) ? CORE_ERROR_HTTP[err.code] : 'upstream_unavailable' };
 }
 
 /**

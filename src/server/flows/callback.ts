@@ -78,7 +78,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
         }
         const refused = await refuseBeforeExchange(ctx, tx, cb.sellingPartnerId);
         if (refused) {
-          return flowFailure(req, refused.code, refused.message, undefined, {
+          return flowFailure(req, refused.code, undefined, undefined, {
             flow: tx.flow,
             returnTo: tx.returnTo,
             sellingPartnerId: cb.sellingPartnerId,

@@ -7,7 +7,7 @@
 import type { Marketplace, PartnerKind, Region } from '../../core/marketplaces.js';
 import type { AuditInput, SellerRecord } from '../../storage/store.js';
 import type { ServiceContext } from '../context.js';
-import { HttpError } from '../http/request.js';
+import { HttpError, httpError } from '../http/request.js';
 import { reauthorizationTarget } from '../domain/reauthorization.js';
 import { FLOW_TTL_MS, checkOwnership, createFlowSession, type ConnectPayload } from './transaction.js';
 
@@ -60,7 +60,7 @@ export async function createConnectLink(
 ): Promise<ConnectLink> {
   const { marketplace, sellingPartnerId: named } = request;
   if (named !== null) {
-    const notFound = new HttpError(404, 'seller_not_found', 'No such seller to re-authorize.');
+    const notFound = httpError('seller_not_found', 'No such seller to re-authorize.');
     // Stored in any region: a new region of a stored seller is a re-authorization of it.
     if ((await ctx.store.findSellers(named)).length === 0) throw notFound;
     try {
@@ -111,8 +111,7 @@ export async function createReauthorizationLink(
   const all = await ctx.store.findSellers(input.sellingPartnerId);
   const records = all.filter((s) => input.region === undefined || s.region === input.region);
   if (records.length === 0) {
-    throw new HttpError(
-      404,
+    throw httpError(
       'seller_not_found',
       input.region === undefined || all.length === 0
         ? 'No such seller.'
@@ -120,8 +119,7 @@ export async function createReauthorizationLink(
     );
   }
   if (records.length > 1) {
-    throw new HttpError(
-      400,
+    throw httpError(
       'region_required',
       `The seller is authorized in several regions (${records.map((s) => s.region).join(', ')}): name one.`,
     );

@@ -9,7 +9,7 @@ import { LoginRequestError } from '../../core/errors.js';
 import { findMarketplace } from '../../core/marketplaces.js';
 import { hashState } from '../../core/state.js';
 import type { ServiceContext } from '../context.js';
-import { HttpError, json, readJsonObject, redirect } from '../http/request.js';
+import { HttpError, httpError, json, readJsonObject, redirect } from '../http/request.js';
 import type { Router } from '../http/router.js';
 import { continueAtAmazon, storedLoginRequest } from './appstore.js';
 import { createConnectLink } from './connect-link.js';
@@ -39,15 +39,13 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
     const userRef = userRefOf(body);
     const marketplace = typeof body.marketplace === 'string' ? findMarketplace(body.marketplace) : undefined;
     if (!marketplace) {
-      throw new HttpError(
-        400,
+      throw httpError(
         'invalid_marketplace',
         'marketplace must be a country code (US, DE, …) or a marketplace id.',
       );
     }
     const kind = body.kind ?? 'seller';
-    if (kind !== 'seller' && kind !== 'vendor')
-      throw new HttpError(400, 'invalid_kind', 'kind must be seller or vendor.');
+    if (kind !== 'seller' && kind !== 'vendor') throw httpError('invalid_kind');
     let returnTo: string | null = null;
     if (body.return_to !== undefined && body.return_to !== null) {
       returnTo = checkReturnTo(body.return_to, config.returnOrigins);
@@ -58,7 +56,7 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
         typeof body.selling_partner_id !== 'string' ||
         !SELLING_PARTNER_ID_RE.test(body.selling_partner_id)
       ) {
-        throw new HttpError(400, 'invalid_seller_id', 'The selling partner id is malformed.');
+        throw httpError('invalid_seller_id');
       }
       expected = body.selling_partner_id;
     }
@@ -125,11 +123,7 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
  * checkReturnTo('https://app.example.com/done', ['https://app.example.com']); // 'https://app.example.com/done'
  */
 export function checkReturnTo(value: unknown, allowed: readonly string[]): string {
-  const bad = new HttpError(
-    400,
-    'invalid_return_to',
-    'return_to must be a URL on an allowed origin (SPAPI_AUTH_RETURN_ORIGINS).',
-  );
+  const bad = httpError('invalid_return_to');
   if (typeof value !== 'string' || value.length > 2048 || /[\x00-\x20\x7f\\]/.test(value)) throw bad;
   let u: URL;
   try {

@@ -12,9 +12,15 @@ import { createPkce, createState, hashState, randomToken } from '../../core/stat
 import type { SessionType } from '../../storage/store.js';
 import type { ServiceContext } from '../context.js';
 import { serializeCookie } from '../http/cookies.js';
-import { HttpError, errorResponse, type ServerRequest, type ServerResponse } from '../http/request.js';
-import { errorPage, type FlowPageNext } from '../http/html.js';
-import { HTTP_ERRORS, type HttpErrorCode } from '../http/errors.js';
+import {
+  HttpError,
+  httpError,
+  errorResponse,
+  type ServerRequest,
+  type ServerResponse,
+} from '../http/request.js';
+import { renderHttpError, wantsJson, type FlowPageNext } from '../http/html.js';
+import { type DetailOf, type HttpErrorCode } from '../http/errors.js';
 import type { RouteHandler } from '../http/router.js';
 import { USER_REF } from '../http/validate.js';
 import { TOKEN_SHAPED } from '../../storage/shared.js';
@@ -154,7 +160,7 @@ export async function checkOwnership(
 ): Promise<void> {
   const rows = await ctx.store.findSellers(sellingPartnerId);
   const code = ownerRefusal(ctx.config, rows, userRef);
-  if (code) throw new HttpError(409, code);
+  if (code) throw httpError(code);
 }
 
 /** Where a failed flow came from, once its transaction is known: what its page links back to. */
@@ -173,18 +179,18 @@ export interface FlowOrigin {
  * @example
  * return flowFailure(req, 'state_missing');
  */
-export function flowFailure(
+export function flowFailure<C extends HttpErrorCode>(
   req: ServerRequest,
-  code: HttpErrorCode,
-  message: string = HTTP_ERRORS[code].message,
+  code: C,
+  message?: DetailOf<C>,
   headers?: Record<string, string>,
   origin?: FlowOrigin,
 ): ServerResponse {
-  const status = HTTP_ERRORS[code].status;
-  if (/\bapplication\/json\b/i.test(req.header('accept') ?? '')) {
-    return errorResponse(status, code, message, headers);
-  }
-  return errorPage(status, code, message, headers, origin === undefined ? {} : nextStep(code, origin));
+  return renderHttpError(
+    httpError(code, message, headers),
+    wantsJson(req),
+    origin === undefined ? {} : nextStep(code, origin),
+  );
 }
 
 /** What a seller (or an operator) can do after a refusal, and the way back where one is known. */
@@ -279,15 +285,11 @@ export const SESSION_FAILURES = {
 export function userRefOf(body: Readonly<Record<string, unknown>>): string {
   const userRef = body.user_ref;
   if (typeof userRef !== 'string' || !USER_REF.test(userRef)) {
-    throw new HttpError(
-      400,
-      'invalid_user_ref',
-      'user_ref must be a string of 1 to 256 printable characters.',
-    );
+    throw httpError('invalid_user_ref');
   }
   // The audit refuses token-shaped values; refused here, before a code would be spent for nothing.
   if (TOKEN_SHAPED.test(userRef)) {
-    throw new HttpError(400, 'invalid_user_ref', 'user_ref must not look like a token or a secret.');
+    throw httpError('invalid_user_ref', 'user_ref must not look like a token or a secret.');
   }
   return userRef;
 }

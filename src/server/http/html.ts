@@ -4,7 +4,7 @@
  * nonce, no third-party resource and no link carrying a code or a state.
  */
 import { randomBytes } from 'node:crypto';
-import { pageHeaders, type HeaderMap, type ServerResponse } from './request.js';
+import { errorJson, pageHeaders, type HeaderMap, type HttpError, type ServerResponse } from './request.js';
 import { STYLESHEET } from './style.js';
 
 /**
@@ -194,4 +194,38 @@ export function errorPage(
     'bad',
     extraHeaders,
   );
+}
+
+/**
+ * The one place an {@link HttpError} becomes a response: JSON for an API route or a client that
+ * asks for JSON (`Accept: application/json`), else the error page (with the next step, if known).
+ * A surface with its own layout (the dashboard) passes `page` to draw the same error its way.
+ *
+ * @example
+ * return renderHttpError(err, wantsJson(req));
+ */
+export function renderHttpError(
+  err: HttpError,
+  asJson: boolean,
+  next: FlowPageNext = {},
+  page?: (err: HttpError) => ServerResponse,
+): ServerResponse {
+  if (asJson) return errorJson(err);
+  if (page !== undefined) {
+    const res = page(err);
+    for (const [k, v] of Object.entries(err.headers)) res.headers[k] = v;
+    return res;
+  }
+  const extra = Object.keys(err.headers).length > 0 ? err.headers : undefined;
+  return errorPage(err.status, err.code, err.message, extra, next);
+}
+
+/**
+ * Whether the client asked for JSON (`Accept: application/json`).
+ *
+ * @example
+ * wantsJson(req); // true for fetch('…', { headers: { accept: 'application/json' } })
+ */
+export function wantsJson(req: { header(name: string): string | undefined }): boolean {
+  return /\bapplication\/json\b/i.test(req.header('accept') ?? '');
 }

@@ -32,6 +32,7 @@ import {
 } from './connections.js';
 import {
   HttpError,
+  httpError,
   MAX_BODY_BYTES,
   type Handler,
   type ServerRequest,
@@ -121,7 +122,7 @@ class NodeRequest implements ServerRequest {
           return;
         clearInterval(rateCheck);
         req.removeAllListeners('data');
-        reject(new HttpError(408, 'request_timeout', 'The request body arrived too slowly.'));
+        reject(httpError('request_timeout'));
       }, BODY_RATE_CHECK_MS);
       rateCheck.unref();
       req.on('data', (c: Buffer) => {
@@ -130,7 +131,7 @@ class NodeRequest implements ServerRequest {
           clearInterval(rateCheck);
           req.removeAllListeners('data');
           req.resume();
-          reject(new HttpError(413, 'payload_too_large', 'The body is too large.'));
+          reject(httpError('payload_too_large'));
           return;
         }
         chunks.push(c);

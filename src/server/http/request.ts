@@ -6,7 +6,7 @@
  * copying, and {@link toFetchHandler} maps them to `Request → Response` for in-process tests.
  */
 
-import { HTTP_ERRORS, assertRegistered, type HttpErrorCode, type HttpStatusOf } from './errors.js';
+import { HTTP_ERRORS, type DetailOf, type HttpErrorCode, type HttpStatusOf } from './errors.js';
 
 /** An incoming request as handlers see it. */
 export interface ServerRequest {
@@ -38,54 +38,50 @@ export type Handler = (req: ServerRequest) => Promise<ServerResponse> | ServerRe
 
 /**
  * An error that becomes a JSON `{ "error": { "code", "message" } }` response (or a page, in the
- * browser flows). `code` is one of {@link HTTP_ERRORS} and `status` must be the one registered for
- * it (checked by the compiler for literals, and at run time); `message` defaults to the registry's
- * and never contains a secret.
- *
- * @example
- * throw new HttpError(404, 'seller_not_found', 'No such seller.');
+ * browser flows). Made only by {@link httpError}: `code` is one of {@link HTTP_ERRORS}, whose
+ * status it always carries; the message is the registry's unless the code allows details.
  */
 export class HttpError<C extends HttpErrorCode = HttpErrorCode> extends Error {
   override name = 'HttpError';
   readonly status: HttpStatusOf<C>;
+  /** @internal Use {@link httpError}. */
   constructor(
-    status: HttpStatusOf<C>,
     readonly code: C,
-    message: string = HTTP_ERRORS[code].message,
-    readonly headers: HeaderMap = {},
+    message: string | undefined,
+    readonly headers: HeaderMap,
   ) {
-    super(message);
-    assertRegistered(status, code);
-    this.status = status;
+    super(message ?? HTTP_ERRORS[code].message);
+    this.status = HTTP_ERRORS[code].status as HttpStatusOf<C>;
   }
 }
 
 /**
- * An {@link HttpError} with the status registered for `code`, for codes chosen at run time.
+ * The one way to make an HTTP error: the status and default message come from the registry; a
+ * message may be passed only for a code registered with `details: true` (checked by the compiler).
  *
  * @example
- * throw httpError(err.code, err.message);
+ * throw httpError('seller_not_found', 'No such seller in that region.');
  */
 export function httpError<C extends HttpErrorCode>(
   code: C,
-  message?: string,
-  headers?: HeaderMap,
+  message?: DetailOf<C>,
+  headers: HeaderMap = {},
 ): HttpError<C> {
-  return new HttpError<C>(HTTP_ERRORS[code].status, code, message, headers);
+  return new HttpError<C>(code, message, headers);
 }
 
 /**
  * Largest request body accepted (JSON bodies of this API are small).
  *
  * @example
- * if (size > MAX_BODY_BYTES) throw new HttpError(413, 'payload_too_large', 'The body is too large.');
+ * if (size > MAX_BODY_BYTES) throw httpError('payload_too_large');
  */
 export const MAX_BODY_BYTES = 16 * 1024;
 /**
  * Longest request target accepted (path + query).
  *
  * @example
- * if (path.length + query.length > MAX_URL_LENGTH) return errorResponse(414, 'uri_too_long', '…');
+ * if (path.length + query.length > MAX_URL_LENGTH) return errorResponse('uri_too_long', '…');
  */
 export const MAX_URL_LENGTH = 8 * 1024;
 
@@ -149,20 +145,28 @@ export function json(status: number, value: unknown, extra?: HeaderMap): ServerR
 }
 
 /**
- * A JSON error response in the product's shape; `status` must be the one registered for `code` in
- * {@link HTTP_ERRORS}.
+ * A JSON error response in the product's shape, with the status registered for `code`.
  *
  * @example
- * return errorResponse(404, 'seller_not_found', 'No such seller.');
+ * return errorResponse('seller_not_found');
  */
 export function errorResponse<C extends HttpErrorCode>(
-  status: HttpStatusOf<C>,
   code: C,
-  message: string = HTTP_ERRORS[code].message,
+  message?: DetailOf<C>,
   extra?: HeaderMap,
 ): ServerResponse {
-  assertRegistered(status, code);
-  return json(status, { error: { code, message } }, extra);
+  return errorJson(httpError(code, message, extra ?? {}));
+}
+
+/**
+ * An {@link HttpError} as the JSON response every API refusal is.
+ *
+ * @example
+ * return errorJson(httpError('not_found'));
+ */
+export function errorJson(err: HttpError): ServerResponse {
+  const extra = Object.keys(err.headers).length > 0 ? err.headers : undefined;
+  return json(err.status, { error: { code: err.code, message: err.message } }, extra);
 }
 
 /**
@@ -216,17 +220,17 @@ export function redirect(status: 302 | 303, location: string, extra?: HeaderMap)
 export async function readJsonObject(req: ServerRequest): Promise<Record<string, unknown>> {
   const type = req.header('content-type') ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
-    throw new HttpError(415, 'unsupported_media_type', 'The body must be application/json.');
+    throw httpError('unsupported_media_type');
   }
   const bytes = await req.body();
   let value: unknown;
   try {
     value = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
-    throw new HttpError(400, 'invalid_json', 'The body is not valid JSON.');
+    throw httpError('invalid_json');
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new HttpError(400, 'invalid_json', 'The body must be a JSON object.');
+    throw httpError('invalid_json', 'The body must be a JSON object.');
   }
   return value as Record<string, unknown>;
 }
@@ -249,14 +253,10 @@ export function parseQuery(rawQuery: string): Map<string, string> | HttpError {
       name = decodeURIComponent((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, ' '));
       value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1).replace(/\+/g, ' '));
     } catch {
-      return new HttpError(400, 'invalid_parameter', 'A query parameter is not valid percent-encoding.');
+      return httpError('invalid_parameter');
     }
     if (out.has(name)) {
-      return new HttpError(
-        400,
-        'duplicate_parameter',
-        `The parameter ${safeName(name)} appears more than once.`,
-      );
+      return httpError('duplicate_parameter', `The parameter ${safeName(name)} appears more than once.`);
     }
     out.set(name, value);
   }
@@ -293,8 +293,7 @@ export function toFetchHandler(handler: Handler): (input: Request) => Promise<Re
         if (consumed) throw new Error('body already read');
         consumed = true;
         const buf = new Uint8Array(await input.arrayBuffer());
-        if (buf.byteLength > MAX_BODY_BYTES)
-          throw new HttpError(413, 'payload_too_large', 'The body is too large.');
+        if (buf.byteLength > MAX_BODY_BYTES) throw httpError('payload_too_large');
         return buf;
       },
       remoteAddress: '127.0.0.1',

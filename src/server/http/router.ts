@@ -4,13 +4,12 @@
  * a traversal or injection attempt in an id gets a 400 from the router, never another route's handler.
  */
 import type { HttpErrorCode } from './errors.js';
-import { HttpError, type ServerRequest, type ServerResponse } from './request.js';
+import { HttpError, httpError, type ServerRequest, type ServerResponse } from './request.js';
 
 /** A parameter validator: the regular expression a segment must match and the error to give when it does not. */
 export interface ParamRule {
   readonly pattern: RegExp;
   readonly code: HttpErrorCode;
-  readonly message: string;
 }
 
 /** What a route handler receives besides the request. */
@@ -154,7 +153,7 @@ export class Router {
         params[name] = part;
       }
       if (bad !== undefined) {
-        invalid ??= { error: new HttpError(400, bad.code, bad.message), route: route.pattern };
+        invalid ??= { error: httpError(bad.code), route: route.pattern };
         continue;
       }
       return { kind: 'found', handler: route.handler, ctx: { params, route: route.pattern } };

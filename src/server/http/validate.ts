@@ -32,10 +32,6 @@ export const USER_REF = new RegExp(
  * const router = new Router(PARAM_RULES);
  */
 export const PARAM_RULES: Readonly<Record<string, ParamRule>> = Object.freeze({
-  id: {
-    pattern: SELLING_PARTNER_ID_RE,
-    code: 'invalid_seller_id',
-    message: 'The selling partner id is malformed.',
-  },
-  token: { pattern: TOKEN, code: 'invalid_token', message: 'The link is malformed.' },
+  id: { pattern: SELLING_PARTNER_ID_RE, code: 'invalid_seller_id' },
+  token: { pattern: TOKEN, code: 'invalid_token' },
 });

@@ -3,7 +3,7 @@
  * (the use-case itself, shared with `spapi-auth secret accept`, is `acceptNotification`).
  */
 import type { Store } from '../../storage/store.js';
-import { HttpError, json, readJsonObject } from '../http/request.js';
+import { HttpError, httpError, json, readJsonObject } from '../http/request.js';
 import type { Logger } from '../http/log.js';
 import type { Router } from '../http/router.js';
 import type { ApiKeyAuthenticator } from '../tokens/api-keys.js';
@@ -52,7 +52,7 @@ export function registerNotificationRoutes(
         ...(result.previousExpiresAt ? { previous_expires_at: result.previousExpiresAt } : {}),
       });
     } catch (err) {
-      if (err instanceof NotificationError) throw new HttpError(err.status, err.code, err.message);
+      if (err instanceof NotificationError) throw httpError(err.code, err.message);
       throw err;
     }
   });

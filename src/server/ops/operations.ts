@@ -179,7 +179,7 @@ export function registerOperationsRoutes(router: Router, ctx: ServiceContext, op
   const allowed = metricsAccess(ctx.config.metricsToken);
   router.add('GET', '/metrics', async (req) => {
     if (!allowed(req.header('authorization'))) {
-      return errorResponse(401, 'unauthorized', 'The metrics token is required: Authorization: Bearer …', {
+      return errorResponse('unauthorized', 'The metrics token is required: Authorization: Bearer …', {
         'www-authenticate': 'Bearer realm="metrics"',
       });
     }

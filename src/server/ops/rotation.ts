@@ -14,7 +14,6 @@
  * - raises the app-wide `credentials.invalid_client` alarm (throttled), never touching a seller;
  * - asks Amazon for a rotation ({@link requestClientSecretRotation}, the CLI's `secret rotate`).
  */
-import type { HttpStatusOf } from '../http/errors.js';
 import { createHash } from 'node:crypto';
 import type { LwaCredentials } from '../../core/lwa.js';
 import { isSpapiAuthError } from '../../core/errors.js';
@@ -22,7 +21,7 @@ import type { Config } from '../../config.js';
 import type { AppSecretRecord, Store } from '../../storage/store.js';
 import type { AmazonGateway } from '../context.js';
 import type { Logger } from '../http/log.js';
-import { HttpError } from '../http/request.js';
+import { HttpError, httpError } from '../http/request.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { ApiKeyAuthenticator, Scope } from '../tokens/api-keys.js';
 import {
@@ -56,7 +55,6 @@ export type NotificationErrorCode =
 export class NotificationError extends Error {
   override name = 'NotificationError';
   constructor(
-    readonly status: HttpStatusOf<NotificationErrorCode>,
     readonly code: NotificationErrorCode,
     message: string,
   ) {
@@ -214,7 +212,7 @@ export class ClientSecretRing {
         }),
       );
     }
-    return new HttpError(503, 'client_secret_expired');
+    return httpError('client_secret_expired');
   }
 
   private configSecrets(): RingSecret[] {
@@ -290,7 +288,7 @@ function object(v: unknown): Record<string, unknown> | undefined {
 function time(v: unknown, field: string): number {
   const t = typeof v === 'string' ? Date.parse(v) : NaN;
   if (!Number.isFinite(t))
-    throw new NotificationError(400, 'invalid_notification', `${field} must be an ISO date.`);
+    throw new NotificationError('invalid_notification', `${field} must be an ISO date.`);
   return t;
 }
 
@@ -310,7 +308,7 @@ function unwrap(input: unknown): Record<string, unknown> {
   }
   const n = object(value);
   if (n === undefined)
-    throw new NotificationError(400, 'invalid_notification', 'The notification must be a JSON object.');
+    throw new NotificationError('invalid_notification', 'The notification must be a JSON object.');
   return n;
 }
 
@@ -318,7 +316,7 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new NotificationError(400, 'invalid_notification', 'The notification is not valid JSON.');
+    throw new NotificationError('invalid_notification', 'The notification is not valid JSON.');
   }
 }
 
@@ -329,13 +327,11 @@ async function verifyNewSecret(verify: (secret: string) => Promise<void>, secret
   } catch (err) {
     if (isSpapiAuthError(err, 'invalid_client')) {
       throw new NotificationError(
-        409,
         'client_secret_refused',
         'Login with Amazon refused the new client secret; the current secret stays in use.',
       );
     }
     throw new NotificationError(
-      503,
       'client_secret_unverified',
       'Login with Amazon could not be asked about the new client secret; it was not installed. Deliver the notification again.',
     );
@@ -376,7 +372,7 @@ export async function acceptNotification(
   const metadata = object(n.notificationMetadata);
   const notificationId = metadata?.notificationId;
   if (typeof type !== 'string' || payload === undefined) {
-    throw new NotificationError(400, 'invalid_notification', 'notificationType and payload are required.');
+    throw new NotificationError('invalid_notification', 'notificationType and payload are required.');
   }
   if (
     deps.applicationId !== undefined &&
@@ -384,21 +380,16 @@ export async function acceptNotification(
     metadata.applicationId !== deps.applicationId
   ) {
     throw new NotificationError(
-      409,
       'application_id_mismatch',
       'The notification is for another SP-API application.',
     );
   }
   const checkClient = (clientId: unknown): void => {
     if (typeof clientId !== 'string' || clientId === '') {
-      throw new NotificationError(400, 'invalid_notification', 'payload clientId is required.');
+      throw new NotificationError('invalid_notification', 'payload clientId is required.');
     }
     if (clientId !== ring.clientId) {
-      throw new NotificationError(
-        409,
-        'client_id_mismatch',
-        'The notification is for another LWA client id.',
-      );
+      throw new NotificationError('client_id_mismatch', 'The notification is for another LWA client id.');
     }
   };
   const notif =
@@ -408,7 +399,6 @@ export async function acceptNotification(
     const p = object(payload.applicationOAuthClientNewSecret);
     if (p === undefined) {
       throw new NotificationError(
-        400,
         'invalid_notification',
         'payload.applicationOAuthClientNewSecret is required.',
       );
@@ -416,7 +406,7 @@ export async function acceptNotification(
     checkClient(p.clientId);
     const secret = p.newClientSecret;
     if (!isClientSecretShape(secret)) {
-      throw new NotificationError(400, 'invalid_notification', 'newClientSecret must be printable ASCII.');
+      throw new NotificationError('invalid_notification', 'newClientSecret must be printable ASCII.');
     }
     const newExpiry = time(p.newClientSecretExpiryTime, 'newClientSecretExpiryTime');
     const oldExpiry = time(p.oldClientSecretExpiryTime, 'oldClientSecretExpiryTime');
@@ -481,7 +471,6 @@ export async function acceptNotification(
     const p = object(payload.applicationOAuthClientSecretExpiry);
     if (p === undefined) {
       throw new NotificationError(
-        400,
         'invalid_notification',
         'payload.applicationOAuthClientSecretExpiry is required.',
       );
@@ -513,7 +502,6 @@ export async function acceptNotification(
   }
 
   throw new NotificationError(
-    400,
     'unsupported_notification',
     `Only ${NEW_SECRET} and ${SECRET_EXPIRY} notifications are accepted here.`,
   );

@@ -7,7 +7,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { ApiKeyRecord, Store } from '../../storage/store.js';
-import { HttpError } from '../http/request.js';
+import { HttpError, httpError } from '../http/request.js';
 
 /**
  * The scopes a key may carry.
@@ -137,7 +137,7 @@ export class ApiKeyAuthenticator {
 
   private check(key: VerifiedKey, scope: Scope): VerifiedKey {
     if (!key.scopes.has(scope)) {
-      throw new HttpError(403, 'insufficient_scope', `This API key lacks the ${scope} scope.`);
+      throw httpError('insufficient_scope', `This API key lacks the ${scope} scope.`);
     }
     if (this.rate > 0) this.take(key.id, this.now());
     return key;
@@ -151,7 +151,7 @@ export class ApiKeyAuthenticator {
   private async lookup(raw: string, now: number): Promise<VerifiedKey> {
     const record: ApiKeyRecord | null = await this.store.findApiKeyByHash(hashApiKey(raw));
     if (record === null || record.revokedAt !== null) {
-      throw new HttpError(401, 'unauthorized', 'The API key is unknown or revoked.', WWW_AUTH);
+      throw httpError('unauthorized', 'The API key is unknown or revoked.', WWW_AUTH);
     }
     const key: VerifiedKey = Object.freeze({ id: record.id, scopes: new Set(record.scopes) });
     if (this.cache.size >= KEY_CACHE_MAX) this.cache.clear();
@@ -178,7 +178,7 @@ export class ApiKeyAuthenticator {
     }
     if (b.tokens < 1) {
       const retryAfter = Math.max(1, Math.ceil((1 - b.tokens) / this.rate));
-      throw new HttpError(429, 'rate_limited', 'Too many requests for this API key.', {
+      throw httpError('rate_limited', 'Too many requests for this API key.', {
         'retry-after': String(retryAfter),
       });
     }
@@ -191,11 +191,11 @@ const WWW_AUTH = { 'www-authenticate': 'Bearer' };
 /** Extracts a well-formed key from an `Authorization` header or throws 401. */
 function bearer(header: string | undefined): string {
   if (header === undefined || header.length > 200 || !header.startsWith('Bearer ')) {
-    throw new HttpError(401, 'unauthorized', 'An API key is required: Authorization: Bearer spk_…', WWW_AUTH);
+    throw httpError('unauthorized', 'An API key is required: Authorization: Bearer spk_…', WWW_AUTH);
   }
   const raw = header.slice(7);
   if (!KEY_FORMAT.test(raw)) {
-    throw new HttpError(401, 'unauthorized', 'The API key is malformed.', WWW_AUTH);
+    throw httpError('unauthorized', 'The API key is malformed.', WWW_AUTH);
   }
   return raw;
 }

@@ -19,6 +19,7 @@ import { isRdtMethod, type RestrictedDataTokenRequest } from '../../core/rdt.js'
 import type { ServiceContext } from '../context.js';
 import {
   HttpError,
+  httpError,
   apiHeaders,
   json,
   parseQuery,
@@ -122,15 +123,14 @@ function registerAccessTokenRoute(
       if (q instanceof HttpError) throw q;
       const r = q.get('region');
       if (r !== undefined) {
-        if (!isRegion(r)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+        if (!isRegion(r)) throw httpError('invalid_region');
         return r;
       }
     }
     const regions = await regionsOf(id);
-    if (regions.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    if (regions.length === 0) throw httpError('seller_not_found');
     if (regions.length > 1) {
-      throw new HttpError(
-        400,
+      throw httpError(
         'region_required',
         'The seller is authorized in several regions: pass ?region=na|eu|fe.',
       );
@@ -189,7 +189,7 @@ function registerAccessTokenRoute(
     if (q instanceof HttpError) throw q;
     const fp = q.get('refused');
     if (fp !== undefined && !/^[0-9a-f]{64}$/.test(fp))
-      throw new HttpError(400, 'invalid_parameter', 'refused must be the hex SHA-256 of an access token.');
+      throw httpError('invalid_parameter', 'refused must be the hex SHA-256 of an access token.');
     return fp;
   };
 
@@ -271,7 +271,7 @@ function registerMintedTokenRoutes(router: Router, ctx: ServiceContext, regionOf
     const body = await readJsonObject(req);
     const scope = body.scope;
     if (typeof scope !== 'string' || !SERVED_SCOPES.includes(scope)) {
-      throw new HttpError(400, 'invalid_scope', `scope must be one of ${SERVED_SCOPES.join(', ')}.`);
+      throw httpError('invalid_scope', `scope must be one of ${SERVED_SCOPES.join(', ')}.`);
     }
     try {
       const t = await amazon.getGrantlessToken(scope);
@@ -291,7 +291,7 @@ function registerMintedTokenRoutes(router: Router, ctx: ServiceContext, regionOf
     const id = params.id!;
     let region: Region;
     if (body.region !== undefined) {
-      if (!isRegion(body.region)) throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+      if (!isRegion(body.region)) throw httpError('invalid_region');
       region = body.region;
     } else {
       region = await regionOf(id, '');
@@ -318,7 +318,7 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
       .listSellers({ limit, cursor: cursor ?? null, status: status as SellerStatus | undefined, search })
       .catch((err: unknown) => {
         // Every other argument was checked: a TypeError is the store refusing the cursor's shape.
-        if (err instanceof TypeError) throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
+        if (err instanceof TypeError) throw httpError('invalid_cursor');
         throw tokenApiError(err);
       });
     return json(200, { items: pageResult.items.map(sellerJson), next_cursor: pageResult.nextCursor });
@@ -329,7 +329,7 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
     const records = await store.findSellers(params.id!).catch((err: unknown) => {
       throw tokenApiError(err);
     });
-    if (records.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    if (records.length === 0) throw httpError('seller_not_found');
     return json(200, await withProfiles(store, sellerDetailJson(records), records));
   });
 
@@ -339,15 +339,14 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
     const q = parseQuery(req.rawQuery);
     if (q instanceof HttpError) throw q;
     const only = q.get('region');
-    if (only !== undefined && !isRegion(only))
-      throw new HttpError(400, 'invalid_region', 'region must be na, eu or fe.');
+    if (only !== undefined && !isRegion(only)) throw httpError('invalid_region');
     const { found, deleted } = await deleteSellerAuthorizations(store, id, {
       actor: key.id,
       now: ctx.now,
       tokens: amazon,
       ...(only === undefined ? {} : { region: only }),
     });
-    if (found.length === 0) throw new HttpError(404, 'seller_not_found', 'No such seller.');
+    if (found.length === 0) throw httpError('seller_not_found');
     forgetSeller(id);
     ctx.log.info('seller deleted', { seller_id: id, key_id: key.id, count: deleted.length });
     return json(200, { selling_partner_id: id, deleted_regions: deleted });
@@ -370,21 +369,21 @@ function sellerListQuery(rawQuery: string): {
   let limit = 50;
   if (limitRaw !== undefined) {
     if (!/^\d{1,3}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 500) {
-      throw new HttpError(400, 'invalid_limit', 'limit must be a whole number from 1 to 500.');
+      throw httpError('invalid_limit');
     }
     limit = Number(limitRaw);
   }
   const status = q.get('status');
   if (status !== undefined && !STATUSES.has(status)) {
-    throw new HttpError(400, 'invalid_status', `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`);
+    throw httpError('invalid_status', `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`);
   }
   const cursor = q.get('cursor');
   if (cursor !== undefined && !isPageCursorShape(cursor)) {
-    throw new HttpError(400, 'invalid_cursor', 'The cursor is malformed.');
+    throw httpError('invalid_cursor');
   }
   const search = q.get('search');
   if (search !== undefined && !isPrintableAscii(search, 256)) {
-    throw new HttpError(400, 'invalid_search', 'search must be printable text of up to 256 characters.');
+    throw httpError('invalid_search', 'search must be printable text of up to 256 characters.');
   }
   return { limit, status, cursor, search };
 }
@@ -396,7 +395,7 @@ function sellerListQuery(rawQuery: string): {
  * parseRdtRequest({ restrictedResources: [{ method: 'GET', path: '/orders/v0/orders' }] });
  */
 export function parseRdtRequest(body: Record<string, unknown>): RestrictedDataTokenRequest {
-  const bad = (msg: string): HttpError => new HttpError(400, 'invalid_restricted_resources', msg);
+  const bad = (msg: string): HttpError => httpError('invalid_restricted_resources', msg);
   const list = body.restrictedResources;
   if (!Array.isArray(list) || list.length === 0 || list.length > 50) {
     throw bad('restrictedResources must be an array of 1 to 50 resources.');
@@ -419,7 +418,7 @@ export function parseRdtRequest(body: Record<string, unknown>): RestrictedDataTo
   });
   const target = body.targetApplication;
   if (target !== undefined && !isVisibleAscii(target, 256)) {
-    throw new HttpError(400, 'invalid_target_application', 'targetApplication must be an application id.');
+    throw httpError('invalid_target_application');
   }
   return target === undefined ? { restrictedResources } : { restrictedResources, targetApplication: target };
 }

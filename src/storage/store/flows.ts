@@ -48,7 +48,7 @@ export type ConsumeFailure = 'not_found' | 'expired' | 'consumed' | 'binding_mis
  * @example
  * ```ts
  * const result = await store.consumeOAuthTransaction(sha256(state), sha256(cookie));
- * if (!result.ok) return errorPage(result.reason === 'consumed' ? 'state_used' : 'state_invalid');
+ * if (!result.ok) return flowFailure(req, result.reason === 'consumed' ? 'state_used' : 'state_invalid');
  * ```
  */
 export type ConsumeResult<T> =

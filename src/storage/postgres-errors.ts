@@ -87,7 +87,8 @@ export function explainPostgresError(err: unknown, target: PostgresTarget | unde
     case '42501':
       return `${at}: ${user} may not create or use tables in schema "${schema}" (permission denied). As a superuser run: GRANT USAGE, CREATE ON SCHEMA ${schema} TO ${role}; — or make the user its owner: ALTER SCHEMA ${schema} OWNER TO ${role};`;
   }
-  if (/timeout exceeded/i.test(message))
+  // pg: "timeout exceeded when trying to connect" (a pool), "Connection terminated due to connection timeout".
+  if (/timeout exceeded|due to connection timeout/i.test(message))
     return `${at} did not answer in time: a firewall in the way, or the wrong host`;
   if (
     (typeof code === 'string' && CONNECTION_CODES.has(code)) ||

@@ -114,12 +114,31 @@ export async function createPostgresStore(options: PostgresStoreOptions): Promis
   return store;
 }
 
+/** Seconds to wait for a server that accepts the connection but never answers, unless the URL says. */
+const DEFAULT_CONNECT_TIMEOUT_S = 10;
+
+/**
+ * libpq's `connect_timeout` (seconds) of the URL, else the default, in milliseconds: `pg` itself
+ * ignores it in a URL and waits forever for a silent server (a firewall that drops packets).
+ */
+function connectTimeoutMs(url: string): number {
+  let given: string | null = null;
+  try {
+    given = new URL(url).searchParams.get('connect_timeout');
+  } catch {
+    // A URL that does not parse is pg's to refuse, with its own message.
+  }
+  const seconds = given !== null && /^\d+$/.test(given) ? Number(given) : DEFAULT_CONNECT_TIMEOUT_S;
+  return (seconds > 0 ? seconds : DEFAULT_CONNECT_TIMEOUT_S) * 1000;
+}
+
 /** A pool of the store's own (`pg` is imported here, on first use). */
 async function createPool(url: string, schema: string | undefined, max: number): Promise<PgPoolLike> {
   const { default: pg } = await loadDriver('pg', () => import('pg'));
   return new pg.Pool({
     connectionString: url,
     max,
+    connectionTimeoutMillis: connectTimeoutMs(url),
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
 }

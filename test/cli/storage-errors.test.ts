@@ -3,7 +3,9 @@
 // password), fails at once on a path under /proc, and points at a docs section that exists.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -86,6 +88,30 @@ describe('SQLite: the path and the reason', () => {
     failure(r, /not-a-db\.sqlite: the file is not a SQLite database/);
   });
 
+  it('a file on a read-only filesystem is named as such', async (t) => {
+    // A read-only tmpfs mount: the one way to get EROFS on any machine (needs root to mount).
+    const ro = join(dir, 'read-only');
+    mkdirSync(ro);
+    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro], {
+      encoding: 'utf8',
+    });
+    if (mounted.status !== 0) {
+      if (process.env.CI === 'true') assert.fail(`mount a read-only tmpfs: ${mounted.stderr}`);
+      t.skip(`cannot mount a read-only tmpfs here (${mounted.stderr.trim() || 'not root'})`);
+      return;
+    }
+    try {
+      await eachCommand(`sqlite:${ro}/db.sqlite`, /read-only/);
+      const r = await runCli(['migrate'], {
+        env: { DATABASE_URL: `sqlite:${ro}/db.sqlite` },
+        timeoutMs: BOUND_MS,
+      });
+      failure(r, new RegExp(`${ro.replace(/[.]/g, '\\.')}/db\\.sqlite.*read-only`));
+    } finally {
+      spawnSync('umount', [ro]);
+    }
+  });
+
   describe('as an unprivileged user', { skip: cannotRunAsNobody() }, () => {
     it('a directory it may not create is a permission problem with the path, not "not allowed to listen on port"', async () => {
       const target = `/var/lib/spapi-auth-test-${randomBytes(4).toString('hex')}`;
@@ -140,6 +166,21 @@ if (
         'postgres://postgres:CANARYpgPassword@127.0.0.1:1/none',
         /PostgreSQL at 127\.0\.0\.1:1 refused the connection/,
       );
+    });
+
+    it('a server that accepts the connection and never answers: a timeout, at host:port', async () => {
+      // A listening socket that never speaks: what a stuck server or a half-open firewall looks like.
+      const silent: Server = createServer(() => undefined);
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const { port } = silent.address() as { port: number };
+      try {
+        await eachCommand(
+          `postgres://postgres:CANARYpgPassword@127.0.0.1:${port}/none?connect_timeout=2`,
+          new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${port} did not answer in time`),
+        );
+      } finally {
+        silent.close();
+      }
     });
 
     it('a mistyped host: unknown, named', async () => {

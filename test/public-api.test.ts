@@ -172,6 +172,7 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
   'spapi-auth/storage': {
     values: [
       'KeyRingError',
+      'PAGE_CURSOR_MAX_LENGTH',
       'STORAGE_DRIVERS',
       'RefreshTokenInUseError',
       'STORAGE_ERROR_CODES',
@@ -186,6 +187,7 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
       'createSqliteStore',
       'createStoreTokenVault',
       'generateKey',
+      'isPageCursorShape',
       'loadMigrations',
       'openStore',
       'openValue',

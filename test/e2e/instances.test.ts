@@ -159,24 +159,27 @@ if (
             [PAUSED],
           )
         ).rows[0]!.lease_owner;
-      // A takes the lease and calls LWA, which answers after 1 s; A is frozen before it can commit.
+      // A takes the lease and calls LWA, which answers after 3 s; A is frozen before it can commit.
       await amazon.emulator.control.fault({
         target: 'token',
         grant_type: 'refresh_token',
-        delay_ms: 1000,
+        delay_ms: 3000,
         count: 1,
       });
       const before = await refreshCalls(amazon);
       const fromA = get(a, PAUSED);
+      // A holds the lease for the whole 3 s LWA delay: poll for it (bounded generously: on a busy
+      // machine A may take a while to get there, and a missed window fails loudly rather than late).
       let holder: string | null = null;
-      for (let i = 0; i < 500 && holder === null; i++) {
+      const deadline = Date.now() + 30_000;
+      while (holder === null && Date.now() < deadline) {
         holder = await leaseOwner();
         if (holder === null) await new Promise((r) => setTimeout(r, 5));
       }
-      a.child.kill('SIGSTOP');
-      assert.ok(holder !== null, 'A holds the lease when it is paused');
-      assert.equal((await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!.version, v0);
       try {
+        a.child.kill('SIGSTOP');
+        assert.ok(holder !== null, 'A holds the lease when it is paused');
+        assert.equal((await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!.version, v0);
         // The lease (15 s) runs out while A sleeps; B then refreshes and stores a newer token.
         await new Promise((r) => setTimeout(r, 15_500));
         const fromB = await get(b, PAUSED);

@@ -5,7 +5,6 @@
  * the token API down or grow memory without bound.
  */
 import type { Region } from '../../core/marketplaces.js';
-import type { TokenEvent } from '../../core/token-manager.js';
 import type { AuditInput, Store } from '../../storage/store.js';
 import type { Logger } from '../http/log.js';
 
@@ -125,36 +124,5 @@ export class AuditBuffer {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.flush();
-  }
-}
-
-/**
- * Turns the token manager's events into audit records: refreshes (and their failures) and
- * grantless refreshes. Cache hits are not audited here (releases are, by the token API).
- *
- * @example
- * tokenEventHandler({ log, metrics, audit }); // token-events.ts calls it for each event
- */
-export function auditTokenEvent(audit: AuditBuffer, e: TokenEvent): void {
-  const where = e.key === undefined ? {} : { sellingPartnerId: e.key.sellingPartnerId, region: e.key.region };
-  switch (e.type) {
-    case 'refresh':
-      audit.add({ action: 'token.refreshed', actor: 'system', ...where, outcome: 'ok' });
-      break;
-    case 'refresh_failed':
-    case 'invalid_grant':
-    case 'invalid_client':
-      audit.add({ action: 'token.refreshed', actor: 'system', ...where, outcome: e.code ?? e.type });
-      break;
-    case 'grantless_refresh':
-      audit.add({
-        action: 'grantless_token.refreshed',
-        actor: 'system',
-        outcome: 'ok',
-        details: { scope: e.scope ?? null },
-      });
-      break;
-    default:
-      break;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { TokenEvent } from '../../core/token-manager.js';
 import type { Logger } from '../http/log.js';
-import { auditTokenEvent, type AuditBuffer } from '../ops/audit.js';
+import type { AuditBuffer } from '../ops/audit.js';
 import type { TokenMetricsSink } from '../ops/metrics.js';
 
 /**
@@ -84,6 +84,37 @@ function countEvent(metrics: TokenMetricsSink, e: TokenEvent): void {
     case 'invalid_client':
       metrics.invalidClient();
       metrics.refreshed('invalid_client', (e.durationMs ?? 0) / 1000);
+      break;
+    default:
+      break;
+  }
+}
+
+/**
+ * Turns the token manager's events into audit records: refreshes (and their failures) and
+ * grantless refreshes. Cache hits are not audited here (releases are, by the token API).
+ *
+ * @example
+ * tokenEventHandler({ log, metrics, audit }); // token-events.ts calls it for each event
+ */
+function auditTokenEvent(audit: AuditBuffer, e: TokenEvent): void {
+  const where = e.key === undefined ? {} : { sellingPartnerId: e.key.sellingPartnerId, region: e.key.region };
+  switch (e.type) {
+    case 'refresh':
+      audit.add({ action: 'token.refreshed', actor: 'system', ...where, outcome: 'ok' });
+      break;
+    case 'refresh_failed':
+    case 'invalid_grant':
+    case 'invalid_client':
+      audit.add({ action: 'token.refreshed', actor: 'system', ...where, outcome: e.code ?? e.type });
+      break;
+    case 'grantless_refresh':
+      audit.add({
+        action: 'grantless_token.refreshed',
+        actor: 'system',
+        outcome: 'ok',
+        details: { scope: e.scope ?? null },
+      });
       break;
     default:
       break;

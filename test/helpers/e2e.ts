@@ -94,6 +94,16 @@ export async function startServe(env: Record<string, string>, timeoutMs = 20_000
       reject(new Error(`serve exited (${code ?? signal}) before listening: ${stderr.slice(0, 2000)}`));
     });
   });
+  // A process that dies on its own mid-test shows up only as "fetch failed" in the client: say
+  // which one it was and why (serve logs no secret; the canary tests check that).
+  let stopping = false;
+  void exited.then(({ code, signal }) => {
+    if (!stopping && signal !== 'SIGKILL' && signal !== 'SIGTERM') {
+      console.error(
+        `serve on ${url} exited on its own (${code ?? signal}); its stderr ends:\n${stderr.slice(-2000)}`,
+      );
+    }
+  });
   return {
     url,
     port: Number(new URL(url).port),
@@ -101,6 +111,7 @@ export async function startServe(env: Record<string, string>, timeoutMs = 20_000
     output: () => ({ stdout, stderr }),
     exited,
     async stop(graceMs = 5000) {
+      stopping = true;
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);

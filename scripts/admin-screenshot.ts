@@ -10,7 +10,7 @@ import { listen } from '../src/server/http/node.js';
 import { webhookEvent } from '../src/server/domain/events.js';
 import { launchChromium } from '../test/helpers/browser.js';
 import { markReauthorizationRequired } from '../test/helpers/sellers.js';
-import { makeOpsService } from '../test/server/ops-helpers.js';
+import { makeOpsService } from '../test/helpers/ops-service.js';
 
 const out = process.argv[2] ?? '/tmp/spapi-admin-shots';
 const PASSWORD = 'screenshot password 1234';

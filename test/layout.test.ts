@@ -52,6 +52,45 @@ test('no run-time import closes a cycle between files', () => {
   assert.deepEqual(cycles(runtimeGraph(rows, edges, false)), []);
 });
 
+// Two rules the table's columns cannot state: the CLI reaches the service through its use-cases,
+// never a route module, and the seller use-cases never see the HTTP request type or the router
+// (not even as a type). Only src/server/http/ and the route files handle the HTTP request type.
+
+/** A route module registers routes or handles the HTTP request type. */
+function isRouteModule(file: string): boolean {
+  const text = readFileSync(join(root, file), 'utf8');
+  return (
+    /\brouter\.add\(|\bServerRequest\b/.test(text) || /^src\/server\/http\/(router|request)\.ts$/.test(file)
+  );
+}
+
+/** The imports from files under `dir` of a route module that `target` accepts, as `file:line → target`. */
+function routeImports(dir: string, target: (to: string) => boolean): string[] {
+  return edges
+    .filter((e) => e.from.startsWith(dir) && e.to !== undefined && target(e.to))
+    .filter((e) => existsSync(join(root, e.to!)) && isRouteModule(e.to!))
+    .map((e) => `${e.from}:${e.line} → ${e.to}`);
+}
+
+test('the CLI imports no route module of the service', () => {
+  assert.deepEqual(
+    routeImports('src/cli/', (to) => to.startsWith('src/server/')),
+    [],
+  );
+});
+
+test('the seller use-cases import no route module, nor the HTTP request type or the router', () => {
+  assert.deepEqual(
+    routeImports('src/server/sellers/', () => true),
+    [],
+  );
+});
+
+test('the route-module test recognises a route module (it can fail)', () => {
+  assert.ok(isRouteModule('src/server/tokens/routes.ts'));
+  assert.ok(!isRouteModule('src/server/sellers/json.ts'));
+});
+
 // The checks above can fail: the same functions on a small table and made-up imports.
 const sample = readLayout(`## Layout
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKey } from '../helpers/e2e.js';
-import { startLocalService, CANARY_SECRET } from '../server/helpers.js';
+import { startLocalService, CANARY_SECRET } from '../helpers/service.js';
 
 const worker = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 

@@ -13,7 +13,7 @@ import { spacedEvents } from '../../src/server/tokens/routes.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
 import { createKey } from '../helpers/e2e.js';
 import { grantAtEmulator } from '../helpers/grants.js';
-import { CANARY_SECRET, startLocalService, type LocalService } from '../server/helpers.js';
+import { CANARY_SECRET, startLocalService, type LocalService } from '../helpers/service.js';
 import { EmulatorAgent, KEY, PARTICIPATIONS } from './helpers.js';
 
 let svc: LocalService;

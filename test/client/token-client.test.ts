@@ -11,7 +11,7 @@ import {
   type FetchLike,
   type TokenClient,
 } from '../../src/client/index.js';
-import { connectSeller, makeService, type TestService } from '../server/helpers.js';
+import { connectSeller, makeService, type TestService } from '../helpers/service.js';
 
 const SELLER = 'A1EMUSELLERNA01';
 const BASE = 'http://localhost:3000';

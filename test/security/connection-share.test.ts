@@ -10,8 +10,8 @@ import { connect, type Socket } from 'node:net';
 import { MAX_PIPELINED, connectionShare } from '../../src/server/http/connections.js';
 import { listen, type RunningServer } from '../../src/server/http/node.js';
 import { json, type ServerRequest, type ServerResponse } from '../../src/server/http/request.js';
-import { makeOpsService } from '../server/ops-helpers.js';
-import { makeService } from '../server/helpers.js';
+import { makeOpsService } from '../helpers/ops-service.js';
+import { makeService } from '../helpers/service.js';
 
 interface Raw {
   readonly socket: Socket;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
-import { PUBLIC_URL, Browser, api, errorCode, makeService, type TestService } from '../server/helpers.js';
+import { PUBLIC_URL, Browser, api, errorCode, makeService, type TestService } from '../helpers/service.js';
 import {
   createKey,
   freePort,

@@ -14,7 +14,7 @@ import { createSqliteStore } from '../../src/storage/sqlite.js';
 import { generateApiKey } from '../../src/server/tokens/api-keys.js';
 import { silentLogger } from '../../src/server/http/log.js';
 import { createService, type ServiceParts } from '../../src/server/service.js';
-import { AMAZON_URL, PUBLIC_URL } from './helpers.js';
+import { AMAZON_URL, PUBLIC_URL } from '../helpers/service.js';
 
 test('two instances, one database: the exchange token is shared, and an expired token is refreshed once', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'spapi-cluster-'));

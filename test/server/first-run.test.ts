@@ -8,8 +8,8 @@ import { ConfigError, loadConfig, loadStoreConfig } from '../../src/config.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import { devFallback, devLogSink } from '../../src/server/dev/emulator-mount.js';
 import { createLogger } from '../../src/server/http/log.js';
-import { AMAZON_URL, Browser, PUBLIC_URL, api, connectSeller, makeService } from './helpers.js';
-import { cookiePair, csrfOf, makeOpsService } from './ops-helpers.js';
+import { AMAZON_URL, Browser, PUBLIC_URL, api, connectSeller, makeService } from '../helpers/service.js';
+import { cookiePair, csrfOf, makeOpsService } from '../helpers/ops-service.js';
 
 const KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 const SERVE_ENV = {

@@ -9,8 +9,8 @@ import addFormats from 'ajv-formats';
 import { HTTP_ERRORS } from '../../src/server/http/errors.js';
 import { describedRoutes, openApiDocument } from '../../src/server/openapi.js';
 import { requestClientSecretRotation } from '../../src/server/ops/rotation.js';
-import { Browser, PUBLIC_URL, api, connectSeller } from './helpers.js';
-import { makeOpsService, type OpsService } from './ops-helpers.js';
+import { Browser, PUBLIC_URL, api, connectSeller } from '../helpers/service.js';
+import { makeOpsService, type OpsService } from '../helpers/ops-service.js';
 
 type Doc = {
   paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { createKeyRing } from '../../src/storage/crypto.js';
 import { randomBytes } from 'node:crypto';
 import { dropSchemas, postgresSuiteRuns, runSchema } from '../storage/helpers.js';
-import { api, Browser, connectSeller, errorCode, PUBLIC_URL } from './helpers.js';
-import { cookiePair, csrfOf, makeOpsService, type OpsService } from './ops-helpers.js';
+import { api, Browser, connectSeller, errorCode, PUBLIC_URL } from '../helpers/service.js';
+import { cookiePair, csrfOf, makeOpsService, type OpsService } from '../helpers/ops-service.js';
 
 const PASSWORD = 'correct horse battery staple';
 const SELLER = 'A1EMUSELLERNA01';

@@ -15,7 +15,7 @@ import { sweepReauthorizationDue } from '../../src/server/ops/webhooks.js';
 import { importSellers } from '../../src/server/sellers/import.js';
 import type { TransferLine } from '../../src/server/sellers/transfer-format.js';
 import type { AuditRecord } from '../../src/storage/store.js';
-import { AMAZON_URL, Browser, PUBLIC_URL, api, rawRequest } from './helpers.js';
+import { AMAZON_URL, Browser, PUBLIC_URL, api, rawRequest } from '../helpers/service.js';
 import {
   CANARY_SECRET,
   browserCall,
@@ -24,7 +24,7 @@ import {
   passwordSession,
   startReceiver,
   type OpsService,
-} from './ops-helpers.js';
+} from '../helpers/ops-service.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;

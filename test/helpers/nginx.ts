@@ -1,6 +1,7 @@
-// Debian's nginx as a test proxy: the configuration files of docs/deployment.md (each a fenced
-// block whose first line names its path), with the host-specific values swapped for the test's,
-// under a throw-away prefix directory, in the foreground, stopped with SIGQUIT (graceful).
+// Debian's nginx as a test proxy: the configuration files of docs/deployment.md (a fenced block
+// whose first line names its path, or a heredoc a shell block writes it with), with the
+// host-specific values swapped for the test's, under a throw-away prefix directory, in the
+// foreground, stopped with SIGQUIT (graceful).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,7 +16,8 @@ export function nginxMissing(): string | null {
 }
 
 /**
- * The fenced code blocks of a doc whose first line is `# <path>`, by that path.
+ * The files a doc gives, by path: each fenced code block whose first line is `# <path>`, and each
+ * file a shell block writes with `cat > <path> <<'EOF'` (up to its `EOF` line).
  *
  * @example
  * docFiles('docs/deployment.md').get('/etc/nginx/sites-available/spapi-auth');
@@ -24,6 +26,7 @@ export function docFiles(doc: string): Map<string, string> {
   const text = readFileSync(join(repoRoot, doc), 'utf8');
   const out = new Map<string, string>();
   for (const m of text.matchAll(/^```[a-z]*\n# (\/\S+)[^\n]*\n([\s\S]*?)^```$/gm)) out.set(m[1]!, m[2]!);
+  for (const m of text.matchAll(/^cat > (\/\S+) <<'EOF'\n([\s\S]*?)^EOF$/gm)) out.set(m[1]!, m[2]!);
   return out;
 }
 
@@ -35,7 +38,7 @@ export function substitute(text: string, swaps: readonly (readonly [string | Reg
   let out = text;
   for (const [from, to] of swaps) {
     const found = typeof from === 'string' ? out.includes(from) : from.test(out);
-    if (!found) throw new Error(`the nginx file no longer contains ${String(from)}`);
+    if (!found) throw new Error(`the doc's text no longer contains ${String(from)}`);
     out = typeof from === 'string' ? out.split(from).join(to) : out.replace(from, to);
   }
   return out;

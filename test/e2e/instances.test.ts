@@ -189,9 +189,21 @@ if (
         holder = await leaseOwner();
         if (holder === null) await new Promise((r) => setTimeout(r, 5));
       }
+      if (holder === null) {
+        // Say what happened instead: A's answer, the stored token's expiry, the emulator's counts.
+        const answer = await fromA;
+        const stored = await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' });
+        const stats = await amazon.emulator.control.stats();
+        await pgc.end();
+        assert.fail(
+          `A never held the lease: A answered ${answer.status} ${answer.body}; stored access token ` +
+            `expires ${stored?.accessToken ? new Date(stored.accessToken.expiresAt).toISOString() : 'never stored'} ` +
+            `(now ${new Date().toISOString()}), version ${stored?.version} (was ${v0}); refreshes since: ` +
+            `${(await refreshCalls(amazon)) - before}, outcomes ${JSON.stringify(stats.token.refresh_token)}`,
+        );
+      }
       try {
         a.child.kill('SIGSTOP');
-        assert.ok(holder !== null, 'A holds the lease when it is paused');
         assert.equal((await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!.version, v0);
         // The lease (15 s) runs out while A sleeps; B then refreshes and stores a newer token.
         await new Promise((r) => setTimeout(r, 15_500));

@@ -188,10 +188,19 @@ export function testSellers(n: number, label = 'E2E'): EmulatorSeller[] {
   }));
 }
 
+/** A US participation, as marketplaceParticipations reports it, for the profiles the tests store. */
+const US_PARTICIPATION = {
+  id: 'ATVPDKIKX0DER',
+  country: 'US',
+  name: 'Amazon.com',
+  participating: true,
+  suspendedListings: false,
+} as const;
+
 /**
  * Authorizes each seller at the emulator (consent in auto mode, then a real code exchange, in
  * process) and stores the authorization with an access token that has already expired, so the
- * next token request refreshes. Returns the refresh tokens by seller id (markers for the sweep).
+ * next token request refreshes, and its profile (as the callback would have read it). Returns the refresh tokens by seller id (markers for the sweep).
  * One seller after the other; with `concurrency` above 1 the consents run first, one after the
  * other (the consent mode names the seller), then that many exchanges and saves at a time.
  */
@@ -216,6 +225,13 @@ export async function seedSellers(
       refreshToken: body.refreshToken,
       accessToken: { accessToken: body.accessToken, expiresAt: opts.expiresAt ?? Date.now() - 1000 },
     });
+    // A connected seller's profile was read at its callback. Without one, every instance's profile
+    // sweep (30 s after start, then every 5 minutes) fetches it, which refreshes the seller's token
+    // behind the test's back: a refresh the test did not cause, and a lease it did not take.
+    await store.saveSellerProfile(
+      { sellingPartnerId: id, region: 'na' },
+      { storeName: `Store ${id}`, marketplaces: [US_PARTICIPATION], fetchedAt: Date.now() },
+    );
     out.set(id, { refreshToken: body.refreshToken, accessToken: body.accessToken });
   };
   if ((opts.concurrency ?? 1) <= 1) {

@@ -29,6 +29,7 @@ import { renderHttpError, wantsJson } from './http/html.js';
 import { Router } from './http/router.js';
 import { registerTokenRoutes } from './tokens/routes.js';
 import { openApiDocument } from './openapi.js';
+import { HEALTHZ, OPENAPI_JSON, READYZ } from './routes.js';
 import { PARAM_RULES } from './http/validate.js';
 import { RevocationFeed, type REVOCATION_POLL_MS } from './revocations.js';
 import { createClientAddress } from './http/client-address.js';
@@ -164,8 +165,8 @@ export function createApp(deps: AppDeps): App {
   const { audit, revocations } = context;
   const router = new Router(PARAM_RULES);
 
-  router.add('GET', '/healthz', () => json(200, { status: 'ok' }));
-  router.add('GET', '/readyz', async () => {
+  router.route(HEALTHZ, () => json(200, { status: 'ok' }));
+  router.route(READYZ, async () => {
     try {
       const pending = await store.pendingMigrations();
       if (pending.length > 0) return errorResponse('migrations_pending');
@@ -174,9 +175,10 @@ export function createApp(deps: AppDeps): App {
       return errorResponse('store_unavailable');
     }
   });
-  // The API description is public (it holds no secret), so other origins may read it too.
-  const openapi = JSON.stringify(openApiDocument(config.publicUrl));
-  router.add('GET', '/openapi.json', () => ({
+  // The API description is public (it holds no secret), so other origins may read it too. It
+  // describes the routes registered, all of them by the time the first request comes.
+  let openapi: string | undefined;
+  router.route(OPENAPI_JSON, () => ({
     status: 200,
     headers: {
       ...BASE_HEADERS,
@@ -185,7 +187,7 @@ export function createApp(deps: AppDeps): App {
       'access-control-allow-origin': '*',
       'cross-origin-resource-policy': 'cross-origin',
     },
-    body: openapi,
+    body: (openapi ??= JSON.stringify(openApiDocument(router.declarations(), config.publicUrl))),
   }));
   registerFlowRoutes(router, context);
   registerTokenRoutes(router, context);

@@ -13,6 +13,7 @@ import type { AmazonGateway } from '../../src/server/context.js';
 import { createLogger } from '../../src/server/http/log.js';
 import type { Operations } from '../../src/server/ops/operations.js';
 import { createService } from '../../src/server/service.js';
+import { checkedApp } from './openapi-responses.js';
 import {
   CANARY_SECRET,
   PUBLIC_URL,
@@ -105,7 +106,9 @@ export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService>
     ...(opts.devPartners ? { devPartners: opts.devPartners } : {}),
     ...(opts.onUse ? { onUse: opts.onUse } : {}),
   });
-  const { app, ops, amazon } = service;
+  const { ops, amazon } = service;
+  // Every response a test sees is checked against the declared routes (test/helpers/openapi-responses.ts).
+  const app = checkedApp(service.app);
   await ops.ring.reload();
   const { key, apiKey } = await testApiKeys(store);
   return {

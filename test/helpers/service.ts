@@ -20,6 +20,7 @@ import { generateApiKey, type Scope } from '../../src/server/tokens/api-keys.js'
 import type { App } from '../../src/server/app.js';
 import { createLogger } from '../../src/server/http/log.js';
 import { createService, startService, type Service } from '../../src/server/service.js';
+import { checkedApp } from './openapi-responses.js';
 
 export const PUBLIC_URL = 'http://localhost:3000';
 // The emulator answers in-process for any host; a loopback origin is what the core accepts over http.
@@ -71,7 +72,8 @@ export async function makeService(
     sellerCountsTtlMs: 0,
     ...(opts.now ? { now: opts.now } : {}),
   });
-  const app = service.app;
+  // Every response a test sees is checked against the declared routes (test/helpers/openapi-responses.ts).
+  const app = checkedApp(service.app);
   const { key, apiKey } = await testApiKeys(store);
   return {
     app,

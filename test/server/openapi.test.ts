@@ -4,11 +4,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { HTTP_ERRORS } from '../../src/server/http/errors.js';
-import { describedRoutes, openApiDocument } from '../../src/server/openapi.js';
+import { openApiDocument, routeTable, withRouteTable } from '../../src/server/openapi.js';
+import { DOCUMENTED_ROUTES } from '../../src/server/routes.js';
+import { SCOPES } from '../../src/server/tokens/api-keys.js';
 import { requestClientSecretRotation } from '../../src/server/ops/rotation.js';
+import { responseChecker } from '../helpers/openapi-responses.js';
 import { Browser, PUBLIC_URL, api, connectSeller } from '../helpers/service.js';
 import { makeOpsService, type OpsService } from '../helpers/ops-service.js';
 
@@ -17,38 +18,21 @@ type Doc = {
   servers?: { url: string }[];
 };
 
+const document = (): Doc => openApiDocument(DOCUMENTED_ROUTES) as Doc;
+const describedRoutes = (): string[] =>
+  DOCUMENTED_ROUTES.filter((r) => r.audience === 'api').map((r) => `${r.method} ${r.path}`);
+
 /** Validates a response body against the document's schema for (route pattern, method, status). */
 function responseValidator(
   doc: Doc,
 ): (pattern: string, method: string, status: number, body: unknown) => void {
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
-  addFormats.default(ajv);
-  ajv.addSchema(doc, 'openapi.json');
-  const cache = new Map<string, ValidateFunction>();
+  const check = responseChecker(doc);
   return (pattern, method, status, body) => {
-    const path = pattern.replace(/:([a-z]+)/g, '{$1}');
-    const op = doc.paths[path]?.[method.toLowerCase()];
-    assert.ok(op, `${method} ${pattern} is not described`);
-    assert.ok(op.responses[String(status)], `${method} ${pattern} does not list status ${status}`);
-    const pointer = [
-      'paths',
-      path,
-      method.toLowerCase(),
-      'responses',
-      String(status),
-      'content',
-      'application/json',
-      'schema',
-    ]
-      .map((p) => p.replace(/~/g, '~0').replace(/\//g, '~1'))
-      .join('/');
-    const key = `openapi.json#/${pointer}`;
-    let validate = cache.get(key);
-    if (validate === undefined) cache.set(key, (validate = ajv.compile({ $ref: key })));
-    assert.ok(
-      validate(body),
-      `${method} ${pattern} ${status}: the body does not match: ${ajv.errorsText(validate.errors)}`,
-    );
+    try {
+      check(pattern, method, status, body);
+    } catch (err) {
+      assert.fail((err as Error).message);
+    }
   };
 }
 
@@ -68,7 +52,11 @@ test('openapi: every /v1 route is described and every described route exists', a
     assert.ok(served.length >= 9, `the router lists the API routes (${served.join(', ')})`);
     const undescribed = served.filter((r) => !described.includes(r));
     const phantom = described.filter((r) => !served.includes(r));
-    assert.deepEqual(undescribed, [], 'routes without a description in src/server/openapi.ts');
+    assert.deepEqual(
+      undescribed,
+      [],
+      'routes without a declaration in DOCUMENTED_ROUTES (src/server/routes.ts)',
+    );
     assert.deepEqual(phantom, [], 'described routes the router does not have');
   } finally {
     await svc.close();
@@ -77,11 +65,37 @@ test('openapi: every /v1 route is described and every described route exists', a
 
 test('openapi: docs/openapi.json is the generated document (npm run openapi)', () => {
   const shipped = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8'));
-  assert.deepEqual(shipped, openApiDocument());
+  assert.deepEqual(shipped, openApiDocument(DOCUMENTED_ROUTES));
+});
+
+test("openapi: the README's route table is generated from the declarations (npm run openapi)", () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  assert.ok(
+    readme.includes(routeTable(DOCUMENTED_ROUTES)),
+    'README.md route table is stale: npm run openapi',
+  );
+  assert.equal(withRouteTable(readme, DOCUMENTED_ROUTES), readme);
+  for (const r of DOCUMENTED_ROUTES.filter((d) => d.audience !== 'internal')) {
+    assert.ok(readme.includes(`\`${r.method} ${r.path}`), `${r.method} ${r.path} is in the table`);
+  }
+});
+
+test('openapi: every declared scope is an API-key scope', async () => {
+  const svc = await makeOpsService();
+  try {
+    const declared = svc.app.routes().length;
+    assert.ok(declared > 20, `the router holds the routes (${declared})`);
+    for (const r of DOCUMENTED_ROUTES) {
+      if (r.scope !== null)
+        assert.ok((SCOPES as readonly string[]).includes(r.scope), `${r.path}: ${r.scope}`);
+    }
+  } finally {
+    await svc.close();
+  }
 });
 
 test('openapi: every error code it lists is registered in HTTP_ERRORS with that status', () => {
-  const doc = openApiDocument() as Doc;
+  const doc = document();
   const registry = HTTP_ERRORS as Readonly<Record<string, { status: number }>>;
   const wrong: string[] = [];
   let listed = 0;
@@ -111,7 +125,7 @@ test('openapi: GET /openapi.json serves the document with this instance as its s
     const doc = (await res.json()) as Doc & { openapi: string };
     assert.equal(doc.openapi, '3.1.0');
     assert.deepEqual(doc.servers, [{ url: PUBLIC_URL }]);
-    assert.deepEqual({ ...doc, servers: undefined }, { ...openApiDocument(), servers: undefined });
+    assert.deepEqual({ ...doc, servers: undefined }, { ...document(), servers: undefined });
     // Every $ref resolves and every schema is valid JSON Schema 2020-12.
     const check = responseValidator(doc);
     for (const [path, ops] of Object.entries(doc.paths)) {
@@ -131,7 +145,7 @@ const SIGNIN_URL = 'https://app.example.com/signin';
 
 test('openapi: real responses of every operation match their schemas, refusals their error codes', async () => {
   const svc = await makeOpsService({ env: { SPAPI_AUTH_SIGNIN_URL: SIGNIN_URL } });
-  const doc = openApiDocument() as Doc;
+  const doc = document();
   const check = responseValidator(doc);
   const seen = new Set<string>();
   const call = async (

@@ -18,6 +18,7 @@ import type { Config } from '../../config.js';
 import type { ServiceContext } from '../context.js';
 import { httpError, json, readJsonObject, redirect, type ServerResponse } from '../http/request.js';
 import type { Router } from '../http/router.js';
+import { APPSTORE_LOGIN, CONFIRM_APPSTORE_SESSION } from './routes.js';
 import {
   SESSION_FAILURES,
   checkOwnership,
@@ -113,9 +114,8 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
   const { config, store, log, audit } = ctx;
 
   // ── Appstore workflow, step 1: Amazon loads our Login URI ──
-  router.add(
-    'GET',
-    '/oauth/login',
+  router.route(
+    APPSTORE_LOGIN,
     headWithoutSideEffects(
       rateLimited(ctx, async (req) => {
         let login: LoginRequest;
@@ -152,8 +152,8 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
   );
 
   // ── Appstore workflow, step 2: the app has signed its user in ──
-  router.add('POST', '/v1/appstore-sessions/:token/confirm', async (req, { params }) => {
-    const key = await ctx.keys.authenticate(req.header('authorization'), 'connect');
+  router.route(CONFIRM_APPSTORE_SESSION, async (req, { params }) => {
+    const key = await ctx.keys.authenticate(req.header('authorization'), CONFIRM_APPSTORE_SESSION.scope);
     const body = await readJsonObject(req);
     const userRef = userRefOf(body);
     const result = await store.consumeSession(await hashState(params.token!), 'appstore');

@@ -14,6 +14,7 @@ import { HttpError, parseQuery, publicPathPrefix } from '../http/request.js';
 import { html, page } from '../http/html.js';
 import type { HttpErrorCode } from '../http/errors.js';
 import type { Router } from '../http/router.js';
+import { OAUTH_CALLBACK, OAUTH_RESULT } from './routes.js';
 import { TOKEN } from '../http/validate.js';
 import { completeAuthorization, refuseBeforeExchange } from './authorize.js';
 import { bindingCookieName, flowFailure, headWithoutSideEffects, rateLimited } from './transaction.js';
@@ -36,9 +37,8 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
   const { config, store, log, audit } = ctx;
   const cookieName = bindingCookieName(config.secureCookies);
 
-  router.add(
-    'GET',
-    '/oauth/callback',
+  router.route(
+    OAUTH_CALLBACK,
     headWithoutSideEffects(
       rateLimited(ctx, async (req) => {
         const cb = parseCallback(req.rawQuery);
@@ -90,7 +90,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
     ),
   );
 
-  router.add('GET', '/oauth/result', (req) => {
+  router.route(OAUTH_RESULT, (req) => {
     const q = parseQuery(req.rawQuery);
     const sellerId = q instanceof HttpError ? undefined : q.get('selling_partner_id');
     const region = q instanceof HttpError ? undefined : q.get('region');

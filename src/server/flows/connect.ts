@@ -11,6 +11,7 @@ import { hashState } from '../../core/state.js';
 import type { ServiceContext } from '../context.js';
 import { HttpError, httpError, json, readJsonObject, redirect } from '../http/request.js';
 import type { Router } from '../http/router.js';
+import { CREATE_CONNECT_SESSION, OPEN_CONNECT_LINK } from './routes.js';
 import { continueAtAmazon, storedLoginRequest } from './appstore.js';
 import { createConnectLink } from './connect-link.js';
 import {
@@ -33,8 +34,8 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
   const { config, store, log } = ctx;
 
   // ── Website workflow, step 1: the app asks for a connect link ──
-  router.add('POST', '/v1/connect-sessions', async (req) => {
-    const key = await ctx.keys.authenticate(req.header('authorization'), 'connect');
+  router.route(CREATE_CONNECT_SESSION, async (req) => {
+    const key = await ctx.keys.authenticate(req.header('authorization'), CREATE_CONNECT_SESSION.scope);
     const body = await readJsonObject(req);
     const userRef = userRefOf(body);
     const marketplace = typeof body.marketplace === 'string' ? findMarketplace(body.marketplace) : undefined;
@@ -73,9 +74,8 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
   });
 
   // ── Website workflow, step 2 (and the Appstore flow after sign-in): the browser opens the link ──
-  router.add(
-    'GET',
-    '/connect/:token',
+  router.route(
+    OPEN_CONNECT_LINK,
     headWithoutSideEffects(
       rateLimited(ctx, async (req, { params }) => {
         const result = await store.consumeSession(await hashState(params.token!), 'connect');

@@ -5,11 +5,14 @@
  */
 import type { HttpErrorCode } from './errors.js';
 import { HttpError, httpError, type ServerRequest, type ServerResponse } from './request.js';
+import type { Route as Declared } from './route.js';
 
 /** A parameter validator: the regular expression a segment must match and the error to give when it does not. */
 export interface ParamRule {
   readonly pattern: RegExp;
   readonly code: HttpErrorCode;
+  /** What the parameter is, for the API description. */
+  readonly description?: string;
 }
 
 /** What a route handler receives besides the request. */
@@ -69,6 +72,7 @@ export class Router {
   private readonly starts: number[] = [];
 
   private readonly registered: { readonly method: string; readonly pattern: string }[] = [];
+  private readonly declared: Declared[] = [];
 
   constructor(private readonly rules: Readonly<Record<string, ParamRule>> = {}) {}
 
@@ -107,9 +111,26 @@ export class Router {
     return this;
   }
 
+  /**
+   * Registers the handler of a declared route (see `route.ts`): its method, path and HEAD rule come
+   * from the declaration, which {@link declarations} lists for the API description.
+   *
+   * @example
+   * router.route(GET_SELLER, async (req, { params }) => json(200, await find(params.id!)));
+   */
+  route(route: Declared, handler: RouteHandler): this {
+    this.declared.push(route);
+    return this.add(route.method, route.path, handler, route.head === undefined ? {} : { head: route.head });
+  }
+
   /** Every registered route as (method, pattern), in registration order (for the API description). */
   routes(): readonly { readonly method: string; readonly pattern: string }[] {
     return [...this.registered];
+  }
+
+  /** The declarations of the routes registered through {@link route}, in registration order. */
+  declarations(): readonly Declared[] {
+    return [...this.declared];
   }
 
   match(method: string, path: string): Match {

@@ -32,6 +32,11 @@ export const USER_REF = new RegExp(
  * const router = new Router(PARAM_RULES);
  */
 export const PARAM_RULES: Readonly<Record<string, ParamRule>> = Object.freeze({
-  id: { pattern: SELLING_PARTNER_ID_RE, code: 'invalid_seller_id' },
-  token: { pattern: TOKEN, code: 'invalid_token' },
+  id: { pattern: SELLING_PARTNER_ID_RE, code: 'invalid_seller_id', description: 'The selling partner id.' },
+  token: {
+    pattern: TOKEN,
+    code: 'invalid_token',
+    description:
+      'A connect link or Appstore session token (the Appstore one is handed to your sign-in page as `spapi_pending`).',
+  },
 });

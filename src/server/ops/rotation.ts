@@ -42,14 +42,22 @@ export const NOTIFICATIONS_SCOPE: Scope = 'notifications:write';
 const INVALID_CLIENT_ALARM_EVERY_MS = 15 * 60_000;
 const RELOAD_EVERY_MS = 60_000;
 
-/** The codes of a refused notification (registered in `HTTP_ERRORS`). */
-export type NotificationErrorCode =
-  | 'invalid_notification'
-  | 'unsupported_notification'
-  | 'client_id_mismatch'
-  | 'application_id_mismatch'
-  | 'client_secret_refused'
-  | 'client_secret_unverified';
+/**
+ * The codes of a refused notification (registered in `HTTP_ERRORS`; the route declares them).
+ *
+ * @example
+ * NOTIFICATION_ERROR_CODES.includes('client_id_mismatch'); // true
+ */
+export const NOTIFICATION_ERROR_CODES = [
+  'invalid_notification',
+  'unsupported_notification',
+  'client_id_mismatch',
+  'application_id_mismatch',
+  'client_secret_refused',
+  'client_secret_unverified',
+] as const;
+/** One of {@link NOTIFICATION_ERROR_CODES}. */
+export type NotificationErrorCode = (typeof NOTIFICATION_ERROR_CODES)[number];
 
 /** A refused notification; `code` is stable (docs/errors.md), the message names no secret. */
 export class NotificationError extends Error {

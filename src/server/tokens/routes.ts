@@ -23,13 +23,25 @@ import {
   apiHeaders,
   json,
   parseQuery,
-  readJsonObject,
   type ServerRequest,
   type ServerResponse,
 } from '../http/request.js';
 import type { Router } from '../http/router.js';
 import { isPrintableAscii, isVisibleAscii } from '../../core/printable.js';
-import { isPageCursorShape } from '../../storage/store/sellers.js';
+import { PAGE_CURSOR_MAX_LENGTH, isPageCursorShape } from '../../storage/store/sellers.js';
+import { coded, defineRoute } from '../http/route.js';
+import {
+  PARTNER_KIND,
+  REGION,
+  SELLER_STATUS,
+  described,
+  instant,
+  nullable,
+  object,
+  oneOf,
+  str,
+} from '../http/schemas.js';
+import { Type } from '@sinclair/typebox';
 
 const REGION_CACHE_TTL_MS = 30_000;
 const CACHE_MAX = 50_000;
@@ -38,6 +50,271 @@ const CACHE_MAX = 50_000;
 const SERVED_SCOPES: readonly string[] = Object.freeze(
   GRANTLESS_SCOPES.filter((s) => !RETIRED_GRANTLESS_SCOPES.includes(s)),
 );
+
+const REGION_QUERY = described(REGION, 'The region, required when the seller is authorized in several.');
+// Refusals of every route that finds a seller's token.
+const TOKEN_ERRORS = [
+  'invalid_seller_id',
+  'invalid_region',
+  'region_required',
+  'seller_not_found',
+  'seller_reauthorization_required',
+  'credential_integrity_error',
+  'upstream_unavailable',
+  'upstream_credentials_invalid',
+  'client_secret_expired',
+] as const;
+
+const ACCESS_TOKEN = object(
+  {
+    access_token: str('An LWA access token for SP-API calls of this seller (`x-amz-access-token`).'),
+    expires_at: instant('When the token expires; ask again before then.'),
+    region: REGION,
+    endpoint: str(
+      'The SP-API base URL of the region (with SPAPI_AUTH_AMAZON_URL set: the emulator, as <emulator>/__amazon/<the regional host>).',
+      { format: 'uri' },
+    ),
+  },
+  { $id: 'AccessToken' },
+);
+
+/** `GET /v1/sellers/:id/access-token`: the service's most frequent request. */
+export const GET_ACCESS_TOKEN = defineRoute({
+  method: 'GET',
+  path: '/v1/sellers/:id/access-token',
+  scope: 'tokens:read',
+  audience: 'api',
+  summary: "Get a seller's access token",
+  description:
+    '`{ access_token, expires_at, region, endpoint }` from memory while fresh, else from the store, else one refresh ' +
+    'per seller shared by every instance; never the refresh token. `refused=<hex SHA-256>` of a token SP-API refused ' +
+    '(403 "expired" or "revoked" before its expiry) drops that token everywhere if it is the one held (never ' +
+    'another) and refreshes once; otherwise the newer token held is returned.',
+  query: {
+    region: REGION_QUERY,
+    refused: str('Hex SHA-256 of an access token SP-API refused (never the token itself).', {
+      pattern: '^[0-9a-f]{64}$',
+    }),
+  },
+  responses: { 200: { description: 'A usable access token.', schema: ACCESS_TOKEN } },
+  errors: [...TOKEN_ERRORS, 'invalid_parameter'],
+  // HEAD would release (and audit) a token only to drop the body: 405 instead.
+  head: false,
+});
+
+/** `POST /v1/grantless-tokens`. */
+export const POST_GRANTLESS_TOKEN = defineRoute({
+  method: 'POST',
+  path: '/v1/grantless-tokens',
+  scope: 'tokens:read',
+  audience: 'api',
+  summary: 'Get a grantless token',
+  description:
+    '`{ access_token, expires_at }` for grantless operations: `sellingpartnerapi::notifications` or ' +
+    '`sellingpartnerapi::client_credential:rotation`.',
+  body: object({
+    scope: coded('invalid_scope', oneOf(SERVED_SCOPES), `scope must be one of ${SERVED_SCOPES.join(', ')}.`),
+  }),
+  bodyError: 'invalid_scope',
+  responses: {
+    200: {
+      description: 'A grantless access token.',
+      schema: object(
+        {
+          access_token: str('An LWA access token for grantless operations of the scope.'),
+          expires_at: instant('When the token expires.'),
+        },
+        { $id: 'GrantlessToken' },
+      ),
+    },
+  },
+  errors: ['invalid_scope', 'upstream_unavailable', 'upstream_credentials_invalid', 'client_secret_expired'],
+});
+
+const RESTRICTED_RESOURCE = object({
+  method: oneOf(['GET', 'PUT', 'POST', 'DELETE']),
+  path: str('An SP-API path such as /orders/v0/orders.', { pattern: '^/[A-Za-z0-9/_{}.-]{1,511}$' }),
+  dataElements: Type.Optional(Type.Array(oneOf(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']))),
+});
+
+/** `POST /v1/sellers/:id/restricted-data-tokens`. */
+export const POST_RESTRICTED_DATA_TOKEN = defineRoute({
+  method: 'POST',
+  path: '/v1/sellers/:id/restricted-data-tokens',
+  scope: 'tokens:read',
+  audience: 'api',
+  summary: 'Get a restricted data token',
+  description:
+    "`{ restricted_data_token, expires_at }`: the Tokens API's restricted data token for the given resources, " +
+    'cached per request shape.',
+  // The shape only; parseRdtRequest says which part of a resource is wrong and refuses `..` in a path.
+  body: Type.Object({
+    restrictedResources: coded(
+      'invalid_restricted_resources',
+      Type.Array(Type.Unknown(), { minItems: 1, maxItems: 50, description: 'See RestrictedResource.' }),
+      'restrictedResources must be an array of 1 to 50 resources.',
+    ),
+    targetApplication: Type.Optional(
+      coded('invalid_target_application', str('The application id of a delegatee.')),
+    ),
+    region: Type.Optional(coded('invalid_region', REGION)),
+  }),
+  bodyError: 'invalid_restricted_resources',
+  responses: {
+    200: {
+      description: 'A restricted data token.',
+      schema: object(
+        {
+          restricted_data_token: str(
+            'A restricted data token (`x-amz-access-token` of the restricted call).',
+          ),
+          expires_at: instant('When the token expires.'),
+        },
+        { $id: 'RestrictedDataToken' },
+      ),
+    },
+  },
+  errors: [
+    ...TOKEN_ERRORS,
+    'invalid_restricted_resources',
+    'invalid_target_application',
+    'upstream_request_failed',
+  ],
+});
+
+const AUTHORIZATION_PROPERTIES = {
+  selling_partner_id: str('The selling partner id (merchant or vendor id).'),
+  region: REGION,
+  status: SELLER_STATUS,
+  kind: PARTNER_KIND,
+  user_ref: nullable(str("The app's own user id given when the link was made.")),
+  marketplace: nullable(str('The marketplace the seller was connected from (country code).')),
+  authorized_at: instant('When the seller last authorized the app.'),
+  reauthorize_by: instant('When the authorization lapses (365 days after authorized_at).'),
+  last_refresh_at: nullable(instant('The last successful refresh of its access token.')),
+  last_error: nullable(
+    object({ code: str('The error code.'), message: nullable(str('What happened.')), at: instant('When.') }),
+  ),
+};
+const AUTHORIZATION = object(AUTHORIZATION_PROPERTIES, { $id: 'Authorization' });
+const AUTHORIZATION_DETAIL = object(
+  {
+    ...AUTHORIZATION_PROPERTIES,
+    store_name: nullable(str('The store name SP-API reports (marketplaceParticipations); null until read.')),
+    marketplaces: nullable(
+      Type.Array(
+        object({
+          id: str('The marketplace id.'),
+          country: str('Its country code.'),
+          name: str('e.g. Amazon.com.'),
+          participating: Type.Boolean(),
+          suspended_listings: Type.Boolean(),
+        }),
+        { description: 'The marketplaces SP-API reports for the seller in this region; null until read.' },
+      ),
+    ),
+    profile_fetched_at: nullable(instant('When the profile was read.')),
+  },
+  { $id: 'AuthorizationDetail' },
+);
+
+/** `GET /v1/sellers`. */
+export const LIST_SELLERS = defineRoute({
+  method: 'GET',
+  path: '/v1/sellers',
+  scope: 'sellers:read',
+  audience: 'api',
+  summary: 'List authorizations',
+  description:
+    'One item per seller and region, in pages: status, region, kind, user_ref, authorized_at, reauthorize_by, ' +
+    'last_refresh_at, last_error.',
+  query: {
+    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items per page.' }),
+    status: described(SELLER_STATUS, 'Only authorizations in this status.'),
+    cursor: str('The `next_cursor` of the previous page.', { maxLength: PAGE_CURSOR_MAX_LENGTH }),
+    search: str('A seller id or user_ref prefix.', { maxLength: 256 }),
+  },
+  responses: {
+    200: {
+      description: 'A page of authorizations.',
+      schema: object(
+        {
+          items: Type.Array(AUTHORIZATION),
+          next_cursor: nullable(str('Pass as `cursor` for the next page; null on the last page.')),
+        },
+        { $id: 'SellerPage' },
+      ),
+    },
+  },
+  errors: ['invalid_limit', 'invalid_status', 'invalid_cursor', 'invalid_search'],
+});
+
+/** `GET /v1/sellers/:id`. */
+export const GET_SELLER = defineRoute({
+  method: 'GET',
+  path: '/v1/sellers/:id',
+  scope: 'sellers:read',
+  audience: 'api',
+  summary: 'Get a seller',
+  description:
+    'The selling partner in every region: its worst status and each authorization, with the `store_name` and ' +
+    '`marketplaces` (`id`, `country`, `name`, `participating`, `suspended_listings`) read from SP-API right after ' +
+    'consent (a grant that works only in another region is refused: `409 region_mismatch`).',
+  responses: {
+    200: {
+      description: 'The seller.',
+      schema: object(
+        {
+          selling_partner_id: str('The selling partner id.'),
+          status: SELLER_STATUS,
+          kind: PARTNER_KIND,
+          user_ref: nullable(str("The app's own user id.")),
+          regions: Type.Array(REGION, { minItems: 1 }),
+          authorizations: Type.Array(AUTHORIZATION_DETAIL, { minItems: 1 }),
+        },
+        { $id: 'Seller' },
+      ),
+    },
+  },
+  errors: ['invalid_seller_id', 'seller_not_found'],
+});
+
+/** `DELETE /v1/sellers/:id`. */
+export const DELETE_SELLER = defineRoute({
+  method: 'DELETE',
+  path: '/v1/sellers/:id',
+  scope: 'sellers:write',
+  audience: 'api',
+  summary: 'Delete a seller',
+  description:
+    'Forgets the seller (in one region with `region`) and wipes its tokens; queues a `seller.deleted` webhook.',
+  query: { region: described(REGION, 'Only this region.') },
+  responses: {
+    200: {
+      description: 'What was deleted.',
+      schema: object({
+        selling_partner_id: str('The selling partner id.'),
+        deleted_regions: Type.Array(REGION),
+      }),
+    },
+  },
+  errors: ['invalid_seller_id', 'invalid_region', 'seller_not_found'],
+});
+
+/**
+ * The token API's declarations, in the order they are registered.
+ *
+ * @example
+ * for (const r of TOKEN_ROUTES) console.log(r.method, r.path);
+ */
+export const TOKEN_ROUTES = [
+  GET_ACCESS_TOKEN,
+  POST_GRANTLESS_TOKEN,
+  POST_RESTRICTED_DATA_TOKEN,
+  LIST_SELLERS,
+  GET_SELLER,
+  DELETE_SELLER,
+] as const;
 
 /**
  * Registers the token API routes on `router`.
@@ -213,7 +490,7 @@ function registerAccessTokenRoute(
     verified: VerifiedKey | undefined,
   ): Promise<ServerResponse> => {
     // A key verified (and charged to its rate limit) by the fast path is not checked twice.
-    const key = verified ?? (await keys.authenticate(req.header('authorization'), 'tokens:read'));
+    const key = verified ?? (await keys.authenticate(req.header('authorization'), GET_ACCESS_TOKEN.scope));
     let region: Region | undefined;
     try {
       const refused = refusedOf(req.rawQuery);
@@ -237,28 +514,22 @@ function registerAccessTokenRoute(
 
   // The hot path: key, region and token all in memory → answered synchronously, no promise, no
   // store call. Anything missing → the general path above.
-  router.add(
-    'GET',
-    '/v1/sellers/:id/access-token',
-    (req, { params }) => {
-      const id = params.id!;
-      const key = keys.authenticateCached(req.header('authorization'), 'tokens:read');
-      if (key !== undefined && req.rawQuery === '') {
-        const hit = regionCache.get(id);
-        if (hit !== undefined && hit.regions.length === 1 && hit.until > ctx.now()) {
-          const region = hit.regions[0]!;
-          const token = amazon.peekAccessToken(id, region);
-          if (token !== undefined) {
-            audit.release(key.id, id, region);
-            return tokenResponse(id, region, token);
-          }
+  router.route(GET_ACCESS_TOKEN, (req, { params }) => {
+    const id = params.id!;
+    const key = keys.authenticateCached(req.header('authorization'), GET_ACCESS_TOKEN.scope);
+    if (key !== undefined && req.rawQuery === '') {
+      const hit = regionCache.get(id);
+      if (hit !== undefined && hit.regions.length === 1 && hit.until > ctx.now()) {
+        const region = hit.regions[0]!;
+        const token = amazon.peekAccessToken(id, region);
+        if (token !== undefined) {
+          audit.release(key.id, id, region);
+          return tokenResponse(id, region, token);
         }
       }
-      return releaseSlow(req, id, key);
-      // HEAD would release (and audit) a token only to drop the body: 405 instead.
-    },
-    { head: false },
-  );
+    }
+    return releaseSlow(req, id, key);
+  });
   return { regionOf, forgetSeller };
 }
 
@@ -266,13 +537,9 @@ function registerAccessTokenRoute(
 function registerMintedTokenRoutes(router: Router, ctx: ServiceContext, regionOf: RegionOf): void {
   const { amazon, keys, audit } = ctx;
 
-  router.add('POST', '/v1/grantless-tokens', async (req) => {
-    const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
-    const body = await readJsonObject(req);
-    const scope = body.scope;
-    if (typeof scope !== 'string' || !SERVED_SCOPES.includes(scope)) {
-      throw httpError('invalid_scope', `scope must be one of ${SERVED_SCOPES.join(', ')}.`);
-    }
+  router.route(POST_GRANTLESS_TOKEN, async (req) => {
+    const key = await keys.authenticate(req.header('authorization'), POST_GRANTLESS_TOKEN.scope);
+    const { scope } = await POST_GRANTLESS_TOKEN.readBody(req);
     try {
       const t = await amazon.getGrantlessToken(scope);
       audit.add({ action: 'grantless_token.released', actor: key.id, outcome: 'ok', details: { scope } });
@@ -284,18 +551,12 @@ function registerMintedTokenRoutes(router: Router, ctx: ServiceContext, regionOf
     }
   });
 
-  router.add('POST', '/v1/sellers/:id/restricted-data-tokens', async (req, { params }) => {
-    const key = await keys.authenticate(req.header('authorization'), 'tokens:read');
-    const body = await readJsonObject(req);
+  router.route(POST_RESTRICTED_DATA_TOKEN, async (req, { params }) => {
+    const key = await keys.authenticate(req.header('authorization'), POST_RESTRICTED_DATA_TOKEN.scope);
+    const body = await POST_RESTRICTED_DATA_TOKEN.readBody(req);
     const request = parseRdtRequest(body);
     const id = params.id!;
-    let region: Region;
-    if (body.region !== undefined) {
-      if (!isRegion(body.region)) throw httpError('invalid_region');
-      region = body.region;
-    } else {
-      region = await regionOf(id, '');
-    }
+    const region = body.region ?? (await regionOf(id, ''));
     try {
       const t = await amazon.getRestrictedDataToken({ sellingPartnerId: id, region }, request);
       audit.add({ action: 'rdt.released', actor: key.id, sellingPartnerId: id, region, outcome: 'ok' });
@@ -311,8 +572,8 @@ function registerMintedTokenRoutes(router: Router, ctx: ServiceContext, regionOf
 /** The sellers resource: the list (keyset pages), one seller with its profiles, and delete. */
 function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller: (id: string) => void): void {
   const { store, amazon, keys } = ctx;
-  router.add('GET', '/v1/sellers', async (req) => {
-    await keys.authenticate(req.header('authorization'), 'sellers:read');
+  router.route(LIST_SELLERS, async (req) => {
+    await keys.authenticate(req.header('authorization'), LIST_SELLERS.scope);
     const { limit, status, cursor, search } = sellerListQuery(req.rawQuery);
     const pageResult = await store
       .listSellers({ limit, cursor: cursor ?? null, status: status as SellerStatus | undefined, search })
@@ -324,8 +585,8 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
     return json(200, { items: pageResult.items.map(sellerJson), next_cursor: pageResult.nextCursor });
   });
 
-  router.add('GET', '/v1/sellers/:id', async (req, { params }) => {
-    await keys.authenticate(req.header('authorization'), 'sellers:read');
+  router.route(GET_SELLER, async (req, { params }) => {
+    await keys.authenticate(req.header('authorization'), GET_SELLER.scope);
     const records = await store.findSellers(params.id!).catch((err: unknown) => {
       throw tokenApiError(err);
     });
@@ -333,8 +594,8 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
     return json(200, await withProfiles(store, sellerDetailJson(records), records));
   });
 
-  router.add('DELETE', '/v1/sellers/:id', async (req, { params }) => {
-    const key = await keys.authenticate(req.header('authorization'), 'sellers:write');
+  router.route(DELETE_SELLER, async (req, { params }) => {
+    const key = await keys.authenticate(req.header('authorization'), DELETE_SELLER.scope);
     const id = params.id!;
     const q = parseQuery(req.rawQuery);
     if (q instanceof HttpError) throw q;

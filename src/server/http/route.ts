@@ -1,0 +1,123 @@
+/**
+ * Route declarations: each route is one `defineRoute({ … })` — method, path, API-key scope, the
+ * query and body it takes, the responses it gives (as JSON Schema, built with TypeBox), the error
+ * codes it can answer. The router registers a handler for a declaration; the body check, the
+ * OpenAPI document (`openapi.ts`) and the README's route table are derived from the declarations.
+ *
+ * A body is checked by a validator compiled once per route (TypeBox's compiler); a property that
+ * does not match answers the error code its schema names (`x-error`), else the route's `bodyError`.
+ * Query strings are checked by each handler (the access-token route's hot path parses nothing when
+ * there is no query), against the rules its declaration documents.
+ */
+import { FormatRegistry, type Static, type TObject, type TSchema } from '@sinclair/typebox';
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { HTTP_ERRORS, type DetailOf, type HttpErrorCode } from './errors.js';
+import { httpError, readJsonObject, type ServerRequest } from './request.js';
+
+/** Where a route is documented: the API (OpenAPI and the README), a browser page (README), or nowhere. */
+export type RouteAudience = 'api' | 'browser' | 'internal';
+
+/** One response of a route: a JSON body matching `schema`, or no JSON (a redirect, a page). */
+export interface RouteResponse {
+  readonly description: string;
+  readonly schema?: TSchema;
+}
+
+/** What {@link defineRoute} takes. */
+export interface RouteSpec {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  /** The pattern as the router spells it: literal segments and `:name` parameters (see PARAM_RULES). */
+  readonly path: string;
+  /** The API-key scope the route needs, or null for a route without an API key. */
+  readonly scope: string | null;
+  readonly summary: string;
+  /** For people (CommonMark): the OpenAPI description and the README's "what" column. */
+  readonly description: string;
+  readonly audience: RouteAudience;
+  /** Query parameters, documented (each with a `description`); the handler checks them. */
+  readonly query?: Readonly<Record<string, TSchema>>;
+  /** The JSON object body, checked before the handler reads it (see {@link RouteContext.body}). */
+  readonly body?: TObject;
+  /** The code of a body that does not match where the failing property names none (`x-error`). */
+  readonly bodyError?: HttpErrorCode;
+  /** By status. */
+  readonly responses: Readonly<Record<number, RouteResponse>>;
+  /** The codes of this route's own refusals (those of the API key, the body and the query are implied). */
+  readonly errors: readonly HttpErrorCode[];
+  /**
+   * Whether a HEAD request runs this GET route (and gets its headers without the body). On by
+   * default; off for routes whose handler has an effect a HEAD must not have — the access-token
+   * route mints or releases a token and audits the release, so HEAD there is 405.
+   */
+  readonly head?: boolean;
+}
+
+/** A declared route: its spec and the body validator compiled from it. */
+export type Route<S extends RouteSpec = RouteSpec> = S & {
+  /** Reads the JSON body and checks it against `body`, or throws the declared error. */
+  readonly readBody: (req: ServerRequest) => Promise<BodyOf<S>>;
+};
+
+/** The checked body type of a spec. */
+export type BodyOf<S extends RouteSpec> = S['body'] extends TObject ? Static<S['body']> : unknown;
+
+// The formats request bodies use; a validator without them refuses every formatted string.
+if (!FormatRegistry.Has('uri')) FormatRegistry.Set('uri', (v) => URL.canParse(v));
+
+/**
+ * Declares a route. The declaration is a module constant: the OpenAPI document and the README's
+ * table are built from declarations without building a service.
+ *
+ * @example
+ * export const GET_SELLER = defineRoute({ method: 'GET', path: '/v1/sellers/:id', scope: 'sellers:read', … });
+ * router.route(GET_SELLER, async (req, { params }) => json(200, …));
+ */
+export function defineRoute<const S extends RouteSpec>(spec: S): Route<S> {
+  for (const code of spec.errors) {
+    if (!Object.prototype.hasOwnProperty.call(HTTP_ERRORS, code)) throw new TypeError(`unknown code ${code}`);
+  }
+  const check: TypeCheck<TObject> | undefined =
+    spec.body === undefined ? undefined : TypeCompiler.Compile(spec.body);
+  const readBody = async (req: ServerRequest): Promise<BodyOf<S>> => {
+    const value = await readJsonObject(req);
+    if (check !== undefined && !check.Check(value)) throw bodyError(spec, check, value);
+    return value as BodyOf<S>;
+  };
+  return Object.freeze({ ...spec, readBody });
+}
+
+/** The error of a body that does not match: the code named by the failing property, or the route's. */
+function bodyError(spec: RouteSpec, check: TypeCheck<TObject>, value: unknown): Error {
+  const first = check.Errors(value).First();
+  const property = first?.path.split('/')[1];
+  const schema =
+    property === undefined
+      ? undefined
+      : (spec.body!.properties[property.replace(/~1/g, '/').replace(/~0/g, '~')] as
+          (TSchema & { 'x-error'?: HttpErrorCode }) | undefined);
+  if (schema?.['x-error'] !== undefined) {
+    return httpError(schema['x-error'] as 'invalid_json', MESSAGES.get(schema));
+  }
+  return httpError((spec.bodyError ?? 'invalid_json') as 'invalid_json');
+}
+
+// The precise messages of coded properties, kept out of the schema (and so out of the document).
+const MESSAGES = new WeakMap<object, string>();
+
+/**
+ * A body property whose mismatch answers `code` (shown in the OpenAPI document as `x-error`).
+ *
+ * @example
+ * Type.Object({ scope: coded('invalid_scope', Type.String()) });
+ */
+export function coded<T extends TSchema, C extends HttpErrorCode>(
+  code: C,
+  schema: T,
+  ...message: DetailOf<C> extends string ? [message?: string] : []
+): T {
+  // Without its `$id`: a coded copy stays inline in the document, the named component unchanged.
+  const { $id: _id, ...rest } = schema;
+  const out = { ...rest, 'x-error': code } as unknown as T;
+  if (message[0] !== undefined) MESSAGES.set(out, message[0]);
+  return out;
+}

@@ -6,7 +6,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { defineRoute } from '../http/route.js';
-import { PARTNER_KIND, SELLER_ID, USER_REF_SCHEMA, instant, nullable, object, str } from '../http/schemas.js';
+import { SELLER_ID, USER_REF_SCHEMA, instant, nullable, object, oneOf, str } from '../http/schemas.js';
 
 /** `POST /v1/connect-sessions`. */
 export const CREATE_CONNECT_SESSION = defineRoute({
@@ -23,7 +23,7 @@ export const CREATE_CONNECT_SESSION = defineRoute({
   body: Type.Object({
     user_ref: USER_REF_SCHEMA('Your own id of the user (1-256 printable characters).'),
     marketplace: str('A country code (US, DE, JP, …) or a marketplace id.'),
-    kind: Type.Optional({ ...PARTNER_KIND, default: 'seller' }),
+    kind: Type.Optional(oneOf(['seller', 'vendor'], { default: 'seller' })),
     return_to: Type.Optional(
       nullable(str('Where the browser lands after consent (an allowed origin only).', { format: 'uri' })),
     ),

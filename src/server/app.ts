@@ -176,8 +176,9 @@ export function createApp(deps: AppDeps): App {
     }
   });
   // The API description is public (it holds no secret), so other origins may read it too. It
-  // describes the routes registered, all of them by the time the first request comes.
-  let openapi: string | undefined;
+  // describes the routes registered, all of them by the time the first request comes; encoded
+  // once, since every answer writes the same bytes (some 100 KB).
+  let openapi: Buffer | undefined;
   router.route(OPENAPI_JSON, () => ({
     status: 200,
     headers: {
@@ -187,7 +188,7 @@ export function createApp(deps: AppDeps): App {
       'access-control-allow-origin': '*',
       'cross-origin-resource-policy': 'cross-origin',
     },
-    body: (openapi ??= JSON.stringify(openApiDocument(router.declarations(), config.publicUrl))),
+    body: (openapi ??= Buffer.from(JSON.stringify(openApiDocument(router.declarations(), config.publicUrl)))),
   }));
   registerFlowRoutes(router, context);
   registerTokenRoutes(router, context);

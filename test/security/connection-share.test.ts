@@ -6,8 +6,15 @@
 // bounded polls on what the server did, never a timing assertion.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, type Socket } from 'node:net';
-import { MAX_PIPELINED, connectionShare } from '../../src/server/http/connections.js';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import {
+  HELD_PER_SHARE,
+  MAX_PIPELINED,
+  SHARE_REFUSAL_DELAY_MS,
+  connectionShare,
+  trackConnections,
+} from '../../src/server/http/connections.js';
 import { listen, type RunningServer } from '../../src/server/http/node.js';
 import { json, type ServerRequest, type ServerResponse } from '../../src/server/http/request.js';
 import { makeOpsService } from '../helpers/ops-service.js';
@@ -166,10 +173,10 @@ test('T-C20: one address holds at most its share of the cap; its busy connection
     for (let i = 0; i < share.perAddress; i++)
       sockets.push(await raw(running.port, '127.0.0.1', 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n'));
     await until('all busy', () => running.connections().active === share.perAddress);
-    // One more from it is refused (503): none of its own is idle to give up.
+    // One more from it is refused (503, after the delay): none of its own is idle to give up.
     const refused = await raw(running.port, '127.0.0.1', 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n');
     sockets.push(refused);
-    assert.ok(await refused.closed(5_000));
+    assert.ok(await refused.closed(SHARE_REFUSAL_DELAY_MS + 10_000));
     assert.equal(statusOf(refused.received()), 503);
     assert.equal(running.connections().shed.refused_share, 1);
     // Another address (another /24) is served although the process is far below its cap only
@@ -188,5 +195,117 @@ test('T-C20: one address holds at most its share of the cap; its busy connection
     for (const g of gates.splice(0)) g();
     for (const s of sockets) s.socket.destroy();
     await running.close();
+  }
+});
+
+/** A server of `/small` (answered at once) and `/slow` (held until released) under a tracker. */
+async function tracked(limit: number, perAddress: number, now: () => number) {
+  const gates: (() => void)[] = [];
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    const done = tracker.requestStarted(req.socket);
+    if (done === undefined) return;
+    res.once('close', done);
+    if (req.url === '/slow') gates.push(() => res.end('slow'));
+    else res.end('ok');
+  });
+  const tracker = trackConnections(server, limit, { perAddress, perNetwork: 10 * perAddress, now });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as AddressInfo).port,
+    tracker,
+    gates,
+    requests: () => requests,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const g of gates.splice(0)) g();
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+const SMALL = 'GET /small HTTP/1.1\r\nHost: x\r\n\r\n';
+const SLOW = 'GET /slow HTTP/1.1\r\nHost: x\r\n\r\n';
+
+test('T-C21: at its share a client’s new connections wait: silent ones turn nothing over, requests give up at most the eviction budget of idle ones, the rest get 503 after the delay', async () => {
+  const clock = 1_000_000;
+  const srv = await tracked(1000, 20, () => clock); // burst ceil(20 / 10) = 2; the clock stands still
+  const sockets: Raw[] = [];
+  try {
+    for (let i = 0; i < 20; i++) sockets.push(await raw(srv.port, '127.0.0.1', SMALL));
+    await until('20 kept alive, idle', () => sockets.every((s) => s.received().endsWith('ok')));
+    // 30 more that send nothing: held beside the share, none of the 20 closed for them.
+    const held: Raw[] = [];
+    for (let i = 0; i < 30; i++) held.push(await raw(srv.port, '127.0.0.1'));
+    sockets.push(...held);
+    await until('30 held', () => srv.tracker.stats().held === 30);
+    assert.equal(srv.tracker.stats().idle, 20);
+    assert.deepEqual(srv.tracker.stats().shed, {
+      evicted_idle: 0,
+      refused: 0,
+      evicted_share: 0,
+      refused_share: 0,
+      pipelined: 0,
+    });
+    // All 30 send a request: two give up an idle connection of the share, 28 are refused.
+    for (const h of held) h.socket.write(SMALL);
+    await until(
+      'every held one answered',
+      () => held.every((h) => statusOf(h.received()) !== 0),
+      SHARE_REFUSAL_DELAY_MS + 10_000,
+    );
+    const statuses = held.map((h) => statusOf(h.received()));
+    assert.equal(statuses.filter((s) => s === 200).length, 2);
+    assert.equal(statuses.filter((s) => s === 503).length, 28);
+    assert.equal(srv.tracker.stats().shed.evicted_share, 2);
+    assert.equal(srv.tracker.stats().shed.refused_share, 28);
+  } finally {
+    for (const s of sockets) s.socket.destroy();
+    await srv.close();
+  }
+});
+
+test('T-C21: held connections give way first at the cap; past its held allowance a client is refused before the HTTP layer sees the connection', async () => {
+  const srv = await tracked(1000, 20, () => 0);
+  const sockets: Raw[] = [];
+  try {
+    for (let i = 0; i < 20; i++) sockets.push(await raw(srv.port, '127.0.0.1', SLOW));
+    await until('20 busy', () => srv.tracker.stats().active === 20);
+    // Its allowance of held connections, each with a request waiting to be refused.
+    for (let i = 0; i < 20 * HELD_PER_SHARE; i++) sockets.push(await raw(srv.port, '127.0.0.1', SMALL));
+    await until('held ones waiting', () => srv.requests() === 20 + 20 * HELD_PER_SHARE);
+    assert.equal(srv.tracker.stats().held, 20 * HELD_PER_SHARE);
+    assert.equal(srv.tracker.stats().active, 20);
+    const seen = srv.requests();
+    const beyond = await raw(srv.port, '127.0.0.1', SMALL);
+    sockets.push(beyond);
+    assert.ok(await beyond.closed(10_000), 'refused at once and closed');
+    assert.equal(statusOf(beyond.received()), 503);
+    assert.equal(srv.requests(), seen, 'its request never reached the HTTP layer');
+    assert.equal(srv.tracker.stats().shed.refused_share, 1);
+  } finally {
+    for (const s of sockets) s.socket.destroy();
+    await srv.close();
+  }
+  // At the cap (30): 20 busy of the share and 10 held ones waiting; another address is served
+  // in the room of the oldest waiting one, which is refused now.
+  const small = await tracked(30, 20, () => 0);
+  const more: Raw[] = [];
+  try {
+    for (let i = 0; i < 20; i++) more.push(await raw(small.port, '127.0.0.1', SLOW));
+    for (let i = 0; i < 10; i++) more.push(await raw(small.port, '127.0.0.1', SMALL));
+    await until('30 requests in', () => small.requests() === 30);
+    assert.equal(small.tracker.stats().held, 10);
+    const other = await raw(small.port, '127.0.1.9', SMALL);
+    more.push(other);
+    await until('the other address is answered', () => other.received().endsWith('ok'));
+    assert.equal(small.tracker.stats().shed.refused, 0);
+    assert.equal(small.tracker.stats().shed.refused_share, 1);
+    await until('the oldest waiting one is refused', () => statusOf(more[20]!.received()) === 503);
+  } finally {
+    for (const s of more) s.socket.destroy();
+    await small.close();
   }
 });

@@ -11,16 +11,19 @@
  *
  * One client may hold only a share of the cap (see {@link connectionShare}): a tenth per address
  * (an IPv6 address counted by its /64) and a quarter per network (IPv4 /24, IPv6 /48). A client at
- * its share gives up its own longest-idle connection for a new one, or has the new one refused when
- * all of its connections are busy, so that one client holding its connections busy (the headers of
- * a POST and no body, a response it never reads) cannot hold every connection of the process. The
- * trusted proxies are exempt: their connections carry many clients (the proxy limits those).
+ * its share has a new connection held until it sends a request; then it gives up its own
+ * longest-idle connection for it (within a budget a second), or has the request refused after a
+ * delay when all of its connections are busy — so that one client holding its connections busy
+ * (the headers of a POST and no body, a response it never reads) cannot hold every connection of
+ * the process, nor make it accept and refuse connections as fast as it can reopen them (see
+ * {@link trackConnections}). The trusted proxies are exempt: their connections carry many clients
+ * (the proxy limits those).
  */
 import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { HTTP_ERRORS } from './errors.js';
-import { addressKey, networkKey } from './limits.js';
+import { addressKey, networkKey, RateLimiter } from './limits.js';
 
 /**
  * Default of `SPAPI_AUTH_MAX_CONNECTIONS` when the open-file limit allows it.
@@ -43,6 +46,8 @@ export interface ConnectionStats {
   readonly active: number;
   /** Connections without one (new, sending headers, or kept alive between requests). */
   readonly idle: number;
+  /** Held beside their client's share (see {@link trackConnections}), counted in neither. */
+  readonly held: number;
   readonly limit: number;
   /** Connections shed at the cap since start, by action. */
   readonly shed: Readonly<Record<ShedAction, number>>;
@@ -107,6 +112,12 @@ const REFUSED =
   'Cache-Control: no-store\r\nContent-Type: application/json; charset=utf-8\r\n' +
   `Content-Length: ${Buffer.byteLength(REFUSED_BODY)}\r\n\r\n${REFUSED_BODY}`;
 
+/**
+ * Idle connections a client at its share may give up for new ones, per second and per connection
+ * of its share (a hundredth: 10 a second at a share of 1,000), beyond a burst of a tenth of it.
+ */
+export const EVICTIONS_PER_S_PER_SHARE = 0.01;
+
 /** Requests one connection may have queued (pipelined) before it is closed. */
 export const MAX_PIPELINED = 8;
 
@@ -118,6 +129,8 @@ export interface ConnectionShare {
   readonly perNetwork: number;
   /** Peers exempt from the share (the trusted proxies). */
   readonly exempt?: (address: string) => boolean;
+  /** The clock of the eviction budget (ms; default Date.now). */
+  readonly now?: () => number;
 }
 
 /**
@@ -131,12 +144,26 @@ export function connectionShare(limit: number): ConnectionShare {
   return { perAddress: Math.max(64, Math.ceil(limit / 10)), perNetwork: Math.max(128, Math.ceil(limit / 4)) };
 }
 
+/**
+ * How long a request on a held connection (see {@link trackConnections}) waits before it is
+ * refused: a client reconnecting the moment it is refused would otherwise make the process accept
+ * and refuse thousands of connections a second.
+ */
+export const SHARE_REFUSAL_DELAY_MS = 5_000;
+
+/**
+ * Connections a client at its share may hold besides it, waiting (a multiple of the share): they
+ * take only room nobody else is using, since at the cap they are the first to go.
+ */
+export const HELD_PER_SHARE = 2;
+
 /** What {@link trackConnections} returns: the per-request hooks and the numbers. */
 export interface ConnectionTracker {
   /**
    * Call when a request arrives on `socket`; returns the call to make once its response is done,
-   * or undefined when the socket was refused at the cap or closed for queuing too many pipelined
-   * requests (the request is then not served).
+   * or undefined when the request is not to be served: the tracker answers it (a `503` at once or
+   * after {@link SHARE_REFUSAL_DELAY_MS}) or has closed the socket for queuing too many pipelined
+   * requests. The caller then leaves the request and the socket alone.
    */
   requestStarted(socket: Socket): (() => void) | undefined;
   stats(): ConnectionStats;
@@ -146,18 +173,20 @@ export interface ConnectionTracker {
 class Groups {
   private readonly count = new Map<string, number>();
   private readonly idle = new Map<string, Set<Socket>>();
-  size(key: string): number {
-    return this.count.get(key) ?? 0;
+  size(key: string | undefined): number {
+    return key === undefined ? 0 : (this.count.get(key) ?? 0);
   }
-  add(key: string): void {
-    this.count.set(key, this.size(key) + 1);
+  add(key: string | undefined): void {
+    if (key !== undefined) this.count.set(key, this.size(key) + 1);
   }
-  remove(key: string): void {
+  remove(key: string | undefined): void {
+    if (key === undefined) return;
     const n = this.size(key) - 1;
     if (n > 0) this.count.set(key, n);
     else this.count.delete(key);
   }
-  setIdle(key: string, socket: Socket, idle: boolean): void {
+  setIdle(key: string | undefined, socket: Socket, idle: boolean): void {
+    if (key === undefined) return;
     let set = this.idle.get(key);
     if (idle) {
       if (set === undefined) this.idle.set(key, (set = new Set()));
@@ -167,8 +196,8 @@ class Groups {
       if (set.size === 0) this.idle.delete(key);
     }
   }
-  oldestIdle(key: string): Socket | undefined {
-    return this.idle.get(key)?.values().next().value;
+  oldestIdle(key: string | undefined): Socket | undefined {
+    return key === undefined ? undefined : this.idle.get(key)?.values().next().value;
   }
 }
 
@@ -177,12 +206,30 @@ interface Tracked {
   /** Address and network keys; undefined for an exempt peer. */
   readonly address: string | undefined;
   readonly network: string | undefined;
+  /** Opened while its client was at its share: waits outside the share (see trackConnections). */
+  held: boolean;
+  /** A held connection whose request is to be refused (after the delay). */
+  refusing: boolean;
+  timer?: NodeJS.Timeout;
 }
 
 /**
  * Counts `server`'s connections and enforces `limit` and the clients' `share` of it (see the
  * module comment). Idle connections are kept in insertion-ordered sets (the process's, and each
  * address's and network's), so the longest-idle one is the first entry and every step is O(1).
+ *
+ * A connection that arrives while its client (address or network) is at its share is *held*: it
+ * counts towards the cap but not the share, and waits for its first request. Then, if the client
+ * has fallen below its share it simply joins it; if the client has an idle connection it gives
+ * that one up for it (at most {@link EVICTIONS_PER_S_PER_SHARE} of its share a second beyond a burst, so that a client
+ * cannot turn its own connections over as fast as it can open them: each new one can cost a
+ * response, and eight pipelined `GET /openapi.json` are 800 KB); otherwise its request is answered
+ * `503` after {@link SHARE_REFUSAL_DELAY_MS} rather than at once, since a client refused at once
+ * may reconnect at once. A client holds at most {@link HELD_PER_SHARE} times its share of held
+ * connections (beyond that its oldest silent one is closed for a new one, or the new one refused
+ * at once); held connections give way first at the cap. Connections refused at once never reach
+ * Node's HTTP layer (no parser is set up for them): the tracker takes over the server's
+ * `connection` event and hands only the connections it keeps to Node's own listener.
  *
  * @example
  * const tracker = trackConnections(server, 10_000);
@@ -194,10 +241,23 @@ export function trackConnections(
   share: ConnectionShare = connectionShare(limit),
 ): ConnectionTracker {
   const tracked = new Map<Socket, Tracked>();
-  // Insertion order = the order in which the connections became idle.
+  // Insertion order = the order in which the connections became idle (held silent ones included).
   const idle = new Set<Socket>();
+  // Held connections whose request waits to be refused, oldest first.
+  const refusing = new Set<Socket>();
   const byAddress = new Groups();
   const byNetwork = new Groups();
+  const heldByAddress = new Groups();
+  const heldByNetwork = new Groups();
+  // Each eviction at a share spends a token of the address's (and the network's) budget.
+  const evictions = (perShare: number): RateLimiter =>
+    new RateLimiter({
+      perMinute: 60 * Math.max(1, perShare * EVICTIONS_PER_S_PER_SHARE),
+      burst: Math.max(1, Math.ceil(perShare / 10)),
+      ...(share.now === undefined ? {} : { now: share.now }),
+    });
+  const addressEvictions = evictions(share.perAddress);
+  const networkEvictions = evictions(share.perNetwork);
   const shed: Record<ShedAction, number> = {
     evicted_idle: 0,
     refused: 0,
@@ -207,19 +267,37 @@ export function trackConnections(
   };
   let active = 0;
 
+  const groupsOf = (t: Tracked): [Groups, Groups] =>
+    t.held ? [heldByAddress, heldByNetwork] : [byAddress, byNetwork];
   const setIdle = (socket: Socket, t: Tracked, isIdle: boolean): void => {
     if (isIdle) idle.add(socket);
     else idle.delete(socket);
-    if (t.address !== undefined) byAddress.setIdle(t.address, socket, isIdle);
-    if (t.network !== undefined) byNetwork.setIdle(t.network, socket, isIdle);
+    const [a, n] = groupsOf(t);
+    a.setIdle(t.address, socket, isIdle);
+    n.setIdle(t.network, socket, isIdle);
+  };
+  let held = 0;
+  const join = (socket: Socket, t: Tracked): void => {
+    if (t.held) held++;
+    const [a, n] = groupsOf(t);
+    a.add(t.address);
+    n.add(t.network);
+    setIdle(socket, t, t.inFlight === 0);
+  };
+  const leave = (socket: Socket, t: Tracked): void => {
+    if (t.held) held--;
+    setIdle(socket, t, false);
+    const [a, n] = groupsOf(t);
+    a.remove(t.address);
+    n.remove(t.network);
   };
   const forget = (socket: Socket): void => {
     const t = tracked.get(socket);
     if (t === undefined) return;
     tracked.delete(socket);
-    setIdle(socket, t, false);
-    if (t.address !== undefined) byAddress.remove(t.address);
-    if (t.network !== undefined) byNetwork.remove(t.network);
+    leave(socket, t);
+    refusing.delete(socket);
+    if (t.timer !== undefined) clearTimeout(t.timer);
     if (t.inFlight > 0) active--;
   };
   const refuse = (socket: Socket, action: 'refused' | 'refused_share'): void => {
@@ -232,47 +310,97 @@ export function trackConnections(
     forget(socket);
     socket.destroy();
   };
-  /** Makes room within one group's share; false when all of the group's connections are busy. */
-  const withinShare = (groups: Groups, key: string | undefined, max: number): boolean => {
-    if (key === undefined || groups.size(key) < max) return true;
+  const atShare = (address: string | undefined, network: string | undefined): boolean =>
+    byAddress.size(address) >= share.perAddress || byNetwork.size(network) >= share.perNetwork;
+  /** Room for a held connection within its client's held allowance; false when there is none. */
+  const heldRoom = (groups: Groups, key: string | undefined, max: number): boolean => {
+    if (groups.size(key) < max) return true;
     const oldest = groups.oldestIdle(key);
     if (oldest === undefined) return false;
     evict(oldest, 'evicted_share');
     return true;
   };
+  /** Whether a held connection may join its client's share now (giving up an idle one if need be). */
+  const joinShare = (t: Tracked): boolean => {
+    const overAddress = byAddress.size(t.address) >= share.perAddress;
+    const overNetwork = byNetwork.size(t.network) >= share.perNetwork;
+    const fromAddress = overAddress ? byAddress.oldestIdle(t.address) : undefined;
+    // An idle connection of the address is also one of its network.
+    const fromNetwork =
+      overNetwork && fromAddress === undefined ? byNetwork.oldestIdle(t.network) : undefined;
+    if (
+      (overAddress && fromAddress === undefined) ||
+      (overNetwork && fromAddress === undefined && fromNetwork === undefined)
+    )
+      return false;
+    if (overAddress && !addressEvictions.take(t.address!).allowed) return false;
+    if (overNetwork && !networkEvictions.take(t.network!).allowed) return false;
+    const victim = fromAddress ?? fromNetwork;
+    if (victim !== undefined) evict(victim, 'evicted_share');
+    return true;
+  };
 
+  // Node's HTTP server sets each connection up (its parser and per-connection state) in its own
+  // `connection` listener: it runs only for the connections kept.
+  const serve = server.listeners('connection') as ((socket: Socket) => void)[];
+  server.removeAllListeners('connection');
   server.on('connection', (socket: Socket) => {
     const peer = socket.remoteAddress ?? '';
     const exempt = share.exempt?.(peer) === true;
     const address = exempt ? undefined : addressKey(peer);
     const network = exempt ? undefined : networkKey(peer);
+    const atItsShare = atShare(address, network);
     if (
-      !withinShare(byAddress, address, share.perAddress) ||
-      !withinShare(byNetwork, network, share.perNetwork)
+      atItsShare &&
+      (!heldRoom(heldByAddress, address, share.perAddress * HELD_PER_SHARE) ||
+        !heldRoom(heldByNetwork, network, share.perNetwork * HELD_PER_SHARE))
     ) {
       refuse(socket, 'refused_share');
       return;
     }
     if (tracked.size >= limit) {
       const oldest = idle.values().next();
-      if (oldest.done === true) {
+      const waiting = refusing.values().next();
+      if (oldest.done !== true) evict(oldest.value, 'evicted_idle');
+      else if (waiting.done !== true) {
+        // It was to be refused anyway: now, to make room.
+        forget(waiting.value);
+        refuse(waiting.value, 'refused_share');
+      } else {
         refuse(socket, 'refused');
         return;
       }
-      evict(oldest.value, 'evicted_idle');
     }
-    const t: Tracked = { inFlight: 0, address, network };
+    const t: Tracked = { inFlight: 0, address, network, held: atItsShare, refusing: false };
     tracked.set(socket, t);
-    if (address !== undefined) byAddress.add(address);
-    if (network !== undefined) byNetwork.add(network);
-    setIdle(socket, t, true);
+    join(socket, t);
     socket.once('close', () => forget(socket));
+    for (const listener of serve) listener.call(server, socket);
   });
 
   return {
     requestStarted(socket) {
       const t = tracked.get(socket);
-      if (t === undefined) return undefined;
+      if (t === undefined || t.refusing) return undefined;
+      if (t.held) {
+        leave(socket, t);
+        t.held = !joinShare(t);
+        if (t.held) {
+          // Answered later, so that a client reconnecting at once does not turn this over at once.
+          t.refusing = true;
+          t.inFlight = 1;
+          active++;
+          join(socket, t);
+          refusing.add(socket);
+          t.timer = setTimeout(() => {
+            forget(socket);
+            refuse(socket, 'refused_share');
+          }, SHARE_REFUSAL_DELAY_MS);
+          t.timer.unref();
+          return undefined;
+        }
+        join(socket, t);
+      }
       if (t.inFlight >= MAX_PIPELINED) {
         // Responses to requests the client keeps sending without reading the answers would
         // otherwise pile up in this process's memory.
@@ -298,6 +426,12 @@ export function trackConnections(
         }
       };
     },
-    stats: () => ({ active, idle: tracked.size - active, limit, shed: { ...shed } }),
+    stats: () => ({
+      active: active - refusing.size,
+      idle: tracked.size - active - held + refusing.size,
+      held,
+      limit,
+      shed: { ...shed },
+    }),
   };
 }

@@ -174,11 +174,8 @@ export function listen(
     },
     (req, res) => {
       const done = tracker!.requestStarted(req.socket);
-      if (done === undefined) {
-        // Refused at the cap: the 503 is on its way and the socket closes after it.
-        res.destroy();
-        return;
-      }
+      // Not served: the tracker answers it (503) or has closed the socket.
+      if (done === undefined) return;
       res.once('close', done);
       const out = handler(new NodeRequest(req));
       if (out instanceof Promise) {

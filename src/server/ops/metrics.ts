@@ -176,6 +176,8 @@ export interface TokenMetricsSink {
 export interface ConnectionCounts {
   readonly active: number;
   readonly idle: number;
+  /** Opened while their client was at its share: waiting beside it (a request or its refusal). */
+  readonly held: number;
   readonly limit: number;
   /** Monotonic counts since start, by action (`evicted_idle`, `refused`). */
   readonly shed: Readonly<Record<string, number>>;
@@ -295,7 +297,7 @@ export class ServiceMetrics implements TokenMetricsSink {
   );
   readonly httpConnections = new Gauge(
     'spapi_auth_http_connections',
-    'Open client connections of this process: active (a request in flight) or idle.',
+    'Open client connections of this process: active (a request in flight), idle, or held (opened while the client was at its share of the cap: waiting for a request, or for its refusal).',
     ['state'],
   );
   readonly httpConnectionsLimit = new Gauge(
@@ -510,6 +512,7 @@ export class ServiceMetrics implements TokenMetricsSink {
     if (conns !== undefined) {
       this.httpConnections.set({ state: 'active' }, conns.active);
       this.httpConnections.set({ state: 'idle' }, conns.idle);
+      this.httpConnections.set({ state: 'held' }, conns.held);
       this.httpConnectionsLimit.set({}, conns.limit);
       for (const [action, n] of Object.entries(conns.shed)) this.httpConnectionsShed.set({ action }, n);
       this.httpConnections.render(out);

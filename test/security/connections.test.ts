@@ -276,6 +276,7 @@ describe('T-C14: the connection cap closes the longest-idle connection, never on
       assert.deepEqual(running.connections(), {
         active: 2,
         idle: 3,
+        held: 0,
         limit: 5,
         shed: { evicted_idle: 0, refused: 0, evicted_share: 0, refused_share: 0, pipelined: 0 },
       });
@@ -309,6 +310,7 @@ describe('T-C14: the connection cap closes the longest-idle connection, never on
       assert.deepEqual(running.connections(), {
         active: 0,
         idle: 5,
+        held: 0,
         limit: 5,
         shed: { evicted_idle: 2, refused: 1, evicted_share: 0, refused_share: 0, pipelined: 0 },
       });

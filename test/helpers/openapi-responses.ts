@@ -6,7 +6,7 @@
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { App } from '../../src/server/app.js';
-import type { ServerResponse } from '../../src/server/http/request.js';
+import { toFetchHandler, type ServerResponse } from '../../src/server/http/request.js';
 import { Router } from '../../src/server/http/router.js';
 import { PARAM_RULES } from '../../src/server/http/validate.js';
 import { openApiDocument } from '../../src/server/openapi.js';
@@ -74,16 +74,17 @@ function documentedRoute(method: string, path: string): string | undefined {
   return m.kind === 'found' ? m.ctx.route : m.kind === 'invalid' ? m.route : undefined;
 }
 
-/** Checks one response (its body text, when JSON) of `method path` if the path is a documented route. */
-function check(method: string, path: string, status: number, contentType: string, text: string): void {
-  // HEAD has no body; what the service answers before routing (414, 413 by length) is not the route's.
-  if (method === 'HEAD') return;
-  const pattern = documentedRoute(method, path);
-  if (pattern === undefined) return;
+/** Checks one response (its body text, when JSON) of a documented route `pattern`. */
+function check(pattern: string, method: string, status: number, contentType: string, text: string): void {
   checker ??= responseChecker();
   const body =
     /^application\/json/i.test(contentType) && text !== '' ? (JSON.parse(text) as unknown) : undefined;
   checker(pattern, method, status, body);
+}
+
+/** The documented route a request reached, or undefined (HEAD has no body to check). */
+function routeOf(method: string, path: string): string | undefined {
+  return method === 'HEAD' ? undefined : documentedRoute(method, path);
 }
 
 /**
@@ -94,22 +95,19 @@ function check(method: string, path: string, status: number, contentType: string
  * const app = checkedApp(service.app);
  */
 export function checkedApp<A extends App>(app: A): A {
-  const fetch = async (req: Request): Promise<Response> => {
-    const res = await app.fetch(req);
-    const path = new URL(req.url).pathname;
-    check(req.method, path, res.status, res.headers.get('content-type') ?? '', await res.clone().text());
-    return res;
-  };
   const handle: App['handle'] = (req) => {
     const out = app.handle(req);
+    const pattern = routeOf(req.method, req.path);
+    if (pattern === undefined) return out;
     const done = (res: ServerResponse): ServerResponse => {
       const text =
         res.body === null ? '' : typeof res.body === 'string' ? res.body : new TextDecoder().decode(res.body);
       const type = res.headers['content-type'];
-      check(req.method, req.path, res.status, typeof type === 'string' ? type : '', text);
+      check(pattern, req.method, res.status, typeof type === 'string' ? type : '', text);
       return res;
     };
     return out instanceof Promise ? out.then(done) : done(out);
   };
-  return Object.assign(Object.create(Object.getPrototypeOf(app) as object) as A, app, { fetch, handle });
+  // The app's fetch is its handle behind toFetchHandler: the same here, so both are checked once.
+  return { ...app, handle, fetch: toFetchHandler(handle) };
 }

@@ -16,7 +16,7 @@ import { findConsentHost, findMarketplace, MARKETPLACES, type Marketplace } from
 import { hashState } from '../../core/state.js';
 import type { Config } from '../../config.js';
 import type { ServiceContext } from '../context.js';
-import { httpError, json, readJsonObject, redirect, type ServerResponse } from '../http/request.js';
+import { httpError, json, redirect, type ServerResponse } from '../http/request.js';
 import type { Router } from '../http/router.js';
 import { APPSTORE_LOGIN, CONFIRM_APPSTORE_SESSION } from './routes.js';
 import {
@@ -154,7 +154,7 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
   // ── Appstore workflow, step 2: the app has signed its user in ──
   router.route(CONFIRM_APPSTORE_SESSION, async (req, { params }) => {
     const key = await ctx.keys.authenticate(req.header('authorization'), CONFIRM_APPSTORE_SESSION.scope);
-    const body = await readJsonObject(req);
+    const body = await CONFIRM_APPSTORE_SESSION.readBody(req);
     const userRef = userRefOf(body);
     const result = await store.consumeSession(await hashState(params.token!), 'appstore');
     if (!result.ok) {

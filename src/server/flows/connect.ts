@@ -4,14 +4,13 @@
  * OAuth transaction and redirects to the consent page. The Appstore flow after the app's sign-in
  * passes through the same link on its way back to Amazon.
  */
-import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { LoginRequestError } from '../../core/errors.js';
 import { findMarketplace } from '../../core/marketplaces.js';
 import { hashState } from '../../core/state.js';
 import type { ServiceContext } from '../context.js';
-import { HttpError, httpError, json, readJsonObject, redirect } from '../http/request.js';
+import { httpError, json, redirect } from '../http/request.js';
 import type { Router } from '../http/router.js';
-import { CREATE_CONNECT_SESSION, OPEN_CONNECT_LINK } from './routes.js';
+import { CREATE_CONNECT_SESSION, MARKETPLACE_MESSAGE, OPEN_CONNECT_LINK } from './routes.js';
 import { continueAtAmazon, storedLoginRequest } from './appstore.js';
 import { createConnectLink } from './connect-link.js';
 import {
@@ -36,31 +35,17 @@ export function registerConnectRoutes(router: Router, ctx: ServiceContext): void
   // ── Website workflow, step 1: the app asks for a connect link ──
   router.route(CREATE_CONNECT_SESSION, async (req) => {
     const key = await ctx.keys.authenticate(req.header('authorization'), CREATE_CONNECT_SESSION.scope);
-    const body = await readJsonObject(req);
+    // The shape is the declaration's (CREATE_CONNECT_SESSION); what it cannot say is checked here.
+    const body = await CREATE_CONNECT_SESSION.readBody(req);
     const userRef = userRefOf(body);
-    const marketplace = typeof body.marketplace === 'string' ? findMarketplace(body.marketplace) : undefined;
-    if (!marketplace) {
-      throw httpError(
-        'invalid_marketplace',
-        'marketplace must be a country code (US, DE, …) or a marketplace id.',
-      );
-    }
+    const marketplace = findMarketplace(body.marketplace);
+    if (!marketplace) throw httpError('invalid_marketplace', MARKETPLACE_MESSAGE);
     const kind = body.kind ?? 'seller';
-    if (kind !== 'seller' && kind !== 'vendor') throw httpError('invalid_kind');
-    let returnTo: string | null = null;
-    if (body.return_to !== undefined && body.return_to !== null) {
-      returnTo = checkReturnTo(body.return_to, config.returnOrigins);
-    }
-    let expected: string | null = null;
-    if (body.selling_partner_id !== undefined && body.selling_partner_id !== null) {
-      if (
-        typeof body.selling_partner_id !== 'string' ||
-        !SELLING_PARTNER_ID_RE.test(body.selling_partner_id)
-      ) {
-        throw httpError('invalid_seller_id');
-      }
-      expected = body.selling_partner_id;
-    }
+    const returnTo =
+      body.return_to === undefined || body.return_to === null
+        ? null
+        : checkReturnTo(body.return_to, config.returnOrigins);
+    const expected = body.selling_partner_id ?? null;
     const { url, expiresAt } = await createConnectLink(ctx, {
       userRef,
       marketplace,

@@ -1,12 +1,16 @@
 /**
  * The declarations of the browser flows' routes (see `http/route.ts`): the two API calls of the
  * app's backend (connect links, the Appstore confirmation) and the pages the browser passes
- * through. The handlers are in `connect.ts`, `appstore.ts` and `callback.ts`; they check their bodies
- * by hand (each refusal with its own message), against the rules documented here.
+ * through. The handlers are in `connect.ts`, `appstore.ts` and `callback.ts`; a body is checked
+ * against its declaration first (each property's refusal code is its `x-error`), then the handler
+ * checks what a schema cannot say (a known marketplace, an allowed return origin).
  */
 import { Type } from '@sinclair/typebox';
-import { defineRoute } from '../http/route.js';
+import { coded, defineRoute } from '../http/route.js';
 import { SELLER_ID, USER_REF_SCHEMA, instant, nullable, object, oneOf, str } from '../http/schemas.js';
+
+/** The message of an unknown marketplace. */
+export const MARKETPLACE_MESSAGE = 'marketplace must be a country code (US, DE, …) or a marketplace id.';
 
 /** `POST /v1/connect-sessions`. */
 export const CREATE_CONNECT_SESSION = defineRoute({
@@ -21,13 +25,25 @@ export const CREATE_CONNECT_SESSION = defineRoute({
     'link without it never replaces a connected seller → `409 seller_already_connected`); `"kind":"vendor"` for ' +
     'Vendor Central.',
   body: Type.Object({
-    user_ref: USER_REF_SCHEMA('Your own id of the user (1-256 printable characters).'),
-    marketplace: str('A country code (US, DE, JP, …) or a marketplace id.'),
-    kind: Type.Optional(oneOf(['seller', 'vendor'], { default: 'seller' })),
-    return_to: Type.Optional(
-      nullable(str('Where the browser lands after consent (an allowed origin only).', { format: 'uri' })),
+    user_ref: coded(
+      'invalid_user_ref',
+      USER_REF_SCHEMA('Your own id of the user (1-256 printable characters).'),
     ),
-    selling_partner_id: Type.Optional(nullable(SELLER_ID('Re-authorize this seller.'))),
+    marketplace: coded(
+      'invalid_marketplace',
+      str('A country code (US, DE, JP, …) or a marketplace id.'),
+      MARKETPLACE_MESSAGE,
+    ),
+    kind: Type.Optional(coded('invalid_kind', oneOf(['seller', 'vendor'], { default: 'seller' }))),
+    return_to: Type.Optional(
+      coded(
+        'invalid_return_to',
+        nullable(str('Where the browser lands after consent (an allowed origin only).', { format: 'uri' })),
+      ),
+    ),
+    selling_partner_id: Type.Optional(
+      coded('invalid_seller_id', nullable(SELLER_ID('Re-authorize this seller.'))),
+    ),
   }),
   responses: {
     201: {
@@ -87,7 +103,9 @@ export const CONFIRM_APPSTORE_SESSION = defineRoute({
   description:
     'After your sign-in page has signed the user in (Appstore Login URI flow): `{ "user_ref" }` → `{ "url" }`, ' +
     'where to send the signed-in browser next.',
-  body: Type.Object({ user_ref: USER_REF_SCHEMA('Your own id of the signed-in user.') }),
+  body: Type.Object({
+    user_ref: coded('invalid_user_ref', USER_REF_SCHEMA('Your own id of the signed-in user.')),
+  }),
   responses: {
     200: {
       description: 'Where the browser goes next.',

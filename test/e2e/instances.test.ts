@@ -1,29 +1,14 @@
 // Several instances (docs/security.md T-C2, T-C3, T-C7): three `spapi-auth serve` processes sharing one
 // PostgreSQL database (fresh per run) and one emulator on a port, no balancer — the client spreads
 // its requests over the three itself. Every count is taken at the emulator.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
 import { addRunSecrets, createCanary } from '../helpers/canary.js';
-import {
-  createKey,
-  freePort,
-  freshDatabase,
-  markerSecrets,
-  openTestStore,
-  pool,
-  postgresSuiteRuns,
-  refreshCalls,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
-  testSellers,
-  type ServeProcess,
-} from '../helpers/e2e.js';
+import { pool, postgresSuiteRuns, refreshCalls, testSellers, type ServeProcess } from '../helpers/e2e.js';
+import { afterSuite, startFleet } from '../helpers/fleet.js';
 import { lwaRefreshFailures } from '../helpers/refresh-sampling.js';
 
 const FLEET = 1000;
@@ -38,12 +23,11 @@ if (
   )
 ) {
   describe('3 serve processes sharing PostgreSQL', () => {
-    const secrets = markerSecrets('Instances');
+    const suite = afterSuite();
     const canary = createCanary();
     const fleet = testSellers(FLEET, 'FLT').map((s) => s.sellingPartnerId);
-    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    let databaseUrl: string;
     let amazon: RunningEmulator;
-    let app: EmulatorApplication;
     let store: Store;
     let apiKey: string;
     let instances: ServeProcess[] = [];
@@ -61,44 +45,18 @@ if (
     };
 
     before(async () => {
-      db = await freshDatabase('inst');
-      const ports = await Promise.all([freePort(), freePort(), freePort()]);
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
       const sellers = [
         ...testSellers(FLEET, 'FLT'),
         ...[HOT, PAUSED].map((id) => ({ ...testSellers(1)[0]!, sellingPartnerId: id })),
       ];
-      ({ amazon, app } = await startTestEmulator(publicUrl, secrets.clientSecret, {
+      const run = await startFleet(suite, 3, {
+        label: 'inst',
         sellers,
-        latencyMs: 20,
-      }));
-      store = await openTestStore(db.url, secrets.encryptionKeys);
-      const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, [HOT, PAUSED, ...fleet]);
-      apiKey = await createKey(store);
-      addRunSecrets(canary, { ...secrets, apiKey, seeded });
-      instances = await Promise.all(
-        ports.map((port) =>
-          startServe(
-            serveEnv({
-              app,
-              secrets,
-              amazon,
-              databaseUrl: db.url,
-              publicUrl,
-              port,
-            }),
-            40_000,
-          ),
-        ),
-      );
-    });
-
-    after(async () => {
-      for (const i of instances) i.child.kill('SIGCONT');
-      await Promise.all(instances.map((i) => i.stop()));
-      await store?.close();
-      await amazon?.close();
-      await db?.drop();
+        seed: [HOT, PAUSED, ...fleet],
+        emulator: { latencyMs: 20 },
+      });
+      ({ amazon, store, apiKey, instances, databaseUrl } = run);
+      addRunSecrets(canary, { ...run.secrets, apiKey, seeded: run.seeded });
     });
 
     it('T-C2: 1,000 concurrent requests for one expired seller over 3 instances → exactly 1 refresh', async () => {
@@ -163,7 +121,7 @@ if (
     it('T-C7: a lease holder paused (SIGSTOP) past its lease cannot overwrite the newer token after SIGCONT', async () => {
       const [a, b] = instances as [ServeProcess, ServeProcess];
       const v0 = (await store.loadTokens({ sellingPartnerId: PAUSED, region: 'na' }))!.version;
-      const pgc = new pg.Client({ connectionString: db.url });
+      const pgc = new pg.Client({ connectionString: databaseUrl });
       await pgc.connect();
       const leaseOwner = async (): Promise<string | null> =>
         (
@@ -233,7 +191,7 @@ if (
 
     it('T-H1: no marker secret in any instance output, /metrics, or a pg_dump of the database', async () => {
       const { spawnSync } = await import('node:child_process');
-      const dump = spawnSync('pg_dump', ['--data-only', db.url], {
+      const dump = spawnSync('pg_dump', ['--data-only', databaseUrl], {
         encoding: 'latin1',
         maxBuffer: 256 * 1024 * 1024,
       });

@@ -3,30 +3,17 @@
 // waiting on another's lease), and one LWA 429 pause for the whole cluster. Every count is taken at
 // the emulator (per seller) or from the instances' /metrics; no timing is asserted beyond the
 // mechanisms' own bounds (token lifetime, idle window, the 500 ms poll of the shared pause).
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import type { EmulatorApplication } from '../../src/emulator/types.js';
-import type { Store } from '../../src/storage/store.js';
 import {
-  createKey,
-  freePort,
-  freshDatabase,
   instanceMetric as metric,
-  markerSecrets,
-  openTestStore,
   postgresSuiteRuns,
   refreshCalls,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
   testSellers,
   type ServeProcess,
 } from '../helpers/e2e.js';
+import { afterSuite, startFleet } from '../helpers/fleet.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -36,47 +23,26 @@ const tokenOf = async (instance: ServeProcess, apiKey: string, seller: string): 
   });
 
 describe('hot set: 30 s tokens, SPAPI_AUTH_REFRESH_IDLE_AFTER=40', () => {
-  const secrets = markerSecrets('HotSet');
+  const suite = afterSuite();
   const ONCE = 'AHOTSETONCE01';
   const HOT = 'AHOTSETHOT001';
-  let dir: string;
   let amazon: RunningEmulator;
-  let store: Store;
   let instance: ServeProcess;
   let apiKey: string;
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'spapi-auth-hotset-'));
-    const port = await freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
     const sellers = [ONCE, HOT].map((id) => ({ ...testSellers(1)[0]!, sellingPartnerId: id }));
-    let app: EmulatorApplication;
-    ({ amazon, app } = await startTestEmulator(publicUrl, secrets.clientSecret, { sellers, tokenTtlS: 30 }));
-    const databaseUrl = `sqlite:${join(dir, 'hot.db')}`;
-    store = await openTestStore(databaseUrl, secrets.encryptionKeys);
-    // Stored as the code exchange leaves them: a fresh 30 s token each.
-    await seedSellers(amazon, app, secrets.clientSecret, store, [ONCE, HOT], {
-      expiresAt: Date.now() + 30_000,
-    });
-    apiKey = await createKey(store);
-    instance = await startServe(
-      serveEnv({
-        app,
-        secrets,
-        amazon,
-        databaseUrl,
-        publicUrl,
-        port,
-        extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: '10', SPAPI_AUTH_REFRESH_IDLE_AFTER: '40' },
-      }),
-    );
-  });
-
-  after(async () => {
-    await instance?.stop();
-    await store?.close();
-    await amazon?.close();
-    rmSync(dir, { recursive: true, force: true });
+    let instances: ServeProcess[];
+    ({ amazon, apiKey, instances } = await startFleet(suite, 1, {
+      label: 'hotset',
+      database: 'sqlite',
+      sellers,
+      // Stored as the code exchange leaves them: a fresh 30 s token each.
+      seedOptions: { expiresInMs: 30_000 },
+      emulator: { tokenTtlS: 30 },
+      extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: '10', SPAPI_AUTH_REFRESH_IDLE_AFTER: '40' },
+    }));
+    instance = instances[0]!;
   });
 
   it('a seller asked for once makes no LWA call after 60 s; one asked for every 2 s keeps being refreshed, every request 200', async () => {
@@ -123,53 +89,24 @@ if (
   )
 ) {
   describe('3 instances on PostgreSQL share a due backlog', () => {
-    const secrets = markerSecrets('Claims');
+    const suite = afterSuite();
     const FLEET = 600;
     const RATE = 20;
     const fleet = testSellers(FLEET, 'CLM');
     const ids = fleet.map((s) => s.sellingPartnerId);
-    let db: Awaited<ReturnType<typeof freshDatabase>>;
     let amazon: RunningEmulator;
-    let store: Store;
     let instances: ServeProcess[] = [];
 
     before(async () => {
-      db = await freshDatabase('claims');
-      const ports = await Promise.all([freePort(), freePort(), freePort()]);
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
-      const started = await startTestEmulator(publicUrl, secrets.clientSecret, {
+      ({ amazon, instances } = await startFleet(suite, 3, {
+        label: 'claims',
         sellers: fleet,
-        latencyMs: 20,
-      });
-      amazon = started.amazon;
-      store = await openTestStore(db.url, secrets.encryptionKeys);
-      // Due at once: tokens expiring well inside the refresher's lead.
-      await seedSellers(amazon, started.app, secrets.clientSecret, store, ids, {
-        expiresAt: Date.now() + 120_000,
-      });
-      instances = await Promise.all(
-        ports.map((port) =>
-          startServe(
-            serveEnv({
-              app: started.app,
-              secrets,
-              amazon,
-              databaseUrl: db.url,
-              publicUrl,
-              port,
-              extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: String(RATE) },
-            }),
-            30_000,
-          ),
-        ),
-      );
-    });
-
-    after(async () => {
-      await Promise.all(instances.map((i) => i.stop()));
-      await store?.close();
-      await amazon?.close();
-      await db?.drop();
+        // Due at once: tokens expiring well inside the refresher's lead.
+        seedOptions: { expiresInMs: 120_000 },
+        emulator: { latencyMs: 20 },
+        extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: String(RATE) },
+        startTimeoutMs: 30_000,
+      }));
     });
 
     it(`${FLEET} due sellers: each refreshed once, shared by the three, no instance waiting on another's lease`, async () => {
@@ -199,40 +136,20 @@ if (
   });
 
   describe('a 429 seen by one instance pauses LWA calls on the other', () => {
-    const secrets = markerSecrets('Throttle');
+    const suite = afterSuite();
     const sellers = testSellers(3, 'THR');
     const ids = sellers.map((s) => s.sellingPartnerId);
-    let db: Awaited<ReturnType<typeof freshDatabase>>;
     let amazon: RunningEmulator;
-    let store: Store;
     let apiKey: string;
     let instances: ServeProcess[] = [];
 
     before(async () => {
-      db = await freshDatabase('throttle');
-      const ports = await Promise.all([freePort(), freePort()]);
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
-      const started = await startTestEmulator(publicUrl, secrets.clientSecret, { sellers });
-      amazon = started.amazon;
-      store = await openTestStore(db.url, secrets.encryptionKeys);
       // Expired tokens: every request needs LWA.
-      await seedSellers(amazon, started.app, secrets.clientSecret, store, ids);
-      apiKey = await createKey(store);
-      instances = await Promise.all(
-        ports.map((port) =>
-          startServe(
-            serveEnv({ app: started.app, secrets, amazon, databaseUrl: db.url, publicUrl, port }),
-            30_000,
-          ),
-        ),
-      );
-    });
-
-    after(async () => {
-      await Promise.all(instances.map((i) => i.stop()));
-      await store?.close();
-      await amazon?.close();
-      await db?.drop();
+      ({ amazon, apiKey, instances } = await startFleet(suite, 2, {
+        label: 'throttle',
+        sellers,
+        startTimeoutMs: 30_000,
+      }));
     });
 
     it('429 Retry-After: 15 at instance A → instance B makes no LWA call until it passes, then serves', async () => {

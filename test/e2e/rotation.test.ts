@@ -3,34 +3,20 @@
 // and three `serve` processes sharing one SQLite file. A stampede over the three makes one refresh;
 // the rotated token is persisted by the compare-and-set, so the next refresh succeeds: no seller is
 // locked out, no old refresh token is ever presented again.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { devApplication } from '../../src/emulator/dev-app.js';
-import { startEmulator, type RunningEmulator } from '../../src/emulator/index.js';
+import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Store } from '../../src/storage/store.js';
 import { addRunSecrets, createCanary } from '../helpers/canary.js';
-import {
-  createKey,
-  freePort,
-  markerSecrets,
-  openTestStore,
-  seedSellers,
-  serveEnv,
-  startServe,
-  testSellers,
-  type ServeProcess,
-} from '../helpers/e2e.js';
+import { testSellers, type ServeProcess } from '../helpers/e2e.js';
+import { afterSuite, startFleet } from '../helpers/fleet.js';
 
 const TTL_S = 10;
 
 describe('rotating refresh tokens, 3 processes (T-B17, T-C8)', () => {
-  const secrets = markerSecrets('Rotation');
+  const suite = afterSuite();
   const canary = createCanary();
   const seller = testSellers(1, 'ROT')[0]!;
-  let dir: string;
   let amazon: RunningEmulator;
   let store: Store;
   let apiKey: string;
@@ -60,45 +46,15 @@ describe('rotating refresh tokens, 3 processes (T-B17, T-C8)', () => {
   };
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'spapi-rotation-'));
-    const ports = await Promise.all([freePort(), freePort(), freePort()]);
-    const publicUrl = `http://127.0.0.1:${ports[0]}`;
-    const app = { ...devApplication(publicUrl), clientSecret: secrets.clientSecret };
-    amazon = await startEmulator({
-      port: 0,
-      applications: [app],
+    const run = await startFleet(suite, 3, {
+      label: 'rotation',
+      database: 'sqlite',
       sellers: [seller],
-      rotateRefreshTokens: true,
-      tokenTtlS: TTL_S,
+      emulator: { rotateRefreshTokens: true, tokenTtlS: TTL_S },
     });
-    const databaseUrl = `sqlite:${join(dir, 'spapi-auth.db')}`;
-    store = await openTestStore(databaseUrl, secrets.encryptionKeys);
-    const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, [seller.sellingPartnerId]);
-    canary.add('first refresh_token', seeded.get(seller.sellingPartnerId)!.refreshToken);
-    apiKey = await createKey(store);
-    addRunSecrets(canary, { clientSecret: secrets.clientSecret, apiKey });
-    instances = await Promise.all(
-      ports.map((port) =>
-        startServe(
-          serveEnv({
-            app,
-            secrets,
-            amazon,
-            databaseUrl,
-            publicUrl,
-            port,
-          }),
-          40_000,
-        ),
-      ),
-    );
-  });
-
-  after(async () => {
-    await Promise.all(instances.map((i) => i.stop()));
-    await store?.close();
-    await amazon?.close();
-    rmSync(dir, { recursive: true, force: true });
+    ({ amazon, store, apiKey, instances } = run);
+    canary.add('first refresh_token', run.seeded.get(seller.sellingPartnerId)!.refreshToken);
+    addRunSecrets(canary, { clientSecret: run.secrets.clientSecret, apiKey });
   });
 
   it('a 300-caller stampede over 3 processes makes one refresh; the rotated token is stored; the next generation refreshes too', async () => {

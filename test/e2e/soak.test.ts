@@ -8,25 +8,11 @@
 // no seller refreshed more than twice per token lifetime of the time actually measured. Only counts
 // are asserted: how the refreshes spread over each second is a rate, which a busy machine bends,
 // so it is reported here and measured by the benchmark (`npm run bench`, section `refresh`).
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { RunningEmulator } from '../../src/emulator/index.js';
-import type { Store } from '../../src/storage/store.js';
-import {
-  createKey,
-  freePort,
-  freshDatabase,
-  markerSecrets,
-  openTestStore,
-  pool,
-  postgresSuiteRuns,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
-  testSellers,
-  type ServeProcess,
-} from '../helpers/e2e.js';
+import { pool, postgresSuiteRuns, testSellers, type ServeProcess } from '../helpers/e2e.js';
+import { afterSuite, startFleet } from '../helpers/fleet.js';
 import {
   lwaRefreshFailures,
   peakInWindow,
@@ -51,55 +37,24 @@ if (
   )
 ) {
   describe('T-C5: compressed soak, 2 serve processes, 20 s tokens', () => {
-    const secrets = markerSecrets('Soak');
+    const suite = afterSuite();
     const fleet = testSellers(FLEET, 'SOAK');
     const ids = fleet.map((s) => s.sellingPartnerId);
-    let db: Awaited<ReturnType<typeof freshDatabase>>;
     let amazon: RunningEmulator;
-    let store: Store;
     let apiKey: string;
     let instances: ServeProcess[] = [];
 
     before(async () => {
-      db = await freshDatabase('soak');
-      const ports = await Promise.all(Array.from({ length: INSTANCES }, () => freePort()));
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
-      const started = await startTestEmulator(publicUrl, secrets.clientSecret, {
+      ({ amazon, apiKey, instances } = await startFleet(suite, INSTANCES, {
+        label: 'soak',
         sellers: fleet,
-        latencyMs: 20,
-        tokenTtlS: TTL_S,
-      });
-      amazon = started.amazon;
-      store = await openTestStore(db.url, secrets.encryptionKeys);
-      // Authorized together: every stored token expires at one instant, within a token lifetime.
-      await seedSellers(amazon, started.app, secrets.clientSecret, store, ids, {
-        expiresAt: Date.now() + 40_000,
-      });
-      apiKey = await createKey(store, ['tokens:read']);
-      instances = await Promise.all(
-        ports.map((port) =>
-          startServe(
-            serveEnv({
-              app: started.app,
-              clientSecret: secrets.clientSecret,
-              encryptionKeys: secrets.encryptionKeys,
-              emulatorUrl: amazon.url,
-              databaseUrl: db.url,
-              publicUrl,
-              port,
-              extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: String(RATE) },
-            }),
-            30_000,
-          ),
-        ),
-      );
-    });
-
-    after(async () => {
-      await Promise.all(instances.map((i) => i.stop()));
-      await store?.close();
-      await amazon?.close();
-      await db?.drop();
+        // Authorized together: every stored token expires at one instant, within a token lifetime.
+        seedOptions: { expiresInMs: 40_000 },
+        emulator: { latencyMs: 20, tokenTtlS: TTL_S },
+        scopes: ['tokens:read'],
+        extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: String(RATE) },
+        startTimeoutMs: 30_000,
+      }));
     });
 
     it(`${SOAK_MS / 1000} s at ~${RPS} req/s: no 5xx, every seller renewed, ≤ 2 refreshes per seller per ${TTL_S} s lifetime (+1)`, async (t) => {

@@ -5,25 +5,13 @@
 // tokens expire (with a margin of several times the paced sweep). How the refreshes spread over each
 // second is a rate, which a busy machine bends: it is reported here, and the pacing is measured by the
 // benchmark (`npm run bench`, section `refresh`).
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Store } from '../../src/storage/store.js';
-import {
-  freePort,
-  freshDatabase,
-  markerSecrets,
-  openTestStore,
-  postgresSuiteRuns,
-  refreshCalls,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
-  testSellers,
-  type ServeProcess,
-} from '../helpers/e2e.js';
+import { postgresSuiteRuns, refreshCalls, testSellers, type ServeProcess } from '../helpers/e2e.js';
+import { afterSuite, startFleet, type Fleet } from '../helpers/fleet.js';
 import { lwaRefreshFailures, peakInWindow, sampleRefreshes } from '../helpers/refresh-sampling.js';
 
 const FLEET = 300;
@@ -41,34 +29,31 @@ if (
   )
 ) {
   describe('T-C12: startup stampede, 2 serve processes with the proactive refresher', () => {
-    const secrets = markerSecrets('Stampede');
+    const suite = afterSuite();
     const fleet = testSellers(FLEET, 'STP');
     const ids = fleet.map((s) => s.sellingPartnerId);
-    let db: Awaited<ReturnType<typeof freshDatabase>>;
+    let run: Fleet;
     let amazon: RunningEmulator;
     let store: Store;
     let instances: ServeProcess[] = [];
     let expiresAt = 0;
-    let env: (port: number) => Record<string, string>;
-    let ports: number[] = [];
 
     before(async () => {
-      db = await freshDatabase('stampede');
-      ports = await Promise.all(Array.from({ length: INSTANCES }, () => freePort()));
-      const publicUrl = `http://127.0.0.1:${ports[0]}`;
-      const started = await startTestEmulator(publicUrl, secrets.clientSecret, {
+      run = await startFleet(suite, INSTANCES, {
+        label: 'stampede',
         sellers: fleet,
-        latencyMs: 20,
+        // Set to expire together below, once the seeding is done.
+        seedOptions: { expiresInMs: 3_600_000 },
+        emulator: { latencyMs: 20 },
+        extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: String(RATE) },
+        start: false,
+        startTimeoutMs: 30_000,
       });
-      amazon = started.amazon;
-      store = await openTestStore(db.url, secrets.encryptionKeys);
+      ({ amazon, store } = run);
       // Stored tokens that all expire at one instant, well inside the refresher's lead time, counted
       // from the end of the seeding (which a busy machine may make slow), not from its start.
-      await seedSellers(amazon, started.app, secrets.clientSecret, store, ids, {
-        expiresAt: Date.now() + 3_600_000,
-      });
       expiresAt = Date.now() + EXPIRY_MS;
-      const pgc = new pg.Client({ connectionString: db.url });
+      const pgc = new pg.Client({ connectionString: run.databaseUrl });
       await pgc.connect();
       try {
         const set = await pgc.query('UPDATE sellers SET access_token_expires_at = $1', [expiresAt]);
@@ -77,23 +62,6 @@ if (
         await pgc.end();
       }
       assert.equal(await refreshCalls(amazon), 0);
-      env = (port: number): Record<string, string> =>
-        serveEnv({
-          app: started.app,
-          secrets,
-          amazon,
-          databaseUrl: db.url,
-          publicUrl,
-          port,
-          extra: { SPAPI_AUTH_REFRESH_RATE_LIMIT: String(RATE) },
-        });
-    });
-
-    after(async () => {
-      await Promise.all(instances.map((i) => i.stop()));
-      await store?.close();
-      await amazon?.close();
-      await db?.drop();
     });
 
     it(`${FLEET} sellers near expiry: each seller refreshed once, all before expiry (pacing reported)`, async (t) => {
@@ -110,7 +78,7 @@ if (
         },
         35_000,
       );
-      const starting = ports.map((port) => startServe(env(port), 30_000));
+      const starting = run.ports.map((port) => run.serve(port));
       instances = (await Promise.allSettled(starting)).flatMap((r) =>
         r.status === 'fulfilled' ? [r.value] : [],
       );

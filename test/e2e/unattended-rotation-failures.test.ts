@@ -6,10 +6,11 @@
 // (b) the consuming instance is killed (SIGKILL) right after storing the new secret, before the
 //     message is deleted — the other instance takes the lease over and applies the redelivered
 //     message once; no token request to it fails.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../helpers/cli.js';
 import { instanceMetric, postgresSuiteRuns } from '../helpers/e2e.js';
+import { afterSuite } from '../helpers/fleet.js';
 import { startRotationFleet, until, type RotationFleet } from '../helpers/rotation-fleet.js';
 
 const DAY_MS = 86_400_000;
@@ -47,9 +48,10 @@ if (
   )
 ) {
   describe('unattended rotation: the application is not enrolled for rotation notifications', () => {
+    const suite = afterSuite();
     let fleet: RotationFleet;
     before(async () => {
-      fleet = await startRotationFleet('notenrol', {
+      fleet = await startRotationFleet(suite, 'notenrol', {
         // The expiry notice is in the queue; then the queue's registration for the app is withdrawn
         // in Developer Console (the emulator's application setting `notification_queue: null`).
         beforeServe: async ({ amazon, app }) => {
@@ -59,9 +61,6 @@ if (
           await amazon.emulator.control.registerApplication({ ...app, notificationQueue: null });
         },
       });
-    });
-    after(async () => {
-      await fleet?.close();
     });
 
     it('400 InvalidInput → rotation_not_enrolled: webhook, metric, audit, doctor; the old secret in use, nothing lost', async () => {
@@ -119,16 +118,14 @@ if (
   });
 
   describe('unattended rotation: the consuming instance killed right after storing the new secret', () => {
+    const suite = afterSuite();
     let fleet: RotationFleet;
     before(async () => {
       // Both instances are armed: whichever consumes dies there; a redelivery stores nothing, so
       // the other one survives it.
-      fleet = await startRotationFleet('rotkill', {
+      fleet = await startRotationFleet(suite, 'rotkill', {
         extra: { SPAPI_AUTH_FAULT_POINT: 'after_new_secret_saved' },
       });
-    });
-    after(async () => {
-      await fleet?.close();
     });
 
     it('the other instance takes the lease over, the message is applied once, no token request to it fails', async () => {

@@ -3,9 +3,10 @@
 // credentials). Amazon's expiry notice arrives; exactly one rotation is asked for (counted at the
 // emulator); the new secret is installed on both instances; after the emulator's clock passes the
 // old secret's seven days, tokens keep coming with the new one — and no token request failed.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { instanceMetric, postgresSuiteRuns } from '../helpers/e2e.js';
+import { afterSuite } from '../helpers/fleet.js';
 import { startRotationFleet, until, type RotationFleet } from '../helpers/rotation-fleet.js';
 
 if (
@@ -16,12 +17,10 @@ if (
   )
 ) {
   describe('unattended rotation over 2 serve processes', () => {
+    const suite = afterSuite();
     let fleet: RotationFleet;
     before(async () => {
-      fleet = await startRotationFleet('autorot');
-    });
-    after(async () => {
-      await fleet?.close();
+      fleet = await startRotationFleet(suite, 'autorot');
     });
 
     it('expiry notice → one rotation → new secret on both instances → old one retired, no token request failed', async () => {

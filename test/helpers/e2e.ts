@@ -249,7 +249,13 @@ export async function seedSellers(
 export async function startTestEmulator(
   publicUrl: string,
   clientSecret: string,
-  opts: { sellers?: readonly EmulatorSeller[]; latencyMs?: number; host?: string; tokenTtlS?: number } = {},
+  opts: {
+    sellers?: readonly EmulatorSeller[];
+    latencyMs?: number;
+    host?: string;
+    tokenTtlS?: number;
+    rotateRefreshTokens?: boolean;
+  } = {},
 ): Promise<{ amazon: RunningEmulator; app: EmulatorApplication }> {
   const app = { ...devApplication(publicUrl), clientSecret };
   const amazon = await startEmulator({
@@ -259,6 +265,7 @@ export async function startTestEmulator(
     ...(opts.latencyMs !== undefined ? { latencyMs: opts.latencyMs } : {}),
     ...(opts.host !== undefined ? { host: opts.host } : {}),
     ...(opts.tokenTtlS !== undefined ? { tokenTtlS: opts.tokenTtlS } : {}),
+    ...(opts.rotateRefreshTokens ? { rotateRefreshTokens: true } : {}),
   });
   return { amazon, app };
 }

@@ -5,19 +5,9 @@ import assert from 'node:assert/strict';
 import { queueUrl, type RunningEmulator } from '../../src/emulator/index.js';
 import type { EmulatorApplication } from '../../src/emulator/types.js';
 import type { Store } from '../../src/storage/store.js';
-import {
-  createKey,
-  freePort,
-  freshDatabase,
-  markerSecrets,
-  openTestStore,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
-  testSellers,
-  type ServeProcess,
-} from './e2e.js';
+import { testSellers, type ServeProcess } from './e2e.js';
+import { startFleet } from './fleet.js';
+import type { AfterHooks } from './service.js';
 
 /** A token request that did not get its token: which instance, and what came back. */
 export interface FailedRequest {
@@ -40,7 +30,6 @@ export interface RotationFleet {
   rotations(status?: string): Promise<number>;
   /** Ends the token traffic and waits for the requests in flight. */
   stopTraffic(): Promise<void>;
-  close(): Promise<void>;
 }
 
 /** Waits for `condition` (checked every quarter second, at most `limitMs`), else fails with `what`. */
@@ -59,47 +48,46 @@ export async function until(
 /**
  * Starts the fleet. `beforeServe` runs once the seller is seeded and before any instance starts
  * (to queue a notification or change the application at Amazon); `extra` is added to every
- * instance's environment.
+ * instance's environment. Stopped with `t` (the traffic first, then the fleet).
  *
  * @example
- * const fleet = await startRotationFleet('autorot');
+ * const fleet = await startRotationFleet(suite, 'autorot');
  */
 export async function startRotationFleet(
+  t: AfterHooks,
   label: string,
   opts: {
     readonly beforeServe?: (f: { amazon: RunningEmulator; app: EmulatorApplication }) => Promise<void>;
     readonly extra?: Record<string, string>;
   } = {},
 ): Promise<RotationFleet> {
-  const secrets = markerSecrets(label);
-  const seller = testSellers(1, label.toUpperCase())[0]!;
-  const db = await freshDatabase(label);
-  const ports = await Promise.all([freePort(), freePort()]);
-  const publicUrl = `http://127.0.0.1:${ports[0]}`;
-  const { amazon, app } = await startTestEmulator(publicUrl, secrets.clientSecret, {
-    sellers: [seller],
-    tokenTtlS: 20,
+  let stop = false;
+  let traffic: Promise<void> | undefined;
+  // Registered first, so it runs first: no request is sent to an instance being stopped.
+  t.after(async () => {
+    stop = true;
+    await traffic;
   });
-  const store = await openTestStore(db.url, secrets.encryptionKeys);
-  await seedSellers(amazon, app, secrets.clientSecret, store, [seller.sellingPartnerId]);
-  const apiKey = await createKey(store);
-  await opts.beforeServe?.({ amazon, app });
-  const extra = {
-    SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL: queueUrl(amazon.url, 'spapi-auth-notifications'),
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'AKIAEMULATOR000000',
-    AWS_SECRET_ACCESS_KEY: 'emulator-dummy-secret',
-    ...opts.extra,
-  };
-  const envOf = (port: number) =>
-    serveEnv({ app, secrets, amazon, databaseUrl: db.url, publicUrl, port, extra });
-  const instances = await Promise.all(ports.map((port) => startServe(envOf(port), 40_000)));
+  const seller = testSellers(1, label.toUpperCase())[0]!;
+  const fleet = await startFleet(t, 2, {
+    label,
+    sellers: [seller],
+    emulator: { tokenTtlS: 20 },
+    ...(opts.beforeServe ? { beforeServe: opts.beforeServe } : {}),
+    extra: (amazon) => ({
+      SPAPI_AUTH_NOTIFICATIONS_QUEUE_URL: queueUrl(amazon.url, 'spapi-auth-notifications'),
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'AKIAEMULATOR000000',
+      AWS_SECRET_ACCESS_KEY: 'emulator-dummy-secret',
+      ...opts.extra,
+    }),
+  });
+  const { amazon, app, store, apiKey, instances } = fleet;
   const failures: FailedRequest[] = [];
   let requests = 0;
-  let stop = false;
   const gone = instances.map(() => false);
   instances.forEach((i, n) => void i.exited.then(() => (gone[n] = true)));
-  const traffic = (async () => {
+  traffic = (async () => {
     while (!stop) {
       await Promise.all(
         instances.map(async (i, n) => {
@@ -125,7 +113,7 @@ export async function startRotationFleet(
     store,
     sellerId: seller.sellingPartnerId,
     instances,
-    env: envOf(ports[0]!),
+    env: fleet.env(fleet.ports[0]!),
     failures,
     requests: () => requests,
     async rotations(status = '204') {
@@ -135,14 +123,6 @@ export async function startRotationFleet(
     async stopTraffic() {
       stop = true;
       await traffic;
-    },
-    async close() {
-      stop = true;
-      await traffic;
-      await Promise.all(instances.map((i) => i.stop()));
-      await store.close();
-      await amazon.close();
-      await db.drop();
     },
   };
 }

@@ -5,7 +5,17 @@
 // and npm, its CA bundle (the npm registry is reached through the machine's TLS proxy) and a `node`
 // user of uid 1000, as in the official image. Every step after FROM is the Dockerfile's own.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, mkdirSync, rmSync, appendFileSync, chownSync, existsSync } from 'node:fs';
+import {
+  appendFileSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -50,12 +60,9 @@ export function baseNodeImage(log: (line: string) => void): string {
   );
   const dir = mkdtempSync(join(tmpdir(), 'spapi-auth-rootfs-'));
   const root = join(dir, 'rootfs');
+  mkdirSync(root);
   try {
-    execFileSync(
-      'debootstrap',
-      ['--variant=minbase', '--include=ca-certificates', 'bookworm', root, 'http://deb.debian.org/debian'],
-      { stdio: 'ignore', timeout: 600_000 },
-    );
+    bookwormRootfs(root, log);
     const npmDir = join(dirname(dirname(process.execPath)), 'lib/node_modules/npm');
     if (!existsSync(npmDir)) throw new Error(`npm not found at ${npmDir}`);
     cpSync(process.execPath, join(root, 'usr/bin/node'));
@@ -86,6 +93,68 @@ export function baseNodeImage(log: (line: string) => void): string {
     rmSync(dir, { recursive: true, force: true });
   }
   return STAND_IN_NODE_IMAGE;
+}
+
+/** Where the tests keep what they download for root filesystems, between runs. */
+export const ROOTFS_CACHE = '/var/cache/spapi-auth-test';
+
+/**
+ * Fills the empty directory `root` with Debian bookworm (debootstrap, minbase, with
+ * ca-certificates): unpacked from `${ROOTFS_CACHE}/bookworm-minbase.tar` when an earlier run
+ * left it there, else made by debootstrap from deb.debian.org (two to three minutes) and saved
+ * there for the next run.
+ */
+export function bookwormRootfs(root: string, log: (line: string) => void): void {
+  const cached = join(ROOTFS_CACHE, 'bookworm-minbase.tar');
+  if (existsSync(cached)) {
+    execFileSync('tar', ['-C', root, '-xf', cached], { stdio: 'ignore' });
+    return;
+  }
+  log(`debootstrap bookworm (minbase) into ${root}; kept in ${cached} for the next run`);
+  execFileSync(
+    'debootstrap',
+    ['--variant=minbase', '--include=ca-certificates', 'bookworm', root, 'http://deb.debian.org/debian'],
+    { stdio: 'ignore', timeout: 600_000 },
+  );
+  rmSync(join(root, 'var/cache/apt/archives'), { recursive: true, force: true });
+  mkdirSync(join(root, 'var/cache/apt/archives/partial'), { recursive: true });
+  rmSync(join(root, 'var/lib/apt/lists'), { recursive: true, force: true });
+  mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+  mkdirSync(ROOTFS_CACHE, { recursive: true });
+  const partial = `${cached}.${process.pid}.tmp`; // two tests may make it at once
+  execFileSync('tar', ['-C', root, '-cf', partial, '.']);
+  renameSync(partial, cached);
+}
+
+/** The recipe test's fresh host (test/e2e/recipe.test.ts). */
+export const FRESH_HOST_IMAGE = 'spapi-auth-test/bookworm-host:2';
+
+/**
+ * Debian bookworm as a fresh host has it (minbase: no Node.js, no nginx, no PostgreSQL), as a Docker
+ * image, made once per machine from the cached root filesystem. This machine's own CA certificates
+ * (/usr/local/share/ca-certificates) are installed in it as any host behind its TLS proxy needs
+ * them, and dpkg skips its fsync calls (`force-unsafe-io`, as Docker's own Debian images do: a
+ * throw-away container needs no crash safety, and the installs take half the time); `apt-get
+ * update` has not run.
+ */
+export function freshHostImage(log: (line: string) => void): string {
+  if (imageExists(FRESH_HOST_IMAGE)) return FRESH_HOST_IMAGE;
+  log(`making ${FRESH_HOST_IMAGE}: bookworm minbase with this machine's CA certificates`);
+  const dir = mkdtempSync(join(tmpdir(), 'spapi-auth-rootfs-'));
+  const root = join(dir, 'rootfs');
+  mkdirSync(root);
+  try {
+    bookwormRootfs(root, log);
+    const local = '/usr/local/share/ca-certificates';
+    if (existsSync(local)) cpSync(local, join(root, local), { recursive: true });
+    execFileSync('chroot', [root, 'update-ca-certificates'], { stdio: 'ignore' });
+    writeFileSync(join(root, 'etc/dpkg/dpkg.cfg.d/spapi-auth-test-unsafe-io'), 'force-unsafe-io\n');
+    const tar = execFileSync('tar', ['-C', root, '-c', '.'], { maxBuffer: 1024 * 1024 * 1024 });
+    docker(['import', '-', FRESH_HOST_IMAGE], { input: tar });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return FRESH_HOST_IMAGE;
 }
 
 /** Builds the repository's Dockerfile as `tag` FROM `base`; returns the build's output. */

@@ -21,6 +21,7 @@ import {
   openTestStore,
   serviceEnv,
   testApiKeys,
+  type AfterHooks,
   type TestService,
 } from './service.js';
 
@@ -59,6 +60,18 @@ export interface OpsOptions {
   readonly logLevel?: 'debug' | 'info';
   /** Called on each use of a seller's access token (the hot set's recorder in a served instance). */
   readonly onUse?: (sellingPartnerId: string, region: string) => void;
+}
+
+/**
+ * {@link makeOpsService}, closed when the test ends (`t.after`).
+ *
+ * @example
+ * it('…', async (t) => { const svc = await testOpsService(t, { frozenClock: true }); … });
+ */
+export async function testOpsService(t: AfterHooks, opts: OpsOptions = {}): Promise<OpsService> {
+  const svc = await makeOpsService(opts);
+  t.after(() => svc.close());
+  return svc;
 }
 
 export async function makeOpsService(opts: OpsOptions = {}): Promise<OpsService> {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmulator } from '../../src/emulator/index.js';
 import { devApplication } from '../../src/emulator/dev-app.js';
-import { PUBLIC_URL, Browser, api, errorCode, makeService, type TestService } from '../helpers/service.js';
+import { PUBLIC_URL, Browser, api, errorCode, type TestService, testService } from '../helpers/service.js';
 import {
   createKey,
   freePort,
@@ -30,62 +30,58 @@ async function pendingCallback(svc: TestService, body: Record<string, unknown>) 
   return { browser, callback: new URL(callback) };
 }
 
-test('T-B13: the code exchange answered invalid_grant → "authorize again", state consumed, seller rows unchanged, one exchange', async () => {
-  const svc = await makeService();
-  try {
-    // A seller already authorized (re-authorization case): its token must survive the failure.
-    const first = await pendingCallback(svc, { user_ref: 'u1', marketplace: 'US' });
-    assert.equal((await first.browser.request(first.callback.href)).status, 303);
-    const before = await svc.store.listSellers({ limit: 10 });
-    const tokensBefore = await svc.store.loadTokens({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
+test('T-B13: the code exchange answered invalid_grant → "authorize again", state consumed, seller rows unchanged, one exchange', async (t) => {
+  const svc = await testService(t);
+  // A seller already authorized (re-authorization case): its token must survive the failure.
+  const first = await pendingCallback(svc, { user_ref: 'u1', marketplace: 'US' });
+  assert.equal((await first.browser.request(first.callback.href)).status, 303);
+  const before = await svc.store.listSellers({ limit: 10 });
+  const tokensBefore = await svc.store.loadTokens({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
 
-    // A re-authorization names the seller (a plain link may not replace a stored one).
-    const again = await pendingCallback(svc, {
-      user_ref: 'u1',
-      marketplace: 'US',
-      selling_partner_id: 'A1EMUSELLERNA01',
-    });
-    await svc.emulator.control.fault({
-      target: 'token',
-      grant_type: 'authorization_code',
-      status: 400,
-      body: { error: 'invalid_grant', error_description: 'The authorization code has expired' },
-      count: 0,
-    });
-    const codeCalls = await svc.lwaCalls('authorization_code');
-    const res = await again.browser.request(again.callback.href, { accept: 'application/json' });
-    await svc.emulator.control.clearFaults();
-    assert.equal(res.status, 400);
-    assert.equal(await errorCode(res), 'authorization_code_invalid');
-    assert.equal((await svc.lwaCalls('authorization_code')) - codeCalls, 1, 'exchanged once, not retried');
-    // The state is spent: replaying the callback makes no further exchange.
-    const replay = await again.browser.request(again.callback.href, { accept: 'application/json' });
-    assert.equal(replay.status, 400);
-    assert.equal(await errorCode(replay), 'state_used');
-    assert.equal((await svc.lwaCalls('authorization_code')) - codeCalls, 1);
-    // Seller rows unchanged, and the old refresh token still stored and working.
-    const afterList = await svc.store.listSellers({ limit: 10 });
-    assert.deepEqual(
-      afterList.items.map((s) => [s.sellingPartnerId, s.status, s.version]),
-      before.items.map((s) => [s.sellingPartnerId, s.status, s.version]),
-    );
-    const tokensAfter = await svc.store.loadTokens({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
-    assert.equal(tokensAfter?.refreshToken, tokensBefore?.refreshToken);
-    // The page a person sees says to authorize again.
-    const page = await pendingCallback(svc, { user_ref: 'u1', marketplace: 'US' });
-    await svc.emulator.control.fault({
-      target: 'token',
-      grant_type: 'authorization_code',
-      status: 400,
-      body: { error: 'invalid_grant' },
-      count: 1,
-    });
-    const html = await (await page.browser.request(page.callback.href)).text();
-    assert.match(html, /again/i);
-    assert.ok(!html.includes(page.callback.searchParams.get('spapi_oauth_code')!));
-  } finally {
-    await svc.close();
-  }
+  // A re-authorization names the seller (a plain link may not replace a stored one).
+  const again = await pendingCallback(svc, {
+    user_ref: 'u1',
+    marketplace: 'US',
+    selling_partner_id: 'A1EMUSELLERNA01',
+  });
+  await svc.emulator.control.fault({
+    target: 'token',
+    grant_type: 'authorization_code',
+    status: 400,
+    body: { error: 'invalid_grant', error_description: 'The authorization code has expired' },
+    count: 0,
+  });
+  const codeCalls = await svc.lwaCalls('authorization_code');
+  const res = await again.browser.request(again.callback.href, { accept: 'application/json' });
+  await svc.emulator.control.clearFaults();
+  assert.equal(res.status, 400);
+  assert.equal(await errorCode(res), 'authorization_code_invalid');
+  assert.equal((await svc.lwaCalls('authorization_code')) - codeCalls, 1, 'exchanged once, not retried');
+  // The state is spent: replaying the callback makes no further exchange.
+  const replay = await again.browser.request(again.callback.href, { accept: 'application/json' });
+  assert.equal(replay.status, 400);
+  assert.equal(await errorCode(replay), 'state_used');
+  assert.equal((await svc.lwaCalls('authorization_code')) - codeCalls, 1);
+  // Seller rows unchanged, and the old refresh token still stored and working.
+  const afterList = await svc.store.listSellers({ limit: 10 });
+  assert.deepEqual(
+    afterList.items.map((s) => [s.sellingPartnerId, s.status, s.version]),
+    before.items.map((s) => [s.sellingPartnerId, s.status, s.version]),
+  );
+  const tokensAfter = await svc.store.loadTokens({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
+  assert.equal(tokensAfter?.refreshToken, tokensBefore?.refreshToken);
+  // The page a person sees says to authorize again.
+  const page = await pendingCallback(svc, { user_ref: 'u1', marketplace: 'US' });
+  await svc.emulator.control.fault({
+    target: 'token',
+    grant_type: 'authorization_code',
+    status: 400,
+    body: { error: 'invalid_grant' },
+    count: 1,
+  });
+  const html = await (await page.browser.request(page.callback.href)).text();
+  assert.match(html, /again/i);
+  assert.ok(!html.includes(page.callback.searchParams.get('spapi_oauth_code')!));
 });
 
 test('T-B15: LWA behind a self-signed certificate → the service fails closed (503), the fake receives no HTTP request', async () => {

@@ -8,7 +8,7 @@ import { ConfigError, loadConfig, loadStoreConfig } from '../../src/config.js';
 import { createEmulator } from '../../src/emulator/index.js';
 import { devFallback, devLogSink } from '../../src/server/dev/emulator-mount.js';
 import { createLogger } from '../../src/server/http/log.js';
-import { AMAZON_URL, Browser, PUBLIC_URL, api, connectSeller, makeService } from '../helpers/service.js';
+import { AMAZON_URL, Browser, PUBLIC_URL, api, connectSeller, testService } from '../helpers/service.js';
 import { cookiePair, csrfOf, makeOpsService } from '../helpers/ops-service.js';
 
 const KEY = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
@@ -137,55 +137,45 @@ test('dev start page: a vendor form only for marketplaces whose region has a tes
   }
 });
 
-test('result page: a vendor is "Vendor connected", a seller "Seller connected"', async () => {
-  const svc = await makeService();
-  try {
-    await svc.emulator.control.consentMode('auto', 'A1EMUVENDORNA01');
-    const created = await svc.app.fetch(
-      new Request(`${PUBLIC_URL}/v1/connect-sessions`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${svc.apiKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ user_ref: 'v1', marketplace: 'US', kind: 'vendor' }),
-      }),
-    );
-    const { url } = (await created.json()) as { url: string };
-    const { res, url: last } = await new Browser(svc).follow(url);
-    assert.equal(res.status, 200);
-    assert.match(last, /\/oauth\/result\?.*kind=vendor/);
-    const text = await res.text();
-    assert.match(text, /Vendor connected/);
-    assert.doesNotMatch(text, /Seller connected/);
-    const seller = await new Browser(svc).follow(`${PUBLIC_URL}/oauth/result?status=connected&kind=seller`);
-    assert.match(await seller.res.text(), /Seller connected/);
-  } finally {
-    await svc.close();
-  }
+test('result page: a vendor is "Vendor connected", a seller "Seller connected"', async (t) => {
+  const svc = await testService(t);
+  await svc.emulator.control.consentMode('auto', 'A1EMUVENDORNA01');
+  const created = await svc.app.fetch(
+    new Request(`${PUBLIC_URL}/v1/connect-sessions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${svc.apiKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user_ref: 'v1', marketplace: 'US', kind: 'vendor' }),
+    }),
+  );
+  const { url } = (await created.json()) as { url: string };
+  const { res, url: last } = await new Browser(svc).follow(url);
+  assert.equal(res.status, 200);
+  assert.match(last, /\/oauth\/result\?.*kind=vendor/);
+  const text = await res.text();
+  assert.match(text, /Vendor connected/);
+  assert.doesNotMatch(text, /Seller connected/);
+  const seller = await new Browser(svc).follow(`${PUBLIC_URL}/oauth/result?status=connected&kind=seller`);
+  assert.match(await seller.res.text(), /Seller connected/);
 });
 
-test('Appstore re-authorization keeps the marketplace the seller connected with (US stays US)', async () => {
+test('Appstore re-authorization keeps the marketplace the seller connected with (US stays US)', async (t) => {
   // Re-authorizing a stored seller through the Appstore takes the sign-in hop (its owner).
-  const svc = await makeService({ SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' });
-  try {
-    await connectSeller(svc, { marketplace: 'US', userRef: 'u1' });
-    const before = await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
-    assert.equal(before?.marketplace, 'US');
-    await svc.emulator.control.consentMode('auto', 'A1EMUSELLERNA01');
-    const start = `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}&selling_partner_id=A1EMUSELLERNA01`;
-    const browser = new Browser(svc);
-    const { url: signin } = await browser.follow(start, (u) =>
-      u.startsWith('https://app.example.com/signin'),
-    );
-    const pending = new URL(signin).searchParams.get('spapi_pending');
-    const confirmed = await api(svc, 'POST', `/v1/appstore-sessions/${pending}/confirm`, { user_ref: 'u1' });
-    const { url: next } = (await confirmed.json()) as { url: string };
-    const { res } = await browser.follow(next);
-    assert.equal(res.status, 200, await res.clone().text());
-    assert.equal(await svc.lwaCalls('authorization_code'), 2, 're-authorized');
-    const after = await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
-    assert.equal(after?.marketplace, 'US');
-  } finally {
-    await svc.close();
-  }
+  const svc = await testService(t, { SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' });
+  await connectSeller(svc, { marketplace: 'US', userRef: 'u1' });
+  const before = await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
+  assert.equal(before?.marketplace, 'US');
+  await svc.emulator.control.consentMode('auto', 'A1EMUSELLERNA01');
+  const start = `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}&selling_partner_id=A1EMUSELLERNA01`;
+  const browser = new Browser(svc);
+  const { url: signin } = await browser.follow(start, (u) => u.startsWith('https://app.example.com/signin'));
+  const pending = new URL(signin).searchParams.get('spapi_pending');
+  const confirmed = await api(svc, 'POST', `/v1/appstore-sessions/${pending}/confirm`, { user_ref: 'u1' });
+  const { url: next } = (await confirmed.json()) as { url: string };
+  const { res } = await browser.follow(next);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.equal(await svc.lwaCalls('authorization_code'), 2, 're-authorized');
+  const after = await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
+  assert.equal(after?.marketplace, 'US');
 });
 
 test('admin "Connect a seller" ends back in the dashboard, with a link to the seller page', async () => {

@@ -11,7 +11,7 @@ import { SCOPES } from '../../src/server/tokens/api-keys.js';
 import { requestClientSecretRotation } from '../../src/server/ops/rotation.js';
 import { responseChecker } from '../helpers/openapi-responses.js';
 import { Browser, PUBLIC_URL, api, connectSeller } from '../helpers/service.js';
-import { makeOpsService, type OpsService } from '../helpers/ops-service.js';
+import { makeOpsService, type OpsService, testOpsService } from '../helpers/ops-service.js';
 
 type Doc = {
   paths: Record<string, Record<string, { responses: Record<string, unknown> }>>;
@@ -44,23 +44,19 @@ function servedRoutes(svc: OpsService): string[] {
     .map((r) => `${r.method} ${r.pattern}`);
 }
 
-test('openapi: every /v1 route is described and every described route exists', async () => {
-  const svc = await makeOpsService();
-  try {
-    const served = servedRoutes(svc);
-    const described = describedRoutes();
-    assert.ok(served.length >= 9, `the router lists the API routes (${served.join(', ')})`);
-    const undescribed = served.filter((r) => !described.includes(r));
-    const phantom = described.filter((r) => !served.includes(r));
-    assert.deepEqual(
-      undescribed,
-      [],
-      'routes without a declaration in DOCUMENTED_ROUTES (src/server/routes.ts)',
-    );
-    assert.deepEqual(phantom, [], 'described routes the router does not have');
-  } finally {
-    await svc.close();
-  }
+test('openapi: every /v1 route is described and every described route exists', async (t) => {
+  const svc = await testOpsService(t);
+  const served = servedRoutes(svc);
+  const described = describedRoutes();
+  assert.ok(served.length >= 9, `the router lists the API routes (${served.join(', ')})`);
+  const undescribed = served.filter((r) => !described.includes(r));
+  const phantom = described.filter((r) => !served.includes(r));
+  assert.deepEqual(
+    undescribed,
+    [],
+    'routes without a declaration in DOCUMENTED_ROUTES (src/server/routes.ts)',
+  );
+  assert.deepEqual(phantom, [], 'described routes the router does not have');
 });
 
 test('openapi: docs/openapi.json is the generated document (npm run openapi)', () => {
@@ -80,17 +76,12 @@ test("openapi: the README's route table is generated from the declarations (npm 
   }
 });
 
-test('openapi: every declared scope is an API-key scope', async () => {
-  const svc = await makeOpsService();
-  try {
-    const declared = svc.app.routes().length;
-    assert.ok(declared > 20, `the router holds the routes (${declared})`);
-    for (const r of DOCUMENTED_ROUTES) {
-      if (r.scope !== null)
-        assert.ok((SCOPES as readonly string[]).includes(r.scope), `${r.path}: ${r.scope}`);
-    }
-  } finally {
-    await svc.close();
+test('openapi: every declared scope is an API-key scope', async (t) => {
+  const svc = await testOpsService(t);
+  const declared = svc.app.routes().length;
+  assert.ok(declared > 20, `the router holds the routes (${declared})`);
+  for (const r of DOCUMENTED_ROUTES) {
+    if (r.scope !== null) assert.ok((SCOPES as readonly string[]).includes(r.scope), `${r.path}: ${r.scope}`);
   }
 });
 
@@ -116,28 +107,24 @@ test('openapi: every error code it lists is registered in HTTP_ERRORS with that 
   assert.deepEqual(wrong, []);
 });
 
-test('openapi: GET /openapi.json serves the document with this instance as its server; every schema compiles', async () => {
-  const svc = await makeOpsService();
-  try {
-    const res = await svc.app.fetch(new Request(`${PUBLIC_URL}/openapi.json`));
-    assert.equal(res.status, 200);
-    assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
-    const doc = (await res.json()) as Doc & { openapi: string };
-    assert.equal(doc.openapi, '3.1.0');
-    assert.deepEqual(doc.servers, [{ url: PUBLIC_URL }]);
-    assert.deepEqual({ ...doc, servers: undefined }, { ...document(), servers: undefined });
-    // Every $ref resolves and every schema is valid JSON Schema 2020-12.
-    const check = responseValidator(doc);
-    for (const [path, ops] of Object.entries(doc.paths)) {
-      for (const [method, op] of Object.entries(ops)) {
-        for (const status of Object.keys(op.responses)) {
-          const pattern = path.replace(/\{([a-z]+)\}/g, ':$1');
-          assert.throws(() => check(pattern, method, Number(status), Symbol('not json')), /does not match/);
-        }
+test('openapi: GET /openapi.json serves the document with this instance as its server; every schema compiles', async (t) => {
+  const svc = await testOpsService(t);
+  const res = await svc.app.fetch(new Request(`${PUBLIC_URL}/openapi.json`));
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+  const doc = (await res.json()) as Doc & { openapi: string };
+  assert.equal(doc.openapi, '3.1.0');
+  assert.deepEqual(doc.servers, [{ url: PUBLIC_URL }]);
+  assert.deepEqual({ ...doc, servers: undefined }, { ...document(), servers: undefined });
+  // Every $ref resolves and every schema is valid JSON Schema 2020-12.
+  const check = responseValidator(doc);
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    for (const [method, op] of Object.entries(ops)) {
+      for (const status of Object.keys(op.responses)) {
+        const pattern = path.replace(/\{([a-z]+)\}/g, ':$1');
+        assert.throws(() => check(pattern, method, Number(status), Symbol('not json')), /does not match/);
       }
     }
-  } finally {
-    await svc.close();
   }
 });
 

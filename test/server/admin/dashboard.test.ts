@@ -3,7 +3,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Browser, connectSeller, PUBLIC_URL } from '../../helpers/service.js';
-import { cookiePair, csrfOf, makeOpsService, type OpsService } from '../../helpers/ops-service.js';
+import {
+  cookiePair,
+  csrfOf,
+  makeOpsService,
+  type OpsService,
+  testOpsService,
+} from '../../helpers/ops-service.js';
 import { webhookEvent } from '../../../src/server/domain/events.js';
 import { markReauthorizationRequired } from '../../helpers/sellers.js';
 
@@ -297,7 +303,7 @@ test('webhooks page: pending and failed events, retry makes a failed one due aga
     assert.equal((await get(svc, '/admin/webhooks?state=nope', cookie)).status, 400);
   }));
 
-test('dev mode without a password: open on localhost only; serve mode without one: disabled', async () => {
+test('dev mode without a password: open on localhost only; serve mode without one: disabled', async (t) => {
   const dev = await makeOpsService({ mode: 'dev', env: { SPAPI_AUTH_PUBLIC_URL: 'http://localhost:3000' } });
   try {
     const res = await get(dev, '/admin', undefined, { host: 'localhost:3000' });
@@ -321,14 +327,10 @@ test('dev mode without a password: open on localhost only; serve mode without on
   } finally {
     await dev.close();
   }
-  const prod = await makeOpsService();
-  try {
-    assert.equal((await get(prod, '/admin')).status, 404);
-    assert.equal((await get(prod, '/admin/login')).status, 404);
-    assert.equal((await post(prod, '/admin/login', { password: 'x' })).status, 404);
-  } finally {
-    await prod.close();
-  }
+  const prod = await testOpsService(t);
+  assert.equal((await get(prod, '/admin')).status, 404);
+  assert.equal((await get(prod, '/admin/login')).status, 404);
+  assert.equal((await post(prod, '/admin/login', { password: 'x' })).status, 404);
 });
 
 test('login attempts are throttled', () =>

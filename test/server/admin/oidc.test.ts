@@ -21,7 +21,13 @@ import { OIDC_COOKIE } from '../../../src/server/admin/oidc-routes.js';
 import { AdminSessions, SESSION_COOKIE } from '../../../src/server/admin/session.js';
 import { devApplication } from '../../../src/emulator/dev-app.js';
 import { PUBLIC_URL, serviceEnv } from '../../helpers/service.js';
-import { cookiePair, csrfOf, makeOpsService, type OpsService } from '../../helpers/ops-service.js';
+import {
+  cookiePair,
+  csrfOf,
+  makeOpsService,
+  type OpsService,
+  testOpsService,
+} from '../../helpers/ops-service.js';
 import { signInAtProvider, startTestProvider, type TestProvider } from '../../helpers/oidc-provider.js';
 
 const REDIRECT_URI = `${PUBLIC_URL}/admin/oidc/callback`;
@@ -412,21 +418,17 @@ test('service: a verified address that only lower-cases into an allowed one (KEL
     }),
   ));
 
-test('service: a provider that cannot be reached does not stop the service; sign-in answers 503 oidc_unavailable', async () => {
+test('service: a provider that cannot be reached does not stop the service; sign-in answers 503 oidc_unavailable', async (t) => {
   const idp = await startTestProvider({ redirectUri: REDIRECT_URI });
   const env = oidcEnv(idp);
   await idp.close(); // nothing listens at the issuer now
-  const svc = await makeOpsService({ env });
-  try {
-    const login = await svc.app.fetch(new Request(`${PUBLIC_URL}/admin/login`));
-    assert.equal(login.status, 200);
-    const start = await svc.app.fetch(new Request(`${PUBLIC_URL}/admin/oidc/start`, { redirect: 'manual' }));
-    assert.equal(start.status, 503);
-    assert.match(await start.text(), /oidc_unavailable/);
-    assert.equal(start.headers.get('set-cookie')?.startsWith(`${OIDC_COOKIE}=;`), true);
-  } finally {
-    await svc.close();
-  }
+  const svc = await testOpsService(t, { env });
+  const login = await svc.app.fetch(new Request(`${PUBLIC_URL}/admin/login`));
+  assert.equal(login.status, 200);
+  const start = await svc.app.fetch(new Request(`${PUBLIC_URL}/admin/oidc/start`, { redirect: 'manual' }));
+  assert.equal(start.status, 503);
+  assert.match(await start.text(), /oidc_unavailable/);
+  assert.equal(start.headers.get('set-cookie')?.startsWith(`${OIDC_COOKIE}=;`), true);
 });
 
 test('session cookie: the operator reads back; a rewritten operator, or a sign-in value used as a session, is refused', () => {

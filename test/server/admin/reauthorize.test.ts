@@ -12,6 +12,7 @@ import {
   makeOpsService,
   passwordSession,
   type OpsService,
+  testOpsService,
 } from '../../helpers/ops-service.js';
 import { FLOW_TTL_MS } from '../../../src/server/flows/connect-link.js';
 import { markReauthorizationRequired } from '../../helpers/sellers.js';
@@ -148,34 +149,30 @@ test('"Connect a seller" on a stored seller: the refusal says what to do and lea
     );
   }));
 
-test('a website link with return_to: the refusal page links back to return_to with the error', async () => {
-  const svc = await makeOpsService();
-  try {
-    await connectSeller(svc, { userRef: 'acct-1' });
-    const created = await api(svc, 'POST', '/v1/connect-sessions', {
-      user_ref: 'acct-1',
-      marketplace: 'US',
-      return_to: 'https://app.example.com/sellers/done',
-    });
-    const { url } = (await created.json()) as { url: string };
-    const { res } = await new Browser(svc).follow(url);
-    assert.equal(res.status, 409);
-    const page = await res.text();
-    const back = new URL(/id="back" href="([^"]+)"/.exec(page)![1]!.replace(/&#38;/g, '&'));
-    assert.equal(back.origin + back.pathname, 'https://app.example.com/sellers/done');
-    assert.deepEqual(Object.fromEntries(back.searchParams), {
-      status: 'error',
-      error: 'seller_already_connected',
-      selling_partner_id: SELLER,
-      region: 'na',
-    });
-    // Without a return_to (the Appstore flow without sign-in) the page still says what to do.
-    const plain = await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'acct-1', marketplace: 'US' });
-    const { res: res2 } = await new Browser(svc).follow(((await plain.json()) as { url: string }).url);
-    const page2 = await res2.text();
-    assert.match(page2, /id="next-step"/);
-    assert.doesNotMatch(page2, /id="back"/);
-  } finally {
-    await svc.close();
-  }
+test('a website link with return_to: the refusal page links back to return_to with the error', async (t) => {
+  const svc = await testOpsService(t);
+  await connectSeller(svc, { userRef: 'acct-1' });
+  const created = await api(svc, 'POST', '/v1/connect-sessions', {
+    user_ref: 'acct-1',
+    marketplace: 'US',
+    return_to: 'https://app.example.com/sellers/done',
+  });
+  const { url } = (await created.json()) as { url: string };
+  const { res } = await new Browser(svc).follow(url);
+  assert.equal(res.status, 409);
+  const page = await res.text();
+  const back = new URL(/id="back" href="([^"]+)"/.exec(page)![1]!.replace(/&#38;/g, '&'));
+  assert.equal(back.origin + back.pathname, 'https://app.example.com/sellers/done');
+  assert.deepEqual(Object.fromEntries(back.searchParams), {
+    status: 'error',
+    error: 'seller_already_connected',
+    selling_partner_id: SELLER,
+    region: 'na',
+  });
+  // Without a return_to (the Appstore flow without sign-in) the page still says what to do.
+  const plain = await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'acct-1', marketplace: 'US' });
+  const { res: res2 } = await new Browser(svc).follow(((await plain.json()) as { url: string }).url);
+  const page2 = await res2.text();
+  assert.match(page2, /id="next-step"/);
+  assert.doesNotMatch(page2, /id="back"/);
 });

@@ -21,7 +21,7 @@ import {
 import { EVENT_ID_RE } from '../../../src/shared/event-id.js';
 import { repoRoot } from '../../helpers/cli.js';
 import { connectSeller } from '../../helpers/service.js';
-import { makeOpsService } from '../../helpers/ops-service.js';
+import { testOpsService } from '../../helpers/ops-service.js';
 
 const SELLER = {
   sellingPartnerId: 'A1B2C3',
@@ -152,28 +152,24 @@ test('no module outside events.ts (and the store vault it re-exports) writes an 
   assert.deepEqual(offenders, []);
 });
 
-test('the connect flow writes seller.authorized through the builder: evt_ id, source consent', async () => {
-  const svc = await makeOpsService();
-  try {
-    await connectSeller(svc, { userRef: 'acct-42' });
-    const [event] = await svc.store.claimWebhookEvents('test', { limit: 5, leaseMs: 1000 });
-    assert.equal(event?.type, 'seller.authorized');
-    assert.match(event.id, EVENT_ID_RE);
-    assert.deepEqual(event.data, {
-      selling_partner_id: 'A1EMUSELLERNA01',
-      region: 'na',
-      kind: 'seller',
-      user_ref: 'acct-42',
-      source: 'consent',
-      flow: 'website',
-      store_name: 'Emulator Seller (North America)',
-      marketplaces: [
-        { id: 'ATVPDKIKX0DER', country: 'US', name: 'Amazon.com', participating: true },
-        { id: 'A2EUQ1WTGCTBG2', country: 'CA', name: 'Amazon.ca', participating: true },
-        { id: 'A1AM78C64UM0Y8', country: 'MX', name: 'Amazon.com.mx', participating: true },
-      ],
-    });
-  } finally {
-    await svc.close();
-  }
+test('the connect flow writes seller.authorized through the builder: evt_ id, source consent', async (t) => {
+  const svc = await testOpsService(t);
+  await connectSeller(svc, { userRef: 'acct-42' });
+  const [event] = await svc.store.claimWebhookEvents('test', { limit: 5, leaseMs: 1000 });
+  assert.equal(event?.type, 'seller.authorized');
+  assert.match(event.id, EVENT_ID_RE);
+  assert.deepEqual(event.data, {
+    selling_partner_id: 'A1EMUSELLERNA01',
+    region: 'na',
+    kind: 'seller',
+    user_ref: 'acct-42',
+    source: 'consent',
+    flow: 'website',
+    store_name: 'Emulator Seller (North America)',
+    marketplaces: [
+      { id: 'ATVPDKIKX0DER', country: 'US', name: 'Amazon.com', participating: true },
+      { id: 'A2EUQ1WTGCTBG2', country: 'CA', name: 'Amazon.ca', participating: true },
+      { id: 'A1AM78C64UM0Y8', country: 'MX', name: 'Amazon.com.mx', participating: true },
+    ],
+  });
 });

@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { AMAZON_URL, Browser, api } from '../../helpers/service.js';
-import { cookiePair, csrfOf, makeOpsService, type OpsService } from '../../helpers/ops-service.js';
+import {
+  cookiePair,
+  csrfOf,
+  makeOpsService,
+  type OpsService,
+  testOpsService,
+} from '../../helpers/ops-service.js';
 import type { ServerResponse } from '../../../src/server/http/request.js';
 
 const PASSWORD = 'correct horse battery staple';
@@ -286,45 +292,37 @@ const loggedIn = (res: ServerResponse): boolean =>
   res.headers.location === '/admin' &&
   /spapi_admin=/.test(String(res.headers['set-cookie']));
 
-test('wrong admin passwords from address A do not lock out address B', async () => {
-  const svc = await makeOpsService({ env: { SPAPI_AUTH_ADMIN_PASSWORD: PASSWORD }, frozenClock: true });
-  try {
-    for (let i = 0; i < 30; i++) await adminLogin(svc, '203.0.113.5', `guess-${i}`);
-    const a = await adminLogin(svc, '203.0.113.5', PASSWORD);
-    assert.equal(a.status, 429, 'A is locked out, even with the right password');
-    assert.match(String(a.body), /login_throttled/);
-    assert.ok(Number(a.headers['retry-after']) > 0);
-    assert.ok(loggedIn(await adminLogin(svc, '198.51.100.9', PASSWORD)), 'B logs in');
-  } finally {
-    await svc.close();
-  }
+test('wrong admin passwords from address A do not lock out address B', async (t) => {
+  const svc = await testOpsService(t, { env: { SPAPI_AUTH_ADMIN_PASSWORD: PASSWORD }, frozenClock: true });
+  for (let i = 0; i < 30; i++) await adminLogin(svc, '203.0.113.5', `guess-${i}`);
+  const a = await adminLogin(svc, '203.0.113.5', PASSWORD);
+  assert.equal(a.status, 429, 'A is locked out, even with the right password');
+  assert.match(String(a.body), /login_throttled/);
+  assert.ok(Number(a.headers['retry-after']) > 0);
+  assert.ok(loggedIn(await adminLogin(svc, '198.51.100.9', PASSWORD)), 'B logs in');
 });
 
-test('admin login backoff: five free failures, then a lock-out that doubles with each failure, capped; a success clears it', async () => {
-  const svc = await makeOpsService({ env: { SPAPI_AUTH_ADMIN_PASSWORD: PASSWORD }, frozenClock: true });
-  try {
-    const a = '203.0.113.5';
-    for (let i = 0; i < 4; i++) assert.equal((await adminLogin(svc, a, 'wrong')).status, 303);
-    assert.equal((await adminLogin(svc, a, 'wrong')).status, 303, 'the fifth failure locks');
-    const waits: number[] = [];
-    for (let i = 0; i < 7; i++) {
-      const locked = await adminLogin(svc, a, 'wrong');
-      assert.equal(locked.status, 429);
-      const wait = Number(locked.headers['retry-after']);
-      waits.push(wait);
-      svc.advance(wait * 1000);
-      assert.equal((await adminLogin(svc, a, 'wrong')).status, 303, 'one guess after each lock-out');
-    }
-    assert.deepEqual(waits, [30, 60, 120, 240, 480, 900, 900]);
-    // One guess per lock-out: a brute force gets about 4 guesses an hour from one address.
-    svc.advance(900_000);
-    assert.ok(loggedIn(await adminLogin(svc, a, PASSWORD)));
-    // The success cleared the address: five free failures again.
-    for (let i = 0; i < 5; i++) assert.equal((await adminLogin(svc, a, 'wrong')).status, 303);
-    assert.equal((await adminLogin(svc, a, 'wrong')).status, 429);
-  } finally {
-    await svc.close();
+test('admin login backoff: five free failures, then a lock-out that doubles with each failure, capped; a success clears it', async (t) => {
+  const svc = await testOpsService(t, { env: { SPAPI_AUTH_ADMIN_PASSWORD: PASSWORD }, frozenClock: true });
+  const a = '203.0.113.5';
+  for (let i = 0; i < 4; i++) assert.equal((await adminLogin(svc, a, 'wrong')).status, 303);
+  assert.equal((await adminLogin(svc, a, 'wrong')).status, 303, 'the fifth failure locks');
+  const waits: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const locked = await adminLogin(svc, a, 'wrong');
+    assert.equal(locked.status, 429);
+    const wait = Number(locked.headers['retry-after']);
+    waits.push(wait);
+    svc.advance(wait * 1000);
+    assert.equal((await adminLogin(svc, a, 'wrong')).status, 303, 'one guess after each lock-out');
   }
+  assert.deepEqual(waits, [30, 60, 120, 240, 480, 900, 900]);
+  // One guess per lock-out: a brute force gets about 4 guesses an hour from one address.
+  svc.advance(900_000);
+  assert.ok(loggedIn(await adminLogin(svc, a, PASSWORD)));
+  // The success cleared the address: five free failures again.
+  for (let i = 0; i < 5; i++) assert.equal((await adminLogin(svc, a, 'wrong')).status, 303);
+  assert.equal((await adminLogin(svc, a, 'wrong')).status, 429);
 });
 
 test('admin login throttle behind a trusted proxy: keyed by the forwarded client, not the proxy', async () => {

@@ -11,6 +11,7 @@ import {
   errorCode,
   makeService,
   type TestService,
+  testService,
 } from '../../helpers/service.js';
 
 /** Runs the Appstore flow from Amazon's "Authorize now" to the result page; returns what it saw. */
@@ -64,58 +65,50 @@ test('Appstore flow completes with the callback host amazon.com, a regional Sell
   }
 });
 
-test('every Seller and Vendor Central host and alias of the marketplace table is accepted at the Login URI', async () => {
-  const svc = await makeService();
-  try {
-    const id = svc.config.applicationId;
-    const hosts = MARKETPLACES.flatMap((m) => [
-      new URL(m.sellerCentral).hostname,
-      new URL(m.vendorCentral).hostname,
-      ...m.sellerCentralAliases,
-      ...m.vendorCentralAliases,
-    ]);
-    for (const host of new Set(hosts)) {
-      const res = await loginUri(svc, `https://${host}/apps/authorize/confirm/${id}`);
-      assert.equal(res.status, 302, host);
-      const loc = new URL(res.headers.get('location')!);
-      assert.equal(loc.origin, `https://${host}`);
-      assert.equal(loc.pathname, `/apps/authorize/confirm/${id}`);
-    }
-  } finally {
-    await svc.close();
+test('every Seller and Vendor Central host and alias of the marketplace table is accepted at the Login URI', async (t) => {
+  const svc = await testService(t);
+  const id = svc.config.applicationId;
+  const hosts = MARKETPLACES.flatMap((m) => [
+    new URL(m.sellerCentral).hostname,
+    new URL(m.vendorCentral).hostname,
+    ...m.sellerCentralAliases,
+    ...m.vendorCentralAliases,
+  ]);
+  for (const host of new Set(hosts)) {
+    const res = await loginUri(svc, `https://${host}/apps/authorize/confirm/${id}`);
+    assert.equal(res.status, 302, host);
+    const loc = new URL(res.headers.get('location')!);
+    assert.equal(loc.origin, `https://${host}`);
+    assert.equal(loc.pathname, `/apps/authorize/confirm/${id}`);
   }
 });
 
-test('look-alikes of amazon.com and of Seller Central hosts: 400 invalid_callback_uri, no redirect, no cookie', async () => {
-  const svc = await makeService();
-  try {
-    const path = `/apps/authorize/confirm/${svc.config.applicationId}`;
-    for (const uri of [
-      `https://amazon.com.evil.example${path}`,
-      `https://evilamazon.com${path}`,
-      `https://www.amazon.com.evil.example${path}`,
-      `https://amazon.com@evil.example${path}`,
-      `https://evil.example@amazon.com${path}`,
-      `https://amazon.com:443${path}`,
-      `https://amazon.com:8443${path}`,
-      `http://amazon.com${path}`,
-      `https://amazon.com.${path}`,
-      `https://sellercentral.amazon.de.${path}`,
-      `https://amazоn.com${path}`, // Cyrillic о
-      `https://xn--amzon-hra.com${path}`, // punycode look-alike
-      `https://amazon.com${path}/../../evil`,
-      `//amazon.com.evil.example${path}`,
-    ]) {
-      const res = await loginUri(svc, uri);
-      assert.equal(res.status, 400, uri);
-      assert.equal(await errorCode(res), 'invalid_callback_uri', uri);
-      assert.equal(res.headers.get('location'), null, uri);
-      assert.equal(res.headers.get('set-cookie'), null, uri);
-    }
-    assert.equal(await svc.lwaCalls(), 0);
-  } finally {
-    await svc.close();
+test('look-alikes of amazon.com and of Seller Central hosts: 400 invalid_callback_uri, no redirect, no cookie', async (t) => {
+  const svc = await testService(t);
+  const path = `/apps/authorize/confirm/${svc.config.applicationId}`;
+  for (const uri of [
+    `https://amazon.com.evil.example${path}`,
+    `https://evilamazon.com${path}`,
+    `https://www.amazon.com.evil.example${path}`,
+    `https://amazon.com@evil.example${path}`,
+    `https://evil.example@amazon.com${path}`,
+    `https://amazon.com:443${path}`,
+    `https://amazon.com:8443${path}`,
+    `http://amazon.com${path}`,
+    `https://amazon.com.${path}`,
+    `https://sellercentral.amazon.de.${path}`,
+    `https://amazоn.com${path}`, // Cyrillic о
+    `https://xn--amzon-hra.com${path}`, // punycode look-alike
+    `https://amazon.com${path}/../../evil`,
+    `//amazon.com.evil.example${path}`,
+  ]) {
+    const res = await loginUri(svc, uri);
+    assert.equal(res.status, 400, uri);
+    assert.equal(await errorCode(res), 'invalid_callback_uri', uri);
+    assert.equal(res.headers.get('location'), null, uri);
+    assert.equal(res.headers.get('set-cookie'), null, uri);
   }
+  assert.equal(await svc.lwaCalls(), 0);
 });
 
 function loginUri(svc: TestService, callbackUri: string): Promise<Response> {

@@ -7,26 +7,22 @@ import { parseCallback } from '../../../src/core/callback.js';
 import { SELLING_PARTNER_ID_RE } from '../../../src/core/consent.js';
 import { createMemoryTokenVault } from '../../../src/core/memory-vault.js';
 import { createTokenManager } from '../../../src/core/token-manager.js';
-import { Browser, PUBLIC_URL, api, errorCode, makeService } from '../../helpers/service.js';
+import { Browser, PUBLIC_URL, api, errorCode, makeService, testService } from '../../helpers/service.js';
 
-test('a code of 1,000 characters (under the core limit of 2,048) reaches the exchange', async () => {
-  const svc = await makeService();
-  try {
-    const { url } = (await (
-      await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'u1', marketplace: 'US' })
-    ).json()) as { url: string };
-    const browser = new Browser(svc);
-    const { url: callback } = await browser.follow(url, (u) => u.startsWith(`${PUBLIC_URL}/oauth/callback`));
-    const long = new URL(callback);
-    long.searchParams.set('spapi_oauth_code', `AN${'x'.repeat(998)}`);
-    const res = await browser.request(long.href, { accept: 'application/json' });
-    // The emulator does not know that code: LWA's invalid_grant, not the service's own refusal.
-    assert.equal(res.status, 400);
-    assert.equal(await errorCode(res), 'authorization_code_invalid');
-    assert.equal(await svc.lwaCalls('authorization_code'), 1);
-  } finally {
-    await svc.close();
-  }
+test('a code of 1,000 characters (under the core limit of 2,048) reaches the exchange', async (t) => {
+  const svc = await testService(t);
+  const { url } = (await (
+    await api(svc, 'POST', '/v1/connect-sessions', { user_ref: 'u1', marketplace: 'US' })
+  ).json()) as { url: string };
+  const browser = new Browser(svc);
+  const { url: callback } = await browser.follow(url, (u) => u.startsWith(`${PUBLIC_URL}/oauth/callback`));
+  const long = new URL(callback);
+  long.searchParams.set('spapi_oauth_code', `AN${'x'.repeat(998)}`);
+  const res = await browser.request(long.href, { accept: 'application/json' });
+  // The emulator does not know that code: LWA's invalid_grant, not the service's own refusal.
+  assert.equal(res.status, 400);
+  assert.equal(await errorCode(res), 'authorization_code_invalid');
+  assert.equal(await svc.lwaCalls('authorization_code'), 1);
 });
 
 test('the selling partner id rule is the core one at the callback, the routes and the token manager', async () => {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { api, connectSeller, PUBLIC_URL } from '../../helpers/service.js';
-import { makeOpsService, type OpsService } from '../../helpers/ops-service.js';
+import { type OpsService, testOpsService } from '../../helpers/ops-service.js';
 
 const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
 
@@ -22,71 +22,59 @@ function families(text: string): Map<string, string> {
   return out;
 }
 
-test('/metrics has the standard process and runtime metrics beside the service own', async () => {
-  const svc = await makeOpsService();
-  try {
-    const res = await scrape(svc);
-    assert.equal(res.status, 200);
-    const text = await res.text();
-    const types = families(text);
-    for (const [name, type] of [
-      ['process_cpu_seconds_total', 'counter'],
-      ['process_cpu_user_seconds_total', 'counter'],
-      ['process_resident_memory_bytes', 'gauge'],
-      ['process_open_fds', 'gauge'],
-      ['process_start_time_seconds', 'gauge'],
-      ['nodejs_eventloop_lag_seconds', 'gauge'],
-      ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
-      ['nodejs_gc_duration_seconds', 'histogram'],
-      ['nodejs_active_handles_total', 'gauge'],
-      ['nodejs_heap_size_used_bytes', 'gauge'],
-      ['spapi_auth_http_requests_total', 'counter'],
-    ] as const) {
-      assert.equal(types.get(name), type, `${name} is a ${type}`);
-    }
-    const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1]);
-    assert.ok(rss > 10_000_000, `resident memory is the process's (${rss} bytes)`);
-    assert.ok(!/\n\n/.test(text), 'one exposition without blank lines');
-  } finally {
-    await svc.close();
+test('/metrics has the standard process and runtime metrics beside the service own', async (t) => {
+  const svc = await testOpsService(t);
+  const res = await scrape(svc);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const types = families(text);
+  for (const [name, type] of [
+    ['process_cpu_seconds_total', 'counter'],
+    ['process_cpu_user_seconds_total', 'counter'],
+    ['process_resident_memory_bytes', 'gauge'],
+    ['process_open_fds', 'gauge'],
+    ['process_start_time_seconds', 'gauge'],
+    ['nodejs_eventloop_lag_seconds', 'gauge'],
+    ['nodejs_eventloop_lag_p99_seconds', 'gauge'],
+    ['nodejs_gc_duration_seconds', 'histogram'],
+    ['nodejs_active_handles_total', 'gauge'],
+    ['nodejs_heap_size_used_bytes', 'gauge'],
+    ['spapi_auth_http_requests_total', 'counter'],
+  ] as const) {
+    assert.equal(types.get(name), type, `${name} is a ${type}`);
   }
+  const rss = Number(/^process_resident_memory_bytes (\S+)$/m.exec(text)?.[1]);
+  assert.ok(rss > 10_000_000, `resident memory is the process's (${rss} bytes)`);
+  assert.ok(!/\n\n/.test(text), 'one exposition without blank lines');
 });
 
-test('SPAPI_AUTH_METRICS_RUNTIME=false leaves the process metrics out', async () => {
-  const svc = await makeOpsService({ env: { SPAPI_AUTH_METRICS_RUNTIME: 'false' } });
-  try {
-    const types = families(await (await scrape(svc)).text());
-    assert.ok(types.has('spapi_auth_http_requests_total'));
-    assert.ok(![...types.keys()].some((n) => n.startsWith('process_') || n.startsWith('nodejs_')));
-  } finally {
-    await svc.close();
-  }
+test('SPAPI_AUTH_METRICS_RUNTIME=false leaves the process metrics out', async (t) => {
+  const svc = await testOpsService(t, { env: { SPAPI_AUTH_METRICS_RUNTIME: 'false' } });
+  const types = families(await (await scrape(svc)).text());
+  assert.ok(types.has('spapi_auth_http_requests_total'));
+  assert.ok(![...types.keys()].some((n) => n.startsWith('process_') || n.startsWith('nodejs_')));
 });
 
-test('with SPAPI_AUTH_METRICS_TOKEN, /metrics refuses a missing or wrong bearer token', async () => {
-  const svc = await makeOpsService({ env: { SPAPI_AUTH_METRICS_TOKEN: METRICS_TOKEN } });
-  try {
-    for (const auth of [
-      undefined,
-      'Bearer wrong-token-0123456789abcdef',
-      METRICS_TOKEN,
-      `Basic ${METRICS_TOKEN}`,
-    ]) {
-      const res = await scrape(svc, auth);
-      assert.equal(res.status, 401, `refused: ${auth ?? 'no header'}`);
-      assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
-      const body = await res.text();
-      assert.equal(JSON.parse(body).error.code, 'unauthorized');
-      assert.ok(!body.includes(METRICS_TOKEN) && !body.includes('spapi_auth_'));
-    }
-    const ok = await scrape(svc, `Bearer ${METRICS_TOKEN}`);
-    assert.equal(ok.status, 200);
-    assert.ok(families(await ok.text()).has('process_cpu_seconds_total'));
-    // The token is never part of the config's printed form.
-    assert.ok(!JSON.stringify(svc.config).includes(METRICS_TOKEN));
-  } finally {
-    await svc.close();
+test('with SPAPI_AUTH_METRICS_TOKEN, /metrics refuses a missing or wrong bearer token', async (t) => {
+  const svc = await testOpsService(t, { env: { SPAPI_AUTH_METRICS_TOKEN: METRICS_TOKEN } });
+  for (const auth of [
+    undefined,
+    'Bearer wrong-token-0123456789abcdef',
+    METRICS_TOKEN,
+    `Basic ${METRICS_TOKEN}`,
+  ]) {
+    const res = await scrape(svc, auth);
+    assert.equal(res.status, 401, `refused: ${auth ?? 'no header'}`);
+    assert.match(res.headers.get('www-authenticate') ?? '', /^Bearer/);
+    const body = await res.text();
+    assert.equal(JSON.parse(body).error.code, 'unauthorized');
+    assert.ok(!body.includes(METRICS_TOKEN) && !body.includes('spapi_auth_'));
   }
+  const ok = await scrape(svc, `Bearer ${METRICS_TOKEN}`);
+  assert.equal(ok.status, 200);
+  assert.ok(families(await ok.text()).has('process_cpu_seconds_total'));
+  // The token is never part of the config's printed form.
+  assert.ok(!JSON.stringify(svc.config).includes(METRICS_TOKEN));
 });
 
 const PROMQL_WORDS = new Set([
@@ -117,7 +105,7 @@ function metricNames(expr: string): string[] {
     .filter((w) => !PROMQL_WORDS.has(w));
 }
 
-test('docs/grafana-dashboard.json queries only metrics that /metrics has', async () => {
+test('docs/grafana-dashboard.json queries only metrics that /metrics has', async (t) => {
   const dashboard = JSON.parse(
     readFileSync(new URL('../../../docs/grafana-dashboard.json', import.meta.url), 'utf8'),
   ) as {
@@ -132,26 +120,22 @@ test('docs/grafana-dashboard.json queries only metrics that /metrics has', async
     })),
   ];
   assert.ok(exprs.length >= 20, `the dashboard has its queries (${exprs.length})`);
-  const svc = await makeOpsService();
-  try {
-    await connectSeller(svc);
-    assert.equal((await api(svc, 'GET', '/v1/sellers/A1EMUSELLERNA01/access-token')).status, 200);
-    const types = families(await (await scrape(svc)).text());
-    const missing: string[] = [];
-    let checked = 0;
-    for (const { where, expr } of exprs) {
-      for (const name of metricNames(expr)) {
-        checked++;
-        const family = name.replace(/_(bucket|sum|count)$/, '');
-        const ok = types.has(name) || (family !== name && types.get(family) === 'histogram');
-        if (!ok) missing.push(`${where}: ${name}`);
-      }
+  const svc = await testOpsService(t);
+  await connectSeller(svc);
+  assert.equal((await api(svc, 'GET', '/v1/sellers/A1EMUSELLERNA01/access-token')).status, 200);
+  const types = families(await (await scrape(svc)).text());
+  const missing: string[] = [];
+  let checked = 0;
+  for (const { where, expr } of exprs) {
+    for (const name of metricNames(expr)) {
+      checked++;
+      const family = name.replace(/_(bucket|sum|count)$/, '');
+      const ok = types.has(name) || (family !== name && types.get(family) === 'histogram');
+      if (!ok) missing.push(`${where}: ${name}`);
     }
-    assert.ok(checked >= exprs.length, 'every query names a metric');
-    assert.deepEqual(missing, []);
-  } finally {
-    await svc.close();
   }
+  assert.ok(checked >= exprs.length, 'every query names a metric');
+  assert.deepEqual(missing, []);
 });
 
 test('the dashboard check sees a metric that does not exist', () => {

@@ -14,7 +14,7 @@ import {
   requestClientSecretRotation,
 } from '../../../src/server/ops/rotation.js';
 import { api, connectSeller, errorCode } from '../../helpers/service.js';
-import { CANARY_SECRET, makeOpsService, type OpsService } from '../../helpers/ops-service.js';
+import { CANARY_SECRET, makeOpsService, type OpsService, testOpsService } from '../../helpers/ops-service.js';
 
 const SELLER = 'A1EMUSELLERNA01';
 const TOKEN_PATH = `/v1/sellers/${SELLER}/access-token`;
@@ -148,172 +148,156 @@ test('invalid_client with one secret: the other is tried once, the caller gets a
   }
 });
 
-test('every secret refused: 503 upstream_credentials_invalid, no seller marked, one credentials.invalid_client event', async () => {
-  const svc = await makeOpsService();
-  try {
-    await connectSeller(svc);
-    // The app's only secret stops working at Amazon (rotated elsewhere, expired).
-    await svc.emulator.control.registerApplication({
-      ...(await import('../../../src/emulator/dev-app.js')).devApplication('http://localhost:3000'),
-      clientSecret: 'SOMEotherSECRETnotOurs0000',
-    });
-    svc.advance(2 * HOUR);
-    for (let i = 0; i < 3; i++) {
-      const res = await api(svc, 'GET', TOKEN_PATH);
-      assert.equal(res.status, 503);
-      assert.equal(await errorCode(res), 'upstream_credentials_invalid');
-    }
-    const seller = await svc.store.getSeller({ sellingPartnerId: SELLER, region: 'na' });
-    assert.equal(seller?.status, 'active', 'a seller was marked for our own credentials');
-    await new Promise((r) => setTimeout(r, 20));
-    const events = (await svc.store.listWebhookEvents({})).filter(
-      (e) => e.type === 'credentials.invalid_client',
-    );
-    assert.equal(events.length, 1);
-    assert.equal(events[0]!.data.client_id, svc.config.lwaClientId);
-    assert.ok(svc.ops.metrics.invalidClients.get() >= 1);
-  } finally {
-    await svc.close();
+test('every secret refused: 503 upstream_credentials_invalid, no seller marked, one credentials.invalid_client event', async (t) => {
+  const svc = await testOpsService(t);
+  await connectSeller(svc);
+  // The app's only secret stops working at Amazon (rotated elsewhere, expired).
+  await svc.emulator.control.registerApplication({
+    ...(await import('../../../src/emulator/dev-app.js')).devApplication('http://localhost:3000'),
+    clientSecret: 'SOMEotherSECRETnotOurs0000',
+  });
+  svc.advance(2 * HOUR);
+  for (let i = 0; i < 3; i++) {
+    const res = await api(svc, 'GET', TOKEN_PATH);
+    assert.equal(res.status, 503);
+    assert.equal(await errorCode(res), 'upstream_credentials_invalid');
   }
+  const seller = await svc.store.getSeller({ sellingPartnerId: SELLER, region: 'na' });
+  assert.equal(seller?.status, 'active', 'a seller was marked for our own credentials');
+  await new Promise((r) => setTimeout(r, 20));
+  const events = (await svc.store.listWebhookEvents({})).filter(
+    (e) => e.type === 'credentials.invalid_client',
+  );
+  assert.equal(events.length, 1);
+  assert.equal(events[0]!.data.client_id, svc.config.lwaClientId);
+  assert.ok(svc.ops.metrics.invalidClients.get() >= 1);
 });
 
-test('every secret held has expired: 503 client_secret_expired (not a 500), nothing sent to LWA, one alarm', async () => {
-  const svc = await makeOpsService();
-  try {
-    await connectSeller(svc);
-    const notification = await rotateAtEmulator(svc);
-    const key = await svc.key(['notifications:write']);
-    assert.equal((await api(svc, 'POST', '/v1/notifications', notification, key)).status, 200);
-    // 181 days on: the old secret went seven days after the rotation, the new one after its 180.
-    svc.advance(181 * DAY);
-    const before = (await svc.emulator.control.stats()).token.refresh_token ?? {};
-    for (let i = 0; i < 3; i++) {
-      const res = await api(svc, 'GET', TOKEN_PATH);
-      assert.equal(res.status, 503, await res.clone().text());
-      assert.equal(await errorCode(res), 'client_secret_expired');
-    }
-    // After a reload the ring still knows them expired: the configured secret is not sent either.
-    await svc.ops.ring.reload();
-    const again = await api(svc, 'GET', TOKEN_PATH);
-    assert.equal(await errorCode(again), 'client_secret_expired');
-    assert.deepEqual(
-      (await svc.emulator.control.stats()).token.refresh_token ?? {},
-      before,
-      'LWA was not called',
-    );
-    const seller = await svc.store.getSeller({ sellingPartnerId: SELLER, region: 'na' });
-    assert.equal(seller?.status, 'active', 'a seller was marked for our own credentials');
-    await new Promise((r) => setTimeout(r, 20));
-    const alarms = (await svc.store.listWebhookEvents({})).filter(
-      (e) => e.type === 'credentials.invalid_client',
-    );
-    assert.equal(alarms.length, 1, 'one alarm per 15 minutes');
-    assert.equal(alarms[0]!.data.secrets_tried, 0);
-  } finally {
-    await svc.close();
+test('every secret held has expired: 503 client_secret_expired (not a 500), nothing sent to LWA, one alarm', async (t) => {
+  const svc = await testOpsService(t);
+  await connectSeller(svc);
+  const notification = await rotateAtEmulator(svc);
+  const key = await svc.key(['notifications:write']);
+  assert.equal((await api(svc, 'POST', '/v1/notifications', notification, key)).status, 200);
+  // 181 days on: the old secret went seven days after the rotation, the new one after its 180.
+  svc.advance(181 * DAY);
+  const before = (await svc.emulator.control.stats()).token.refresh_token ?? {};
+  for (let i = 0; i < 3; i++) {
+    const res = await api(svc, 'GET', TOKEN_PATH);
+    assert.equal(res.status, 503, await res.clone().text());
+    assert.equal(await errorCode(res), 'client_secret_expired');
   }
+  // After a reload the ring still knows them expired: the configured secret is not sent either.
+  await svc.ops.ring.reload();
+  const again = await api(svc, 'GET', TOKEN_PATH);
+  assert.equal(await errorCode(again), 'client_secret_expired');
+  assert.deepEqual(
+    (await svc.emulator.control.stats()).token.refresh_token ?? {},
+    before,
+    'LWA was not called',
+  );
+  const seller = await svc.store.getSeller({ sellingPartnerId: SELLER, region: 'na' });
+  assert.equal(seller?.status, 'active', 'a seller was marked for our own credentials');
+  await new Promise((r) => setTimeout(r, 20));
+  const alarms = (await svc.store.listWebhookEvents({})).filter(
+    (e) => e.type === 'credentials.invalid_client',
+  );
+  assert.equal(alarms.length, 1, 'one alarm per 15 minutes');
+  assert.equal(alarms[0]!.data.secrets_tried, 0);
 });
 
-test('APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY becomes credentials.client_secret_expiring, once', async () => {
-  const svc = await makeOpsService();
-  try {
-    const n = await svc.emulator.control.secretExpiry({ expiryTime: '2027-01-01T00:00:00.000Z' });
-    const key = await svc.key(['notifications:write']);
-    // As an SQS message body and as the bare notification: the same event, enqueued once.
-    const sqs = { MessageId: 'm-1', Body: JSON.stringify(n) };
-    for (const body of [sqs, n]) {
-      const res = await api(svc, 'POST', '/v1/notifications', body, key);
-      assert.equal(res.status, 200, await res.clone().text());
-      assert.equal(((await res.json()) as { notification_type: string }).notification_type, SECRET_EXPIRY);
-    }
-    const events = (await svc.store.listWebhookEvents({})).filter(
-      (e) => e.type === 'credentials.client_secret_expiring',
-    );
-    assert.equal(events.length, 1);
-    assert.deepEqual(events[0]!.data, {
-      client_id: svc.config.lwaClientId,
-      expires_at: '2027-01-01T00:00:00.000Z',
-      reason: 'PERIODIC_ROTATION',
-    });
-  } finally {
-    await svc.close();
+test('APPLICATION_OAUTH_CLIENT_SECRET_EXPIRY becomes credentials.client_secret_expiring, once', async (t) => {
+  const svc = await testOpsService(t);
+  const n = await svc.emulator.control.secretExpiry({ expiryTime: '2027-01-01T00:00:00.000Z' });
+  const key = await svc.key(['notifications:write']);
+  // As an SQS message body and as the bare notification: the same event, enqueued once.
+  const sqs = { MessageId: 'm-1', Body: JSON.stringify(n) };
+  for (const body of [sqs, n]) {
+    const res = await api(svc, 'POST', '/v1/notifications', body, key);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal(((await res.json()) as { notification_type: string }).notification_type, SECRET_EXPIRY);
   }
+  const events = (await svc.store.listWebhookEvents({})).filter(
+    (e) => e.type === 'credentials.client_secret_expiring',
+  );
+  assert.equal(events.length, 1);
+  assert.deepEqual(events[0]!.data, {
+    client_id: svc.config.lwaClientId,
+    expires_at: '2027-01-01T00:00:00.000Z',
+    reason: 'PERIODIC_ROTATION',
+  });
 });
 
-test('bad notifications get a stable code and never echo a secret', async () => {
-  const svc = await makeOpsService();
-  try {
-    const key = await svc.key(['notifications:write']);
-    const marker = 'amzn1.oa2-cs.v1.CANARYnewSecretMarker0000';
-    const base = {
-      notificationVersion: '1.0',
-      notificationType: NEW_SECRET,
-      payloadVersion: '1.0',
-      eventTime: new Date().toISOString(),
-      notificationMetadata: {
-        applicationId: svc.config.applicationId,
-        subscriptionId: 'y',
-        publishTime: 'z',
-        notificationId: 'n-1',
+test('bad notifications get a stable code and never echo a secret', async (t) => {
+  const svc = await testOpsService(t);
+  const key = await svc.key(['notifications:write']);
+  const marker = 'amzn1.oa2-cs.v1.CANARYnewSecretMarker0000';
+  const base = {
+    notificationVersion: '1.0',
+    notificationType: NEW_SECRET,
+    payloadVersion: '1.0',
+    eventTime: new Date().toISOString(),
+    notificationMetadata: {
+      applicationId: svc.config.applicationId,
+      subscriptionId: 'y',
+      publishTime: 'z',
+      notificationId: 'n-1',
+    },
+  };
+  const cases: [unknown, number, string][] = [
+    [
+      {
+        ...base,
+        payload: {
+          applicationOAuthClientNewSecret: {
+            clientId: 'amzn1.application-oa2-client.someoneelse',
+            newClientSecret: marker,
+            newClientSecretExpiryTime: '2027-01-01T00:00:00Z',
+            oldClientSecretExpiryTime: '2026-12-01T00:00:00Z',
+          },
+        },
       },
-    };
-    const cases: [unknown, number, string][] = [
-      [
-        {
-          ...base,
-          payload: {
-            applicationOAuthClientNewSecret: {
-              clientId: 'amzn1.application-oa2-client.someoneelse',
-              newClientSecret: marker,
-              newClientSecretExpiryTime: '2027-01-01T00:00:00Z',
-              oldClientSecretExpiryTime: '2026-12-01T00:00:00Z',
-            },
+      409,
+      'client_id_mismatch',
+    ],
+    [
+      {
+        ...base,
+        payload: {
+          applicationOAuthClientNewSecret: {
+            clientId: svc.config.lwaClientId,
+            newClientSecret: marker,
+            newClientSecretExpiryTime: 'soon',
+            oldClientSecretExpiryTime: '2026-12-01T00:00:00Z',
           },
         },
-        409,
-        'client_id_mismatch',
-      ],
-      [
-        {
-          ...base,
-          payload: {
-            applicationOAuthClientNewSecret: {
-              clientId: svc.config.lwaClientId,
-              newClientSecret: marker,
-              newClientSecretExpiryTime: 'soon',
-              oldClientSecretExpiryTime: '2026-12-01T00:00:00Z',
-            },
-          },
-        },
-        400,
-        'invalid_notification',
-      ],
-      [{ ...base, notificationType: 'ANY_OFFER_CHANGED', payload: {} }, 400, 'unsupported_notification'],
-      [{ hello: 'world' }, 400, 'invalid_notification'],
-      [{ Body: '{not json' }, 400, 'invalid_notification'],
-    ];
-    for (const [body, status, code] of cases) {
-      const res = await api(svc, 'POST', '/v1/notifications', body, key);
-      const text = await res.text();
-      assert.equal(res.status, status, text);
-      assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, code);
-      assert.ok(!text.includes(marker));
-    }
-    assert.ok(!svc.logs.join('').includes(marker));
-    assert.deepEqual(await svc.store.listAppSecrets(svc.config.lwaClientId), []);
-    await assert.rejects(
-      acceptNotification(
-        {
-          store: svc.store,
-          ring: svc.ops.ring,
-          actor: 'cli',
-          verifySecret: (x) => svc.amazon.verifyClientSecret(x),
-        },
-        '[]',
-      ),
-      (e: unknown) => e instanceof NotificationError && e.code === 'invalid_notification',
-    );
-  } finally {
-    await svc.close();
+      },
+      400,
+      'invalid_notification',
+    ],
+    [{ ...base, notificationType: 'ANY_OFFER_CHANGED', payload: {} }, 400, 'unsupported_notification'],
+    [{ hello: 'world' }, 400, 'invalid_notification'],
+    [{ Body: '{not json' }, 400, 'invalid_notification'],
+  ];
+  for (const [body, status, code] of cases) {
+    const res = await api(svc, 'POST', '/v1/notifications', body, key);
+    const text = await res.text();
+    assert.equal(res.status, status, text);
+    assert.equal((JSON.parse(text) as { error: { code: string } }).error.code, code);
+    assert.ok(!text.includes(marker));
   }
+  assert.ok(!svc.logs.join('').includes(marker));
+  assert.deepEqual(await svc.store.listAppSecrets(svc.config.lwaClientId), []);
+  await assert.rejects(
+    acceptNotification(
+      {
+        store: svc.store,
+        ring: svc.ops.ring,
+        actor: 'cli',
+        verifySecret: (x) => svc.amazon.verifyClientSecret(x),
+      },
+      '[]',
+    ),
+    (e: unknown) => e instanceof NotificationError && e.code === 'invalid_notification',
+  );
 });

@@ -339,9 +339,18 @@ curl -fsS -L --max-redirs 10 -c /tmp/jar -b /tmp/jar -o /dev/null -w '%{url_effe
       },
     );
 
-    it('no marker secret in anything the recipe printed', () => {
+    it("no marker secret in anything the recipe printed, in the units' logs or in nginx's", () => {
       assert.ok(Object.keys(outputs).length >= blocks.length, 'every block ran');
-      canary.assertClean(outputs);
+      const logs: Record<string, string> = {};
+      for (const log of [
+        '/var/log/spapi-auth@3001.log',
+        '/var/log/spapi-auth@3002.log',
+        '/var/log/nginx/access.log',
+        '/var/log/nginx/error.log',
+      ])
+        logs[log] = shOk(`cat ${log}`);
+      assert.match(logs['/var/log/spapi-auth@3001.log']!, /"msg":"request"/);
+      canary.assertClean({ ...outputs, ...logs });
     });
   });
 }

@@ -27,6 +27,7 @@ import {
 import type { Logger } from './http/log.js';
 import { renderHttpError, wantsJson } from './http/html.js';
 import { Router } from './http/router.js';
+import type { Route } from './http/route.js';
 import { registerTokenRoutes } from './tokens/routes.js';
 import { openApiDocument } from './openapi.js';
 import { HEALTHZ, OPENAPI_JSON, READYZ } from './routes.js';
@@ -72,6 +73,8 @@ export interface App {
   readonly context: ServiceContext;
   /** Every route the router holds, as (method, pattern). */
   routes(): readonly { readonly method: string; readonly pattern: string }[];
+  /** The declarations of those routes (see `http/route.ts`). */
+  declarations(): readonly Route[];
   /** Writes buffered audit records; call after the server stopped accepting requests. */
   close(): Promise<void>;
 }
@@ -303,6 +306,7 @@ export function createApp(deps: AppDeps): App {
     fetch: toFetchHandler(handle),
     context,
     routes: () => router.routes(),
+    declarations: () => router.declarations(),
     close: async () => {
       await revocations.stop();
       await audit.close();

@@ -76,11 +76,14 @@ test("openapi: the README's route table is generated from the declarations (npm 
   }
 });
 
-test('openapi: every declared scope is an API-key scope', async (t) => {
-  const svc = await testOpsService(t);
-  const declared = svc.app.routes().length;
-  assert.ok(declared > 20, `the router holds the routes (${declared})`);
+test('openapi: every route the service registers is a declaration; every declared scope is an API-key scope', async (t) => {
+  const svc = await testOpsService(t, { env: { SPAPI_AUTH_ADMIN_PASSWORD: 'a-long-admin-password' } });
+  const held = svc.app.routes().map((r) => `${r.method} ${r.pattern}`);
+  const declared = svc.app.declarations().map((r) => `${r.method} ${r.path}`);
+  assert.ok(held.length > 30, `the router holds the routes (${held.length})`);
+  assert.deepEqual(held, declared, 'routes registered without a declaration (router.route)');
   for (const r of DOCUMENTED_ROUTES) {
+    assert.ok(declared.includes(`${r.method} ${r.path}`), r.path);
     if (r.scope !== null) assert.ok((SCOPES as readonly string[]).includes(r.scope), `${r.path}: ${r.scope}`);
   }
 });

@@ -1,4 +1,5 @@
 /** "Connect a seller" (`/admin/connect`): a connect link made in the dashboard, for this browser or to send. */
+import { ADMIN_CONNECT, ADMIN_CONNECTED, ADMIN_CONNECT_PAGE } from './declarations.js';
 import { MARKETPLACES, findMarketplace, isRegion, type PartnerKind } from '../../core/marketplaces.js';
 import { createConnectLink, type ConnectLink } from '../flows/connect-link.js';
 import { HttpError, httpError } from '../http/request.js';
@@ -9,7 +10,7 @@ import { HTTP_ERRORS, type HttpErrorCode } from '../http/errors.js';
 import { adminActor, readForm, type AdminKit } from './kit.js';
 
 /** Where a connect link made in the dashboard returns after consent (`?status&selling_partner_id&region`). */
-export const CONNECTED_PATH = '/admin/connected';
+export const CONNECTED_PATH = ADMIN_CONNECTED.path;
 
 /**
  * Registers `GET` and `POST /admin/connect`, and the page the flow returns to.
@@ -21,7 +22,7 @@ export function registerConnectPage(kit: AdminKit): void {
   const { ctx } = kit;
   const { config } = ctx;
 
-  kit.get('/admin/connect', async (_req, a) => {
+  kit.get(ADMIN_CONNECT_PAGE, async (_req, a) => {
     const body = html`<h1>Connect a seller</h1>
       <section class="card">
         <p class="muted">
@@ -60,7 +61,7 @@ export function registerConnectPage(kit: AdminKit): void {
   // Amazon (a cross-site chain), so it would not be sent; the page links into the dashboard (a
   // same-site navigation that carries it) and shows nothing but the id the callback put in the URL.
   // A seller who was sent the link lands here too and sees the same plain confirmation.
-  kit.add('GET', CONNECTED_PATH, (req) => {
+  kit.add(ADMIN_CONNECTED, (req) => {
     if (!kit.enabled) return kit.disabled();
     const q = new URLSearchParams(req.rawQuery);
     const id = q.get('selling_partner_id') ?? '';
@@ -101,7 +102,7 @@ export function registerConnectPage(kit: AdminKit): void {
     return kit.render(undefined, 'connect', 'Connected', body);
   });
 
-  kit.add('POST', '/admin/connect', async (req) => {
+  kit.add(ADMIN_CONNECT, async (req) => {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const marketplace = findMarketplace(form.get('marketplace') ?? '');

@@ -3,6 +3,7 @@
  * health, the client-secret rotation (with the notifications kept aside) and the sellers that need
  * re-authorization.
  */
+import { ADMIN_HOME } from './declarations.js';
 import { html, type SafeHtml } from '../http/html.js';
 import type { ClientSecretRing } from '../ops/rotation.js';
 import type { ServiceMetrics } from '../ops/metrics.js';
@@ -21,7 +22,7 @@ import { noticeOf, type AdminKit } from './kit.js';
  */
 export function registerHomePage(kit: AdminKit): void {
   const { store } = kit.ctx;
-  kit.get('/admin', async (req, a) => {
+  kit.get(ADMIN_HOME, async (req, a) => {
     const [counts, depth, attention, rotations, aside] = await Promise.all([
       store.countSellersByStatus(),
       store.webhookOutboxDepth(),

@@ -16,6 +16,7 @@ import type { ServiceMetrics } from '../ops/metrics.js';
 import { html, renderHttpError, type SafeHtml } from '../http/html.js';
 import type { ClientSecretRing } from '../ops/rotation.js';
 import type { RouteHandler, Router } from '../http/router.js';
+import type { Route } from '../http/route.js';
 import { isLoopbackAddress, isLoopbackHost } from '../../core/loopback.js';
 import { adminPage, type Section } from './layout.js';
 import { createOidcSignIn, type OidcSignIn } from './oidc.js';
@@ -89,9 +90,9 @@ export interface AdminKit {
   /** The 404 page shown when the dashboard is disabled. */
   disabled(): ServerResponse;
   /** Registers a route whose refusals render as dashboard pages (not the OAuth flows' error page). */
-  add(method: string, path: string, handler: RouteHandler): void;
+  add(route: Route, handler: RouteHandler): void;
   /** Registers a GET page behind the access check (login redirect, 403, 404). */
-  get(path: string, handler: PageHandler): void;
+  get(route: Route, handler: PageHandler): void;
   /** For POSTs: a valid session, a matching CSRF token and a same-origin Origin (when sent). */
   checkPost(req: ServerRequest, form: URLSearchParams, needAuth?: boolean): AdminSession;
 }
@@ -101,7 +102,7 @@ export interface AdminKit {
  *
  * @example
  * const kit = createAdminKit(router, ctx, deps);
- * kit.get('/admin', async (req, a) => kit.render(a, 'overview', 'Overview', body));
+ * kit.get(ADMIN_HOME, async (req, a) => kit.render(a, 'overview', 'Overview', body));
  */
 export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminDeps): AdminKit {
   const { config } = ctx;
@@ -163,8 +164,9 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
       404,
     );
 
-  const add: AdminKit['add'] = (method, path, handler) => {
-    router.add(method, path, async (req, rc) => {
+  const add: AdminKit['add'] = (route, handler) => {
+    const method = route.method;
+    router.route(route, async (req, rc) => {
       try {
         // A form is read only when it can be accepted: nobody holds a connection open by sending
         // the headers of a POST and no body to a disabled dashboard, or without the session
@@ -250,8 +252,8 @@ export function createAdminKit(router: Router, ctx: ServiceContext, deps: AdminD
     return session!;
   };
 
-  const get: AdminKit['get'] = (path, handler) => {
-    add('GET', path, async (req, { params }) => {
+  const get: AdminKit['get'] = (route, handler) => {
+    add(route, async (req, { params }) => {
       const a = access(req);
       if (!('session' in a)) return a;
       const res = await handler(req, a, params);

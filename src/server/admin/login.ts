@@ -6,6 +6,7 @@
  * success clears it. Other addresses are not affected, so wrong passwords from one address lock
  * no operator out; while locked the password is not even checked. Per instance.
  */
+import { ADMIN_LOGIN, ADMIN_LOGIN_PAGE, ADMIN_LOGOUT } from './declarations.js';
 import { HttpError, httpError, redirect, type ServerResponse } from '../http/request.js';
 import { html } from '../http/html.js';
 import { FailureThrottle, addressKey } from '../http/limits.js';
@@ -23,7 +24,7 @@ export function registerLoginRoutes(kit: AdminKit): void {
   const secure = ctx.config.secureCookies;
   const throttle = new FailureThrottle({ now: ctx.now });
 
-  kit.add('GET', '/admin/login', (req) => {
+  kit.add(ADMIN_LOGIN_PAGE, (req) => {
     if (!kit.enabled) return kit.disabled();
     if (kit.devOpen) return redirect(303, kit.url('/admin'));
     let session = sessions.read(req.header('cookie'));
@@ -35,7 +36,7 @@ export function registerLoginRoutes(kit: AdminKit): void {
     return loginPage(sessions.csrfToken(session), failed, secure, kit.base, methods, cookie);
   });
 
-  kit.add('POST', '/admin/login', async (req) => {
+  kit.add(ADMIN_LOGIN, async (req) => {
     const form = await readForm(req);
     kit.checkPost(req, form, false);
     const key = `password:${addressKey(ctx.clientAddress(req))}`;
@@ -61,7 +62,7 @@ export function registerLoginRoutes(kit: AdminKit): void {
     return redirect(303, kit.url('/admin'), { 'set-cookie': cookie });
   });
 
-  kit.add('POST', '/admin/logout', async (req) => {
+  kit.add(ADMIN_LOGOUT, async (req) => {
     const session = kit.checkPost(req, await readForm(req));
     // Ended on the server too: a copy of the cookie is refused on every instance from now on.
     await ctx.revocations.revokeAdminSession(session.id, session.expiresAt);

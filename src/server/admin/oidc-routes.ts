@@ -16,6 +16,7 @@
  * answers that fail a check, where the account is not known): five failures in a row lock the key
  * out for 30 s, doubling up to 15 minutes; a successful sign-in clears both.
  */
+import { ADMIN_OIDC_CALLBACK, ADMIN_OIDC_START } from './declarations.js';
 import { HttpError, httpError, type ServerResponse } from '../http/request.js';
 import { html } from '../http/html.js';
 import { readCookie } from '../http/cookies.js';
@@ -54,7 +55,7 @@ export function registerOidcRoutes(kit: AdminKit): void {
     }
   };
 
-  kit.add('GET', '/admin/oidc/start', async (req) => {
+  kit.add(ADMIN_OIDC_START, async (req) => {
     refuseIfLocked(`oidc-address:${addressKey(ctx.clientAddress(req))}`);
     const { url, checks } = await oidc.start().catch(rethrow(clearCookie));
     const value = sessions.seal(PURPOSE, JSON.stringify(checks), OIDC_TTL_MS);
@@ -69,7 +70,7 @@ export function registerOidcRoutes(kit: AdminKit): void {
     };
   });
 
-  kit.add('GET', '/admin/oidc/callback', async (req) => {
+  kit.add(ADMIN_OIDC_CALLBACK, async (req) => {
     const addressLimitKey = `oidc-address:${addressKey(ctx.clientAddress(req))}`;
     refuseIfLocked(addressLimitKey);
     const checks = checksOf(sessions.unseal(PURPOSE, readCookie(req.header('cookie'), OIDC_COOKIE)));

@@ -2,6 +2,7 @@
  * One seller (`/admin/sellers/:id`): a card per region with its dates and last error, a
  * re-authorize and a delete action per region, and the seller's audit trail.
  */
+import { ADMIN_DELETE_SELLER, ADMIN_REAUTHORIZE, ADMIN_SELLER } from './declarations.js';
 import { isRegion, type Region } from '../../core/marketplaces.js';
 import type { AuditRecord, SellerProfile, SellerRecord } from '../../storage/store.js';
 import { HttpError, httpError, redirect, type ServerRequest } from '../http/request.js';
@@ -25,7 +26,7 @@ export function registerSellerDetailPage(kit: AdminKit): void {
   const { ctx } = kit;
   const { store } = ctx;
 
-  kit.get('/admin/sellers/:id', async (_req, a, params) => {
+  kit.get(ADMIN_SELLER, async (_req, a, params) => {
     const id = params.id!;
     const [records, audit] = await Promise.all([
       store.findSellers(id),
@@ -45,7 +46,7 @@ export function registerSellerDetailPage(kit: AdminKit): void {
   });
 
   // A page with the link, as "Connect a seller" shows one: to open here, or to copy and send.
-  kit.add('POST', '/admin/sellers/:id/reauthorize', async (req, { params }) => {
+  kit.add(ADMIN_REAUTHORIZE, async (req, { params }) => {
     const { session, region } = await regionAction(kit, req);
     const id = params.id!;
     const link = await createReauthorizationLink(ctx, {
@@ -68,7 +69,7 @@ export function registerSellerDetailPage(kit: AdminKit): void {
     return kit.render({ session, csrf: kit.sessions.csrfToken(session) }, 'sellers', id, body);
   });
 
-  kit.add('POST', '/admin/sellers/:id/delete', async (req, { params }) => {
+  kit.add(ADMIN_DELETE_SELLER, async (req, { params }) => {
     const { session, region } = await regionAction(kit, req);
     const id = params.id!;
     const { found } = await deleteSellerAuthorizations(store, id, {

@@ -1,4 +1,5 @@
 /** The sellers list (`/admin/sellers`): search by id or user_ref prefix, status filter, cursor pages. */
+import { ADMIN_SELLERS } from './declarations.js';
 import type { SellerStatus } from '../../storage/store.js';
 import { HttpError, httpError } from '../http/request.js';
 import { html } from '../http/html.js';
@@ -18,7 +19,7 @@ const STATUSES = new Set<string>(STATUS_ORDER);
  */
 export function registerSellersPage(kit: AdminKit): void {
   const { store } = kit.ctx;
-  kit.get('/admin/sellers', async (req, a) => {
+  kit.get(ADMIN_SELLERS, async (req, a) => {
     const q = new URLSearchParams(req.rawQuery);
     const status = q.get('status') ?? '';
     const search = (q.get('q') ?? '').trim();

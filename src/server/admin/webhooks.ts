@@ -3,6 +3,12 @@
  * (a pending event due now) and a redeliver action (a failed or delivered event queued again, same
  * id, fresh retry schedule).
  */
+import {
+  ADMIN_WEBHOOKS,
+  ADMIN_WEBHOOK_REDELIVER,
+  ADMIN_WEBHOOK_RETRY,
+  ADMIN_WEBHOOK_TEST,
+} from './declarations.js';
 import { EVENT_ID_INPUT } from '../../shared/event-id.js';
 import type { OutboxState, OutboxRecord } from '../../storage/store.js';
 import { HttpError, httpError, redirect } from '../http/request.js';
@@ -24,7 +30,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
   const { ctx } = kit;
   const { store } = ctx;
 
-  kit.get('/admin/webhooks', async (req, a) => {
+  kit.get(ADMIN_WEBHOOKS, async (req, a) => {
     const q = new URLSearchParams(req.rawQuery);
     const state = (q.get('state') ?? 'pending') as OutboxState;
     if (!OUTBOX_STATES.includes(state)) throw httpError('invalid_state');
@@ -84,7 +90,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
     return kit.render(a, 'webhooks', 'Webhooks', body);
   });
 
-  kit.add('POST', '/admin/webhooks/test', async (req) => {
+  kit.add(ADMIN_WEBHOOK_TEST, async (req) => {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const event = webhookTestEvent('admin', ctx.now());
@@ -98,7 +104,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
     return redirect(303, kit.url('/admin/webhooks?state=pending&notice=test_sent'));
   });
 
-  kit.add('POST', '/admin/webhooks/retry', async (req) => {
+  kit.add(ADMIN_WEBHOOK_RETRY, async (req) => {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';
@@ -116,7 +122,7 @@ export function registerWebhooksPage(kit: AdminKit): void {
 
   // A failed (given-up) or delivered event queued again with the same id: receivers deduplicate on
   // it. The attempt count starts over, so a given-up event gets the whole retry schedule again.
-  kit.add('POST', '/admin/webhooks/redeliver', async (req) => {
+  kit.add(ADMIN_WEBHOOK_REDELIVER, async (req) => {
     const form = await readForm(req);
     const session = kit.checkPost(req, form);
     const id = form.get('id') ?? '';

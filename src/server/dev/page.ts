@@ -17,8 +17,39 @@ import { HttpError, httpError, publicPathPrefix, redirect } from '../http/reques
 import { pill, when } from '../admin/layout.js';
 import { html, sitePage, type SafeHtml } from '../http/html.js';
 import type { Router } from '../http/router.js';
+import { defineRoute } from '../http/route.js';
 import { sellerJson } from '../sellers/json.js';
 import type { SellerRecord } from '../../storage/store.js';
+
+/** `GET /`: the dev start page. */
+export const DEV_START = defineRoute({
+  method: 'GET',
+  path: '/',
+  scope: null,
+  audience: 'internal',
+  summary: 'The dev start page',
+  description: 'The start page of `spapi-auth dev`.',
+  responses: { 200: { description: 'A page.' }, 302: { description: "To the public URL's host." } },
+  errors: [],
+});
+
+/** `POST /dev/connect`: the start page's connect form. */
+export const DEV_CONNECT = defineRoute({
+  method: 'POST',
+  path: '/dev/connect',
+  scope: null,
+  audience: 'internal',
+  summary: 'Connect from the dev start page',
+  description: 'A connect link for an emulator account, from the start page.',
+  responses: { 303: { description: 'To the connect link.' } },
+  errors: [
+    'flow_rate_limited',
+    'cross_origin_refused',
+    'invalid_marketplace',
+    'invalid_kind',
+    'invalid_user_ref',
+  ],
+});
 
 /**
  * The user_ref the dev page connects sellers under.
@@ -101,7 +132,7 @@ export function registerDevRoutes(
   const publicOrigin = new URL(config.publicUrl).origin;
   const base = publicPathPrefix(config.publicUrl);
 
-  router.add('GET', '/', async (req) => {
+  router.route(DEV_START, async (req) => {
     // The binding cookie is set for the host the browser uses; the callback comes back to the public
     // URL's host, so the flow must start there too.
     if (req.header('host') !== undefined && req.header('host') !== publicHost)
@@ -225,7 +256,7 @@ export function registerDevRoutes(
     });
   });
 
-  router.add('POST', '/dev/connect', async (req) => {
+  router.route(DEV_CONNECT, async (req) => {
     // Anyone who reaches the dev server may post this form: the browser flows' per-address limit.
     const limit = ctx.oauthLimit(req);
     if (!limit.allowed) {

@@ -23,6 +23,7 @@ import { ClientSecretRing, acceptNotification, requestClientSecretRotation } fro
 import { SecretRotationAgent } from './secret-rotation.js';
 import { registerNotificationRoutes } from './notification-routes.js';
 import type { Router } from '../http/router.js';
+import { defineRoute } from '../http/route.js';
 import { WebhookWorker, startReauthorizationSweep } from './webhooks.js';
 
 /** What {@link createOperations} returns. */
@@ -175,9 +176,21 @@ function metricsAccess(token: string | undefined): (authorization: string | unde
  * @example
  * registerOperationsRoutes(router, context, ops);
  */
+/** `GET /metrics`: Prometheus' text format, behind `SPAPI_AUTH_METRICS_TOKEN` when set. */
+export const METRICS = defineRoute({
+  method: 'GET',
+  path: '/metrics',
+  scope: null,
+  audience: 'internal',
+  summary: 'Metrics',
+  description: "The service's metrics in Prometheus' text format.",
+  responses: { 200: { description: 'The metrics.' } },
+  errors: ['unauthorized'],
+});
+
 export function registerOperationsRoutes(router: Router, ctx: ServiceContext, ops: Operations): void {
   const allowed = metricsAccess(ctx.config.metricsToken);
-  router.add('GET', '/metrics', async (req) => {
+  router.route(METRICS, async (req) => {
     if (!allowed(req.header('authorization'))) {
       return errorResponse('unauthorized', 'The metrics token is required: Authorization: Bearer …', {
         'www-authenticate': 'Bearer realm="metrics"',

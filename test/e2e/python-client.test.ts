@@ -1,28 +1,16 @@
 // The token API from another language: Debian's python3 with only its standard library reads
 // /openapi.json from a running `spapi-auth serve` (SQLite, the emulator on a port), pages through
 // the sellers and gets an access token — the operations found by their operationId.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Store } from '../../src/storage/store.js';
-import {
-  createKey,
-  freePort,
-  markerSecrets,
-  openTestStore,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
-  testSellers,
-  type ServeProcess,
-} from '../helpers/e2e.js';
+import { testSellers, type ServeProcess } from '../helpers/e2e.js';
+import { afterSuite, startFleet } from '../helpers/fleet.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./python/list_and_token.py', import.meta.url));
@@ -30,33 +18,22 @@ const missing = existsSync(PYTHON) ? null : `${PYTHON} is missing (apt-get insta
 if (missing !== null && process.env.CI === 'true') throw new Error(missing);
 
 describe('the token API from Python (standard library only)', { skip: missing ?? false }, () => {
-  const secrets = markerSecrets('Python');
+  const suite = afterSuite();
   const sellers = testSellers(3, 'PY').map((s) => s.sellingPartnerId);
-  const dir = mkdtempSync(join(tmpdir(), 'spapi-python-'));
   let amazon: RunningEmulator;
   let store: Store;
   let serve: ServeProcess;
   let apiKey: string;
 
   before(async () => {
-    const port = await freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
-    const databaseUrl = `sqlite:${join(dir, 'db.sqlite')}`;
-    let app;
-    ({ amazon, app } = await startTestEmulator(publicUrl, secrets.clientSecret, {
+    let instances: ServeProcess[];
+    ({ amazon, store, apiKey, instances } = await startFleet(suite, 1, {
+      label: 'python',
+      database: 'sqlite',
       sellers: testSellers(3, 'PY'),
+      scopes: ['sellers:read', 'tokens:read'],
     }));
-    store = await openTestStore(databaseUrl, secrets.encryptionKeys);
-    await seedSellers(amazon, app, secrets.clientSecret, store, sellers);
-    apiKey = await createKey(store, ['sellers:read', 'tokens:read']);
-    serve = await startServe(serveEnv({ app, secrets, amazon, databaseUrl, publicUrl, port }));
-  });
-
-  after(async () => {
-    await serve?.stop();
-    await store?.close();
-    await amazon?.close();
-    rmSync(dir, { recursive: true, force: true });
+    serve = instances[0]!;
   });
 
   it('lists every seller over two pages and gets a fresh access token for the first', async () => {

@@ -62,6 +62,8 @@ export interface Fleet {
   /** The instances' store, opened from the test process. */
   readonly store: Store;
   readonly databaseUrl: string;
+  /** With `database: 'sqlite'`: the temporary folder that holds the database file. */
+  readonly folder: string | undefined;
   /** The first instance's origin: the public URL every instance is configured with. */
   readonly publicUrl: string;
   /** One port per instance, in order. */
@@ -121,8 +123,10 @@ export async function startFleet(t: AfterHooks, n: number, opts: FleetOptions): 
   });
   const secrets = markerSecrets(opts.label);
   let databaseUrl: string;
+  let folder: string | undefined;
   if (opts.database === 'sqlite') {
     const dir = mkdtempSync(join(tmpdir(), `spapi-auth-${opts.label}-`));
+    folder = dir;
     drop = () => rmSync(dir, { recursive: true, force: true });
     databaseUrl = `sqlite:${join(dir, 'spapi-auth.db')}`;
   } else {
@@ -177,6 +181,7 @@ export async function startFleet(t: AfterHooks, n: number, opts: FleetOptions): 
     app,
     store,
     databaseUrl,
+    folder,
     publicUrl,
     ports,
     apiKey,

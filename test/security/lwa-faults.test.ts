@@ -1,31 +1,18 @@
 // The LWA faults against the real thing: `spapi-auth serve` as a process (SQLite), the emulator on
 // a port told to misbehave through its control API, every count taken at the emulator. Each case
 // uses its own seller whose stored access token has already expired, so its first request refreshes.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGzip } from 'node:zlib';
 import type { RunningEmulator } from '../../src/emulator/index.js';
 import type { Store } from '../../src/storage/store.js';
 import { addRunSecrets, createCanary } from '../helpers/canary.js';
-import {
-  createKey,
-  freePort,
-  markerSecrets,
-  openTestStore,
-  refreshCalls,
-  seedSellers,
-  serveEnv,
-  startServe,
-  startTestEmulator,
-  testSellers,
-  type ServeProcess,
-} from '../helpers/e2e.js';
+import { refreshCalls, testSellers, type ServeProcess } from '../helpers/e2e.js';
+import { afterSuite, startFleet, type Fleet } from '../helpers/fleet.js';
 
-const secrets = markerSecrets('LwaFaults');
 const SELLERS = testSellers(12, 'LWAF').map((s) => s.sellingPartnerId);
 const canary = createCanary();
 
@@ -34,7 +21,7 @@ let amazon: RunningEmulator;
 let store: Store;
 let serve: ServeProcess;
 let apiKey: string;
-let env: Record<string, string>;
+let fleet: Fleet;
 const errorBodies: string[] = [];
 const outputs: { stdout: string; stderr: string }[] = [];
 
@@ -45,7 +32,7 @@ const outputs: { stdout: string; stderr: string }[] = [];
 async function restart(): Promise<void> {
   await serve.stop();
   outputs.push(serve.output());
-  serve = await startServe(env);
+  serve = await fleet.serve(fleet.ports[0]!);
 }
 
 async function token(
@@ -82,37 +69,18 @@ async function gzipBomb(mib: number): Promise<Buffer> {
 }
 
 describe('LWA faults against a serve process', () => {
+  const suite = afterSuite();
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'spapi-lwa-faults-'));
-    const port = await freePort();
-    const publicUrl = `http://127.0.0.1:${port}`;
-    const started = await startTestEmulator(publicUrl, secrets.clientSecret, {
+    fleet = await startFleet(suite, 1, {
+      label: 'lwafaults',
+      database: 'sqlite',
       sellers: testSellers(12, 'LWAF'),
     });
-    amazon = started.amazon;
-    const app = started.app;
-    const databaseUrl = `sqlite:${join(dir, 'spapi-auth.db')}`;
-    store = await openTestStore(databaseUrl, secrets.encryptionKeys);
-    const seeded = await seedSellers(amazon, app, secrets.clientSecret, store, SELLERS);
-    apiKey = await createKey(store);
-    addRunSecrets(canary, { ...secrets, apiKey, seeded });
-    for (const [id, t] of seeded) canary.add(`seed access_token ${id}`, t.accessToken);
-    env = serveEnv({
-      app,
-      secrets,
-      amazon,
-      databaseUrl,
-      publicUrl,
-      port,
-    });
-    serve = await startServe(env);
-  });
-
-  after(async () => {
-    await serve?.stop();
-    await store?.close();
-    await amazon?.close();
-    rmSync(dir, { recursive: true, force: true });
+    ({ amazon, store, apiKey } = fleet);
+    serve = fleet.instances[0]!;
+    dir = fleet.folder!;
+    addRunSecrets(canary, { ...fleet.secrets, apiKey, seeded: fleet.seeded });
+    for (const [id, t] of fleet.seeded) canary.add(`seed access_token ${id}`, t.accessToken);
   });
 
   it('T-B1: LWA 503 twice then 200 → retried (3 refresh calls), the caller gets a token', async () => {

@@ -150,7 +150,7 @@ function serviceContext(deps: AppDeps): ServiceContext {
       oauthLimiter === undefined || oauthNetworkLimiter === undefined
         ? unlimited
         : takeBoth(oauthLimiter, oauthNetworkLimiter, clientAddress(req)),
-    pendingFlows: new PendingFlowCap(store, config.maxPendingFlows, log, now, config.oauthRateLimit > 0),
+    pendingFlows: new PendingFlowCap(store, config.maxPendingFlows, log),
   };
   return context;
 }

@@ -61,6 +61,8 @@ export interface Sealer {
   fingerprints(purpose: string, plaintext: string): string[];
   /** The active key's id (a fingerprint not starting with it is to be recomputed). */
   activeKid(): string;
+  /** The fingerprint under the ring's key `kid`, or undefined when the ring has no such key. */
+  fingerprintWith(purpose: string, plaintext: string, kid: string): string | undefined;
 }
 
 export function createSealer(keyRing: KeyRing | null | undefined): Sealer {
@@ -75,6 +77,8 @@ export function createSealer(keyRing: KeyRing | null | undefined): Sealer {
     fingerprint: (purpose, plaintext) => fingerprintValue(ring(), purpose, plaintext),
     fingerprints: (purpose, plaintext) => fingerprintCandidates(ring(), purpose, plaintext),
     activeKid: () => ring().activeKid,
+    fingerprintWith: (purpose, plaintext, kid) =>
+      ring().kids.includes(kid) ? fingerprintValue(ring(), purpose, plaintext, kid) : undefined,
   };
 }
 

@@ -3,7 +3,9 @@
  * `selling_partner_id`; the core parses and validates them (the callback URI is a redirect target:
  * an Amazon host and our exact confirm path, or a 400 and no redirect). With a sign-in URL the
  * browser first goes to the app's own sign-in page, and the app's backend confirms the pending
- * session with the signed-in user's `user_ref`; without one it goes straight back to Amazon.
+ * session with the signed-in user's `user_ref`; without one it goes straight back to Amazon. The
+ * Login URI stores nothing either way: the pending session or the OAuth transaction is carried,
+ * signed, in the sign-in token or the state (`carried.ts`) until the seller comes back.
  */
 import {
   buildAppstoreContinueUrl,
@@ -13,7 +15,6 @@ import {
 } from '../../core/consent.js';
 import { LoginRequestError } from '../../core/errors.js';
 import { findConsentHost, findMarketplace, MARKETPLACES, type Marketplace } from '../../core/marketplaces.js';
-import { hashState } from '../../core/state.js';
 import type { Config } from '../../config.js';
 import type { ServiceContext } from '../context.js';
 import { httpError, json, redirect, type ServerResponse } from '../http/request.js';
@@ -26,12 +27,12 @@ import {
   flowFailure,
   headWithoutSideEffects,
   rateLimited,
-  rateLimitedFailure,
   startTransaction,
   userRefOf,
   type AppstorePayload,
   type ConnectPayload,
 } from './transaction.js';
+import { consumePendingAppstore, pendingAppstoreToken, startCarriedTransaction } from './carried.js';
 
 /**
  * What an `amazon_callback_uri` must be for this service: Amazon's hosts and our confirm path (or the
@@ -65,15 +66,20 @@ export async function continueAtAmazon(
 ): Promise<ServerResponse> {
   const { config } = ctx;
   const marketplace = marketplaceOfCallback(login.amazonCallbackUri, config.amazonUrl);
-  const { state, cookie, codeChallenge } = await startTransaction(ctx, {
-    flow: 'appstore',
-    kind: 'seller',
-    marketplace,
-    region: marketplace.region,
-    userRef,
-    returnTo: null,
-    expectedSellingPartnerId: login.sellingPartnerId,
-  });
+  // Anonymous (the Login URI itself): carried in the state, nothing stored. After the app's sign-in
+  // (a connect link its backend made with an API key): stored, like a website flow's.
+  const { state, cookie, codeChallenge } =
+    userRef === null
+      ? await startCarriedTransaction(ctx, marketplace, login.sellingPartnerId)
+      : await startTransaction(ctx, {
+          flow: 'appstore',
+          kind: 'seller',
+          marketplace,
+          region: marketplace.region,
+          userRef,
+          returnTo: null,
+          expectedSellingPartnerId: login.sellingPartnerId,
+        });
   const location = buildAppstoreContinueUrl({
     amazonCallbackUri: login.amazonCallbackUri,
     amazonState: login.amazonState,
@@ -125,10 +131,8 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
           if (err instanceof LoginRequestError) return flowFailure(req, err.code);
           throw err;
         }
-        // A valid Login URI hit leaves a row for 10 minutes: admitted within the client's, its
-        // network's and the process's budget of pending flows, else refused (never evicting).
-        const admitted = ctx.pendingFlows.admit(ctx.clientAddress(req));
-        if (!admitted.allowed) return rateLimitedFailure(req, admitted.retryAfterS);
+        // A valid Login URI hit stores nothing (carried.ts): what it starts travels in the
+        // sign-in token or the state until the seller comes back, so a flood costs no rows.
         if (config.signinUrl !== undefined) {
           const marketplace = marketplaceOfCallback(login.amazonCallbackUri, config.amazonUrl);
           const payload: AppstorePayload = {
@@ -138,10 +142,8 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
             marketplace: marketplace.countryCode,
             version_beta: login.beta,
           };
-          const { token } = await createFlowSession(ctx, 'appstore', payload);
-          await ctx.pendingFlows.created();
           const signin = new URL(config.signinUrl);
-          signin.searchParams.set('spapi_pending', token);
+          signin.searchParams.set('spapi_pending', pendingAppstoreToken(ctx, payload));
           log.info('appstore login pending sign-in', { flow: 'appstore', seller_id: login.sellingPartnerId });
           return redirect(302, signin.href);
         }
@@ -156,7 +158,7 @@ export function registerAppstoreRoutes(router: Router, ctx: ServiceContext): voi
     const key = await ctx.keys.authenticate(req.header('authorization'), CONFIRM_APPSTORE_SESSION.scope);
     const body = await CONFIRM_APPSTORE_SESSION.readBody(req);
     const userRef = userRefOf(body);
-    const result = await store.consumeSession(await hashState(params.token!), 'appstore');
+    const result = await consumePendingAppstore(ctx, params.token!);
     if (!result.ok) {
       throw httpError(SESSION_FAILURES[result.reason]);
     }

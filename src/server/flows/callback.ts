@@ -7,7 +7,6 @@
  */
 import { parseCallback } from '../../core/callback.js';
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
-import { hashState } from '../../core/state.js';
 import type { ServiceContext } from '../context.js';
 import { readCookie } from '../http/cookies.js';
 import { HttpError, parseQuery, publicPathPrefix } from '../http/request.js';
@@ -17,6 +16,7 @@ import type { Router } from '../http/router.js';
 import { OAUTH_CALLBACK, OAUTH_RESULT } from './routes.js';
 import { TOKEN } from '../http/validate.js';
 import { completeAuthorization, refuseBeforeExchange } from './authorize.js';
+import { consumeTransaction } from './carried.js';
 import { bindingCookieName, flowFailure, headWithoutSideEffects, rateLimited } from './transaction.js';
 
 /** Why the store could not consume a transaction, as the code the browser sees. */
@@ -58,10 +58,7 @@ export function registerCallbackRoutes(router: Router, ctx: ServiceContext): voi
             'This browser did not start this authorization (the binding cookie is missing).',
           );
         }
-        const consumed = await store.consumeOAuthTransaction(
-          await hashState(state),
-          await hashState(binding),
-        );
+        const consumed = await consumeTransaction(ctx, state, binding);
         if (!consumed.ok) {
           return flowFailure(req, STATE_FAILURES[consumed.reason]);
         }

@@ -5,7 +5,8 @@
  *
  * The state is 32 random bytes kept only as a hash, bound to the browser by a separate random
  * cookie whose hash is stored with it, single use (consumed atomically by the store: one winner
- * under duplicate callbacks) and valid 10 minutes.
+ * under duplicate callbacks) and valid 10 minutes. The anonymous Appstore flow (the Login URI) stores
+ * nothing: its transaction is carried in a signed state with the same cookie (`carried.ts`).
  */
 import type { Marketplace, PartnerKind, Region } from '../../core/marketplaces.js';
 import { createPkce, createState, hashState, randomToken } from '../../core/state.js';
@@ -115,12 +116,25 @@ export async function startTransaction(
     expiresAt: ctx.now() + FLOW_TTL_MS,
   });
   await ctx.pendingFlows.created();
-  const cookie = serializeCookie(bindingCookieName(config.secureCookies), binding, {
+  return { state, cookie: bindingCookie(config, binding), codeChallenge: pkce?.codeChallenge };
+}
+
+/**
+ * The `Set-Cookie` of a binding cookie: for the flow's lifetime, `HttpOnly` (by default),
+ * `SameSite=Lax` (it must come back on Amazon's top-level redirect), `Secure` on https.
+ *
+ * @example
+ * const cookie = bindingCookie(config, randomToken(32));
+ */
+export function bindingCookie(
+  config: Pick<ServiceContext['config'], 'secureCookies'>,
+  binding: string,
+): string {
+  return serializeCookie(bindingCookieName(config.secureCookies), binding, {
     maxAgeSeconds: FLOW_TTL_MS / 1000,
     secure: config.secureCookies,
     sameSite: 'Lax',
   });
-  return { state, cookie, codeChallenge: pkce?.codeChallenge };
 }
 
 /**

@@ -54,34 +54,49 @@ export function flowMethods(ctx: SqlContext): FlowStore {
     return { ok: false, reason: 'expired' };
   }
 
-  return {
-    async createOAuthTransaction(input: OAuthTransactionInput) {
-      assertRegion(input.region);
-      assertTime(input.expiresAt, 'expiresAt');
-      const verifierEnc =
-        input.pkceVerifier === null
-          ? null
-          : sealer.seal('oauth_transactions', 'pkce_verifier', input.stateHash, input.pkceVerifier);
-      await db.run(
-        `INSERT INTO oauth_transactions (state_hash, binding_hash, flow, kind, marketplace, region, user_ref, return_to,
+  /** Inserts a transaction; `ifAbsent`: a row already under its state hash is kept, unchanged. */
+  async function insertTransaction(input: OAuthTransactionInput, ifAbsent: boolean): Promise<void> {
+    assertRegion(input.region);
+    assertTime(input.expiresAt, 'expiresAt');
+    const verifierEnc =
+      input.pkceVerifier === null
+        ? null
+        : sealer.seal('oauth_transactions', 'pkce_verifier', input.stateHash, input.pkceVerifier);
+    await db.run(
+      `INSERT INTO oauth_transactions (state_hash, binding_hash, flow, kind, marketplace, region, user_ref, return_to,
            expected_selling_partner_id, pkce_verifier_enc, created_at, expires_at, consumed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
-        [
-          input.stateHash,
-          input.bindingHash,
-          input.flow,
-          input.kind,
-          input.marketplace,
-          input.region,
-          input.userRef,
-          input.returnTo,
-          input.expectedSellingPartnerId,
-          verifierEnc,
-          now(),
-          input.expiresAt,
-        ],
-      );
-    },
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)${ifAbsent ? ' ON CONFLICT DO NOTHING' : ''}`,
+      [
+        input.stateHash,
+        input.bindingHash,
+        input.flow,
+        input.kind,
+        input.marketplace,
+        input.region,
+        input.userRef,
+        input.returnTo,
+        input.expectedSellingPartnerId,
+        verifierEnc,
+        now(),
+        input.expiresAt,
+      ],
+    );
+  }
+
+  /** Inserts a session; `ifAbsent` as for {@link insertTransaction}. */
+  async function insertSession(input: SessionInput, ifAbsent: boolean): Promise<void> {
+    assertSessionType(input.type);
+    assertTime(input.expiresAt, 'expiresAt');
+    const payloadEnc = sealer.seal('connect_sessions', 'payload', input.tokenHash, toJson(input.payload));
+    await db.run(
+      `INSERT INTO connect_sessions (token_hash, type, payload_enc, created_at, expires_at, consumed_at)
+         VALUES (?, ?, ?, ?, ?, NULL)${ifAbsent ? ' ON CONFLICT DO NOTHING' : ''}`,
+      [input.tokenHash, input.type, payloadEnc, now(), input.expiresAt],
+    );
+  }
+
+  const methods: FlowStore = {
+    createOAuthTransaction: (input) => insertTransaction(input, false),
 
     consumeOAuthTransaction(stateHash, bindingHash) {
       return consumeSingleUse(
@@ -112,16 +127,7 @@ export function flowMethods(ctx: SqlContext): FlowStore {
       );
     },
 
-    async createSession(input: SessionInput) {
-      assertSessionType(input.type);
-      assertTime(input.expiresAt, 'expiresAt');
-      const payloadEnc = sealer.seal('connect_sessions', 'payload', input.tokenHash, toJson(input.payload));
-      await db.run(
-        `INSERT INTO connect_sessions (token_hash, type, payload_enc, created_at, expires_at, consumed_at)
-         VALUES (?, ?, ?, ?, ?, NULL)`,
-        [input.tokenHash, input.type, payloadEnc, now(), input.expiresAt],
-      );
-    },
+    createSession: (input) => insertSession(input, false),
 
     consumeSession(tokenHash, type: SessionType) {
       return consumeSingleUse(
@@ -175,5 +181,21 @@ export function flowMethods(ctx: SqlContext): FlowStore {
       ]);
       return n;
     },
+
+    carriedMac: (purpose, body, kid = sealer.activeKid()) =>
+      sealer.fingerprintWith(`carried.${purpose}`, body, kid),
+
+    // Insert-if-absent, then the one conditional UPDATE of consume: of any number of claims of one
+    // state (on any instance), exactly one finds the row unconsumed.
+    async claimOAuthTransaction(input) {
+      await insertTransaction(input, true);
+      return methods.consumeOAuthTransaction(input.stateHash, input.bindingHash);
+    },
+
+    async claimSession(input) {
+      await insertSession(input, true);
+      return methods.consumeSession(input.tokenHash, input.type);
+    },
   };
+  return methods;
 }

@@ -80,6 +80,12 @@ export interface SessionRecord extends SessionInput {
   readonly consumedAt: number | null;
 }
 
+/**
+ * What a flow carries outside the store, signed: an Appstore OAuth state, a pending Appstore token,
+ * and the PKCE verifier derived from a carried state.
+ */
+export type CarriedPurpose = 'oauth_state' | 'appstore_pending' | 'pkce_verifier';
+
 /** OAuth transactions and single-use sessions. */
 export interface FlowStore {
   createOAuthTransaction(input: OAuthTransactionInput): Promise<void>;
@@ -101,4 +107,20 @@ export interface FlowStore {
    * Resolves to the count deleted.
    */
   trimPendingFlows(keep: number): Promise<number>;
+  /**
+   * A keyed MAC of a value a flow carries in a URL instead of a row (nothing is stored):
+   * `<kid>.<base64url HMAC-SHA256>` under a key derived (HKDF-SHA256) from the ring's key `kid`
+   * for `purpose`, never the encryption key itself. `kid` defaults to the active key; undefined when
+   * the ring has no such key (a value signed before that key was removed).
+   */
+  carriedMac(purpose: CarriedPurpose, body: string, kid?: string): string | undefined;
+  /**
+   * The single use of a carried transaction: records it under `input.stateHash` and consumes it, as
+   * {@link FlowStore.consumeOAuthTransaction} would. The first call for a state hash wins; any later
+   * one, concurrent or not, gets `consumed` (`binding_mismatch` for another binding) until the record
+   * is purged, an hour after `expiresAt`.
+   */
+  claimOAuthTransaction(input: OAuthTransactionInput): Promise<ConsumeResult<OAuthTransaction>>;
+  /** The same for a carried session: records it under `input.tokenHash` and consumes it, once. */
+  claimSession(input: SessionInput): Promise<ConsumeResult<SessionRecord>>;
 }

@@ -67,13 +67,13 @@ async function withFileService(
   }
 }
 
-test('one client hammering /oauth/login gets 429 flow_rate_limited after the limit and rows stop growing; another address still succeeds', () =>
+test('one client hammering /oauth/login gets 429 flow_rate_limited after the limit, and no hit stores a row; another address still succeeds', () =>
   withFileService({ SPAPI_AUTH_OAUTH_RATE_LIMIT: '10' }, async (svc, rows) => {
     const statuses: number[] = [];
     for (let i = 0; i < 40; i++) statuses.push((await from(svc, '203.0.113.5', 'GET', loginUri(svc))).status);
     assert.deepEqual(statuses.slice(0, 10), Array(10).fill(302));
     assert.deepEqual(statuses.slice(10), Array(30).fill(429));
-    assert.equal(rows('oauth_transactions'), 10, 'one row per allowed request, none after');
+    assert.equal(rows('oauth_transactions'), 0, 'nothing stored, admitted or refused: the state carries it');
 
     // The refusal: a page for a browser, JSON when asked for, both with Retry-After.
     const page = await from(svc, '203.0.113.5', 'GET', loginUri(svc));
@@ -95,12 +95,12 @@ test('one client hammering /oauth/login gets 429 flow_rate_limited after the lim
     svc.advance(6_000);
     assert.equal((await from(svc, '203.0.113.5', 'GET', loginUri(svc))).status, 302);
     assert.equal((await from(svc, '203.0.113.5', 'GET', loginUri(svc))).status, 429);
-    assert.equal(rows('oauth_transactions'), 12);
+    assert.equal(rows('oauth_transactions'), 0);
     // A HEAD (a link prefetcher) spends none of the allowance.
     assert.equal((await from(svc, '192.0.2.77', 'HEAD', loginUri(svc))).status, 200);
   }));
 
-test('with a sign-in URL the Login URI creates pending sessions: limited the same way', () =>
+test('with a sign-in URL the Login URI hands out carried pending sessions: limited the same way, nothing stored', () =>
   withFileService(
     { SPAPI_AUTH_OAUTH_RATE_LIMIT: '5', SPAPI_AUTH_SIGNIN_URL: 'https://app.example.com/signin' },
     async (svc, rows) => {
@@ -108,7 +108,7 @@ test('with a sign-in URL the Login URI creates pending sessions: limited the sam
       for (let i = 0; i < 20; i++)
         statuses.push((await from(svc, '203.0.113.5', 'GET', loginUri(svc))).status);
       assert.deepEqual(statuses, [...Array(5).fill(302), ...Array(15).fill(429)]);
-      assert.equal(rows('connect_sessions'), 5);
+      assert.equal(rows('connect_sessions'), 0);
     },
   ));
 
@@ -204,7 +204,7 @@ async function finishAppstore(svc: OpsService, address: string, started: ServerR
   return cb.status;
 }
 
-test('pending flows under a flood from many networks: refused at the cap, never evicted; a flow midway (60 s on the consent page) and a connect link complete', () =>
+test('a flood of the Login URI from many networks stores nothing and refuses no one within their limits; a flow midway (60 s on the consent page) and a connect link complete', () =>
   withFileService(
     { SPAPI_AUTH_MAX_PENDING_FLOWS: '100', SPAPI_AUTH_OAUTH_RATE_LIMIT: '30' },
     async (svc, rows) => {
@@ -218,14 +218,15 @@ test('pending flows under a flood from many networks: refused at the cap, never 
         statuses.push((await from(svc, `10.${i >> 8}.${i & 255}.9`, 'GET', loginUri(svc))).status);
         svc.advance(200); // 60 s of flood in all: the seller is on Amazon's consent page meanwhile
       }
-      assert.equal(
-        statuses.filter((s) => s === 302).length,
-        99,
-        'admitted up to the cap (one was the early flow)',
+      assert.deepEqual(
+        new Set(statuses),
+        new Set([302]),
+        'three times the cap, all admitted: no budget to spend',
       );
-      assert.equal(statuses.filter((s) => s === 429).length, 201, 'the rest refused, not evicting');
-      assert.ok(rows('oauth_transactions') <= 100, 'the cap holds');
+      assert.equal(rows('oauth_transactions'), 0, 'the flood stored no row');
+      assert.equal(rows('connect_sessions'), 1, 'only the connect link the app made');
       assert.ok((await finishAppstore(svc, '192.0.2.1', early)) < 400, 'the early Appstore flow completes');
+      assert.equal(rows('oauth_transactions'), 1, 'its single use, recorded at the callback');
       await svc.emulator.control.consentMode('auto', 'A1EMUSELLERGL01');
       const { res } = await new Browser(svc).follow(url);
       assert.equal(res.status, 200, await res.text());
@@ -233,7 +234,7 @@ test('pending flows under a flood from many networks: refused at the cap, never 
     },
   ));
 
-test('pending flows: 400 addresses in four /24s at their per-address limit hold at most 4 × 200 rows; a genuine seller from another network connects through the Appstore flow', () =>
+test('400 addresses in four /24s at their per-address limit: the per-network limit admits 4 × 300, none stores a row; a genuine seller from another network connects after 60 s', () =>
   withFileService({ SPAPI_AUTH_OAUTH_RATE_LIMIT: '30' }, async (svc, rows) => {
     let admitted = 0;
     for (let round = 0; round < 30; round++)
@@ -241,8 +242,8 @@ test('pending flows: 400 addresses in four /24s at their per-address limit hold 
         const res = await from(svc, `127.0.${i % 4}.${1 + Math.floor(i / 4)}`, 'GET', loginUri(svc));
         if (res.status === 302) admitted++;
       }
-    assert.equal(admitted, 4 * 200, 'each network stops at its budget of pending flows');
-    assert.equal(rows('oauth_transactions'), 800);
+    assert.equal(admitted, 4 * 300, 'each network stops at its rate limit (ten addresses’ worth)');
+    assert.equal(rows('oauth_transactions'), 0);
     const genuine = await from(svc, '198.51.100.20', 'GET', await sellerLoginUri(svc));
     assert.equal(genuine.status, 302);
     svc.advance(60_000);
@@ -250,7 +251,7 @@ test('pending flows: 400 addresses in four /24s at their per-address limit hold 
     assert.equal(await svc.lwaCalls('authorization_code'), 1);
   }));
 
-test('pending cap with a sign-in URL: pending Appstore sessions are refused past the cap, and one made before the flood can still be confirmed', () =>
+test('with a sign-in URL a flood stores no pending session, and the seller on the sign-in page before it confirms once', () =>
   withFileService(
     {
       SPAPI_AUTH_MAX_PENDING_FLOWS: '100',
@@ -265,10 +266,15 @@ test('pending cap with a sign-in URL: pending Appstore sessions are refused past
         statuses.push((await from(svc, `10.1.${i}.9`, 'GET', loginUri(svc))).status);
         svc.advance(100);
       }
-      assert.equal(statuses.filter((s) => s === 429).length, 151);
-      assert.equal(rows('connect_sessions'), 100);
+      assert.deepEqual(new Set(statuses), new Set([302]));
+      assert.equal(rows('connect_sessions'), 0, 'no pending session stored');
       const confirmed = await api(svc, 'POST', `/v1/appstore-sessions/${token}/confirm`, { user_ref: 'u1' });
       assert.equal(confirmed.status, 200, 'the seller on the sign-in page keeps its session');
+      const again = await api(svc, 'POST', `/v1/appstore-sessions/${token}/confirm`, { user_ref: 'u1' });
+      assert.equal(again.status, 410);
+      assert.equal(((await again.json()) as { error: { code: string } }).error.code, 'link_used');
+      // The single use of the pending token, and the connect link the confirm made.
+      assert.equal(rows('connect_sessions'), 2);
     },
   ));
 

@@ -280,7 +280,8 @@ test('Login URI happy path: 302 to the Amazon URL built from parts, relative cal
     assert.equal(loc.pathname, `/apps/authorize/confirm/${id}`);
     assert.equal(loc.searchParams.get('redirect_uri'), `${PUBLIC_URL}/oauth/callback`);
     assert.equal(loc.searchParams.get('amazon_state'), 'amz-state-1');
-    assert.match(loc.searchParams.get('state')!, /^[A-Za-z0-9_-]{43}$/);
+    // The carried transaction: signed with the key ring's key, within the callback's 512 characters.
+    assert.match(loc.searchParams.get('state')!, /^[A-Za-z0-9_-]{1,400}\.k1\.[A-Za-z0-9_-]{43}$/);
     assert.equal(loc.searchParams.get('version'), 'beta');
     assert.match(res.headers.getSetCookie()[0]!, /^spapi_tx=/);
   }

@@ -113,7 +113,8 @@ test('Appstore flow without a sign-in page: Amazon → Login URI → confirm →
   assert.ok(confirm);
   const q = new URL(confirm).searchParams;
   assert.equal(q.get('redirect_uri'), `${PUBLIC_URL}/oauth/callback`);
-  assert.match(q.get('state')!, /^[A-Za-z0-9_-]{43}$/);
+  // The transaction travels in the state (nothing stored at the Login URI): signed, < 512 characters.
+  assert.match(q.get('state')!, /^[A-Za-z0-9_-]{1,400}\.k1\.[A-Za-z0-9_-]{43}$/);
   assert.ok(q.get('amazon_state'));
   const seller = await svc.store.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' });
   assert.equal(seller?.userRef, null);
@@ -126,7 +127,7 @@ test('Appstore flow with the sign-in hop: pending session, confirm with user_ref
   const start = `${AMAZON_URL}/appstore/authorize?application_id=${svc.config.applicationId}`;
   const { url } = await browser.follow(start, (u) => u.startsWith('https://app.example.com/signin'));
   const pending = new URL(url).searchParams.get('spapi_pending');
-  assert.match(pending!, /^[A-Za-z0-9_-]{43}$/);
+  assert.match(pending!, /^[A-Za-z0-9_-]+\.k1\.[A-Za-z0-9_-]{43}$/);
   assert.equal(await svc.lwaCalls(), 0);
 
   const confirmed = await api(svc, 'POST', `/v1/appstore-sessions/${pending}/confirm`, {

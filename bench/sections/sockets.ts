@@ -53,19 +53,22 @@ interface Round {
   readonly attack: SocketReport | undefined;
   /** Connections the service held open mid-round, autocannon's and the metrics read excluded. */
   readonly serviceHeld: number | undefined;
+  /** Of those, held beside the attacker's share (waiting for a request or its refusal). */
+  readonly serviceWaiting: number | undefined;
   readonly rssPeak: number;
   /** CPU time (ms) over the load run: the service's and the attacker's. */
   readonly serviceCpuMs: number;
   readonly attackerCpuMs: number;
 }
 
-/** Open connections (active + idle) from `/metrics`. */
-async function serviceConnections(base: string): Promise<number> {
+/** Open connections from `/metrics`: active + idle, and those held beside a client's share. */
+async function serviceConnections(base: string): Promise<{ open: number; held: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
-  let n = 0;
+  let open = 0;
   for (const m of text.matchAll(/^spapi_auth_http_connections\{state="(?:active|idle)"\} (\d+)/gm))
-    n += Number(m[1]);
-  return n;
+    open += Number(m[1]);
+  const held = /^spapi_auth_http_connections\{state="held"\} (\d+)/m.exec(text);
+  return { open, held: held === null ? 0 : Number(held[1]) };
 }
 
 const LABELS: Readonly<Record<SocketMode, string>> = {
@@ -142,6 +145,7 @@ export const sockets: BenchSection = {
           let attack: SocketReport | undefined;
           let load: LoadResult;
           let held: number | undefined;
+          let waiting: number | undefined;
           let svcCpu = 0;
           let atkCpu = 0;
           try {
@@ -155,7 +159,9 @@ export const sockets: BenchSection = {
               prefix: pinned(1),
             });
             await sleep((SECONDS * 1000) / 2);
-            held = Math.max(0, (await serviceConnections(svc.url)) - CONNECTIONS - 1);
+            const conns = await serviceConnections(svc.url);
+            held = Math.max(0, conns.open - CONNECTIONS - 1);
+            waiting = conns.held;
             load = await running;
             svcCpu = cpuMs(svc.pid) - svcCpu;
             atkCpu = attacker === undefined ? 0 : cpuMs(attacker.pid) - atkCpu;
@@ -168,6 +174,7 @@ export const sockets: BenchSection = {
             load,
             attack,
             serviceHeld: held,
+            serviceWaiting: waiting,
             rssPeak: rss.stop(),
             serviceCpuMs: svcCpu,
             attackerCpuMs: atkCpu,
@@ -209,7 +216,7 @@ export const sockets: BenchSection = {
         const attackText =
           r.attack === undefined
             ? ''
-            : `; attacker: ${held[held.length >> 1] ?? 0} connections open (median of its samples, max ${held[held.length - 1] ?? 0}), service held ${r.serviceHeld} besides autocannon's; ${r.attack.opened.toLocaleString('en-US')} opened, ${r.attack.refused.toLocaleString('en-US')} refused (503), ${r.attack.closedByService.toLocaleString('en-US')} closed by the service, statuses ${
+            : `; attacker: ${held[held.length >> 1] ?? 0} connections open (median of its samples, max ${held[held.length - 1] ?? 0}), service held ${r.serviceHeld} in its share besides autocannon's and ${r.serviceWaiting} waiting beside it; ${r.attack.opened.toLocaleString('en-US')} opened, ${r.attack.refused.toLocaleString('en-US')} refused (503), ${r.attack.closedByService.toLocaleString('en-US')} closed by the service, statuses ${
                 Object.entries(r.attack.byStatus)
                   .map(([s, n]) => `${s}×${n}`)
                   .join(' ') || 'none'

@@ -211,12 +211,15 @@ async function tracked(limit: number, perAddress: number, now: () => number) {
     else res.end('ok');
   });
   const tracker = trackConnections(server, limit, { perAddress, perNetwork: 10 * perAddress, now });
+  const accepted: Socket[] = [];
+  server.on('connection', (s: Socket) => accepted.push(s));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as AddressInfo).port,
     tracker,
     gates,
     requests: () => requests,
+    accepted,
     close: () =>
       new Promise<void>((r) => {
         for (const g of gates.splice(0)) g();
@@ -307,5 +310,68 @@ test('T-C21: held connections give way first at the cap; past its held allowance
   } finally {
     for (const s of more) s.socket.destroy();
     await small.close();
+  }
+});
+
+test('T-C21: an address holding more than a tenth of its share opens new connections within its admissions; past them they are held and refused after the delay', async () => {
+  const srv = await tracked(1000, 20, () => 0); // admissions: a burst of 20; the clock stands still
+  const sockets: Raw[] = [];
+  try {
+    // 20 at once (18 of them past a tenth of the share spend an admission), then 10 closed.
+    for (let i = 0; i < 20; i++) sockets.push(await raw(srv.port, '127.0.0.1', SMALL));
+    await until('20 answered', () => sockets.every((s) => s.received().endsWith('ok')));
+    for (const s of sockets.splice(0, 10)) s.socket.destroy();
+    await until('10 left', () => srv.tracker.stats().idle === 10);
+    // Below its share, but with two admissions left: of five new ones, three are held.
+    const fresh: Raw[] = [];
+    for (let i = 0; i < 5; i++) fresh.push(await raw(srv.port, '127.0.0.1'));
+    sockets.push(...fresh);
+    await until('15 open', () => srv.tracker.stats().idle + srv.tracker.stats().held === 15);
+    assert.equal(srv.tracker.stats().held, 3);
+    for (const f of fresh) f.socket.write(SMALL);
+    await until(
+      'all five answered',
+      () => fresh.every((f) => statusOf(f.received()) !== 0),
+      SHARE_REFUSAL_DELAY_MS + 10_000,
+    );
+    const statuses = fresh.map((f) => statusOf(f.received()));
+    assert.equal(statuses.filter((s) => s === 200).length, 2);
+    assert.equal(statuses.filter((s) => s === 503).length, 3);
+    assert.equal(srv.tracker.stats().shed.refused_share, 3);
+    // Another address is not counted against it.
+    const other = await raw(srv.port, '127.0.1.8', SMALL);
+    sockets.push(other);
+    await until('the other address is answered', () => other.received().endsWith('ok'));
+  } finally {
+    for (const s of sockets) s.socket.destroy();
+    await srv.close();
+  }
+});
+
+test('T-C21: nothing more is read from a held connection whose request waits for its refusal', async () => {
+  const srv = await tracked(1000, 20, () => 0);
+  const sockets: Raw[] = [];
+  try {
+    for (let i = 0; i < 20; i++) sockets.push(await raw(srv.port, '127.0.0.1', SLOW));
+    await until('20 busy', () => srv.tracker.stats().active === 20);
+    const post = await raw(
+      srv.port,
+      '127.0.0.1',
+      'POST /small HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n' + 'x'.repeat(100),
+    );
+    sockets.push(post);
+    await until('its request waits', () => srv.requests() === 21);
+    const server = srv.accepted[20]!;
+    const before = server.bytesRead;
+    // The rest of a body trickling in (here all at once): left unread in the kernel's buffers.
+    post.socket.write('x'.repeat(64 * 1024));
+    await until('refused', () => statusOf(post.received()) === 503, SHARE_REFUSAL_DELAY_MS + 10_000);
+    assert.ok(
+      server.bytesRead - before < 64 * 1024,
+      `${server.bytesRead - before} bytes read after it was held`,
+    );
+  } finally {
+    for (const s of sockets) s.socket.destroy();
+    await srv.close();
   }
 });

@@ -149,13 +149,22 @@ export function connectionShare(limit: number): ConnectionShare {
  * refused: a client reconnecting the moment it is refused would otherwise make the process accept
  * and refuse thousands of connections a second.
  */
-export const SHARE_REFUSAL_DELAY_MS = 5_000;
+export const SHARE_REFUSAL_DELAY_MS = 10_000;
 
 /**
- * Connections a client at its share may hold besides it, waiting (a multiple of the share): they
- * take only room nobody else is using, since at the cap they are the first to go.
+ * Connections a client may hold beside its share, waiting (a multiple of the share): they take only
+ * room nobody else is using, since at the cap they are the first to go. In all a client holds at
+ * most `1 + HELD_PER_SHARE` times its share.
  */
 export const HELD_PER_SHARE = 2;
+
+/**
+ * New connections a second an address holding more than a tenth of its share may open, per
+ * connection of its share (a tenth: 100 a second at a share of 1,000), beyond a burst of its whole
+ * share; past that its new connections are held. A client with few connections open (one that
+ * opens a connection per request and closes it) is never counted.
+ */
+export const ADMISSIONS_PER_S_PER_SHARE = 0.1;
 
 /** What {@link trackConnections} returns: the per-request hooks and the numbers. */
 export interface ConnectionTracker {
@@ -218,16 +227,19 @@ interface Tracked {
  * module comment). Idle connections are kept in insertion-ordered sets (the process's, and each
  * address's and network's), so the longest-idle one is the first entry and every step is O(1).
  *
- * A connection that arrives while its client (address or network) is at its share is *held*: it
- * counts towards the cap but not the share, and waits for its first request. Then, if the client
- * has fallen below its share it simply joins it; if the client has an idle connection it gives
+ * A connection that arrives while its client (address or network) is at its share, or from an
+ * address that holds more than a tenth of its share and has spent its admissions
+ * ({@link ADMISSIONS_PER_S_PER_SHARE}), is *held*: it counts towards the cap but not the share, and
+ * waits for its first request. Then, if the client has fallen below its share (and has an
+ * admission left when it needs one) it joins it; if the client has an idle connection it gives
  * that one up for it (at most {@link EVICTIONS_PER_S_PER_SHARE} of its share a second beyond a burst, so that a client
  * cannot turn its own connections over as fast as it can open them: each new one can cost a
  * response, and eight pipelined `GET /openapi.json` are 800 KB); otherwise its request is answered
  * `503` after {@link SHARE_REFUSAL_DELAY_MS} rather than at once, since a client refused at once
- * may reconnect at once. A client holds at most {@link HELD_PER_SHARE} times its share of held
- * connections (beyond that its oldest silent one is closed for a new one, or the new one refused
- * at once); held connections give way first at the cap. Connections refused at once never reach
+ * may reconnect at once; nothing more is read from it meanwhile. A client holds at most
+ * `1 + HELD_PER_SHARE` times its share in all, held connections included (beyond that its oldest
+ * silent held one is closed for a new one, or the new one refused at once); held connections give
+ * way first at the cap. Connections refused at once never reach
  * Node's HTTP layer (no parser is set up for them): the tracker takes over the server's
  * `connection` event and hands only the connections it keeps to Node's own listener.
  *
@@ -257,6 +269,15 @@ export function trackConnections(
       ...(share.now === undefined ? {} : { now: share.now }),
     });
   const addressEvictions = evictions(share.perAddress);
+  const admissions = new RateLimiter({
+    perMinute: 60 * Math.max(1, share.perAddress * ADMISSIONS_PER_S_PER_SHARE),
+    burst: share.perAddress,
+    ...(share.now === undefined ? {} : { now: share.now }),
+  });
+  const busyFrom = Math.ceil(share.perAddress / 10);
+  /** Whether an address holding more than a tenth of its share has spent its admissions. */
+  const overAdmissions = (address: string | undefined): boolean =>
+    address !== undefined && byAddress.size(address) >= busyFrom && !admissions.take(address).allowed;
   const networkEvictions = evictions(share.perNetwork);
   const shed: Record<ShedAction, number> = {
     evicted_idle: 0,
@@ -313,8 +334,8 @@ export function trackConnections(
   const atShare = (address: string | undefined, network: string | undefined): boolean =>
     byAddress.size(address) >= share.perAddress || byNetwork.size(network) >= share.perNetwork;
   /** Room for a held connection within its client's held allowance; false when there is none. */
-  const heldRoom = (groups: Groups, key: string | undefined, max: number): boolean => {
-    if (groups.size(key) < max) return true;
+  const heldRoom = (groups: Groups, kept: Groups, key: string | undefined, perShare: number): boolean => {
+    if (groups.size(key) + kept.size(key) < perShare * (1 + HELD_PER_SHARE)) return true;
     const oldest = groups.oldestIdle(key);
     if (oldest === undefined) return false;
     evict(oldest, 'evicted_share');
@@ -324,6 +345,7 @@ export function trackConnections(
   const joinShare = (t: Tracked): boolean => {
     const overAddress = byAddress.size(t.address) >= share.perAddress;
     const overNetwork = byNetwork.size(t.network) >= share.perNetwork;
+    if (!overAddress && !overNetwork) return !overAdmissions(t.address);
     const fromAddress = overAddress ? byAddress.oldestIdle(t.address) : undefined;
     // An idle connection of the address is also one of its network.
     const fromNetwork =
@@ -349,11 +371,11 @@ export function trackConnections(
     const exempt = share.exempt?.(peer) === true;
     const address = exempt ? undefined : addressKey(peer);
     const network = exempt ? undefined : networkKey(peer);
-    const atItsShare = atShare(address, network);
+    const atItsShare = atShare(address, network) || overAdmissions(address);
     if (
       atItsShare &&
-      (!heldRoom(heldByAddress, address, share.perAddress * HELD_PER_SHARE) ||
-        !heldRoom(heldByNetwork, network, share.perNetwork * HELD_PER_SHARE))
+      (!heldRoom(heldByAddress, byAddress, address, share.perAddress) ||
+        !heldRoom(heldByNetwork, byNetwork, network, share.perNetwork))
     ) {
       refuse(socket, 'refused_share');
       return;
@@ -392,6 +414,8 @@ export function trackConnections(
           active++;
           join(socket, t);
           refusing.add(socket);
+          // Nothing more is read from it (a body trickling in would cost a read every few bytes).
+          (socket as unknown as { _handle?: { readStop?: () => unknown } })._handle?.readStop?.();
           t.timer = setTimeout(() => {
             forget(socket);
             refuse(socket, 'refused_share');

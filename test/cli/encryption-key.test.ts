@@ -8,6 +8,7 @@ import { parseKeyRing, sealedKeyId } from '../../src/storage/crypto.js';
 import type { Store } from '../../src/storage/store.js';
 import { cliCommand, repoRoot } from '../helpers/cli.js';
 import { assertFailure, assertNoLeak, cliWorld, keyEntry, seedSeller, type CliWorld } from './helpers.js';
+import { closeAfter } from '../helpers/after.js';
 
 /** How many stored values each key id seals. */
 async function valuesByKid(store: Store): Promise<Record<string, number>> {
@@ -25,45 +26,37 @@ async function valuesByKid(store: Store): Promise<Record<string, number>> {
 }
 
 describe('spapi-auth encryption-key generate', () => {
-  it('prints a new kid:<32 bytes base64> entry once, and how to install it', async () => {
-    const world = await cliWorld({ migrate: false });
-    try {
-      const r = await world.cli(['encryption-key', 'generate', '--kid', 'k2']);
-      assert.equal(r.code, 0, r.stderr);
-      const entry = r.stdout.trim();
-      assert.match(entry, /^k2:[A-Za-z0-9+/]{43}=$/);
-      assert.equal(Buffer.from(entry.slice(3), 'base64').length, 32);
-      parseKeyRing(`${entry},${world.keys}`); // usable as is, in front of the configured ring
-      assert.match(r.stderr, /prepend it: SPAPI_AUTH_ENCRYPTION_KEYS=k2:…,k1:…/);
-      assert.match(r.stderr, /encryption-key rewrap/);
-      assertNoLeak({ ...r, stdout: '' }, [entry.slice(3), world.keys.slice(3)]);
-      const json = await world.cli(['encryption-key', 'generate', '--json']);
-      const body = JSON.parse(json.stdout) as { kid: string; key: string; entry: string };
-      assert.match(body.kid, /^k\d{8}$/);
-      assert.equal(body.entry, `${body.kid}:${body.key}`);
-      assert.notEqual(body.key, entry.slice(3), 'a new key each time');
-      assertFailure(
-        await world.cli(['encryption-key', 'generate', '--kid', 'k1']),
-        2,
-        /key id 'k1' is already in SPAPI_AUTH_ENCRYPTION_KEYS/,
-      );
-      const refused = assertFailure(
-        await world.cli(['encryption-key', 'generate', '--kid', 'k1']),
-        2,
-        /no key was generated: a new key under the same id could not decrypt what the current one wrote\. .*--kid k2/,
-      );
-      assertNoLeak({ code: 2, stdout: '', stderr: refused }, [world.keys.slice(3)]);
-      assertFailure(await world.cli(['encryption-key', 'generate', '--kid', 'no spaces']), 2, /--kid/);
-      assertFailure(await world.cli(['encryption-key']), 2, /missing subcommand \(generate, rewrap\)/);
-      assertFailure(await world.cli(['encryption-key', 'rotate']), 2, /unknown subcommand 'rotate'/);
-      assertFailure(
-        await world.cli(['encryption-key', 'generate', '--batch-size', '5']),
-        2,
-        /does not apply/,
-      );
-    } finally {
-      await world.close();
-    }
+  it('prints a new kid:<32 bytes base64> entry once, and how to install it', async (t) => {
+    const world = closeAfter(t, await cliWorld({ migrate: false }));
+    const r = await world.cli(['encryption-key', 'generate', '--kid', 'k2']);
+    assert.equal(r.code, 0, r.stderr);
+    const entry = r.stdout.trim();
+    assert.match(entry, /^k2:[A-Za-z0-9+/]{43}=$/);
+    assert.equal(Buffer.from(entry.slice(3), 'base64').length, 32);
+    parseKeyRing(`${entry},${world.keys}`); // usable as is, in front of the configured ring
+    assert.match(r.stderr, /prepend it: SPAPI_AUTH_ENCRYPTION_KEYS=k2:…,k1:…/);
+    assert.match(r.stderr, /encryption-key rewrap/);
+    assertNoLeak({ ...r, stdout: '' }, [entry.slice(3), world.keys.slice(3)]);
+    const json = await world.cli(['encryption-key', 'generate', '--json']);
+    const body = JSON.parse(json.stdout) as { kid: string; key: string; entry: string };
+    assert.match(body.kid, /^k\d{8}$/);
+    assert.equal(body.entry, `${body.kid}:${body.key}`);
+    assert.notEqual(body.key, entry.slice(3), 'a new key each time');
+    assertFailure(
+      await world.cli(['encryption-key', 'generate', '--kid', 'k1']),
+      2,
+      /key id 'k1' is already in SPAPI_AUTH_ENCRYPTION_KEYS/,
+    );
+    const refused = assertFailure(
+      await world.cli(['encryption-key', 'generate', '--kid', 'k1']),
+      2,
+      /no key was generated: a new key under the same id could not decrypt what the current one wrote\. .*--kid k2/,
+    );
+    assertNoLeak({ code: 2, stdout: '', stderr: refused }, [world.keys.slice(3)]);
+    assertFailure(await world.cli(['encryption-key', 'generate', '--kid', 'no spaces']), 2, /--kid/);
+    assertFailure(await world.cli(['encryption-key']), 2, /missing subcommand \(generate, rewrap\)/);
+    assertFailure(await world.cli(['encryption-key', 'rotate']), 2, /unknown subcommand 'rotate'/);
+    assertFailure(await world.cli(['encryption-key', 'generate', '--batch-size', '5']), 2, /does not apply/);
   });
 });
 
@@ -110,17 +103,13 @@ describe('spapi-auth encryption-key rewrap', () => {
     );
   });
 
-  it('fails with credential_integrity_error when the ring lacks the key the values use, changing nothing', async () => {
+  it('fails with credential_integrity_error when the ring lacks the key the values use, changing nothing', async (t) => {
     const r = await world.cli(['encryption-key', 'rewrap'], { env: { SPAPI_AUTH_ENCRYPTION_KEYS: k2 } });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /credential_integrity_error/);
     assert.equal(r.stderr.trim().split('\n').at(-1)!.startsWith('spapi-auth encryption-key:'), true);
-    const store = await world.openStore();
-    try {
-      assert.deepEqual(await valuesByKid(store), { k1: sellers.length });
-    } finally {
-      await store.close();
-    }
+    const store = closeAfter(t, await world.openStore());
+    assert.deepEqual(await valuesByKid(store), { k1: sellers.length });
   });
 
   it('re-encrypts every value with the first key, in batches, with a running count; a second run has nothing to do', async () => {

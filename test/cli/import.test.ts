@@ -20,6 +20,7 @@ import {
 import { spApiCaller } from '../../src/server/tokens/gateway.js';
 import { freshDatabase, postgresUnavailable } from '../helpers/e2e.js';
 import { APP, CANARY_SECRET, cliWorld, emulatorRefreshToken, seedSeller, type CliWorld } from './helpers.js';
+import { closeAfter } from '../helpers/after.js';
 
 async function run(
   world: CliWorld,
@@ -128,55 +129,51 @@ test('import: good lines imported and serving tokens; revoked, malformed, bad re
   }
 });
 
-test('import: --dry-run calls nothing and stores nothing; CSV; another owner refused; exit 0 when all lines import', async () => {
-  const world = await cliWorld();
-  try {
-    const na = await emulatorRefreshToken(world, 'A1EMUSELLERNA01');
-    const store = await world.openStore();
-    await seedSeller(world, store, { id: 'A1EMUSELLEREU01', region: 'eu', userRef: 'owner-a' });
-    await store.close();
-    const eu = await emulatorRefreshToken(world, 'A1EMUSELLEREU01');
-    const csv = join(world.dir, 'sellers.csv');
-    writeFileSync(
-      csv,
-      'selling_partner_id,region,refresh_token,user_ref,kind\n' +
-        `A1EMUSELLERNA01,na,"${na}",acct-7,seller\n` +
-        `A1EMUSELLEREU01,eu,${eu},owner-b,seller\n`,
-    );
-    const before = await world.lwaCalls('refresh_token');
-    const dry = await run(world, ['sellers', 'import', csv, '--format', 'csv', '--dry-run', '--json']);
-    const drySummary = JSON.parse(dry.stdout) as {
-      valid: number;
-      failures: { line: number; code: string }[];
-    };
-    assert.equal(drySummary.valid, 1);
-    assert.deepEqual(
-      drySummary.failures.map((f) => [f.line, f.code]),
-      [[3, 'seller_owned_by_other_user']],
-    );
-    assert.equal(await world.lwaCalls('refresh_token'), before, 'a dry run calls no LWA');
-    const s2 = await world.openStore();
-    assert.equal(await s2.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' }), null);
-    await s2.close();
-    writeFileSync(
-      csv,
-      'selling_partner_id,region,refresh_token,user_ref\n' + `A1EMUSELLERNA01,na,${na},acct-7\n`,
-    );
-    const ok = await run(world, ['sellers', 'import', csv, '--format', 'csv']);
-    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
-    assert.match(ok.stdout, /1 line: 1 imported, 0 unchanged, 0 failed; 1 LWA refresh/);
-    assert.match(
-      ok.stdout,
-      /^note: 1 line imported without authorized_at: their 365-day re-authorization clock starts now$/m,
-    );
-    const usage = await run(world, ['sellers', 'import', csv, '--format', 'xml']);
-    assert.equal(usage.code, 2);
-    const missing = await run(world, ['sellers', 'import', join(world.dir, 'nope.jsonl')]);
-    assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /cannot read .*nope\.jsonl \(ENOENT\)/);
-  } finally {
-    await world.close();
-  }
+test('import: --dry-run calls nothing and stores nothing; CSV; another owner refused; exit 0 when all lines import', async (t) => {
+  const world = closeAfter(t, await cliWorld());
+  const na = await emulatorRefreshToken(world, 'A1EMUSELLERNA01');
+  const store = await world.openStore();
+  await seedSeller(world, store, { id: 'A1EMUSELLEREU01', region: 'eu', userRef: 'owner-a' });
+  await store.close();
+  const eu = await emulatorRefreshToken(world, 'A1EMUSELLEREU01');
+  const csv = join(world.dir, 'sellers.csv');
+  writeFileSync(
+    csv,
+    'selling_partner_id,region,refresh_token,user_ref,kind\n' +
+      `A1EMUSELLERNA01,na,"${na}",acct-7,seller\n` +
+      `A1EMUSELLEREU01,eu,${eu},owner-b,seller\n`,
+  );
+  const before = await world.lwaCalls('refresh_token');
+  const dry = await run(world, ['sellers', 'import', csv, '--format', 'csv', '--dry-run', '--json']);
+  const drySummary = JSON.parse(dry.stdout) as {
+    valid: number;
+    failures: { line: number; code: string }[];
+  };
+  assert.equal(drySummary.valid, 1);
+  assert.deepEqual(
+    drySummary.failures.map((f) => [f.line, f.code]),
+    [[3, 'seller_owned_by_other_user']],
+  );
+  assert.equal(await world.lwaCalls('refresh_token'), before, 'a dry run calls no LWA');
+  const s2 = await world.openStore();
+  assert.equal(await s2.getSeller({ sellingPartnerId: 'A1EMUSELLERNA01', region: 'na' }), null);
+  await s2.close();
+  writeFileSync(
+    csv,
+    'selling_partner_id,region,refresh_token,user_ref\n' + `A1EMUSELLERNA01,na,${na},acct-7\n`,
+  );
+  const ok = await run(world, ['sellers', 'import', csv, '--format', 'csv']);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.match(ok.stdout, /1 line: 1 imported, 0 unchanged, 0 failed; 1 LWA refresh/);
+  assert.match(
+    ok.stdout,
+    /^note: 1 line imported without authorized_at: their 365-day re-authorization clock starts now$/m,
+  );
+  const usage = await run(world, ['sellers', 'import', csv, '--format', 'xml']);
+  assert.equal(usage.code, 2);
+  const missing = await run(world, ['sellers', 'import', join(world.dir, 'nope.jsonl')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /cannot read .*nope\.jsonl \(ENOENT\)/);
 });
 
 test('export: tokens encrypted for the receiver; clear only behind its flag; SQLite → PostgreSQL keeps every seller active and serving tokens', async (t) => {
@@ -264,43 +261,39 @@ test('export: tokens encrypted for the receiver; clear only behind its flag; SQL
   }
 });
 
-test('import: the format follows the extension or the first line; --format overrides, with a hint when the file is in the other format', async () => {
-  const world = await cliWorld();
-  try {
-    const na = await emulatorRefreshToken(world, 'A1EMUSELLERNA01');
-    const eu = await emulatorRefreshToken(world, 'A1EMUSELLEREU01');
-    const csvText = 'selling_partner_id,region,refresh_token\n' + `A1EMUSELLERNA01,na,${na}\n`;
-    const csv = join(world.dir, 'sellers.csv');
-    writeFileSync(csv, csvText);
-    const byExtension = await run(world, ['sellers', 'import', csv, '--json']);
-    assert.equal(byExtension.code, 0, byExtension.stdout + byExtension.stderr);
-    assert.equal((JSON.parse(byExtension.stdout) as { imported: number }).imported, 1);
-    // No extension: the first line decides (a CSV header here, JSON lines below).
-    const bare = join(world.dir, 'sellers');
-    writeFileSync(bare, '\n' + csvText);
-    const sniffedCsv = await run(world, ['sellers', 'import', bare, '--json']);
-    assert.equal((JSON.parse(sniffedCsv.stdout) as { unchanged: number }).unchanged, 1, sniffedCsv.stderr);
-    const txt = join(world.dir, 'sellers.txt');
-    writeFileSync(
-      txt,
-      JSON.stringify({ selling_partner_id: 'A1EMUSELLEREU01', region: 'eu', refresh_token: eu }) + '\r\n',
-    );
-    const sniffedJson = await run(world, ['sellers', 'import', txt, '--json']);
-    assert.equal((JSON.parse(sniffedJson.stdout) as { imported: number }).imported, 1, sniffedJson.stderr);
-    // --format wins over the extension; a file in the other format says which to give.
-    const forced = await run(world, ['sellers', 'import', csv, '--format', 'jsonl']);
-    assert.equal(forced.code, 2);
-    assert.match(forced.stderr, /the file starts with a CSV header: give --format csv/);
-    const misnamed = join(world.dir, 'really-json.csv');
-    writeFileSync(misnamed, readFileSync(txt));
-    const wrong = await run(world, ['sellers', 'import', misnamed]);
-    assert.equal(wrong.code, 2);
-    assert.match(wrong.stderr, /the file holds JSON lines, not CSV: give --format jsonl/);
-    const overridden = await run(world, ['sellers', 'import', misnamed, '--format', 'jsonl', '--json']);
-    assert.equal((JSON.parse(overridden.stdout) as { unchanged: number }).unchanged, 1);
-  } finally {
-    await world.close();
-  }
+test('import: the format follows the extension or the first line; --format overrides, with a hint when the file is in the other format', async (t) => {
+  const world = closeAfter(t, await cliWorld());
+  const na = await emulatorRefreshToken(world, 'A1EMUSELLERNA01');
+  const eu = await emulatorRefreshToken(world, 'A1EMUSELLEREU01');
+  const csvText = 'selling_partner_id,region,refresh_token\n' + `A1EMUSELLERNA01,na,${na}\n`;
+  const csv = join(world.dir, 'sellers.csv');
+  writeFileSync(csv, csvText);
+  const byExtension = await run(world, ['sellers', 'import', csv, '--json']);
+  assert.equal(byExtension.code, 0, byExtension.stdout + byExtension.stderr);
+  assert.equal((JSON.parse(byExtension.stdout) as { imported: number }).imported, 1);
+  // No extension: the first line decides (a CSV header here, JSON lines below).
+  const bare = join(world.dir, 'sellers');
+  writeFileSync(bare, '\n' + csvText);
+  const sniffedCsv = await run(world, ['sellers', 'import', bare, '--json']);
+  assert.equal((JSON.parse(sniffedCsv.stdout) as { unchanged: number }).unchanged, 1, sniffedCsv.stderr);
+  const txt = join(world.dir, 'sellers.txt');
+  writeFileSync(
+    txt,
+    JSON.stringify({ selling_partner_id: 'A1EMUSELLEREU01', region: 'eu', refresh_token: eu }) + '\r\n',
+  );
+  const sniffedJson = await run(world, ['sellers', 'import', txt, '--json']);
+  assert.equal((JSON.parse(sniffedJson.stdout) as { imported: number }).imported, 1, sniffedJson.stderr);
+  // --format wins over the extension; a file in the other format says which to give.
+  const forced = await run(world, ['sellers', 'import', csv, '--format', 'jsonl']);
+  assert.equal(forced.code, 2);
+  assert.match(forced.stderr, /the file starts with a CSV header: give --format csv/);
+  const misnamed = join(world.dir, 'really-json.csv');
+  writeFileSync(misnamed, readFileSync(txt));
+  const wrong = await run(world, ['sellers', 'import', misnamed]);
+  assert.equal(wrong.code, 2);
+  assert.match(wrong.stderr, /the file holds JSON lines, not CSV: give --format jsonl/);
+  const overridden = await run(world, ['sellers', 'import', misnamed, '--format', 'jsonl', '--json']);
+  assert.equal((JSON.parse(overridden.stdout) as { unchanged: number }).unchanged, 1);
 });
 
 test('import: a refresh token stored for another seller id (also one stored before fingerprints existed), or given to another id earlier in the file, is refused before any LWA call; the summary says the ids are unverified', async () => {

@@ -30,6 +30,7 @@ import {
 import { chromiumMissing, launchChromium } from '../helpers/browser.js';
 import { docFiles, nginxMissing, startNginx, substitute, type RunningNginx } from '../helpers/nginx.js';
 import { selfSignedCert } from '../helpers/tls.js';
+import { closeAfter } from '../helpers/after.js';
 
 const SELLER = 'A1EMUSELLERNA01';
 // Another seller under the prefix: a plain connect link only creates, never replaces, a seller.
@@ -197,37 +198,33 @@ if (
       rmSync(dir, { recursive: true, force: true });
     });
 
-    it('the website flow in Chromium over https, served by both instances; __Host- cookie; token through the proxy', async () => {
+    it('the website flow in Chromium over https, served by both instances; __Host- cookie; token through the proxy', async (t) => {
       // The test certificate is self-signed: this browser profile accepts it, as it would a real one.
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      try {
-        const before = requestsSeen();
-        const { finalUrl, heading, txCookie } = await websiteFlow(context, siteUrl, SELLER, 'US');
-        assert.match(heading, /connected/i);
-        assert.match(finalUrl, /selling_partner_id=A1EMUSELLERNA01/);
-        assert.ok(txCookie, 'the connect link set the binding cookie');
-        assert.match(txCookie, /^__Host-spapi_tx=[^;]+; Path=\/;.*; Secure$/);
-        const token = await context.request.get(`${siteUrl}/v1/sellers/${SELLER}/access-token`, {
-          headers: { authorization: `Bearer ${apiKey}` },
-        });
-        assert.equal(token.status(), 200, await token.text());
-        assert.equal(token.headers()['strict-transport-security'], 'max-age=63072000; includeSubDomains');
-        const served = requestsSeen().map((n, i) => n - before[i]!);
-        assert.ok(
-          served.every((n) => n > 0),
-          `round robin: each instance served part of the flow (${served.join(' and ')} requests)`,
-        );
-        // The request id nginx made is the one the instance logged.
-        const listed = await context.request.get(`${siteUrl}/v1/sellers`, {
-          headers: { authorization: `Bearer ${apiKey}` },
-        });
-        assert.equal(listed.status(), 200);
-        const id = listed.headers()['x-request-id'];
-        assert.match(id ?? '', /^[0-9a-f]{32}$/);
-        assert.ok(instances.some((i) => i.output().stdout.includes(`"request_id":"${id}"`)));
-      } finally {
-        await context.close();
-      }
+      const context = closeAfter(t, await browser.newContext({ ignoreHTTPSErrors: true }));
+      const before = requestsSeen();
+      const { finalUrl, heading, txCookie } = await websiteFlow(context, siteUrl, SELLER, 'US');
+      assert.match(heading, /connected/i);
+      assert.match(finalUrl, /selling_partner_id=A1EMUSELLERNA01/);
+      assert.ok(txCookie, 'the connect link set the binding cookie');
+      assert.match(txCookie, /^__Host-spapi_tx=[^;]+; Path=\/;.*; Secure$/);
+      const token = await context.request.get(`${siteUrl}/v1/sellers/${SELLER}/access-token`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      assert.equal(token.status(), 200, await token.text());
+      assert.equal(token.headers()['strict-transport-security'], 'max-age=63072000; includeSubDomains');
+      const served = requestsSeen().map((n, i) => n - before[i]!);
+      assert.ok(
+        served.every((n) => n > 0),
+        `round robin: each instance served part of the flow (${served.join(' and ')} requests)`,
+      );
+      // The request id nginx made is the one the instance logged.
+      const listed = await context.request.get(`${siteUrl}/v1/sellers`, {
+        headers: { authorization: `Bearer ${apiKey}` },
+      });
+      assert.equal(listed.status(), 200);
+      const id = listed.headers()['x-request-id'];
+      assert.match(id ?? '', /^[0-9a-f]{32}$/);
+      assert.ok(instances.some((i) => i.output().stdout.includes(`"request_id":"${id}"`)));
     });
 
     it('through nginx the per-address limit counts the browser address nginx forwards, never a forged X-Forwarded-For', async () => {
@@ -272,7 +269,7 @@ if (
       assert.deepEqual([await loginFrom('127.0.0.6'), await loginFrom('127.0.0.6')], [400, 400]);
     });
 
-    it('plain http is redirected to https; /metrics is not served through the proxy', async () => {
+    it('plain http is redirected to https; /metrics is not served through the proxy', async (t) => {
       const res = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) => {
         httpRequest(`http://127.0.0.1:${httpPort}/v1/sellers`, (r) => {
           r.resume();
@@ -283,35 +280,27 @@ if (
       });
       assert.equal(res.status, 301);
       assert.equal(res.location, 'https://127.0.0.1/v1/sellers');
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      try {
-        assert.equal((await context.request.get(`${siteUrl}/metrics`)).status(), 404);
-        assert.equal((await context.request.get(`${siteUrl}/readyz`)).status(), 200);
-        // Straight to an instance, for the monitoring network.
-        assert.equal((await fetch(`${instances[0]!.url}/metrics`)).status, 200);
-      } finally {
-        await context.close();
-      }
+      const context = closeAfter(t, await browser.newContext({ ignoreHTTPSErrors: true }));
+      assert.equal((await context.request.get(`${siteUrl}/metrics`)).status(), 404);
+      assert.equal((await context.request.get(`${siteUrl}/readyz`)).status(), 200);
+      // Straight to an instance, for the monitoring network.
+      assert.equal((await fetch(`${instances[0]!.url}/metrics`)).status, 200);
     });
 
-    it('graceful shutdown: with one instance stopped (SIGTERM), every request still succeeds through the other', async () => {
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      try {
-        await instances[0]!.stop(15_000);
-        const { code, signal } = await instances[0]!.exited;
-        assert.deepEqual(
-          { code, signal },
-          { code: 0, signal: null },
-          'the instance exited by itself on SIGTERM',
-        );
-        for (let i = 0; i < 6; i++) {
-          const res = await context.request.get(`${siteUrl}/v1/sellers/${SELLER}/access-token`, {
-            headers: { authorization: `Bearer ${apiKey}` },
-          });
-          assert.equal(res.status(), 200, `request ${i}: ${await res.text()}`);
-        }
-      } finally {
-        await context.close();
+    it('graceful shutdown: with one instance stopped (SIGTERM), every request still succeeds through the other', async (t) => {
+      const context = closeAfter(t, await browser.newContext({ ignoreHTTPSErrors: true }));
+      await instances[0]!.stop(15_000);
+      const { code, signal } = await instances[0]!.exited;
+      assert.deepEqual(
+        { code, signal },
+        { code: 0, signal: null },
+        'the instance exited by itself on SIGTERM',
+      );
+      for (let i = 0; i < 6; i++) {
+        const res = await context.request.get(`${siteUrl}/v1/sellers/${SELLER}/access-token`, {
+          headers: { authorization: `Bearer ${apiKey}` },
+        });
+        assert.equal(res.status(), 200, `request ${i}: ${await res.text()}`);
       }
     });
 
@@ -337,57 +326,52 @@ if (
       assert.doesNotMatch(nginx.errors(), /\[(emerg|alert|crit)\]/);
     });
 
-    it('the admin dashboard under /auth in Chromium: sign in, follow the links, send a test event, log out — every URL under the prefix', async () => {
-      const context = await browser.newContext({ ignoreHTTPSErrors: true });
-      try {
-        const page = await context.newPage();
-        page.setDefaultTimeout(15_000);
-        // Everything outside /auth/ is the application's (nginx answers 404 there): any link, form
-        // or redirect that forgot the prefix ends on such a response.
-        const outside: string[] = [];
-        page.on('response', (r) => {
-          const u = new URL(r.url());
-          if (u.origin === new URL(prefixUrl).origin && !u.pathname.startsWith('/auth/'))
-            outside.push(r.url());
-        });
-        await page.goto(`${prefixUrl}/admin`);
-        await page.waitForURL(`${prefixUrl}/admin/login`);
-        await page.fill('input[name=password]', ADMIN_PASSWORD);
-        await Promise.all([page.waitForURL(`${prefixUrl}/admin`), page.click('button[type=submit]')]);
-        const [session] = (await context.cookies()).filter((c) => c.name === 'spapi_admin');
-        assert.equal(session?.path, '/auth/admin');
-        assert.equal(session?.secure, true);
-        assert.equal(session?.httpOnly, true);
-        await Promise.all([
-          page.waitForURL(`${prefixUrl}/admin/sellers`),
-          page.click('nav a:has-text("Sellers")'),
-        ]);
-        await Promise.all([
-          page.waitForURL((u) => u.pathname === `/auth/admin/sellers/${EU_SELLER}`),
-          page.click(`a:has-text("${EU_SELLER}")`),
-        ]);
-        await Promise.all([
-          page.waitForURL(`${prefixUrl}/admin/webhooks`),
-          page.click('nav a:has-text("Webhooks")'),
-        ]);
-        // The action: a POST with the form's CSRF token, redirected back under the prefix.
-        await Promise.all([
-          page.waitForURL(`${prefixUrl}/admin/webhooks?state=pending&notice=test_sent`),
-          page.click('#send-test-event'),
-        ]);
-        assert.match(await page.locator('.notice').innerText(), /webhook\.test event is queued/);
-        const queued = (await store.listWebhookEvents({ state: 'pending', limit: 50 })).filter(
-          (e) => e.type === 'webhook.test' && e.data.requested_by === 'admin',
-        );
-        assert.equal(queued.length, 1, 'the click queued one webhook.test event');
-        await Promise.all([
-          page.waitForURL(`${prefixUrl}/admin/login`),
-          page.click('nav button:has-text("Log out")'),
-        ]);
-        assert.deepEqual(outside, [], 'requests that left the prefix');
-      } finally {
-        await context.close();
-      }
+    it('the admin dashboard under /auth in Chromium: sign in, follow the links, send a test event, log out — every URL under the prefix', async (t) => {
+      const context = closeAfter(t, await browser.newContext({ ignoreHTTPSErrors: true }));
+      const page = await context.newPage();
+      page.setDefaultTimeout(15_000);
+      // Everything outside /auth/ is the application's (nginx answers 404 there): any link, form
+      // or redirect that forgot the prefix ends on such a response.
+      const outside: string[] = [];
+      page.on('response', (r) => {
+        const u = new URL(r.url());
+        if (u.origin === new URL(prefixUrl).origin && !u.pathname.startsWith('/auth/')) outside.push(r.url());
+      });
+      await page.goto(`${prefixUrl}/admin`);
+      await page.waitForURL(`${prefixUrl}/admin/login`);
+      await page.fill('input[name=password]', ADMIN_PASSWORD);
+      await Promise.all([page.waitForURL(`${prefixUrl}/admin`), page.click('button[type=submit]')]);
+      const [session] = (await context.cookies()).filter((c) => c.name === 'spapi_admin');
+      assert.equal(session?.path, '/auth/admin');
+      assert.equal(session?.secure, true);
+      assert.equal(session?.httpOnly, true);
+      await Promise.all([
+        page.waitForURL(`${prefixUrl}/admin/sellers`),
+        page.click('nav a:has-text("Sellers")'),
+      ]);
+      await Promise.all([
+        page.waitForURL((u) => u.pathname === `/auth/admin/sellers/${EU_SELLER}`),
+        page.click(`a:has-text("${EU_SELLER}")`),
+      ]);
+      await Promise.all([
+        page.waitForURL(`${prefixUrl}/admin/webhooks`),
+        page.click('nav a:has-text("Webhooks")'),
+      ]);
+      // The action: a POST with the form's CSRF token, redirected back under the prefix.
+      await Promise.all([
+        page.waitForURL(`${prefixUrl}/admin/webhooks?state=pending&notice=test_sent`),
+        page.click('#send-test-event'),
+      ]);
+      assert.match(await page.locator('.notice').innerText(), /webhook\.test event is queued/);
+      const queued = (await store.listWebhookEvents({ state: 'pending', limit: 50 })).filter(
+        (e) => e.type === 'webhook.test' && e.data.requested_by === 'admin',
+      );
+      assert.equal(queued.length, 1, 'the click queued one webhook.test event');
+      await Promise.all([
+        page.waitForURL(`${prefixUrl}/admin/login`),
+        page.click('nav button:has-text("Log out")'),
+      ]);
+      assert.deepEqual(outside, [], 'requests that left the prefix');
     });
   });
 }

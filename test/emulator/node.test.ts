@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { startEmulator, createControlClient, type RunningEmulator } from '../../src/emulator/index.js';
 import { APP, REDIRECT, SECRET, assertLwaError } from './helpers.js';
+import { closeAfter } from '../helpers/after.js';
 
 let server: RunningEmulator;
 before(async () => {
@@ -191,44 +192,40 @@ test('emulatorListener mounts the emulator on another node server, socket faults
   }
 });
 
-test('TLS variant: a client that does not trust the certificate sends nothing; one with the test CA gets a token', async () => {
+test('TLS variant: a client that does not trust the certificate sends nothing; one with the test CA gets a token', async (t) => {
   const { mkdtempSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { join } = await import('node:path');
   const https = await import('node:https');
   const { selfSignedCert } = await import('../helpers/tls.js');
   const pem = selfSignedCert(mkdtempSync(join(tmpdir(), 'emu-tls-')));
-  const tls = await startEmulator({ port: 0, tls: pem });
-  try {
-    assert.match(tls.url, /^https:\/\//);
-    await assert.rejects(fetch(`${tls.url}/auth/o2/token`, cc), TypeError);
-    assert.equal((await tls.emulator.control.stats()).requests, 0, 'no HTTP request reached the fake');
-    const body = new URLSearchParams({
-      grant_type: 'client_credentials',
-      scope: 'sellingpartnerapi::notifications',
-      client_id: APP.clientId,
-      client_secret: SECRET,
-    }).toString();
-    const status = await new Promise<number>((resolve, reject) => {
-      const req = https.request(
-        `${tls.url}/auth/o2/token`,
-        {
-          method: 'POST',
-          ca: pem.cert,
-          headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        },
-        (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-    assert.equal(status, 200);
-  } finally {
-    await tls.close();
-  }
+  const tls = closeAfter(t, await startEmulator({ port: 0, tls: pem }));
+  assert.match(tls.url, /^https:\/\//);
+  await assert.rejects(fetch(`${tls.url}/auth/o2/token`, cc), TypeError);
+  assert.equal((await tls.emulator.control.stats()).requests, 0, 'no HTTP request reached the fake');
+  const body = new URLSearchParams({
+    grant_type: 'client_credentials',
+    scope: 'sellingpartnerapi::notifications',
+    client_id: APP.clientId,
+    client_secret: SECRET,
+  }).toString();
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = https.request(
+      `${tls.url}/auth/o2/token`,
+      {
+        method: 'POST',
+        ca: pem.cert,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+  assert.equal(status, 200);
 });
 
 test('endless body on the port and in-process: the client reads past any cap, then stops; the server lives on', async () => {

@@ -1,5 +1,6 @@
 // Builds the service in-process (createService, no background work) over the memory store and the in-process emulator, with canary
 // secrets, a captured log, and a tiny browser (cookie jar + redirect following across origins).
+import type { AfterHooks } from './after.js';
 import { randomBytes } from 'node:crypto';
 import { loadConfig, type Config } from '../../src/config.js';
 import {
@@ -88,10 +89,7 @@ export async function makeService(
   };
 }
 
-/** The hooks a test offers: `t` of `it`/`test` (`t.after` runs when the test ends). */
-export interface AfterHooks {
-  after(fn: () => Promise<void> | void): void;
-}
+export type { AfterHooks };
 
 /**
  * {@link makeService}, closed when the test ends (`t.after`).

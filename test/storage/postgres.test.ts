@@ -17,6 +17,7 @@ import {
   storeEverySecret,
 } from './engine-cases.js';
 import { PG_URL, dropSchemas, postgresSuiteRuns, runChild, runSchema } from './helpers.js';
+import { closeAfter } from '../helpers/after.js';
 
 if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'runs the contract suite')) {
   const prefix = runSchema('pg');
@@ -169,14 +170,10 @@ if (await postgresSuiteRuns('PostgreSQL store', 'the PostgreSQL store suite', 'r
       assertNoSecretsIn(dump, 'the PostgreSQL dump');
     });
 
-    it("gives one lease (and one OAuth transaction) to exactly one of two processes; a crashed holder's lease expires", async () => {
+    it("gives one lease (and one OAuth transaction) to exactly one of two processes; a crashed holder's lease expires", async (t) => {
       const schema = freshSchema();
-      const store = await open(schema);
-      try {
-        await assertOneProcessWinsEachRace(store, { engine: 'postgres', url: PG_URL, schema });
-      } finally {
-        await store.close();
-      }
+      const store = closeAfter(t, await open(schema));
+      await assertOneProcessWinsEachRace(store, { engine: 'postgres', url: PG_URL, schema });
     });
 
     it('makes exactly one LWA call at the emulator for 300 concurrent refreshes from 3 processes', async () => {

@@ -19,6 +19,7 @@ import {
   makeService,
   type TestService,
 } from '../../helpers/service.js';
+import { closeAfter } from '../../helpers/after.js';
 
 /** The victim: a seller in North America only. */
 const VICTIM = 'A1EMUSELLERNA01';
@@ -108,178 +109,145 @@ async function refusals(svc: TestService, id: string): Promise<(string | null)[]
 
 function ownershipSuite(engine: string, open: (env?: Record<string, string>) => Promise<TestService>): void {
   describe(`ownership policy (${engine})`, () => {
-    it("Seller Central's Re-authorize (Appstore flow, no sign-in page) renews the stored seller when the grant is its account's", async () => {
-      const svc = await open();
-      try {
-        assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
-        const before = await refreshTokens(svc, VICTIM);
-        const res = await appstoreAs(svc, VICTIM);
-        assert.equal(res.status, 303, await res.clone().text());
-        const after = await refreshTokens(svc, VICTIM);
-        assert.deepEqual(Object.keys(after), ['na']);
-        assert.notEqual(after.na, before.na, 'the new grant is stored');
-        const seller = (await svc.store.findSellers(VICTIM))[0]!;
-        assert.equal(seller.userRef, 'victim', 'the owner is kept');
-        assert.equal(seller.marketplace, 'US', 'the marketplace it was connected with is kept');
-        assert.equal(await defaultRegion(svc, VICTIM), 'na');
-      } finally {
-        await svc.close();
-      }
+    it("Seller Central's Re-authorize (Appstore flow, no sign-in page) renews the stored seller when the grant is its account's", async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
+      const before = await refreshTokens(svc, VICTIM);
+      const res = await appstoreAs(svc, VICTIM);
+      assert.equal(res.status, 303, await res.clone().text());
+      const after = await refreshTokens(svc, VICTIM);
+      assert.deepEqual(Object.keys(after), ['na']);
+      assert.notEqual(after.na, before.na, 'the new grant is stored');
+      const seller = (await svc.store.findSellers(VICTIM))[0]!;
+      assert.equal(seller.userRef, 'victim', 'the owner is kept');
+      assert.equal(seller.marketplace, 'US', 'the marketplace it was connected with is kept');
+      assert.equal(await defaultRegion(svc, VICTIM), 'na');
     });
 
-    it('another account through Re-authorize (Login URI and callback id edited): refused with a page, JSON and an audit record; the stored grant untouched', async () => {
-      const svc = await open();
-      try {
-        assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
-        const before = await refreshTokens(svc, VICTIM);
-        const json = await appstoreAs(svc, ATTACKER, { claim: VICTIM });
-        assert.equal(json.status, 409);
-        assert.equal(await errorCode(json), 'seller_account_mismatch');
-        const page = await appstoreAs(svc, ATTACKER, { claim: VICTIM, accept: 'text/html' });
-        assert.equal(page.status, 409);
-        assert.match(page.headers.get('content-type') ?? '', /text\/html/);
-        assert.match(await page.text(), /seller_account_mismatch/);
-        assert.deepEqual(await refreshTokens(svc, VICTIM), before);
-        assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'victim');
-        assert.deepEqual(await refusals(svc, VICTIM), ['seller_account_mismatch', 'seller_account_mismatch']);
-      } finally {
-        await svc.close();
-      }
+    it('another account through Re-authorize (Login URI and callback id edited): refused with a page, JSON and an audit record; the stored grant untouched', async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
+      const before = await refreshTokens(svc, VICTIM);
+      const json = await appstoreAs(svc, ATTACKER, { claim: VICTIM });
+      assert.equal(json.status, 409);
+      assert.equal(await errorCode(json), 'seller_account_mismatch');
+      const page = await appstoreAs(svc, ATTACKER, { claim: VICTIM, accept: 'text/html' });
+      assert.equal(page.status, 409);
+      assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+      assert.match(await page.text(), /seller_account_mismatch/);
+      assert.deepEqual(await refreshTokens(svc, VICTIM), before);
+      assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'victim');
+      assert.deepEqual(await refusals(svc, VICTIM), ['seller_account_mismatch', 'seller_account_mismatch']);
     });
 
-    it("cross-region, Appstore: another account's EU grant under an NA-only seller's id is not filed as <victim>/eu; the default region stays", async () => {
-      const svc = await open();
-      try {
-        assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
-        const res = await appstoreAs(svc, ATTACKER, { claim: VICTIM, region: 'eu' });
-        assert.equal(res.status, 409);
-        assert.equal(await errorCode(res), 'seller_account_mismatch');
-        assert.deepEqual(
-          (await svc.store.findSellers(VICTIM)).map((s) => s.region),
-          ['na'],
-          'no row in another region',
-        );
-        assert.equal(await defaultRegion(svc, VICTIM), 'na');
-      } finally {
-        await svc.close();
-      }
+    it("cross-region, Appstore: another account's EU grant under an NA-only seller's id is not filed as <victim>/eu; the default region stays", async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
+      const res = await appstoreAs(svc, ATTACKER, { claim: VICTIM, region: 'eu' });
+      assert.equal(res.status, 409);
+      assert.equal(await errorCode(res), 'seller_account_mismatch');
+      assert.deepEqual(
+        (await svc.store.findSellers(VICTIM)).map((s) => s.region),
+        ['na'],
+        'no row in another region',
+      );
+      assert.equal(await defaultRegion(svc, VICTIM), 'na');
     });
 
-    it('cross-region, website: a DE link of another user_ref onto a seller owned in NA is refused before the code is spent', async () => {
-      const svc = await open();
-      try {
-        assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
-        const codes = await svc.lwaCalls('authorization_code');
-        const res = await websiteAs(svc, ATTACKER, { user_ref: 'mallory', marketplace: 'DE' }, VICTIM);
-        assert.equal(res.status, 409);
-        assert.equal(await errorCode(res), 'seller_owned_by_other_user');
-        assert.equal(await svc.lwaCalls('authorization_code'), codes);
-        assert.deepEqual(
-          (await svc.store.findSellers(VICTIM)).map((s) => s.region),
-          ['na'],
-        );
-        assert.equal(await defaultRegion(svc, VICTIM), 'na');
-      } finally {
-        await svc.close();
-      }
+    it('cross-region, website: a DE link of another user_ref onto a seller owned in NA is refused before the code is spent', async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
+      const codes = await svc.lwaCalls('authorization_code');
+      const res = await websiteAs(svc, ATTACKER, { user_ref: 'mallory', marketplace: 'DE' }, VICTIM);
+      assert.equal(res.status, 409);
+      assert.equal(await errorCode(res), 'seller_owned_by_other_user');
+      assert.equal(await svc.lwaCalls('authorization_code'), codes);
+      assert.deepEqual(
+        (await svc.store.findSellers(VICTIM)).map((s) => s.region),
+        ['na'],
+      );
+      assert.equal(await defaultRegion(svc, VICTIM), 'na');
     });
 
-    it("cross-region, website, same user_ref: another account's DE grant is not filed as a new region of the seller", async () => {
-      const svc = await open();
-      try {
-        assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
-        const res = await websiteAs(svc, ATTACKER, { user_ref: 'victim', marketplace: 'DE' }, VICTIM);
-        assert.equal(res.status, 409);
-        assert.equal(await errorCode(res), 'seller_account_mismatch');
-        assert.deepEqual(
-          (await svc.store.findSellers(VICTIM)).map((s) => s.region),
-          ['na'],
-        );
-      } finally {
-        await svc.close();
-      }
+    it("cross-region, website, same user_ref: another account's DE grant is not filed as a new region of the seller", async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'victim', marketplace: 'US' })).status, 303);
+      const res = await websiteAs(svc, ATTACKER, { user_ref: 'victim', marketplace: 'DE' }, VICTIM);
+      assert.equal(res.status, 409);
+      assert.equal(await errorCode(res), 'seller_account_mismatch');
+      assert.deepEqual(
+        (await svc.store.findSellers(VICTIM)).map((s) => s.region),
+        ['na'],
+      );
     });
 
-    it("a seller's own new region is a re-authorization of it: filed under the seller's owner", async () => {
-      const svc = await open();
-      try {
-        assert.equal((await websiteAs(svc, ATTACKER, { user_ref: 'owner', marketplace: 'US' })).status, 303);
-        // The same account, from Seller Central Europe, through the Appstore flow (no owner of its own).
-        const res = await appstoreAs(svc, ATTACKER, { region: 'eu' });
-        assert.equal(res.status, 303, await res.clone().text());
-        const rows = await svc.store.findSellers(ATTACKER);
-        assert.deepEqual(
-          rows.map((s) => [s.region, s.userRef]),
-          [
-            ['eu', 'owner'],
-            ['na', 'owner'],
-          ],
-        );
-      } finally {
-        await svc.close();
-      }
+    it("a seller's own new region is a re-authorization of it: filed under the seller's owner", async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await websiteAs(svc, ATTACKER, { user_ref: 'owner', marketplace: 'US' })).status, 303);
+      // The same account, from Seller Central Europe, through the Appstore flow (no owner of its own).
+      const res = await appstoreAs(svc, ATTACKER, { region: 'eu' });
+      assert.equal(res.status, 303, await res.clone().text());
+      const rows = await svc.store.findSellers(ATTACKER);
+      assert.deepEqual(
+        rows.map((s) => [s.region, s.userRef]),
+        [
+          ['eu', 'owner'],
+          ['na', 'owner'],
+        ],
+      );
     });
 
-    it('a leaked named re-authorization link opened by another Amazon account is refused; the seller renews through it', async () => {
-      const svc = await open();
-      try {
-        assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'u1', marketplace: 'US' })).status, 303);
-        const before = await refreshTokens(svc, VICTIM);
-        const named = { user_ref: 'u1', marketplace: 'US', selling_partner_id: VICTIM };
-        const res = await websiteAs(svc, ATTACKER, named, VICTIM);
-        assert.equal(res.status, 409);
-        assert.equal(await errorCode(res), 'seller_account_mismatch');
-        assert.deepEqual(await refreshTokens(svc, VICTIM), before);
-        assert.equal((await websiteAs(svc, VICTIM, named)).status, 303);
-        assert.notEqual((await refreshTokens(svc, VICTIM)).na, before.na);
-      } finally {
-        await svc.close();
-      }
+    it('a leaked named re-authorization link opened by another Amazon account is refused; the seller renews through it', async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await websiteAs(svc, VICTIM, { user_ref: 'u1', marketplace: 'US' })).status, 303);
+      const before = await refreshTokens(svc, VICTIM);
+      const named = { user_ref: 'u1', marketplace: 'US', selling_partner_id: VICTIM };
+      const res = await websiteAs(svc, ATTACKER, named, VICTIM);
+      assert.equal(res.status, 409);
+      assert.equal(await errorCode(res), 'seller_account_mismatch');
+      assert.deepEqual(await refreshTokens(svc, VICTIM), before);
+      assert.equal((await websiteAs(svc, VICTIM, named)).status, 303);
+      assert.notEqual((await refreshTokens(svc, VICTIM)).na, before.na);
     });
 
-    it('the sign-in hop does not let another account claim a seller without an owner; the seller itself claims it', async () => {
-      const svc = await open({ SPAPI_AUTH_SIGNIN_URL: SIGNIN });
-      try {
-        // Connected through the Appstore before the sign-in page was set: stored without an owner.
-        const grant = await grantAtEmulator(svc.emulator, devApplication(PUBLIC_URL), CANARY_SECRET, VICTIM);
-        await svc.store.saveAuthorization({
-          sellingPartnerId: VICTIM,
-          region: 'na',
-          kind: 'seller',
-          userRef: null,
-          marketplace: 'US',
-          refreshToken: grant.refreshToken,
-        });
-        const res = await appstoreAs(svc, ATTACKER, { claim: VICTIM, userRef: 'mallory' });
-        assert.equal(res.status, 409);
-        assert.equal(await errorCode(res), 'seller_account_mismatch');
-        assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, null);
-        assert.equal((await refreshTokens(svc, VICTIM)).na, grant.refreshToken);
-        // The seller's own account through the same hop: the stored grant's profile matches.
-        const own = await appstoreAs(svc, VICTIM, { userRef: 'user-7' });
-        assert.equal(own.status, 303, await own.clone().text());
-        assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'user-7');
-      } finally {
-        await svc.close();
-      }
+    it('the sign-in hop does not let another account claim a seller without an owner; the seller itself claims it', async (t) => {
+      const svc = closeAfter(t, await open({ SPAPI_AUTH_SIGNIN_URL: SIGNIN }));
+      // Connected through the Appstore before the sign-in page was set: stored without an owner.
+      const grant = await grantAtEmulator(svc.emulator, devApplication(PUBLIC_URL), CANARY_SECRET, VICTIM);
+      await svc.store.saveAuthorization({
+        sellingPartnerId: VICTIM,
+        region: 'na',
+        kind: 'seller',
+        userRef: null,
+        marketplace: 'US',
+        refreshToken: grant.refreshToken,
+      });
+      const res = await appstoreAs(svc, ATTACKER, { claim: VICTIM, userRef: 'mallory' });
+      assert.equal(res.status, 409);
+      assert.equal(await errorCode(res), 'seller_account_mismatch');
+      assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, null);
+      assert.equal((await refreshTokens(svc, VICTIM)).na, grant.refreshToken);
+      // The seller's own account through the same hop: the stored grant's profile matches.
+      const own = await appstoreAs(svc, VICTIM, { userRef: 'user-7' });
+      assert.equal(own.status, 303, await own.clone().text());
+      assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'user-7');
     });
 
-    it('relink on: a signed-in attacker who edits the Login URI id does not replace an owned seller', async () => {
-      const svc = await open({ SPAPI_AUTH_SIGNIN_URL: SIGNIN, SPAPI_AUTH_ALLOW_RELINK: 'true' });
-      try {
-        assert.equal((await appstoreAs(svc, VICTIM, { userRef: 'victim' })).status, 303);
-        const before = await refreshTokens(svc, VICTIM);
-        const res = await appstoreAs(svc, ATTACKER, { claim: VICTIM, userRef: 'mallory' });
-        assert.equal(res.status, 409);
-        assert.equal(await errorCode(res), 'seller_account_mismatch');
-        assert.deepEqual(await refreshTokens(svc, VICTIM), before);
-        assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'victim');
-        // The seller's own account signed in as another user is relinked (the setting's purpose).
-        assert.equal((await appstoreAs(svc, VICTIM, { userRef: 'new-owner' })).status, 303);
-        assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'new-owner');
-      } finally {
-        await svc.close();
-      }
+    it('relink on: a signed-in attacker who edits the Login URI id does not replace an owned seller', async (t) => {
+      const svc = closeAfter(
+        t,
+        await open({ SPAPI_AUTH_SIGNIN_URL: SIGNIN, SPAPI_AUTH_ALLOW_RELINK: 'true' }),
+      );
+      assert.equal((await appstoreAs(svc, VICTIM, { userRef: 'victim' })).status, 303);
+      const before = await refreshTokens(svc, VICTIM);
+      const res = await appstoreAs(svc, ATTACKER, { claim: VICTIM, userRef: 'mallory' });
+      assert.equal(res.status, 409);
+      assert.equal(await errorCode(res), 'seller_account_mismatch');
+      assert.deepEqual(await refreshTokens(svc, VICTIM), before);
+      assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'victim');
+      // The seller's own account signed in as another user is relinked (the setting's purpose).
+      assert.equal((await appstoreAs(svc, VICTIM, { userRef: 'new-owner' })).status, 303);
+      assert.equal((await svc.store.findSellers(VICTIM))[0]!.userRef, 'new-owner');
     });
 
     it('SPAPI_AUTH_REAUTHORIZE_EVIDENCE=store_name renews a seller whose marketplaces changed; profile (the default) refuses it when the stored grant cannot be asked', async () => {
@@ -307,18 +275,14 @@ function ownershipSuite(engine: string, open: (env?: Record<string, string>) => 
       }
     });
 
-    it('first Appstore authorizations store a marketplace the seller sells in (US-only seller: US; JP/AU/SG seller: JP)', async () => {
-      const svc = await open();
-      try {
-        assert.equal((await appstoreAs(svc, 'A1EMUSELLERUS01')).status, 303);
-        assert.equal((await svc.store.findSellers('A1EMUSELLERUS01'))[0]!.marketplace, 'US');
-        assert.equal((await appstoreAs(svc, 'A1EMUSELLERFE01', { region: 'fe' })).status, 303);
-        const fe = (await svc.store.findSellers('A1EMUSELLERFE01'))[0]!;
-        assert.equal(fe.region, 'fe');
-        assert.equal(fe.marketplace, 'JP');
-      } finally {
-        await svc.close();
-      }
+    it('first Appstore authorizations store a marketplace the seller sells in (US-only seller: US; JP/AU/SG seller: JP)', async (t) => {
+      const svc = closeAfter(t, await open());
+      assert.equal((await appstoreAs(svc, 'A1EMUSELLERUS01')).status, 303);
+      assert.equal((await svc.store.findSellers('A1EMUSELLERUS01'))[0]!.marketplace, 'US');
+      assert.equal((await appstoreAs(svc, 'A1EMUSELLERFE01', { region: 'fe' })).status, 303);
+      const fe = (await svc.store.findSellers('A1EMUSELLERFE01'))[0]!;
+      assert.equal(fe.region, 'fe');
+      assert.equal(fe.marketplace, 'JP');
     });
   });
 }

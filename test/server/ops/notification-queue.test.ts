@@ -27,6 +27,7 @@ import {
   passwordSession,
   type OpsService,
 } from '../../helpers/ops-service.js';
+import { closeAfter } from '../../helpers/after.js';
 
 const DAY = 86_400_000;
 const SELLER = 'A1EMUSELLERNA01';
@@ -178,310 +179,269 @@ async function rig(opts: { notEnrolled?: boolean } = {}): Promise<Rig> {
   };
 }
 
-test('the 180-day loop on one instance: expiry notice, one rotation, new secret installed, old one retired 7 days later', async () => {
-  const r = await rig();
-  try {
-    await connectSeller(r.svc);
-    const consumer = r.consumer('instance-a');
-    // Amazon's warning: the secret expires in 5 days (within the default 7).
-    await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 5 * DAY).toISOString() });
-    await r.pump();
-    assert.equal(await consumer.poll(), 0);
-    assert.equal(r.queue.messages.length, 0, 'the notice was deleted once applied');
-    assert.equal((await r.events('credentials.client_secret_expiring')).length, 1);
-    const [due] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
-    assert.equal(due?.state, 'due');
-    // The next turn asks Amazon once; the new secret arrives on the queue and is installed.
-    await consumer.poll();
-    assert.equal(r.rotations(), 1);
-    await r.pump();
-    await consumer.poll();
-    await consumer.poll();
-    assert.equal(r.rotations(), 1, 'one rotation, however many turns');
-    const [installed] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
-    assert.equal(installed?.state, 'installed');
-    const creds = r.svc.ops.ring.credentials();
-    assert.ok(creds.clientSecret !== CANARY_SECRET, 'the new secret is in use');
-    assert.equal(creds.clientSecretNext, CANARY_SECRET, 'the old one is kept as the fallback');
-    assert.equal((await r.events('credentials.client_secret_rotation_requested')).length, 1);
-    assert.equal((await r.events('credentials.client_secret_installed')).length, 1);
-    const token = await api(r.svc, 'GET', `/v1/sellers/${SELLER}/access-token`);
-    assert.equal(token.status, 200);
+test('the 180-day loop on one instance: expiry notice, one rotation, new secret installed, old one retired 7 days later', async (t) => {
+  const r = closeAfter(t, await rig());
+  await connectSeller(r.svc);
+  const consumer = r.consumer('instance-a');
+  // Amazon's warning: the secret expires in 5 days (within the default 7).
+  await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 5 * DAY).toISOString() });
+  await r.pump();
+  assert.equal(await consumer.poll(), 0);
+  assert.equal(r.queue.messages.length, 0, 'the notice was deleted once applied');
+  assert.equal((await r.events('credentials.client_secret_expiring')).length, 1);
+  const [due] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
+  assert.equal(due?.state, 'due');
+  // The next turn asks Amazon once; the new secret arrives on the queue and is installed.
+  await consumer.poll();
+  assert.equal(r.rotations(), 1);
+  await r.pump();
+  await consumer.poll();
+  await consumer.poll();
+  assert.equal(r.rotations(), 1, 'one rotation, however many turns');
+  const [installed] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
+  assert.equal(installed?.state, 'installed');
+  const creds = r.svc.ops.ring.credentials();
+  assert.ok(creds.clientSecret !== CANARY_SECRET, 'the new secret is in use');
+  assert.equal(creds.clientSecretNext, CANARY_SECRET, 'the old one is kept as the fallback');
+  assert.equal((await r.events('credentials.client_secret_rotation_requested')).length, 1);
+  assert.equal((await r.events('credentials.client_secret_installed')).length, 1);
+  const token = await api(r.svc, 'GET', `/v1/sellers/${SELLER}/access-token`);
+  assert.equal(token.status, 200);
 
-    // Seven days later Amazon retires the old secret; so does the service.
-    await r.svc.emulator.control.advance(7 * 86_400 + 60);
-    r.svc.advance(7 * DAY + 60_000);
-    await consumer.poll();
-    const [retired] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
-    assert.equal(retired?.state, 'retired');
-    assert.equal((await r.events('credentials.client_secret_retired')).length, 1);
-    assert.equal(r.svc.ops.ring.describe().count, 1, 'the old secret is no longer kept');
-    assert.equal(r.svc.ops.ring.credentials().clientSecretNext, undefined);
-    r.svc.advance(2 * 3_600_000);
-    const after = await api(r.svc, 'GET', `/v1/sellers/${SELLER}/access-token`);
-    assert.equal(after.status, 200, 'tokens refresh with the new secret');
-    const audit = (await r.svc.store.listAudit({ limit: 200 })).map((a) => a.action);
-    for (const action of [
-      'client_secret.expiring',
-      'client_secret.rotation_requested',
-      'client_secret.accepted',
-      'client_secret.rotation_installed',
-      'client_secret.retired',
-    ]) {
-      assert.ok(audit.includes(action), `audited: ${action}`);
-    }
-    await consumer.stop();
-  } finally {
-    await r.close();
+  // Seven days later Amazon retires the old secret; so does the service.
+  await r.svc.emulator.control.advance(7 * 86_400 + 60);
+  r.svc.advance(7 * DAY + 60_000);
+  await consumer.poll();
+  const [retired] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
+  assert.equal(retired?.state, 'retired');
+  assert.equal((await r.events('credentials.client_secret_retired')).length, 1);
+  assert.equal(r.svc.ops.ring.describe().count, 1, 'the old secret is no longer kept');
+  assert.equal(r.svc.ops.ring.credentials().clientSecretNext, undefined);
+  r.svc.advance(2 * 3_600_000);
+  const after = await api(r.svc, 'GET', `/v1/sellers/${SELLER}/access-token`);
+  assert.equal(after.status, 200, 'tokens refresh with the new secret');
+  const audit = (await r.svc.store.listAudit({ limit: 200 })).map((a) => a.action);
+  for (const action of [
+    'client_secret.expiring',
+    'client_secret.rotation_requested',
+    'client_secret.accepted',
+    'client_secret.rotation_installed',
+    'client_secret.retired',
+  ]) {
+    assert.ok(audit.includes(action), `audited: ${action}`);
   }
+  await consumer.stop();
 });
 
-test('one consumer at a time: the lease keeps the second out, which takes over once the holder stops renewing', async () => {
-  const r = await rig();
-  try {
-    const a = r.consumer('instance-a');
-    const b = r.consumer('instance-b');
-    assert.equal(await a.poll(), 0);
-    assert.ok((await b.poll()) > 0, 'b stands by');
-    assert.equal(b.holdsLease, false);
-    await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 30 * DAY).toISOString() });
-    await r.pump();
-    // a received the message and died before deleting it (no stop(): its lease just lapses).
-    const received = await r.queue.receive({ maxMessages: 10, visibilitySeconds: 60 });
-    assert.equal(received.length, 1);
-    assert.ok((await b.poll()) > 0, 'still a’s lease');
-    r.svc.advance(61_000);
-    assert.equal(await b.poll(), 0);
-    assert.equal(b.holdsLease, true);
-    assert.equal(r.queue.messages.length, 0, 'b applied and deleted the message a left');
-    assert.equal((await r.svc.store.readClusterLease(QUEUE_LEASE))?.owner, 'instance-b');
-    assert.ok((await a.poll()) > 0, 'a, back, stands by');
-    await b.stop();
-    assert.equal(await r.svc.store.readClusterLease(QUEUE_LEASE), null, 'released on stop');
-  } finally {
-    await r.close();
-  }
+test('one consumer at a time: the lease keeps the second out, which takes over once the holder stops renewing', async (t) => {
+  const r = closeAfter(t, await rig());
+  const a = r.consumer('instance-a');
+  const b = r.consumer('instance-b');
+  assert.equal(await a.poll(), 0);
+  assert.ok((await b.poll()) > 0, 'b stands by');
+  assert.equal(b.holdsLease, false);
+  await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 30 * DAY).toISOString() });
+  await r.pump();
+  // a received the message and died before deleting it (no stop(): its lease just lapses).
+  const received = await r.queue.receive({ maxMessages: 10, visibilitySeconds: 60 });
+  assert.equal(received.length, 1);
+  assert.ok((await b.poll()) > 0, 'still a’s lease');
+  r.svc.advance(61_000);
+  assert.equal(await b.poll(), 0);
+  assert.equal(b.holdsLease, true);
+  assert.equal(r.queue.messages.length, 0, 'b applied and deleted the message a left');
+  assert.equal((await r.svc.store.readClusterLease(QUEUE_LEASE))?.owner, 'instance-b');
+  assert.ok((await a.poll()) > 0, 'a, back, stands by');
+  await b.stop();
+  assert.equal(await r.svc.store.readClusterLease(QUEUE_LEASE), null, 'released on stop');
 });
 
-test('killed after applying a new secret, before deleting it: the message is applied again by the other instance, once', async () => {
-  const r = await rig();
-  try {
-    const a = r.consumer('instance-a');
-    await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 3 * DAY).toISOString() });
-    await r.pump();
-    await a.poll();
-    await a.poll(); // rotation requested
-    await r.pump();
-    // a applies the new secret, then "dies": the delete never happens.
-    const [m] = await r.queue.receive({ maxMessages: 1, visibilitySeconds: 60 });
-    assert.ok(m && JSON.parse(m.body).notificationType === NEW_SECRET);
-    const deletes = r.queue.deleted;
-    const broken = { ...r.queue, delete: async () => {} } as unknown as NotificationQueue;
-    await a.handle(broken, m);
-    assert.equal(r.queue.deleted, deletes);
-    r.svc.advance(61_000);
-    const b = r.consumer('instance-b');
-    await b.poll();
-    assert.equal(r.queue.messages.length, 0);
-    assert.equal((await r.svc.store.listAppSecrets(r.svc.config.lwaClientId)).length, 2, 'old + new, once');
-    assert.equal((await r.events('credentials.client_secret_installed')).length, 1, 'installed once');
-    assert.equal(r.svc.ops.metrics.notifications.get({ outcome: 'duplicate' }), 1);
-    assert.equal(
-      (await r.svc.store.listAudit({ limit: 200 })).filter((x) => x.action === 'client_secret.accepted')
-        .length,
-      1,
-    );
-    assert.equal(r.rotations(), 1);
-  } finally {
-    await r.close();
-  }
+test('killed after applying a new secret, before deleting it: the message is applied again by the other instance, once', async (t) => {
+  const r = closeAfter(t, await rig());
+  const a = r.consumer('instance-a');
+  await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 3 * DAY).toISOString() });
+  await r.pump();
+  await a.poll();
+  await a.poll(); // rotation requested
+  await r.pump();
+  // a applies the new secret, then "dies": the delete never happens.
+  const [m] = await r.queue.receive({ maxMessages: 1, visibilitySeconds: 60 });
+  assert.ok(m && JSON.parse(m.body).notificationType === NEW_SECRET);
+  const deletes = r.queue.deleted;
+  const broken = { ...r.queue, delete: async () => {} } as unknown as NotificationQueue;
+  await a.handle(broken, m);
+  assert.equal(r.queue.deleted, deletes);
+  r.svc.advance(61_000);
+  const b = r.consumer('instance-b');
+  await b.poll();
+  assert.equal(r.queue.messages.length, 0);
+  assert.equal((await r.svc.store.listAppSecrets(r.svc.config.lwaClientId)).length, 2, 'old + new, once');
+  assert.equal((await r.events('credentials.client_secret_installed')).length, 1, 'installed once');
+  assert.equal(r.svc.ops.metrics.notifications.get({ outcome: 'duplicate' }), 1);
+  assert.equal(
+    (await r.svc.store.listAudit({ limit: 200 })).filter((x) => x.action === 'client_secret.accepted').length,
+    1,
+  );
+  assert.equal(r.rotations(), 1);
 });
 
-test('not enrolled: Amazon’s 400 InvalidInput fails loud and safe, retried a day later, the secret in use untouched', async () => {
-  const r = await rig({ notEnrolled: true });
-  try {
-    const a = r.consumer('instance-a');
-    const b = r.consumer('instance-b');
-    await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 2 * DAY).toISOString() });
-    await r.pump();
-    await a.poll();
-    await Promise.all([a.poll(), b.poll()]);
-    assert.equal(r.rotations(), 1);
-    const [failed] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
-    assert.equal(failed?.state, 'failed');
-    assert.equal(failed?.lastErrorCode, 'rotation_not_enrolled');
-    const events = await r.events('credentials.client_secret_rotation_failed');
-    assert.equal(events.length, 1);
-    assert.equal(events[0]!.code, 'rotation_not_enrolled');
-    assert.equal(r.svc.ops.metrics.rotationFailures.get({ code: 'rotation_not_enrolled' }), 1);
-    assert.equal(r.svc.ops.ring.credentials().clientSecret, CANARY_SECRET);
-    assert.equal(r.svc.ops.ring.describe().count, 1);
-    await a.poll();
-    assert.equal(r.rotations(), 1, 'not again before the retry time');
-    r.svc.advance(DAY + 1000);
-    await a.poll();
-    assert.equal(r.rotations(), 2, 'tried again after a day');
-    const metrics = await r.svc.ops.metrics.render(r.svc.store);
-    assert.match(
-      metrics,
-      /spapi_auth_client_secret_rotation_failures_total\{code="rotation_not_enrolled"\} 2/,
-    );
-  } finally {
-    await r.close();
-  }
+test('not enrolled: Amazon’s 400 InvalidInput fails loud and safe, retried a day later, the secret in use untouched', async (t) => {
+  const r = closeAfter(t, await rig({ notEnrolled: true }));
+  const a = r.consumer('instance-a');
+  const b = r.consumer('instance-b');
+  await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 2 * DAY).toISOString() });
+  await r.pump();
+  await a.poll();
+  await Promise.all([a.poll(), b.poll()]);
+  assert.equal(r.rotations(), 1);
+  const [failed] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
+  assert.equal(failed?.state, 'failed');
+  assert.equal(failed?.lastErrorCode, 'rotation_not_enrolled');
+  const events = await r.events('credentials.client_secret_rotation_failed');
+  assert.equal(events.length, 1);
+  assert.equal(events[0]!.code, 'rotation_not_enrolled');
+  assert.equal(r.svc.ops.metrics.rotationFailures.get({ code: 'rotation_not_enrolled' }), 1);
+  assert.equal(r.svc.ops.ring.credentials().clientSecret, CANARY_SECRET);
+  assert.equal(r.svc.ops.ring.describe().count, 1);
+  await a.poll();
+  assert.equal(r.rotations(), 1, 'not again before the retry time');
+  r.svc.advance(DAY + 1000);
+  await a.poll();
+  assert.equal(r.rotations(), 2, 'tried again after a day');
+  const metrics = await r.svc.ops.metrics.render(r.svc.store);
+  assert.match(metrics, /spapi_auth_client_secret_rotation_failures_total\{code="rotation_not_enrolled"\} 2/);
 });
 
-test('no new secret within the wait: rotation_timeout, and a restart never asks twice for one attempt', async () => {
-  const r = await rig();
-  try {
-    let requests = 0;
-    const lost = async (): Promise<void> => void requests++; // Amazon said 204; the message never comes
-    const a = r.consumer('instance-a', { requestRotation: lost });
-    await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 6 * DAY).toISOString() });
-    await r.pump();
-    await a.poll();
-    await a.poll();
-    assert.equal(requests, 1);
-    await a.stop();
-    // A restart (a new consumer, same store) waits for the secret instead of asking again.
-    const restarted = r.consumer('instance-a2', { requestRotation: lost });
-    await restarted.poll();
-    assert.equal(requests, 1);
-    r.svc.advance(61 * 60_000);
-    await restarted.poll();
-    const [failed] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
-    assert.equal(failed?.lastErrorCode, 'rotation_timeout');
-    assert.equal(
-      (await r.events('credentials.client_secret_rotation_failed')).map((e) => e.code).join(),
-      'rotation_timeout',
-    );
-    assert.equal(r.svc.ops.ring.credentials().clientSecret, CANARY_SECRET);
-  } finally {
-    await r.close();
-  }
+test('no new secret within the wait: rotation_timeout, and a restart never asks twice for one attempt', async (t) => {
+  const r = closeAfter(t, await rig());
+  let requests = 0;
+  const lost = async (): Promise<void> => void requests++; // Amazon said 204; the message never comes
+  const a = r.consumer('instance-a', { requestRotation: lost });
+  await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 6 * DAY).toISOString() });
+  await r.pump();
+  await a.poll();
+  await a.poll();
+  assert.equal(requests, 1);
+  await a.stop();
+  // A restart (a new consumer, same store) waits for the secret instead of asking again.
+  const restarted = r.consumer('instance-a2', { requestRotation: lost });
+  await restarted.poll();
+  assert.equal(requests, 1);
+  r.svc.advance(61 * 60_000);
+  await restarted.poll();
+  const [failed] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
+  assert.equal(failed?.lastErrorCode, 'rotation_timeout');
+  assert.equal(
+    (await r.events('credentials.client_secret_rotation_failed')).map((e) => e.code).join(),
+    'rotation_timeout',
+  );
+  assert.equal(r.svc.ops.ring.credentials().clientSecret, CANARY_SECRET);
 });
 
-test('what cannot be applied is kept aside with its reason, deleted from the queue, visible on the dashboard, in metrics and the audit', async () => {
-  const r = await rig();
-  try {
-    const a = r.consumer('instance-a');
-    const n = await r.svc.emulator.control.secretExpiry({
-      expiryTime: new Date(r.now() + 60 * DAY).toISOString(),
-    });
-    const foreign = {
-      ...n,
-      notificationMetadata: { ...n.notificationMetadata, applicationId: 'amzn1.sp.solution.other' },
-    };
-    r.queue.send(JSON.stringify(foreign), 'foreign-1');
-    r.queue.send('{not json', 'garbage-1');
-    await a.poll();
-    assert.equal(r.queue.messages.length, 0);
-    const aside = await r.svc.store.listNotificationsAside();
-    assert.deepEqual(aside.map((x) => x.code).sort(), ['application_id_mismatch', 'invalid_notification']);
-    assert.equal(aside.find((x) => x.id === 'foreign-1')?.body, JSON.stringify(foreign), 'not lost');
-    assert.equal((await r.events('notification.set_aside')).length, 2);
-    assert.equal(r.svc.ops.metrics.rotationFailures.get({ code: 'application_id_mismatch' }), 1);
-    const metrics = await r.svc.ops.metrics.render(r.svc.store);
-    assert.match(metrics, /spapi_auth_notifications_aside 2/);
-    assert.match(metrics, /spapi_auth_notifications_total\{outcome="set_aside"\} 2/);
-    assert.equal(
-      (await r.svc.store.listAudit({ limit: 100 })).filter((x) => x.action === 'notification.set_aside')
-        .length,
-      2,
-    );
-    assert.deepEqual(await r.svc.store.listSecretRotations(r.svc.config.lwaClientId), [], 'nothing applied');
-    const call = browserCall(r.svc.app);
-    const page = await (await call('/admin', await passwordSession(call, ADMIN_PASSWORD))).text();
-    assert.match(page, /Client-secret rotation/);
-    assert.match(page, /application_id_mismatch/);
-    assert.match(page, /The notification is for another SP-API application\./);
-    assert.match(page, /consumed by this instance/);
-  } finally {
-    await r.close();
-  }
+test('what cannot be applied is kept aside with its reason, deleted from the queue, visible on the dashboard, in metrics and the audit', async (t) => {
+  const r = closeAfter(t, await rig());
+  const a = r.consumer('instance-a');
+  const n = await r.svc.emulator.control.secretExpiry({
+    expiryTime: new Date(r.now() + 60 * DAY).toISOString(),
+  });
+  const foreign = {
+    ...n,
+    notificationMetadata: { ...n.notificationMetadata, applicationId: 'amzn1.sp.solution.other' },
+  };
+  r.queue.send(JSON.stringify(foreign), 'foreign-1');
+  r.queue.send('{not json', 'garbage-1');
+  await a.poll();
+  assert.equal(r.queue.messages.length, 0);
+  const aside = await r.svc.store.listNotificationsAside();
+  assert.deepEqual(aside.map((x) => x.code).sort(), ['application_id_mismatch', 'invalid_notification']);
+  assert.equal(aside.find((x) => x.id === 'foreign-1')?.body, JSON.stringify(foreign), 'not lost');
+  assert.equal((await r.events('notification.set_aside')).length, 2);
+  assert.equal(r.svc.ops.metrics.rotationFailures.get({ code: 'application_id_mismatch' }), 1);
+  const metrics = await r.svc.ops.metrics.render(r.svc.store);
+  assert.match(metrics, /spapi_auth_notifications_aside 2/);
+  assert.match(metrics, /spapi_auth_notifications_total\{outcome="set_aside"\} 2/);
+  assert.equal(
+    (await r.svc.store.listAudit({ limit: 100 })).filter((x) => x.action === 'notification.set_aside').length,
+    2,
+  );
+  assert.deepEqual(await r.svc.store.listSecretRotations(r.svc.config.lwaClientId), [], 'nothing applied');
+  const call = browserCall(r.svc.app);
+  const page = await (await call('/admin', await passwordSession(call, ADMIN_PASSWORD))).text();
+  assert.match(page, /Client-secret rotation/);
+  assert.match(page, /application_id_mismatch/);
+  assert.match(page, /The notification is for another SP-API application\./);
+  assert.match(page, /consumed by this instance/);
 });
 
-test('a transient failure is retried with back-off, then kept aside after the last delivery, never lost', async () => {
-  const r = await rig();
-  try {
-    const a = r.consumer('instance-a');
-    await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 60 * DAY).toISOString() });
-    await r.pump();
-    const [m] = r.queue.messages;
-    const body = m!.body;
-    // The store fails under the apply function (the notice cannot be recorded).
-    const store = r.svc.store;
-    const original = store.openSecretRotation.bind(store);
-    store.openSecretRotation = async () => {
-      throw new Error('database unavailable');
-    };
-    for (let i = 1; i < MAX_RECEIVES; i++) {
-      await a.poll();
-      assert.equal(r.queue.messages.length, 1, `kept in the queue after delivery ${i}`);
-      r.svc.advance(16 * 60_000);
-    }
-    assert.equal(r.svc.ops.metrics.notifications.get({ outcome: 'retried' }), MAX_RECEIVES - 1);
+test('a transient failure is retried with back-off, then kept aside after the last delivery, never lost', async (t) => {
+  const r = closeAfter(t, await rig());
+  const a = r.consumer('instance-a');
+  await r.svc.emulator.control.secretExpiry({ expiryTime: new Date(r.now() + 60 * DAY).toISOString() });
+  await r.pump();
+  const [m] = r.queue.messages;
+  const body = m!.body;
+  // The store fails under the apply function (the notice cannot be recorded).
+  const store = r.svc.store;
+  const original = store.openSecretRotation.bind(store);
+  store.openSecretRotation = async () => {
+    throw new Error('database unavailable');
+  };
+  for (let i = 1; i < MAX_RECEIVES; i++) {
     await a.poll();
-    store.openSecretRotation = original;
-    assert.equal(r.queue.messages.length, 0);
-    const [aside] = await r.svc.store.listNotificationsAside();
-    assert.equal(aside?.code, 'apply_failed');
-    assert.equal(aside?.body, body);
-  } finally {
-    await r.close();
+    assert.equal(r.queue.messages.length, 1, `kept in the queue after delivery ${i}`);
+    r.svc.advance(16 * 60_000);
   }
+  assert.equal(r.svc.ops.metrics.notifications.get({ outcome: 'retried' }), MAX_RECEIVES - 1);
+  await a.poll();
+  store.openSecretRotation = original;
+  assert.equal(r.queue.messages.length, 0);
+  const [aside] = await r.svc.store.listNotificationsAside();
+  assert.equal(aside?.code, 'apply_failed');
+  assert.equal(aside?.body, body);
 });
 
-test('the queue unreachable: queue_unreachable once per outage (webhook, audit), counted each time, nothing else changes', async () => {
-  const r = await rig();
-  try {
-    const a = r.consumer('instance-a');
-    r.queue.failing = Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
-    assert.ok((await a.poll()) > 0);
-    assert.ok((await a.poll()) > 0);
-    assert.equal(a.holdsLease, true, 'still the consumer');
-    const events = await r.events('credentials.client_secret_rotation_failed');
-    assert.deepEqual(
-      events.map((e) => e.code),
-      ['queue_unreachable'],
-    );
-    assert.equal(r.svc.ops.metrics.rotationFailures.get({ code: 'queue_unreachable' }), 2);
-    r.queue.failing = null;
-    assert.equal(await a.poll(), 0);
-    r.svc.advance(1000);
-    r.queue.failing = new Error('again');
-    await a.poll();
-    assert.equal(
-      (await r.events('credentials.client_secret_rotation_failed')).length,
-      2,
-      'a new outage, a new event',
-    );
-    assert.equal(r.svc.ops.ring.credentials().clientSecret, CANARY_SECRET);
-  } finally {
-    await r.close();
-  }
+test('the queue unreachable: queue_unreachable once per outage (webhook, audit), counted each time, nothing else changes', async (t) => {
+  const r = closeAfter(t, await rig());
+  const a = r.consumer('instance-a');
+  r.queue.failing = Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' });
+  assert.ok((await a.poll()) > 0);
+  assert.ok((await a.poll()) > 0);
+  assert.equal(a.holdsLease, true, 'still the consumer');
+  const events = await r.events('credentials.client_secret_rotation_failed');
+  assert.deepEqual(
+    events.map((e) => e.code),
+    ['queue_unreachable'],
+  );
+  assert.equal(r.svc.ops.metrics.rotationFailures.get({ code: 'queue_unreachable' }), 2);
+  r.queue.failing = null;
+  assert.equal(await a.poll(), 0);
+  r.svc.advance(1000);
+  r.queue.failing = new Error('again');
+  await a.poll();
+  assert.equal(
+    (await r.events('credentials.client_secret_rotation_failed')).length,
+    2,
+    'a new outage, a new event',
+  );
+  assert.equal(r.svc.ops.ring.credentials().clientSecret, CANARY_SECRET);
 });
 
-test('a stored secret near its expiry rotates without an expiry notice (its age)', async () => {
-  const r = await rig();
-  try {
-    const a = r.consumer('instance-a');
-    // A first rotation by hand installs a secret with a known 180-day expiry.
-    await requestClientSecretRotation({ amazon: r.svc.amazon, fetch: (q) => r.svc.emulator.fetch(q) });
-    await r.pump();
-    await a.poll();
-    const head = r.svc.ops.ring.describe().expiries[0]!;
-    assert.ok(head > r.now() + 170 * DAY);
-    await a.poll();
-    assert.equal(r.rotations(), 0, 'not due yet');
-    r.svc.advance(head - r.now() - 6 * DAY);
-    await a.poll();
-    assert.equal(r.rotations(), 1, 'rotated 6 days before the stored secret expires');
-    const [rotation] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
-    assert.equal(rotation?.source, 'age');
-  } finally {
-    await r.close();
-  }
+test('a stored secret near its expiry rotates without an expiry notice (its age)', async (t) => {
+  const r = closeAfter(t, await rig());
+  const a = r.consumer('instance-a');
+  // A first rotation by hand installs a secret with a known 180-day expiry.
+  await requestClientSecretRotation({ amazon: r.svc.amazon, fetch: (q) => r.svc.emulator.fetch(q) });
+  await r.pump();
+  await a.poll();
+  const head = r.svc.ops.ring.describe().expiries[0]!;
+  assert.ok(head > r.now() + 170 * DAY);
+  await a.poll();
+  assert.equal(r.rotations(), 0, 'not due yet');
+  r.svc.advance(head - r.now() - 6 * DAY);
+  await a.poll();
+  assert.equal(r.rotations(), 1, 'rotated 6 days before the stored secret expires');
+  const [rotation] = await r.svc.store.listSecretRotations(r.svc.config.lwaClientId);
+  assert.equal(rotation?.source, 'age');
 });
 
 test('the region comes from the queue URL when it names one', () => {

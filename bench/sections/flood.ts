@@ -337,10 +337,16 @@ function whatTheFiguresSay(runs: readonly ConfigRun[]): string {
   const peak = Math.max(...runs.map((r) => r.rssPeak - r.rssStart)) / 2 ** 20;
   const growth = Math.max(...runs.map((r) => r.dbGrowth)) / 1e6;
   const admitted = runs.map((r) => (r.attack.byStatus['302'] ?? 0).toLocaleString('en-US')).join(', ');
+  const refusals = runs
+    .map(
+      (r) =>
+        `${r.config.label} ${(r.attack.byStatus['429'] ?? 0).toLocaleString('en-US')} of ${r.attack.sent.toLocaleString('en-US')}`,
+    )
+    .join('; ');
   return (
     `What the figures say. The Login URI stores nothing (the Appstore transaction travels in a signed state with the binding cookie; its single use is recorded at the callback), so the ${admitted} attack requests admitted in the three configurations left ${pending} pending rows and the only rows written are the genuine sellers' own (a connect link per website seller, a single-use record per callback). ` +
     (all
-      ? `Every website and every Appstore seller completed in every configuration, after 10 s or 60 s on the consent page, spread over 4,000 /24s or concentrated in 16: with no row to admit there is no budget an attacker's networks can fill, and the per-address and per-network rate limits, which refused the rest of the attack, are the only bound on it. `
+      ? `Every website and every Appstore seller completed in every configuration, after 10 s or 60 s on the consent page, spread over 4,000 /24s or concentrated in 16: with no row to admit there is no budget an attacker's networks can fill, and the per-address and per-network rate limits are the only bound on it (refused: ${refusals}). `
       : `Not every seller completed: ${refused.join('; ')}. `) +
     `The attack's cost to the service is CPU and memory while it runs (RSS at most ${peak.toFixed(0)} MiB above the start) and the database grew by at most ${growth.toFixed(1)} MB. With the earlier design the Login URI stored one Appstore transaction per admitted request, within budgets of 20 per address, 200 per /24 and 10,000 per instance: 4,000 addresses in as many /24s filled the instance's budget within seconds and every Appstore seller who arrived after that was refused (0/20 completed).`
   );

@@ -131,7 +131,8 @@ export const POST_GRANTLESS_TOKEN = defineRoute({
   errors: ['invalid_scope', 'upstream_unavailable', 'upstream_credentials_invalid', 'client_secret_expired'],
 });
 
-const RESTRICTED_RESOURCE = object({
+// Open, as Amazon's Tokens API takes it: other properties of a resource are ignored.
+const RESTRICTED_RESOURCE = Type.Object({
   method: oneOf(['GET', 'PUT', 'POST', 'DELETE']),
   path: str('An SP-API path such as /orders/v0/orders.', { pattern: '^/[A-Za-z0-9/_{}.-]{1,511}$' }),
   dataElements: Type.Optional(Type.Array(oneOf(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']))),
@@ -147,12 +148,12 @@ export const POST_RESTRICTED_DATA_TOKEN = defineRoute({
   description:
     "`{ restricted_data_token, expires_at }`: the Tokens API's restricted data token for the given resources, " +
     'cached per request shape.',
-  // The shape only; parseRdtRequest says which part of a resource is wrong and refuses `..` in a path.
+  // parseRdtRequest then refuses `..` in a path.
   body: Type.Object({
     restrictedResources: coded(
       'invalid_restricted_resources',
-      Type.Array(Type.Unknown(), { minItems: 1, maxItems: 50, description: 'See RestrictedResource.' }),
-      'restrictedResources must be an array of 1 to 50 resources.',
+      Type.Array(RESTRICTED_RESOURCE, { minItems: 1, maxItems: 50 }),
+      'restrictedResources must be 1 to 50 resources, each with a method (GET, PUT, POST or DELETE), an SP-API path such as /orders/v0/orders, and dataElements among buyerInfo, shippingAddress and buyerTaxInformation.',
     ),
     targetApplication: Type.Optional(
       coded('invalid_target_application', str('The application id of a delegatee.')),

@@ -207,6 +207,7 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
       'AuditRecord',
       'AuditStore',
       'AuthorizationInput',
+      'CarriedPurpose',
       'ChangeEffects',
       'ClusterLease',
       'ConsumeFailure',

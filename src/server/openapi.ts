@@ -26,7 +26,13 @@ const AUTH_ERRORS: readonly HttpErrorCode[] = [
   'internal_error',
   'store_unavailable',
 ];
-const BODY_ERRORS: readonly HttpErrorCode[] = ['invalid_json', 'payload_too_large', 'unsupported_media_type'];
+// A body that arrives too slowly is refused while it is read (408), before the handler runs.
+const BODY_ERRORS: readonly HttpErrorCode[] = [
+  'invalid_json',
+  'payload_too_large',
+  'unsupported_media_type',
+  'request_timeout',
+];
 const QUERY_ERRORS: readonly HttpErrorCode[] = ['invalid_parameter', 'duplicate_parameter'];
 
 /** The parameter names of a route pattern, in order. */

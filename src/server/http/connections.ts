@@ -222,6 +222,32 @@ interface Tracked {
   timer?: NodeJS.Timeout;
 }
 
+/** The rate budgets of a share: evictions at the share (per address, per network), and admissions. */
+function shareBudgets(share: ConnectionShare): {
+  readonly addressEvictions: RateLimiter;
+  readonly networkEvictions: RateLimiter;
+  readonly admissions: RateLimiter;
+} {
+  const clock = share.now === undefined ? {} : { now: share.now };
+  // Each eviction at a share spends a token of the address's (and the network's) budget.
+  const evictions = (perShare: number): RateLimiter =>
+    new RateLimiter({
+      perMinute: 60 * Math.max(1, perShare * EVICTIONS_PER_S_PER_SHARE),
+      burst: Math.max(1, Math.ceil(perShare / 10)),
+      ...clock,
+    });
+  return {
+    addressEvictions: evictions(share.perAddress),
+    networkEvictions: evictions(share.perNetwork),
+    // A busy address (over a tenth of its share) opens new connections within this budget.
+    admissions: new RateLimiter({
+      perMinute: 60 * Math.max(1, share.perAddress * ADMISSIONS_PER_S_PER_SHARE),
+      burst: share.perAddress,
+      ...clock,
+    }),
+  };
+}
+
 /**
  * Counts `server`'s connections and enforces `limit` and the clients' `share` of it (see the
  * module comment). Idle connections are kept in insertion-ordered sets (the process's, and each
@@ -261,24 +287,11 @@ export function trackConnections(
   const byNetwork = new Groups();
   const heldByAddress = new Groups();
   const heldByNetwork = new Groups();
-  // Each eviction at a share spends a token of the address's (and the network's) budget.
-  const evictions = (perShare: number): RateLimiter =>
-    new RateLimiter({
-      perMinute: 60 * Math.max(1, perShare * EVICTIONS_PER_S_PER_SHARE),
-      burst: Math.max(1, Math.ceil(perShare / 10)),
-      ...(share.now === undefined ? {} : { now: share.now }),
-    });
-  const addressEvictions = evictions(share.perAddress);
-  const admissions = new RateLimiter({
-    perMinute: 60 * Math.max(1, share.perAddress * ADMISSIONS_PER_S_PER_SHARE),
-    burst: share.perAddress,
-    ...(share.now === undefined ? {} : { now: share.now }),
-  });
+  const { addressEvictions, networkEvictions, admissions } = shareBudgets(share);
   const busyFrom = Math.ceil(share.perAddress / 10);
   /** Whether an address holding more than a tenth of its share has spent its admissions. */
   const overAdmissions = (address: string | undefined): boolean =>
     address !== undefined && byAddress.size(address) >= busyFrom && !admissions.take(address).allowed;
-  const networkEvictions = evictions(share.perNetwork);
   const shed: Record<ShedAction, number> = {
     evicted_idle: 0,
     refused: 0,

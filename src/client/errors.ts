@@ -32,6 +32,7 @@ export const TOKEN_API_ERROR_CODES = Object.freeze([
   'payload_too_large',
   'uri_too_long',
   'unsupported_media_type',
+  'request_timeout',
   // who is asking
   'unauthorized',
   'insufficient_scope',

@@ -5,12 +5,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { useSpapiAuth, type OfficialApiClientLike } from '../../src/adapters/official-sdk.js';
 import { isSpapiAuthError } from '../../src/core/index.js';
-import { KEY, rejections, startRig, type AdapterRig } from './helpers.js';
+import { EmulatorAgent, KEY, rejections, startRig, type AdapterRig } from './helpers.js';
 
 /** The SDK's shapes, as far as these tests use them (the SDK ships no types). */
 interface SdkModule {
   SellersSpApi: {
-    ApiClient: new (basePath: string) => OfficialApiClientLike & { disableRateLimiter(): void };
+    ApiClient: new (basePath: string) => OfficialApiClientLike & {
+      disableRateLimiter(): void;
+      requestAgent: unknown;
+    };
     SellersApi: new (client: unknown) => {
       getMarketplaceParticipations(): Promise<{ payload: { marketplace: { id: string } }[] }>;
     };
@@ -28,6 +31,10 @@ async function sellersApi() {
   const { SellersSpApi } = await sdk();
   const client = new SellersSpApi.ApiClient('https://sellingpartnerapi-na.amazon.com');
   client.disableRateLimiter(); // the SDK's own limiter would queue 1,000 calls for minutes
+  // The SDK's documented agent override: one pool of keep-alive sockets, as an app would set it.
+  // Without it superagent opens a connection per call, and 2,000 calls at once overflowed the
+  // emulator's accept queue on a busy machine (ECONNRESET).
+  client.requestAgent = new EmulatorAgent();
   const api = new SellersSpApi.SellersApi(useSpapiAuth(client, { tokens: rig.manager(), ...KEY }));
   return () => api.getMarketplaceParticipations();
 }

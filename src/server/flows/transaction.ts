@@ -13,13 +13,7 @@ import { createPkce, createState, hashState, randomToken } from '../../core/stat
 import type { SessionType } from '../../storage/store.js';
 import type { ServiceContext } from '../context.js';
 import { serializeCookie } from '../http/cookies.js';
-import {
-  HttpError,
-  httpError,
-  errorResponse,
-  type ServerRequest,
-  type ServerResponse,
-} from '../http/request.js';
+import { httpError, type ServerRequest, type ServerResponse } from '../http/request.js';
 import { renderHttpError, wantsJson, type FlowPageNext } from '../http/html.js';
 import { type DetailOf, type HttpErrorCode } from '../http/errors.js';
 import type { RouteHandler } from '../http/router.js';

@@ -8,7 +8,7 @@ import { Type, type TObject, type TProperties, type TSchema, type TString } from
 import { SELLING_PARTNER_ID_RE } from '../../core/consent.js';
 import { REGIONS } from '../../core/marketplaces.js';
 import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
-import { TOKEN, USER_REF } from './validate.js';
+import { USER_REF } from './validate.js';
 
 /**
  * A string with a description (and more keywords).
@@ -87,8 +87,6 @@ export const SELLER_ID = (description: string): TString =>
 /** The app's own id of a user. */
 export const USER_REF_SCHEMA = (description: string): TString =>
   str(description, { pattern: pattern(USER_REF) });
-/** A connect or Appstore session token. */
-export const TOKEN_SCHEMA = str('A session token.', { pattern: pattern(TOKEN) });
 
 /**
  * The error body every refusal has.

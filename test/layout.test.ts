@@ -11,12 +11,14 @@ import {
   allImports,
   cycles,
   importsOf,
+  misplacedTests,
   missingPaths,
   ownerOf,
   readLayout,
   ruleBreaks,
   runtimeGraph,
   sourceFiles,
+  testFiles,
   type ImportEdge,
 } from './helpers/layout.js';
 
@@ -196,4 +198,25 @@ test('the import reader sees every form: static, export-from, dynamic, type-only
     ['./t.js', true, 'type-query', 'src/app/t.ts'],
     ['node:fs', false, 'static', undefined],
   ]);
+});
+
+test('test/ mirrors src/: every test is in the folder of what it tests, or in a cross-area folder', () => {
+  const tests = testFiles(root);
+  assert.ok(tests.length > 100, `the test files are found (${tests.length})`);
+  assert.deepEqual(misplacedTests(root, tests), []);
+});
+
+test('the mirror rule finds a misplaced test (it can fail)', () => {
+  assert.deepEqual(
+    misplacedTests(root, [
+      'test/server/tokens/api.test.ts',
+      'test/config.test.ts',
+      'test/layout.test.ts',
+      'test/e2e/anything.test.ts',
+      'test/server/cache/x.test.ts',
+      'test/tokens/api.test.ts',
+      'test/settings.test.ts',
+    ]),
+    ['test/server/cache/x.test.ts', 'test/tokens/api.test.ts', 'test/settings.test.ts'],
+  );
 });

@@ -6,7 +6,7 @@
 // `node:` module" and "no package" forbid those. Every area may import itself.
 import ts from 'typescript';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 
 /** One row of the table. */
 export interface LayoutRow {
@@ -255,4 +255,50 @@ export function runtimeGraph(
 /** Table paths that name nothing in the tree. */
 export function missingPaths(root: string, rows: readonly LayoutRow[]): string[] {
   return rows.filter((r) => !existsSync(join(root, r.path))).map((r) => r.path);
+}
+
+/**
+ * Folders of test/ that hold tests across areas rather than mirror one (the README's `test/` row):
+ * processes and browsers, the threat catalogue's sweeps, the documentation's checks, the shared
+ * set-up, the published types, and the repository's own scripts (`scripts/`).
+ */
+export const CROSS_AREA_TEST_FOLDERS: readonly string[] = [
+  'e2e',
+  'security',
+  'docs',
+  'helpers',
+  'types',
+  'scripts',
+];
+
+/** Tests at the root of test/ about the whole repository, not one file of src/. */
+export const REPOSITORY_TESTS: readonly string[] = ['layout', 'function-length', 'package', 'public-api'];
+
+/**
+ * Test files (paths from the repository root) that are not where the tree says they go: a test in
+ * `test/<folders>/` needs `src/<folders>/` to exist (unless its first folder is a cross-area one),
+ * and a test at the root of test/ is of `src/<name>.ts` or about the whole repository. Fixture
+ * folders hold data, not tests, and are not looked at.
+ *
+ * @example
+ * misplacedTests(root, ['test/server/tokens/api.test.ts', 'test/server/cache/x.test.ts']);
+ * // ['test/server/cache/x.test.ts']
+ */
+export function misplacedTests(root: string, tests: readonly string[]): string[] {
+  return tests.filter((file) => {
+    const parts = file.split('/').slice(1); // without "test"
+    const name = parts.pop()!.replace(/\.test\.ts$/, '');
+    if (parts.length === 0)
+      return !(REPOSITORY_TESTS.includes(name) || existsSync(join(root, 'src', `${name}.ts`)));
+    if (CROSS_AREA_TEST_FOLDERS.includes(parts[0]!)) return false;
+    return !existsSync(join(root, 'src', ...parts));
+  });
+}
+
+/** Every `*.test.ts` under test/, as paths from the repository root. */
+export function testFiles(root: string): string[] {
+  return readdirSync(join(root, 'test'), { recursive: true })
+    .map((f) => join('test', String(f)).split(sep).join('/'))
+    .filter((f) => f.endsWith('.test.ts') && !f.split('/').includes('fixtures'))
+    .sort();
 }

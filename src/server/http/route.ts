@@ -6,13 +6,16 @@
  *
  * A body is checked by a validator compiled once per route (TypeBox's compiler); a property that
  * does not match answers the error code its schema names (`x-error`), else the route's `bodyError`.
- * Query strings are checked by each handler (the access-token route's hot path parses nothing when
- * there is no query), against the rules its declaration documents.
+ * A query string is checked the same way by `readQuery`: each declared parameter against its schema
+ * (a number parameter read as a number first), answering the parameter's `x-error` code or
+ * `invalid_parameter`; parameters nobody declared are ignored, one given twice is refused. A handler
+ * calls it only when it needs the query (the access-token route's hot path, with no query, parses
+ * nothing).
  */
 import { FormatRegistry, type Static, type TObject, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { HTTP_ERRORS, type DetailOf, type HttpErrorCode } from './errors.js';
-import { httpError, readJsonObject, type ServerRequest } from './request.js';
+import { HttpError, httpError, parseQuery, readJsonObject, type ServerRequest } from './request.js';
 
 /** Where a route is documented: the API (OpenAPI and the README), a browser page (README), or nowhere. */
 export type RouteAudience = 'api' | 'browser' | 'internal';
@@ -34,7 +37,7 @@ export interface RouteSpec {
   /** For people (CommonMark): the OpenAPI description and the README's "what" column. */
   readonly description: string;
   readonly audience: RouteAudience;
-  /** Query parameters, documented (each with a `description`); the handler checks them. */
+  /** Query parameters, documented (each with a `description`), checked by `readQuery`. */
   readonly query?: Readonly<Record<string, TSchema>>;
   /** The JSON object body, checked before the handler reads it (see {@link RouteContext.body}). */
   readonly body?: TObject;
@@ -56,7 +59,15 @@ export interface RouteSpec {
 export type Route<S extends RouteSpec = RouteSpec> = S & {
   /** Reads the JSON body and checks it against `body`, or throws the declared error. */
   readonly readBody: (req: ServerRequest) => Promise<BodyOf<S>>;
+  /** Reads the query string and checks each declared parameter (see the module comment), or throws. */
+  readonly readQuery: (rawQuery: string) => QueryOf<S>;
 };
+
+/** The checked query of a spec: each declared parameter, absent when not given (and without a default). */
+export type QueryOf<S extends RouteSpec> =
+  S['query'] extends Readonly<Record<string, TSchema>>
+    ? { readonly [K in keyof S['query']]?: Static<S['query'][K]> }
+    : Readonly<Record<string, unknown>>;
 
 /** The checked body type of a spec. */
 export type BodyOf<S extends RouteSpec> = S['body'] extends TObject ? Static<S['body']> : unknown;
@@ -83,7 +94,39 @@ export function defineRoute<const S extends RouteSpec>(spec: S): Route<S> {
     if (check !== undefined && !check.Check(value)) throw bodyError(spec, check, value);
     return value as BodyOf<S>;
   };
-  return Object.freeze({ ...spec, readBody });
+  const readQuery = queryReader(spec);
+  return Object.freeze({ ...spec, readBody, readQuery });
+}
+
+/** The query check of a spec: one compiled validator per declared parameter. */
+function queryReader<S extends RouteSpec>(spec: S): (rawQuery: string) => QueryOf<S> {
+  const params = Object.entries(spec.query ?? {}).map(([name, schema]) => ({
+    name,
+    schema: schema as TSchema & { 'x-error'?: HttpErrorCode; default?: unknown },
+    numeric: schema.type === 'integer' || schema.type === 'number',
+    check: TypeCompiler.Compile(schema),
+  }));
+  return (rawQuery) => {
+    const q = parseQuery(rawQuery);
+    if (q instanceof HttpError) throw q;
+    const out: Record<string, unknown> = {};
+    for (const { name, schema, numeric, check } of params) {
+      const raw = q.get(name);
+      if (raw === undefined) {
+        if (schema.default !== undefined) out[name] = schema.default;
+        continue;
+      }
+      const value = numeric && /^-?\d{1,15}$/.test(raw) ? Number(raw) : raw;
+      if (!check.Check(value)) {
+        const code = schema['x-error'] as 'invalid_parameter' | undefined;
+        throw code === undefined
+          ? httpError('invalid_parameter', `The query parameter ${name} is not valid.`)
+          : httpError(code, MESSAGES.get(schema));
+      }
+      out[name] = value;
+    }
+    return out as QueryOf<S>;
+  };
 }
 
 /** The error of a body that does not match: the code named by the failing property, or the route's. */

@@ -8,7 +8,6 @@ import { createHash } from 'node:crypto';
 import { withProfiles } from '../domain/profile.js';
 import { SELLER_TOKEN_STATUSES } from '../../core/token-vault.js';
 import type { AccessToken, Region } from '../../core/index.js';
-import { isRegion } from '../../core/marketplaces.js';
 import { GRANTLESS_SCOPES, RETIRED_GRANTLESS_SCOPES } from '../../core/scopes.js';
 import type { VerifiedKey } from './api-keys.js';
 import { deleteSellerAuthorizations } from '../sellers/delete.js';
@@ -22,13 +21,12 @@ import {
   httpError,
   apiHeaders,
   json,
-  parseQuery,
   type ServerRequest,
   type ServerResponse,
 } from '../http/request.js';
 import type { Router } from '../http/router.js';
-import { isPrintableAscii, isVisibleAscii } from '../../core/printable.js';
-import { PAGE_CURSOR_MAX_LENGTH, isPageCursorShape } from '../../storage/store/sellers.js';
+import { isVisibleAscii, PRINTABLE_ASCII_CLASS } from '../../core/printable.js';
+import { PAGE_CURSOR_SHAPE } from '../../storage/store/sellers.js';
 import { coded, defineRoute } from '../http/route.js';
 import {
   PARTNER_KIND,
@@ -51,7 +49,10 @@ const SERVED_SCOPES: readonly string[] = Object.freeze(
   GRANTLESS_SCOPES.filter((s) => !RETIRED_GRANTLESS_SCOPES.includes(s)),
 );
 
-const REGION_QUERY = described(REGION, 'The region, required when the seller is authorized in several.');
+const REGION_QUERY = coded(
+  'invalid_region',
+  described(REGION, 'The region, required when the seller is authorized in several.'),
+);
 // Refusals of every route that finds a seller's token.
 const TOKEN_ERRORS = [
   'invalid_seller_id',
@@ -92,9 +93,13 @@ export const GET_ACCESS_TOKEN = defineRoute({
     'another) and refreshes once; otherwise the newer token held is returned.',
   query: {
     region: REGION_QUERY,
-    refused: str('Hex SHA-256 of an access token SP-API refused (never the token itself).', {
-      pattern: '^[0-9a-f]{64}$',
-    }),
+    refused: coded(
+      'invalid_parameter',
+      str('Hex SHA-256 of an access token SP-API refused (never the token itself).', {
+        pattern: '^[0-9a-f]{64}$',
+      }),
+      'refused must be the hex SHA-256 of an access token.',
+    ),
   },
   responses: { 200: { description: 'A usable access token.', schema: ACCESS_TOKEN } },
   errors: [...TOKEN_ERRORS, 'invalid_parameter'],
@@ -230,10 +235,25 @@ export const LIST_SELLERS = defineRoute({
     'One item per seller and region, in pages: status, region, kind, user_ref, authorized_at, reauthorize_by, ' +
     'last_refresh_at, last_error.',
   query: {
-    limit: Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items per page.' }),
-    status: described(SELLER_STATUS, 'Only authorizations in this status.'),
-    cursor: str('The `next_cursor` of the previous page.', { maxLength: PAGE_CURSOR_MAX_LENGTH }),
-    search: str('A seller id or user_ref prefix.', { maxLength: 256 }),
+    limit: coded(
+      'invalid_limit',
+      Type.Integer({ minimum: 1, maximum: 500, default: 50, description: 'Items per page.' }),
+    ),
+    status: coded(
+      'invalid_status',
+      described(SELLER_STATUS, 'Only authorizations in this status.'),
+      `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`,
+    ),
+    cursor: coded('invalid_cursor', str('The `next_cursor` of the previous page.', PAGE_CURSOR_SHAPE)),
+    search: coded(
+      'invalid_search',
+      str('A seller id or user_ref prefix.', {
+        minLength: 1,
+        maxLength: 256,
+        pattern: `^[${PRINTABLE_ASCII_CLASS}]*$`,
+      }),
+      'search must be printable text of up to 256 characters.',
+    ),
   },
   responses: {
     200: {
@@ -289,7 +309,7 @@ export const DELETE_SELLER = defineRoute({
   summary: 'Delete a seller',
   description:
     'Forgets the seller (in one region with `region`) and wipes its tokens; queues a `seller.deleted` webhook.',
-  query: { region: described(REGION, 'Only this region.') },
+  query: { region: coded('invalid_region', described(REGION, 'Only this region.')) },
   responses: {
     200: {
       description: 'What was deleted.',
@@ -363,7 +383,8 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
 }
 
 /** The seller's region: the query's `region`, else the only region the seller is authorized in. */
-type RegionOf = (id: string, rawQuery: string) => Promise<Region>;
+/** The region of a request: the one asked for, else the seller's only one. */
+type RegionOf = (id: string, asked: Region | undefined) => Promise<Region>;
 
 /**
  * `GET /v1/sellers/:id/access-token` and the caches that let it answer from memory: each seller's
@@ -395,16 +416,8 @@ function registerAccessTokenRoute(
     return regions;
   };
 
-  const regionOf: RegionOf = async (id, rawQuery) => {
-    if (rawQuery !== '') {
-      const q = parseQuery(rawQuery);
-      if (q instanceof HttpError) throw q;
-      const r = q.get('region');
-      if (r !== undefined) {
-        if (!isRegion(r)) throw httpError('invalid_region');
-        return r;
-      }
-    }
+  const regionOf: RegionOf = async (id, asked) => {
+    if (asked !== undefined) return asked;
     const regions = await regionsOf(id);
     if (regions.length === 0) throw httpError('seller_not_found');
     if (regions.length > 1) {
@@ -460,17 +473,6 @@ function registerAccessTokenRoute(
   // interval gets the token held, and SP-API's answer to it goes back to the caller).
   const forcedRefreshes = spacedEvents(FORCED_REFRESH_INTERVAL_MS, FORCED_REFRESH_KEYS);
 
-  /** `?refused=`: the hex SHA-256 of a token SP-API refused, or undefined. */
-  const refusedOf = (rawQuery: string): string | undefined => {
-    if (rawQuery === '') return undefined;
-    const q = parseQuery(rawQuery);
-    if (q instanceof HttpError) throw q;
-    const fp = q.get('refused');
-    if (fp !== undefined && !/^[0-9a-f]{64}$/.test(fp))
-      throw httpError('invalid_parameter', 'refused must be the hex SHA-256 of an access token.');
-    return fp;
-  };
-
   /**
    * The seller's token; when the caller says SP-API refused the token held (its fingerprint), that
    * token is dropped here and in the store first, so one refresh replaces it (concurrent reports of
@@ -494,8 +496,9 @@ function registerAccessTokenRoute(
     const key = verified ?? (await keys.authenticate(req.header('authorization'), GET_ACCESS_TOKEN.scope));
     let region: Region | undefined;
     try {
-      const refused = refusedOf(req.rawQuery);
-      region = await regionOf(id, req.rawQuery);
+      const query = GET_ACCESS_TOKEN.readQuery(req.rawQuery);
+      const refused = query.refused;
+      region = await regionOf(id, query.region);
       const token = await currentToken({ sellingPartnerId: id, region }, refused);
       audit.release(key.id, id, region);
       return tokenResponse(id, region, token);
@@ -557,7 +560,7 @@ function registerMintedTokenRoutes(router: Router, ctx: ServiceContext, regionOf
     const body = await POST_RESTRICTED_DATA_TOKEN.readBody(req);
     const request = parseRdtRequest(body);
     const id = params.id!;
-    const region = body.region ?? (await regionOf(id, ''));
+    const region = body.region ?? (await regionOf(id, undefined));
     try {
       const t = await amazon.getRestrictedDataToken({ sellingPartnerId: id, region }, request);
       audit.add({ action: 'rdt.released', actor: key.id, sellingPartnerId: id, region, outcome: 'ok' });
@@ -575,7 +578,7 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
   const { store, amazon, keys } = ctx;
   router.route(LIST_SELLERS, async (req) => {
     await keys.authenticate(req.header('authorization'), LIST_SELLERS.scope);
-    const { limit, status, cursor, search } = sellerListQuery(req.rawQuery);
+    const { limit = 50, status, cursor, search } = LIST_SELLERS.readQuery(req.rawQuery);
     const pageResult = await store
       .listSellers({ limit, cursor: cursor ?? null, status: status as SellerStatus | undefined, search })
       .catch((err: unknown) => {
@@ -598,10 +601,7 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
   router.route(DELETE_SELLER, async (req, { params }) => {
     const key = await keys.authenticate(req.header('authorization'), DELETE_SELLER.scope);
     const id = params.id!;
-    const q = parseQuery(req.rawQuery);
-    if (q instanceof HttpError) throw q;
-    const only = q.get('region');
-    if (only !== undefined && !isRegion(only)) throw httpError('invalid_region');
+    const only = DELETE_SELLER.readQuery(req.rawQuery).region;
     const { found, deleted } = await deleteSellerAuthorizations(store, id, {
       actor: key.id,
       now: ctx.now,
@@ -615,40 +615,7 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
   });
 }
 
-const STATUSES: ReadonlySet<string> = new Set(SELLER_TOKEN_STATUSES);
 const DATA_ELEMENTS = new Set(['buyerInfo', 'shippingAddress', 'buyerTaxInformation']);
-
-/** The list's query, checked: `limit` 1 to 500 (default 50), a status, an opaque cursor, a search prefix. */
-function sellerListQuery(rawQuery: string): {
-  limit: number;
-  status: string | undefined;
-  cursor: string | undefined;
-  search: string | undefined;
-} {
-  const q = parseQuery(rawQuery);
-  if (q instanceof HttpError) throw q;
-  const limitRaw = q.get('limit');
-  let limit = 50;
-  if (limitRaw !== undefined) {
-    if (!/^\d{1,3}$/.test(limitRaw) || Number(limitRaw) < 1 || Number(limitRaw) > 500) {
-      throw httpError('invalid_limit');
-    }
-    limit = Number(limitRaw);
-  }
-  const status = q.get('status');
-  if (status !== undefined && !STATUSES.has(status)) {
-    throw httpError('invalid_status', `status must be ${SELLER_TOKEN_STATUSES.join(' or ')}.`);
-  }
-  const cursor = q.get('cursor');
-  if (cursor !== undefined && !isPageCursorShape(cursor)) {
-    throw httpError('invalid_cursor');
-  }
-  const search = q.get('search');
-  if (search !== undefined && !isPrintableAscii(search, 256)) {
-    throw httpError('invalid_search', 'search must be printable text of up to 256 characters.');
-  }
-  return { limit, status, cursor, search };
-}
 
 /**
  * Validates a restricted data token request body (Tokens API 2021-03-01 shape).

@@ -10,7 +10,7 @@ import type { ChangeEffects } from './effects.js';
 // Named in the TSDoc links below.
 import type { RefreshTokenInUseError, SellerOwnershipError } from '../errors.js';
 import type { RefreshStore } from './refresh.js';
-import { isVisibleAscii } from '../../core/printable.js';
+import { isVisibleAscii, VISIBLE_ASCII_CLASS } from '../../core/printable.js';
 
 export type { SellerTokenKey as SellerKey } from '../../core/index.js';
 
@@ -159,6 +159,13 @@ export const PAGE_CURSOR_MAX_LENGTH = 512;
 export function isPageCursorShape(value: unknown): value is string {
   return isVisibleAscii(value, PAGE_CURSOR_MAX_LENGTH);
 }
+
+/** {@link isPageCursorShape} as JSON Schema string keywords, for the API's query declaration. */
+export const PAGE_CURSOR_SHAPE = Object.freeze({
+  minLength: 1,
+  maxLength: PAGE_CURSOR_MAX_LENGTH,
+  pattern: `^[${VISIBLE_ASCII_CLASS}]*$`,
+});
 
 /** One page of sellers, ordered by selling partner id then region. */
 export interface SellerPage {

@@ -27,8 +27,9 @@ for i in $(seq 1 "$runs"); do
   rc=$?
   took=$(($(date +%s) - start))
   [ "$rc" = 0 ] || failed=1
-  # node:test's summary lines (# tests N, # pass N, # fail N, …), on one line.
-  summary=$(grep -E '^# (tests|pass|fail|cancelled|skipped) ' "$log" | tail -n 5 | tr '\n' ' ')
+  # node:test's summary lines (# tests N, # pass N, …), summed over the runner's phases.
+  summary=$(awk '/^# (tests|pass|fail|cancelled|skipped) [0-9]+$/ { n[$2] += $3 }
+    END { printf "tests %d, pass %d, fail %d, cancelled %d, skipped %d", n["tests"], n["pass"], n["fail"], n["cancelled"], n["skipped"] }' "$log")
   echo "run $i: exit $rc in ${took} s; ${summary}; hog still running: $(kill -0 "$hog" 2>/dev/null && echo yes || echo no); log $log"
 done
 exit "$failed"

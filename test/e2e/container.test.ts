@@ -4,6 +4,7 @@
 // (SIGTERM to node as PID 1) a clean exit 0 — with no marker secret in the container's output.
 // The container shares the host's network so it reaches the test PostgreSQL and the emulator on
 // 127.0.0.1, and listens on 127.0.0.1 only (HOST; the image's default is 0.0.0.0).
+// test-phase: host-network (Docker adds and removes interfaces: see scripts/run-tests.mjs)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

@@ -22,6 +22,7 @@
 // dump and the ring kept apart) serves every seller again. No marker secret in any output.
 // Cached between runs under /var/cache/spapi-auth-test: the debootstrap result, apt's archives,
 // npm's cache, and the root filesystem as a Docker image. RECIPE_VERBOSE=1 prints each block's output.
+// test-phase: host-network (Docker adds and removes interfaces: see scripts/run-tests.mjs)
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';

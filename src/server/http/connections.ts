@@ -180,33 +180,34 @@ export interface ConnectionTracker {
 
 /** Sockets grouped by a key, each group in the order its sockets became idle. */
 class Groups {
-  private readonly count = new Map<string, number>();
-  private readonly idle = new Map<string, Set<Socket>>();
+  // One entry per key with a socket: its count and its idle sockets (kept, empty or not, until the
+  // last socket leaves, so that a busy key does not allocate a Set each time it goes idle).
+  private readonly groups = new Map<string, { count: number; readonly idle: Set<Socket> }>();
   size(key: string | undefined): number {
-    return key === undefined ? 0 : (this.count.get(key) ?? 0);
+    return key === undefined ? 0 : (this.groups.get(key)?.count ?? 0);
   }
   add(key: string | undefined): void {
-    if (key !== undefined) this.count.set(key, this.size(key) + 1);
+    if (key === undefined) return;
+    const group = this.groups.get(key);
+    if (group === undefined) this.groups.set(key, { count: 1, idle: new Set() });
+    else group.count++;
   }
   remove(key: string | undefined): void {
     if (key === undefined) return;
-    const n = this.size(key) - 1;
-    if (n > 0) this.count.set(key, n);
-    else this.count.delete(key);
+    const group = this.groups.get(key);
+    if (group === undefined) return;
+    if (--group.count <= 0) this.groups.delete(key);
   }
+  /** Only for a socket {@link add}ed under `key` and not yet {@link remove}d. */
   setIdle(key: string | undefined, socket: Socket, idle: boolean): void {
     if (key === undefined) return;
-    let set = this.idle.get(key);
-    if (idle) {
-      if (set === undefined) this.idle.set(key, (set = new Set()));
-      set.add(socket);
-    } else if (set !== undefined) {
-      set.delete(socket);
-      if (set.size === 0) this.idle.delete(key);
-    }
+    const set = this.groups.get(key)?.idle;
+    if (set === undefined) return;
+    if (idle) set.add(socket);
+    else set.delete(socket);
   }
   oldestIdle(key: string | undefined): Socket | undefined {
-    return key === undefined ? undefined : this.idle.get(key)?.values().next().value;
+    return key === undefined ? undefined : this.groups.get(key)?.idle.values().next().value;
   }
 }
 
@@ -301,29 +302,24 @@ export function trackConnections(
   };
   let active = 0;
 
-  const groupsOf = (t: Tracked): [Groups, Groups] =>
-    t.held ? [heldByAddress, heldByNetwork] : [byAddress, byNetwork];
   const setIdle = (socket: Socket, t: Tracked, isIdle: boolean): void => {
     if (isIdle) idle.add(socket);
     else idle.delete(socket);
-    const [a, n] = groupsOf(t);
-    a.setIdle(t.address, socket, isIdle);
-    n.setIdle(t.network, socket, isIdle);
+    (t.held ? heldByAddress : byAddress).setIdle(t.address, socket, isIdle);
+    (t.held ? heldByNetwork : byNetwork).setIdle(t.network, socket, isIdle);
   };
   let held = 0;
   const join = (socket: Socket, t: Tracked): void => {
     if (t.held) held++;
-    const [a, n] = groupsOf(t);
-    a.add(t.address);
-    n.add(t.network);
+    (t.held ? heldByAddress : byAddress).add(t.address);
+    (t.held ? heldByNetwork : byNetwork).add(t.network);
     setIdle(socket, t, t.inFlight === 0);
   };
   const leave = (socket: Socket, t: Tracked): void => {
     if (t.held) held--;
     setIdle(socket, t, false);
-    const [a, n] = groupsOf(t);
-    a.remove(t.address);
-    n.remove(t.network);
+    (t.held ? heldByAddress : byAddress).remove(t.address);
+    (t.held ? heldByNetwork : byNetwork).remove(t.network);
   };
   const forget = (socket: Socket): void => {
     const t = tracked.get(socket);

@@ -161,7 +161,7 @@ export function listen(
 ): Promise<RunningServer> {
   const headersTimeout = opts.headersTimeoutMs ?? 10_000;
   const requestTimeout = Math.max(headersTimeout, opts.requestTimeoutMs ?? 30_000);
-  const writeTimeout = opts.writeTimeoutMs ?? 10_000;
+  const drains = drainWatch(opts.writeTimeoutMs ?? 10_000);
   let tracker: ReturnType<typeof trackConnections> | undefined;
   const server = createServer(
     {
@@ -176,15 +176,16 @@ export function listen(
       const done = tracker!.requestStarted(req.socket);
       // Not served: the tracker answers it (503) or has closed the socket.
       if (done === undefined) return;
-      res.once('close', done);
+      // `on`, not `once`: `done` runs once by itself, and a once-wrapper per request is measurable.
+      res.on('close', done);
       const out = handler(new NodeRequest(req));
       if (out instanceof Promise) {
         out.then(
-          (r) => write(req, res, r, writeTimeout),
+          (r) => write(req, res, r, drains),
           () => fail(req, res),
         );
       } else {
-        write(req, res, out, writeTimeout);
+        write(req, res, out, drains);
       }
     },
   );
@@ -215,7 +216,7 @@ export function listen(
   });
 }
 
-function write(req: IncomingMessage, res: NodeResponse, r: ServerResponse, writeTimeoutMs: number): void {
+function write(req: IncomingMessage, res: NodeResponse, r: ServerResponse, drains: DrainWatch): void {
   const body = r.body;
   // The request's body has not all arrived (the handler answered without reading it, or stopped
   // at the size limit): close after the response rather than read the rest.
@@ -232,25 +233,48 @@ function write(req: IncomingMessage, res: NodeResponse, r: ServerResponse, write
   res.writeHead(r.status, r.headers as Record<string, string | string[]>);
   if (body === null) res.end();
   else res.end(body);
-  // A client that does not read its responses (or reads them a byte at a time) keeps them in this
-  // process's memory, in the socket's buffer once the kernel's is full: the buffer must drain within
-  // the write timeout, or the connection ends. (The response itself counts as finished as soon as
-  // the socket has taken it, so its own events say nothing about the client.)
-  // The socket takes the response on the next turn of the event loop (it is corked until then).
-  if (socket !== null) setImmediate(watchDrain, socket, writeTimeoutMs);
+  if (socket !== null) drains.watch(socket);
 }
 
-function watchDrain(socket: Socket, writeTimeoutMs: number): void {
-  if (socket.destroyed || socket.writableLength === 0) return;
-  const timer = setTimeout(() => socket.destroy(), writeTimeoutMs);
-  timer.unref();
-  const clear = (): void => {
-    clearTimeout(timer);
-    socket.off('drain', clear);
-    socket.off('close', clear);
+/** See {@link drainWatch}. */
+interface DrainWatch {
+  watch(socket: Socket): void;
+}
+
+/**
+ * A client that does not read its responses (or reads them a byte at a time) keeps them in this
+ * process's memory, in the socket's buffer once the kernel's is full: the buffer must drain within
+ * the write timeout, or the connection ends. (The response itself counts as finished as soon as
+ * the socket has taken it, so its own events say nothing about the client.) The socket takes a
+ * response on the next turn of the event loop (it is corked until then), so the sockets written in
+ * one turn are looked at together in the next: one `setImmediate` a turn rather than one per
+ * response, on the hot path.
+ */
+function drainWatch(writeTimeoutMs: number): DrainWatch {
+  // A Set: a connection with several pipelined responses in one turn is looked at once.
+  let pending = new Set<Socket>();
+  const check = (): void => {
+    const sockets = pending;
+    pending = new Set();
+    for (const socket of sockets) {
+      if (socket.destroyed || socket.writableLength === 0) continue;
+      const timer = setTimeout(() => socket.destroy(), writeTimeoutMs);
+      timer.unref();
+      const clear = (): void => {
+        clearTimeout(timer);
+        socket.off('drain', clear);
+        socket.off('close', clear);
+      };
+      socket.once('drain', clear);
+      socket.once('close', clear);
+    }
   };
-  socket.once('drain', clear);
-  socket.once('close', clear);
+  return {
+    watch(socket) {
+      pending.add(socket);
+      if (pending.size === 1) setImmediate(check);
+    },
+  };
 }
 
 /**

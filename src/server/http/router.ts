@@ -7,6 +7,9 @@ import type { HttpErrorCode } from './errors.js';
 import { HttpError, httpError, type ServerRequest, type ServerResponse } from './request.js';
 import type { Route as Declared } from './route.js';
 
+/** Found matches {@link Router.match} keeps (see there) before it starts again. */
+const FOUND_CACHE_SIZE = 4096;
+
 /** A parameter validator: the regular expression a segment must match and the error to give when it does not. */
 export interface ParamRule {
   readonly pattern: RegExp;
@@ -71,6 +74,12 @@ export class Router {
   // Scratch for match(), which is synchronous: segment start offsets of the path being matched.
   private readonly starts: number[] = [];
 
+  // Found matches by method then raw path, frozen and reused: a client calling the same route for
+  // the same seller (the access-token route, thousands of times a second) skips the scan. Bounded:
+  // emptied when full, so paths nobody repeats cost one insert each and no memory that stays.
+  private readonly found = new Map<string, Map<string, Match>>();
+  private foundCount = 0;
+
   private readonly registered: { readonly method: string; readonly pattern: string }[] = [];
   private readonly declared: Declared[] = [];
 
@@ -134,6 +143,23 @@ export class Router {
   }
 
   match(method: string, path: string): Match {
+    const known = this.found.get(method)?.get(path);
+    if (known !== undefined) return known;
+    const match = this.scan(method, path);
+    if (match.kind === 'found') {
+      if (this.foundCount >= FOUND_CACHE_SIZE) {
+        this.found.clear();
+        this.foundCount = 0;
+      }
+      let byPath = this.found.get(method);
+      if (byPath === undefined) this.found.set(method, (byPath = new Map()));
+      byPath.set(path, match);
+      this.foundCount++;
+    }
+    return match;
+  }
+
+  private scan(method: string, path: string): Match {
     // Segment k spans starts[k] .. starts[k + 1] - 1 (one past the slash that ends it), found
     // without splitting the path: no array and no substring per segment on the hot path.
     const starts = this.starts;
@@ -177,7 +203,12 @@ export class Router {
         invalid ??= { error: httpError(bad.code), route: route.pattern };
         continue;
       }
-      return { kind: 'found', handler: route.handler, ctx: { params, route: route.pattern } };
+      // Frozen: the same match may be returned for the next request of this path.
+      return Object.freeze({
+        kind: 'found',
+        handler: route.handler,
+        ctx: Object.freeze({ params: Object.freeze(params), route: route.pattern }),
+      });
     }
     if (invalid) return { kind: 'invalid', ...invalid };
     if (allowed) return { kind: 'method_not_allowed', allow: [...new Set(allowed)].join(', '), route: path };

@@ -133,11 +133,11 @@ test('a declared query: each parameter checked by its schema (numbers read as nu
     description: 'Things.',
     query: {
       limit: coded('invalid_limit', Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
-      kind: coded('invalid_kind', oneOf(['seller', 'vendor']), 'kind must be seller or vendor.'),
+      kind: coded('invalid_status', oneOf(['seller', 'vendor']), 'kind must be seller or vendor.'),
       tag: Type.String({ pattern: '^[a-z]+$' }),
     },
     responses: { 200: { description: 'Done.' } },
-    errors: ['invalid_limit', 'invalid_kind'],
+    errors: ['invalid_limit', 'invalid_status'],
   });
   assert.deepEqual(LIST.readQuery(''), { limit: 50 });
   assert.deepEqual(LIST.readQuery('limit=7&kind=vendor&tag=ab&other=%20x'), {
@@ -156,7 +156,7 @@ test('a declared query: each parameter checked by its schema (numbers read as nu
   };
   for (const raw of ['limit=0', 'limit=501', 'limit=5.5', 'limit=+5', 'limit=', 'limit=abc'])
     assert.equal(refusal(raw)[0], 'invalid_limit', raw);
-  assert.deepEqual(refusal('kind=Seller'), ['invalid_kind', 'kind must be seller or vendor.']);
+  assert.deepEqual(refusal('kind=Seller'), ['invalid_status', 'kind must be seller or vendor.']);
   assert.deepEqual(refusal('tag=A'), ['invalid_parameter', 'The query parameter tag is not valid.']);
   assert.equal(refusal('kind=seller&kind=vendor')[0], 'duplicate_parameter');
   assert.equal(refusal('tag=%zz')[0], 'invalid_parameter');

@@ -80,3 +80,28 @@ test('a pattern with a parameter that has no rule is refused at registration; ro
     ],
   );
 });
+
+test('a found match is kept per method and path, frozen; refusals are not kept; past the bound every path still matches', () => {
+  const r = router();
+  const a = r.match('GET', '/v1/sellers/A1EMUSELLERNA01/access-token');
+  const b = r.match('GET', '/v1/sellers/A1EMUSELLERNA01/access-token');
+  assert.equal(a, b, 'the same path twice: the kept match');
+  assert.ok(
+    Object.isFrozen(a) && a.kind === 'found' && Object.isFrozen(a.ctx) && Object.isFrozen(a.ctx.params),
+  );
+  const other = r.match('GET', '/v1/sellers/A2EMUSELLERNA02/access-token');
+  assert.ok(other.kind === 'found' && other.ctx.params.id === 'A2EMUSELLERNA02');
+  const del = r.match('DELETE', '/v1/sellers/A1EMUSELLERNA01');
+  assert.ok(del.kind === 'found' && del.ctx.route === '/v1/sellers/:id');
+  assert.equal(r.match('GET', '/v1/sellers/A1EMUSELLERNA01').kind, 'found', 'GET, not the DELETE kept');
+  assert.equal(r.match('PUT', '/v1/sellers/A1EMUSELLERNA01').kind, 'method_not_allowed');
+  assert.equal(r.match('GET', '/v1/sellers/..%2F/access-token').kind, 'invalid');
+  // Thousands of distinct paths (more than are kept): each still gets its own parameters.
+  for (let i = 0; i < 10_000; i++) {
+    const id = `A${i.toString().padStart(12, '0')}`;
+    const m = r.match('GET', `/v1/sellers/${id}/access-token`);
+    assert.ok(m.kind === 'found' && m.ctx.params.id === id, id);
+  }
+  const again = r.match('GET', '/v1/sellers/A1EMUSELLERNA01/access-token');
+  assert.ok(again.kind === 'found' && again.ctx.params.id === 'A1EMUSELLERNA01');
+});

@@ -173,6 +173,7 @@ const PINNED: Record<keyof typeof ENTRY_FILES, { values: string[]; types: string
     values: [
       'KeyRingError',
       'PAGE_CURSOR_MAX_LENGTH',
+      'PAGE_CURSOR_SHAPE',
       'STORAGE_DRIVERS',
       'RefreshTokenInUseError',
       'STORAGE_ERROR_CODES',

@@ -68,13 +68,24 @@ interface Round {
 }
 
 /** Open connections from `/metrics`: active + idle, and those held beside a client's share. */
-async function serviceConnections(base: string): Promise<{ open: number; held: number }> {
+async function serviceConnections(
+  base: string,
+): Promise<{ open: number; held: number; heapUsed: number; gcSeconds: number }> {
   const text = await (await fetch(`${base}/metrics`)).text();
+  const heap = /^nodejs_heap_size_used_bytes (\S+)/m.exec(text);
+  let gcSeconds = 0;
+  for (const m of text.matchAll(/^nodejs_gc_duration_seconds_sum\{[^}]*\} (\S+)/gm))
+    gcSeconds += Number(m[1]);
   let open = 0;
   for (const m of text.matchAll(/^spapi_auth_http_connections\{state="(?:active|idle)"\} (\d+)/gm))
     open += Number(m[1]);
   const held = /^spapi_auth_http_connections\{state="held"\} (\d+)/m.exec(text);
-  return { open, held: held === null ? 0 : Number(held[1]) };
+  return {
+    open,
+    held: held === null ? 0 : Number(held[1]),
+    heapUsed: heap === null ? NaN : Number(heap[1]),
+    gcSeconds,
+  };
 }
 
 const MODES = ['headers', 'slow-body', 'slow-read', 'idle'] as const;
@@ -174,6 +185,10 @@ export const sockets: BenchSection = {
             held = Math.max(0, conns.open - CONNECTIONS - 1);
             waiting = conns.held;
             load = await running;
+            const after = await serviceConnections(svc.url);
+            log(
+              `   heap used ${(after.heapUsed / 2 ** 20).toFixed(0)} MiB, GC ${after.gcSeconds.toFixed(2)} s since start, mid-round GC ${conns.gcSeconds.toFixed(2)} s`,
+            );
             svcCpu = cpuMs(svc.pid) - svcCpu;
             atkCpu = attacker === undefined ? 0 : cpuMs(attacker.pid) - atkCpu;
           } finally {

@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
-import { parseTrustedProxies } from './shared/ip-networks.js';
+import { parseTrustedProxies } from './common/ip-networks.js';
 import { LOOPBACK_HOSTS, isLoopbackHost } from './core/loopback.js';
 import {
   closestName,
@@ -23,11 +23,11 @@ import {
   type EffectiveSetting,
   type EnvReader,
   type Variables,
-} from './shared/env-reader.js';
+} from './common/env-reader.js';
 import { isVisibleAscii } from './core/printable.js';
 import { CLIENT_SECRET_MAX_LENGTH, isClientSecretShape } from './core/lwa.js';
 
-export type { ConfigProblem, EffectiveSetting } from './shared/env-reader.js';
+export type { ConfigProblem, EffectiveSetting } from './common/env-reader.js';
 
 /** `dev` runs with the embedded emulator and generated defaults; `serve` is production. */
 export type Mode = 'dev' | 'serve';

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import { CliError, UsageError, type CliContext, type Command } from './command.js';
 import { commands } from './commands/index.js';
-import { editDistance } from '../shared/edit-distance.js';
+import { editDistance } from '../common/edit-distance.js';
 import { clip } from './runtime.js';
 
 function version(): string {

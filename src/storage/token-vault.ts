@@ -5,7 +5,7 @@
 import type { RefreshFailure, SellerTokenKey, TokenVault } from '../core/index.js';
 import type { ChangeEffects, SellerRecord, Store, WebhookEventInput } from './store.js';
 import { randomUUID } from 'node:crypto';
-import { newEventId } from '../shared/event-id.js';
+import { newEventId } from '../common/event-id.js';
 
 /** Options of {@link createStoreTokenVault}. */
 export interface StoreTokenVaultOptions {

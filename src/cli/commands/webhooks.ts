@@ -5,7 +5,7 @@
 import { webhookTestEvent } from '../../server/domain/events.js';
 import { CliError, UsageError, type Command } from '../command.js';
 import { loadCliStoreConfig, withStore } from '../runtime.js';
-import { EVENT_ID_INPUT } from '../../shared/event-id.js';
+import { EVENT_ID_INPUT } from '../../common/event-id.js';
 
 const help = `Usage: spapi-auth webhooks test [--json]
        spapi-auth webhooks redeliver EVENT_ID [--json]

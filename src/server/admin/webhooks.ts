@@ -9,7 +9,7 @@ import {
   ADMIN_WEBHOOK_RETRY,
   ADMIN_WEBHOOK_TEST,
 } from './declarations.js';
-import { EVENT_ID_INPUT } from '../../shared/event-id.js';
+import { EVENT_ID_INPUT } from '../../common/event-id.js';
 import type { OutboxState, OutboxRecord } from '../../storage/store.js';
 import { HttpError, httpError, redirect } from '../http/request.js';
 import { html, type SafeHtml } from '../http/html.js';

@@ -1,10 +1,10 @@
 /**
  * Every webhook event the service emits, built here: one builder per type, one id scheme (`evt_` +
- * 32 hex, see `shared/event-id.ts`), and the `data` each type documents in docs/webhooks.md. No
+ * 32 hex, see `common/event-id.ts`), and the `data` each type documents in docs/webhooks.md. No
  * builder takes a token, a code or a secret.
  */
 import type { PartnerKind, Region } from '../../core/marketplaces.js';
-import { derivedEventId, newEventId } from '../../shared/event-id.js';
+import { derivedEventId, newEventId } from '../../common/event-id.js';
 import type {
   SellerMarketplace,
   SellerProfile,

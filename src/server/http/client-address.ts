@@ -4,7 +4,7 @@
  * `X-Forwarded-For` that is not itself a trusted proxy. Everything left of that address was written
  * by the client and is ignored; with no trusted proxy configured the header is never read.
  */
-import { bitsOf, contains, mappedIPv4, parseTrustedProxies } from '../../shared/ip-networks.js';
+import { bitsOf, contains, mappedIPv4, parseTrustedProxies } from '../../common/ip-networks.js';
 
 /** At most this many `X-Forwarded-For` entries are looked at (right to left). */
 const MAX_HOPS = 16;

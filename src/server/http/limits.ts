@@ -10,7 +10,7 @@
  * inherits what was left of the one it replaces, so forgetting never hands out fresh bursts. They live in one process: with several instances the effective limit
  * is per instance. {@link addressKey} turns a client address into the key both use.
  */
-import { expandIPv6, mappedIPv4 } from '../../shared/ip-networks.js';
+import { expandIPv6, mappedIPv4 } from '../../common/ip-networks.js';
 
 /** A limiter's answer: go on, or wait `retryAfterS` seconds (a whole number, at least 1). */
 export type LimitDecision =

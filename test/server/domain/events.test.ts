@@ -18,7 +18,7 @@ import {
   sellerReauthorizationRequiredEvent,
   webhookTestEvent,
 } from '../../../src/server/domain/events.js';
-import { EVENT_ID_RE } from '../../../src/shared/event-id.js';
+import { EVENT_ID_RE } from '../../../src/common/event-id.js';
 import { repoRoot } from '../../helpers/cli.js';
 import { connectSeller } from '../../helpers/service.js';
 import { testOpsService } from '../../helpers/ops-service.js';
@@ -137,7 +137,7 @@ test('no module outside events.ts (and the store vault it re-exports) writes an 
     const own = [
       join('server', 'domain', 'events.ts'),
       join('storage', 'token-vault.ts'),
-      join('shared', 'event-id.ts'),
+      join('common', 'event-id.ts'),
     ];
     if (own.includes(f)) continue;
     // Code only: doc comments may show an event.

@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FailureThrottle, RateLimiter, addressKey } from '../../../src/server/http/limits.js';
-import { expandIPv6, parseTrustedProxies } from '../../../src/shared/ip-networks.js';
+import { expandIPv6, parseTrustedProxies } from '../../../src/common/ip-networks.js';
 import { createClientAddress } from '../../../src/server/http/client-address.js';
 
 function clock(): { now: () => number; advance: (ms: number) => void } {

@@ -383,7 +383,6 @@ export function registerTokenRoutes(router: Router, ctx: ServiceContext): { forg
 }
 
 /** The seller's region: the query's `region`, else the only region the seller is authorized in. */
-/** The region of a request: the one asked for, else the seller's only one. */
 type RegionOf = (id: string, asked: Region | undefined) => Promise<Region>;
 
 /**
@@ -578,7 +577,8 @@ function registerSellerRoutes(router: Router, ctx: ServiceContext, forgetSeller:
   const { store, amazon, keys } = ctx;
   router.route(LIST_SELLERS, async (req) => {
     await keys.authenticate(req.header('authorization'), LIST_SELLERS.scope);
-    const { limit = 50, status, cursor, search } = LIST_SELLERS.readQuery(req.rawQuery);
+    // readQuery applies the declared default of `limit`.
+    const { limit, status, cursor, search } = LIST_SELLERS.readQuery(req.rawQuery);
     const pageResult = await store
       .listSellers({ limit, cursor: cursor ?? null, status: status as SellerStatus | undefined, search })
       .catch((err: unknown) => {

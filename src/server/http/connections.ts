@@ -302,24 +302,28 @@ export function trackConnections(
   };
   let active = 0;
 
+  // A connection's groups: the held ones while it waits beside its share (no array per call: these
+  // run on every request).
+  const addressGroups = (t: Tracked): Groups => (t.held ? heldByAddress : byAddress);
+  const networkGroups = (t: Tracked): Groups => (t.held ? heldByNetwork : byNetwork);
   const setIdle = (socket: Socket, t: Tracked, isIdle: boolean): void => {
     if (isIdle) idle.add(socket);
     else idle.delete(socket);
-    (t.held ? heldByAddress : byAddress).setIdle(t.address, socket, isIdle);
-    (t.held ? heldByNetwork : byNetwork).setIdle(t.network, socket, isIdle);
+    addressGroups(t).setIdle(t.address, socket, isIdle);
+    networkGroups(t).setIdle(t.network, socket, isIdle);
   };
   let held = 0;
   const join = (socket: Socket, t: Tracked): void => {
     if (t.held) held++;
-    (t.held ? heldByAddress : byAddress).add(t.address);
-    (t.held ? heldByNetwork : byNetwork).add(t.network);
+    addressGroups(t).add(t.address);
+    networkGroups(t).add(t.network);
     setIdle(socket, t, t.inFlight === 0);
   };
   const leave = (socket: Socket, t: Tracked): void => {
     if (t.held) held--;
     setIdle(socket, t, false);
-    (t.held ? heldByAddress : byAddress).remove(t.address);
-    (t.held ? heldByNetwork : byNetwork).remove(t.network);
+    addressGroups(t).remove(t.address);
+    networkGroups(t).remove(t.network);
   };
   const forget = (socket: Socket): void => {
     const t = tracked.get(socket);

@@ -38,8 +38,10 @@ try {
 // say so with the marker line below and run first, side by side with each other but before every
 // other file, so that no browser test overlaps them.
 const HOST_NETWORK_MARKER = '// test-phase: host-network';
-const changesNetwork = (f) => readFileSync(join(root, f), 'utf8').includes(HOST_NETWORK_MARKER);
-const phases = [files.filter(changesNetwork), files.filter((f) => !changesNetwork(f))].filter(
+const hostNetwork = new Set(
+  files.filter((f) => readFileSync(join(root, f), 'utf8').includes(HOST_NETWORK_MARKER)),
+);
+const phases = [files.filter((f) => hostNetwork.has(f)), files.filter((f) => !hostNetwork.has(f))].filter(
   (p) => p.length > 0,
 );
 let status = 0;
